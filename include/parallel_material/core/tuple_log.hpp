@@ -1,0 +1,182 @@
+// tuple_log.hpp — the shared append-only tuple log (see ARCHITECTURE.md, "One idea").
+//
+// One log lives in one memory region [base, base + region_size(cfg)): a header, then a
+// power-of-two ring of fixed-size pages. Everything inside the region is addressed by offsets,
+// never by pointers, so the region may be mapped at different addresses in different processes
+// (DSM) and still be shared. Process-local state (spill file handle, wait hooks, cursors) lives
+// outside the region, in TupleLog handles and Cursor objects.
+//
+// Writers reserve space with one atomic fetch-add on the log's byte position; a record is an
+// 8-byte header followed by the payload, 8-byte aligned, and may straddle pages. The header is
+// published with a release store after the payload is written; readers acquire it. Any number of
+// readers, each with its own Cursor, each sees every record in log order ("broadcast", not a work
+// queue). Before the ring would overwrite a page, the page is written to the spill file; a reader
+// that falls behind reads spilled pages back from it. Pages are initialized lazily: ring memory
+// that is never reached is never touched.
+//
+// Thread/process safety: all TupleLog methods may be called concurrently from any number of
+// threads or processes that share the region, each through its own TupleLog handle.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "parallel_material/core/error.hpp"
+
+namespace pm::core {
+
+// How a process waits and wakes. The PostgreSQL adapter maps these to a ConditionVariable in
+// the same shared memory and CHECK_FOR_INTERRUPTS; core's FutexWaitHooks serves tests.
+class WaitHooks {
+public:
+    virtual ~WaitHooks() = default;
+    // Called in every wait loop; may throw (query cancel) to abandon the wait.
+    virtual void check_interrupts() {}
+    // Sleep protocol for a reader that caught up with the writers:
+    // prepare_to_sleep(); <re-check>; sleep() (returns on wake or spuriously); cancel_sleep().
+    virtual void prepare_to_sleep() {}
+    virtual void sleep() = 0;
+    virtual void cancel_sleep() {}
+    // Wakes every sleeper; called by writers only when the log says someone sleeps.
+    virtual void wake_all() = 0;
+};
+
+// Futex-based hooks over a 32-bit word inside shared memory; works across fork()ed processes.
+class FutexWaitHooks final : public WaitHooks {
+public:
+    explicit FutexWaitHooks(std::atomic<uint32_t> *word) : word_(word) {}
+    void prepare_to_sleep() override;
+    void sleep() override;
+    void wake_all() override;
+
+private:
+    std::atomic<uint32_t> *word_;
+    uint32_t seen_ = 0;
+};
+
+enum class SpillMode { Auto, IoUring, Sync };
+
+// A process-local handle over the spill file of one log. Every process sharing the log opens
+// its own handle on the same file (same path, its own fd). Offsets: spilled page n lives at
+// n * page_size; oversize records live in a separate range above kOverflowBase.
+class SpillFile {
+public:
+    static constexpr uint64_t kOverflowBase = uint64_t{1} << 46;
+    virtual ~SpillFile() = default;
+    // Write / read exactly len bytes at offset; throw Error(Io) on failure.
+    virtual void write(uint64_t offset, const void *data, size_t len) = 0;
+    virtual void read(uint64_t offset, void *buf, size_t len) = 0;
+    // Several page writes submitted together (io_uring batches them); default: one by one.
+    virtual void write_batch(const uint64_t *offsets, const void *const *datas, size_t len,
+                             size_t count);
+    virtual const char *mode_name() const = 0;  // "io_uring" or "sync"
+};
+
+// Opens a handle over fd (not owned; the caller closes it). Auto tries io_uring and falls back
+// to pread/pwrite when io_uring cannot be set up; IoUring throws Error(Io) when it cannot.
+std::unique_ptr<SpillFile> open_spill_file(int fd, SpillMode mode);
+
+struct LogConfig {
+    uint32_t page_size = 64 * 1024;  // power of two, >= 4096
+    uint32_t ring_pages = 16;        // power of two, >= 2
+    // True when exactly one producer will ever append: records then also carry the previous
+    // record's length, which enables read_prev() (backward scans, SCROLL cursors).
+    bool single_producer = false;
+};
+
+struct RecordView {
+    const void *data = nullptr;  // valid until the next read/seek on the same Cursor
+    uint32_t len = 0;
+    uint64_t pos = 0;  // the record's position (for mark/restore: seek(cursor, pos))
+};
+
+enum class ReadStatus { Record, WouldBlock, End, Failed };
+
+// A reader's private position and buffers. Not shared; one per reader per log.
+class Cursor {
+public:
+    Cursor() = default;
+    uint64_t position() const { return pos_; }
+
+private:
+    friend class TupleLog;
+    uint64_t pos_ = 0;
+    uint64_t prev_len_ = 0;        // length of the record before pos_ (single-producer logs)
+    std::vector<char> record_;     // copy of the current record
+    std::vector<char> page_;       // a spilled page read back
+    uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
+};
+
+// Counters of one log (shared, whole log) and of one handle (this process).
+struct LogStats {
+    uint64_t records = 0;         // records appended (all producers)
+    uint64_t bytes = 0;           // log bytes reserved, headers and padding included
+    uint64_t pages_spilled = 0;   // pages written to the spill file
+    uint64_t oversize_records = 0;
+    uint64_t peak_ring_bytes = 0; // ring memory touched
+};
+struct HandleStats {
+    uint64_t records_appended = 0;
+    uint64_t records_read = 0;
+    uint64_t pages_read_back = 0;  // spilled pages this process read from the file
+};
+
+class TupleLog {
+public:
+    // Bytes the region must have for cfg; the region must be 64-byte aligned.
+    static size_t region_size(const LogConfig &cfg);
+    // Initializes a log in the region (exactly once, before any handle attaches). Touches only
+    // the header. Throws Error(InvalidArgument) for a bad config.
+    static void create(void *region, const LogConfig &cfg);
+    // Empties the log so it can be written again (re-materialization). Only when no other
+    // handle is using it.
+    static void reset(void *region);
+
+    // Attach to a created log. spill may be null: appending past the ring then throws
+    // Error(OutOfMemory). hooks may be null: waits then spin with std::this_thread::yield().
+    TupleLog(void *region, SpillFile *spill, WaitHooks *hooks);
+
+    // ---- writers ----
+    // Join as a producer. False if the log is already sealed (every producer finished).
+    bool try_register_producer();
+    // Append one record (any length up to 1 GiB). Blocks only while the ring is full and a
+    // page must be spilled or a reader is mid-copy. Records longer than half the ring are
+    // stored out of line in the spill file. Returns the record's position.
+    uint64_t append(const void *data, uint32_t len);
+    // This producer is done. Returns true when it was the last one: the log is now sealed and
+    // readers at the end get ReadStatus::End.
+    bool producer_done();
+    // Marks the log failed (a producer errored); readers get ReadStatus::Failed. Idempotent.
+    void fail();
+
+    // ---- readers ----
+    // Non-blocking: the record at the cursor, WouldBlock if not yet published, End after the
+    // last record of a sealed log, Failed if a producer failed.
+    ReadStatus try_read(Cursor &c, RecordView *out);
+    // Blocking: waits with the hooks while WouldBlock.
+    ReadStatus read(Cursor &c, RecordView *out);
+    // Single-producer logs only: the record before the cursor (moving the cursor back);
+    // End at position 0.
+    ReadStatus read_prev(Cursor &c, RecordView *out);
+    // Rescan is seek(c, 0); mark/restore is RecordView::pos / seek(c, pos).
+    void seek(Cursor &c, uint64_t pos);
+
+    bool sealed() const;
+    bool failed() const;
+    LogStats stats() const;
+    const HandleStats &handle_stats() const { return hstats_; }
+    const LogConfig &config() const;
+
+private:
+    struct Header;
+    Header *hdr_;
+    char *base_;
+    SpillFile *spill_;
+    WaitHooks *hooks_;
+    HandleStats hstats_;
+};
+
+}  // namespace pm::core

@@ -1,0 +1,23 @@
+-- parallel_material--0.1.sql — objects of the parallel_material extension (schema parallel_material).
+\echo Use "CREATE EXTENSION parallel_material" to load this file. \quit
+
+CREATE FUNCTION version() RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_version' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION version() IS 'version of the loaded parallel_material library';
+
+CREATE FUNCTION stats(
+    OUT materializations bigint,
+    OUT rows_written bigint,
+    OUT bytes_written bigint,
+    OUT pages_spilled bigint,
+    OUT fallbacks bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pm_stats' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION stats() IS 'cluster-wide counters since server start (needs shared_preload_libraries)';
+
+CREATE VIEW stats AS SELECT * FROM stats();
+
+-- Diagnostics of the C++/PostgreSQL error boundary; superuser only.
+CREATE FUNCTION debug_boundary(mode text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_debug_boundary' LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION debug_boundary(text) FROM PUBLIC;

@@ -1,0 +1,53 @@
+// gucs.cpp — defines every parallel_material.* setting with its default and range.
+#include "pg/gucs.hpp"
+
+#include "pg/pg.hpp"
+
+namespace pm::pg {
+
+Settings settings;
+
+namespace {
+const struct config_enum_entry spill_io_options[] = {
+    {"auto", static_cast<int>(SpillIo::Auto), false},
+    {"io_uring", static_cast<int>(SpillIo::IoUring), false},
+    {"sync", static_cast<int>(SpillIo::Sync), false},
+    {nullptr, 0, false},
+};
+}  // namespace
+
+void define_gucs() {
+    DefineCustomBoolVariable(
+        "parallel_material.enable", "Replaces Material nodes with the shared ParallelMaterial node.",
+        nullptr, &settings.enable, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "parallel_material.max_producers",
+        "Maximum number of producer workers one materialization may start outside a parallel query.",
+        "0 disables producer workers; also bounded by max_parallel_workers.",
+        &settings.max_producers, 2, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "parallel_material.memory_limit",
+        "In-memory part of one materialization; beyond it pages spill to temporary files.",
+        "-1 uses work_mem.", &settings.memory_limit_kb, -1, -1, MAX_KILOBYTES, PGC_USERSET,
+        GUC_UNIT_KB, [](int *newval, void **, GucSource) -> bool {
+            if (*newval == 0 || (*newval > 0 && *newval < 64)) {
+                GUC_check_errdetail("parallel_material.memory_limit must be -1 or at least 64kB.");
+                return false;
+            }
+            return true;
+        },
+        nullptr, nullptr);
+    DefineCustomEnumVariable(
+        "parallel_material.spill_io", "How spilled pages are written and read back.",
+        "auto uses io_uring when it can be set up and falls back to pread/pwrite.",
+        &settings.spill_io, static_cast<int>(SpillIo::Auto), spill_io_options, PGC_USERSET, 0,
+        nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("parallel_material");
+}
+
+long memory_limit_bytes() {
+    long kb = settings.memory_limit_kb > 0 ? settings.memory_limit_kb : work_mem;
+    return kb * 1024L;
+}
+
+}  // namespace pm::pg

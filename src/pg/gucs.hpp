@@ -1,0 +1,21 @@
+// gucs.hpp — the extension's settings (all under the reserved prefix "parallel_material.").
+#pragma once
+
+namespace pm::pg {
+
+enum class SpillIo : int { Auto = 0, IoUring = 1, Sync = 2 };
+
+struct Settings {
+    bool enable = false;          // parallel_material.enable
+    int max_producers = 2;        // parallel_material.max_producers
+    int memory_limit_kb = -1;     // parallel_material.memory_limit; -1 = use work_mem
+    int spill_io = 0;             // parallel_material.spill_io (SpillIo)
+};
+
+extern Settings settings;
+
+void define_gucs();
+// The in-memory budget of one materialization in bytes (memory_limit, or work_mem when -1).
+long memory_limit_bytes();
+
+}  // namespace pm::pg
