@@ -1,6 +1,12 @@
 -- parallel_material--0.1.sql — objects of the parallel_material extension (schema parallel_material).
 \echo Use "CREATE EXTENSION parallel_material" to load this file. \quit
 
+-- The schema is created here, not through the control file, so that it is a member of the
+-- extension and DROP EXTENSION removes it.
+CREATE SCHEMA parallel_material;
+GRANT USAGE ON SCHEMA parallel_material TO PUBLIC;
+SET LOCAL search_path = parallel_material, pg_catalog;
+
 CREATE FUNCTION version() RETURNS text
     AS 'MODULE_PATHNAME', 'pm_version' LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION version() IS 'version of the loaded parallel_material library';
@@ -16,6 +22,7 @@ CREATE FUNCTION stats(
 COMMENT ON FUNCTION stats() IS 'cluster-wide counters since server start (needs shared_preload_libraries)';
 
 CREATE VIEW stats AS SELECT * FROM stats();
+GRANT SELECT ON stats TO PUBLIC;
 
 -- Diagnostics of the C++/PostgreSQL error boundary; superuser only.
 CREATE FUNCTION debug_boundary(mode text) RETURNS bigint
