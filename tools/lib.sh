@@ -34,8 +34,9 @@ pm_as_pg() {
 
 # A directory the server user can write: .build/ in the tree, or /tmp when the tree is not
 # reachable by postgres (a checkout under /root, say).
+# Sets PM_WORK (call it directly, not in $(...), so that pm_die stops the script).
 pm_work_dir() {
-    if [ -n "${PM_WORK:-}" ]; then echo "$PM_WORK"; return; fi
+    if [ -n "${PM_WORK:-}" ]; then return; fi
     local w="$PM_ROOT/.build"
     mkdir -p "$w" || pm_die "cannot create $w"
     if [ "$(id -u)" = 0 ]; then
@@ -47,21 +48,21 @@ pm_work_dir() {
     fi
     PM_WORK=$w
     export PM_WORK
-    echo "$w"
 }
 
 pm_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Sets PM_PICKED_PORT: PM_PORT if given and free, else a free port (call directly).
 pm_pick_port() {
     if [ -n "${PM_PORT:-}" ]; then
         pm_port_in_use "$PM_PORT" &&
             pm_die "port $PM_PORT on 127.0.0.1 is already in use: stop what listens there, or unset PM_PORT to pick a free port"
-        echo "$PM_PORT"; return
+        PM_PICKED_PORT=$PM_PORT; return
     fi
     local p i
     for i in $(seq 1 200); do
         p=$((50000 + (RANDOM * 7 + i) % 10000))
-        pm_port_in_use "$p" || { echo "$p"; return; }
+        pm_port_in_use "$p" || { PM_PICKED_PORT=$p; return; }
     done
     pm_die "no free TCP port found on 127.0.0.1 between 50000 and 59999"
 }
@@ -72,9 +73,9 @@ pm_pick_port() {
 # stopped and removed first.
 pm_cluster_start() {
     local name=$1; shift
-    local work dir port
-    work=$(pm_work_dir)
-    dir="$work/$name"
+    local dir port
+    pm_work_dir
+    dir="$PM_WORK/$name"
     if [ -f "$dir/postmaster.pid" ]; then
         pm_as_pg "$PM_BINDIR/pg_ctl" -D "$dir" stop -m immediate >/dev/null 2>&1 || true
     fi
@@ -84,7 +85,8 @@ pm_cluster_start() {
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; pm_die "initdb failed (log above)"; }
     local attempt
     for attempt in 1 2 3; do
-        port=$(pm_pick_port)
+        pm_pick_port
+        port=$PM_PICKED_PORT
         {
             echo "listen_addresses = '127.0.0.1'"
             echo "port = $port"
@@ -115,9 +117,9 @@ pm_cluster_stop() {
 
 # Build and install the extension (quietly; the log is shown on failure).
 pm_build_install() {
-    local work log
-    work=$(pm_work_dir)
-    log="$work/build.log"
+    local log
+    pm_work_dir
+    log="$PM_WORK/build.log"
     if ! make -C "$PM_ROOT" -j"$(nproc)" PG_CONFIG="$PG_CONFIG" >"$log" 2>&1 ||
        ! make -C "$PM_ROOT" install PG_CONFIG="$PG_CONFIG" >>"$log" 2>&1; then
         tail -40 "$log" >&2
