@@ -1,0 +1,668 @@
+// tuple_log.cpp — the shared append-only tuple log: region layout, append/publish, read, recycle.
+#include "parallel_material/core/tuple_log.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+namespace pm::core {
+
+namespace {
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "64-bit atomics must be lock-free");
+static_assert(std::atomic<uint32_t>::is_always_lock_free, "32-bit atomics must be lock-free");
+
+constexpr uint64_t kMagic = 0x31474f4c4d545050ull;  // "PPTMLOG1"
+// Record header word: bits 0..31 len + 1 (0 = not published), bit 32 oversize (payload is an
+// 8-byte spill-file offset), bits 33..63 the previous record's footprint / 8 (single producer).
+constexpr uint64_t kLenMask = 0xffffffffull;
+constexpr uint64_t kOversize = uint64_t{1} << 32;
+constexpr int kPrevShift = 33;
+// Slot state word: (page + 1) << 2 | flags; 0 = the slot never held a page.
+constexpr uint64_t kClaimed = 1;    // a writer is recycling the slot; readers still read the ring
+constexpr uint64_t kRecycling = 2;  // the old page is in the file; readers go there
+// Producer word: bit 63 sealed, low bits the active producer count.
+constexpr uint64_t kSealed = uint64_t{1} << 63;
+constexpr uint32_t kMaxLen = uint32_t{1} << 30;
+constexpr uint64_t kMaxRingBytes = uint64_t{1} << 34;
+constexpr size_t kSpillBatch = 8;
+
+inline uint64_t align8(uint64_t x) {
+    return (x + 7) & ~uint64_t{7};
+}
+inline uint64_t enc(uint64_t page, uint64_t flags) {
+    return ((page + 1) << 2) | flags;
+}
+inline bool has_page(uint64_t st) {
+    return st >= 4;
+}
+inline uint64_t page_of(uint64_t st) {
+    return (st >> 2) - 1;
+}
+
+inline uint64_t record_footprint(uint64_t word) {
+    return (word & kOversize) ? 16 : align8(8 + (word & kLenMask) - 1);
+}
+
+inline uint64_t load_word(const char *p) {
+    return __atomic_load_n(reinterpret_cast<const uint64_t *>(p), __ATOMIC_ACQUIRE);
+}
+inline void store_word(char *p, uint64_t v) {
+    __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_RELEASE);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+bool is_pow2(uint64_t x) {
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+void validate(const LogConfig &cfg) {
+    if (!is_pow2(cfg.page_size) || cfg.page_size < 4096 || cfg.page_size > (uint32_t{1} << 30))
+        throw Error(Error::Code::InvalidArgument,
+                    "tuple log: page_size must be a power of two in [4096, 1 GiB], got " +
+                        std::to_string(cfg.page_size));
+    if (!is_pow2(cfg.ring_pages) || cfg.ring_pages < 2)
+        throw Error(Error::Code::InvalidArgument,
+                    "tuple log: ring_pages must be a power of two >= 2, got " +
+                        std::to_string(cfg.ring_pages));
+    if (uint64_t{cfg.page_size} * cfg.ring_pages > kMaxRingBytes)
+        throw Error(Error::Code::InvalidArgument, "tuple log: ring larger than 16 GiB");
+}
+
+}  // namespace
+
+// Per ring slot, three cache lines: read-mostly state, writers' commit counter, readers' pins.
+struct alignas(64) TupleLog::Slot {
+    std::atomic<uint64_t> state;    // enc(page, flags) of the page the slot holds
+    std::atomic<uint64_t> spilled;  // page + 1 of the last page of this slot in the spill file
+    alignas(64) std::atomic<uint64_t> committed;  // bytes of the current page written
+    alignas(64) std::atomic<uint32_t> pins;       // readers (and batch spillers) copying out
+};
+
+struct alignas(64) TupleLog::Header {
+    // Constant after create().
+    uint64_t magic;
+    LogConfig cfg;
+    uint32_t page_shift;
+    uint64_t ring_bytes;
+    uint64_t inline_max;  // largest in-log footprint; longer records go out of line
+    uint64_t slots_off;
+    uint64_t pages_off;
+    // Writers' line: reservation, record count, and the sleepers handshake word (writers do
+    // one RMW on it per append, right after touching tail, so it rarely costs a line transfer).
+    alignas(64) std::atomic<uint64_t> tail;
+    std::atomic<uint64_t> records;
+    std::atomic<uint32_t> sleepers;
+    // Read-mostly line: producers/sealed and failed.
+    alignas(64) std::atomic<uint64_t> producers;
+    std::atomic<uint32_t> failed;
+    // Rarely written counters.
+    alignas(64) std::atomic<uint64_t> overflow_next;
+    std::atomic<uint64_t> pages_spilled;
+    std::atomic<uint64_t> oversize_records;
+    std::atomic<uint64_t> pages_touched;
+    std::atomic<uint64_t> sp_prev;  // footprint of the last record (single producer)
+};
+
+size_t TupleLog::region_size(const LogConfig &cfg) {
+    validate(cfg);
+    return sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot) +
+           size_t{cfg.ring_pages} * cfg.page_size;
+}
+
+void TupleLog::create(void *region, const LogConfig &cfg) {
+    validate(cfg);
+    if (region == nullptr || (reinterpret_cast<uintptr_t>(region) & 63) != 0)
+        throw Error(Error::Code::InvalidArgument, "tuple log: region must be 64-byte aligned");
+    Header *h = new (region) Header();
+    h->cfg = cfg;
+    h->page_shift = static_cast<uint32_t>(__builtin_ctz(cfg.page_size));
+    h->ring_bytes = uint64_t{cfg.page_size} * cfg.ring_pages;
+    h->inline_max = h->ring_bytes / 2;
+    h->slots_off = sizeof(Header);
+    h->pages_off = sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot);
+    h->tail.store(0, std::memory_order_relaxed);
+    h->records.store(0, std::memory_order_relaxed);
+    h->sleepers.store(0, std::memory_order_relaxed);
+    h->producers.store(0, std::memory_order_relaxed);
+    h->failed.store(0, std::memory_order_relaxed);
+    h->overflow_next.store(0, std::memory_order_relaxed);
+    h->pages_spilled.store(0, std::memory_order_relaxed);
+    h->oversize_records.store(0, std::memory_order_relaxed);
+    h->pages_touched.store(0, std::memory_order_relaxed);
+    h->sp_prev.store(0, std::memory_order_relaxed);
+    char *slots = static_cast<char *>(region) + h->slots_off;
+    for (uint32_t i = 0; i < cfg.ring_pages; ++i) {
+        Slot *s = new (slots + i * sizeof(Slot)) Slot();
+        s->state.store(0, std::memory_order_relaxed);
+        s->spilled.store(0, std::memory_order_relaxed);
+        s->committed.store(0, std::memory_order_relaxed);
+        s->pins.store(0, std::memory_order_relaxed);
+    }
+    h->magic = kMagic;
+}
+
+void TupleLog::reset(void *region) {
+    Header *h = static_cast<Header *>(region);
+    if (h->magic != kMagic)
+        throw Error(Error::Code::InvalidArgument, "tuple log: reset of a region without a log");
+    LogConfig cfg = h->cfg;
+    create(region, cfg);
+}
+
+TupleLog::TupleLog(void *region, SpillFile *spill, WaitHooks *hooks)
+    : hdr_(static_cast<Header *>(region)),
+      base_(static_cast<char *>(region)),
+      spill_(spill),
+      hooks_(hooks) {
+    if (region == nullptr || hdr_->magic != kMagic)
+        throw Error(Error::Code::InvalidArgument, "tuple log: region holds no created log");
+    slots_ = reinterpret_cast<Slot *>(base_ + hdr_->slots_off);
+    pages_ = base_ + hdr_->pages_off;
+    shift_ = hdr_->page_shift;
+    page_size_ = hdr_->cfg.page_size;
+    ring_mask_ = hdr_->cfg.ring_pages - 1;
+    ring_bytes_ = hdr_->ring_bytes;
+}
+
+TupleLog::Slot &TupleLog::slot(uint64_t page) const {
+    return slots_[page & ring_mask_];
+}
+char *TupleLog::page_ptr(uint64_t page) const {
+    return pages_ + ((page & ring_mask_) << shift_);
+}
+
+const LogConfig &TupleLog::config() const {
+    return hdr_->cfg;
+}
+bool TupleLog::sealed() const {
+    return (hdr_->producers.load(std::memory_order_acquire) & kSealed) != 0;
+}
+bool TupleLog::failed() const {
+    return hdr_->failed.load(std::memory_order_acquire) != 0;
+}
+
+LogStats TupleLog::stats() const {
+    LogStats s;
+    s.records = hdr_->records.load(std::memory_order_relaxed);
+    s.bytes = hdr_->tail.load(std::memory_order_relaxed);
+    s.pages_spilled = hdr_->pages_spilled.load(std::memory_order_relaxed);
+    s.oversize_records = hdr_->oversize_records.load(std::memory_order_relaxed);
+    s.peak_ring_bytes = hdr_->pages_touched.load(std::memory_order_relaxed) * page_size_;
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producers, sealing, failure, wake-ups
+
+bool TupleLog::try_register_producer() {
+    uint64_t w = hdr_->producers.load(std::memory_order_acquire);
+    do {
+        if (w & kSealed)
+            return false;
+    } while (!hdr_->producers.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire));
+    return true;
+}
+
+bool TupleLog::producer_done() {
+    uint64_t w = hdr_->producers.load(std::memory_order_acquire);
+    uint64_t nw;
+    do {
+        if ((w & ~kSealed) == 0)
+            throw Error(Error::Code::Internal, "tuple log: producer_done() without a producer");
+        nw = w - 1;
+        if (nw == 0)
+            nw = kSealed;
+    } while (!hdr_->producers.compare_exchange_weak(w, nw, std::memory_order_acq_rel,
+                                                    std::memory_order_acquire));
+    if (nw & kSealed) {
+        wake_sleepers();
+        return true;
+    }
+    return false;
+}
+
+void TupleLog::fail() {
+    hdr_->failed.store(1, std::memory_order_seq_cst);
+    wake_sleepers();
+}
+
+// Writer half of the sleep handshake. The RMW on `sleepers` is ordered with a sleeping reader's
+// increment of it (same variable, one modification order): either we read its increment and
+// wake it, or its increment reads our RMW and so sees everything we published before it.
+void TupleLog::wake_sleepers() {
+    if (hdr_->sleepers.fetch_add(0, std::memory_order_acq_rel) != 0 && hooks_ != nullptr)
+        hooks_->wake_all();
+}
+
+void TupleLog::writer_wait(int &spins) {
+    if (hdr_->failed.load(std::memory_order_acquire))
+        throw Error(Error::Code::Internal, "tuple log: the log was marked failed");
+    if (++spins < 32) {
+        cpu_relax();
+        return;
+    }
+    if (hooks_ != nullptr)
+        hooks_->check_interrupts();
+    std::this_thread::yield();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ring pages: install, spill, recycle
+
+// Makes the slot of `page` hold `page`, ready for writing. The caller has reserved bytes in it.
+void TupleLog::ensure_page(uint64_t page) {
+    Slot &s = slot(page);
+    const uint64_t ready = enc(page, 0);
+    int spins = 0;
+    for (;;) {
+        uint64_t st = s.state.load(std::memory_order_acquire);
+        if (st == ready)
+            return;
+        if ((st & (kClaimed | kRecycling)) == 0) {
+            const bool first = (st == 0);
+            const uint64_t old = first ? 0 : page_of(st);
+            const uint64_t ring_pages = ring_mask_ + 1;
+            if ((first && page < ring_pages) || (!first && old + ring_pages == page)) {
+                if ((first || s.committed.load(std::memory_order_acquire) == page_size_) &&
+                    s.state.compare_exchange_strong(st, st | kClaimed, std::memory_order_acq_rel,
+                                                    std::memory_order_relaxed)) {
+                    recycle(s, first, old, page);
+                    return;
+                }
+            }
+        }
+        writer_wait(spins);
+    }
+}
+
+// We hold the claim on s: spill the old page (if any), wait for pins to drain, zero, publish.
+void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_page) {
+    if (!first_use) {
+        if (spill_ == nullptr)
+            throw Error(Error::Code::OutOfMemory,
+                        "tuple log: ring full and this handle has no spill file");
+        spill_pages(old_page);
+        // Dekker with readers: they increment pins then load state (seq_cst); we store state
+        // then load pins (seq_cst). Either they see kRecycling and go to the file, or we see
+        // their pin and wait until they have copied out (their release decrement).
+        s.state.store(enc(old_page, kClaimed | kRecycling), std::memory_order_seq_cst);
+        int spins = 0;
+        while (s.pins.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
+    } else {
+        hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::memset(page_ptr(new_page), 0, page_size_);
+    s.committed.store(0, std::memory_order_relaxed);
+    s.state.store(enc(new_page, 0), std::memory_order_release);
+}
+
+// Writes `page` (whose slot we claimed) to the spill file, together with the complete pages
+// that follow it and are not yet spilled (pinned like readers), in one batch.
+void TupleLog::spill_pages(uint64_t page) {
+    uint64_t offs[kSpillBatch];
+    const void *datas[kSpillBatch];
+    uint64_t pages[kSpillBatch];
+    Slot *pinned[kSpillBatch];
+    size_t n = 0;
+    if (slot(page).spilled.load(std::memory_order_acquire) != page + 1) {
+        pages[n] = page;
+        pinned[n] = nullptr;
+        ++n;
+    }
+    const size_t limit = std::min<size_t>(kSpillBatch, (ring_mask_ + 1) / 2);
+    for (uint64_t m = page + 1; n > 0 && n < limit; ++m) {
+        Slot &t = slot(m);
+        if (t.state.load(std::memory_order_relaxed) != enc(m, 0) ||
+            t.committed.load(std::memory_order_relaxed) != page_size_ ||
+            t.spilled.load(std::memory_order_relaxed) == m + 1)
+            break;
+        t.pins.fetch_add(1, std::memory_order_seq_cst);
+        if (t.state.load(std::memory_order_seq_cst) != enc(m, 0) ||
+            t.committed.load(std::memory_order_acquire) != page_size_) {
+            t.pins.fetch_sub(1, std::memory_order_release);
+            break;
+        }
+        pages[n] = m;
+        pinned[n] = &t;
+        ++n;
+    }
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; ++i) {
+        offs[i] = pages[i] << shift_;
+        datas[i] = page_ptr(pages[i]);
+    }
+    try {
+        spill_->write_batch(offs, datas, page_size_, n);
+    } catch (...) {
+        for (size_t i = 0; i < n; ++i)
+            if (pinned[i])
+                pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+        throw;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        slot(pages[i]).spilled.store(pages[i] + 1, std::memory_order_release);
+        if (pinned[i])
+            pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+    }
+    hdr_->pages_spilled.fetch_add(n, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Append
+
+void TupleLog::write_bytes(uint64_t pos, const void *src, size_t len) {
+    const char *p = static_cast<const char *>(src);
+    while (len > 0) {
+        const size_t off = pos & (page_size_ - 1);
+        const size_t n = std::min<size_t>(len, page_size_ - off);
+        std::memcpy(page_ptr(pos >> shift_) + off, p, n);
+        p += n;
+        pos += n;
+        len -= n;
+    }
+}
+
+uint64_t TupleLog::append(const void *data, uint32_t len) {
+    if (len > kMaxLen)
+        throw Error(Error::Code::InvalidArgument,
+                    "tuple log: record of " + std::to_string(len) + " bytes exceeds 1 GiB");
+    if (hdr_->failed.load(std::memory_order_acquire))
+        throw Error(Error::Code::Internal, "tuple log: append to a failed log");
+    uint64_t fp = align8(8 + uint64_t{len});
+    const bool oversize = fp > hdr_->inline_max;
+    if (oversize)
+        fp = 16;
+    if (spill_ == nullptr) {
+        if (oversize)
+            throw Error(Error::Code::OutOfMemory,
+                        "tuple log: record of " + std::to_string(len) +
+                            " bytes is longer than half the ring (" +
+                            std::to_string(ring_bytes_ / 2) +
+                            " bytes) and there is no spill file to store it out of line");
+        if (hdr_->tail.load(std::memory_order_relaxed) + fp > ring_bytes_)
+            throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
+                                                      std::to_string(ring_bytes_) +
+                                                      " bytes is full and there is no spill file");
+    }
+    uint64_t overflow_off = 0;
+    if (oversize) {
+        overflow_off = SpillFile::kOverflowBase +
+                       hdr_->overflow_next.fetch_add(align8(len), std::memory_order_relaxed);
+        spill_->write(overflow_off, data, len);
+        hdr_->oversize_records.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_acq_rel);
+    hdr_->records.fetch_add(1, std::memory_order_relaxed);
+    try {
+        if (spill_ == nullptr && pos + fp > ring_bytes_)
+            throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
+                                                      std::to_string(ring_bytes_) +
+                                                      " bytes is full and there is no spill file");
+        const uint64_t end = pos + fp;
+        const uint64_t first = pos >> shift_, last = (end - 1) >> shift_;
+        for (uint64_t k = first; k <= last; ++k) ensure_page(k);
+        if (oversize)
+            write_bytes(pos + 8, &overflow_off, 8);
+        else
+            write_bytes(pos + 8, data, len);
+        uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
+        if (hdr_->cfg.single_producer) {
+            word |= (hdr_->sp_prev.load(std::memory_order_relaxed) >> 3) << kPrevShift;
+            hdr_->sp_prev.store(fp, std::memory_order_release);
+        }
+        store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
+        for (uint64_t k = first; k <= last; ++k) {
+            const uint64_t lo = std::max(pos, k << shift_);
+            const uint64_t hi = std::min(end, (k + 1) << shift_);
+            slot(k).committed.fetch_add(hi - lo, std::memory_order_release);
+        }
+    } catch (...) {
+        fail();
+        throw;
+    }
+    wake_sleepers();
+    ++hstats_.records_appended;
+    return pos;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read
+
+// Returns the bytes of `page`: the ring (and *pinned set: unpin after copying) or the cursor's
+// copy read back from the spill file; nullptr when the page is not in the ring yet.
+const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **pinned) {
+    *pinned = nullptr;
+    if (c.page_no_ == page)
+        return c.page_.data();
+    Slot &s = slot(page);
+    s.pins.fetch_add(1, std::memory_order_seq_cst);
+    const uint64_t st = s.state.load(std::memory_order_seq_cst);
+    if (st == enc(page, 0) || st == enc(page, kClaimed)) {
+        *pinned = &s;
+        return page_ptr(page);
+    }
+    s.pins.fetch_sub(1, std::memory_order_release);
+    if (!has_page(st) || page_of(st) < page)
+        return nullptr;
+    // Recycled (or being recycled): the page was written to the file before that state.
+    if (spill_ == nullptr)
+        throw Error(Error::Code::Internal, "tuple log: page " + std::to_string(page) +
+                                               " was spilled but this handle has no spill file");
+    if (c.page_.size() < page_size_)
+        c.page_.resize(page_size_);
+    c.page_no_ = UINT64_MAX;
+    spill_->read(page << shift_, c.page_.data(), page_size_);
+    c.page_no_ = page;
+    ++hstats_.pages_read_back;
+    return c.page_.data();
+}
+
+void TupleLog::copy_out(Cursor &c, uint64_t pos, char *dst, size_t len) {
+    while (len > 0) {
+        const size_t off = pos & (page_size_ - 1);
+        const size_t n = std::min<size_t>(len, page_size_ - off);
+        Slot *pin;
+        const char *pg = acquire_page(c, pos >> shift_, &pin);
+        if (pg == nullptr)
+            throw Error(Error::Code::Internal, "tuple log: published record spans a missing page");
+        std::memcpy(dst, pg + off, n);
+        if (pin)
+            pin->pins.fetch_sub(1, std::memory_order_release);
+        dst += n;
+        pos += n;
+        len -= n;
+    }
+}
+
+bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
+    Slot *pin;
+    const char *pg = acquire_page(c, pos >> shift_, &pin);
+    if (pg == nullptr)
+        return false;
+    const char *p = pg + (pos & (page_size_ - 1));
+    uint64_t w;
+    if (pin) {
+        w = load_word(p);
+        pin->pins.fetch_sub(1, std::memory_order_release);
+    } else {
+        std::memcpy(&w, p, 8);
+    }
+    *word = w;
+    return w != 0;
+}
+
+// Copies the record at pos into the cursor; false when it is not published yet.
+bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out) {
+    const uint64_t page = pos >> shift_;
+    const size_t off = pos & (page_size_ - 1);
+    Slot *pin;
+    const char *pg = acquire_page(c, page, &pin);
+    if (pg == nullptr)
+        return false;
+    uint64_t w;
+    if (pin)
+        w = load_word(pg + off);
+    else
+        std::memcpy(&w, pg + off, 8);
+    if (w == 0) {
+        if (pin)
+            pin->pins.fetch_sub(1, std::memory_order_release);
+        return false;
+    }
+    const uint32_t len = static_cast<uint32_t>((w & kLenMask) - 1);
+    const bool oversize = (w & kOversize) != 0;
+    uint64_t overflow_off = 0;
+    char *dst;
+    size_t dlen;
+    if (oversize) {
+        dst = reinterpret_cast<char *>(&overflow_off);
+        dlen = 8;
+    } else {
+        if (c.record_.size() < len)
+            c.record_.resize(len);
+        dst = c.record_.data();
+        dlen = len;
+    }
+    // off <= page_size - 8, so the header never straddles; the payload may.
+    const size_t n = std::min<size_t>(dlen, page_size_ - off - 8);
+    if (n > 0)
+        std::memcpy(dst, pg + off + 8, n);
+    if (pin)
+        pin->pins.fetch_sub(1, std::memory_order_release);
+    if (n < dlen)
+        copy_out(c, pos + 8 + n, dst + n, dlen - n);
+    if (oversize) {
+        if (spill_ == nullptr)
+            throw Error(Error::Code::Internal,
+                        "tuple log: oversize record but this handle has no spill file");
+        if (c.record_.size() < len)
+            c.record_.resize(len);
+        if (len > 0)
+            spill_->read(overflow_off, c.record_.data(), len);
+    }
+    out->data = c.record_.data();
+    out->len = len;
+    out->pos = pos;
+    *word = w;
+    return true;
+}
+
+ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
+    if (hdr_->failed.load(std::memory_order_acquire))
+        return ReadStatus::Failed;
+    uint64_t w;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (read_record(c, c.pos_, &w, out)) {
+            const uint64_t fp = record_footprint(w);
+            c.prev_len_ = fp;
+            c.pos_ += fp;
+            ++hstats_.records_read;
+            return ReadStatus::Record;
+        }
+        if (!sealed())
+            return ReadStatus::WouldBlock;
+        // Sealed: every append happened before the seal, so tail is final.
+        if (c.pos_ >= hdr_->tail.load(std::memory_order_acquire))
+            return ReadStatus::End;
+    }
+    throw Error(Error::Code::Internal, "tuple log: unpublished record in a sealed log");
+}
+
+namespace {
+// Leaves the sleep protocol on every exit path (return or exception from the hooks).
+struct SleepGuard {
+    std::atomic<uint32_t> &sleepers;
+    WaitHooks *hooks;
+    bool prepared = false;
+    ~SleepGuard() {
+        if (prepared)
+            hooks->cancel_sleep();
+        sleepers.fetch_sub(1, std::memory_order_acq_rel);
+    }
+};
+}  // namespace
+
+ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
+    for (int spins = 0;; ++spins) {
+        ReadStatus st = try_read(c, out);
+        if (st != ReadStatus::WouldBlock)
+            return st;
+        if (spins < 64) {
+            cpu_relax();
+            continue;
+        }
+        if (hooks_ == nullptr) {
+            std::this_thread::yield();
+            continue;
+        }
+        hooks_->check_interrupts();
+        if (spins < 72) {
+            std::this_thread::yield();
+            continue;
+        }
+        hdr_->sleepers.fetch_add(1, std::memory_order_acq_rel);
+        SleepGuard guard{hdr_->sleepers, hooks_};
+        hooks_->prepare_to_sleep();
+        guard.prepared = true;
+        st = try_read(c, out);
+        if (st != ReadStatus::WouldBlock)
+            return st;
+        hooks_->sleep();
+    }
+}
+
+ReadStatus TupleLog::read_prev(Cursor &c, RecordView *out) {
+    if (!hdr_->cfg.single_producer)
+        throw Error(Error::Code::InvalidArgument,
+                    "tuple log: read_prev() needs a single_producer log");
+    if (hdr_->failed.load(std::memory_order_acquire))
+        return ReadStatus::Failed;
+    if (c.pos_ == 0)
+        return ReadStatus::End;
+    uint64_t prev = c.prev_len_;
+    if (prev == UINT64_MAX) {
+        uint64_t w;
+        if (header_at(c, c.pos_, &w)) {
+            prev = (w >> kPrevShift) << 3;
+        } else if (sealed() && c.pos_ >= hdr_->tail.load(std::memory_order_acquire)) {
+            prev = hdr_->sp_prev.load(std::memory_order_acquire);
+        } else {
+            return ReadStatus::WouldBlock;
+        }
+    }
+    if (prev == 0 || prev > c.pos_)
+        throw Error(Error::Code::Internal, "tuple log: corrupt backward link");
+    const uint64_t ppos = c.pos_ - prev;
+    uint64_t w;
+    if (!read_record(c, ppos, &w, out))
+        throw Error(Error::Code::Internal, "tuple log: previous record not published");
+    c.pos_ = ppos;
+    c.prev_len_ = (w >> kPrevShift) << 3;
+    ++hstats_.records_read;
+    return ReadStatus::Record;
+}
+
+void TupleLog::seek(Cursor &c, uint64_t pos) {
+    if ((pos & 7) != 0)
+        throw Error(Error::Code::InvalidArgument,
+                    "tuple log: seek to a position that is not a record boundary");
+    c.pos_ = pos;
+    c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
+    if (pos == 0)
+        c.page_no_ = UINT64_MAX;  // a rescan may follow a reset(): drop the read-back page
+}
+
+}  // namespace pm::core

@@ -1,0 +1,871 @@
+// tuple_log_test.cpp — GoogleTest for the shared tuple log: semantics, spill, threads, fork().
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "parallel_material/core/tuple_log.hpp"
+
+using namespace pm::core;
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PM_SANITIZED 1
+#endif
+#endif
+#ifndef PM_SANITIZED
+#define PM_SANITIZED 0
+#endif
+
+namespace {
+
+// Scale for loops: sanitizers are 5-20x slower.
+constexpr int kScale = PM_SANITIZED ? 1 : 8;
+
+// A 64-byte aligned region filled with garbage (DSM memory is not guaranteed to be zero).
+struct Region {
+    explicit Region(const LogConfig &cfg, bool shared = false) : cfg_(cfg) {
+        size_ = TupleLog::region_size(cfg);
+        void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            throw std::runtime_error("mmap failed");
+        base_ = p;
+        if (!shared)
+            std::memset(base_, 0xA5, size_);
+        TupleLog::create(base_, cfg);
+    }
+    ~Region() { munmap(base_, size_); }
+    Region(const Region &) = delete;
+    Region &operator=(const Region &) = delete;
+    void *get() const { return base_; }
+    size_t size() const { return size_; }
+    LogConfig cfg_;
+    void *base_;
+    size_t size_;
+};
+
+// An unlinked temporary file.
+struct TempFile {
+    TempFile() {
+        char name[] = "/tmp/pm_tuple_log_XXXXXX";
+        fd = mkstemp(name);
+        if (fd < 0)
+            throw std::runtime_error("mkstemp failed");
+        unlink(name);
+    }
+    ~TempFile() { close(fd); }
+    int fd;
+};
+
+LogConfig small_cfg(uint32_t page = 4096, uint32_t ring = 4, bool sp = false) {
+    LogConfig c;
+    c.page_size = page;
+    c.ring_pages = ring;
+    c.single_producer = sp;
+    return c;
+}
+
+uint32_t rec_len(uint32_t producer, uint32_t seq, uint32_t max_extra) {
+    uint32_t h = producer * 2654435761u ^ (seq * 40503u + 17u);
+    h ^= h >> 13;
+    return 8 + h % (max_extra + 1);
+}
+
+std::vector<char> make_rec(uint32_t producer, uint32_t seq, uint32_t len) {
+    std::vector<char> v(len);
+    for (uint32_t i = 0; i < len; ++i)
+        v[i] = static_cast<char>((producer * 31 + seq * 7 + i) & 0xff);
+    if (len >= 8) {
+        std::memcpy(v.data(), &producer, 4);
+        std::memcpy(v.data() + 4, &seq, 4);
+    }
+    return v;
+}
+
+bool check_rec(const RecordView &r, uint32_t max_extra, uint32_t *producer, uint32_t *seq) {
+    if (r.len < 8)
+        return false;
+    std::memcpy(producer, r.data, 4);
+    std::memcpy(seq, static_cast<const char *>(r.data) + 4, 4);
+    if (r.len != rec_len(*producer, *seq, max_extra))
+        return false;
+    std::vector<char> want = make_rec(*producer, *seq, r.len);
+    return std::memcmp(want.data(), r.data, r.len) == 0;
+}
+
+std::string as_string(const RecordView &r) {
+    return std::string(static_cast<const char *>(r.data), r.len);
+}
+
+std::string pattern(size_t len, int seed) {
+    std::string s(len, '\0');
+    for (size_t i = 0; i < len; ++i)
+        s[i] = static_cast<char>((i * 131 + seed * 17 + (i >> 8)) & 0xff);
+    return s;
+}
+
+// Wait hooks for threads: a futex word plus counters and an optional interrupt.
+struct TestHooks : WaitHooks {
+    explicit TestHooks(std::atomic<uint32_t> *w) : futex(w) {}
+    void check_interrupts() override {
+        if (interrupt.load())
+            throw Error(Error::Code::Cancelled, "canceling statement due to user request");
+    }
+    void prepare_to_sleep() override { futex.prepare_to_sleep(); }
+    void sleep() override {
+        sleeps.fetch_add(1);
+        futex.sleep();
+    }
+    void wake_all() override {
+        wakes.fetch_add(1);
+        futex.wake_all();
+    }
+    FutexWaitHooks futex;
+    std::atomic<bool> interrupt{false};
+    std::atomic<int> sleeps{0};
+    std::atomic<int> wakes{0};
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Single-threaded semantics
+
+TEST(TupleLog, RejectsBadConfig) {
+    LogConfig c = small_cfg(3000, 4);
+    EXPECT_THROW(TupleLog::region_size(c), Error);
+    c = small_cfg(4096, 3);
+    EXPECT_THROW(TupleLog::region_size(c), Error);
+    c = small_cfg(4096, 1);
+    EXPECT_THROW(TupleLog::region_size(c), Error);
+    alignas(64) static char buf[4096] = {};
+    EXPECT_THROW(TupleLog(buf, nullptr, nullptr), Error);  // never created
+}
+
+TEST(TupleLog, EmptyLog) {
+    Region r(small_cfg());
+    TupleLog log(r.get(), nullptr, nullptr);
+    Cursor c;
+    RecordView v;
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::WouldBlock);
+    EXPECT_FALSE(log.sealed());
+    ASSERT_TRUE(log.try_register_producer());
+    EXPECT_TRUE(log.producer_done());
+    EXPECT_TRUE(log.sealed());
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+    EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+    LogStats s = log.stats();
+    EXPECT_EQ(s.records, 0u);
+    EXPECT_EQ(s.bytes, 0u);
+    EXPECT_EQ(s.peak_ring_bytes, 0u);
+    EXPECT_EQ(log.config().page_size, 4096u);
+}
+
+TEST(TupleLog, RecordsOfManySizes) {
+    const uint32_t P = 4096;
+    Region r(small_cfg(P, 8));  // ring 32 KiB, half 16 KiB
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    const std::vector<size_t> sizes = {0,     1,     7,         8,         9,     P - 9, P - 8,
+                                       P - 1, P,     P + 1,     3 * P + 5, 16376, 16377, 20000,
+                                       2,     65536, 3 * P - 3, 0,         1};
+    ASSERT_TRUE(log.try_register_producer());
+    Cursor c;
+    RecordView v;
+    std::vector<uint64_t> pos;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        std::string s = pattern(sizes[i], static_cast<int>(i));
+        pos.push_back(log.append(s.data(), static_cast<uint32_t>(s.size())));
+        // Read each record right after it is appended (the log is live).
+        ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record) << i;
+        EXPECT_EQ(v.pos, pos.back());
+        EXPECT_EQ(as_string(v), s) << "size " << sizes[i];
+        EXPECT_EQ(log.try_read(c, &v), ReadStatus::WouldBlock);
+    }
+    EXPECT_TRUE(log.producer_done());
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+    // A second reader from the start sees the same, including spilled pages and oversize records.
+    Cursor c2;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        ASSERT_EQ(log.read(c2, &v), ReadStatus::Record);
+        EXPECT_EQ(v.pos, pos[i]);
+        EXPECT_EQ(as_string(v), pattern(sizes[i], static_cast<int>(i))) << "size " << sizes[i];
+    }
+    EXPECT_EQ(log.read(c2, &v), ReadStatus::End);
+    LogStats s = log.stats();
+    EXPECT_EQ(s.records, sizes.size());
+    EXPECT_EQ(s.oversize_records, 3u);  // 16377, 20000 and 65536 exceed half the ring
+    EXPECT_GT(s.pages_spilled, 0u);
+    EXPECT_EQ(log.handle_stats().records_appended, sizes.size());
+}
+
+TEST(TupleLog, NoSpillFileMeansOutOfMemory) {
+    Region r(small_cfg(4096, 2));
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    std::string big(5000, 'x');
+    try {
+        log.append(big.data(), static_cast<uint32_t>(big.size()));
+        FAIL() << "oversize without spill must throw";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.code(), Error::Code::OutOfMemory);
+        EXPECT_NE(std::string(e.what()).find("spill"), std::string::npos);
+    }
+    std::string rec(1000, 'y');
+    int appended = 0;
+    try {
+        for (;; ++appended) log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    } catch (const Error &e) {
+        EXPECT_EQ(e.code(), Error::Code::OutOfMemory);
+    }
+    EXPECT_EQ(appended, 8192 / 1008);
+    EXPECT_FALSE(log.failed());  // refused before reserving: the log stays readable
+    Cursor c;
+    RecordView v;
+    for (int i = 0; i < appended; ++i) ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(log.stats().pages_spilled, 0u);
+}
+
+TEST(TupleLog, LogThatFitsNeverSpills) {
+    Region r(small_cfg(4096, 16));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    std::string rec(100, 'z');
+    while (log.stats().bytes + 112 <= 16 * 4096) log.append(rec.data(), 100);
+    log.producer_done();
+    EXPECT_EQ(log.stats().pages_spilled, 0u);
+    EXPECT_EQ(lseek(f.fd, 0, SEEK_END), 0);
+    EXPECT_EQ(log.stats().peak_ring_bytes, 16u * 4096);
+}
+
+TEST(TupleLog, LargeRingIsTouchedLazily) {
+    LogConfig cfg = small_cfg(64 * 1024, 1024);  // 64 MiB ring
+    size_t size = TupleLog::region_size(cfg);
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    TupleLog::create(p, cfg);
+    TupleLog log(p, nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    log.append("hello", 5);
+    log.producer_done();
+    EXPECT_EQ(log.stats().peak_ring_bytes, 64u * 1024);
+    const size_t pg = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> vec((size + pg - 1) / pg);
+    ASSERT_EQ(mincore(p, size, vec.data()), 0);
+    size_t resident = 0;
+    for (unsigned char b : vec) resident += b & 1;
+    EXPECT_LT(resident * pg, size_t{2} * 1024 * 1024) << "ring memory was touched eagerly";
+    munmap(p, size);
+}
+
+TEST(TupleLog, WraparoundSpillsAndReadsBack) {
+    Region r(small_cfg(4096, 4));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    const uint32_t n = 2000;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto rec = make_rec(0, i, rec_len(0, i, 300));
+        log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    }
+    log.producer_done();
+    EXPECT_GT(log.stats().pages_spilled, 50u);
+    TupleLog reader(r.get(), spill.get(), nullptr);
+    Cursor c;
+    RecordView v;
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(reader.read(c, &v), ReadStatus::Record);
+        uint32_t p, s;
+        ASSERT_TRUE(check_rec(v, 300, &p, &s));
+        ASSERT_EQ(s, i);
+    }
+    EXPECT_EQ(reader.read(c, &v), ReadStatus::End);
+    EXPECT_GT(reader.handle_stats().pages_read_back, 50u);
+    EXPECT_EQ(reader.handle_stats().records_read, n);
+}
+
+TEST(TupleLog, IdleReaderNeverBlocksWriters) {
+    Region r(small_cfg(4096, 2));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    std::string rec(500, 'q');
+    log.append(rec.data(), 500);
+    Cursor c;
+    RecordView v;
+    ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+    // The reader holds its RecordView and stops; the writer must still wrap the ring many times.
+    for (int i = 0; i < 1000; ++i) log.append(rec.data(), 500);
+    EXPECT_EQ(as_string(v), rec);
+    log.producer_done();
+    int n = 1;
+    while (log.read(c, &v) == ReadStatus::Record) ++n;
+    EXPECT_EQ(n, 1001);
+}
+
+TEST(TupleLog, RescanAndMarkRestoreAfterSpill) {
+    Region r(small_cfg(4096, 4));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Auto);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    const uint32_t n = 1500;
+    for (uint32_t i = 0; i < n; ++i) {
+        auto rec = make_rec(1, i, rec_len(1, i, 200));
+        log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    }
+    log.producer_done();
+    Cursor c;
+    RecordView v;
+    uint64_t mark = 0;
+    uint32_t p, s;
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+        if (i == 123)
+            mark = v.pos;
+    }
+    ASSERT_EQ(log.read(c, &v), ReadStatus::End);
+    // Restore to the mark (in a spilled page).
+    log.seek(c, mark);
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    ASSERT_TRUE(check_rec(v, 200, &p, &s));
+    EXPECT_EQ(s, 123u);
+    EXPECT_EQ(v.pos, mark);
+    // Rescan.
+    log.seek(c, 0);
+    for (uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+        ASSERT_TRUE(check_rec(v, 200, &p, &s));
+        ASSERT_EQ(s, i);
+    }
+    EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+    EXPECT_THROW(log.seek(c, 3), Error);
+}
+
+TEST(TupleLog, ReadPrevAcrossSpilledPages) {
+    Region r(small_cfg(4096, 4, /*single_producer=*/true));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    const uint32_t n = 1200;
+    std::vector<uint64_t> pos;
+    for (uint32_t i = 0; i < n; ++i) {
+        // Include an oversize record and a few page-straddling ones.
+        uint32_t len = i == 600 ? 9000 : (i % 97 == 0 ? 4000 : rec_len(2, i, 150));
+        auto rec = make_rec(2, i, len);
+        pos.push_back(log.append(rec.data(), static_cast<uint32_t>(rec.size())));
+    }
+    log.producer_done();
+    EXPECT_GT(log.stats().pages_spilled, 0u);
+    Cursor c;
+    RecordView v;
+    EXPECT_EQ(log.read_prev(c, &v), ReadStatus::End);  // at position 0
+    while (log.read(c, &v) == ReadStatus::Record) {
+    }
+    for (uint32_t i = n; i-- > 0;) {
+        ASSERT_EQ(log.read_prev(c, &v), ReadStatus::Record) << i;
+        ASSERT_EQ(v.pos, pos[i]);
+        uint32_t p, s;
+        std::memcpy(&p, v.data, 4);
+        std::memcpy(&s, static_cast<const char *>(v.data) + 4, 4);
+        ASSERT_EQ(s, i);
+        auto want = make_rec(2, i, v.len);
+        ASSERT_EQ(std::memcmp(want.data(), v.data, v.len), 0);
+    }
+    EXPECT_EQ(log.read_prev(c, &v), ReadStatus::End);
+    // Forward again after backward: read() returns the record read_prev returned last.
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(v.pos, pos[0]);
+    // read_prev from a restored mark (prev length unknown to the cursor).
+    log.seek(c, pos[700]);
+    ASSERT_EQ(log.read_prev(c, &v), ReadStatus::Record);
+    EXPECT_EQ(v.pos, pos[699]);
+    ASSERT_EQ(log.read_prev(c, &v), ReadStatus::Record);
+    EXPECT_EQ(v.pos, pos[698]);
+    // From the end of the log via a cursor position.
+    Cursor c2;
+    log.seek(c2, log.stats().bytes);
+    ASSERT_EQ(log.read_prev(c2, &v), ReadStatus::Record);
+    EXPECT_EQ(v.pos, pos[n - 1]);
+}
+
+TEST(TupleLog, ReadPrevNeedsSingleProducer) {
+    Region r(small_cfg());
+    TupleLog log(r.get(), nullptr, nullptr);
+    Cursor c;
+    RecordView v;
+    try {
+        log.read_prev(c, &v);
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_EQ(e.code(), Error::Code::InvalidArgument);
+    }
+}
+
+TEST(TupleLog, SealingWithLateProducers) {
+    Region r(small_cfg());
+    TupleLog a(r.get(), nullptr, nullptr), b(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(a.try_register_producer());
+    ASSERT_TRUE(b.try_register_producer());
+    a.append("a", 1);
+    EXPECT_FALSE(a.producer_done());
+    ASSERT_TRUE(a.try_register_producer());  // a late producer joins before the last one left
+    EXPECT_FALSE(b.producer_done());
+    EXPECT_FALSE(b.sealed());
+    Cursor c;
+    RecordView v;
+    ASSERT_EQ(b.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(b.try_read(c, &v), ReadStatus::WouldBlock);
+    a.append("b", 1);
+    EXPECT_TRUE(a.producer_done());
+    EXPECT_TRUE(b.sealed());
+    EXPECT_FALSE(b.try_register_producer());  // too late: sealed
+    ASSERT_EQ(b.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "b");
+    EXPECT_EQ(b.try_read(c, &v), ReadStatus::End);
+    EXPECT_THROW(b.producer_done(), Error);
+}
+
+TEST(TupleLog, ResetEmptiesTheLog) {
+    Region r(small_cfg(4096, 2));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    Cursor c;
+    RecordView v;
+    {
+        TupleLog log(r.get(), spill.get(), nullptr);
+        ASSERT_TRUE(log.try_register_producer());
+        std::string s(300, 'o');
+        for (int i = 0; i < 100; ++i) log.append(s.data(), 300);
+        log.producer_done();
+        ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+        EXPECT_EQ(as_string(v), s);
+    }
+    TupleLog::reset(r.get());
+    TupleLog log(r.get(), spill.get(), nullptr);
+    EXPECT_FALSE(log.sealed());
+    EXPECT_EQ(log.stats().bytes, 0u);
+    ASSERT_TRUE(log.try_register_producer());
+    std::string s2(300, 'n');
+    for (int i = 0; i < 50; ++i) log.append(s2.data(), 300);
+    log.producer_done();
+    log.seek(c, 0);
+    int n = 0;
+    while (log.read(c, &v) == ReadStatus::Record) {
+        EXPECT_EQ(as_string(v), s2);
+        ++n;
+    }
+    EXPECT_EQ(n, 50);
+}
+
+TEST(SpillFile, SyncReportsIoErrors) {
+    char name[] = "/tmp/pm_ro_XXXXXX";
+    int fd = mkstemp(name);
+    ASSERT_GE(fd, 0);
+    int ro = open(name, O_RDONLY);
+    unlink(name);
+    close(fd);
+    auto sf = open_spill_file(ro, SpillMode::Sync);
+    try {
+        sf->write(0, "x", 1);
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_EQ(e.code(), Error::Code::Io);
+    }
+    char buf[4];
+    EXPECT_THROW(sf->read(0, buf, 4), Error);  // past end of file
+    // A log whose spill fails is marked failed and the error surfaces as Io.
+    Region r(small_cfg(4096, 2));
+    TupleLog log(r.get(), sf.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    std::string s(1000, 'e');
+    try {
+        for (int i = 0; i < 100; ++i) log.append(s.data(), 1000);
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_EQ(e.code(), Error::Code::Io);
+    }
+    EXPECT_TRUE(log.failed());
+    Cursor c;
+    RecordView v;
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::Failed);
+    close(ro);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spill modes
+
+class SpillModeTest : public ::testing::TestWithParam<SpillMode> {};
+
+TEST_P(SpillModeTest, RoundTripThroughTheLog) {
+    TempFile f;
+    std::unique_ptr<SpillFile> sf;
+    try {
+        sf = open_spill_file(f.fd, GetParam());
+    } catch (const Error &e) {
+        if (GetParam() == SpillMode::IoUring)
+            GTEST_SKIP() << "io_uring unavailable: " << e.what();
+        throw;
+    }
+    if (GetParam() == SpillMode::Sync) {
+        EXPECT_STREQ(sf->mode_name(), "sync");
+    }
+    if (GetParam() == SpillMode::IoUring) {
+        EXPECT_STREQ(sf->mode_name(), "io_uring");
+    }
+    // Direct: batch of pages and read back.
+    std::vector<std::string> pages;
+    std::vector<uint64_t> offs;
+    std::vector<const void *> datas;
+    for (int i = 0; i < 20; ++i) {
+        pages.push_back(pattern(4096, i));
+        offs.push_back(uint64_t(i) * 4096);
+    }
+    for (auto &p : pages) datas.push_back(p.data());
+    sf->write_batch(offs.data(), datas.data(), 4096, pages.size());
+    std::string back(4096, '\0');
+    for (int i = 0; i < 20; ++i) {
+        sf->read(offs[i], back.data(), 4096);
+        ASSERT_EQ(back, pages[i]);
+    }
+    sf->write(SpillFile::kOverflowBase + 8, "overflow", 8);
+    char o[8];
+    sf->read(SpillFile::kOverflowBase + 8, o, 8);
+    EXPECT_EQ(std::string(o, 8), "overflow");
+    EXPECT_THROW(sf->read(SpillFile::kOverflowBase + 4096, o, 8), Error);  // past end of file
+
+    // Through the log, with oversize records.
+    Region r(small_cfg(4096, 4));
+    TupleLog log(r.get(), sf.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    for (uint32_t i = 0; i < 800; ++i) {
+        auto rec = make_rec(3, i, i % 100 == 0 ? 10000 : rec_len(3, i, 400));
+        log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    }
+    log.producer_done();
+    Cursor c;
+    RecordView v;
+    for (uint32_t i = 0; i < 800; ++i) {
+        ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+        uint32_t p, s;
+        std::memcpy(&s, static_cast<const char *>(v.data) + 4, 4);
+        ASSERT_EQ(s, i);
+        auto want = make_rec(3, i, v.len);
+        ASSERT_EQ(std::memcmp(want.data(), v.data, v.len), 0);
+        (void)p;
+    }
+    EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+    EXPECT_EQ(log.stats().oversize_records, 8u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, SpillModeTest,
+                         ::testing::Values(SpillMode::Sync, SpillMode::IoUring, SpillMode::Auto),
+                         [](const ::testing::TestParamInfo<SpillMode> &i) {
+                             return i.param == SpillMode::Sync      ? std::string("Sync")
+                                    : i.param == SpillMode::IoUring ? std::string("IoUring")
+                                                                    : std::string("Auto");
+                         });
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+namespace {
+
+struct MpmcResult {
+    bool ok = true;
+    uint64_t records = 0;
+    uint64_t checksum = 0;
+    std::string error;
+};
+
+// N producer threads, M consumer threads, each with its own handle (and spill handle).
+void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg,
+              uint32_t max_extra, bool with_spill, bool slow_reader = false) {
+    Region r(cfg);
+    TempFile f;
+    std::atomic<uint32_t> word{0};
+    {
+        TupleLog boot(r.get(), nullptr, nullptr);
+        for (int p = 0; p < producers; ++p) ASSERT_TRUE(boot.try_register_producer());
+    }
+    uint64_t want_sum = 0;
+    for (int p = 0; p < producers; ++p)
+        for (uint32_t s = 0; s < per_producer; ++s)
+            want_sum += rec_len(p, s, max_extra) * 1000003ull + s;
+    std::vector<MpmcResult> results(consumers);
+    std::vector<std::thread> threads;
+    std::atomic<int> errors{0};
+    for (int i = 0; i < consumers; ++i) {
+        threads.emplace_back([&, i] {
+            auto sf = with_spill ? open_spill_file(f.fd, SpillMode::Auto) : nullptr;
+            TestHooks hooks(&word);
+            TupleLog log(r.get(), sf.get(), &hooks);
+            std::vector<uint32_t> next(producers, 0);
+            Cursor c;
+            RecordView v;
+            MpmcResult &res = results[i];
+            for (;;) {
+                ReadStatus st = log.read(c, &v);
+                if (st == ReadStatus::End)
+                    break;
+                if (st != ReadStatus::Record) {
+                    res.ok = false;
+                    res.error = "status";
+                    break;
+                }
+                uint32_t p, s;
+                if (!check_rec(v, max_extra, &p, &s) || p >= uint32_t(producers) || next[p] != s) {
+                    res.ok = false;
+                    res.error = "bad record at " + std::to_string(v.pos);
+                    break;
+                }
+                ++next[p];
+                ++res.records;
+                res.checksum += v.len * 1000003ull + s;
+                if (slow_reader && i == 0 && res.records % 64 == 0)
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+        });
+    }
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            auto sf = with_spill ? open_spill_file(f.fd, SpillMode::Auto) : nullptr;
+            TestHooks hooks(&word);
+            TupleLog log(r.get(), sf.get(), &hooks);
+            try {
+                for (uint32_t s = 0; s < per_producer; ++s) {
+                    auto rec = make_rec(p, s, rec_len(p, s, max_extra));
+                    log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+                }
+            } catch (const std::exception &e) {
+                errors.fetch_add(1);
+                log.fail();
+            }
+            log.producer_done();
+        });
+    }
+    for (auto &t : threads) t.join();
+    EXPECT_EQ(errors.load(), 0);
+    for (int i = 0; i < consumers; ++i) {
+        EXPECT_TRUE(results[i].ok) << "consumer " << i << ": " << results[i].error;
+        EXPECT_EQ(results[i].records, uint64_t(producers) * per_producer) << "consumer " << i;
+        EXPECT_EQ(results[i].checksum, want_sum) << "consumer " << i;
+    }
+    TupleLog log(r.get(), nullptr, nullptr);
+    EXPECT_EQ(log.stats().records, uint64_t(producers) * per_producer);
+    if (with_spill) {
+        EXPECT_GT(log.stats().pages_spilled, 0u);
+    }
+}
+
+}  // namespace
+
+TEST(TupleLogThreads, TwoByTwoInRing) {
+    run_mpmc(2, 2, 2000 * kScale, small_cfg(64 * 1024, 64), 200, false);
+}
+
+TEST(TupleLogThreads, TwoByTwoWithSpill) {
+    run_mpmc(2, 2, 1500 * kScale, small_cfg(4096, 4), 300, true);
+}
+
+TEST(TupleLogThreads, FourByThreeWithSpill) {
+    run_mpmc(4, 3, 800 * kScale, small_cfg(4096, 8), 500, true);
+}
+
+TEST(TupleLogThreads, FourByThreeStraddlingRecords) {
+    run_mpmc(4, 3, 300 * kScale, small_cfg(4096, 4), 5000, true);  // up to 1.2 pages each
+}
+
+TEST(TupleLogThreads, SlowReaderFallsBehindAndReadsFromFile) {
+    run_mpmc(1, 2, 3000 * kScale, small_cfg(4096, 2), 200, true, /*slow_reader=*/true);
+}
+
+TEST(TupleLogThreads, FailWakesBlockedReaders) {
+    Region r(small_cfg());
+    std::atomic<uint32_t> word{0};
+    TestHooks hooks(&word);
+    TupleLog log(r.get(), nullptr, &hooks);
+    ASSERT_TRUE(log.try_register_producer());
+    std::vector<std::thread> readers;
+    std::atomic<int> failed{0};
+    for (int i = 0; i < 3; ++i) {
+        readers.emplace_back([&] {
+            TestHooks h(&word);
+            TupleLog l(r.get(), nullptr, &h);
+            Cursor c;
+            RecordView v;
+            if (l.read(c, &v) == ReadStatus::Failed)
+                failed.fetch_add(1);
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log.fail();
+    log.fail();  // idempotent
+    for (auto &t : readers) t.join();
+    EXPECT_EQ(failed.load(), 3);
+    EXPECT_THROW(log.append("x", 1), Error);
+}
+
+TEST(TupleLogThreads, WakesSleepingReaderOnAppendAndSeal) {
+    Region r(small_cfg());
+    std::atomic<uint32_t> word{0};
+    TestHooks wh(&word);
+    TupleLog writer(r.get(), nullptr, &wh);
+    ASSERT_TRUE(writer.try_register_producer());
+    std::atomic<int> got{0};
+    std::thread reader([&] {
+        TestHooks h(&word);
+        TupleLog l(r.get(), nullptr, &h);
+        Cursor c;
+        RecordView v;
+        while (l.read(c, &v) == ReadStatus::Record) got.fetch_add(1);
+    });
+    for (int i = 0; i < 20; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        writer.append("row", 3);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    writer.producer_done();
+    reader.join();
+    EXPECT_EQ(got.load(), 20);
+    EXPECT_GT(wh.wakes.load(), 0);
+}
+
+TEST(TupleLogThreads, InterruptEscapesBlockingRead) {
+    Region r(small_cfg());
+    std::atomic<uint32_t> word{0};
+    TestHooks wh(&word);
+    TupleLog writer(r.get(), nullptr, &wh);
+    ASSERT_TRUE(writer.try_register_producer());
+    TestHooks rh(&word);
+    std::atomic<bool> threw{false};
+    std::thread reader([&] {
+        TupleLog l(r.get(), nullptr, &rh);
+        Cursor c;
+        RecordView v;
+        try {
+            l.read(c, &v);
+        } catch (const Error &e) {
+            threw = e.code() == Error::Code::Cancelled;
+        }
+    });
+    while (rh.sleeps.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    rh.interrupt = true;
+    reader.join();
+    EXPECT_TRUE(threw.load());
+    // The reader left the sleep protocol: a writer sees no sleepers and wakes nobody.
+    int before = wh.wakes.load();
+    writer.append("x", 1);
+    EXPECT_EQ(wh.wakes.load(), before);
+    // The log still works for a new reader.
+    TupleLog l(r.get(), nullptr, nullptr);
+    Cursor c;
+    RecordView v;
+    EXPECT_EQ(l.try_read(c, &v), ReadStatus::Record);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fork(): several processes over one MAP_SHARED region, futex hooks, one spill file
+
+TEST(TupleLogProcesses, ProducersAndConsumersAcrossFork) {
+    const int producers = 3, consumers = 3;
+    const uint32_t per_producer = 1500 * kScale;
+    const uint32_t max_extra = 300;
+    LogConfig cfg = small_cfg(4096, 8);
+    // One mapping: a 64-byte line for the futex word, then the log region.
+    const size_t log_size = TupleLog::region_size(cfg);
+    void *mem =
+        mmap(nullptr, 64 + log_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    auto *word = new (mem) std::atomic<uint32_t>(0);
+    void *region = static_cast<char *>(mem) + 64;
+    TupleLog::create(region, cfg);
+    TempFile f;
+    {
+        TupleLog boot(region, nullptr, nullptr);
+        for (int p = 0; p < producers; ++p) ASSERT_TRUE(boot.try_register_producer());
+    }
+    uint64_t want_sum = 0;
+    for (int p = 0; p < producers; ++p)
+        for (uint32_t s = 0; s < per_producer; ++s)
+            want_sum += rec_len(p, s, max_extra) * 1000003ull + s;
+
+    std::vector<pid_t> kids;
+    for (int i = 0; i < consumers + producers; ++i) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            int code = 0;
+            try {
+                auto sf = open_spill_file(f.fd, SpillMode::Auto);
+                FutexWaitHooks hooks(word);
+                TupleLog log(region, sf.get(), &hooks);
+                if (i < consumers) {
+                    std::vector<uint32_t> next(producers, 0);
+                    Cursor c;
+                    RecordView v;
+                    uint64_t n = 0, sum = 0;
+                    ReadStatus st;
+                    while ((st = log.read(c, &v)) == ReadStatus::Record) {
+                        uint32_t p, s;
+                        if (!check_rec(v, max_extra, &p, &s) || p >= uint32_t(producers) ||
+                            next[p] != s) {
+                            code = 2;
+                            break;
+                        }
+                        ++next[p];
+                        ++n;
+                        sum += v.len * 1000003ull + s;
+                    }
+                    if (code == 0 && st != ReadStatus::End)
+                        code = 3;
+                    if (code == 0 && n != uint64_t(producers) * per_producer)
+                        code = 4;
+                    if (code == 0 && sum != want_sum)
+                        code = 5;
+                } else {
+                    int p = i - consumers;
+                    for (uint32_t s = 0; s < per_producer; ++s) {
+                        auto rec = make_rec(p, s, rec_len(p, s, max_extra));
+                        log.append(rec.data(), static_cast<uint32_t>(rec.size()));
+                    }
+                    log.producer_done();
+                }
+            } catch (...) {
+                code = 6;
+            }
+            _exit(code);
+        }
+        kids.push_back(pid);
+    }
+    for (size_t i = 0; i < kids.size(); ++i) {
+        int status = 0;
+        ASSERT_EQ(waitpid(kids[i], &status, 0), kids[i]);
+        EXPECT_TRUE(WIFEXITED(status)) << "child " << i;
+        EXPECT_EQ(WEXITSTATUS(status), 0) << "child " << i;
+    }
+    TupleLog log(region, nullptr, nullptr);
+    EXPECT_TRUE(log.sealed());
+    EXPECT_EQ(log.stats().records, uint64_t(producers) * per_producer);
+    EXPECT_GT(log.stats().pages_spilled, 0u);
+    munmap(mem, 64 + log_size);
+}
