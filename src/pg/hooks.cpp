@@ -1,12 +1,13 @@
 // hooks.cpp — chains the extension's planner-level hooks onto PostgreSQL's.
 #include "pg/hooks.hpp"
 
-#include "pg/pg.hpp"
+#include "pg/material_node.hpp"
 
 namespace pm::pg {
 
 void install_executor_hooks() {
-    // The ParallelMaterial planner pass registers itself here (see material_planner.cpp).
+    register_material_methods();
+    install_material_planner();
 }
 
 }  // namespace pm::pg

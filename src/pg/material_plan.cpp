@@ -1,0 +1,243 @@
+// material_plan.cpp — the planning pass: with parallel_material.enable = on, every Material node
+// of a finished plan (main tree and every SubPlan/InitPlan) becomes Custom Scan (ParallelMaterial)
+// over the same child, with the same costs, rows, node id and parameters.
+#include "pg/gucs.hpp"
+#include "pg/guard.hpp"
+#include "pg/material_node.hpp"
+#include "pg/shmem.hpp"
+
+extern "C" {
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planner.h"
+}
+
+namespace pm::pg {
+
+namespace {
+
+planner_hook_type prev_planner_hook = nullptr;
+
+Plan *rewrite(Plan *plan);
+
+List *rewrite_list(List *plans) {
+    ListCell *lc;
+    foreach (lc, plans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)));
+    return plans;
+}
+
+// The plan whose output a special varno (OUTER_VAR, INNER_VAR, INDEX_VAR) refers to in `plan`,
+// and the target list to resolve it against. False when unknown.
+bool referent(Plan *plan, int varno, Plan **child, List **tlist) {
+    *child = nullptr;
+    *tlist = NIL;
+    if (varno == OUTER_VAR) {
+        if (IsA(plan, Append))
+            *child = static_cast<Plan *>(linitial(castNode(Append, plan)->appendplans));
+        else if (IsA(plan, MergeAppend))
+            *child = static_cast<Plan *>(linitial(castNode(MergeAppend, plan)->mergeplans));
+        else
+            *child = outerPlan(plan);
+        if (*child == nullptr) return false;
+        *tlist = (*child)->targetlist;
+        return true;
+    }
+    if (varno == INNER_VAR) {
+        *child = innerPlan(plan);
+        if (*child == nullptr) return false;
+        *tlist = (*child)->targetlist;
+        return true;
+    }
+    if (varno == INDEX_VAR && IsA(plan, CustomScan)) {
+        // Resolved in the CustomScan's own context.
+        *child = plan;
+        *tlist = castNode(CustomScan, plan)->custom_scan_tlist;
+        return *tlist != NIL;
+    }
+    return false;
+}
+
+struct FlattenContext {
+    Plan *plan;
+    bool failed;
+    int depth;
+};
+
+Node *flatten_mutator(Node *node, FlattenContext *cxt);
+
+// Rewrites expr (evaluated in `plan`) so that it refers only to range-table Vars, Params and
+// constants: OUTER_VAR/INNER_VAR/INDEX_VAR references are replaced by the expressions they point
+// at, recursively. EXPLAIN can then deparse it from any node.
+Node *flatten(Node *expr, Plan *plan, bool *failed) {
+    FlattenContext cxt{plan, false, 0};
+    Node *result = flatten_mutator(expr, &cxt);
+    if (cxt.failed) *failed = true;
+    return result;
+}
+
+Node *flatten_mutator(Node *node, FlattenContext *cxt) {
+    if (node == nullptr || cxt->failed) return node;
+    if (IsA(node, Var)) {
+        Var *var = castNode(Var, node);
+        if (!IS_SPECIAL_VARNO(var->varno)) return reinterpret_cast<Node *>(copyObject(var));
+        Plan *child = nullptr;
+        List *tlist = NIL;
+        if (cxt->depth > 64 || !referent(cxt->plan, var->varno, &child, &tlist) ||
+            var->varattno < 1 || var->varattno > list_length(tlist)) {
+            cxt->failed = true;
+            return node;
+        }
+        auto *tle = static_cast<TargetEntry *>(list_nth(tlist, var->varattno - 1));
+        FlattenContext inner{child, false, cxt->depth + 1};
+        Node *result = flatten_mutator(reinterpret_cast<Node *>(tle->expr), &inner);
+        if (inner.failed) cxt->failed = true;
+        return result;
+    }
+    return expression_tree_mutator(
+        node, reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)(void)>(flatten_mutator)),
+        cxt);
+}
+
+// Why a Material cannot be replaced, or nullptr when it can.
+const char *cannot_replace(Material *mat) {
+    Plan *child = outerPlan(&mat->plan);
+    if (child == nullptr) return "no child plan";
+    if (mat->plan.qual != NIL) return "Material has quals";
+    // Material's target list is the child's, column for column (set_dummy_tlist_references).
+    if (list_length(mat->plan.targetlist) != list_length(child->targetlist))
+        return "target list is not the child's";
+    int resno = 1;
+    ListCell *lc;
+    foreach (lc, mat->plan.targetlist) {
+        auto *tle = static_cast<TargetEntry *>(lfirst(lc));
+        Var *var = IsA(tle->expr, Var) ? castNode(Var, tle->expr) : nullptr;
+        if (var == nullptr || var->varno != OUTER_VAR || var->varattno != resno)
+            return "target list is not the child's";
+        resno++;
+    }
+    return nullptr;
+}
+
+Plan *make_parallel_material(Material *mat) {
+    Plan *child = outerPlan(&mat->plan);
+    bool failed = false;
+    List *scan_tlist = NIL;
+    ListCell *lc;
+    foreach (lc, child->targetlist) {
+        auto *tle = static_cast<TargetEntry *>(lfirst(lc));
+        Node *expr = flatten(reinterpret_cast<Node *>(tle->expr), child, &failed);
+        scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(expr),
+                                                         tle->resno, tle->resname, false));
+    }
+    if (failed) return nullptr;
+
+    CustomScan *cs = makeNode(CustomScan);
+    Plan *p = &cs->scan.plan;
+    p->startup_cost = mat->plan.startup_cost;
+    p->total_cost = mat->plan.total_cost;
+    p->plan_rows = mat->plan.plan_rows;
+    p->plan_width = mat->plan.plan_width;
+    p->parallel_aware = false;
+    p->parallel_safe = mat->plan.parallel_safe;
+    p->async_capable = false;
+    p->plan_node_id = mat->plan.plan_node_id;
+    p->initPlan = mat->plan.initPlan;
+    p->extParam = bms_copy(mat->plan.extParam);
+    p->allParam = bms_copy(mat->plan.allParam);
+    p->qual = NIL;
+    p->lefttree = nullptr;
+    p->righttree = nullptr;
+    foreach (lc, mat->plan.targetlist) {
+        auto *tle = static_cast<TargetEntry *>(lfirst(lc));
+        Var *outer = castNode(Var, tle->expr);
+        Var *var = makeVar(INDEX_VAR, outer->varattno, outer->vartype, outer->vartypmod,
+                           outer->varcollid, 0);
+        TargetEntry *ntle = flatCopyTargetEntry(tle);
+        ntle->expr = reinterpret_cast<Expr *>(var);
+        p->targetlist = lappend(p->targetlist, ntle);
+    }
+    cs->scan.scanrelid = 0;
+    cs->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN | CUSTOMPATH_SUPPORT_MARK_RESTORE;
+    cs->custom_plans = list_make1(child);
+    cs->custom_exprs = NIL;
+    cs->custom_private = list_make2(makeInteger(kPayloadVersion),
+                                    makeInteger(static_cast<int>(MaterialMode::Serial)));
+    cs->custom_scan_tlist = scan_tlist;
+    cs->custom_relids = nullptr;
+    cs->methods = &material_scan_methods;
+#ifdef USE_ASSERT_CHECKING
+    // The payload must survive the trip to parallel workers (citus' CheckNodeCopyAndSerialization).
+    {
+        char *str = nodeToString(cs);
+        Node *back = static_cast<Node *>(stringToNode(str));
+        Assert(equal(cs, back));
+    }
+#endif
+    return &cs->scan.plan;
+}
+
+void count_fallback() {
+    if (SharedState *state = shared_state()) pg_atomic_fetch_add_u64(&state->stats.fallbacks, 1);
+}
+
+Plan *rewrite(Plan *plan) {
+    if (plan == nullptr) return nullptr;
+    check_stack_depth();
+    plan->lefttree = rewrite(plan->lefttree);
+    plan->righttree = rewrite(plan->righttree);
+    switch (nodeTag(plan)) {
+        case T_Append:
+            rewrite_list(castNode(Append, plan)->appendplans);
+            break;
+        case T_MergeAppend:
+            rewrite_list(castNode(MergeAppend, plan)->mergeplans);
+            break;
+        case T_BitmapAnd:
+            rewrite_list(castNode(BitmapAnd, plan)->bitmapplans);
+            break;
+        case T_BitmapOr:
+            rewrite_list(castNode(BitmapOr, plan)->bitmapplans);
+            break;
+        case T_SubqueryScan:
+            castNode(SubqueryScan, plan)->subplan = rewrite(castNode(SubqueryScan, plan)->subplan);
+            break;
+        case T_CustomScan:
+            rewrite_list(castNode(CustomScan, plan)->custom_plans);
+            break;
+        default:
+            break;
+    }
+    if (IsA(plan, Material)) {
+        Material *mat = castNode(Material, plan);
+        if (cannot_replace(mat) == nullptr) {
+            if (Plan *replacement = make_parallel_material(mat)) return replacement;
+        }
+        count_fallback();
+    }
+    return plan;
+}
+
+PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
+                     ParamListInfo bound_params) {
+    PlannedStmt *stmt =
+        prev_planner_hook != nullptr
+            ? prev_planner_hook(parse, query_string, cursor_options, bound_params)
+            : standard_planner(parse, query_string, cursor_options, bound_params);
+    if (settings.enable) guarded([&] { replace_materials(stmt); });
+    return stmt;
+}
+
+}  // namespace
+
+void replace_materials(PlannedStmt *stmt) {
+    stmt->planTree = rewrite(stmt->planTree);
+    ListCell *lc;
+    foreach (lc, stmt->subplans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)));
+}
+
+void install_material_planner() {
+    prev_planner_hook = planner_hook;
+    planner_hook = planner;
+}
+
+}  // namespace pm::pg

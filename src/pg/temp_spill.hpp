@@ -1,0 +1,40 @@
+// temp_spill.hpp — a core::SpillFile over a PostgreSQL temporary file, opened on first use.
+#pragma once
+
+#include <memory>
+
+#include "parallel_material/core/tuple_log.hpp"
+#include "pg/pg.hpp"
+
+namespace pm::pg {
+
+// The file lives in the session's temp tablespace directory (pgsql_tmp, cleaned at server start
+// after a crash) and is unlinked as soon as it is open, so it disappears with the process.
+// Nothing here raises a PostgreSQL error: failures throw core::Error(Io).
+class TempSpillFile final : public core::SpillFile {
+public:
+    // dir: the pgsql_tmp directory to use (resolved at executor start, where catalog access and
+    // ereport are allowed). mode: from parallel_material.spill_io.
+    TempSpillFile(const char *dir, core::SpillMode mode);
+    ~TempSpillFile() override;
+    void write(uint64_t offset, const void *data, size_t len) override;
+    void read(uint64_t offset, void *buf, size_t len) override;
+    void write_batch(const uint64_t *offsets, const void *const *datas, size_t len,
+                     size_t count) override;
+    const char *mode_name() const override;
+    bool opened() const { return inner_ != nullptr; }
+
+    // The pgsql_tmp directory of the next temp tablespace (may ereport; call at executor start).
+    static void temp_dir(char *out, size_t size);
+
+private:
+    core::SpillFile &file();
+    char dir_[MAXPGPATH];
+    core::SpillMode mode_;
+    int fd_ = -1;
+    std::unique_ptr<core::SpillFile> inner_;
+};
+
+core::SpillMode spill_mode_setting();
+
+}  // namespace pm::pg
