@@ -505,9 +505,35 @@ bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
 }
 
 // Copies the record at pos into the cursor; false when it is not published yet.
+bool TupleLog::frozen() const {
+    return sealed() && hdr_->tail.load(std::memory_order_acquire) <= ring_bytes_;
+}
+
 bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out) {
     const uint64_t page = pos >> shift_;
     const size_t off = pos & (page_size_ - 1);
+    // A sealed log that never wrapped is immutable: no producer writes again and no page can be
+    // recycled, so an inline record that does not straddle is returned in place (no pin, no
+    // copy). The acquire load of the seal orders every publish before these plain reads. This is
+    // the rescan path (a nested loop's inner, a SubPlan read once per outer row).
+    if (frozen()) {
+        // The tail is final here; memory past it may hold a previous use of the ring.
+        if (pos >= hdr_->tail.load(std::memory_order_acquire))
+            return false;
+        const char *p = page_ptr(page) + off;
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        if (w == 0)
+            return false;
+        const uint32_t len = static_cast<uint32_t>((w & kLenMask) - 1);
+        if ((w & kOversize) == 0 && off + 8 + len <= page_size_) {
+            out->data = p + 8;
+            out->len = len;
+            out->pos = pos;
+            *word = w;
+            return true;
+        }
+    }
     Slot *pin;
     const char *pg = acquire_page(c, page, &pin);
     if (pg == nullptr)

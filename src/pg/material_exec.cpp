@@ -35,7 +35,8 @@ struct Saved {
 // Process-local C++ state; deleted by a reset callback of the query's memory context, so it
 // is released on normal end, error and cancel alike.
 struct LogState {
-    char *region = nullptr;  // palloc'd in the query context, 64-byte aligned inside
+    void *raw = nullptr;     // palloc'd in the query context
+    char *region = nullptr;  // raw, 64-byte aligned
     core::LogConfig cfg;
     std::unique_ptr<TempSpillFile> spill;
     std::unique_ptr<core::TupleLog> log;
@@ -63,6 +64,7 @@ struct MaterialState {
     LogState *ls;
     TupleTableSlot *out;   // MinimalTuple slot the rows are returned in
     bool child_done;
+    bool needs_restart;    // the child must run again before the next read
     Saved at;
     Saved mark;
     char spill_dir[MAXPGPATH];
@@ -76,17 +78,26 @@ struct MaterialState {
     const char *io_mode;
 };
 
-void release_log(MaterialState *st) {
-    if (st->ls == nullptr) return;
+void fold_stats(MaterialState *st) {
     core::LogStats s = st->ls->log->stats();
     if (s.peak_ring_bytes > st->peak_bytes) st->peak_bytes = s.peak_ring_bytes;
     st->pages_spilled += s.pages_spilled;
     if (st->ls->spill && st->ls->spill->opened()) st->io_mode = st->ls->spill->mode_name();
-    delete st->ls;
-    st->ls = nullptr;
 }
 
-void cleanup_callback(void *arg) { release_log(static_cast<MaterialState *>(arg)); }
+// Frees the C++ state. free_region: also pfree the ring (false when the query context is being
+// reset anyway, from its callback).
+void release_log(MaterialState *st, bool free_region) {
+    if (st->ls == nullptr) return;
+    if (st->out != nullptr) ExecClearTuple(st->out);  // it may point into the ring
+    fold_stats(st);
+    void *raw = st->ls->raw;
+    delete st->ls;
+    st->ls = nullptr;
+    if (free_region && raw != nullptr) pfree(raw);
+}
+
+void cleanup_callback(void *arg) { release_log(static_cast<MaterialState *>(arg), false); }
 
 core::LogConfig config_for(long budget) {
     core::LogConfig cfg;
@@ -100,19 +111,28 @@ core::LogConfig config_for(long budget) {
     return cfg;
 }
 
+// Opens a fresh log: allocates the ring on first use, reuses it (TupleLog::reset) when the child
+// runs again after a parameter change. Ring pages are touched only when reached.
 void start_log(MaterialState *st) {
-    auto *ls = new LogState();
-    ls->cfg = config_for(memory_limit_bytes());
-    size_t size = core::TupleLog::region_size(ls->cfg);
-    // Huge allocation without zeroing: ring pages are touched only when reached.
-    void *raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
-    ls->region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(raw)));
+    LogState *ls = st->ls;
+    if (ls == nullptr) {
+        ls = new LogState();
+        st->ls = ls;
+        ls->cfg = config_for(memory_limit_bytes());
+        size_t size = core::TupleLog::region_size(ls->cfg);
+        ls->raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
+        ls->region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(ls->raw)));
+        ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
+    } else {
+        ExecClearTuple(st->out);
+        fold_stats(st);
+        ls->log.reset();
+    }
     core::TupleLog::create(ls->region, ls->cfg);
-    ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
     ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), &g_interrupt_hooks);
+    ls->cursor = core::Cursor();
     if (!ls->log->try_register_producer())
         throw core::Error(core::Error::Code::Internal, "new log refused its producer");
-    st->ls = ls;
     st->child_done = false;
     st->at = Saved{};
     st->materializations++;
@@ -192,7 +212,10 @@ TupleTableSlot *exec_material(MaterialState *st) {
         if (!TupIsNull(slot)) st->rows_produced++;
         return slot;
     }
-    if (st->ls == nullptr) start_log(st);
+    if (st->ls == nullptr || st->needs_restart) {
+        start_log(st);
+        st->needs_restart = false;
+    }
     bool forward = ScanDirectionIsForward(st->css.ss.ps.state->es_direction);
     return forward ? exec_forward(st) : exec_backward(st);
 }
@@ -207,8 +230,8 @@ void rescan_material(MaterialState *st) {
     }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
     if (child->chgParam != nullptr || (st->eflags & EXEC_FLAG_REWIND) == 0) {
-        // The child's output changes: materialize again.
-        release_log(st);
+        // The child's output changes: materialize again (same ring, emptied).
+        st->needs_restart = true;
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
     }
@@ -262,7 +285,7 @@ TupleTableSlot *exec_scan(CustomScanState *node) {
 void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
-        release_log(st);
+        release_log(st, true);
         ExecEndNode(st->child);
     });
 }

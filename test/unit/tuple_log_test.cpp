@@ -869,3 +869,57 @@ TEST(TupleLogProcesses, ProducersAndConsumersAcrossFork) {
     EXPECT_GT(log.stats().pages_spilled, 0u);
     munmap(mem, 64 + log_size);
 }
+
+// A sealed log that never wrapped is read in place (no copy); reusing its ring for a shorter or
+// empty log must not let stale records from the earlier use show through.
+TEST(TupleLog, ReusedRingShowsNoStaleRecords) {
+    Region r(small_cfg(4096, 4));
+    Cursor c;
+    RecordView v;
+    {
+        TupleLog log(r.get(), nullptr, nullptr);
+        ASSERT_TRUE(log.try_register_producer());
+        for (int i = 0; i < 20; ++i) log.append("stale-row", 9);
+        log.producer_done();
+    }
+    // Empty second use (a correlated rescan whose child returns nothing).
+    TupleLog::create(r.get(), small_cfg(4096, 4));
+    {
+        TupleLog log(r.get(), nullptr, nullptr);
+        ASSERT_TRUE(log.try_register_producer());
+        log.producer_done();
+        Cursor fresh;
+        EXPECT_EQ(log.try_read(fresh, &v), ReadStatus::End);
+    }
+    // Shorter second use: exactly its own records, then End.
+    TupleLog::reset(r.get());
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    log.append("new", 3);
+    log.producer_done();
+    ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "new");
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+}
+
+TEST(TupleLog, FrozenLogIsReadInPlace) {
+    Region r(small_cfg(4096, 4));
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    for (int i = 0; i < 10; ++i) log.append(&i, sizeof i);
+    Cursor c;
+    RecordView v;
+    ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+    const void *copied = v.data;  // before the seal: a copy in the cursor
+    log.producer_done();
+    log.seek(c, 0);
+    ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+    EXPECT_NE(v.data, copied);  // after the seal: a pointer into the ring
+    for (int i = 1; i < 10; ++i) {
+        ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record);
+        int got;
+        std::memcpy(&got, v.data, sizeof got);
+        EXPECT_EQ(got, i);
+    }
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+}

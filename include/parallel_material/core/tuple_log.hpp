@@ -185,6 +185,7 @@ class TupleLog {
     const char *acquire_page(Cursor &c, uint64_t page, Slot **pinned);
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
+    bool frozen() const;  // sealed and never wrapped: the ring is immutable
     void copy_out(Cursor &c, uint64_t pos, char *dst, size_t len);
 
     Header *hdr_;
