@@ -1,0 +1,238 @@
+// arrangement_index.hpp — the shared, MVCC-versioned, delta-maintained hash index of an
+// arrangement.
+//
+// One ArrangementIndex indexes one relation on its join key. It lives entirely inside a region
+// managed by a RegionAllocator and is addressed by offsets, so every process that maps the region
+// (at any address) can attach to it. See docs/arrangements.md for the design.
+//
+// Contents: a fixed, power-of-two array of buckets, each the head of a singly linked chain of
+// row *versions*. A version holds the key's 64-bit hash, the key bytes, the projected tuple bytes
+// (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by a
+// delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
+// receives every candidate version (a VersionView) and says whether the caller's snapshot sees it.
+//
+// Concurrency:
+//  * readers (probe, scan_all) take no lock: they walk chains with acquire loads inside a read
+//    section that publishes the reader's epoch in a per-reader slot of the region;
+//  * writers (insert, mark_deleted, truncate_all, reclaim) serialize on the WriterLock stripe of
+//    the bucket they change (stripe = bucket % lock.stripes());
+//  * a new version is fully written before its offset is published at the chain head (release);
+//    xmax/cmax are one 64-bit atomic word, so a reader sees either "not deleted" or the complete
+//    (xmax, cmax) pair;
+//  * reclaim() unlinks versions the caller says are dead to every snapshot and frees them only
+//    after a grace period: once every reader slot is idle or has entered a read section after the
+//    unlink (epoch-based reclamation).
+//
+// Growth: the bucket count is fixed at create() (choose it from the expected row count: about
+// one bucket per row, see Options); chains grow beyond that, probes slow down linearly.
+//
+// Errors: Error(OutOfMemory) when the region cannot hold a new version (the index stays
+// consistent; the adapter marks the arrangement invalid), Error(InvalidArgument) for bad options
+// or a region that holds no index at the given offset, Error(Internal) when no reader slot is free.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "parallel_material/core/arrangement_region.hpp"
+#include "parallel_material/core/error.hpp"
+
+namespace pm::core {
+
+// A non-owning reference to a callable (like C++26 std::function_ref); never allocates. The
+// referenced callable must outlive the call it is passed to.
+template <class Sig>
+class FunctionRef;
+
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+  public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
+    FunctionRef(F &&f) noexcept  // NOLINT: implicit on purpose
+        : obj_(const_cast<void *>(static_cast<const void *>(&f))),
+          call_([](void *o, Args... a) -> R {
+              return (*static_cast<std::remove_reference_t<F> *>(o))(std::forward<Args>(a)...);
+          }) {}
+    R operator()(Args... a) const { return call_(obj_, std::forward<Args>(a)...); }
+
+  private:
+    void *obj_;
+    R (*call_)(void *, Args...);
+};
+
+// A heap tuple identifier (ItemPointerData without the padding).
+struct Tid {
+    uint32_t block = 0;
+    uint16_t offset = 0;
+    bool operator==(const Tid &o) const { return block == o.block && offset == o.offset; }
+    bool operator!=(const Tid &o) const { return !(*this == o); }
+};
+
+// A read-only look at one version, valid only during the callback that receives it (its bytes
+// live in shared memory and may be reclaimed once the read section ends).
+struct VersionView {
+    uint64_t hash;
+    Tid tid;
+    uint32_t xmin;   // inserting transaction
+    uint32_t cmin;   // inserting command
+    uint32_t xmax;   // deleting transaction, 0 (InvalidTransactionId) when never deleted
+    uint32_t cmax;   // deleting command, meaningful only when xmax != 0
+    uint16_t flags;  // adapter-defined, set at insert
+    const char *key;
+    uint32_t key_len;
+    const char *tuple;
+    uint32_t tuple_len;
+};
+
+using VisibilityFn = FunctionRef<bool(const VersionView &)>;
+using EmitFn = FunctionRef<void(const VersionView &)>;
+// Picks, among the versions carrying a TID, the one a delete applies to: the heap's current
+// version (never deleted, or deleted only by a transaction that aborted). Used by mark_deleted
+// and truncate_all; the default (current_if_no_xmax) treats any xmax as final.
+using CurrentFn = FunctionRef<bool(const VersionView &)>;
+// Says whether a version is dead to every snapshot, present and future (aborted xmin, or xmax
+// committed before the oldest snapshot's xmin).
+using DeadFn = FunctionRef<bool(const VersionView &)>;
+
+struct CurrentIfNoXmax {
+    bool operator()(const VersionView &v) const { return v.xmax == 0; }
+};
+inline constexpr CurrentIfNoXmax current_if_no_xmax{};
+
+struct ArrangementStats {
+    uint64_t nbuckets;
+    uint64_t versions;         // linked versions (live + delete-marked, not yet reclaimed)
+    uint64_t delete_marked;    // linked versions whose xmax is set
+    uint64_t live;             // versions - delete_marked (xmax not set; includes aborted inserts)
+    uint64_t inserts;          // deltas applied: versions inserted
+    uint64_t deletes;          // deltas applied: xmax set by mark_deleted / truncate_all
+    uint64_t truncates;        // truncate_all calls
+    uint64_t reclaimed;        // versions freed by reclaim
+    uint64_t retired_pending;  // unlinked, waiting for readers to leave before being freed
+    uint64_t version_bytes;    // bytes held by linked and pending versions (rounded sizes)
+    uint64_t region_bytes_in_use;  // the allocator's view of the whole region
+};
+
+struct ReclaimResult {
+    uint64_t unlinked = 0;  // versions unlinked by this pass
+    uint64_t freed = 0;     // versions freed by this pass (from this or earlier passes)
+    uint64_t pending = 0;   // unlinked versions still waiting for a grace period
+};
+
+class ArrangementIndex {
+  public:
+    struct Options {
+        // Power of two; 0 derives it from expected_rows (next power of two >= expected_rows).
+        uint64_t nbuckets = 0;
+        uint64_t expected_rows = 1024;
+        // Concurrent read sections allowed (PostgreSQL: MaxBackends + max_worker_processes).
+        uint32_t reader_slots = 64;
+    };
+
+    // A reader slot in the region, claimed for as long as this object lives. One per thread (a
+    // PostgreSQL backend keeps one per attached arrangement); not thread-safe itself. Movable.
+    struct Header;
+    struct Node;
+    struct Slot;
+
+    class Reader {
+      public:
+        Reader() = default;
+        Reader(Reader &&o) noexcept;
+        Reader &operator=(Reader &&o) noexcept;
+        Reader(const Reader &) = delete;
+        Reader &operator=(const Reader &) = delete;
+        ~Reader();
+        bool valid() const { return slot_ptr_ != nullptr; }
+        uint32_t slot() const { return slot_; }
+
+      private:
+        friend class ArrangementIndex;
+        const Header *index_ = nullptr;  // which index (handles may be copied; headers are not)
+        Slot *slot_ptr_ = nullptr;
+        uint32_t slot_ = 0;
+        uint32_t depth_ = 0;  // nested read sections
+    };
+
+    // Builds an empty index in the region; index_offset() names it for attach().
+    static ArrangementIndex create(RegionAllocator &alloc, WriterLock &lock, const Options &opt);
+    static ArrangementIndex create(RegionAllocator &alloc, WriterLock &lock) {
+        return create(alloc, lock, Options());
+    }
+    // A handle over an index created by any process sharing the region.
+    static ArrangementIndex attach(RegionAllocator &alloc, WriterLock &lock, uint64_t index_offset);
+
+    uint64_t index_offset() const { return header_off_; }
+    uint64_t nbuckets() const;
+
+    // ---- writers (serialized per stripe by the WriterLock) ----
+
+    // Adds a version (xmax = 0). Throws Error(OutOfMemory) when the region is full; then
+    // nothing changed. Aborted inserts are never undone: visibility filters them.
+    void insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
+                uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin, uint16_t flags = 0);
+    // Sets (xmax, cmax) on the newest version under `hash` carrying `tid` that `current` accepts;
+    // returns whether one was found.
+    bool mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint32_t cmax,
+                      CurrentFn current = current_if_no_xmax);
+    // TRUNCATE: sets (xmax, cmax) on every version `current` accepts; returns how many.
+    uint64_t truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn current = current_if_no_xmax);
+
+    // Unlinks every version `dead` accepts and frees unlinked versions whose grace period has
+    // passed. Never blocks on readers: versions still possibly in use stay pending for a later
+    // pass. One reclaim runs at a time (others wait for it).
+    ReclaimResult reclaim(DeadFn dead);
+    // Frees pending versions whose grace period has passed (reclaim without unlinking).
+    ReclaimResult free_retired();
+
+    // ---- readers (lock-free) ----
+
+    // Claims a free reader slot (Error(Internal) when none is free) or a given one (the adapter
+    // may use its backend number; the slot must not be in use).
+    Reader register_reader() const;
+    Reader register_reader(uint32_t slot) const;
+
+    // Calls visible(v) for every version whose hash and key bytes equal the probe's, newest
+    // first, and emit(v) for those it accepts. Returns the number emitted. The callbacks may
+    // throw (the read section is left); they must not longjmp. They must not write this index.
+    uint64_t probe(Reader &reader, uint64_t hash, const void *key, uint32_t key_len,
+                   VisibilityFn visible, EmitFn emit) const;
+    // Same over every version of every bucket.
+    uint64_t scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const;
+    // Conveniences that claim a temporary reader slot.
+    uint64_t probe(uint64_t hash, const void *key, uint32_t key_len, VisibilityFn visible,
+                   EmitFn emit) const;
+    uint64_t scan_all(VisibilityFn visible, EmitFn emit) const;
+
+    // ---- state ----
+    ArrangementStats stats() const;
+    // The adapter's "this arrangement can no longer be trusted" flag (e.g. after OutOfMemory).
+    void mark_invalid();
+    bool is_valid() const;
+
+    // Frees every version, pending or linked, and the index itself. The caller guarantees that
+    // no process reads or writes it any more. The handle is unusable afterwards.
+    void destroy();
+
+  private:
+    ArrangementIndex(RegionAllocator &alloc, WriterLock &lock, uint64_t header_off);
+    void enter(Reader &r) const;
+    void exit(Reader &r) const;
+    uint64_t walk_chain(uint64_t head_off, bool match_key, uint64_t hash, const void *key,
+                        uint32_t key_len, VisibilityFn visible, EmitFn emit) const;
+    Node *node(uint64_t off) const { return reinterpret_cast<Node *>(base_ + off); }
+    ReclaimResult free_retired_locked();
+
+    RegionAllocator *alloc_;
+    WriterLock *lock_;
+    char *base_;
+    uint64_t header_off_;
+    Header *hdr_;
+    std::atomic<uint64_t> *buckets_;
+    Slot *slots_;
+};
+
+}  // namespace pm::core

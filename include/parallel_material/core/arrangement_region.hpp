@@ -1,0 +1,108 @@
+// arrangement_region.hpp — offset-addressed memory region allocator and writer locks for
+// arrangements.
+//
+// Everything an arrangement keeps in shared memory is addressed by a 64-bit offset from the
+// region's base address, never by a pointer: PostgreSQL maps DSM segments at a different address
+// in every process. Offset 0 is "null" and never a valid allocation.
+//
+// RegionAllocator and WriterLock are interfaces so that the PostgreSQL adapter can supply its own
+// (e.g. a WriterLock over an LWLock tranche). FixedRegionAllocator and SpinWriterLock are plain
+// implementations whose whole state lives inside shared memory, so they work across threads and
+// fork()ed processes alike; the unit tests use them and the adapter may too (a fixed budget carved
+// out of the extension's shared memory or one huge DSA chunk).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "parallel_material/core/error.hpp"
+
+namespace pm::core {
+
+// Allocates blocks inside one contiguous region [base(), base() + capacity).
+// Thread- and process-safe (each process uses its own handle over the same region).
+class RegionAllocator {
+  public:
+    virtual ~RegionAllocator() = default;
+    // Returns the offset of a block of at least `size` bytes, 16-byte aligned; 0 when the region
+    // (the memory budget) is exhausted. Never throws.
+    virtual uint64_t allocate(size_t size) = 0;
+    // Returns a block; `size` is the size passed to allocate().
+    virtual void free(uint64_t offset, size_t size) = 0;
+    // This process's mapping of offset 0.
+    virtual char *base() const = 0;
+    // Bytes currently handed out (rounded sizes); informational.
+    virtual uint64_t bytes_in_use() const = 0;
+};
+
+// A size-class allocator whose state (a header at offset 0) lives in the region itself.
+// Sizes are rounded up to 16 bytes up to 256, then to a quarter of the next power of two
+// (internal waste <= 25%); each class keeps a free list, and fresh memory comes from a bump
+// pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
+// a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
+// serializes allocate/free; arrangements allocate once per row version, outside their own locks.
+// Under AddressSanitizer freed blocks are scribbled and poisoned (in the freeing process), so a
+// reader touching reclaimed memory is reported.
+class FixedRegionAllocator final : public RegionAllocator {
+  public:
+    // Formats [base, base + size) and returns a handle. size >= 4096.
+    static FixedRegionAllocator format(char *base, size_t size);
+    // A handle over a region formatted by another handle/process (mapped at `base` here).
+    static FixedRegionAllocator attach(char *base);
+
+    uint64_t allocate(size_t size) override;
+    void free(uint64_t offset, size_t size) override;
+    char *base() const override { return base_; }
+    uint64_t bytes_in_use() const override;
+    uint64_t capacity() const;
+
+    // Size actually reserved for a request of `size` bytes (its class size).
+    static size_t rounded_size(size_t size);
+
+  private:
+    explicit FixedRegionAllocator(char *base) : base_(base) {}
+    struct Header;
+    Header *header() const;
+    char *base_;
+};
+
+// Serializes writers of one arrangement. A lock may be striped: writers of bucket b take stripe
+// b % stripes(). A single lock is stripes() == 1. lock()/unlock() may be called from any
+// process; the adapter maps this to an LWLock tranche. Readers never take it.
+class WriterLock {
+  public:
+    virtual ~WriterLock() = default;
+    virtual uint32_t stripes() const = 0;
+    virtual void lock(uint32_t stripe) = 0;
+    virtual void unlock(uint32_t stripe) = 0;
+};
+
+// Test-and-test-and-set spin locks over `stripes` 32-bit words in shared memory (one word per
+// stripe, placed by the caller: e.g. allocated from the region). Backs off with sched_yield().
+class SpinWriterLock final : public WriterLock {
+  public:
+    // Bytes needed for `stripes` lock words; format() zeroes them (unlocked).
+    static size_t bytes(uint32_t stripes) { return sizeof(std::atomic<uint32_t>) * stripes; }
+    static void format(void *words, uint32_t stripes);
+    SpinWriterLock(void *words, uint32_t stripes);
+
+    uint32_t stripes() const override { return stripes_; }
+    void lock(uint32_t stripe) override;
+    void unlock(uint32_t stripe) override;
+
+  private:
+    std::atomic<uint32_t> *words_;
+    uint32_t stripes_;
+};
+
+// Spin lock primitives over one shared 32-bit word (used by the allocator and the index).
+void spin_lock(std::atomic<uint32_t> &word);
+void spin_unlock(std::atomic<uint32_t> &word);
+
+static_assert(std::atomic<uint32_t>::is_always_lock_free,
+              "shared-memory atomics must be lock-free");
+static_assert(std::atomic<uint64_t>::is_always_lock_free,
+              "shared-memory atomics must be lock-free");
+
+}  // namespace pm::core

@@ -1,0 +1,582 @@
+// arrangement_index.cpp — the arrangement hash index: versioned chains, lock-free probes, reclaim.
+//
+// Memory-ordering summary (docs/arrangements.md has the argument in full):
+//  * insert: the node is written with plain stores, then published by a release store of its
+//    offset into the bucket head (under the stripe lock); readers load links with seq_cst loads
+//    (plain loads on x86, ldar on arm64), which also acquire.
+//  * mark_deleted: one release store of the packed (xmax, cmax) word; readers load it once.
+//  * reclaim: unlink stores are seq_cst, then the global epoch is bumped (seq_cst RMW), then the
+//    reader slots are read (seq_cst). A reader publishes its epoch with a seq_cst store before its
+//    first chain load. So either reclaim sees the reader's slot (and keeps the node), or the
+//    reader's chain loads come after the unlinks in the single total order and never reach the
+//    node. A slot's exit store (release) orders the reader's last access before the free.
+#include "parallel_material/core/arrangement_index.hpp"
+
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace pm::core {
+
+namespace {
+
+constexpr uint64_t kIndexMagic = 0x706d5f6172726e31ULL;  // "pm_arrn1"
+constexpr uint64_t kNoEpoch = 0;
+constexpr uint64_t kMixer = 0x9E3779B97F4A7C15ULL;
+
+inline uint64_t round8(uint64_t v) {
+    return (v + 7) & ~uint64_t{7};
+}
+inline uint64_t pack_xmax(uint32_t xmax, uint32_t cmax) {
+    return uint64_t{xmax} | (uint64_t{cmax} << 32);
+}
+
+}  // namespace
+
+struct ArrangementIndex::Header {
+    uint64_t magic;
+    uint64_t nbuckets;
+    uint32_t nbuckets_log2;
+    uint32_t nslots;
+    uint64_t buckets_off;
+    uint64_t slots_off;
+    std::atomic<uint32_t> valid;
+    std::atomic<uint32_t> reclaim_lock;
+    std::atomic<uint64_t> epoch;  // starts at 1; 0 in a slot means "not reading"
+    uint64_t retired_head;        // under reclaim_lock: unlinked nodes via Node::retire_next
+    std::atomic<uint64_t> versions;
+    std::atomic<uint64_t> delete_marked;
+    std::atomic<uint64_t> inserts;
+    std::atomic<uint64_t> deletes;
+    std::atomic<uint64_t> truncates;
+    std::atomic<uint64_t> reclaimed;
+    std::atomic<uint64_t> retired_pending;
+    std::atomic<uint64_t> version_bytes;
+};
+
+// One version. Immutable after publication except next (reclaim relinks) and xmax_cmax.
+struct ArrangementIndex::Node {
+    std::atomic<uint64_t> next;       // offset of the next (older) version in the chain, 0 = end
+    std::atomic<uint64_t> xmax_cmax;  // xmax in the low 32 bits, cmax in the high 32 bits
+    uint64_t hash;
+    uint32_t xmin;
+    uint32_t cmin;
+    uint32_t tid_block;
+    uint16_t tid_offset;
+    uint16_t flags;
+    uint32_t key_len;
+    uint32_t tuple_len;
+    uint64_t retire_next;   // reclaimer only, after unlink
+    uint64_t retire_epoch;  // reclaimer only: free once every reader slot is idle or >= this
+    // followed by key bytes (padded to 8), then tuple bytes
+
+    const char *key() const { return reinterpret_cast<const char *>(this + 1); }
+    const char *tuple() const { return key() + round8(key_len); }
+    size_t size() const { return sizeof(Node) + round8(key_len) + tuple_len; }
+};
+static_assert(sizeof(ArrangementIndex::Node) == 64, "node header layout");
+
+// One reader slot, padded to a cache line.
+struct ArrangementIndex::Slot {
+    std::atomic<uint32_t> owner;  // 0 free, 1 claimed
+    uint32_t pad0;
+    std::atomic<uint64_t> epoch;  // kNoEpoch outside read sections
+    char pad1[48];
+};
+static_assert(sizeof(ArrangementIndex::Slot) == 64, "slot layout");
+
+namespace {
+
+// Builds a VersionView of a node; xmax/cmax come from one atomic load.
+inline VersionView view_of(const ArrangementIndex::Node *n) {
+    uint64_t xc = n->xmax_cmax.load(std::memory_order_acquire);
+    VersionView v;
+    v.hash = n->hash;
+    v.tid.block = n->tid_block;
+    v.tid.offset = n->tid_offset;
+    v.xmin = n->xmin;
+    v.cmin = n->cmin;
+    v.xmax = static_cast<uint32_t>(xc);
+    v.cmax = static_cast<uint32_t>(xc >> 32);
+    v.flags = n->flags;
+    v.key = n->key();
+    v.key_len = n->key_len;
+    v.tuple = n->tuple();
+    v.tuple_len = n->tuple_len;
+    return v;
+}
+
+// Holds one writer-lock stripe for a scope.
+class StripeGuard {
+  public:
+    StripeGuard(WriterLock &l, uint32_t s) : l_(l), s_(s) { l_.lock(s_); }
+    ~StripeGuard() { l_.unlock(s_); }
+    StripeGuard(const StripeGuard &) = delete;
+    StripeGuard &operator=(const StripeGuard &) = delete;
+
+  private:
+    WriterLock &l_;
+    uint32_t s_;
+};
+
+class SpinGuard {
+  public:
+    explicit SpinGuard(std::atomic<uint32_t> &w) : w_(w) { spin_lock(w_); }
+    ~SpinGuard() { spin_unlock(w_); }
+    SpinGuard(const SpinGuard &) = delete;
+    SpinGuard &operator=(const SpinGuard &) = delete;
+
+  private:
+    std::atomic<uint32_t> &w_;
+};
+
+}  // namespace
+
+ArrangementIndex::ArrangementIndex(RegionAllocator &alloc, WriterLock &lock, uint64_t header_off)
+    : alloc_(&alloc),
+      lock_(&lock),
+      base_(alloc.base()),
+      header_off_(header_off),
+      hdr_(reinterpret_cast<Header *>(base_ + header_off)),
+      buckets_(reinterpret_cast<std::atomic<uint64_t> *>(base_ + hdr_->buckets_off)),
+      slots_(reinterpret_cast<Slot *>(base_ + hdr_->slots_off)) {}
+
+ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lock,
+                                          const Options &opt) {
+    uint64_t nb = opt.nbuckets;
+    if (nb == 0) {
+        nb = 1;
+        while (nb < opt.expected_rows && nb < (uint64_t{1} << 40)) nb <<= 1;
+    }
+    if ((nb & (nb - 1)) != 0 || nb > (uint64_t{1} << 40))
+        throw Error(Error::Code::InvalidArgument,
+                    "arrangement bucket count must be a power of two");
+    if (opt.reader_slots == 0)
+        throw Error(Error::Code::InvalidArgument, "arrangement needs at least one reader slot");
+    if (lock.stripes() == 0)
+        throw Error(Error::Code::InvalidArgument, "arrangement writer lock has no stripes");
+
+    uint64_t hoff = alloc.allocate(sizeof(Header));
+    uint64_t boff = alloc.allocate(nb * sizeof(std::atomic<uint64_t>));
+    uint64_t soff = alloc.allocate(uint64_t{opt.reader_slots} * sizeof(Slot));
+    if (hoff == 0 || boff == 0 || soff == 0) {
+        alloc.free(hoff, sizeof(Header));
+        alloc.free(boff, nb * sizeof(std::atomic<uint64_t>));
+        alloc.free(soff, uint64_t{opt.reader_slots} * sizeof(Slot));
+        throw Error(Error::Code::OutOfMemory, "arrangement region exhausted creating the index");
+    }
+    char *base = alloc.base();
+    auto *buckets = reinterpret_cast<std::atomic<uint64_t> *>(base + boff);
+    for (uint64_t i = 0; i < nb; ++i) new (&buckets[i]) std::atomic<uint64_t>(0);
+    auto *slots = reinterpret_cast<Slot *>(base + soff);
+    for (uint32_t i = 0; i < opt.reader_slots; ++i) {
+        Slot *s = new (&slots[i]) Slot;
+        s->owner.store(0, std::memory_order_relaxed);
+        s->pad0 = 0;
+        s->epoch.store(kNoEpoch, std::memory_order_relaxed);
+        std::memset(s->pad1, 0, sizeof s->pad1);
+    }
+    Header *h = new (base + hoff) Header;
+    h->nbuckets = nb;
+    h->nbuckets_log2 = static_cast<uint32_t>(__builtin_ctzll(nb));
+    h->nslots = opt.reader_slots;
+    h->buckets_off = boff;
+    h->slots_off = soff;
+    h->valid.store(1, std::memory_order_relaxed);
+    h->reclaim_lock.store(0, std::memory_order_relaxed);
+    h->epoch.store(1, std::memory_order_relaxed);
+    h->retired_head = 0;
+    for (auto *c : {&h->versions, &h->delete_marked, &h->inserts, &h->deletes, &h->truncates,
+                    &h->reclaimed, &h->retired_pending, &h->version_bytes})
+        c->store(0, std::memory_order_relaxed);
+    // Everything above is published to other processes by whatever hands them index_offset()
+    // (a lock or a release store in the adapter's catalog).
+    h->magic = kIndexMagic;
+    return ArrangementIndex(alloc, lock, hoff);
+}
+
+ArrangementIndex ArrangementIndex::attach(RegionAllocator &alloc, WriterLock &lock,
+                                          uint64_t index_offset) {
+    if (index_offset == 0 ||
+        reinterpret_cast<Header *>(alloc.base() + index_offset)->magic != kIndexMagic)
+        throw Error(Error::Code::InvalidArgument, "no arrangement index at this offset");
+    return ArrangementIndex(alloc, lock, index_offset);
+}
+
+uint64_t ArrangementIndex::nbuckets() const {
+    return hdr_->nbuckets;
+}
+
+// Bucket of a hash: Fibonacci hashing of the adapter's hash, so weak hashes still spread.
+static inline uint64_t bucket_of(uint64_t hash, uint32_t log2) {
+    return log2 == 0 ? 0 : (hash * kMixer) >> (64 - log2);
+}
+
+void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
+                              uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin,
+                              uint16_t flags) {
+    if ((key_len != 0 && key == nullptr) || (tuple_len != 0 && tuple == nullptr))
+        throw Error(Error::Code::InvalidArgument, "arrangement insert without key or tuple bytes");
+    size_t size = sizeof(Node) + round8(key_len) + tuple_len;
+    uint64_t off = alloc_->allocate(size);
+    if (off == 0)
+        throw Error(Error::Code::OutOfMemory,
+                    "arrangement memory budget exhausted (" + std::to_string(size) + " bytes)");
+    Node *n = new (base_ + off) Node;
+    n->next.store(0, std::memory_order_relaxed);
+    n->xmax_cmax.store(0, std::memory_order_relaxed);
+    n->hash = hash;
+    n->xmin = xmin;
+    n->cmin = cmin;
+    n->tid_block = tid.block;
+    n->tid_offset = tid.offset;
+    n->flags = flags;
+    n->key_len = key_len;
+    n->tuple_len = tuple_len;
+    n->retire_next = 0;
+    n->retire_epoch = 0;
+    char *kp = base_ + off + sizeof(Node);
+    if (key_len != 0)
+        std::memcpy(kp, key, key_len);
+    std::memset(kp + key_len, 0, round8(key_len) - key_len);
+    if (tuple_len != 0)
+        std::memcpy(kp + round8(key_len), tuple, tuple_len);
+
+    uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
+    {
+        StripeGuard g(*lock_, static_cast<uint32_t>(b % lock_->stripes()));
+        n->next.store(buckets_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
+        buckets_[b].store(off, std::memory_order_release);
+    }
+    hdr_->versions.fetch_add(1, std::memory_order_relaxed);
+    hdr_->inserts.fetch_add(1, std::memory_order_relaxed);
+    hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(size),
+                                  std::memory_order_relaxed);
+}
+
+bool ArrangementIndex::mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint32_t cmax,
+                                    CurrentFn current) {
+    uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
+    StripeGuard g(*lock_, static_cast<uint32_t>(b % lock_->stripes()));
+    for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+        Node *n = node(off);
+        if (n->hash == hash && n->tid_block == tid.block && n->tid_offset == tid.offset) {
+            VersionView v = view_of(n);
+            if (current(v)) {
+                n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
+                if (v.xmax == 0)
+                    hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
+                hdr_->deletes.fetch_add(1, std::memory_order_relaxed);
+                return true;
+            }
+        }
+        off = n->next.load(std::memory_order_acquire);
+    }
+    return false;
+}
+
+uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn current) {
+    uint64_t count = 0;
+    const uint64_t nb = hdr_->nbuckets;
+    const uint32_t stripes = lock_->stripes();
+    for (uint64_t b = 0; b < nb; ++b) {
+        if (buckets_[b].load(std::memory_order_acquire) == 0)
+            continue;  // PostgreSQL's TRUNCATE excludes concurrent writers of the relation
+        StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
+        for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+            Node *n = node(off);
+            VersionView v = view_of(n);
+            if (current(v)) {
+                n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
+                if (v.xmax == 0)
+                    hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
+                ++count;
+            }
+            off = n->next.load(std::memory_order_acquire);
+        }
+    }
+    hdr_->deletes.fetch_add(count, std::memory_order_relaxed);
+    hdr_->truncates.fetch_add(1, std::memory_order_relaxed);
+    return count;
+}
+
+ReclaimResult ArrangementIndex::reclaim(DeadFn dead) {
+    SpinGuard rg(hdr_->reclaim_lock);
+    ReclaimResult res;
+    uint64_t unlinked_head = 0, unlinked_tail = 0;
+    const uint64_t nb = hdr_->nbuckets;
+    const uint32_t stripes = lock_->stripes();
+    for (uint64_t b = 0; b < nb; ++b) {
+        if (buckets_[b].load(std::memory_order_acquire) == 0)
+            continue;  // a version inserted meanwhile is new; the next pass looks at it
+        StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
+        std::atomic<uint64_t> *link = &buckets_[b];
+        uint64_t off = link->load(std::memory_order_acquire);
+        while (off != 0) {
+            Node *n = node(off);
+            uint64_t next = n->next.load(std::memory_order_acquire);
+            VersionView v = view_of(n);
+            if (dead(v)) {
+                // n keeps its own next link: a reader standing on n can still move on.
+                link->store(next, std::memory_order_seq_cst);
+                n->retire_next = 0;
+                if (unlinked_tail == 0)
+                    unlinked_head = off;
+                else
+                    node(unlinked_tail)->retire_next = off;
+                unlinked_tail = off;
+                ++res.unlinked;
+                hdr_->versions.fetch_sub(1, std::memory_order_relaxed);
+                if (v.xmax != 0)
+                    hdr_->delete_marked.fetch_sub(1, std::memory_order_relaxed);
+            } else {
+                link = &n->next;
+            }
+            off = next;
+        }
+    }
+    if (res.unlinked != 0) {
+        // Readers that publish an epoch >= retire_epoch started after every unlink above.
+        uint64_t retire_epoch = hdr_->epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
+        for (uint64_t o = unlinked_head; o != 0; o = node(o)->retire_next)
+            node(o)->retire_epoch = retire_epoch;
+        node(unlinked_tail)->retire_next = hdr_->retired_head;
+        hdr_->retired_head = unlinked_head;
+        hdr_->retired_pending.fetch_add(res.unlinked, std::memory_order_relaxed);
+    }
+    ReclaimResult f = free_retired_locked();
+    res.freed = f.freed;
+    res.pending = f.pending;
+    return res;
+}
+
+ReclaimResult ArrangementIndex::free_retired() {
+    SpinGuard rg(hdr_->reclaim_lock);
+    return free_retired_locked();
+}
+
+ReclaimResult ArrangementIndex::free_retired_locked() {
+    ReclaimResult res;
+    if (hdr_->retired_head == 0)
+        return res;
+    // The oldest epoch any reader may still be reading under (UINT64_MAX: nobody reads).
+    uint64_t oldest = UINT64_MAX;
+    for (uint32_t i = 0; i < hdr_->nslots; ++i) {
+        uint64_t e = slots_[i].epoch.load(std::memory_order_seq_cst);
+        if (e != kNoEpoch && e < oldest)
+            oldest = e;
+    }
+    uint64_t *link = &hdr_->retired_head;
+    while (*link != 0) {
+        uint64_t off = *link;
+        Node *n = node(off);
+        if (n->retire_epoch <= oldest) {
+            *link = n->retire_next;
+            size_t size = n->size();
+            alloc_->free(off, size);
+            hdr_->version_bytes.fetch_sub(FixedRegionAllocator::rounded_size(size),
+                                          std::memory_order_relaxed);
+            ++res.freed;
+        } else {
+            link = &n->retire_next;
+            ++res.pending;
+        }
+    }
+    hdr_->retired_pending.fetch_sub(res.freed, std::memory_order_relaxed);
+    hdr_->reclaimed.fetch_add(res.freed, std::memory_order_relaxed);
+    return res;
+}
+
+// ---- readers ----
+
+ArrangementIndex::Reader::Reader(Reader &&o) noexcept
+    : index_(o.index_), slot_ptr_(o.slot_ptr_), slot_(o.slot_), depth_(o.depth_) {
+    o.index_ = nullptr;
+    o.slot_ptr_ = nullptr;
+}
+
+ArrangementIndex::Reader &ArrangementIndex::Reader::operator=(Reader &&o) noexcept {
+    if (this != &o) {
+        this->~Reader();
+        index_ = o.index_;
+        slot_ptr_ = o.slot_ptr_;
+        slot_ = o.slot_;
+        depth_ = o.depth_;
+        o.index_ = nullptr;
+        o.slot_ptr_ = nullptr;
+    }
+    return *this;
+}
+
+ArrangementIndex::Reader::~Reader() {
+    if (slot_ptr_ == nullptr)
+        return;
+    slot_ptr_->epoch.store(kNoEpoch, std::memory_order_release);
+    slot_ptr_->owner.store(0, std::memory_order_release);
+    slot_ptr_ = nullptr;
+    index_ = nullptr;
+}
+
+ArrangementIndex::Reader ArrangementIndex::register_reader() const {
+    for (uint32_t i = 0; i < hdr_->nslots; ++i) {
+        uint32_t expected = 0;
+        if (slots_[i].owner.load(std::memory_order_relaxed) == 0 &&
+            slots_[i].owner.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+            Reader r;
+            r.index_ = hdr_;
+            r.slot_ptr_ = &slots_[i];
+            r.slot_ = i;
+            return r;
+        }
+    }
+    throw Error(Error::Code::Internal, "arrangement has no free reader slot");
+}
+
+ArrangementIndex::Reader ArrangementIndex::register_reader(uint32_t slot) const {
+    uint32_t expected = 0;
+    if (slot >= hdr_->nslots ||
+        !slots_[slot].owner.compare_exchange_strong(expected, 1, std::memory_order_acq_rel))
+        throw Error(Error::Code::Internal,
+                    "arrangement reader slot " + std::to_string(slot) + " unavailable");
+    Reader r;
+    r.index_ = hdr_;
+    r.slot_ptr_ = &slots_[slot];
+    r.slot_ = slot;
+    return r;
+}
+
+void ArrangementIndex::enter(Reader &r) const {
+    if (r.index_ != hdr_ || r.slot_ptr_ == nullptr)
+        throw Error(Error::Code::InvalidArgument, "reader belongs to another arrangement handle");
+    if (r.depth_++ != 0)
+        return;
+    uint64_t e = hdr_->epoch.load(std::memory_order_seq_cst);
+    slots_[r.slot_].epoch.store(e, std::memory_order_seq_cst);
+}
+
+void ArrangementIndex::exit(Reader &r) const {
+    if (--r.depth_ == 0)
+        slots_[r.slot_].epoch.store(kNoEpoch, std::memory_order_release);
+}
+
+namespace {
+template <class F>
+class ScopeExit {
+  public:
+    explicit ScopeExit(F f) : f_(f) {}
+    ~ScopeExit() { f_(); }
+    ScopeExit(const ScopeExit &) = delete;
+    ScopeExit &operator=(const ScopeExit &) = delete;
+
+  private:
+    F f_;
+};
+}  // namespace
+
+uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t hash, const void *key,
+                                      uint32_t key_len, VisibilityFn visible, EmitFn emit) const {
+    uint64_t emitted = 0;
+    while (off != 0) {
+        const Node *n = node(off);
+        if (!match_key || (n->hash == hash && n->key_len == key_len &&
+                           (key_len == 0 || std::memcmp(n->key(), key, key_len) == 0))) {
+            VersionView v = view_of(n);
+            if (visible(v)) {
+                emit(v);
+                ++emitted;
+            }
+        }
+        off = n->next.load(std::memory_order_seq_cst);
+    }
+    return emitted;
+}
+
+uint64_t ArrangementIndex::probe(Reader &reader, uint64_t hash, const void *key, uint32_t key_len,
+                                 VisibilityFn visible, EmitFn emit) const {
+    enter(reader);
+    ScopeExit leave([&] { exit(reader); });
+    uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
+    return walk_chain(buckets_[b].load(std::memory_order_seq_cst), true, hash, key, key_len,
+                      visible, emit);
+}
+
+uint64_t ArrangementIndex::scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const {
+    enter(reader);
+    ScopeExit leave([&] { exit(reader); });
+    uint64_t emitted = 0;
+    for (uint64_t b = 0; b < hdr_->nbuckets; ++b)
+        emitted += walk_chain(buckets_[b].load(std::memory_order_seq_cst), false, 0, nullptr, 0,
+                              visible, emit);
+    return emitted;
+}
+
+uint64_t ArrangementIndex::probe(uint64_t hash, const void *key, uint32_t key_len,
+                                 VisibilityFn visible, EmitFn emit) const {
+    Reader r = register_reader();
+    return probe(r, hash, key, key_len, visible, emit);
+}
+
+uint64_t ArrangementIndex::scan_all(VisibilityFn visible, EmitFn emit) const {
+    Reader r = register_reader();
+    return scan_all(r, visible, emit);
+}
+
+// ---- state ----
+
+ArrangementStats ArrangementIndex::stats() const {
+    ArrangementStats s;
+    auto ld = [](const std::atomic<uint64_t> &a) { return a.load(std::memory_order_relaxed); };
+    s.nbuckets = hdr_->nbuckets;
+    s.versions = ld(hdr_->versions);
+    s.delete_marked = ld(hdr_->delete_marked);
+    s.live = s.versions >= s.delete_marked ? s.versions - s.delete_marked : 0;
+    s.inserts = ld(hdr_->inserts);
+    s.deletes = ld(hdr_->deletes);
+    s.truncates = ld(hdr_->truncates);
+    s.reclaimed = ld(hdr_->reclaimed);
+    s.retired_pending = ld(hdr_->retired_pending);
+    s.version_bytes = ld(hdr_->version_bytes);
+    s.region_bytes_in_use = alloc_->bytes_in_use();
+    return s;
+}
+
+void ArrangementIndex::mark_invalid() {
+    hdr_->valid.store(0, std::memory_order_release);
+}
+
+bool ArrangementIndex::is_valid() const {
+    return hdr_->valid.load(std::memory_order_acquire) != 0;
+}
+
+void ArrangementIndex::destroy() {
+    {
+        SpinGuard rg(hdr_->reclaim_lock);
+        for (uint64_t off = hdr_->retired_head; off != 0;) {
+            Node *n = node(off);
+            uint64_t next = n->retire_next;
+            alloc_->free(off, n->size());
+            off = next;
+        }
+        hdr_->retired_head = 0;
+        for (uint64_t b = 0; b < hdr_->nbuckets; ++b) {
+            for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+                Node *n = node(off);
+                uint64_t next = n->next.load(std::memory_order_relaxed);
+                alloc_->free(off, n->size());
+                off = next;
+            }
+            buckets_[b].store(0, std::memory_order_relaxed);
+        }
+    }
+    uint64_t nb = hdr_->nbuckets;
+    uint32_t ns = hdr_->nslots;
+    hdr_->magic = 0;
+    alloc_->free(hdr_->buckets_off, nb * sizeof(std::atomic<uint64_t>));
+    alloc_->free(hdr_->slots_off, uint64_t{ns} * sizeof(Slot));
+    alloc_->free(header_off_, sizeof(Header));
+    hdr_ = nullptr;
+    buckets_ = nullptr;
+    slots_ = nullptr;
+}
+
+}  // namespace pm::core
