@@ -1,4 +1,5 @@
 // arrangement_region.cpp — FixedRegionAllocator (size classes in a shared region) and spin locks.
+#include "parallel_material/core/cpu_relax.hpp"
 #include "parallel_material/core/arrangement_region.hpp"
 
 #include <sched.h>
@@ -22,13 +23,6 @@ namespace pm::core {
 
 namespace {
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
 
 constexpr uint64_t kAllocMagic = 0x706d5f7265676e31ULL;  // "pm_regn1"
 constexpr size_t kSmallStep = 16;

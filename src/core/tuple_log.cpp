@@ -1,4 +1,5 @@
 // tuple_log.cpp — the shared append-only tuple log: region layout, append/publish, read, recycle.
+#include "parallel_material/core/cpu_relax.hpp"
 #include "parallel_material/core/tuple_log.hpp"
 
 #include <algorithm>
@@ -53,13 +54,6 @@ inline void store_word(char *p, uint64_t v) {
     __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_RELEASE);
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
 
 bool is_pow2(uint64_t x) {
     return x != 0 && (x & (x - 1)) == 0;
