@@ -71,7 +71,6 @@ struct MaterialState {
     // EXPLAIN ANALYZE counters (this process)
     uint64_t rows_produced;
     uint64_t rows_read;
-    uint64_t rescans;
     uint64_t materializations;
     uint64_t peak_bytes;
     uint64_t pages_spilled;
@@ -223,7 +222,6 @@ TupleTableSlot *exec_material(MaterialState *st) {
 void rescan_material(MaterialState *st) {
     PlanState *child = st->child;
     if (st->css.ss.ps.chgParam != nullptr) UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
-    st->rescans++;
     if (st->passthrough) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
