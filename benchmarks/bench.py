@@ -549,50 +549,67 @@ class Runner:
             self.data_vals, self.data_s = {}, 0
         defines = {k: v for k, v in self.data_vals.items() if k.startswith("n_")}
         done_setup = set()
+        self.failed = {}
         raw = {}  # (scenario, phase, variant) -> list of measurement results
         for i, step in enumerate(steps):
-            kind, sc, ph, vname, rep = step
-            name = sc["name"]
-            if name not in done_setup:
-                done_setup.add(name)
-                self.setup(sc)
-            left = self.estimate(steps[i:])
-            if kind == "external":
-                log(f"[bench] {i + 1}/{len(steps)} {name} · external · ~{fmt_secs(left)} left")
-                self.run_external(sc)
-            elif kind == "explain":
-                log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} · "
-                    f"EXPLAIN ANALYZE · ~{fmt_secs(left)} left")
-                v = sc["active_variants"][vname]
+            try:
+                self.step(steps, i, done_setup, raw, defines)
+            except (PgError, OSError, ValueError, KeyError) as e:
+                sc = step[1]
+                self.failed[sc["name"]] = str(e)
+                self.notes.append(f"{sc['name']}: FAILED, rest of the scenario skipped: {e}")
+                log(f"[bench]   ERROR in {sc['name']}: {e}")
                 try:
-                    self.run_sql_list(v.get("before"), sc)
-                    for k, val in explain_loops(sc, ph, v, defines).items():
-                        self.add(name, vname, ph["name"], "*", k, val)
-                    self.run_sql_list(v.get("after"), sc)
-                except PgError as e:
-                    self.notes.append(f"{name}/{ph['name']}/{vname}: EXPLAIN failed: {e}")
-            else:
-                dur = self.phase_duration(sc, ph)
-                log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} "
-                    f"(rep {rep}/{sc['reps_n']}, {dur}s) · ~{fmt_secs(left)} left")
-                v = sc["active_variants"][vname]
-                t0 = time.time()
-                self.run_sql_list(v.get("before"), sc)
-                res = run_measurement(sc, ph, v, dur, self.tmpdir,
-                                      f"{name}_{ph['name']}_{vname}_{rep}", defines, self.pm)
-                self.run_sql_list(v.get("after"), sc)
-                self.run_sql_list(sc.get("reset"), sc)
-                for f in res["failures"]:
-                    self.notes.append(f"{name}/{ph['name']}/{vname} rep {rep}: {f}")
-                    log(f"[bench]   WARNING {f}")
-                raw.setdefault((name, ph["name"], vname), []).append(res)
-                spent = time.time() - t0 - dur
-                self.overhead = 0.7 * self.overhead + 0.3 * max(0.0, spent)
-            # after the scenario's last step
-            if i + 1 == len(steps) or steps[i + 1][1] is not sc:
-                if sc["kind"] != "external":
-                    self.aggregate(sc, raw)
+                    self.aggregate(sc, raw)  # keep the phases that completed
                     self.run_sql_list(sc.get("teardown"), sc)
+                except PgError:
+                    pass
+
+    def step(self, steps, i, done_setup, raw, defines):
+        kind, sc, ph, vname, rep = steps[i]
+        name = sc["name"]
+        if name in self.failed:
+            return
+        if name not in done_setup:
+            done_setup.add(name)
+            self.setup(sc)
+        left = self.estimate(steps[i:])
+        if kind == "external":
+            log(f"[bench] {i + 1}/{len(steps)} {name} · external · ~{fmt_secs(left)} left")
+            self.run_external(sc)
+        elif kind == "explain":
+            log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} · "
+                f"EXPLAIN ANALYZE · ~{fmt_secs(left)} left")
+            v = sc["active_variants"][vname]
+            try:
+                self.run_sql_list(v.get("before"), sc)
+                for k, val in explain_loops(sc, ph, v, defines).items():
+                    self.add(name, vname, ph["name"], "*", k, val)
+                self.run_sql_list(v.get("after"), sc)
+            except PgError as e:
+                self.notes.append(f"{name}/{ph['name']}/{vname}: EXPLAIN failed: {e}")
+        else:
+            dur = self.phase_duration(sc, ph)
+            log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} "
+                f"(rep {rep}/{sc['reps_n']}, {dur}s) · ~{fmt_secs(left)} left")
+            v = sc["active_variants"][vname]
+            t0 = time.time()
+            self.run_sql_list(v.get("before"), sc)
+            res = run_measurement(sc, ph, v, dur, self.tmpdir,
+                                  f"{name}_{ph['name']}_{vname}_{rep}", defines, self.pm)
+            self.run_sql_list(v.get("after"), sc)
+            self.run_sql_list(sc.get("reset"), sc)
+            for f in res["failures"]:
+                self.notes.append(f"{name}/{ph['name']}/{vname} rep {rep}: {f}")
+                log(f"[bench]   WARNING {f}")
+            raw.setdefault((name, ph["name"], vname), []).append(res)
+            spent = time.time() - t0 - dur
+            self.overhead = 0.7 * self.overhead + 0.3 * max(0.0, spent)
+        # after the scenario's last step
+        if i + 1 == len(steps) or steps[i + 1][1] is not sc:
+            if sc["kind"] != "external":
+                self.aggregate(sc, raw)
+                self.run_sql_list(sc.get("teardown"), sc)
 
     def run_sql_list(self, sqls, sc):
         for s in sqls or []:
@@ -685,9 +702,15 @@ class Runner:
     # ---- guarantees
     def check_guarantees(self, scenarios):
         for sc in scenarios:
-            if sc["name"] not in {r["scenario"] for r in self.rows}:
+            whole = [r for s, v, r in self.skipped if s == sc["name"] and not v]
+            if self.args.scenario and sc["name"] not in self.args.scenario:
                 continue
             for g in sc.get("guarantees") or []:
+                if whole or sc["name"] in self.failed:
+                    why = f"scenario skipped: {whole[0]}" if whole else "scenario failed"
+                    self.guarantees.append((sc["name"], f"{g['metric']} ({g.get('phase', '*')}/"
+                                            f"{g.get('action', '*')}/{g.get('variant', '*')}): {why}", None))
+                    continue
                 hits = [r for r in self.rows if r["scenario"] == sc["name"] and r["metric"] == g["metric"]
                         and fnmatch.fnmatch(r["phase"], g.get("phase", "*"))
                         and fnmatch.fnmatch(r["action"], g.get("action", "*"))
@@ -728,8 +751,16 @@ class Runner:
                 variant TEXT, phase TEXT, action TEXT, clients INTEGER, rate REAL, metric TEXT, value REAL);
             CREATE INDEX IF NOT EXISTS measurements_run ON measurements (run_id, scenario);
         """)
-        prev = con.execute("SELECT run_id FROM runs WHERE mode = ? AND run_id <> ? ORDER BY started DESC LIMIT 1",
-                           (self.mode, self.run_id)).fetchone()
+        # the previous run of the same mode at the same scale factor (a --sf override is another series)
+        prev = None
+        for rid, st in con.execute("SELECT run_id, settings FROM runs WHERE mode = ? AND run_id <> ? "
+                                   "ORDER BY started DESC", (self.mode, self.run_id)):
+            try:
+                if json.loads(st).get("sf") == settings["sf"]:
+                    prev = (rid,)
+                    break
+            except (TypeError, ValueError):
+                continue
         prev_vals = {}
         if prev:
             for sc, v, ph, a, m, val in con.execute(
@@ -836,6 +867,8 @@ def main():
     todo = runner.plan(scenarios)
     for name, v, reason in runner.skipped:
         log(f"[bench] skipped: {name}{'/' + v if v else ''}: {reason}")
+    for name, v, reason in runner.skipped:
+        runner.add(name, v or "*", "-", "-", "skipped", 1)
     runner.execute(todo)
     runner.check_guarantees(scenarios)
     ver = psql("SELECT version()")[0][0]

@@ -86,7 +86,10 @@ def lines(runner, sc, spec, d, idx):
         for i, (v, pts) in enumerate(series.items()):
             pts.sort()
             scale = 1 / 1024 if m.endswith("_kb") else 1
-            ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], marker="o", label=v, color=_color(v, i))
+            # stock dashed with big hollow markers, so identical series stay visible on top of each other
+            style = dict(linestyle="--", marker="o", markersize=9, markerfacecolor="none") if v == "stock" \
+                else dict(linestyle="-", marker=".", markersize=7)
+            ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], label=v, color=_color(v, i), **style)
             any_data = True
         ax.set_xlabel(xlabel)
         ax.set_title(m.replace("_kb", " (MiB)"), fontsize=9)
@@ -152,7 +155,8 @@ def write(runner, settings, hdr, table_lines, scenarios):
                 "" if m.get(k) is None else f"{m[k]:.4g}" for k in res_metrics) + " |")
     md += ["", "## Plots", ""]
     for sc in scenarios:
-        if sc["name"] not in {r["scenario"] for r in runner.rows} or sc["kind"] == "external":
+        if sc["kind"] == "external" or not any(r["scenario"] == sc["name"] and r["metric"] == "qps"
+                                               for r in runner.rows):
             continue
         md += [f"### {sc['name']}", "", sc.get("description", ""), ""]
         b = bars(runner, sc["name"], d)
