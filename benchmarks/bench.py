@@ -469,6 +469,7 @@ class Runner:
         self.tmpdir = os.path.join(os.environ.get("PM_WORK", "/tmp"), "bench-logs", self.run_id)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.overhead = 1.0  # seconds per measurement beyond its duration (learned as we go)
+        self.explain_s = 2.0  # seconds per EXPLAIN ANALYZE probe (learned as we go)
         self.externals = {}
 
     def add(self, sc, variant, phase, action, metric, value, clients=None, rate=None):
@@ -524,7 +525,7 @@ class Runner:
             if kind == "measure":
                 t += self.phase_duration(sc, ph) + self.overhead
             elif kind == "explain":
-                t += 2.0
+                t += self.explain_s
             elif kind == "external":
                 t += float(sc.get("estimate_s", 60))
         return t
@@ -581,6 +582,7 @@ class Runner:
             log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} · "
                 f"EXPLAIN ANALYZE · ~{fmt_secs(left)} left")
             v = sc["active_variants"][vname]
+            t0 = time.time()
             try:
                 self.run_sql_list(v.get("before"), sc)
                 for k, val in explain_loops(sc, ph, v, defines).items():
@@ -588,6 +590,7 @@ class Runner:
                 self.run_sql_list(v.get("after"), sc)
             except PgError as e:
                 self.notes.append(f"{name}/{ph['name']}/{vname}: EXPLAIN failed: {e}")
+            self.explain_s = 0.5 * self.explain_s + 0.5 * (time.time() - t0)
         else:
             dur = self.phase_duration(sc, ph)
             log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} "
