@@ -754,21 +754,27 @@ class Runner:
                 variant TEXT, phase TEXT, action TEXT, clients INTEGER, rate REAL, metric TEXT, value REAL);
             CREATE INDEX IF NOT EXISTS measurements_run ON measurements (run_id, scenario);
         """)
-        # the previous run of the same mode at the same scale factor (a --sf override is another series)
-        prev = None
+        # per scenario, the latest earlier run of the same mode and scale factor that measured it
+        # (a --sf override is another series; a --scenario subset run does not hide the others)
+        same = []
         for rid, st in con.execute("SELECT run_id, settings FROM runs WHERE mode = ? AND run_id <> ? "
                                    "ORDER BY started DESC", (self.mode, self.run_id)):
             try:
                 if json.loads(st).get("sf") == settings["sf"]:
-                    prev = (rid,)
-                    break
+                    same.append(rid)
             except (TypeError, ValueError):
                 continue
-        prev_vals = {}
-        if prev:
+        prev_vals, prev_of = {}, {}
+        scenarios_here = {r["scenario"] for r in self.rows}
+        for rid in same:
+            if scenarios_here <= set(prev_of):
+                break
             for sc, v, ph, a, m, val in con.execute(
-                    "SELECT scenario, variant, phase, action, metric, value FROM measurements WHERE run_id = ?", prev):
-                prev_vals[(sc, v, ph, a, m)] = val
+                    "SELECT scenario, variant, phase, action, metric, value FROM measurements "
+                    "WHERE run_id = ? AND metric NOT IN ('skipped')", (rid,)):
+                if sc in scenarios_here and prev_of.setdefault(sc, rid) == rid:
+                    prev_vals[(sc, v, ph, a, m)] = val
+        prev = tuple(sorted(set(prev_of.values()), reverse=True)) or None
         con.execute("INSERT INTO runs VALUES (?,?,?,?,?)",
                     (self.run_id, self.started, self.git_commit, json.dumps(settings), self.mode))
         con.executemany("INSERT INTO measurements VALUES (?,?,?,?,?,?,?,?,?)",
@@ -776,7 +782,8 @@ class Runner:
                           r["rate"], r["metric"], r["value"]) for r in self.rows])
         con.commit()
         con.close()
-        self.prev_run = prev[0] if prev else None
+        self.prev_run = ", ".join(prev) if prev else None
+        self.prev_of = prev_of
         self.regressions = []
         self.prev_delta = {}
         for r in self.rows:

@@ -152,7 +152,8 @@ def write(runner, settings, hdr, table_lines, scenarios):
                "|" + "---|" * (3 + len(res_metrics))]
         for (s, p, v), m in rows.items():
             md.append(f"| {s} | {p} | {v} | " + " | ".join(
-                "" if m.get(k) is None else f"{m[k]:.4g}" for k in res_metrics) + " |")
+                "" if m.get(k) is None else (f"{m[k]:,.0f}" if abs(m[k]) >= 1000 else f"{m[k]:.4g}")
+                for k in res_metrics) + " |")
     md += ["", "## Plots", ""]
     for sc in scenarios:
         if sc["kind"] == "external" or not any(r["scenario"] == sc["name"] and r["metric"] == "qps"
