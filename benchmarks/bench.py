@@ -406,6 +406,11 @@ def run_measurement(sc, phase, variant, duration, tmpdir, tag, defines, pm):
     return res
 
 
+STANDARD_EXPLAIN_KEYS = {"Startup Cost", "Total Cost", "Plan Rows", "Plan Width", "Actual Startup Time",
+                         "Actual Total Time", "Actual Rows", "Actual Loops", "Rows Removed by Filter",
+                         "Workers Planned", "Workers Launched"}
+
+
 def explain_sql(phase, defines):
     """The phase's "explain": SQL text, or true for the first action's script (comments and
     pgbench meta-commands dropped, :variables from -D substituted)."""
@@ -428,21 +433,37 @@ def explain_loops(sc, phase, variant, defines):
                 db=sc["database"], settings=settings)
     doc = json.loads("\n".join(r[0] for r in rows))[0]
     loops, nodes, workers = 0, 0, 0
+    custom = {}
 
     def walk(n):
         nonlocal loops, nodes, workers
         nt = n.get("Node Type", "")
-        if nt == "Materialize" or (nt == "Custom Scan" and "material" in n.get("Custom Plan Provider", "").lower()):
+        is_pm = nt == "Custom Scan" and "material" in n.get("Custom Plan Provider", "").lower()
+        if nt == "Materialize" or is_pm:
             nodes += 1
             for c in n.get("Plans", []):
                 loops += c.get("Actual Loops", 0)
+        if is_pm:
+            # the custom scan's own numeric EXPLAIN fields (Materializations, Peak Memory in kB,
+            # Rows Read, Pages Spilled...): summed over nodes, peaks maxed; metric pm_<field>
+            for k, val in n.items():
+                if k in STANDARD_EXPLAIN_KEYS or isinstance(val, bool) or not isinstance(val, (int, float)):
+                    continue
+                m = "pm_" + re.sub(r"[^a-z0-9]+", "_", k.lower()).strip("_")
+                if "peak" in m:
+                    m += "_kb" if "memory" in m else ""
+                    custom[m] = max(custom.get(m, 0), val)
+                else:
+                    custom[m] = custom.get(m, 0) + val
         workers += n.get("Workers Launched", 0)
         for c in n.get("Plans", []):
             walk(c)
 
     walk(doc["Plan"])
-    return {"explain_ms": doc.get("Execution Time"), "material_nodes": nodes,
-            "material_child_loops": loops, "workers_launched": workers}
+    out = {"explain_ms": doc.get("Execution Time"), "material_nodes": nodes,
+           "material_child_loops": loops, "workers_launched": workers}
+    out.update(custom)
+    return out
 
 
 def shmem():
