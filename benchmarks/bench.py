@@ -725,6 +725,9 @@ class Runner:
                         self.add(name, vname, ph["name"], aname, "p99_ratio_vs_stock", m["p99_ms"] / b["p99_ms"], **kw)
                     if m.get("cpu_s") and b.get("cpu_s"):
                         self.add(name, vname, ph["name"], aname, "cpu_ratio_vs_stock", m["cpu_s"] / b["cpu_s"])
+                    if m.get("cpu_ms_per_txn") and b.get("cpu_ms_per_txn"):
+                        self.add(name, vname, ph["name"], aname, "cpu_per_txn_ratio_vs_stock",
+                                 m["cpu_ms_per_txn"] / b["cpu_ms_per_txn"])
                     if m.get("mem_peak_sum_rss_anon_kb") and b.get("mem_peak_sum_rss_anon_kb"):
                         self.add(name, vname, ph["name"], aname, "mem_ratio_vs_stock",
                                  m["mem_peak_sum_rss_anon_kb"] / b["mem_peak_sum_rss_anon_kb"])
@@ -833,7 +836,7 @@ class Runner:
 
     def table(self):
         hdr = ["scenario", "phase", "action", "variant", "load", "txns", "qps", "p50 ms", "p95 ms", "p99 ms",
-               "qps/stock", "cpu s", "peak MB", "mat loops", "vs prev qps"]
+               "qps/stock", "cpu ms/txn", "cpu/stock", "peak MB", "mat loops", "vs prev qps"]
         lines = []
         seen = []
         for r in self.rows:
@@ -855,7 +858,8 @@ class Runner:
             lines.append([sc, ph, a, v, load, f(self.val(sc, v, ph, a, "txns"), 0),
                           f(self.val(sc, v, ph, a, "qps"), 2), f(self.val(sc, v, ph, a, "p50_ms")),
                           f(self.val(sc, v, ph, a, "p95_ms")), f(self.val(sc, v, ph, a, "p99_ms")),
-                          f(ratio, 3), f(self.val(sc, v, ph, "*", "cpu_s")),
+                          f(ratio, 3), f(self.val(sc, v, ph, "*", "cpu_ms_per_txn"), 2),
+                          f(self.val(sc, v, ph, "*", "cpu_per_txn_ratio_vs_stock"), 3),
                           f(mem / 1024 if mem else None), f(loops, 0), dtxt])
         return hdr, lines
 

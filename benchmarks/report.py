@@ -116,8 +116,10 @@ def write(runner, settings, hdr, table_lines, scenarios):
           f"- previous {runner.mode} run compared: {runner.prev_run or 'none'}", "",
           "Latency percentiles are over every transaction of every repetition (pgbench -l logs, µs → ms). "
           "QPS is the mean over repetitions. `qps/stock` is the variant's QPS over stock's in the same "
-          "phase of this run. `cpu s` is CPU time of all cluster processes (backends, parallel workers, "
-          "background processes) during one repetition, from /proc. `peak MB` is the largest sum of "
+          "phase of this run. `cpu ms/txn` is CPU time of all cluster processes (backends, parallel workers, "
+          "background processes), from /proc, per transaction of the phase (all its actions); `cpu/stock` "
+          "its ratio to stock's. On a shared machine CPU per transaction is steadier than wall-clock "
+          "figures, which include waiting for a core. `peak MB` is the largest sum of "
           "RssAnon over client backends and parallel workers seen by a 100 ms sampler. `mat loops` is "
           "how many times the child of the Materialize node(s) ran in one EXPLAIN ANALYZE of the phase's "
           "query.", "", "## Results", "", runner.render(hdr, table_lines, md=True), ""]
