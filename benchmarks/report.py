@@ -1,5 +1,6 @@
 """benchmarks/report.py — writes benchmarks/report/<run_id>/summary.md, its PNG plots and the
 stable copy benchmarks/report/latest.md (image links rewritten to point into the run's folder)."""
+import fnmatch
 import os
 import re
 
@@ -69,7 +70,7 @@ def lines(runner, sc, spec, d, idx):
     action = spec.get("action")
     phase_x = {}
     for ph in sc["phases"]:
-        if "matrix_value" in ph:
+        if "matrix_value" in ph and fnmatch.fnmatch(ph["name"], spec.get("phases", "*")):
             phase_x[ph["name"]] = ph["matrix_value"]
     if not phase_x:
         return None
