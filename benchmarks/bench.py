@@ -45,7 +45,8 @@ DEFAULT_VARIANTS = {
     "extension": {"settings": {"parallel_material.enable": "on"}},
 }
 # metric -> +1 when higher is better, -1 when lower is better (regression checks)
-DIRECTION = {"qps": 1, "p50_ms": -1, "p95_ms": -1, "p99_ms": -1, "cpu_s": -1, "cpu_ms_per_txn": -1,
+# (cpu_s is not one: over a fixed duration it grows with throughput; cpu_ms_per_txn is)
+DIRECTION = {"qps": 1, "p50_ms": -1, "p95_ms": -1, "p99_ms": -1, "cpu_ms_per_txn": -1,
              "mem_peak_sum_rss_anon_kb": -1, "mem_peak_rss_anon_kb": -1}
 
 
@@ -405,6 +406,11 @@ def run_measurement(sc, phase, variant, duration, tmpdir, tag, defines, pm):
     return res
 
 
+STANDARD_EXPLAIN_KEYS = {"Startup Cost", "Total Cost", "Plan Rows", "Plan Width", "Actual Startup Time",
+                         "Actual Total Time", "Actual Rows", "Actual Loops", "Rows Removed by Filter",
+                         "Workers Planned", "Workers Launched"}
+
+
 def explain_sql(phase, defines):
     """The phase's "explain": SQL text, or true for the first action's script (comments and
     pgbench meta-commands dropped, :variables from -D substituted)."""
@@ -427,21 +433,37 @@ def explain_loops(sc, phase, variant, defines):
                 db=sc["database"], settings=settings)
     doc = json.loads("\n".join(r[0] for r in rows))[0]
     loops, nodes, workers = 0, 0, 0
+    custom = {}
 
     def walk(n):
         nonlocal loops, nodes, workers
         nt = n.get("Node Type", "")
-        if nt == "Materialize" or (nt == "Custom Scan" and "material" in n.get("Custom Plan Provider", "").lower()):
+        is_pm = nt == "Custom Scan" and "material" in n.get("Custom Plan Provider", "").lower()
+        if nt == "Materialize" or is_pm:
             nodes += 1
             for c in n.get("Plans", []):
                 loops += c.get("Actual Loops", 0)
+        if is_pm:
+            # the custom scan's own numeric EXPLAIN fields (Materializations, Peak Memory in kB,
+            # Rows Read, Pages Spilled...): summed over nodes, peaks maxed; metric pm_<field>
+            for k, val in n.items():
+                if k in STANDARD_EXPLAIN_KEYS or isinstance(val, bool) or not isinstance(val, (int, float)):
+                    continue
+                m = "pm_" + re.sub(r"[^a-z0-9]+", "_", k.lower()).strip("_")
+                if "peak" in m:
+                    m += "_kb" if "memory" in m else ""
+                    custom[m] = max(custom.get(m, 0), val)
+                else:
+                    custom[m] = custom.get(m, 0) + val
         workers += n.get("Workers Launched", 0)
         for c in n.get("Plans", []):
             walk(c)
 
     walk(doc["Plan"])
-    return {"explain_ms": doc.get("Execution Time"), "material_nodes": nodes,
-            "material_child_loops": loops, "workers_launched": workers}
+    out = {"explain_ms": doc.get("Execution Time"), "material_nodes": nodes,
+           "material_child_loops": loops, "workers_launched": workers}
+    out.update(custom)
+    return out
 
 
 def shmem():
@@ -469,6 +491,7 @@ class Runner:
         self.tmpdir = os.path.join(os.environ.get("PM_WORK", "/tmp"), "bench-logs", self.run_id)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.overhead = 1.0  # seconds per measurement beyond its duration (learned as we go)
+        self.explain_s = 2.0  # seconds per EXPLAIN ANALYZE probe (learned as we go)
         self.externals = {}
 
     def add(self, sc, variant, phase, action, metric, value, clients=None, rate=None):
@@ -524,7 +547,7 @@ class Runner:
             if kind == "measure":
                 t += self.phase_duration(sc, ph) + self.overhead
             elif kind == "explain":
-                t += 2.0
+                t += self.explain_s
             elif kind == "external":
                 t += float(sc.get("estimate_s", 60))
         return t
@@ -536,9 +559,14 @@ class Runner:
             if sc["kind"] == "external":
                 steps.append(("external", sc, None, None, None))
                 continue
-            for ph in sc["phases"]:
+            for n, ph in enumerate(sc["phases"]):
+                # A B A B within a phase; the next phase starts with B (B A B A), so that whatever
+                # the first measurement after a phase change pays is not always paid by stock.
+                order = list(sc["active_variants"])
+                if n % 2 == 1:
+                    order.reverse()
                 for rep in range(1, sc["reps_n"] + 1):
-                    for vname in sc["active_variants"]:
+                    for vname in order:
                         steps.append(("measure", sc, ph, vname, rep))
                 if ph.get("explain"):
                     for vname in sc["active_variants"]:
@@ -549,50 +577,69 @@ class Runner:
             self.data_vals, self.data_s = {}, 0
         defines = {k: v for k, v in self.data_vals.items() if k.startswith("n_")}
         done_setup = set()
+        self.failed = {}
         raw = {}  # (scenario, phase, variant) -> list of measurement results
         for i, step in enumerate(steps):
-            kind, sc, ph, vname, rep = step
-            name = sc["name"]
-            if name not in done_setup:
-                done_setup.add(name)
-                self.setup(sc)
-            left = self.estimate(steps[i:])
-            if kind == "external":
-                log(f"[bench] {i + 1}/{len(steps)} {name} · external · ~{fmt_secs(left)} left")
-                self.run_external(sc)
-            elif kind == "explain":
-                log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} · "
-                    f"EXPLAIN ANALYZE · ~{fmt_secs(left)} left")
-                v = sc["active_variants"][vname]
+            try:
+                self.step(steps, i, done_setup, raw, defines)
+            except (PgError, OSError, ValueError, KeyError) as e:
+                sc = step[1]
+                self.failed[sc["name"]] = str(e)
+                self.notes.append(f"{sc['name']}: FAILED, rest of the scenario skipped: {e}")
+                log(f"[bench]   ERROR in {sc['name']}: {e}")
                 try:
-                    self.run_sql_list(v.get("before"), sc)
-                    for k, val in explain_loops(sc, ph, v, defines).items():
-                        self.add(name, vname, ph["name"], "*", k, val)
-                    self.run_sql_list(v.get("after"), sc)
-                except PgError as e:
-                    self.notes.append(f"{name}/{ph['name']}/{vname}: EXPLAIN failed: {e}")
-            else:
-                dur = self.phase_duration(sc, ph)
-                log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} "
-                    f"(rep {rep}/{sc['reps_n']}, {dur}s) · ~{fmt_secs(left)} left")
-                v = sc["active_variants"][vname]
-                t0 = time.time()
-                self.run_sql_list(v.get("before"), sc)
-                res = run_measurement(sc, ph, v, dur, self.tmpdir,
-                                      f"{name}_{ph['name']}_{vname}_{rep}", defines, self.pm)
-                self.run_sql_list(v.get("after"), sc)
-                self.run_sql_list(sc.get("reset"), sc)
-                for f in res["failures"]:
-                    self.notes.append(f"{name}/{ph['name']}/{vname} rep {rep}: {f}")
-                    log(f"[bench]   WARNING {f}")
-                raw.setdefault((name, ph["name"], vname), []).append(res)
-                spent = time.time() - t0 - dur
-                self.overhead = 0.7 * self.overhead + 0.3 * max(0.0, spent)
-            # after the scenario's last step
-            if i + 1 == len(steps) or steps[i + 1][1] is not sc:
-                if sc["kind"] != "external":
-                    self.aggregate(sc, raw)
+                    self.aggregate(sc, raw)  # keep the phases that completed
                     self.run_sql_list(sc.get("teardown"), sc)
+                except PgError:
+                    pass
+
+    def step(self, steps, i, done_setup, raw, defines):
+        kind, sc, ph, vname, rep = steps[i]
+        name = sc["name"]
+        if name in self.failed:
+            return
+        if name not in done_setup:
+            done_setup.add(name)
+            self.setup(sc)
+        left = self.estimate(steps[i:])
+        if kind == "external":
+            log(f"[bench] {i + 1}/{len(steps)} {name} · external · ~{fmt_secs(left)} left")
+            self.run_external(sc)
+        elif kind == "explain":
+            log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} · "
+                f"EXPLAIN ANALYZE · ~{fmt_secs(left)} left")
+            v = sc["active_variants"][vname]
+            t0 = time.time()
+            try:
+                self.run_sql_list(v.get("before"), sc)
+                for k, val in explain_loops(sc, ph, v, defines).items():
+                    self.add(name, vname, ph["name"], "*", k, val)
+                self.run_sql_list(v.get("after"), sc)
+            except PgError as e:
+                self.notes.append(f"{name}/{ph['name']}/{vname}: EXPLAIN failed: {e}")
+            self.explain_s = 0.5 * self.explain_s + 0.5 * (time.time() - t0)
+        else:
+            dur = self.phase_duration(sc, ph)
+            log(f"[bench] {i + 1}/{len(steps)} {name} · phase {ph['name']} · variant {vname} "
+                f"(rep {rep}/{sc['reps_n']}, {dur}s) · ~{fmt_secs(left)} left")
+            v = sc["active_variants"][vname]
+            t0 = time.time()
+            self.run_sql_list(v.get("before"), sc)
+            res = run_measurement(sc, ph, v, dur, self.tmpdir,
+                                  f"{name}_{ph['name']}_{vname}_{rep}", defines, self.pm)
+            self.run_sql_list(v.get("after"), sc)
+            self.run_sql_list(sc.get("reset"), sc)
+            for f in res["failures"]:
+                self.notes.append(f"{name}/{ph['name']}/{vname} rep {rep}: {f}")
+                log(f"[bench]   WARNING {f}")
+            raw.setdefault((name, ph["name"], vname), []).append(res)
+            spent = time.time() - t0 - dur
+            self.overhead = 0.7 * self.overhead + 0.3 * max(0.0, spent)
+        # after the scenario's last step
+        if i + 1 == len(steps) or steps[i + 1][1] is not sc:
+            if sc["kind"] != "external":
+                self.aggregate(sc, raw)
+                self.run_sql_list(sc.get("teardown"), sc)
 
     def run_sql_list(self, sqls, sc):
         for s in sqls or []:
@@ -678,6 +725,9 @@ class Runner:
                         self.add(name, vname, ph["name"], aname, "p99_ratio_vs_stock", m["p99_ms"] / b["p99_ms"], **kw)
                     if m.get("cpu_s") and b.get("cpu_s"):
                         self.add(name, vname, ph["name"], aname, "cpu_ratio_vs_stock", m["cpu_s"] / b["cpu_s"])
+                    if m.get("cpu_ms_per_txn") and b.get("cpu_ms_per_txn"):
+                        self.add(name, vname, ph["name"], aname, "cpu_per_txn_ratio_vs_stock",
+                                 m["cpu_ms_per_txn"] / b["cpu_ms_per_txn"])
                     if m.get("mem_peak_sum_rss_anon_kb") and b.get("mem_peak_sum_rss_anon_kb"):
                         self.add(name, vname, ph["name"], aname, "mem_ratio_vs_stock",
                                  m["mem_peak_sum_rss_anon_kb"] / b["mem_peak_sum_rss_anon_kb"])
@@ -685,9 +735,15 @@ class Runner:
     # ---- guarantees
     def check_guarantees(self, scenarios):
         for sc in scenarios:
-            if sc["name"] not in {r["scenario"] for r in self.rows}:
+            whole = [r for s, v, r in self.skipped if s == sc["name"] and not v]
+            if self.args.scenario and sc["name"] not in self.args.scenario:
                 continue
             for g in sc.get("guarantees") or []:
+                if whole or sc["name"] in self.failed:
+                    why = f"scenario skipped: {whole[0]}" if whole else "scenario failed"
+                    self.guarantees.append((sc["name"], f"{g['metric']} ({g.get('phase', '*')}/"
+                                            f"{g.get('action', '*')}/{g.get('variant', '*')}): {why}", None))
+                    continue
                 hits = [r for r in self.rows if r["scenario"] == sc["name"] and r["metric"] == g["metric"]
                         and fnmatch.fnmatch(r["phase"], g.get("phase", "*"))
                         and fnmatch.fnmatch(r["action"], g.get("action", "*"))
@@ -728,13 +784,27 @@ class Runner:
                 variant TEXT, phase TEXT, action TEXT, clients INTEGER, rate REAL, metric TEXT, value REAL);
             CREATE INDEX IF NOT EXISTS measurements_run ON measurements (run_id, scenario);
         """)
-        prev = con.execute("SELECT run_id FROM runs WHERE mode = ? AND run_id <> ? ORDER BY started DESC LIMIT 1",
-                           (self.mode, self.run_id)).fetchone()
-        prev_vals = {}
-        if prev:
+        # per scenario, the latest earlier run of the same mode and scale factor that measured it
+        # (a --sf override is another series; a --scenario subset run does not hide the others)
+        same = []
+        for rid, st in con.execute("SELECT run_id, settings FROM runs WHERE mode = ? AND run_id <> ? "
+                                   "ORDER BY started DESC", (self.mode, self.run_id)):
+            try:
+                if json.loads(st).get("sf") == settings["sf"]:
+                    same.append(rid)
+            except (TypeError, ValueError):
+                continue
+        prev_vals, prev_of = {}, {}
+        scenarios_here = {r["scenario"] for r in self.rows}
+        for rid in same:
+            if scenarios_here <= set(prev_of):
+                break
             for sc, v, ph, a, m, val in con.execute(
-                    "SELECT scenario, variant, phase, action, metric, value FROM measurements WHERE run_id = ?", prev):
-                prev_vals[(sc, v, ph, a, m)] = val
+                    "SELECT scenario, variant, phase, action, metric, value FROM measurements "
+                    "WHERE run_id = ? AND metric NOT IN ('skipped')", (rid,)):
+                if sc in scenarios_here and prev_of.setdefault(sc, rid) == rid:
+                    prev_vals[(sc, v, ph, a, m)] = val
+        prev = tuple(sorted(set(prev_of.values()), reverse=True)) or None
         con.execute("INSERT INTO runs VALUES (?,?,?,?,?)",
                     (self.run_id, self.started, self.git_commit, json.dumps(settings), self.mode))
         con.executemany("INSERT INTO measurements VALUES (?,?,?,?,?,?,?,?,?)",
@@ -742,7 +812,8 @@ class Runner:
                           r["rate"], r["metric"], r["value"]) for r in self.rows])
         con.commit()
         con.close()
-        self.prev_run = prev[0] if prev else None
+        self.prev_run = ", ".join(prev) if prev else None
+        self.prev_of = prev_of
         self.regressions = []
         self.prev_delta = {}
         for r in self.rows:
@@ -765,7 +836,7 @@ class Runner:
 
     def table(self):
         hdr = ["scenario", "phase", "action", "variant", "load", "txns", "qps", "p50 ms", "p95 ms", "p99 ms",
-               "qps/stock", "cpu s", "peak MB", "mat loops", "vs prev qps"]
+               "qps/stock", "cpu ms/txn", "cpu/stock", "peak MB", "mat loops", "vs prev qps"]
         lines = []
         seen = []
         for r in self.rows:
@@ -787,7 +858,8 @@ class Runner:
             lines.append([sc, ph, a, v, load, f(self.val(sc, v, ph, a, "txns"), 0),
                           f(self.val(sc, v, ph, a, "qps"), 2), f(self.val(sc, v, ph, a, "p50_ms")),
                           f(self.val(sc, v, ph, a, "p95_ms")), f(self.val(sc, v, ph, a, "p99_ms")),
-                          f(ratio, 3), f(self.val(sc, v, ph, "*", "cpu_s")),
+                          f(ratio, 3), f(self.val(sc, v, ph, "*", "cpu_ms_per_txn"), 2),
+                          f(self.val(sc, v, ph, "*", "cpu_per_txn_ratio_vs_stock"), 3),
                           f(mem / 1024 if mem else None), f(loops, 0), dtxt])
         return hdr, lines
 
@@ -823,6 +895,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--duration-scale", type=float, default=1.0)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--keep-logs", action="store_true", help="keep pgbench's per-transaction logs")
     args = ap.parse_args()
     if args.list:
         for sc in load_scenarios("full" if args.full else "quick"):
@@ -836,6 +909,8 @@ def main():
     todo = runner.plan(scenarios)
     for name, v, reason in runner.skipped:
         log(f"[bench] skipped: {name}{'/' + v if v else ''}: {reason}")
+    for name, v, reason in runner.skipped:
+        runner.add(name, v or "*", "-", "-", "skipped", 1)
     runner.execute(todo)
     runner.check_guarantees(scenarios)
     ver = psql("SELECT version()")[0][0]
@@ -864,8 +939,10 @@ def main():
         print(f"{status} {name}: {text}")
     if runner.prev_run:
         if runner.regressions:
-            print(f"REGRESSIONS vs previous {runner.mode} run {runner.prev_run} (>10% worse):")
-            for r in runner.regressions:
+            shown = [r for r in runner.regressions if " qps:" in r or " p99_ms:" in r]
+            print(f"REGRESSIONS vs previous {runner.mode} run {runner.prev_run} (>10% worse; "
+                  f"{len(runner.regressions)} in all, QPS and p99 shown, the rest in the report):")
+            for r in shown:
                 print(f"  REGRESSION {r}")
         else:
             print(f"no regression >10% vs previous {runner.mode} run {runner.prev_run}")
@@ -877,6 +954,10 @@ def main():
     path = report.write(runner, settings, hdr, lines, scenarios)
     print(f"report: {os.path.relpath(path, ROOT)} (and benchmarks/report/latest.md); "
           f"results: benchmarks/results.sqlite run_id {runner.run_id}; took {fmt_secs(runner.elapsed)}")
+    if args.keep_logs:
+        print(f"pgbench logs kept in {runner.tmpdir}")
+    else:
+        shutil.rmtree(runner.tmpdir, ignore_errors=True)
     if args.strict and (fails or any(r["metric"] == "errors" and r["value"] > 0 for r in runner.rows)):
         return 1
     return 0

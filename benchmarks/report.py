@@ -1,5 +1,6 @@
 """benchmarks/report.py — writes benchmarks/report/<run_id>/summary.md, its PNG plots and the
 stable copy benchmarks/report/latest.md (image links rewritten to point into the run's folder)."""
+import fnmatch
 import os
 import re
 
@@ -69,7 +70,7 @@ def lines(runner, sc, spec, d, idx):
     action = spec.get("action")
     phase_x = {}
     for ph in sc["phases"]:
-        if "matrix_value" in ph:
+        if "matrix_value" in ph and fnmatch.fnmatch(ph["name"], spec.get("phases", "*")):
             phase_x[ph["name"]] = ph["matrix_value"]
     if not phase_x:
         return None
@@ -86,7 +87,10 @@ def lines(runner, sc, spec, d, idx):
         for i, (v, pts) in enumerate(series.items()):
             pts.sort()
             scale = 1 / 1024 if m.endswith("_kb") else 1
-            ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], marker="o", label=v, color=_color(v, i))
+            # stock dashed with big hollow markers, so identical series stay visible on top of each other
+            style = dict(linestyle="--", marker="o", markersize=9, markerfacecolor="none") if v == "stock" \
+                else dict(linestyle="-", marker=".", markersize=7)
+            ax.plot([p[0] for p in pts], [p[1] * scale for p in pts], label=v, color=_color(v, i), **style)
             any_data = True
         ax.set_xlabel(xlabel)
         ax.set_title(m.replace("_kb", " (MiB)"), fontsize=9)
@@ -113,8 +117,10 @@ def write(runner, settings, hdr, table_lines, scenarios):
           f"- previous {runner.mode} run compared: {runner.prev_run or 'none'}", "",
           "Latency percentiles are over every transaction of every repetition (pgbench -l logs, µs → ms). "
           "QPS is the mean over repetitions. `qps/stock` is the variant's QPS over stock's in the same "
-          "phase of this run. `cpu s` is CPU time of all cluster processes (backends, parallel workers, "
-          "background processes) during one repetition, from /proc. `peak MB` is the largest sum of "
+          "phase of this run. `cpu ms/txn` is CPU time of all cluster processes (backends, parallel workers, "
+          "background processes), from /proc, per transaction of the phase (all its actions); `cpu/stock` "
+          "its ratio to stock's. On a shared machine CPU per transaction is steadier than wall-clock "
+          "figures, which include waiting for a core. `peak MB` is the largest sum of "
           "RssAnon over client backends and parallel workers seen by a 100 ms sampler. `mat loops` is "
           "how many times the child of the Materialize node(s) ran in one EXPLAIN ANALYZE of the phase's "
           "query.", "", "## Results", "", runner.render(hdr, table_lines, md=True), ""]
@@ -138,7 +144,8 @@ def write(runner, settings, hdr, table_lines, scenarios):
     # resource metrics per phase
     res_metrics = ["wall_s", "cpu_s", "cpu_ms_per_txn", "mem_peak_sum_rss_anon_kb", "mem_peak_rss_anon_kb",
                    "mem_peak_vmhwm_kb", "workers_seen", "explain_ms", "material_nodes", "material_child_loops",
-                   "workers_launched", "shmem_total_bytes", "shmem_ext_bytes"]
+                   "workers_launched", "pm_materializations", "pm_peak_memory_kb", "pm_pages_spilled",
+                   "shmem_total_bytes", "shmem_ext_bytes"]
     rows = {}
     for r in runner.rows:
         if r["action"] == "*" and r["metric"] in res_metrics:
@@ -149,10 +156,12 @@ def write(runner, settings, hdr, table_lines, scenarios):
                "|" + "---|" * (3 + len(res_metrics))]
         for (s, p, v), m in rows.items():
             md.append(f"| {s} | {p} | {v} | " + " | ".join(
-                "" if m.get(k) is None else f"{m[k]:.4g}" for k in res_metrics) + " |")
+                "" if m.get(k) is None else (f"{m[k]:,.0f}" if abs(m[k]) >= 1000 else f"{m[k]:.4g}")
+                for k in res_metrics) + " |")
     md += ["", "## Plots", ""]
     for sc in scenarios:
-        if sc["name"] not in {r["scenario"] for r in runner.rows} or sc["kind"] == "external":
+        if sc["kind"] == "external" or not any(r["scenario"] == sc["name"] and r["metric"] == "qps"
+                                               for r in runner.rows):
             continue
         md += [f"### {sc['name']}", "", sc.get("description", ""), ""]
         b = bars(runner, sc["name"], d)
