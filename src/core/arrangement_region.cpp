@@ -85,8 +85,8 @@ struct FixedRegionAllocator::Header {
     uint64_t magic;
     uint64_t capacity;
     std::atomic<uint32_t> lock;
-    uint32_t pad;
-    uint64_t bump;  // next never-used offset; under lock
+    uint32_t poison_freed;  // AddressSanitizer builds: scribble and poison freed blocks
+    uint64_t bump;          // next never-used offset; under lock
     std::atomic<uint64_t> in_use;
     uint64_t free_heads[kClasses];  // per class: offset of the first free block; under lock
 };
@@ -95,7 +95,7 @@ FixedRegionAllocator::Header *FixedRegionAllocator::header() const {
     return reinterpret_cast<Header *>(base_);
 }
 
-FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size) {
+FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size, bool poison_freed) {
     constexpr uint64_t hdr = (sizeof(Header) + 63) & ~uint64_t{63};
     if (base == nullptr || size < 4096 || size < hdr + 64)
         throw Error(Error::Code::InvalidArgument, "arrangement region too small");
@@ -106,7 +106,7 @@ FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size) {
     h->magic = kAllocMagic;
     h->capacity = size;
     h->lock.store(0, std::memory_order_relaxed);
-    h->pad = 0;
+    h->poison_freed = poison_freed ? 1 : 0;
     h->bump = hdr;
     h->in_use.store(0, std::memory_order_relaxed);
     for (unsigned i = 0; i < kClasses; ++i) h->free_heads[i] = 0;
@@ -171,14 +171,15 @@ void FixedRegionAllocator::free(uint64_t offset, size_t size) {
         return;
     Header *h = header();
     char *p = base_ + offset;
-#if PM_SCRIBBLE_FREED
-    std::memset(p, 0xdb, rounded);
-#endif
+    const bool poison = PM_SCRIBBLE_FREED && h->poison_freed != 0;
+    if (poison)
+        std::memset(p, 0xdb, rounded);
     spin_lock(h->lock);
     uint64_t next = h->free_heads[cls];
     std::memcpy(p, &next, sizeof next);
     h->free_heads[cls] = offset;
-    PM_POISON(p, rounded);
+    if (poison)
+        PM_POISON(p, rounded);
     spin_unlock(h->lock);
     h->in_use.fetch_sub(rounded, std::memory_order_relaxed);
 }

@@ -42,12 +42,14 @@ class RegionAllocator {
 // pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
 // a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
 // serializes allocate/free; arrangements allocate once per row version, outside their own locks.
-// Under AddressSanitizer freed blocks are scribbled and poisoned (in the freeing process), so a
-// reader touching reclaimed memory is reported.
+// With poison_freed (AddressSanitizer builds only; ignored otherwise) freed blocks are scribbled
+// and poisoned, so a reader touching reclaimed memory is reported. ASan's shadow memory is per
+// process, so use it only when one process uses the region (threads): a block freed and poisoned
+// in one process and reused by another would stay poisoned in the first.
 class FixedRegionAllocator final : public RegionAllocator {
   public:
-    // Formats [base, base + size) and returns a handle. size >= 4096.
-    static FixedRegionAllocator format(char *base, size_t size);
+    // Formats [base, base + size) (64-byte aligned, size >= 4096) and returns a handle.
+    static FixedRegionAllocator format(char *base, size_t size, bool poison_freed = false);
     // A handle over a region formatted by another handle/process (mapped at `base` here).
     static FixedRegionAllocator attach(char *base);
 
