@@ -37,16 +37,19 @@ using pm::core::VersionView;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr uint32_t kXactsPerWriter = 300;
-#else
+#if defined(__SANITIZE_THREAD__)
+constexpr uint32_t kXactsPerWriter = 1000;
+#elif defined(__SANITIZE_ADDRESS__)
 constexpr uint32_t kXactsPerWriter = 4000;
+#else
+constexpr uint32_t kXactsPerWriter = 12000;
 #endif
-constexpr uint32_t kMaxXid = 1 << 14;
-constexpr uint32_t kMaxRows = 1 << 15;
+constexpr uint32_t kMaxXid = 1 << 16;
+constexpr uint32_t kMaxRows = 1 << 17;
 constexpr uint32_t kMaxWriters = 4;
 constexpr uint32_t kMaxReaders = 8;
 constexpr uint32_t kKeys = 40;
+constexpr uint32_t kRowsPerKey = kMaxRows / kKeys * 2;
 constexpr uint32_t kStripes = 4;
 constexpr uint32_t kMinProbes = 50;
 constexpr size_t kRegionBytes = 16 << 20;
@@ -76,6 +79,8 @@ struct World {
     uint64_t lock_off;
     std::atomic<uint8_t> clog[kMaxXid];
     Row rows[kMaxRows];
+    std::atomic<uint32_t> key_count[kKeys];              // rows appended to key_rows[key]
+    std::atomic<uint32_t> key_rows[kKeys][kRowsPerKey];  // row + 1; 0 while being appended
 };
 
 struct Snap {
@@ -204,6 +209,12 @@ void run_writer(World &w, ArrangementIndex &ix, uint32_t wi, bool reclaimer) {
                 w.rows[r].xmin.store(xid, std::memory_order_relaxed);
                 w.rows[r].xmax.store(0, std::memory_order_relaxed);
                 w.rows[r].ready.store(1, std::memory_order_release);
+                uint32_t slot = w.key_count[key].fetch_add(1, std::memory_order_acq_rel);
+                if (slot >= kRowsPerKey) {
+                    fail(w, "per-key row list full");
+                    break;
+                }
+                w.key_rows[key][slot].store(r + 1, std::memory_order_release);
                 std::string k = key_bytes(key), tup = make_tuple(r, key);
                 ix.insert(key_hash(key), k.data(), static_cast<uint32_t>(k.size()), tup.data(),
                           static_cast<uint32_t>(tup.size()), tid_of(r), xid, cid);
@@ -247,6 +258,7 @@ void run_reader(World &w, ArrangementIndex &ix, uint32_t ri, uint32_t nwriters) 
     Rng rng{0xc2b2ae3d27d4eb4fULL * (ri + 7)};
     ArrangementIndex::Reader rd = ix.register_reader();
     std::vector<uint32_t> got, want;
+    uint64_t calls = 0;
     for (uint32_t n = 0;
          n < kMinProbes || w.writers_done.load(std::memory_order_acquire) < nwriters; ++n) {
         Snap s = take_snapshot(w, ri);
@@ -256,7 +268,13 @@ void run_reader(World &w, ArrangementIndex &ix, uint32_t ri, uint32_t nwriters) 
         want.clear();
         ix.probe(
             rd, key_hash(key), k.data(), static_cast<uint32_t>(k.size()),
-            [&](const VersionView &v) { return visible(w, s, v.xmin, v.xmax); },
+            [&](const VersionView &v) {
+                // Stand on a version now and then while the others run: widens the windows in
+                // which a premature free would be caught.
+                if ((++calls & 31) == 0)
+                    std::this_thread::yield();
+                return visible(w, s, v.xmin, v.xmax);
+            },
             [&](const VersionView &v) {
                 uint32_t row, tkey, plen, sum;
                 if (v.tuple_len < 16) {
@@ -280,12 +298,18 @@ void run_reader(World &w, ArrangementIndex &ix, uint32_t ri, uint32_t nwriters) 
                 }
                 got.push_back(row);
             });
-        uint32_t nrows = std::min(w.nrows.load(std::memory_order_acquire), kMaxRows);
-        for (uint32_t r = 0; r < nrows; ++r) {
-            Row &row = w.rows[r];
-            if (row.ready.load(std::memory_order_acquire) == 0 ||
-                row.key.load(std::memory_order_relaxed) != key)
+        // Rows still being appended belong to running transactions: invisible anyway.
+        uint32_t nkey = std::min(w.key_count[key].load(std::memory_order_acquire), kRowsPerKey);
+        for (uint32_t i = 0; i < nkey; ++i) {
+            uint32_t r1 = w.key_rows[key][i].load(std::memory_order_acquire);
+            if (r1 == 0)
                 continue;
+            uint32_t r = r1 - 1;
+            Row &row = w.rows[r];
+            if (row.key.load(std::memory_order_relaxed) != key) {
+                fail(w, "per-key row list corrupt");
+                continue;
+            }
             if (visible(w, s, row.xmin.load(std::memory_order_relaxed),
                         row.xmax.load(std::memory_order_acquire)))
                 want.push_back(r);
@@ -358,11 +382,15 @@ class SharedMap {
 };
 
 // Formats the region and the world; returns the world (placed in its own shared mapping).
-// Freed blocks are poisoned under ASan only when one process uses the region.
+// Freed blocks are scribbled (readers would fail checksums); poisoned under ASan only when one
+// process uses the region.
 World *setup(SharedMap &world_map, SharedMap &region_map, bool single_process) {
     World *w = new (world_map.base()) World();
     w->next_xid.store(3);
-    auto alloc = FixedRegionAllocator::format(region_map.base(), kRegionBytes, single_process);
+    auto alloc =
+        FixedRegionAllocator::format(region_map.base(), kRegionBytes,
+                                     FixedRegionAllocator::kScribbleFreed |
+                                         (single_process ? FixedRegionAllocator::kPoisonFreed : 0));
     w->lock_off = alloc.allocate(SpinWriterLock::bytes(kStripes));
     SpinWriterLock::format(region_map.base() + w->lock_off, kStripes);
     SpinWriterLock lock(region_map.base() + w->lock_off, kStripes);

@@ -42,14 +42,17 @@ class RegionAllocator {
 // pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
 // a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
 // serializes allocate/free; arrangements allocate once per row version, outside their own locks.
-// With poison_freed (AddressSanitizer builds only; ignored otherwise) freed blocks are scribbled
-// and poisoned, so a reader touching reclaimed memory is reported. ASan's shadow memory is per
-// process, so use it only when one process uses the region (threads): a block freed and poisoned
-// in one process and reused by another would stay poisoned in the first.
+// Debug aids for tests (format's `debug` bits): kScribbleFreed overwrites freed blocks with 0xdb,
+// so a reader of reclaimed memory sees garbage; kPoisonFreed also poisons them under
+// AddressSanitizer (ignored otherwise), so such a reader is reported. ASan's shadow memory is per
+// process: use kPoisonFreed only when a single process uses the region (threads), since a block
+// freed and poisoned by one process and reused by another would stay poisoned in the first.
 class FixedRegionAllocator final : public RegionAllocator {
   public:
     // Formats [base, base + size) (64-byte aligned, size >= 4096) and returns a handle.
-    static FixedRegionAllocator format(char *base, size_t size, bool poison_freed = false);
+    static constexpr uint32_t kScribbleFreed = 1;
+    static constexpr uint32_t kPoisonFreed = 2;
+    static FixedRegionAllocator format(char *base, size_t size, uint32_t debug = 0);
     // A handle over a region formatted by another handle/process (mapped at `base` here).
     static FixedRegionAllocator attach(char *base);
 
