@@ -1,5 +1,6 @@
-// arrangement_concurrency_test.cpp — ArrangementIndex under concurrent writers, readers and
-// reclaim, as threads and as fork()ed processes mapping one region at different addresses.
+// arrangement_concurrency_test.cpp — ArrangementIndex under concurrent writers/readers/reclaim.
+//
+// Threads, and fork()ed processes mapping one region at different addresses.
 //
 // A toy "PostgreSQL" lives in a shared World: a commit log, a proc array (running xids and the
 // registered snapshot xmins of readers) and the ground truth of every row ever inserted (key, xmin,

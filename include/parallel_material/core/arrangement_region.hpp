@@ -1,5 +1,4 @@
-// arrangement_region.hpp — offset-addressed memory region allocator and writer locks for
-// arrangements.
+// arrangement_region.hpp — offset-addressed region allocator and writer locks for arrangements.
 //
 // Everything an arrangement keeps in shared memory is addressed by a 64-bit offset from the
 // region's base address, never by a pointer: PostgreSQL maps DSM segments at a different address
