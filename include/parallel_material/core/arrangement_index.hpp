@@ -94,6 +94,7 @@ using EmitFn = FunctionRef<void(const VersionView &)>;
 using CurrentFn = FunctionRef<bool(const VersionView &)>;
 // Says whether a version is dead to every snapshot, present and future (aborted xmin, or xmax
 // committed before the oldest snapshot's xmin).
+// CurrentFn and DeadFn run under a writer-lock stripe: keep them short and do not call this index.
 using DeadFn = FunctionRef<bool(const VersionView &)>;
 
 struct CurrentIfNoXmax {
@@ -150,6 +151,7 @@ class ArrangementIndex {
 
       private:
         friend class ArrangementIndex;
+        void release() noexcept;
         const Header *index_ = nullptr;  // which index (handles may be copied; headers are not)
         Slot *slot_ptr_ = nullptr;
         uint32_t slot_ = 0;
