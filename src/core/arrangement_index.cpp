@@ -397,7 +397,7 @@ ArrangementIndex::Reader::Reader(Reader &&o) noexcept
 
 ArrangementIndex::Reader &ArrangementIndex::Reader::operator=(Reader &&o) noexcept {
     if (this != &o) {
-        this->~Reader();
+        release();
         index_ = o.index_;
         slot_ptr_ = o.slot_ptr_;
         slot_ = o.slot_;
@@ -409,12 +409,17 @@ ArrangementIndex::Reader &ArrangementIndex::Reader::operator=(Reader &&o) noexce
 }
 
 ArrangementIndex::Reader::~Reader() {
+    release();
+}
+
+void ArrangementIndex::Reader::release() noexcept {
     if (slot_ptr_ == nullptr)
         return;
     slot_ptr_->epoch.store(kNoEpoch, std::memory_order_release);
     slot_ptr_->owner.store(0, std::memory_order_release);
     slot_ptr_ = nullptr;
     index_ = nullptr;
+    depth_ = 0;
 }
 
 ArrangementIndex::Reader ArrangementIndex::register_reader() const {

@@ -12,11 +12,11 @@
 #include <sanitizer/asan_interface.h>
 #define PM_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define PM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define PM_SCRIBBLE_FREED 1
+#define PM_ASAN 1
 #else
 #define PM_POISON(p, n) ((void)(p), (void)(n))
 #define PM_UNPOISON(p, n) ((void)(p), (void)(n))
-#define PM_SCRIBBLE_FREED 0
+#define PM_ASAN 0
 #endif
 
 namespace pm::core {
@@ -79,8 +79,8 @@ struct FixedRegionAllocator::Header {
     uint64_t magic;
     uint64_t capacity;
     std::atomic<uint32_t> lock;
-    uint32_t pad;
-    uint64_t bump;  // next never-used offset; under lock
+    uint32_t debug;  // kScribbleFreed | kPoisonFreed
+    uint64_t bump;   // next never-used offset; under lock
     std::atomic<uint64_t> in_use;
     uint64_t free_heads[kClasses];  // per class: offset of the first free block; under lock
 };
@@ -89,7 +89,7 @@ FixedRegionAllocator::Header *FixedRegionAllocator::header() const {
     return reinterpret_cast<Header *>(base_);
 }
 
-FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size) {
+FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size, uint32_t debug) {
     constexpr uint64_t hdr = (sizeof(Header) + 63) & ~uint64_t{63};
     if (base == nullptr || size < 4096 || size < hdr + 64)
         throw Error(Error::Code::InvalidArgument, "arrangement region too small");
@@ -100,7 +100,7 @@ FixedRegionAllocator FixedRegionAllocator::format(char *base, size_t size) {
     h->magic = kAllocMagic;
     h->capacity = size;
     h->lock.store(0, std::memory_order_relaxed);
-    h->pad = 0;
+    h->debug = debug;
     h->bump = hdr;
     h->in_use.store(0, std::memory_order_relaxed);
     for (unsigned i = 0; i < kClasses; ++i) h->free_heads[i] = 0;
@@ -165,14 +165,15 @@ void FixedRegionAllocator::free(uint64_t offset, size_t size) {
         return;
     Header *h = header();
     char *p = base_ + offset;
-#if PM_SCRIBBLE_FREED
-    std::memset(p, 0xdb, rounded);
-#endif
+    const bool poison = PM_ASAN && (h->debug & kPoisonFreed) != 0;
+    if ((h->debug & (kScribbleFreed | kPoisonFreed)) != 0)
+        std::memset(p, 0xdb, rounded);
     spin_lock(h->lock);
     uint64_t next = h->free_heads[cls];
     std::memcpy(p, &next, sizeof next);
     h->free_heads[cls] = offset;
-    PM_POISON(p, rounded);
+    if (poison)
+        PM_POISON(p, rounded);
     spin_unlock(h->lock);
     h->in_use.fetch_sub(rounded, std::memory_order_relaxed);
 }

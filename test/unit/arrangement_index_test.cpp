@@ -55,7 +55,8 @@ class Mapping {
 struct Fixture {
     explicit Fixture(size_t region_bytes, ArrangementIndex::Options opt = {}, uint32_t stripes = 4)
         : map(region_bytes),
-          alloc(FixedRegionAllocator::format(map.base(), region_bytes)),
+          alloc(FixedRegionAllocator::format(map.base(), region_bytes,
+                                             FixedRegionAllocator::kPoisonFreed)),
           lock_off(alloc.allocate(SpinWriterLock::bytes(stripes))),
           lock((SpinWriterLock::format(map.base() + lock_off, stripes), map.base() + lock_off),
                stripes),

@@ -1,5 +1,4 @@
-// arrangement_index.hpp — the shared, MVCC-versioned, delta-maintained hash index of an
-// arrangement.
+// arrangement_index.hpp — the shared, MVCC-versioned, delta-maintained hash index of arrangements.
 //
 // One ArrangementIndex indexes one relation on its join key. It lives entirely inside a region
 // managed by a RegionAllocator and is addressed by offsets, so every process that maps the region
@@ -95,6 +94,7 @@ using EmitFn = FunctionRef<void(const VersionView &)>;
 using CurrentFn = FunctionRef<bool(const VersionView &)>;
 // Says whether a version is dead to every snapshot, present and future (aborted xmin, or xmax
 // committed before the oldest snapshot's xmin).
+// CurrentFn and DeadFn run under a writer-lock stripe: keep them short and do not call this index.
 using DeadFn = FunctionRef<bool(const VersionView &)>;
 
 struct CurrentIfNoXmax {
@@ -151,6 +151,7 @@ class ArrangementIndex {
 
       private:
         friend class ArrangementIndex;
+        void release() noexcept;
         const Header *index_ = nullptr;  // which index (handles may be copied; headers are not)
         Slot *slot_ptr_ = nullptr;
         uint32_t slot_ = 0;
@@ -196,8 +197,12 @@ class ArrangementIndex {
     Reader register_reader(uint32_t slot) const;
 
     // Calls visible(v) for every version whose hash and key bytes equal the probe's, newest
-    // first, and emit(v) for those it accepts. Returns the number emitted. The callbacks may
-    // throw (the read section is left); they must not longjmp. They must not write this index.
+    // first, and emit(v) for those it accepts. Returns the number emitted. No lock is held while
+    // the callbacks run: they may take their time (only reclamation waits) and may even call
+    // writers (a reclaim from inside frees nothing this reader may stand on). They may throw (the
+    // read section is left); they must not longjmp (the adapter wraps ereport in its guard).
+    // Probes see each version as of some moment during the call: a version inserted concurrently
+    // may or may not be offered, which is safe because its inserter is still in progress.
     uint64_t probe(Reader &reader, uint64_t hash, const void *key, uint32_t key_len,
                    VisibilityFn visible, EmitFn emit) const;
     // Same over every version of every bucket.

@@ -1,5 +1,4 @@
-// arrangement_region.hpp — offset-addressed memory region allocator and writer locks for
-// arrangements.
+// arrangement_region.hpp — offset-addressed region allocator and writer locks for arrangements.
 //
 // Everything an arrangement keeps in shared memory is addressed by a 64-bit offset from the
 // region's base address, never by a pointer: PostgreSQL maps DSM segments at a different address
@@ -42,12 +41,17 @@ class RegionAllocator {
 // pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
 // a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
 // serializes allocate/free; arrangements allocate once per row version, outside their own locks.
-// Under AddressSanitizer freed blocks are scribbled and poisoned (in the freeing process), so a
-// reader touching reclaimed memory is reported.
+// Debug aids for tests (format's `debug` bits): kScribbleFreed overwrites freed blocks with 0xdb,
+// so a reader of reclaimed memory sees garbage; kPoisonFreed also poisons them under
+// AddressSanitizer (ignored otherwise), so such a reader is reported. ASan's shadow memory is per
+// process: use kPoisonFreed only when a single process uses the region (threads), since a block
+// freed and poisoned by one process and reused by another would stay poisoned in the first.
 class FixedRegionAllocator final : public RegionAllocator {
   public:
-    // Formats [base, base + size) and returns a handle. size >= 4096.
-    static FixedRegionAllocator format(char *base, size_t size);
+    // Formats [base, base + size) (64-byte aligned, size >= 4096) and returns a handle.
+    static constexpr uint32_t kScribbleFreed = 1;
+    static constexpr uint32_t kPoisonFreed = 2;
+    static FixedRegionAllocator format(char *base, size_t size, uint32_t debug = 0);
     // A handle over a region formatted by another handle/process (mapped at `base` here).
     static FixedRegionAllocator attach(char *base);
 
