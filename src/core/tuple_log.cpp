@@ -28,6 +28,8 @@ constexpr uint64_t kSealed = uint64_t{1} << 63;
 constexpr uint32_t kMaxLen = uint32_t{1} << 30;
 constexpr uint64_t kMaxRingBytes = uint64_t{1} << 34;
 constexpr size_t kSpillBatch = 8;
+constexpr uint32_t kPinShards = 4;      // readers of different handles pin different lines
+constexpr uint64_t kRecordsBatch = 64;  // appends counted locally before the shared add
 
 inline uint64_t align8(uint64_t x) {
     return (x + 7) & ~uint64_t{7};
@@ -46,14 +48,11 @@ inline uint64_t record_footprint(uint64_t word) {
     return (word & kOversize) ? 16 : align8(8 + (word & kLenMask) - 1);
 }
 
-// Record headers are published and read seq_cst: they are one side of the sleep handshake
-// (see wake_sleepers). On x86 the store is one xchg on a line the writer owns anyway, the load
-// a plain mov.
 inline uint64_t load_word(const char *p) {
-    return __atomic_load_n(reinterpret_cast<const uint64_t *>(p), __ATOMIC_SEQ_CST);
+    return __atomic_load_n(reinterpret_cast<const uint64_t *>(p), __ATOMIC_ACQUIRE);
 }
 inline void store_word(char *p, uint64_t v) {
-    __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_SEQ_CST);
+    __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_RELEASE);
 }
 
 inline void cpu_relax() {
@@ -83,12 +82,15 @@ void validate(const LogConfig &cfg) {
 
 }  // namespace
 
-// Per ring slot, three cache lines: read-mostly state, writers' commit counter, readers' pins.
+// Per ring slot: a read-mostly state line, the writers' commit counter, readers' pin lines.
 struct alignas(64) TupleLog::Slot {
     std::atomic<uint64_t> state;    // enc(page, flags) of the page the slot holds
     std::atomic<uint64_t> spilled;  // page + 1 of the last page of this slot in the spill file
     alignas(64) std::atomic<uint64_t> committed;  // bytes of the current page written
-    alignas(64) std::atomic<uint32_t> pins;       // readers (and batch spillers) copying out
+    // Readers (and batch spillers) copying out of the page, sharded by handle.
+    struct alignas(64) Pin {
+        std::atomic<uint32_t> n;
+    } pins[kPinShards];
 };
 
 struct alignas(64) TupleLog::Header {
@@ -114,6 +116,7 @@ struct alignas(64) TupleLog::Header {
     std::atomic<uint64_t> oversize_records;
     std::atomic<uint64_t> pages_touched;
     std::atomic<uint64_t> sp_prev;  // footprint of the last record (single producer)
+    std::atomic<uint32_t> next_shard;
 };
 
 size_t TupleLog::region_size(const LogConfig &cfg) {
@@ -143,13 +146,14 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->oversize_records.store(0, std::memory_order_relaxed);
     h->pages_touched.store(0, std::memory_order_relaxed);
     h->sp_prev.store(0, std::memory_order_relaxed);
+    h->next_shard.store(0, std::memory_order_relaxed);
     char *slots = static_cast<char *>(region) + h->slots_off;
     for (uint32_t i = 0; i < cfg.ring_pages; ++i) {
         Slot *s = new (slots + i * sizeof(Slot)) Slot();
         s->state.store(0, std::memory_order_relaxed);
         s->spilled.store(0, std::memory_order_relaxed);
         s->committed.store(0, std::memory_order_relaxed);
-        s->pins.store(0, std::memory_order_relaxed);
+        for (auto &pin : s->pins) pin.n.store(0, std::memory_order_relaxed);
     }
     h->magic = kMagic;
 }
@@ -175,6 +179,7 @@ TupleLog::TupleLog(void *region, SpillFile *spill, WaitHooks *hooks)
     page_size_ = hdr_->cfg.page_size;
     ring_mask_ = hdr_->cfg.ring_pages - 1;
     ring_bytes_ = hdr_->ring_bytes;
+    shard_ = hdr_->next_shard.fetch_add(1, std::memory_order_relaxed) % kPinShards;
 }
 
 TupleLog::Slot &TupleLog::slot(uint64_t page) const {
@@ -217,7 +222,15 @@ bool TupleLog::try_register_producer() {
     return true;
 }
 
+void TupleLog::flush_records() {
+    if (pending_records_ != 0) {
+        hdr_->records.fetch_add(pending_records_, std::memory_order_relaxed);
+        pending_records_ = 0;
+    }
+}
+
 bool TupleLog::producer_done() {
+    flush_records();
     uint64_t w = hdr_->producers.load(std::memory_order_acquire);
     uint64_t nw;
     do {
@@ -226,7 +239,7 @@ bool TupleLog::producer_done() {
         nw = w - 1;
         if (nw == 0)
             nw = kSealed;
-    } while (!hdr_->producers.compare_exchange_weak(w, nw, std::memory_order_acq_rel,
+    } while (!hdr_->producers.compare_exchange_weak(w, nw, std::memory_order_seq_cst,
                                                     std::memory_order_acquire));
     if (nw & kSealed) {
         wake_sleepers();
@@ -236,17 +249,20 @@ bool TupleLog::producer_done() {
 }
 
 void TupleLog::fail() {
+    flush_records();
     hdr_->failed.store(1, std::memory_order_seq_cst);
     wake_sleepers();
 }
 
-// Writer half of the sleep handshake, called after a seq_cst publication (record header,
-// producers word, failed flag). A reader about to sleep sets `sleepers` (seq_cst exchange), then
-// prepares to sleep, then re-checks with seq_cst loads. In the single total order of seq_cst
-// operations either our load of the flag follows its exchange (we see 1 and wake it), or its
-// re-check follows our publication (it sees the record and does not sleep) — the store-buffering
-// outcome where both miss is forbidden. The first writer that sees the flag clears it and wakes
-// everyone, so a sleep costs one wake-up, not one per record appended until the reader runs.
+// Writer half of the sleep handshake (see read()). Called after a record is published (its
+// reservation was a seq_cst RMW on tail), after sealing and after failing (seq_cst RMW/store).
+// A reader prepares to sleep, sets `sleepers` (seq_cst exchange), then re-checks tail, sealed
+// and failed with seq_cst loads and sleeps only if nothing was reserved at its position. In the
+// single total order S of seq_cst operations, if its re-check missed our reservation, then
+// its exchange < its re-check < our tail RMW < our load of the flag, so we read 1 (and wake it)
+// or a 0 stored by a writer that cleared the flag after the reader prepared, and so woke it.
+// The first writer that sees the flag clears it and wakes everyone: a sleep costs one wake-up,
+// not one per record appended until the reader runs again.
 void TupleLog::wake_sleepers() {
     if (hdr_->sleepers.load(std::memory_order_seq_cst) != 0 &&
         hdr_->sleepers.exchange(0, std::memory_order_seq_cst) != 0 && hooks_ != nullptr)
@@ -306,7 +322,8 @@ void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_
         // their pin and wait until they have copied out (their release decrement).
         s.state.store(enc(old_page, kClaimed | kRecycling), std::memory_order_seq_cst);
         int spins = 0;
-        while (s.pins.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
+        for (auto &pin : s.pins)
+            while (pin.n.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
     } else {
         hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
     }
@@ -335,10 +352,10 @@ void TupleLog::spill_pages(uint64_t page) {
             t.committed.load(std::memory_order_relaxed) != page_size_ ||
             t.spilled.load(std::memory_order_relaxed) == m + 1)
             break;
-        t.pins.fetch_add(1, std::memory_order_seq_cst);
+        t.pins[shard_].n.fetch_add(1, std::memory_order_seq_cst);
         if (t.state.load(std::memory_order_seq_cst) != enc(m, 0) ||
             t.committed.load(std::memory_order_acquire) != page_size_) {
-            t.pins.fetch_sub(1, std::memory_order_release);
+            t.pins[shard_].n.fetch_sub(1, std::memory_order_release);
             break;
         }
         pages[n] = m;
@@ -356,13 +373,13 @@ void TupleLog::spill_pages(uint64_t page) {
     } catch (...) {
         for (size_t i = 0; i < n; ++i)
             if (pinned[i])
-                pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+                pinned[i]->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         throw;
     }
     for (size_t i = 0; i < n; ++i) {
         slot(pages[i]).spilled.store(pages[i] + 1, std::memory_order_release);
         if (pinned[i])
-            pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+            pinned[i]->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     }
     hdr_->pages_spilled.fetch_add(n, std::memory_order_relaxed);
 }
@@ -412,8 +429,10 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         hdr_->oversize_records.fetch_add(1, std::memory_order_relaxed);
     }
 
-    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_acq_rel);
-    hdr_->records.fetch_add(1, std::memory_order_relaxed);
+    // seq_cst: this RMW is the writer's side of the sleep handshake (see wake_sleepers).
+    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
+    if (++pending_records_ >= kRecordsBatch)
+        flush_records();
     try {
         if (spill_ == nullptr && pos + fp > ring_bytes_)
             throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
@@ -435,7 +454,12 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
-            slot(k).committed.fetch_add(hi - lo, std::memory_order_release);
+            std::atomic<uint64_t> &committed = slot(k).committed;
+            if (hdr_->cfg.single_producer)  // the only writer: no RMW needed
+                committed.store(committed.load(std::memory_order_relaxed) + (hi - lo),
+                                std::memory_order_release);
+            else
+                committed.fetch_add(hi - lo, std::memory_order_release);
         }
     } catch (...) {
         fail();
@@ -456,13 +480,13 @@ const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **pinned) {
     if (c.page_no_ == page)
         return c.page_.data();
     Slot &s = slot(page);
-    s.pins.fetch_add(1, std::memory_order_seq_cst);
+    s.pins[shard_].n.fetch_add(1, std::memory_order_seq_cst);
     const uint64_t st = s.state.load(std::memory_order_seq_cst);
     if (st == enc(page, 0) || st == enc(page, kClaimed)) {
         *pinned = &s;
         return page_ptr(page);
     }
-    s.pins.fetch_sub(1, std::memory_order_release);
+    s.pins[shard_].n.fetch_sub(1, std::memory_order_release);
     if (!has_page(st) || page_of(st) < page)
         return nullptr;
     // Recycled (or being recycled): the page was written to the file before that state.
@@ -488,7 +512,7 @@ void TupleLog::copy_out(Cursor &c, uint64_t pos, char *dst, size_t len) {
             throw Error(Error::Code::Internal, "tuple log: published record spans a missing page");
         std::memcpy(dst, pg + off, n);
         if (pin)
-            pin->pins.fetch_sub(1, std::memory_order_release);
+            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         dst += n;
         pos += n;
         len -= n;
@@ -504,7 +528,7 @@ bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
     uint64_t w;
     if (pin) {
         w = load_word(p);
-        pin->pins.fetch_sub(1, std::memory_order_release);
+        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     } else {
         std::memcpy(&w, p, 8);
     }
@@ -527,7 +551,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
         std::memcpy(&w, pg + off, 8);
     if (w == 0) {
         if (pin)
-            pin->pins.fetch_sub(1, std::memory_order_release);
+            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         return false;
     }
     const uint32_t len = static_cast<uint32_t>((w & kLenMask) - 1);
@@ -549,7 +573,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
     if (n > 0)
         std::memcpy(dst, pg + off + 8, n);
     if (pin)
-        pin->pins.fetch_sub(1, std::memory_order_release);
+        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     if (n < dlen)
         copy_out(c, pos + 8 + n, dst + n, dlen - n);
     if (oversize) {
@@ -569,24 +593,40 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
 }
 
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
+    bool in_flight;
+    return try_read_impl(c, out, &in_flight);
+}
+
+// *in_flight tells a WouldBlock apart: true when the record at the cursor is reserved but not
+// yet published (its writer is mid-append and will publish without being asked), false when
+// nothing was reserved there yet (a reader may sleep on that, see read()).
+ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) {
+    *in_flight = false;
     if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
-    uint64_t w;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        if (read_record(c, c.pos_, &w, out)) {
-            const uint64_t fp = record_footprint(w);
-            c.prev_len_ = fp;
-            c.pos_ += fp;
-            ++hstats_.records_read;
-            return ReadStatus::Record;
+    if (c.pos_ >= c.seen_tail_) {
+        // Caught up with the tail seen last: look again (a load of the writers' line only when
+        // the reader is at the end, not per record).
+        c.seen_tail_ = hdr_->tail.load(std::memory_order_seq_cst);
+        if (c.pos_ >= c.seen_tail_) {
+            if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
+                return ReadStatus::WouldBlock;
+            // Sealed: every append happened before the seal, so tail is final.
+            c.seen_tail_ = hdr_->tail.load(std::memory_order_seq_cst);
+            if (c.pos_ >= c.seen_tail_)
+                return ReadStatus::End;
         }
-        if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
-            return ReadStatus::WouldBlock;
-        // Sealed: every append happened before the seal, so tail is final.
-        if (c.pos_ >= hdr_->tail.load(std::memory_order_acquire))
-            return ReadStatus::End;
     }
-    throw Error(Error::Code::Internal, "tuple log: unpublished record in a sealed log");
+    uint64_t w;
+    if (read_record(c, c.pos_, &w, out)) {
+        const uint64_t fp = record_footprint(w);
+        c.prev_len_ = fp;
+        c.pos_ += fp;
+        ++hstats_.records_read;
+        return ReadStatus::Record;
+    }
+    *in_flight = true;
+    return ReadStatus::WouldBlock;
 }
 
 namespace {
@@ -598,31 +638,35 @@ struct SleepGuard {
 };
 }  // namespace
 
+// Blocking read: spin briefly, then yield, then sleep with the hooks. The reader prepares to
+// sleep FIRST, then sets the sleep flag, then re-checks: a writer that clears the flag after
+// that wakes it (prepare came first, so that wake is not lost), and a writer that reserves
+// later sees the flag (see wake_sleepers). A record reserved but not yet published is waited
+// for by spinning: its writer is mid-append and never waits for readers.
 ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
     for (int spins = 0;; ++spins) {
-        ReadStatus st = try_read(c, out);
+        bool in_flight;
+        ReadStatus st = try_read_impl(c, out, &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
-        if (spins < 64) {
+        if (spins < 128) {
             cpu_relax();
             continue;
         }
-        if (hooks_ == nullptr) {
+        if (hooks_ != nullptr)
+            hooks_->check_interrupts();
+        if (hooks_ == nullptr || in_flight || spins < 160) {
             std::this_thread::yield();
             continue;
         }
-        hooks_->check_interrupts();
-        if (spins < 72) {
-            std::this_thread::yield();
-            continue;
-        }
-        hdr_->sleepers.exchange(1, std::memory_order_seq_cst);
         hooks_->prepare_to_sleep();
         SleepGuard guard{hooks_};
-        st = try_read(c, out);
+        hdr_->sleepers.exchange(1, std::memory_order_seq_cst);
+        st = try_read_impl(c, out, &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
-        hooks_->sleep();
+        if (!in_flight)
+            hooks_->sleep();
     }
 }
 
@@ -663,8 +707,10 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
                     "tuple log: seek to a position that is not a record boundary");
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
-    if (pos == 0)
+    if (pos == 0) {
         c.page_no_ = UINT64_MAX;  // a rescan may follow a reset(): drop the read-back page
+        c.seen_tail_ = 0;
+    }
 }
 
 }  // namespace pm::core

@@ -9,8 +9,14 @@
 #include <thread>
 #include <vector>
 
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -869,4 +875,68 @@ TEST(TupleLogProcesses, ProducersAndConsumersAcrossFork) {
     EXPECT_EQ(log.stats().records, uint64_t(producers) * per_producer);
     EXPECT_GT(log.stats().pages_spilled, 0u);
     munmap(mem, 64 + log_size);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lost wake-ups: hooks whose sleep has a long timeout and counts it. With several writers and
+// readers that sleep often, a missed wake-up shows up as a timeout (the 10 ms safety net of
+// FutexWaitHooks would hide it).
+
+namespace {
+struct StrictHooks : WaitHooks {
+    explicit StrictHooks(std::atomic<uint32_t> *w) : word(w) {}
+    void prepare_to_sleep() override { seen = word->load(); }
+    void sleep() override {
+        const timespec ts{2, 0};
+        long r = syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, seen, &ts,
+                         nullptr, 0);
+        if (r != 0 && errno == ETIMEDOUT)
+            timeouts.fetch_add(1);
+    }
+    void wake_all() override {
+        word->fetch_add(1);
+        syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, INT_MAX, nullptr,
+                nullptr, 0);
+    }
+    std::atomic<uint32_t> *word;
+    uint32_t seen = 0;
+    static std::atomic<int> timeouts;
+};
+std::atomic<int> StrictHooks::timeouts{0};
+}  // namespace
+
+TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
+    Region r(small_cfg(4096, 8));
+    std::atomic<uint32_t> word{0};
+    StrictHooks::timeouts = 0;
+    const int producers = 3, consumers = 2;
+    const int per = PM_SANITIZED ? 150 : 400;
+    {
+        TupleLog boot(r.get(), nullptr, nullptr);
+        for (int p = 0; p < producers; ++p) ASSERT_TRUE(boot.try_register_producer());
+    }
+    std::atomic<int> total{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < consumers; ++c)
+        threads.emplace_back([&] {
+            StrictHooks h(&word);
+            TupleLog l(r.get(), nullptr, &h);
+            Cursor cur;
+            RecordView v;
+            while (l.read(cur, &v) == ReadStatus::Record) total.fetch_add(1);
+        });
+    for (int p = 0; p < producers; ++p)
+        threads.emplace_back([&, p] {
+            StrictHooks h(&word);
+            TupleLog l(r.get(), nullptr, &h);
+            for (int i = 0; i < per; ++i) {
+                // Pauses long enough for readers to go to sleep between records.
+                std::this_thread::sleep_for(std::chrono::microseconds(20 + (i * 37 + p * 11) % 90));
+                l.append(&i, sizeof i);
+            }
+            l.producer_done();
+        });
+    for (auto &t : threads) t.join();
+    EXPECT_EQ(total.load(), consumers * producers * per);
+    EXPECT_EQ(StrictHooks::timeouts.load(), 0) << "a sleeping reader missed a wake-up";
 }

@@ -109,6 +109,7 @@ private:
     std::vector<char> record_;     // copy of the current record
     std::vector<char> page_;       // a spilled page read back
     uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
+    uint64_t seen_tail_ = 0;         // a log tail seen earlier: records below it are reserved
 };
 
 // Counters of one log (shared, whole log) and of one handle (this process).
@@ -185,6 +186,8 @@ private:
     const char *acquire_page(Cursor &c, uint64_t page, Slot **pinned);
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
+    ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
+    void flush_records();
     void copy_out(Cursor &c, uint64_t pos, char *dst, size_t len);
 
     Header *hdr_;
@@ -198,6 +201,8 @@ private:
     uint64_t page_size_ = 0;
     uint64_t ring_mask_ = 0;  // ring_pages - 1
     uint64_t ring_bytes_ = 0;
+    uint32_t shard_ = 0;            // which of the slots' pin counters this handle uses
+    uint64_t pending_records_ = 0;  // appended, not yet added to the shared count
 };
 
 }  // namespace pm::core
