@@ -440,9 +440,13 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
                                                       " bytes is full and there is no spill file");
         const uint64_t end = pos + fp;
         const uint64_t first = pos >> shift_, last = (end - 1) >> shift_;
-        for (uint64_t k = first; k <= last; ++k) ensure_page(k);
+        for (uint64_t k = first; k <= last; ++k)
+            if (slot(k).state.load(std::memory_order_acquire) != enc(k, 0))
+                ensure_page(k);
         if (oversize)
             write_bytes(pos + 8, &overflow_off, 8);
+        else if (first == last && len > 0)  // the common case: one page, one copy
+            std::memcpy(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
         else
             write_bytes(pos + 8, data, len);
         uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);

@@ -161,6 +161,22 @@ TEST(TupleLog, RejectsBadConfig) {
     EXPECT_THROW(TupleLog(buf, nullptr, nullptr), Error);  // never created
 }
 
+TEST(TupleLog, EmptyRecordWithNullData) {
+    Region r(small_cfg());
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    EXPECT_EQ(log.append(nullptr, 0), 0u);
+    EXPECT_EQ(log.append("x", 1), 8u);
+    log.producer_done();
+    Cursor c;
+    RecordView v;
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(v.len, 0u);
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "x");
+    EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+}
+
 TEST(TupleLog, EmptyLog) {
     Region r(small_cfg());
     TupleLog log(r.get(), nullptr, nullptr);
