@@ -31,6 +31,9 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <sys/mman.h>
@@ -60,8 +63,35 @@ uint64_t records_for(size_t size) {
     return std::min<uint64_t>(kMaxRecords, kTargetBytes / fp);
 }
 
-inline const char *src_at(uint64_t i, size_t size) {
-    return source() + (i * 64) % (kSrcBytes - size);
+// Record i's bytes start at a different 64-byte offset of the 1 MiB source (no division on the
+// hot path: the buffer has 4 KiB of slack past kSrcBytes, more than the largest record).
+inline const char *src_at(uint64_t i, size_t) {
+    return source() + ((i * 64) & (kSrcBytes - 1));
+}
+
+// Thread placement: thread i of a case runs on the (i mod n)-th CPU this process may use, the
+// same placement for every implementation (consumers first, then producers). Unpinned threads
+// on an oversubscribed machine sometimes time-share one core and sometimes not, which swings
+// the results by 10x; pinned, every case pays the same cross-core transfers.
+void pin_thread(int i) {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return;
+    int n = CPU_COUNT(&allowed);
+    if (n <= 1)
+        return;
+    int want = i % n;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        if (want-- == 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+            return;
+        }
+    }
 }
 
 // Start gate: all threads spin until released, so thread creation is not timed.
@@ -137,6 +167,7 @@ void BM_ours(benchmark::State &state, int producers, int consumers, size_t size,
         std::vector<std::thread> threads;
         for (int c = 0; c < consumers; ++c) {
             threads.emplace_back([&, c] {
+                pin_thread(c);
                 auto sf = fx.fd >= 0 ? open_spill_file(fx.fd, SpillMode::Auto) : nullptr;
                 FutexWaitHooks hooks(fx.word);
                 TupleLog log(fx.region, sf.get(), &hooks);
@@ -159,6 +190,7 @@ void BM_ours(benchmark::State &state, int producers, int consumers, size_t size,
         }
         for (int p = 0; p < producers; ++p) {
             threads.emplace_back([&, p] {
+                pin_thread(consumers + p);
                 auto sf = fx.fd >= 0 ? open_spill_file(fx.fd, SpillMode::Auto) : nullptr;
                 FutexWaitHooks hooks(fx.word);
                 TupleLog log(fx.region, sf.get(), &hooks);
@@ -198,6 +230,7 @@ void BM_boost_spsc(benchmark::State &state) {
         Gate gate;
         Clock::time_point end_time;
         std::thread consumer([&] {
+            pin_thread(0);
             Rec<S> r;
             uint64_t sum = 0, got = 0;
             gate.arrive_and_wait();
@@ -215,6 +248,7 @@ void BM_boost_spsc(benchmark::State &state) {
             benchmark::DoNotOptimize(sum);
         });
         std::thread producer([&] {
+            pin_thread(1);
             gate.arrive_and_wait();
             for (uint64_t i = 0; i < n; ++i) {
                 const Rec<S> &r = *reinterpret_cast<const Rec<S> *>(src_at(i, S));
@@ -243,6 +277,7 @@ void BM_boost_queue(benchmark::State &state, int producers, int consumers) {
         std::vector<std::thread> threads;
         for (int c = 0; c < consumers; ++c) {
             threads.emplace_back([&, c] {
+                pin_thread(c);
                 Rec<S> r;
                 uint64_t sum = 0, got = 0;
                 gate.arrive_and_wait();
@@ -262,6 +297,7 @@ void BM_boost_queue(benchmark::State &state, int producers, int consumers) {
         }
         for (int p = 0; p < producers; ++p) {
             threads.emplace_back([&, p] {
+                pin_thread(consumers + p);
                 gate.arrive_and_wait();
                 for (uint64_t i = p; i < n; i += producers) {
                     const Rec<S> &r = *reinterpret_cast<const Rec<S> *>(src_at(i, S));

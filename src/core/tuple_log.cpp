@@ -105,6 +105,9 @@ struct alignas(64) TupleLog::Header {
     // Writers' line: reservation and record count (one line transfer between producers).
     alignas(64) std::atomic<uint64_t> tail;
     std::atomic<uint64_t> records;
+    // single_producer logs only: every byte below it is published (publication order is log
+    // order there), so readers need no zeroed header to tell, and pages are never zeroed.
+    std::atomic<uint64_t> published;
     // Read-mostly line: producers/sealed, failed, and the sleep flag (set by a reader about to
     // sleep, cleared by the writer that wakes it; writers only load it while nobody sleeps).
     alignas(64) std::atomic<uint64_t> producers;
@@ -138,6 +141,7 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->pages_off = sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot);
     h->tail.store(0, std::memory_order_relaxed);
     h->records.store(0, std::memory_order_relaxed);
+    h->published.store(0, std::memory_order_relaxed);
     h->sleepers.store(0, std::memory_order_relaxed);
     h->producers.store(0, std::memory_order_relaxed);
     h->failed.store(0, std::memory_order_relaxed);
@@ -327,7 +331,10 @@ void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_
     } else {
         hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
     }
-    std::memset(page_ptr(new_page), 0, page_size_);
+    // Headers must read 0 until published, except in single_producer logs, where readers go
+    // by `published` and never look at bytes above it.
+    if (!hdr_->cfg.single_producer)
+        std::memset(page_ptr(new_page), 0, page_size_);
     s.committed.store(0, std::memory_order_relaxed);
     s.state.store(enc(new_page, 0), std::memory_order_release);
 }
@@ -455,6 +462,8 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             hdr_->sp_prev.store(fp, std::memory_order_release);
         }
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
+        if (hdr_->cfg.single_producer)
+            hdr_->published.store(end, std::memory_order_release);
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
@@ -609,14 +618,21 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
     if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
     if (c.pos_ >= c.seen_tail_) {
-        // Caught up with the tail seen last: look again (a load of the writers' line only when
-        // the reader is at the end, not per record).
-        c.seen_tail_ = hdr_->tail.load(std::memory_order_seq_cst);
+        // Caught up with the frontier seen last: look again (a load of the writers' line only
+        // when the reader is at the end, not per record). The frontier is the reservation tail,
+        // or in a single_producer log the published tail.
+        const bool sp = hdr_->cfg.single_producer;
+        std::atomic<uint64_t> &frontier = sp ? hdr_->published : hdr_->tail;
+        c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
         if (c.pos_ >= c.seen_tail_) {
+            if (sp && hdr_->tail.load(std::memory_order_seq_cst) > c.pos_) {
+                *in_flight = true;  // reserved, being written
+                return ReadStatus::WouldBlock;
+            }
             if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
                 return ReadStatus::WouldBlock;
-            // Sealed: every append happened before the seal, so tail is final.
-            c.seen_tail_ = hdr_->tail.load(std::memory_order_seq_cst);
+            // Sealed: every append happened before the seal, so the frontier is final.
+            c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
             if (c.pos_ >= c.seen_tail_)
                 return ReadStatus::End;
         }
@@ -685,9 +701,9 @@ ReadStatus TupleLog::read_prev(Cursor &c, RecordView *out) {
     uint64_t prev = c.prev_len_;
     if (prev == UINT64_MAX) {
         uint64_t w;
-        if (header_at(c, c.pos_, &w)) {
+        if (c.pos_ < hdr_->published.load(std::memory_order_acquire) && header_at(c, c.pos_, &w)) {
             prev = (w >> kPrevShift) << 3;
-        } else if (sealed() && c.pos_ >= hdr_->tail.load(std::memory_order_acquire)) {
+        } else if (sealed() && c.pos_ >= hdr_->published.load(std::memory_order_acquire)) {
             prev = hdr_->sp_prev.load(std::memory_order_acquire);
         } else {
             return ReadStatus::WouldBlock;

@@ -196,9 +196,13 @@ TEST(TupleLog, EmptyLog) {
     EXPECT_EQ(log.config().page_size, 4096u);
 }
 
-TEST(TupleLog, RecordsOfManySizes) {
+class ManySizes : public ::testing::TestWithParam<bool> {};
+
+// Both modes: multi-producer (zeroed pages, headers tell publication) and single_producer
+// (pages never zeroed, the published tail tells; the region starts as garbage).
+TEST_P(ManySizes, RecordsOfManySizes) {
     const uint32_t P = 4096;
-    Region r(small_cfg(P, 8));  // ring 32 KiB, half 16 KiB
+    Region r(small_cfg(P, 8, GetParam()));  // ring 32 KiB, half 16 KiB
     TempFile f;
     auto spill = open_spill_file(f.fd, SpillMode::Sync);
     TupleLog log(r.get(), spill.get(), nullptr);
@@ -234,6 +238,10 @@ TEST(TupleLog, RecordsOfManySizes) {
     EXPECT_GT(s.pages_spilled, 0u);
     EXPECT_EQ(log.handle_stats().records_appended, sizes.size());
 }
+INSTANTIATE_TEST_SUITE_P(Modes, ManySizes, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &i) {
+                             return std::string(i.param ? "SingleProducer" : "MultiProducer");
+                         });
 
 TEST(TupleLog, NoSpillFileMeansOutOfMemory) {
     Region r(small_cfg(4096, 2));
@@ -718,7 +726,15 @@ TEST(TupleLogThreads, FourByThreeStraddlingRecords) {
 }
 
 TEST(TupleLogThreads, SlowReaderFallsBehindAndReadsFromFile) {
-    run_mpmc(1, 2, 3000 * kScale, small_cfg(4096, 2), 200, true, /*slow_reader=*/true);
+    run_mpmc(1, 2, 3000 * kScale, small_cfg(4096, 2, true), 200, true, /*slow_reader=*/true);
+}
+
+TEST(TupleLogThreads, SingleProducerThreeConsumersWithSpill) {
+    run_mpmc(1, 3, 600 * kScale, small_cfg(4096, 4, true), 3000, true);
+}
+
+TEST(TupleLogThreads, OneProducerMultiModeSlowReader) {
+    run_mpmc(1, 2, 2000 * kScale, small_cfg(4096, 2, false), 200, true, /*slow_reader=*/true);
 }
 
 TEST(TupleLogThreads, FailWakesBlockedReaders) {
