@@ -105,9 +105,11 @@ struct alignas(64) TupleLog::Header {
     // Writers' line: reservation and record count (one line transfer between producers).
     alignas(64) std::atomic<uint64_t> tail;
     std::atomic<uint64_t> records;
-    // single_producer logs only: every byte below it is published (publication order is log
-    // order there), so readers need no zeroed header to tell, and pages are never zeroed.
-    std::atomic<uint64_t> published;
+    // single_producer logs only, on its own line (readers that caught up poll it): every byte
+    // below it is published (publication order is log order there), so readers need no zeroed
+    // header to tell, and pages are never zeroed. Its seq_cst store is the writer's side of the
+    // sleep handshake in such logs (tail is then written by a plain store).
+    alignas(64) std::atomic<uint64_t> published;
     // Read-mostly line: producers/sealed, failed, and the sleep flag (set by a reader about to
     // sleep, cleared by the writer that wakes it; writers only load it while nobody sleeps).
     alignas(64) std::atomic<uint64_t> producers;
@@ -259,7 +261,9 @@ void TupleLog::fail() {
 }
 
 // Writer half of the sleep handshake (see read()). Called after a record is published (its
-// reservation was a seq_cst RMW on tail), after sealing and after failing (seq_cst RMW/store).
+// reservation was a seq_cst RMW on tail; in a single_producer log, its publication was a
+// seq_cst store of `published`, and "tail" below reads "published"), after sealing and after
+// failing (seq_cst RMW/store).
 // A reader prepares to sleep, sets `sleepers` (seq_cst exchange), then re-checks tail, sealed
 // and failed with seq_cst loads and sleeps only if nothing was reserved at its position. In the
 // single total order S of seq_cst operations, if its re-check missed our reservation, then
@@ -436,8 +440,17 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         hdr_->oversize_records.fetch_add(1, std::memory_order_relaxed);
     }
 
-    // seq_cst: this RMW is the writer's side of the sleep handshake (see wake_sleepers).
-    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
+    // Multi-producer: one RMW reserves, and being seq_cst it is also the writer's side of the
+    // sleep handshake (see wake_sleepers). Single producer: nobody else writes tail, a plain
+    // store reserves, and the seq_cst store of `published` below is the handshake.
+    const bool sp = hdr_->cfg.single_producer;
+    uint64_t pos;
+    if (sp) {
+        pos = hdr_->tail.load(std::memory_order_relaxed);
+        hdr_->tail.store(pos + fp, std::memory_order_relaxed);
+    } else {
+        pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
+    }
     if (++pending_records_ >= kRecordsBatch)
         flush_records();
     try {
@@ -462,13 +475,13 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             hdr_->sp_prev.store(fp, std::memory_order_release);
         }
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
-        if (hdr_->cfg.single_producer)
-            hdr_->published.store(end, std::memory_order_release);
+        if (sp)
+            hdr_->published.store(end, std::memory_order_seq_cst);
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
             std::atomic<uint64_t> &committed = slot(k).committed;
-            if (hdr_->cfg.single_producer)  // the only writer: no RMW needed
+            if (sp)  // the only writer: no RMW needed
                 committed.store(committed.load(std::memory_order_relaxed) + (hi - lo),
                                 std::memory_order_release);
             else
@@ -606,15 +619,15 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
 }
 
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
-    bool in_flight;
-    return try_read_impl(c, out, &in_flight);
+    return try_read_impl(c, out, nullptr);
 }
 
-// *in_flight tells a WouldBlock apart: true when the record at the cursor is reserved but not
-// yet published (its writer is mid-append and will publish without being asked), false when
-// nothing was reserved there yet (a reader may sleep on that, see read()).
+// When in_flight is not null, *in_flight tells a WouldBlock apart: true when the record at the
+// cursor is reserved but not yet published (its writer is mid-append and will publish without
+// being asked: spin), false when nothing was reserved there yet (read() may sleep on that).
 ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) {
-    *in_flight = false;
+    if (in_flight != nullptr)
+        *in_flight = false;
     if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
     if (c.pos_ >= c.seen_tail_) {
@@ -625,7 +638,9 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
         std::atomic<uint64_t> &frontier = sp ? hdr_->published : hdr_->tail;
         c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
         if (c.pos_ >= c.seen_tail_) {
-            if (sp && hdr_->tail.load(std::memory_order_seq_cst) > c.pos_) {
+            // (Only a reader about to sleep looks at tail: polling it would steal the writer's
+            // line. In these logs the handshake is on `published`; tail is just a hint.)
+            if (sp && in_flight != nullptr && hdr_->tail.load(std::memory_order_relaxed) > c.pos_) {
                 *in_flight = true;  // reserved, being written
                 return ReadStatus::WouldBlock;
             }
@@ -645,7 +660,8 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
         ++hstats_.records_read;
         return ReadStatus::Record;
     }
-    *in_flight = true;
+    if (in_flight != nullptr)
+        *in_flight = true;
     return ReadStatus::WouldBlock;
 }
 
@@ -665,8 +681,8 @@ struct SleepGuard {
 // for by spinning: its writer is mid-append and never waits for readers.
 ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
     for (int spins = 0;; ++spins) {
-        bool in_flight;
-        ReadStatus st = try_read_impl(c, out, &in_flight);
+        bool in_flight = false;
+        ReadStatus st = try_read_impl(c, out, spins < 128 ? nullptr : &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
         if (spins < 128) {

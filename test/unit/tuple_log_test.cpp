@@ -937,11 +937,11 @@ struct StrictHooks : WaitHooks {
 std::atomic<int> StrictHooks::timeouts{0};
 }  // namespace
 
-TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
-    Region r(small_cfg(4096, 8));
+void run_wakeup_test(int producers, bool single_producer) {
+    Region r(small_cfg(4096, 8, single_producer));
     std::atomic<uint32_t> word{0};
     StrictHooks::timeouts = 0;
-    const int producers = 3, consumers = 2;
+    const int consumers = 2;
     const int per = PM_SANITIZED ? 150 : 400;
     {
         TupleLog boot(r.get(), nullptr, nullptr);
@@ -971,4 +971,12 @@ TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
     for (auto &t : threads) t.join();
     EXPECT_EQ(total.load(), consumers * producers * per);
     EXPECT_EQ(StrictHooks::timeouts.load(), 0) << "a sleeping reader missed a wake-up";
+}
+
+TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
+    run_wakeup_test(3, false);
+}
+
+TEST(TupleLogThreads, NoLostWakeupsSingleProducer) {
+    run_wakeup_test(1, true);
 }
