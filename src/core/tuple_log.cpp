@@ -280,7 +280,8 @@ void TupleLog::wake_sleepers() {
 void TupleLog::writer_wait(int &spins) {
     if (hdr_->failed.load(std::memory_order_acquire))
         throw Error(Error::Code::Internal, "tuple log: the log was marked failed");
-    if (++spins < 32) {
+    if (spins < 32) {
+        ++spins;
         cpu_relax();
         return;
     }
@@ -680,7 +681,7 @@ struct SleepGuard {
 // later sees the flag (see wake_sleepers). A record reserved but not yet published is waited
 // for by spinning: its writer is mid-append and never waits for readers.
 ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
-    for (int spins = 0;; ++spins) {
+    for (int spins = 0;; spins = std::min(spins + 1, 1000)) {
         bool in_flight = false;
         ReadStatus st = try_read_impl(c, out, spins < 128 ? nullptr : &in_flight);
         if (st != ReadStatus::WouldBlock)
