@@ -623,6 +623,7 @@ namespace {
 struct MpmcResult {
     bool ok = true;
     uint64_t records = 0;
+    uint64_t pages_read_back = 0;
     uint64_t checksum = 0;
     std::string error;
 };
@@ -653,6 +654,11 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
             Cursor c;
             RecordView v;
             MpmcResult &res = results[i];
+            if (slow_reader && i == 0) {
+                // Start only once the ring has wrapped: this reader must read from the file.
+                while (log.stats().pages_spilled == 0 && !log.sealed())
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
             for (;;) {
                 ReadStatus st = log.read(c, &v);
                 if (st == ReadStatus::End)
@@ -674,6 +680,7 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
                 if (slow_reader && i == 0 && res.records % 64 == 0)
                     std::this_thread::sleep_for(std::chrono::microseconds(200));
             }
+            res.pages_read_back = log.handle_stats().pages_read_back;
         });
     }
     for (int p = 0; p < producers; ++p) {
@@ -695,6 +702,9 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
     }
     for (auto &t : threads) t.join();
     EXPECT_EQ(errors.load(), 0);
+    if (slow_reader) {
+        EXPECT_GT(results[0].pages_read_back, 0u) << "the slow reader never read the file";
+    }
     for (int i = 0; i < consumers; ++i) {
         EXPECT_TRUE(results[i].ok) << "consumer " << i << ": " << results[i].error;
         EXPECT_EQ(results[i].records, uint64_t(producers) * per_producer) << "consumer " << i;
