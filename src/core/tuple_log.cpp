@@ -29,6 +29,8 @@ constexpr uint64_t kSealed = uint64_t{1} << 63;
 constexpr uint32_t kMaxLen = uint32_t{1} << 30;
 constexpr uint64_t kMaxRingBytes = uint64_t{1} << 34;
 constexpr size_t kSpillBatch = 8;
+constexpr uint32_t kPinShards = 4;      // readers of different handles pin different lines
+constexpr uint64_t kRecordsBatch = 64;  // appends counted locally before the shared add
 
 inline uint64_t align8(uint64_t x) {
     return (x + 7) & ~uint64_t{7};
@@ -74,12 +76,15 @@ void validate(const LogConfig &cfg) {
 
 }  // namespace
 
-// Per ring slot, three cache lines: read-mostly state, writers' commit counter, readers' pins.
+// Per ring slot: a read-mostly state line, the writers' commit counter, readers' pin lines.
 struct alignas(64) TupleLog::Slot {
     std::atomic<uint64_t> state;    // enc(page, flags) of the page the slot holds
     std::atomic<uint64_t> spilled;  // page + 1 of the last page of this slot in the spill file
     alignas(64) std::atomic<uint64_t> committed;  // bytes of the current page written
-    alignas(64) std::atomic<uint32_t> pins;       // readers (and batch spillers) copying out
+    // Readers (and batch spillers) copying out of the page, sharded by handle.
+    struct alignas(64) Pin {
+        std::atomic<uint32_t> n;
+    } pins[kPinShards];
 };
 
 struct alignas(64) TupleLog::Header {
@@ -91,20 +96,26 @@ struct alignas(64) TupleLog::Header {
     uint64_t inline_max;  // largest in-log footprint; longer records go out of line
     uint64_t slots_off;
     uint64_t pages_off;
-    // Writers' line: reservation, record count, and the sleepers handshake word (writers do
-    // one RMW on it per append, right after touching tail, so it rarely costs a line transfer).
+    // Writers' line: reservation and record count (one line transfer between producers).
     alignas(64) std::atomic<uint64_t> tail;
     std::atomic<uint64_t> records;
-    std::atomic<uint32_t> sleepers;
-    // Read-mostly line: producers/sealed and failed.
+    // single_producer logs only, on its own line (readers that caught up poll it): every byte
+    // below it is published (publication order is log order there), so readers need no zeroed
+    // header to tell, and pages are never zeroed. Its seq_cst store is the writer's side of the
+    // sleep handshake in such logs (tail is then written by a plain store).
+    alignas(64) std::atomic<uint64_t> published;
+    // Read-mostly line: producers/sealed, failed, and the sleep flag (set by a reader about to
+    // sleep, cleared by the writer that wakes it; writers only load it while nobody sleeps).
     alignas(64) std::atomic<uint64_t> producers;
     std::atomic<uint32_t> failed;
+    std::atomic<uint32_t> sleepers;
     // Rarely written counters.
     alignas(64) std::atomic<uint64_t> overflow_next;
     std::atomic<uint64_t> pages_spilled;
     std::atomic<uint64_t> oversize_records;
     std::atomic<uint64_t> pages_touched;
     std::atomic<uint64_t> sp_prev;  // footprint of the last record (single producer)
+    std::atomic<uint32_t> next_shard;
 };
 
 size_t TupleLog::region_size(const LogConfig &cfg) {
@@ -126,6 +137,7 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->pages_off = sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot);
     h->tail.store(0, std::memory_order_relaxed);
     h->records.store(0, std::memory_order_relaxed);
+    h->published.store(0, std::memory_order_relaxed);
     h->sleepers.store(0, std::memory_order_relaxed);
     h->producers.store(0, std::memory_order_relaxed);
     h->failed.store(0, std::memory_order_relaxed);
@@ -134,13 +146,14 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->oversize_records.store(0, std::memory_order_relaxed);
     h->pages_touched.store(0, std::memory_order_relaxed);
     h->sp_prev.store(0, std::memory_order_relaxed);
+    h->next_shard.store(0, std::memory_order_relaxed);
     char *slots = static_cast<char *>(region) + h->slots_off;
     for (uint32_t i = 0; i < cfg.ring_pages; ++i) {
         Slot *s = new (slots + i * sizeof(Slot)) Slot();
         s->state.store(0, std::memory_order_relaxed);
         s->spilled.store(0, std::memory_order_relaxed);
         s->committed.store(0, std::memory_order_relaxed);
-        s->pins.store(0, std::memory_order_relaxed);
+        for (auto &pin : s->pins) pin.n.store(0, std::memory_order_relaxed);
     }
     h->magic = kMagic;
 }
@@ -166,6 +179,7 @@ TupleLog::TupleLog(void *region, SpillFile *spill, WaitHooks *hooks)
     page_size_ = hdr_->cfg.page_size;
     ring_mask_ = hdr_->cfg.ring_pages - 1;
     ring_bytes_ = hdr_->ring_bytes;
+    shard_ = hdr_->next_shard.fetch_add(1, std::memory_order_relaxed) % kPinShards;
 }
 
 TupleLog::Slot &TupleLog::slot(uint64_t page) const {
@@ -208,7 +222,15 @@ bool TupleLog::try_register_producer() {
     return true;
 }
 
+void TupleLog::flush_records() {
+    if (pending_records_ != 0) {
+        hdr_->records.fetch_add(pending_records_, std::memory_order_relaxed);
+        pending_records_ = 0;
+    }
+}
+
 bool TupleLog::producer_done() {
+    flush_records();
     uint64_t w = hdr_->producers.load(std::memory_order_acquire);
     uint64_t nw;
     do {
@@ -217,7 +239,7 @@ bool TupleLog::producer_done() {
         nw = w - 1;
         if (nw == 0)
             nw = kSealed;
-    } while (!hdr_->producers.compare_exchange_weak(w, nw, std::memory_order_acq_rel,
+    } while (!hdr_->producers.compare_exchange_weak(w, nw, std::memory_order_seq_cst,
                                                     std::memory_order_acquire));
     if (nw & kSealed) {
         wake_sleepers();
@@ -227,22 +249,33 @@ bool TupleLog::producer_done() {
 }
 
 void TupleLog::fail() {
+    flush_records();
     hdr_->failed.store(1, std::memory_order_seq_cst);
     wake_sleepers();
 }
 
-// Writer half of the sleep handshake. The RMW on `sleepers` is ordered with a sleeping reader's
-// increment of it (same variable, one modification order): either we read its increment and
-// wake it, or its increment reads our RMW and so sees everything we published before it.
+// Writer half of the sleep handshake (see read()). Called after a record is published (its
+// reservation was a seq_cst RMW on tail; in a single_producer log, its publication was a
+// seq_cst store of `published`, and "tail" below reads "published"), after sealing and after
+// failing (seq_cst RMW/store).
+// A reader prepares to sleep, sets `sleepers` (seq_cst exchange), then re-checks tail, sealed
+// and failed with seq_cst loads and sleeps only if nothing was reserved at its position. In the
+// single total order S of seq_cst operations, if its re-check missed our reservation, then
+// its exchange < its re-check < our tail RMW < our load of the flag, so we read 1 (and wake it)
+// or a 0 stored by a writer that cleared the flag after the reader prepared, and so woke it.
+// The first writer that sees the flag clears it and wakes everyone: a sleep costs one wake-up,
+// not one per record appended until the reader runs again.
 void TupleLog::wake_sleepers() {
-    if (hdr_->sleepers.fetch_add(0, std::memory_order_acq_rel) != 0 && hooks_ != nullptr)
+    if (hdr_->sleepers.load(std::memory_order_seq_cst) != 0 &&
+        hdr_->sleepers.exchange(0, std::memory_order_seq_cst) != 0 && hooks_ != nullptr)
         hooks_->wake_all();
 }
 
 void TupleLog::writer_wait(int &spins) {
     if (hdr_->failed.load(std::memory_order_acquire))
         throw Error(Error::Code::Internal, "tuple log: the log was marked failed");
-    if (++spins < 32) {
+    if (spins < 32) {
+        ++spins;
         cpu_relax();
         return;
     }
@@ -292,11 +325,15 @@ void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_
         // their pin and wait until they have copied out (their release decrement).
         s.state.store(enc(old_page, kClaimed | kRecycling), std::memory_order_seq_cst);
         int spins = 0;
-        while (s.pins.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
+        for (auto &pin : s.pins)
+            while (pin.n.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
     } else {
         hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
     }
-    std::memset(page_ptr(new_page), 0, page_size_);
+    // Headers must read 0 until published, except in single_producer logs, where readers go
+    // by `published` and never look at bytes above it.
+    if (!hdr_->cfg.single_producer)
+        std::memset(page_ptr(new_page), 0, page_size_);
     s.committed.store(0, std::memory_order_relaxed);
     s.state.store(enc(new_page, 0), std::memory_order_release);
 }
@@ -321,10 +358,10 @@ void TupleLog::spill_pages(uint64_t page) {
             t.committed.load(std::memory_order_relaxed) != page_size_ ||
             t.spilled.load(std::memory_order_relaxed) == m + 1)
             break;
-        t.pins.fetch_add(1, std::memory_order_seq_cst);
+        t.pins[shard_].n.fetch_add(1, std::memory_order_seq_cst);
         if (t.state.load(std::memory_order_seq_cst) != enc(m, 0) ||
             t.committed.load(std::memory_order_acquire) != page_size_) {
-            t.pins.fetch_sub(1, std::memory_order_release);
+            t.pins[shard_].n.fetch_sub(1, std::memory_order_release);
             break;
         }
         pages[n] = m;
@@ -342,13 +379,13 @@ void TupleLog::spill_pages(uint64_t page) {
     } catch (...) {
         for (size_t i = 0; i < n; ++i)
             if (pinned[i])
-                pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+                pinned[i]->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         throw;
     }
     for (size_t i = 0; i < n; ++i) {
         slot(pages[i]).spilled.store(pages[i] + 1, std::memory_order_release);
         if (pinned[i])
-            pinned[i]->pins.fetch_sub(1, std::memory_order_release);
+            pinned[i]->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     }
     hdr_->pages_spilled.fetch_add(n, std::memory_order_relaxed);
 }
@@ -398,8 +435,19 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         hdr_->oversize_records.fetch_add(1, std::memory_order_relaxed);
     }
 
-    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_acq_rel);
-    hdr_->records.fetch_add(1, std::memory_order_relaxed);
+    // Multi-producer: one RMW reserves, and being seq_cst it is also the writer's side of the
+    // sleep handshake (see wake_sleepers). Single producer: nobody else writes tail, a plain
+    // store reserves, and the seq_cst store of `published` below is the handshake.
+    const bool sp = hdr_->cfg.single_producer;
+    uint64_t pos;
+    if (sp) {
+        pos = hdr_->tail.load(std::memory_order_relaxed);
+        hdr_->tail.store(pos + fp, std::memory_order_relaxed);
+    } else {
+        pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
+    }
+    if (++pending_records_ >= kRecordsBatch)
+        flush_records();
     try {
         if (spill_ == nullptr && pos + fp > ring_bytes_)
             throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
@@ -407,9 +455,13 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
                                                       " bytes is full and there is no spill file");
         const uint64_t end = pos + fp;
         const uint64_t first = pos >> shift_, last = (end - 1) >> shift_;
-        for (uint64_t k = first; k <= last; ++k) ensure_page(k);
+        for (uint64_t k = first; k <= last; ++k)
+            if (slot(k).state.load(std::memory_order_acquire) != enc(k, 0))
+                ensure_page(k);
         if (oversize)
             write_bytes(pos + 8, &overflow_off, 8);
+        else if (first == last && len > 0)  // the common case: one page, one copy
+            std::memcpy(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
         else
             write_bytes(pos + 8, data, len);
         uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
@@ -418,10 +470,17 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             hdr_->sp_prev.store(fp, std::memory_order_release);
         }
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
+        if (sp)
+            hdr_->published.store(end, std::memory_order_seq_cst);
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
-            slot(k).committed.fetch_add(hi - lo, std::memory_order_release);
+            std::atomic<uint64_t> &committed = slot(k).committed;
+            if (sp)  // the only writer: no RMW needed
+                committed.store(committed.load(std::memory_order_relaxed) + (hi - lo),
+                                std::memory_order_release);
+            else
+                committed.fetch_add(hi - lo, std::memory_order_release);
         }
     } catch (...) {
         fail();
@@ -442,13 +501,13 @@ const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **pinned) {
     if (c.page_no_ == page)
         return c.page_.data();
     Slot &s = slot(page);
-    s.pins.fetch_add(1, std::memory_order_seq_cst);
+    s.pins[shard_].n.fetch_add(1, std::memory_order_seq_cst);
     const uint64_t st = s.state.load(std::memory_order_seq_cst);
     if (st == enc(page, 0) || st == enc(page, kClaimed)) {
         *pinned = &s;
         return page_ptr(page);
     }
-    s.pins.fetch_sub(1, std::memory_order_release);
+    s.pins[shard_].n.fetch_sub(1, std::memory_order_release);
     if (!has_page(st) || page_of(st) < page)
         return nullptr;
     // Recycled (or being recycled): the page was written to the file before that state.
@@ -474,7 +533,7 @@ void TupleLog::copy_out(Cursor &c, uint64_t pos, char *dst, size_t len) {
             throw Error(Error::Code::Internal, "tuple log: published record spans a missing page");
         std::memcpy(dst, pg + off, n);
         if (pin)
-            pin->pins.fetch_sub(1, std::memory_order_release);
+            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         dst += n;
         pos += n;
         len -= n;
@@ -490,7 +549,7 @@ bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
     uint64_t w;
     if (pin) {
         w = load_word(p);
-        pin->pins.fetch_sub(1, std::memory_order_release);
+        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     } else {
         std::memcpy(&w, p, 8);
     }
@@ -498,11 +557,12 @@ bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
     return w != 0;
 }
 
-// Copies the record at pos into the cursor; false when it is not published yet.
+// Sealed and never wrapped: the ring is immutable from here on.
 bool TupleLog::frozen() const {
     return sealed() && hdr_->tail.load(std::memory_order_acquire) <= ring_bytes_;
 }
 
+// Copies the record at pos into the cursor; false when it is not published yet.
 bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out) {
     const uint64_t page = pos >> shift_;
     const size_t off = pos & (page_size_ - 1);
@@ -539,7 +599,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
         std::memcpy(&w, pg + off, 8);
     if (w == 0) {
         if (pin)
-            pin->pins.fetch_sub(1, std::memory_order_release);
+            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         return false;
     }
     const uint32_t len = static_cast<uint32_t>((w & kLenMask) - 1);
@@ -561,7 +621,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
     if (n > 0)
         std::memcpy(dst, pg + off + 8, n);
     if (pin)
-        pin->pins.fetch_sub(1, std::memory_order_release);
+        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
     if (n < dlen)
         copy_out(c, pos + 8 + n, dst + n, dlen - n);
     if (oversize) {
@@ -581,66 +641,90 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
 }
 
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
-    if (hdr_->failed.load(std::memory_order_acquire))
+    return try_read_impl(c, out, nullptr);
+}
+
+// When in_flight is not null, *in_flight tells a WouldBlock apart: true when the record at the
+// cursor is reserved but not yet published (its writer is mid-append and will publish without
+// being asked: spin), false when nothing was reserved there yet (read() may sleep on that).
+ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) {
+    if (in_flight != nullptr)
+        *in_flight = false;
+    if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
-    uint64_t w;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        if (read_record(c, c.pos_, &w, out)) {
-            const uint64_t fp = record_footprint(w);
-            c.prev_len_ = fp;
-            c.pos_ += fp;
-            ++hstats_.records_read;
-            return ReadStatus::Record;
+    if (c.pos_ >= c.seen_tail_) {
+        // Caught up with the frontier seen last: look again (a load of the writers' line only
+        // when the reader is at the end, not per record). The frontier is the reservation tail,
+        // or in a single_producer log the published tail.
+        const bool sp = hdr_->cfg.single_producer;
+        std::atomic<uint64_t> &frontier = sp ? hdr_->published : hdr_->tail;
+        c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
+        if (c.pos_ >= c.seen_tail_) {
+            // (Only a reader about to sleep looks at tail: polling it would steal the writer's
+            // line. In these logs the handshake is on `published`; tail is just a hint.)
+            if (sp && in_flight != nullptr && hdr_->tail.load(std::memory_order_relaxed) > c.pos_) {
+                *in_flight = true;  // reserved, being written
+                return ReadStatus::WouldBlock;
+            }
+            if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
+                return ReadStatus::WouldBlock;
+            // Sealed: every append happened before the seal, so the frontier is final.
+            c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
+            if (c.pos_ >= c.seen_tail_)
+                return ReadStatus::End;
         }
-        if (!sealed())
-            return ReadStatus::WouldBlock;
-        // Sealed: every append happened before the seal, so tail is final.
-        if (c.pos_ >= hdr_->tail.load(std::memory_order_acquire))
-            return ReadStatus::End;
     }
-    throw Error(Error::Code::Internal, "tuple log: unpublished record in a sealed log");
+    uint64_t w;
+    if (read_record(c, c.pos_, &w, out)) {
+        const uint64_t fp = record_footprint(w);
+        c.prev_len_ = fp;
+        c.pos_ += fp;
+        ++hstats_.records_read;
+        return ReadStatus::Record;
+    }
+    if (in_flight != nullptr)
+        *in_flight = true;
+    return ReadStatus::WouldBlock;
 }
 
 namespace {
-// Leaves the sleep protocol on every exit path (return or exception from the hooks).
+// Leaves the sleep protocol on every exit path (return or exception from the hooks). The flag
+// is left alone: other readers may sleep on it; a stale flag costs one spurious wake_all().
 struct SleepGuard {
-    std::atomic<uint32_t> &sleepers;
     WaitHooks *hooks;
-    bool prepared = false;
-    ~SleepGuard() {
-        if (prepared)
-            hooks->cancel_sleep();
-        sleepers.fetch_sub(1, std::memory_order_acq_rel);
-    }
+    ~SleepGuard() { hooks->cancel_sleep(); }
 };
 }  // namespace
 
+// Blocking read: spin briefly, then yield, then sleep with the hooks. The reader prepares to
+// sleep FIRST, then sets the sleep flag, then re-checks: a writer that clears the flag after
+// that wakes it (prepare came first, so that wake is not lost), and a writer that reserves
+// later sees the flag (see wake_sleepers). A record reserved but not yet published is waited
+// for by spinning: its writer is mid-append and never waits for readers.
 ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
-    for (int spins = 0;; ++spins) {
-        ReadStatus st = try_read(c, out);
+    for (int spins = 0;; spins = std::min(spins + 1, 1000)) {
+        bool in_flight = false;
+        ReadStatus st = try_read_impl(c, out, spins < 128 ? nullptr : &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
-        if (spins < 64) {
+        if (spins < 128) {
             cpu_relax();
             continue;
         }
-        if (hooks_ == nullptr) {
+        if (hooks_ != nullptr)
+            hooks_->check_interrupts();
+        if (hooks_ == nullptr || in_flight || spins < 160) {
             std::this_thread::yield();
             continue;
         }
-        hooks_->check_interrupts();
-        if (spins < 72) {
-            std::this_thread::yield();
-            continue;
-        }
-        hdr_->sleepers.fetch_add(1, std::memory_order_acq_rel);
-        SleepGuard guard{hdr_->sleepers, hooks_};
         hooks_->prepare_to_sleep();
-        guard.prepared = true;
-        st = try_read(c, out);
+        SleepGuard guard{hooks_};
+        hdr_->sleepers.exchange(1, std::memory_order_seq_cst);
+        st = try_read_impl(c, out, &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
-        hooks_->sleep();
+        if (!in_flight)
+            hooks_->sleep();
     }
 }
 
@@ -655,9 +739,9 @@ ReadStatus TupleLog::read_prev(Cursor &c, RecordView *out) {
     uint64_t prev = c.prev_len_;
     if (prev == UINT64_MAX) {
         uint64_t w;
-        if (header_at(c, c.pos_, &w)) {
+        if (c.pos_ < hdr_->published.load(std::memory_order_acquire) && header_at(c, c.pos_, &w)) {
             prev = (w >> kPrevShift) << 3;
-        } else if (sealed() && c.pos_ >= hdr_->tail.load(std::memory_order_acquire)) {
+        } else if (sealed() && c.pos_ >= hdr_->published.load(std::memory_order_acquire)) {
             prev = hdr_->sp_prev.load(std::memory_order_acquire);
         } else {
             return ReadStatus::WouldBlock;
@@ -681,8 +765,10 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
                     "tuple log: seek to a position that is not a record boundary");
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
-    if (pos == 0)
+    if (pos == 0) {
         c.page_no_ = UINT64_MAX;  // a rescan may follow a reset(): drop the read-back page
+        c.seen_tail_ = 0;
+    }
 }
 
 }  // namespace pm::core

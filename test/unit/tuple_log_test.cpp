@@ -9,8 +9,14 @@
 #include <thread>
 #include <vector>
 
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +161,22 @@ TEST(TupleLog, RejectsBadConfig) {
     EXPECT_THROW(TupleLog(buf, nullptr, nullptr), Error);  // never created
 }
 
+TEST(TupleLog, EmptyRecordWithNullData) {
+    Region r(small_cfg());
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    EXPECT_EQ(log.append(nullptr, 0), 0u);
+    EXPECT_EQ(log.append("x", 1), 8u);
+    log.producer_done();
+    Cursor c;
+    RecordView v;
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(v.len, 0u);
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "x");
+    EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+}
+
 TEST(TupleLog, EmptyLog) {
     Region r(small_cfg());
     TupleLog log(r.get(), nullptr, nullptr);
@@ -174,9 +196,13 @@ TEST(TupleLog, EmptyLog) {
     EXPECT_EQ(log.config().page_size, 4096u);
 }
 
-TEST(TupleLog, RecordsOfManySizes) {
+class ManySizes : public ::testing::TestWithParam<bool> {};
+
+// Both modes: multi-producer (zeroed pages, headers tell publication) and single_producer
+// (pages never zeroed, the published tail tells; the region starts as garbage).
+TEST_P(ManySizes, RecordsOfManySizes) {
     const uint32_t P = 4096;
-    Region r(small_cfg(P, 8));  // ring 32 KiB, half 16 KiB
+    Region r(small_cfg(P, 8, GetParam()));  // ring 32 KiB, half 16 KiB
     TempFile f;
     auto spill = open_spill_file(f.fd, SpillMode::Sync);
     TupleLog log(r.get(), spill.get(), nullptr);
@@ -212,6 +238,10 @@ TEST(TupleLog, RecordsOfManySizes) {
     EXPECT_GT(s.pages_spilled, 0u);
     EXPECT_EQ(log.handle_stats().records_appended, sizes.size());
 }
+INSTANTIATE_TEST_SUITE_P(Modes, ManySizes, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &i) {
+                             return std::string(i.param ? "SingleProducer" : "MultiProducer");
+                         });
 
 TEST(TupleLog, NoSpillFileMeansOutOfMemory) {
     Region r(small_cfg(4096, 2));
@@ -593,6 +623,7 @@ namespace {
 struct MpmcResult {
     bool ok = true;
     uint64_t records = 0;
+    uint64_t pages_read_back = 0;
     uint64_t checksum = 0;
     std::string error;
 };
@@ -623,6 +654,11 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
             Cursor c;
             RecordView v;
             MpmcResult &res = results[i];
+            if (slow_reader && i == 0) {
+                // Start only once the ring has wrapped: this reader must read from the file.
+                while (log.stats().pages_spilled == 0 && !log.sealed())
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
             for (;;) {
                 ReadStatus st = log.read(c, &v);
                 if (st == ReadStatus::End)
@@ -644,6 +680,7 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
                 if (slow_reader && i == 0 && res.records % 64 == 0)
                     std::this_thread::sleep_for(std::chrono::microseconds(200));
             }
+            res.pages_read_back = log.handle_stats().pages_read_back;
         });
     }
     for (int p = 0; p < producers; ++p) {
@@ -665,6 +702,9 @@ void run_mpmc(int producers, int consumers, uint32_t per_producer, LogConfig cfg
     }
     for (auto &t : threads) t.join();
     EXPECT_EQ(errors.load(), 0);
+    if (slow_reader) {
+        EXPECT_GT(results[0].pages_read_back, 0u) << "the slow reader never read the file";
+    }
     for (int i = 0; i < consumers; ++i) {
         EXPECT_TRUE(results[i].ok) << "consumer " << i << ": " << results[i].error;
         EXPECT_EQ(results[i].records, uint64_t(producers) * per_producer) << "consumer " << i;
@@ -696,7 +736,15 @@ TEST(TupleLogThreads, FourByThreeStraddlingRecords) {
 }
 
 TEST(TupleLogThreads, SlowReaderFallsBehindAndReadsFromFile) {
-    run_mpmc(1, 2, 3000 * kScale, small_cfg(4096, 2), 200, true, /*slow_reader=*/true);
+    run_mpmc(1, 2, 3000 * kScale, small_cfg(4096, 2, true), 200, true, /*slow_reader=*/true);
+}
+
+TEST(TupleLogThreads, SingleProducerThreeConsumersWithSpill) {
+    run_mpmc(1, 3, 600 * kScale, small_cfg(4096, 4, true), 3000, true);
+}
+
+TEST(TupleLogThreads, OneProducerMultiModeSlowReader) {
+    run_mpmc(1, 2, 2000 * kScale, small_cfg(4096, 2, false), 200, true, /*slow_reader=*/true);
 }
 
 TEST(TupleLogThreads, FailWakesBlockedReaders) {
@@ -772,9 +820,10 @@ TEST(TupleLogThreads, InterruptEscapesBlockingRead) {
     rh.interrupt = true;
     reader.join();
     EXPECT_TRUE(threw.load());
-    // The reader left the sleep protocol: a writer sees no sleepers and wakes nobody.
-    int before = wh.wakes.load();
+    // The reader left the sleep protocol: at most one stale wake-up, then none.
     writer.append("x", 1);
+    int before = wh.wakes.load();
+    writer.append("y", 1);
     EXPECT_EQ(wh.wakes.load(), before);
     // The log still works for a new reader.
     TupleLog l(r.get(), nullptr, nullptr);
@@ -922,4 +971,76 @@ TEST(TupleLog, FrozenLogIsReadInPlace) {
         EXPECT_EQ(got, i);
     }
     EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lost wake-ups: hooks whose sleep has a long timeout and counts it. With several writers and
+// readers that sleep often, a missed wake-up shows up as a timeout (the 10 ms safety net of
+// FutexWaitHooks would hide it).
+
+namespace {
+struct StrictHooks : WaitHooks {
+    explicit StrictHooks(std::atomic<uint32_t> *w) : word(w) {}
+    void prepare_to_sleep() override { seen = word->load(); }
+    void sleep() override {
+        const timespec ts{2, 0};
+        long r = syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, seen, &ts,
+                         nullptr, 0);
+        if (r != 0 && errno == ETIMEDOUT)
+            timeouts.fetch_add(1);
+    }
+    void wake_all() override {
+        word->fetch_add(1);
+        syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, INT_MAX, nullptr,
+                nullptr, 0);
+    }
+    std::atomic<uint32_t> *word;
+    uint32_t seen = 0;
+    static std::atomic<int> timeouts;
+};
+std::atomic<int> StrictHooks::timeouts{0};
+}  // namespace
+
+void run_wakeup_test(int producers, bool single_producer) {
+    Region r(small_cfg(4096, 8, single_producer));
+    std::atomic<uint32_t> word{0};
+    StrictHooks::timeouts = 0;
+    const int consumers = 2;
+    const int per = PM_SANITIZED ? 150 : 400;
+    {
+        TupleLog boot(r.get(), nullptr, nullptr);
+        for (int p = 0; p < producers; ++p) ASSERT_TRUE(boot.try_register_producer());
+    }
+    std::atomic<int> total{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < consumers; ++c)
+        threads.emplace_back([&] {
+            StrictHooks h(&word);
+            TupleLog l(r.get(), nullptr, &h);
+            Cursor cur;
+            RecordView v;
+            while (l.read(cur, &v) == ReadStatus::Record) total.fetch_add(1);
+        });
+    for (int p = 0; p < producers; ++p)
+        threads.emplace_back([&, p] {
+            StrictHooks h(&word);
+            TupleLog l(r.get(), nullptr, &h);
+            for (int i = 0; i < per; ++i) {
+                // Pauses long enough for readers to go to sleep between records.
+                std::this_thread::sleep_for(std::chrono::microseconds(20 + (i * 37 + p * 11) % 90));
+                l.append(&i, sizeof i);
+            }
+            l.producer_done();
+        });
+    for (auto &t : threads) t.join();
+    EXPECT_EQ(total.load(), consumers * producers * per);
+    EXPECT_EQ(StrictHooks::timeouts.load(), 0) << "a sleeping reader missed a wake-up";
+}
+
+TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
+    run_wakeup_test(3, false);
+}
+
+TEST(TupleLogThreads, NoLostWakeupsSingleProducer) {
+    run_wakeup_test(1, true);
 }

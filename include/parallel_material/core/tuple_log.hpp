@@ -31,7 +31,7 @@ namespace pm::core {
 // How a process waits and wakes. The PostgreSQL adapter maps these to a ConditionVariable in
 // the same shared memory and CHECK_FOR_INTERRUPTS; core's FutexWaitHooks serves tests.
 class WaitHooks {
-  public:
+public:
     virtual ~WaitHooks() = default;
     // Called in every wait loop; may throw (query cancel) to abandon the wait.
     virtual void check_interrupts() {}
@@ -46,13 +46,13 @@ class WaitHooks {
 
 // Futex-based hooks over a 32-bit word inside shared memory; works across fork()ed processes.
 class FutexWaitHooks final : public WaitHooks {
-  public:
+public:
     explicit FutexWaitHooks(std::atomic<uint32_t> *word) : word_(word) {}
     void prepare_to_sleep() override;
     void sleep() override;
     void wake_all() override;
 
-  private:
+private:
     std::atomic<uint32_t> *word_;
     uint32_t seen_ = 0;
 };
@@ -64,7 +64,7 @@ enum class SpillMode { Auto, IoUring, Sync };
 // n * page_size; oversize records live in a separate range above kOverflowBase.
 // kOverflowBase is 4 TiB: ext4 refuses offsets at or above 16 TiB (EFBIG), so 2^46 cannot work.
 class SpillFile {
-  public:
+public:
     static constexpr uint64_t kOverflowBase = uint64_t{1} << 42;
     virtual ~SpillFile() = default;
     // Write / read exactly len bytes at offset; throw Error(Io) on failure.
@@ -98,26 +98,27 @@ enum class ReadStatus { Record, WouldBlock, End, Failed };
 
 // A reader's private position and buffers. Not shared; one per reader per log.
 class Cursor {
-  public:
+public:
     Cursor() = default;
     uint64_t position() const { return pos_; }
 
-  private:
+private:
     friend class TupleLog;
     uint64_t pos_ = 0;
-    uint64_t prev_len_ = 0;          // length of the record before pos_ (single-producer logs)
-    std::vector<char> record_;       // copy of the current record
-    std::vector<char> page_;         // a spilled page read back
+    uint64_t prev_len_ = 0;        // length of the record before pos_ (single-producer logs)
+    std::vector<char> record_;     // copy of the current record
+    std::vector<char> page_;       // a spilled page read back
     uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
+    uint64_t seen_tail_ = 0;         // frontier seen earlier (tail, or published tail)
 };
 
 // Counters of one log (shared, whole log) and of one handle (this process).
 struct LogStats {
-    uint64_t records = 0;        // records appended (all producers)
-    uint64_t bytes = 0;          // log bytes reserved, headers and padding included
-    uint64_t pages_spilled = 0;  // pages written to the spill file
+    uint64_t records = 0;         // records appended (all producers)
+    uint64_t bytes = 0;           // log bytes reserved, headers and padding included
+    uint64_t pages_spilled = 0;   // pages written to the spill file
     uint64_t oversize_records = 0;
-    uint64_t peak_ring_bytes = 0;  // ring memory touched
+    uint64_t peak_ring_bytes = 0; // ring memory touched
 };
 struct HandleStats {
     uint64_t records_appended = 0;
@@ -126,7 +127,7 @@ struct HandleStats {
 };
 
 class TupleLog {
-  public:
+public:
     // Bytes the region must have for cfg; the region must be 64-byte aligned.
     static size_t region_size(const LogConfig &cfg);
     // Initializes a log in the region (exactly once, before any handle attaches). Touches only
@@ -171,7 +172,7 @@ class TupleLog {
     const HandleStats &handle_stats() const { return hstats_; }
     const LogConfig &config() const;
 
-  private:
+private:
     struct Header;
     struct Slot;
     Slot &slot(uint64_t page) const;
@@ -186,6 +187,8 @@ class TupleLog {
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
     bool frozen() const;  // sealed and never wrapped: the ring is immutable
+    ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
+    void flush_records();
     void copy_out(Cursor &c, uint64_t pos, char *dst, size_t len);
 
     Header *hdr_;
@@ -195,10 +198,12 @@ class TupleLog {
     HandleStats hstats_;
     Slot *slots_ = nullptr;
     char *pages_ = nullptr;
-    uint32_t shift_ = 0;  // log2(page_size)
+    uint32_t shift_ = 0;      // log2(page_size)
     uint64_t page_size_ = 0;
     uint64_t ring_mask_ = 0;  // ring_pages - 1
     uint64_t ring_bytes_ = 0;
+    uint32_t shard_ = 0;            // which of the slots' pin counters this handle uses
+    uint64_t pending_records_ = 0;  // appended, not yet added to the shared count
 };
 
 }  // namespace pm::core
