@@ -25,6 +25,29 @@ pm_check_pg_config() {
         pm_die "no PostgreSQL server at $PM_BINDIR: run tools/deps as root (postgresql-$PM_PG_MAJOR)"
     PM_PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
     export PG_CONFIG PM_BINDIR PM_PGXS_DIR
+    [ -n "${PM_PG_ROOT:-}" ] && pm_private_install_tree
+    return 0
+}
+
+# PM_PG_ROOT=DIR: install into, and run the server from, a private copy of the PostgreSQL
+# installation under DIR instead of the system one, so that several checkouts can build, install
+# and test at once without replacing each other's library. PostgreSQL finds its lib and share
+# directories relative to its binaries, so the copy is self-contained; make install uses
+# DESTDIR=DIR. The copy is made once (about 50 MB).
+pm_private_install_tree() {
+    local sys_bin sys_share sys_lib rel
+    sys_bin=$("$PG_CONFIG" --bindir)
+    sys_share=$("$PG_CONFIG" --sharedir)
+    sys_lib=$("$PG_CONFIG" --pkglibdir)
+    for rel in "$(dirname "$sys_bin")" "$sys_share" "$sys_lib"; do
+        if [ ! -d "$PM_PG_ROOT$rel" ]; then
+            mkdir -p "$(dirname "$PM_PG_ROOT$rel")" && cp -a "$rel" "$PM_PG_ROOT$rel" ||
+                pm_die "cannot copy $rel into PM_PG_ROOT=$PM_PG_ROOT"
+        fi
+    done
+    chmod -R a+rX "$PM_PG_ROOT" 2>/dev/null
+    PM_BINDIR=$PM_PG_ROOT$sys_bin
+    export PM_BINDIR
 }
 
 # Run a command as the postgres OS user when we are root (initdb and TAP refuse root).
@@ -121,7 +144,7 @@ pm_build_install() {
     pm_work_dir
     log="$PM_WORK/build.log"
     if ! make -C "$PM_ROOT" -j"$(nproc)" PG_CONFIG="$PG_CONFIG" >"$log" 2>&1 ||
-       ! make -C "$PM_ROOT" install PG_CONFIG="$PG_CONFIG" >>"$log" 2>&1; then
+       ! make -C "$PM_ROOT" install PG_CONFIG="$PG_CONFIG" ${PM_PG_ROOT:+DESTDIR="$PM_PG_ROOT"} >>"$log" 2>&1; then
         tail -40 "$log" >&2
         pm_die "build failed (last lines of $log above)"
     fi
