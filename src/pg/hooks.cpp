@@ -8,6 +8,7 @@ namespace pm::pg {
 void install_executor_hooks() {
     register_material_methods();
     install_material_planner();
+    install_material_paths();
 }
 
 }  // namespace pm::pg

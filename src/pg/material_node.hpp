@@ -14,7 +14,12 @@ constexpr const char *kMaterialName = "ParallelMaterial";
 
 // custom_private payload (a List of Integer nodes, so it survives nodeToString):
 //   [0] payload version, [1] MaterialMode
-enum class MaterialMode : int { Serial = 0 };
+// Serial: Material's semantics in each process. The shared modes are planned only for a node
+// that runs inside a parallel query (under Gather, or in a SubPlan referenced there): one log in
+// the query's dynamic shared memory serves every participant. Shared: the child runs once, in
+// the first participant to arrive. SharedScan: the child is a plain Seq Scan that every
+// participant runs over one parallel table scan, each appending the blocks it claims.
+enum class MaterialMode : int { Serial = 0, Shared = 1, SharedScan = 2 };
 constexpr int kPayloadVersion = 1;
 
 extern CustomScanMethods material_scan_methods;
@@ -25,5 +30,7 @@ void register_material_methods();
 void replace_materials(PlannedStmt *stmt);
 // Installs the planner hook.
 void install_material_planner();
+// Installs the join-path hook adding partial nested loops over a shared inner.
+void install_material_paths();
 
 }  // namespace pm::pg
