@@ -614,6 +614,13 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     if (st->mode == MaterialMode::Shared) mode = "shared, one producer";
     if (st->mode == MaterialMode::SharedScan) mode = "shared, every participant scans";
     ExplainPropertyText("Mode", mode, es);
+    if (es->verbose) {
+        // Whether the node is shared, or why not where it could matter (a parallel query).
+        auto *cscan = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
+        auto why = static_cast<SerialReason>(intVal(lthird(cscan->custom_private)));
+        if (why != SerialReason::NotParallel)
+            ExplainPropertyText("Sharing", serial_reason_text(why), es);
+    }
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;

@@ -20,7 +20,16 @@ constexpr const char *kMaterialName = "ParallelMaterial";
 // the first participant to arrive. SharedScan: the child is a plain Seq Scan that every
 // participant runs over one parallel table scan, each appending the blocks it claims.
 enum class MaterialMode : int { Serial = 0, Shared = 1, SharedScan = 2 };
-constexpr int kPayloadVersion = 1;
+// custom_private [2]: why a node runs Serial (EXPLAIN VERBOSE prints it).
+enum class SerialReason : int {
+    None = 0,           // shared
+    NotParallel = 1,    // not in a part of the plan that parallel workers run
+    NotSafe = 2,        // not parallel-safe
+    Parameters = 3,     // the child reads parameters, which may differ per participant
+    PartialChild = 4,   // the child's output is already split across participants
+};
+const char *serial_reason_text(SerialReason r);
+constexpr int kPayloadVersion = 2;
 
 extern CustomScanMethods material_scan_methods;
 

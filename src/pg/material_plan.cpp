@@ -231,18 +231,22 @@ const char *cannot_replace(Material *mat) {
     return nullptr;
 }
 
-// The mode a replaced Material runs in (see MaterialMode).
-MaterialMode choose_mode(Material *mat, Site site) {
+// The mode a replaced Material runs in (see MaterialMode), and why not shared when Serial.
+MaterialMode choose_mode(Material *mat, Site site, SerialReason *why) {
     Plan *child = outerPlan(&mat->plan);
-    if (!site.in_parallel || !mat->plan.parallel_safe) return MaterialMode::Serial;
-    // A child that reads parameters set per participant (correlation) is materialized by each
-    // participant for itself; so is one that already splits its work across participants.
-    if (!bms_is_empty(child->extParam) || has_parallel_aware(child)) return MaterialMode::Serial;
+    *why = SerialReason::None;
+    if (!site.in_parallel) *why = SerialReason::NotParallel;
+    else if (!mat->plan.parallel_safe) *why = SerialReason::NotSafe;
+    // A child that reads parameters (set per participant, or per outer row) is materialized by
+    // each participant for itself; so is one that already splits its work across participants.
+    else if (!bms_is_empty(child->extParam)) *why = SerialReason::Parameters;
+    else if (has_parallel_aware(child)) *why = SerialReason::PartialChild;
+    if (*why != SerialReason::None) return MaterialMode::Serial;
     if (IsA(child, SeqScan) && !site.ordered_inner) return MaterialMode::SharedScan;
     return MaterialMode::Shared;
 }
 
-Plan *make_parallel_material(Material *mat, MaterialMode mode) {
+Plan *make_parallel_material(Material *mat, MaterialMode mode, SerialReason why) {
     Plan *child = outerPlan(&mat->plan);
     bool failed = false;
     List *scan_tlist = NIL;
@@ -285,8 +289,9 @@ Plan *make_parallel_material(Material *mat, MaterialMode mode) {
     cs->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN | CUSTOMPATH_SUPPORT_MARK_RESTORE;
     cs->custom_plans = list_make1(child);
     cs->custom_exprs = NIL;
-    cs->custom_private = list_make2(makeInteger(kPayloadVersion),
-                                    makeInteger(static_cast<int>(mode)));
+    cs->custom_private = list_make3(makeInteger(kPayloadVersion),
+                                    makeInteger(static_cast<int>(mode)),
+                                    makeInteger(static_cast<int>(why)));
     cs->custom_scan_tlist = scan_tlist;
     cs->custom_relids = nullptr;
     cs->methods = &material_scan_methods;
@@ -339,10 +344,16 @@ Plan *rewrite(Plan *plan, Site site, Pass *pass) {
     }
     if (IsA(plan, Material)) {
         Material *mat = castNode(Material, plan);
-        if (cannot_replace(mat) == nullptr) {
-            if (Plan *replacement = make_parallel_material(mat, choose_mode(mat, site)))
-                return replacement;
+        const char *reason = cannot_replace(mat);
+        if (reason == nullptr) {
+            SerialReason why;
+            MaterialMode mode = choose_mode(mat, site, &why);
+            if (Plan *replacement = make_parallel_material(mat, mode, why)) return replacement;
+            reason = "an output column cannot be resolved for EXPLAIN";
         }
+        // PostgreSQL's Materialize node stays; EXPLAIN cannot annotate it, so say why here.
+        ereport(DEBUG1, (errmsg_internal("parallel_material: Materialize node %d kept: %s",
+                                         mat->plan.plan_node_id, reason)));
         count_fallback();
     }
     return plan;
@@ -359,6 +370,22 @@ PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
 }
 
 }  // namespace
+
+const char *serial_reason_text(SerialReason r) {
+    switch (r) {
+        case SerialReason::None:
+            return "shared by every participant";
+        case SerialReason::NotParallel:
+            return "not shared: not in the parallel part of the plan";
+        case SerialReason::NotSafe:
+            return "not shared: not parallel-safe";
+        case SerialReason::Parameters:
+            return "not shared: the child reads parameters, materialized per participant";
+        case SerialReason::PartialChild:
+            return "not shared: the child's rows are already split across participants";
+    }
+    return "unknown";
+}
 
 void replace_materials(PlannedStmt *stmt) {
     Pass pass{stmt};
