@@ -109,6 +109,10 @@ void collect_subplans(Plan *plan, Bitmapset **ids) {
 // participant is only a part of the whole, so it must not be shared as if it were all of it.
 bool has_parallel_aware(Plan *plan) {
     if (plan == nullptr) return false;
+    // A shared ParallelMaterial (already placed: the pass works bottom-up) returns all of its
+    // child's rows in every participant, and its child is not split: a complete input.
+    if (IsA(plan, CustomScan) && castNode(CustomScan, plan)->methods == &material_scan_methods)
+        return false;
     if (plan->parallel_aware) return true;
     if (has_parallel_aware(plan->lefttree) || has_parallel_aware(plan->righttree)) return true;
     List *children = NIL;
