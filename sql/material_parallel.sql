@@ -30,7 +30,8 @@ END $$;
 -- What the shared node did: its mode, how many times the log was produced, how many times its
 -- child ran (Actual Loops of the child), and whether workers were planned.
 CREATE FUNCTION pq_node(q text, OUT mode text, OUT materializations int, OUT child_loops int,
-                        OUT parallel boolean, OUT spilled boolean) LANGUAGE plpgsql AS $$
+                        OUT parallel boolean, OUT spilled boolean, OUT producer_workers int)
+LANGUAGE plpgsql AS $$
 DECLARE
   plan jsonb;
   node jsonb;
@@ -45,6 +46,7 @@ BEGIN
     materializations := (node->>'Materializations')::int;
     child_loops := (node->'Plans'->0->>'Actual Loops')::int;
     spilled := (node->>'Pages Spilled')::int > 0;
+    producer_workers := (node->>'Producer Workers Launched')::int;
     RETURN;
   END LOOP;
 END $$;
@@ -55,7 +57,7 @@ END $$;
 SET parallel_material.enable = on;
 EXPLAIN (COSTS OFF, VERBOSE) SELECT count(*) FROM pq_big WHERE b < ALL (SELECT y * 10 + 40 FROM pq_small GROUP BY y);
 SELECT * FROM pq_same(:'q1');
-SELECT * FROM pq_node(:'q1');
+SELECT mode, materializations, child_loops, parallel FROM pq_node(:'q1');
 
 -- 2. A SubPlan over a plain Seq Scan: every participant scans its share of the blocks.
 \set q2 'SELECT count(*) FROM pq_big WHERE b <> ALL (SELECT x + 90 FROM pq_small WHERE x % 3 = 0)'
@@ -68,7 +70,7 @@ SELECT mode, materializations, parallel FROM pq_node(:'q2');
 \set q3 'SELECT count(*), sum(a) FROM pq_big JOIN (SELECT y, min(x) lo, max(x) hi FROM pq_small GROUP BY y) s ON pq_big.a BETWEEN s.lo AND s.hi'
 EXPLAIN (COSTS OFF) SELECT count(*), sum(a) FROM pq_big JOIN (SELECT y, min(x) lo, max(x) hi FROM pq_small GROUP BY y) s ON pq_big.a BETWEEN s.lo AND s.hi;
 SELECT * FROM pq_same(:'q3');
-SELECT * FROM pq_node(:'q3');
+SELECT mode, materializations, child_loops, parallel FROM pq_node(:'q3');
 SET parallel_material.enable = off;
 EXPLAIN (COSTS OFF) SELECT count(*), sum(a) FROM pq_big JOIN (SELECT y, min(x) lo, max(x) hi FROM pq_small GROUP BY y) s ON pq_big.a BETWEEN s.lo AND s.hi;
 SET parallel_material.enable = on;
@@ -85,7 +87,7 @@ SELECT * FROM pq_same(:'q5');
 SELECT mode, materializations, parallel, spilled FROM pq_node(:'q5');
 \set q5b 'SELECT count(*) FROM pq_big WHERE a < 2000 AND pad <> ALL (SELECT w || id FROM pq_wide GROUP BY w, id)'
 SELECT * FROM pq_same(:'q5b');
-SELECT * FROM pq_node(:'q5b');
+SELECT mode, materializations, child_loops, parallel, spilled FROM pq_node(:'q5b');
 RESET parallel_material.memory_limit;
 
 -- 6. Gather rescans: the parallel part runs once per outer row; the shared state is reset and
@@ -93,7 +95,7 @@ RESET parallel_material.memory_limit;
 SET enable_material = off;
 \set q6 'SELECT * FROM (SELECT count(*) c FROM pq_big JOIN (SELECT y, min(x) lo, max(x) hi FROM pq_small GROUP BY y) s ON pq_big.a BETWEEN s.lo AND s.hi) ss RIGHT JOIN (VALUES (1), (2), (3)) v(x) ON true'
 SELECT * FROM pq_same(:'q6');
-SELECT * FROM pq_node(:'q6');
+SELECT mode, materializations, child_loops, parallel FROM pq_node(:'q6');
 RESET enable_material;
 
 -- 7. LIMIT stops the query early; workers stop, nothing is left behind.
@@ -101,8 +103,10 @@ SELECT * FROM pq_same('SELECT count(*) FROM (SELECT a FROM pq_big WHERE b < ALL 
 
 -- 8. An error in the producer is the query's error (in whichever participant produces), and
 --    the session goes on.
+\set VERBOSITY terse
 SELECT count(*) FROM pq_big WHERE b < ALL (SELECT 10 / (y - 3) FROM pq_small GROUP BY y);
 SELECT count(*) FROM pq_big WHERE b < ALL (SELECT 10 / (x - 1500) FROM pq_small);
+\set VERBOSITY default
 SELECT 'still usable' AS session;
 
 -- 9. What is not shared, and EXPLAIN VERBOSE says why: a child that reads a parameter (here
@@ -119,6 +123,31 @@ SET max_parallel_workers_per_gather = 2;
 SET force_parallel_mode = on;
 SELECT * FROM pq_same('SELECT a, x FROM pq_big, pq_small WHERE a < 40 AND x < 30 AND a > x');
 RESET force_parallel_mode;
+
+-- 11. Producer workers of a serial node (parallel_material.max_producers): a serial plan whose
+--     SubPlan materializes a Seq Scan of a table above min_parallel_table_scan_size; the leader
+--     and its producer workers split the scan by blocks and append into one log.
+SET parallel_setup_cost = 1e9;  -- a serial plan, though parallel-safe
+SET min_parallel_table_scan_size = '1MB';
+\set q11 'SELECT count(*) FROM pq_small WHERE x * 15 > ALL (SELECT a FROM pq_big WHERE b < 3)'
+EXPLAIN (COSTS OFF) SELECT count(*) FROM pq_small WHERE x * 15 > ALL (SELECT a FROM pq_big WHERE b < 3);
+SELECT * FROM pq_same(:'q11');
+SELECT mode, materializations, parallel, producer_workers > 0 AS producers FROM pq_node(:'q11');
+SET parallel_material.memory_limit = '64kB';
+\set q11b 'SELECT count(*) FROM pq_small WHERE md5(x::text) < ALL (SELECT pad FROM pq_big WHERE b < 10)'
+SELECT * FROM pq_same(:'q11b');
+SELECT mode, spilled, producer_workers > 0 AS producers FROM pq_node(:'q11b');
+-- An error in a producer worker (or the leader) is the query's error; the next query is fine.
+\set VERBOSITY terse
+SELECT count(*) FROM pq_small WHERE x > ALL (SELECT 1 / (a - 30000) FROM pq_big WHERE b < 3);
+\set VERBOSITY default
+SELECT 'still usable' AS session;
+SET parallel_material.max_producers = 0;
+SELECT mode, producer_workers FROM pq_node(:'q11');
+RESET parallel_material.max_producers;
+RESET parallel_material.memory_limit;
+RESET min_parallel_table_scan_size;
+SET parallel_setup_cost = 0;
 
 -- No spill files are left in the temporary directory.
 SELECT count(*) AS leftover_spill_files FROM pg_ls_tmpdir() WHERE name LIKE '%.pm%';

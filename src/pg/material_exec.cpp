@@ -14,6 +14,7 @@
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
+#include "pg/material_producers.hpp"
 #include "pg/material_shared.hpp"
 #include "pg/shmem.hpp"
 #include "pg/temp_spill.hpp"
@@ -50,6 +51,7 @@ struct LogState {
     core::LogConfig cfg;
     std::unique_ptr<TempSpillFile> spill;
     std::unique_ptr<core::WaitHooks> hooks;  // shared: the node's ConditionVariable
+    std::unique_ptr<ProducerGroup> producers;  // serial node with producer workers
     std::unique_ptr<core::TupleLog> log;
     core::Cursor cursor;
 };
@@ -91,6 +93,10 @@ struct MaterialState {
     uint32 nworker_slots;      // leader: workers' counters copied at detach
     ParticipantCounters *workers;
     uint64 shared_materializations;
+    // Producer workers of a serial node (max_producers)
+    uint64 producer_runs;       // materializations that used producer workers
+    uint64 producers_launched;  // workers launched, all runs
+    uint64 producer_rows;       // rows the workers produced, all runs
     // EXPLAIN ANALYZE counters (this process)
     uint64_t rows_produced;
     uint64_t rows_read;
@@ -109,10 +115,26 @@ void fold_stats(MaterialState *st) {
 
 // Frees the C++ state. free_region: also pfree the ring (false when the query context is being
 // reset anyway, from its callback).
+// Ends producer workers (if any) and keeps their counters; PostgreSQL calls: normal paths only.
+void finish_producers(MaterialState *st) {
+    ProducerGroup *g = st->ls != nullptr ? st->ls->producers.get() : nullptr;
+    if (g == nullptr || g->shared() == nullptr) return;
+    g->finish();
+}
+
 void release_log(MaterialState *st, bool free_region) {
     if (st->ls == nullptr) return;
     if (st->out != nullptr) ExecClearTuple(st->out);  // it may point into the ring
     fold_stats(st);
+    if (ProducerGroup *g = st->ls->producers.get()) {
+        if (g->shared() != nullptr) st->producer_rows += g->worker_totals().rows_produced;
+        // Normal end: wait for the workers and detach the segment. From a reset callback (an
+        // abort), PostgreSQL has already ended the parallel context and released the segment.
+        if (free_region) {
+            st->ls->log.reset();
+            g->release();
+        }
+    }
     void *raw = st->ls->raw;
     delete st->ls;
     st->ls = nullptr;
@@ -151,24 +173,48 @@ core::LogConfig config_for(long budget) {
 // runs again after a parameter change. Ring pages are touched only when reached.
 void start_log(MaterialState *st) {
     LogState *ls = st->ls;
-    if (ls == nullptr) {
+    if (ls != nullptr && ls->producers) {  // a fresh group per run
+        release_log(st, true);
+        ls = nullptr;
+    }
+    const bool producers = ProducerGroup::eligible(st->child, st->eflags);
+    if (ls == nullptr && producers) {
         ls = new LogState();
         st->ls = ls;
-        ls->cfg = config_for(memory_limit_bytes());
-        size_t size = core::TupleLog::region_size(ls->cfg);
-        ls->raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
-        ls->region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(ls->raw)));
-        ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
+        ls->cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
+        ls->cfg.single_producer = false;
+        ls->producers.reset(ProducerGroup::start(st->child, ls->cfg, settings.max_producers,
+                                                 st->spill_dir));
+        SharedMaterial *sh = ls->producers->shared();
+        ls->region = shared_log_region(sh);
+        ls->spill = std::make_unique<TempSpillFile>(TempSpillFile::Shared{}, sh->spill_path,
+                                                    spill_mode_setting());
+        ls->hooks = std::make_unique<CvWaitHooks>(&sh->cv);
+        ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
+        st->producer_runs++;
+        st->producers_launched += static_cast<uint64>(ls->producers->launched());
+        // The leader registered as a producer before the workers started (ProducerGroup::start).
     } else {
-        ExecClearTuple(st->out);
-        fold_stats(st);
-        ls->log.reset();
+        if (ls == nullptr) {
+            ls = new LogState();
+            st->ls = ls;
+            ls->cfg = config_for(memory_limit_bytes());
+            size_t size = core::TupleLog::region_size(ls->cfg);
+            ls->raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
+            ls->region =
+                reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(ls->raw)));
+            ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
+        } else {
+            ExecClearTuple(st->out);
+            fold_stats(st);
+            ls->log.reset();
+        }
+        core::TupleLog::create(ls->region, ls->cfg);
+        ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), &g_interrupt_hooks);
+        if (!ls->log->try_register_producer())
+            throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     }
-    core::TupleLog::create(ls->region, ls->cfg);
-    ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), &g_interrupt_hooks);
     ls->cursor = core::Cursor();
-    if (!ls->log->try_register_producer())
-        throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     st->child_done = false;
     st->at = Saved{};
     st->materializations++;
@@ -183,25 +229,35 @@ TupleTableSlot *emit(MaterialState *st, const core::RecordView &rec) {
 }
 
 // Pull one row from the child into the log. False when the child is exhausted.
-bool produce_one(MaterialState *st) {
-    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
-    if (TupIsNull(slot)) {
-        st->child_done = true;
-        st->ls->log->producer_done();
-        return false;
-    }
-    bool should_free = false;
-    MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
-    st->ls->log->append(tuple, tuple->t_len);
-    st->rows_produced++;
-    if (should_free) pfree(tuple);
-    return true;
-}
-
 [[noreturn]] void producer_failed() {
     await_producer_error();
     throw core::Error(core::Error::Code::Internal,
                       "the participant producing a shared materialization failed");
+}
+
+bool produce_one(MaterialState *st) {
+    core::TupleLog &log = *st->ls->log;
+    // Another producer (a participant or a producer worker) failed: its error is the query's.
+    if (log.failed()) producer_failed();
+    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    if (TupIsNull(slot)) {
+        st->child_done = true;
+        log.producer_done();
+        return false;
+    }
+    bool should_free = false;
+    MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+    bool failed_elsewhere = false;
+    try {
+        log.append(tuple, tuple->t_len);
+    } catch (const core::Error &) {
+        failed_elsewhere = log.failed();
+        if (!failed_elsewhere) throw;
+    }
+    if (failed_elsewhere) producer_failed();
+    st->rows_produced++;
+    if (should_free) pfree(tuple);
+    return true;
 }
 
 TupleTableSlot *exec_forward(MaterialState *st) {
@@ -213,15 +269,16 @@ TupleTableSlot *exec_forward(MaterialState *st) {
         core::RecordView rec;
         core::ReadStatus status = log.try_read(st->ls->cursor, &rec);
         if (status == core::ReadStatus::WouldBlock) {
-            if (st->shared == nullptr) {
-                if (st->child_done)
-                    throw core::Error(core::Error::Code::Internal, "log not sealed at child end");
-                produce_one(st);
+            if (st->shared == nullptr && !st->child_done) {
+                produce_one(st);  // serial: the leader produces lazily (with its workers, if any)
                 continue;
             }
-            // Shared: other participants are still producing; sleep until they publish.
+            if (st->shared == nullptr && !st->ls->producers)
+                throw core::Error(core::Error::Code::Internal, "log not sealed at child end");
+            // Other producers (participants, or our producer workers) are still appending.
             status = log.read(st->ls->cursor, &rec);
         }
+        if (status == core::ReadStatus::End && st->ls->producers) finish_producers(st);
         switch (status) {
             case core::ReadStatus::Record:
                 st->at = Saved{Position::OnRow, rec.pos, st->ls->cursor.position()};
@@ -230,7 +287,7 @@ TupleTableSlot *exec_forward(MaterialState *st) {
                 st->at = Saved{Position::AfterLast, 0, from};
                 return ExecClearTuple(st->out);
             case core::ReadStatus::Failed:
-                if (st->shared != nullptr) producer_failed();
+                if (st->shared != nullptr || st->ls->producers) producer_failed();
                 throw core::Error(core::Error::Code::Internal, "materialization failed");
             case core::ReadStatus::WouldBlock:
                 throw core::Error(core::Error::Code::Internal, "blocking read returned early");
@@ -361,11 +418,6 @@ Size shared_scan_size(MaterialState *st) {
     });
 }
 
-// shm_toc chunks are MAXALIGNed; the log needs 64 bytes (same offset in every process).
-SharedMaterial *shared_at(void *coordinate) {
-    return reinterpret_cast<SharedMaterial *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(coordinate)));
-}
-
 // SharedScan: the child Seq Scan reads the blocks it claims from the shared scan descriptor.
 void use_parallel_scan(MaterialState *st, SharedMaterial *sh) {
     auto *scan = reinterpret_cast<ScanState *>(st->child);
@@ -433,15 +485,7 @@ void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordin
     SharedMaterial *sh = shared_at(coordinate);
     const core::LogConfig cfg = shared_config(st);
     const SharedLayout l = shared_layout(pcxt->nworkers + 1, shared_scan_size(st), cfg);
-    memset(static_cast<void *>(sh), 0, l.log_offset);
-    pg_atomic_init_u32(&sh->producer_claimed, 0);
-    pg_atomic_init_u32(&sh->materializations, 0);
-    ConditionVariableInit(&sh->cv);
-    sh->nslots = static_cast<uint32>(pcxt->nworkers + 1);
-    sh->mode = static_cast<uint32>(st->mode);
-    sh->scan_offset = l.scan_offset;
-    sh->log_offset = l.log_offset;
-    core::TupleLog::create(shared_log_region(sh), cfg);
+    init_shared_material(sh, l, cfg, pcxt->nworkers + 1, static_cast<int>(st->mode));
     if (st->nworker_slots < static_cast<uint32>(pcxt->nworkers)) {
         auto *grown = static_cast<ParticipantCounters *>(pg_call([&] {
             return MemoryContextAllocZero(st->query_cxt,
@@ -632,6 +676,11 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         if (st->ls->spill->opened()) io = st->ls->spill->mode_name();
     }
     uint64_t produced = st->rows_produced, read = st->rows_read;
+    if (st->producer_runs > 0) {
+        produced += st->producer_rows;
+        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
+            produced += st->ls->producers->worker_totals().rows_produced;
+    }
     for (uint32 i = 0; i < st->nworker_slots; ++i) {
         produced += st->workers[i].rows_produced;
         read += st->workers[i].rows_read;
@@ -644,6 +693,15 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     ExplainPropertyInteger("Peak Memory", "kB", static_cast<int64>((peak + 1023) / 1024), es);
     ExplainPropertyInteger("Pages Spilled", nullptr, static_cast<int64>(spilled), es);
     ExplainPropertyText("Spill I/O", io, es);
+    if (st->producer_runs > 0) {
+        uint64_t worker_rows = st->producer_rows;
+        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
+            worker_rows += st->ls->producers->worker_totals().rows_produced;
+        ExplainPropertyInteger("Producer Workers Launched", nullptr,
+                               static_cast<int64>(st->producers_launched), es);
+        ExplainPropertyInteger("Rows Produced by Workers", nullptr,
+                               static_cast<int64>(worker_rows), es);
+    }
     if (st->nworker_slots == 0) return;
     // Per participant: what each produced into and read from the one shared log.
     ExplainPropertyText("Leader",

@@ -50,6 +50,17 @@ constexpr long kSharedRingCap = 16L * 1024 * 1024;
 
 SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg);
 
+// Initializes the header, counters and tuple log of a SharedMaterial laid out by l (the scan
+// descriptor, if any, is the caller's). nslots: participants, leader included.
+void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
+                          int nslots, int mode);
+
+// The SharedMaterial of a DSM chunk: chunks are only MAXALIGNed, the log needs 64 bytes (the
+// same offset in every process, whatever the mapping address).
+inline SharedMaterial *shared_at(void *chunk) {
+    return reinterpret_cast<SharedMaterial *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(chunk)));
+}
+
 inline char *shared_log_region(SharedMaterial *sh) {
     return reinterpret_cast<char *>(sh) + sh->log_offset;
 }
