@@ -149,6 +149,19 @@ RESET parallel_material.memory_limit;
 RESET min_parallel_table_scan_size;
 SET parallel_setup_cost = 0;
 
+-- 12. A Merge Join's inner in a parallel plan: one producer (the order matters), every
+--     participant marks and restores its own position in the shared log; spilling.
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SET work_mem = '64kB';
+\set q12 'SELECT count(*), sum(pq_big.a) FROM pq_big JOIN (SELECT x, y FROM pq_small UNION ALL SELECT x + 1, y FROM pq_small) u ON pq_big.a = u.x'
+EXPLAIN (COSTS OFF) SELECT count(*), sum(pq_big.a) FROM pq_big JOIN (SELECT x, y FROM pq_small UNION ALL SELECT x + 1, y FROM pq_small) u ON pq_big.a = u.x;
+SELECT * FROM pq_same(:'q12');
+SELECT mode, materializations, child_loops, parallel FROM pq_node(:'q12');
+RESET enable_hashjoin;
+RESET enable_nestloop;
+RESET work_mem;
+
 -- No spill files are left in the temporary directory.
 SELECT count(*) AS leftover_spill_files FROM pg_ls_tmpdir() WHERE name LIKE '%.pm%';
 DROP TABLE pq_big, pq_small, pq_wide;

@@ -713,10 +713,11 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         const ParticipantCounters &w = st->workers[i];
         if (w.runs == 0) continue;
         ExplainPropertyText(psprintf("Worker %u", i),
-                            psprintf("Rows Produced: %llu  Rows Read: %llu  Pages Read Back: %llu",
+                            psprintf("Rows Produced: %llu  Rows Read: %llu  Pages Read Back: %llu%s%s",
                                      static_cast<unsigned long long>(w.rows_produced),
                                      static_cast<unsigned long long>(w.rows_read),
-                                     static_cast<unsigned long long>(w.pages_read_back)),
+                                     static_cast<unsigned long long>(w.pages_read_back),
+                                     w.io_mode[0] != '\0' ? "  Spill I/O: " : "", w.io_mode),
                             es);
     }
 }
