@@ -59,6 +59,9 @@ EntryInfo lookup(int64 defid);
 // Pins a Ready entry for reading (nullopt-like: slot -1 when not ready). unpin() always.
 EntryInfo pin_ready(int64 defid);
 void unpin(int slot);
+// Pins the entry in a slot if it is Ready, whatever its database (the reclaim worker).
+EntryInfo pin_slot_if_ready(int slot);
+uint64_t entry_deltas(int slot);
 // Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
 // -1 when another process is building it right now (caller waits and retries).
 int begin_build(const Def &def, Oid relfilenode);
@@ -88,6 +91,9 @@ int collect_stats(EntryStats *out);
 // one dropped in a transaction is destroyed when it commits.
 void remember_created(int64 defid);
 void remember_dropped(int64 defid);
+
+// ---- background reclaim (arrangement_reclaim.cpp) ----
+void register_reclaim_worker();  // from _PG_init while preloading
 
 // ---- definitions and encoding (arrangement_def.cpp) ----
 Oid defs_relid();                     // parallel_material.arrangement_defs

@@ -252,6 +252,21 @@ EntryInfo pin_ready(int64 defid) {
     return info;
 }
 
+EntryInfo pin_slot_if_ready(int slot) {
+    EntryInfo info;
+    if (!available()) return info;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    Entry &e = g_dir->entries[slot];
+    if (e.state == State::Ready) {
+        pg_atomic_fetch_add_u32(&e.pins, 1);
+        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+    }
+    LWLockRelease(dir_lock());
+    return info;
+}
+
+uint64_t entry_deltas(int slot) { return pg_atomic_read_u64(&g_dir->entries[slot].deltas); }
+
 void unpin(int slot) {
     Entry &e = g_dir->entries[slot];
     if (pg_atomic_sub_fetch_u32(&e.pins, 1) == 0) {

@@ -58,6 +58,13 @@ void define_gucs() {
             return true;
         },
         nullptr, nullptr);
+        DefineCustomIntVariable(
+            "parallel_material.arrangement_reclaim_interval",
+            "Pause between two passes of the background worker that reclaims dead arrangement "
+            "versions.",
+            "0 stops background reclaim (parallel_material.arrangement_reclaim() still works).",
+            &settings.arrangement_reclaim_interval_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+            nullptr, nullptr, nullptr);
     }
     MarkGUCPrefixReserved("parallel_material");
 }
