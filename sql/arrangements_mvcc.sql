@@ -162,5 +162,26 @@ SELECT row_text FROM parallel_material.arrangement_probe('mv4', '{x1,0}') ORDER 
 SELECT ROW(a, b, c)::text FROM mv4 WHERE a = 'x1' AND b = 0 ORDER BY 1;
 SELECT count(*) FROM parallel_material.arrangement_check('mv4');
 
-DROP TABLE mv, mv2, mv3, mv4;
+-- COPY FREEZE rows are visible to every snapshot, in the heap and through the arrangement
+BEGIN;
+CREATE TABLE mv5 (id int, k int);
+SELECT parallel_material.create_arrangement('mv5', '{k}');
+COPY mv5 FROM stdin WITH (FREEZE);
+1	1
+2	1
+\.
+SELECT count(*) FROM parallel_material.arrangement_check('mv5');
+COMMIT;
+SELECT count(*) FROM parallel_material.arrangement_check('mv5');
+
+-- dropping an arranged column: writes go on (the arrangement is invalidated), reads ask to
+-- re-create it
+ALTER TABLE mv4 DROP COLUMN c;
+SET client_min_messages = error;  -- the WARNING names the definition id
+INSERT INTO mv4 VALUES ('x1', 0);
+RESET client_min_messages;
+SELECT state FROM parallel_material.arrangements WHERE relation = 'mv4'::regclass;
+SELECT count(*) FROM parallel_material.arrangement_probe('mv4', '{x1,0}');
+
+DROP TABLE mv, mv2, mv3, mv4, mv5;
 SELECT count(*) AS defs_left FROM parallel_material.arrangement_defs;

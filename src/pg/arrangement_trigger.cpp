@@ -42,7 +42,8 @@ void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, 
     if (BufferIsValid(buf)) LockBuffer(buf, BUFFER_LOCK_SHARE);
     HeapTupleHeader h = tup->t_data;
     if (is_new) {
-        out->xid = HeapTupleHeaderGetRawXmin(h);
+        // COPY FREEZE writes frozen tuples, visible to every snapshot: store them as the build does.
+        out->xid = HeapTupleHeaderXminFrozen(h) ? FrozenTransactionId : HeapTupleHeaderGetRawXmin(h);
         out->cid = HeapTupleHeaderGetCmin(h);
     } else {
         out->xid = HeapTupleHeaderGetUpdateXid(h);
@@ -93,6 +94,16 @@ void maintain(FunctionCallInfo fcinfo) {
     if (e.relfilenode != rel->rd_node.relNode) {
         set_invalid(e.slot, "the table was rewritten", DEBUG1);
         return;
+    }
+    // An arranged column dropped since the build: stop maintaining (reads then ask to re-create);
+    // the user's write must not fail because of the arrangement.
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < e.def.ncols; ++i) {
+        AttrNumber a = e.def.cols[i];
+        if (a > desc->natts || TupleDescAttr(desc, a - 1)->attisdropped) {
+            pg_call([&] { set_invalid(e.slot, "an arranged column was dropped"); });
+            return;
+        }
     }
     const Shape *s = pg_call([&] { return make_shape(rel, e.def); });
     // Built by this very transaction: the build's scan may already hold this row.
