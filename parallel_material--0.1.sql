@@ -101,7 +101,8 @@ COMMENT ON FUNCTION arrangement_reclaim(regclass, text[]) IS
 
 CREATE FUNCTION _arrangement_state(
     OUT defid bigint, OUT state text, OUT live_versions bigint, OUT dead_versions bigint,
-    OUT bytes bigint, OUT deltas_applied bigint, OUT last_reclaim timestamptz)
+    OUT bytes bigint, OUT deltas_applied bigint, OUT last_reclaim timestamptz,
+    OUT relfilenode oid)
     RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_state' LANGUAGE C VOLATILE;
 
 CREATE VIEW arrangements AS
@@ -110,7 +111,9 @@ SELECT d.relid::regclass AS relation,
                JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS key,
        ARRAY(SELECT a.attname::text FROM unnest(d.attnums) WITH ORDINALITY k(n, i)
                JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS columns,
-       coalesce(s.state, 'invalid') AS state,
+       -- a heap rewritten since the build (VACUUM FULL, CLUSTER...) makes it invalid until rebuilt
+       CASE WHEN s.relfilenode IS DISTINCT FROM pg_relation_filenode(d.relid) THEN 'invalid'
+            ELSE s.state END AS state,
        coalesce(s.live_versions, 0) AS live_versions,
        coalesce(s.dead_versions, 0) AS dead_versions,
        coalesce(s.bytes, 0) AS bytes,

@@ -56,6 +56,8 @@ core::ArrangementIndex index_at(uint64_t offset);
 core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt);
 
 EntryInfo lookup(int64 defid);
+// Whether this database has a Ready entry for relid (no catalog access: the planner's pre-check).
+bool has_ready_entry(Oid relid);
 // Pins a Ready entry for reading (nullopt-like: slot -1 when not ready). unpin() always.
 EntryInfo pin_ready(int64 defid);
 void unpin(int slot);
@@ -83,6 +85,7 @@ struct EntryStats {
     bool has_index;
     uint64_t deltas;
     TimestampTz last_reclaim;
+    Oid relfilenode;
 };
 // Copies the stats of every entry of this database; returns how many (<= kMaxArrangements).
 int collect_stats(EntryStats *out);

@@ -59,7 +59,11 @@ Oid defs_relid() { return extension_relid("arrangement_defs"); }
 int64 next_defid() { return nextval_internal(extension_relid("arrangement_defid_seq"), false); }
 
 int load_defs(Oid relid, Def *out) {
-    Relation rel = table_open(defs_relid(), AccessShareLock);
+    // Without the extension in this database (dropped, or never created) there is nothing.
+    Oid nsp = get_namespace_oid("parallel_material", true);
+    Oid defs = OidIsValid(nsp) ? get_relname_relid("arrangement_defs", nsp) : InvalidOid;
+    if (!OidIsValid(defs)) return 0;
+    Relation rel = table_open(defs, AccessShareLock);
     Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
     TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
     int n = 0;

@@ -220,6 +220,16 @@ core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt) 
     return core::ArrangementIndex::create(*g_alloc, g_writer_lock, opt);
 }
 
+bool has_ready_entry(Oid relid) {
+    if (!available()) return false;
+    bool found = false;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (Entry &e : g_dir->entries)
+        found = found || (e.state == State::Ready && e.dboid == MyDatabaseId && e.relid == relid);
+    LWLockRelease(dir_lock());
+    return found;
+}
+
 EntryInfo lookup(int64 defid) {
     EntryInfo info;
     if (!available()) return info;
@@ -376,6 +386,7 @@ int collect_stats(EntryStats *out) {
         if (s.has_index) s.stats = index_at(e.index_offset).stats();
         s.deltas = pg_atomic_read_u64(&e.deltas);
         s.last_reclaim = e.last_reclaim;
+        s.relfilenode = e.relfilenode;
     }
     LWLockRelease(dir_lock());
     return n;

@@ -508,8 +508,8 @@ Datum state(FunctionCallInfo fcinfo) {
         InitMaterializedSRF(fcinfo, 0);
         auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
         for (int i = 0; i < n; ++i) {
-            Datum v[7];
-            bool nul[7] = {false, false, false, false, false, false, false};
+            Datum v[8];
+            bool nul[8] = {false, false, false, false, false, false, false, false};
             v[0] = Int64GetDatum(st[i].defid);
             v[1] = CStringGetTextDatum(state_name(st[i].state));
             v[2] = Int64GetDatum(st[i].has_index ? int64(st[i].stats.live) : 0);
@@ -518,6 +518,7 @@ Datum state(FunctionCallInfo fcinfo) {
             v[5] = Int64GetDatum(int64(st[i].deltas));
             v[6] = TimestampTzGetDatum(st[i].last_reclaim);
             nul[6] = st[i].last_reclaim == 0;
+            v[7] = ObjectIdGetDatum(st[i].relfilenode);
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nul);
         }
     });

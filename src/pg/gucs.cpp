@@ -42,6 +42,11 @@ void define_gucs() {
         "auto uses io_uring when it can be set up and falls back to pread/pwrite.",
         &settings.spill_io, static_cast<int>(SpillIo::Auto), spill_io_options, PGC_USERSET, 0,
         nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "parallel_material.enable_arrangement_join",
+        "Lets the planner join by probing a ready arrangement (Custom Scan ArrangementJoin).",
+        nullptr, &settings.enable_arrangement_join, true, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
     // A postmaster setting can only be defined while preloading (loaded per session it would be
     // a FATAL error); arrangements need preloading anyway.
     if (process_shared_preload_libraries_in_progress) {

@@ -1,6 +1,7 @@
 // hooks.cpp — chains the extension's planner-level hooks onto PostgreSQL's.
 #include "pg/hooks.hpp"
 
+#include "pg/arrangement_join.hpp"
 #include "pg/material_node.hpp"
 
 namespace pm::pg {
@@ -8,6 +9,8 @@ namespace pm::pg {
 void install_executor_hooks() {
     register_material_methods();
     install_material_planner();
+    arr::register_join_methods();
+    arr::install_join_hook();
 }
 
 }  // namespace pm::pg

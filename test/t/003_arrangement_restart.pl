@@ -108,5 +108,23 @@ $node->safe_psql('postgres', 'DROP TABLE t, big, huge');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.arrangements'), '0',
 	'DROP TABLE removes the arrangements');
 
+# Joins plan and run in a database without the extension, and after DROP EXTENSION ... CASCADE
+# left the shared entries of an arrangement behind.
+$node->safe_psql('postgres', q{
+	CREATE TABLE j1 (k int); CREATE TABLE j2 (k int, v int);
+	INSERT INTO j1 VALUES (1), (2); INSERT INTO j2 SELECT g % 3, g FROM generate_series(1, 30) g;
+	SELECT parallel_material.create_arrangement('j2', '{k}');
+});
+my $join = 'SELECT count(*), sum(v) FROM j1 JOIN j2 USING (k)';
+like($node->safe_psql('postgres', "EXPLAIN (COSTS OFF) $join"), qr/ArrangementJoin/,
+	'the join probes the arrangement');
+my $expected = $node->safe_psql('postgres', "SET parallel_material.enable_arrangement_join = off; $join");
+is($node->safe_psql('postgres', $join), $expected, 'same result through the arrangement');
+$node->safe_psql('postgres', 'DROP EXTENSION parallel_material CASCADE');
+is($node->safe_psql('postgres', $join), $expected, 'joins work after DROP EXTENSION CASCADE');
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+is($node->safe_psql('other', 'CREATE TABLE a (k int); CREATE TABLE b (k int); SELECT count(*) FROM a JOIN b USING (k)'),
+	'0', 'joins work in a database without the extension');
+
 $node->stop;
 done_testing();
