@@ -129,6 +129,9 @@ text *row_text(const Shape *s, const char *tuple, uint32_t len);
 // ---- MVCC (arrangement_mvcc.cpp) ----
 // The heap's MVCC rules (HeapTupleSatisfiesMVCC) applied to stored fields.
 bool version_visible(const core::VersionView &v, Snapshot snap);
+// The same without anything that can raise an error (no clog or subtrans reads): 1 visible,
+// 0 not, -1 unknown (then call version_visible through pg_call).
+int version_visible_fast(const core::VersionView &v, Snapshot snap);
 // The heap's current version of its TID: never deleted, or deleted by an aborted transaction.
 bool version_current(const core::VersionView &v);
 // Dead to every snapshot: aborted inserter, or deleter committed before oldest_xmin.

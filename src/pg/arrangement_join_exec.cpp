@@ -7,6 +7,8 @@
 #include "pg/arrangement_join.hpp"
 #include "pg/guard.hpp"
 
+#include <cstdlib>
+
 extern "C" {
 #include "access/relation.h"
 #include "access/xact.h"
@@ -34,10 +36,15 @@ struct JoinState {
     int nkeys;
     List *key_states;  // ExprState per key
     TupleTableSlot *inner_slot;  // MinimalTuple slot over the arranged columns
-    MemoryContext match_cxt;     // the current outer row's matches
-    MinimalTuple *matches;
-    int nmatches, next, cap;
+    // The current outer row's visible matches, copied out of shared memory during the probe
+    // with malloc (no PostgreSQL call, so nothing can longjmp out of the probe's callbacks):
+    // bytes, and the offset of each match in them. Freed with the query's memory.
+    char *buf;
+    size_t buf_used, buf_cap;
+    size_t *offs;
+    int nmatches, next, offs_cap;
     StringInfoData key;
+    core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
     uint64_t probes, found, emitted;
 };
 
@@ -48,19 +55,38 @@ void unpin_state(JoinState *js) {
     }
 }
 
-// Copies one visible version (called from the probe, through pg_call).
+// Copies one visible version (called from the probe: plain C++, throws std::bad_alloc).
 void keep_match(JoinState *js, const core::VersionView &v) {
-    if (js->nmatches == js->cap) {
-        int cap = js->cap == 0 ? 16 : js->cap * 2;
-        js->matches = static_cast<MinimalTuple *>(
-            js->matches == nullptr
-                ? MemoryContextAlloc(js->match_cxt, sizeof(MinimalTuple) * cap)
-                : repalloc(js->matches, sizeof(MinimalTuple) * cap));
-        js->cap = cap;
+    size_t len = MAXALIGN(v.tuple_len);
+    if (js->buf_used + len > js->buf_cap) {
+        size_t cap = js->buf_cap == 0 ? 65536 : js->buf_cap;
+        while (cap < js->buf_used + len) cap *= 2;
+        void *p = std::realloc(js->buf, cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->buf = static_cast<char *>(p);
+        js->buf_cap = cap;
     }
-    auto *mt = static_cast<MinimalTuple>(MemoryContextAlloc(js->match_cxt, v.tuple_len));
-    memcpy(mt, v.tuple, v.tuple_len);
-    js->matches[js->nmatches++] = mt;
+    if (js->nmatches == js->offs_cap) {
+        int cap = js->offs_cap == 0 ? 1024 : js->offs_cap * 2;
+        void *p = std::realloc(js->offs, sizeof(size_t) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->offs = static_cast<size_t *>(p);
+        js->offs_cap = cap;
+    }
+    memcpy(js->buf + js->buf_used, v.tuple, v.tuple_len);
+    js->offs[js->nmatches++] = js->buf_used;
+    js->buf_used += len;
+}
+
+void free_matches(JoinState *js) {
+    delete js->reader;  // releases the reader slot
+    js->reader = nullptr;
+    std::free(js->buf);
+    std::free(js->offs);
+    js->buf = nullptr;
+    js->offs = nullptr;
+    js->buf_used = js->buf_cap = 0;
+    js->nmatches = js->next = js->offs_cap = 0;
 }
 
 // Loads the next outer row into the scan slot and its key into js->key; false at the end.
@@ -95,9 +121,8 @@ bool next_outer(JoinState *js, bool *has_key) {
         if (nulls[k]) *has_key = false;
         ++k;
     }
-    MemoryContextReset(js->match_cxt);
-    js->matches = nullptr;
-    js->nmatches = js->next = js->cap = 0;
+    js->buf_used = 0;
+    js->nmatches = js->next = 0;
     if (*has_key) {
         resetStringInfo(&js->key);
         encode_probe_key(js->shape, vals, nulls, &js->key);
@@ -120,27 +145,35 @@ bool load_match(JoinState *js, MinimalTuple mt) {
     return qual == nullptr || ExecQual(qual, econtext);
 }
 
+// Called inside guarded(); PostgreSQL calls here are direct (an error longjmps out through
+// frames that own nothing: ArrangementIndex is a trivially destructible handle). Only the probe
+// runs C++ frames with destructors, and its callbacks never longjmp: the visibility fast path
+// makes no call that can fail, the slow path goes through pg_call, and keep_match uses malloc.
+static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
 TupleTableSlot *exec_join(JoinState *js) {
     Snapshot snap = js->css.ss.ps.state->es_snapshot;
     core::ArrangementIndex index = index_at(js->entry.index_offset);
     for (;;) {
         while (js->next < js->nmatches) {
-            MinimalTuple mt = js->matches[js->next++];
-            if (pg_call([&] { return load_match(js, mt); })) {
+            auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->next++]);
+            if (load_match(js, mt)) {
                 ++js->emitted;
-                return pg_call([&] { return ExecProject(js->css.ss.ps.ps_ProjInfo); });
+                return ExecProject(js->css.ss.ps.ps_ProjInfo);
             }
         }
         bool has_key = false;
-        if (!pg_call([&] { return next_outer(js, &has_key); })) return nullptr;
+        if (!next_outer(js, &has_key)) return nullptr;
         if (!has_key) continue;
         ++js->probes;
+        if (js->reader == nullptr)
+            js->reader = new core::ArrangementIndex::Reader(index.register_reader());
         js->found += index.probe(
-            hash_key(&js->key), js->key.data, static_cast<uint32_t>(js->key.len),
+            *js->reader, hash_key(&js->key), js->key.data, static_cast<uint32_t>(js->key.len),
             [&](const core::VersionView &v) {
-                return pg_call([&] { return version_visible(v, snap); });
+                int fast = version_visible_fast(v, snap);
+                return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
             },
-            [&](const core::VersionView &v) { pg_call([&] { keep_match(js, v); }); });
+            [&](const core::VersionView &v) { keep_match(js, v); });
     }
 }
 
@@ -156,8 +189,6 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     foreach (lc, cs->custom_exprs)
         js->key_states = lappend(js->key_states,
                                  ExecInitExpr(static_cast<Expr *>(lfirst(lc)), &js->css.ss.ps));
-    js->match_cxt = AllocSetContextCreate(estate->es_query_cxt, "ArrangementJoin matches",
-                                          ALLOCSET_DEFAULT_SIZES);
     initStringInfo(&js->key);
     js->rel = relation_open(relid, AccessShareLock);
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
@@ -212,6 +243,7 @@ void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *js = reinterpret_cast<JoinState *>(node);
         unpin_state(js);
+        free_matches(js);
         ExecEndNode(js->outer);
         if (js->rel != nullptr) relation_close(js->rel, NoLock);
     });
@@ -221,6 +253,7 @@ void rescan(CustomScanState *node) {
     guarded([&] {
         auto *js = reinterpret_cast<JoinState *>(node);
         js->nmatches = js->next = 0;
+        js->buf_used = 0;
         if (js->outer->chgParam == nullptr) ExecReScan(js->outer);
     });
 }
@@ -234,8 +267,13 @@ CustomExecMethods exec_methods = {
     nullptr,   nullptr,    nullptr,   nullptr,  nullptr, explain_scan,
 };
 
-// An error between begin and end leaves a pin: released when the query's memory goes.
-void release_pin(void *arg) { unpin_state(static_cast<JoinState *>(arg)); }
+// An error between begin and end leaves a pin and the match buffer: released when the query's
+// memory goes.
+void release_pin(void *arg) {
+    auto *js = static_cast<JoinState *>(arg);
+    unpin_state(js);
+    free_matches(js);
+}
 
 Node *create_state(CustomScan *) {
     auto *js = static_cast<JoinState *>(palloc0(sizeof(JoinState)));

@@ -365,7 +365,8 @@ Datum read_through(FunctionCallInfo fcinfo, ArrayType *probe_values, ArrayType *
     });
     core::ArrangementIndex index = index_at(pin.info().index_offset);
     auto visible = [&](const core::VersionView &v) {
-        return pg_call([&] { return version_visible(v, snap); });
+        int fast = version_visible_fast(v, snap);
+                return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
     };
     auto emit = [&](const core::VersionView &v) { pg_call([&] { emit_row(em, v); }); };
     if (probe_values == nullptr) {
