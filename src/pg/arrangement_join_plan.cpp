@@ -140,8 +140,10 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         QualCost qc;
         cost_qual_eval(&qc, list_concat(list_copy(join_quals), inner_quals), root);
         double matches = joinrel->rows;
-        double probe = cpu_operator_cost * (4 + 2 * d.nkeys);
-        double per_match = 4 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
+        // A first guess, not calibrated: a probe is a random access into shared memory (cache
+        // and TLB misses dominate), each match a visibility check, a deform and the quals.
+        double probe = cpu_operator_cost * (20 + 2 * d.nkeys);
+        double per_match = 10 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
 
         CustomPath *cp = makeNode(CustomPath);
         cp->path.pathtype = T_CustomScan;

@@ -112,7 +112,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.arrangem
 # left the shared entries of an arrangement behind.
 $node->safe_psql('postgres', q{
 	CREATE TABLE j1 (k int); CREATE TABLE j2 (k int, v int);
-	INSERT INTO j1 VALUES (1), (2); INSERT INTO j2 SELECT g % 3, g FROM generate_series(1, 30) g;
+	INSERT INTO j1 VALUES (1), (2); INSERT INTO j2 SELECT g % 300, g FROM generate_series(1, 3000) g;
+	ANALYZE j1, j2;
 	SELECT parallel_material.create_arrangement('j2', '{k}');
 });
 my $join = 'SELECT count(*), sum(v) FROM j1 JOIN j2 USING (k)';
