@@ -254,6 +254,8 @@ void rescan(CustomScanState *node) {
         auto *js = reinterpret_cast<JoinState *>(node);
         js->nmatches = js->next = 0;
         js->buf_used = 0;
+        // ExecReScan passes changed parameters to outerPlanState only; ours is in custom_ps.
+        if (node->ss.ps.chgParam != nullptr) UpdateChangedParamSet(js->outer, node->ss.ps.chgParam);
         if (js->outer->chgParam == nullptr) ExecReScan(js->outer);
     });
 }
