@@ -1,6 +1,8 @@
 // shmem.cpp — requests and initializes the extension's shared memory at postmaster start.
 #include "pg/shmem.hpp"
 
+#include "pg/arrangement.hpp"
+
 extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -17,6 +19,7 @@ shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 void request_shmem() {
     if (prev_shmem_request_hook != nullptr) prev_shmem_request_hook();
     RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+    arr::request_shmem();
 }
 
 void startup_shmem() {
@@ -34,6 +37,7 @@ void startup_shmem() {
     }
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
+    arr::startup_shmem();
 }
 }  // namespace
 
