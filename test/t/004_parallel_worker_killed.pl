@@ -1,4 +1,4 @@
-# 003_parallel_worker_killed.pl — a parallel query whose participants share one ParallelMaterial
+# 004_parallel_worker_killed.pl — a parallel query whose participants share one ParallelMaterial
 # log, hit while a participant produces it: a parallel worker terminated (clean error, session
 # usable), the leader cancelled (clean error, no temp files), and a worker killed with SIGKILL
 # (crash restart, never a hang, no spill file survives, correct results afterwards).
