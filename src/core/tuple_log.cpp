@@ -762,8 +762,34 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
             return true;
         }
     }
-    // The header first, validated before its length is trusted; then the payload, validated
-    // again (a torn copy is redone from the spill file).
+    // Fast path: an inline record inside one page the ring holds. One state load, the header,
+    // the payload (its length bounded by the page, so even a torn header cannot send the copy
+    // out of the page), one validation. Anything else, or a torn copy, takes the general path.
+    if (c.page_no_ != page) {
+        Slot &s = slot(page);
+        const uint64_t st = s.state.load(std::memory_order_acquire);
+        if (st == enc(page, 0) || st == enc(page, kClaimed)) {
+            const char *p = page_ptr(page) + off;
+            const uint64_t w = load_word(p);
+            const uint64_t len = (w & kLenMask) - 1;
+            if (w != 0 && (w & kOversize) == 0 && off + 8 + len <= page_size_) {
+                if (c.record_.size() < len)
+                    c.record_.resize(len);
+                if (len > 0)
+                    ring_load(c.record_.data(), p + 8, len);
+                if (ring_valid(s, page)) {
+                    out->data = c.record_.data();
+                    out->len = static_cast<uint32_t>(len);
+                    out->pos = pos;
+                    *word = w;
+                    return true;
+                }
+                ++hstats_.ring_copies_discarded;
+            }
+        }
+    }
+    // General path: the header first, validated before its length is trusted; then the
+    // payload, validated again (a torn copy is redone from the spill file).
     uint64_t w;
     if (!header_at(c, pos, &w))
         return false;
