@@ -8,6 +8,10 @@
 #include <string>
 #include <thread>
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace pm::core {
 
 namespace {
@@ -56,6 +60,103 @@ inline void store_word(char *p, uint64_t v) {
     __atomic_store_n(reinterpret_cast<uint64_t *>(p), v, __ATOMIC_RELEASE);
 }
 
+// Ring payload bytes. A reader copies a record out of the ring without any pin and validates
+// the slot state afterwards (see "Read" in docs/tuple-log.md): a recycler may overwrite the page
+// while a lagging reader copies it, and the reader then discards its copy. Such a copy races
+// with the overwrite by design (a seqlock); it is never used. Under ThreadSanitizer these
+// copies are done with relaxed atomic accesses (8-byte words where the ring side is aligned),
+// so the sanitizer checks the same protocol without reporting the intended race; otherwise
+// they are plain memcpy/memset. (GCC's TSan does not support atomic_thread_fence, so there the
+// seqlock fences become no-ops and the ring accesses themselves are release stores and acquire
+// loads, which give the same ordering access by access.)
+#if defined(__SANITIZE_THREAD__)
+#define PM_RING_ATOMIC_COPY 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PM_RING_ATOMIC_COPY 1
+#endif
+#endif
+
+#ifdef PM_RING_ATOMIC_COPY
+inline void seq_fence_release() {}
+inline void seq_fence_acquire() {}
+inline void ring_bytes_op(char *ring, const char *plain, size_t n, bool to_ring) {
+    size_t i = 0;
+    auto byte = [&](size_t k) {
+        if (to_ring)
+            __atomic_store_n(ring + k, plain ? plain[k] : char{0}, __ATOMIC_RELEASE);
+        else
+            const_cast<char *>(plain)[k] = __atomic_load_n(ring + k, __ATOMIC_ACQUIRE);
+    };
+    for (; i < n && (reinterpret_cast<uintptr_t>(ring + i) & 7) != 0; ++i) byte(i);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        if (to_ring) {
+            if (plain)
+                std::memcpy(&w, plain + i, 8);
+            __atomic_store_n(reinterpret_cast<uint64_t *>(ring + i), w, __ATOMIC_RELEASE);
+        } else {
+            w = __atomic_load_n(reinterpret_cast<uint64_t *>(ring + i), __ATOMIC_ACQUIRE);
+            std::memcpy(const_cast<char *>(plain) + i, &w, 8);
+        }
+    }
+    for (; i < n; ++i) byte(i);
+}
+inline void ring_store(char *dst, const void *src, size_t n) {
+    ring_bytes_op(dst, static_cast<const char *>(src), n, true);
+}
+inline void ring_zero(char *dst, size_t n) {
+    ring_bytes_op(dst, nullptr, n, true);
+}
+inline void ring_load(void *dst, const char *src, size_t n) {
+    ring_bytes_op(const_cast<char *>(src), static_cast<const char *>(dst), n, false);
+}
+#else
+inline void seq_fence_release() {
+    std::atomic_thread_fence(std::memory_order_release);
+}
+inline void seq_fence_acquire() {
+    std::atomic_thread_fence(std::memory_order_acquire);
+}
+inline void ring_store(char *dst, const void *src, size_t n) {
+    std::memcpy(dst, src, n);
+}
+inline void ring_zero(char *dst, size_t n) {
+    std::memset(dst, 0, n);
+}
+inline void ring_load(void *dst, const char *src, size_t n) {
+    std::memcpy(dst, src, n);
+}
+#endif
+
+
+// Asymmetric fences (membarrier(2)). A single-producer writer publishes with a plain release
+// store followed by a load of the sleep flag: a StoreLoad pair that, alone, could be reordered
+// and lose a wake-up. The rare side, a reader about to sleep, pays instead: after setting the
+// flag it runs MEMBARRIER_CMD_GLOBAL_EXPEDITED, which executes a full memory barrier on every
+// CPU running a thread of a process registered for it (and a CPU that is not running such a
+// thread has passed through a context switch, itself a full barrier). So either the writer's
+// flag load sees the flag, or its publication is visible to the reader's re-check. The writer's
+// process registers once (per process: fork() children register again); readers need no
+// registration. Works across processes sharing the log (DSM), unlike the PRIVATE command.
+bool register_membarrier() {
+    static std::atomic<long> registered_pid{0};  // > 0: registered; < 0: unavailable
+    const long me = static_cast<long>(getpid());
+    const long seen = registered_pid.load(std::memory_order_acquire);
+    if (seen == me)
+        return true;
+    if (seen == -me)
+        return false;
+    const long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    const bool ok = q >= 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 &&
+                    (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0 &&
+                    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+    registered_pid.store(ok ? me : -me, std::memory_order_release);
+    return ok;
+}
+bool membarrier_all() {
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
 
 bool is_pow2(uint64_t x) {
     return x != 0 && (x & (x - 1)) == 0;
@@ -109,6 +210,9 @@ struct alignas(64) TupleLog::Header {
     alignas(64) std::atomic<uint64_t> producers;
     std::atomic<uint32_t> failed;
     std::atomic<uint32_t> sleepers;
+    // Set (before its first such publication) by a single-producer writer that publishes with
+    // a release store and relies on sleeping readers' membarrier (see register_membarrier).
+    std::atomic<uint32_t> light_publish;
     // Rarely written counters.
     alignas(64) std::atomic<uint64_t> overflow_next;
     std::atomic<uint64_t> pages_spilled;
@@ -139,6 +243,7 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->records.store(0, std::memory_order_relaxed);
     h->published.store(0, std::memory_order_relaxed);
     h->sleepers.store(0, std::memory_order_relaxed);
+    h->light_publish.store(0, std::memory_order_relaxed);
     h->producers.store(0, std::memory_order_relaxed);
     h->failed.store(0, std::memory_order_relaxed);
     h->overflow_next.store(0, std::memory_order_relaxed);
@@ -271,6 +376,19 @@ void TupleLog::wake_sleepers() {
         hooks_->wake_all();
 }
 
+// Decides, once per handle, whether this single-producer writer publishes without a locked
+// instruction: when the log allows it and this process could register for membarrier. The
+// header flag is set (seq_cst) before the first such publication; a reader about to sleep that
+// reads it clear may skip its membarrier: its flag exchange < its load of light_publish < our
+// store < our later loads of the sleep flag in the seq_cst order, so we see its flag.
+int TupleLog::start_light_publish() {
+    if (!hdr_->cfg.light_publish || !register_membarrier())
+        return 0;
+    if (hdr_->light_publish.load(std::memory_order_relaxed) == 0)
+        hdr_->light_publish.store(1, std::memory_order_seq_cst);
+    return 1;
+}
+
 void TupleLog::writer_wait(int &spins) {
     if (hdr_->failed.load(std::memory_order_acquire))
         throw Error(Error::Code::Internal, "tuple log: the log was marked failed");
@@ -320,20 +438,27 @@ void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_
             throw Error(Error::Code::OutOfMemory,
                         "tuple log: ring full and this handle has no spill file");
         spill_pages(old_page);
-        // Dekker with readers: they increment pins then load state (seq_cst); we store state
-        // then load pins (seq_cst). Either they see kRecycling and go to the file, or we see
-        // their pin and wait until they have copied out (their release decrement).
+        // Readers take no pin: they validate the state after copying (seqlock). Pins are taken
+        // only by other writers batching this page into their spill write (spill_pages): Dekker
+        // with them (they increment a pin then load state; we store state then load pins, all
+        // seq_cst): either they see kRecycling and leave the page alone, or we wait until their
+        // write completed (a bounded wait on a writer's I/O, never on a reader).
         s.state.store(enc(old_page, kClaimed | kRecycling), std::memory_order_seq_cst);
         int spins = 0;
         for (auto &pin : s.pins)
             while (pin.n.load(std::memory_order_seq_cst) != 0) writer_wait(spins);
+        // Seqlock writer side: every byte written to the page from here on (zeroing below,
+        // payloads after the new state is published, whose writers acquire that state) comes
+        // after this fence, so a reader whose copy saw any of them sees kRecycling or a later
+        // page when it re-loads the state after its acquire fence, and discards the copy.
+        seq_fence_release();
     } else {
         hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
     }
     // Headers must read 0 until published, except in single_producer logs, where readers go
     // by `published` and never look at bytes above it.
     if (!hdr_->cfg.single_producer)
-        std::memset(page_ptr(new_page), 0, page_size_);
+        ring_zero(page_ptr(new_page), page_size_);
     s.committed.store(0, std::memory_order_relaxed);
     s.state.store(enc(new_page, 0), std::memory_order_release);
 }
@@ -398,7 +523,7 @@ void TupleLog::write_bytes(uint64_t pos, const void *src, size_t len) {
     while (len > 0) {
         const size_t off = pos & (page_size_ - 1);
         const size_t n = std::min<size_t>(len, page_size_ - off);
-        std::memcpy(page_ptr(pos >> shift_) + off, p, n);
+        ring_store(page_ptr(pos >> shift_) + off, p, n);
         p += n;
         pos += n;
         len -= n;
@@ -458,10 +583,13 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         for (uint64_t k = first; k <= last; ++k)
             if (slot(k).state.load(std::memory_order_acquire) != enc(k, 0))
                 ensure_page(k);
+        // (Free on x86.) Pairs with a lagging reader's acquire fence: if its copy of an old page
+        // in this slot saw our bytes, it also sees the recycler's state change (see recycle).
+        seq_fence_release();
         if (oversize)
             write_bytes(pos + 8, &overflow_off, 8);
         else if (first == last && len > 0)  // the common case: one page, one copy
-            std::memcpy(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
+            ring_store(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
         else
             write_bytes(pos + 8, data, len);
         uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
@@ -470,8 +598,19 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             hdr_->sp_prev.store(fp, std::memory_order_release);
         }
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
-        if (sp)
-            hdr_->published.store(end, std::memory_order_seq_cst);
+        if (sp) {
+            if (light_ < 0)
+                light_ = start_light_publish();
+            if (light_ > 0) {
+                // No locked instruction: a release store; the compiler must not sink it below
+                // the flag load in wake_sleepers(); the CPU may, and a sleeping reader's
+                // membarrier covers that (see register_membarrier).
+                hdr_->published.store(end, std::memory_order_release);
+                std::atomic_signal_fence(std::memory_order_seq_cst);
+            } else {
+                hdr_->published.store(end, std::memory_order_seq_cst);
+            }
+        }
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
@@ -494,23 +633,37 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
 // ---------------------------------------------------------------------------------------------
 // Read
 
-// Returns the bytes of `page`: the ring (and *pinned set: unpin after copying) or the cursor's
-// copy read back from the spill file; nullptr when the page is not in the ring yet.
-const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **pinned) {
-    *pinned = nullptr;
+// Returns the bytes of `page`: the ring (*ring set to its slot: the caller copies what it needs
+// and then calls ring_valid(); no pin is taken) or the cursor's copy read back from the spill
+// file (*ring null); nullptr when the page is not in the ring yet.
+const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **ring) {
+    *ring = nullptr;
     if (c.page_no_ == page)
         return c.page_.data();
     Slot &s = slot(page);
-    s.pins[shard_].n.fetch_add(1, std::memory_order_seq_cst);
-    const uint64_t st = s.state.load(std::memory_order_seq_cst);
+    const uint64_t st = s.state.load(std::memory_order_acquire);
     if (st == enc(page, 0) || st == enc(page, kClaimed)) {
-        *pinned = &s;
+        *ring = &s;
         return page_ptr(page);
     }
-    s.pins[shard_].n.fetch_sub(1, std::memory_order_release);
     if (!has_page(st) || page_of(st) < page)
         return nullptr;
-    // Recycled (or being recycled): the page was written to the file before that state.
+    return read_spilled(c, page);
+}
+
+// Seqlock reader side: true when the bytes just copied out of page's slot are page's own (the
+// slot still holds it and is not being recycled). The acquire fence orders the copy before the
+// state load; a recycler stores kRecycling, then a release fence, then overwrites the page (see
+// recycle()), so a copy that saw any overwritten byte sees the new state here.
+bool TupleLog::ring_valid(const Slot &s, uint64_t page) const {
+    seq_fence_acquire();
+    const uint64_t st = s.state.load(std::memory_order_acquire);
+    return st == enc(page, 0) || st == enc(page, kClaimed);
+}
+
+// Page `page` was recycled (or is being recycled): it was written to the spill file before the
+// recycler stored kRecycling (the state the reader saw, with acquire). Reads it into the cursor.
+const char *TupleLog::read_spilled(Cursor &c, uint64_t page) {
     if (spill_ == nullptr)
         throw Error(Error::Code::Internal, "tuple log: page " + std::to_string(page) +
                                                " was spilled but this handle has no spill file");
@@ -523,35 +676,56 @@ const char *TupleLog::acquire_page(Cursor &c, uint64_t page, Slot **pinned) {
     return c.page_.data();
 }
 
+// Copies [off, off + len) of `page` (off + len <= page_size) into dst, from the ring (validated
+// afterwards; from the file when the page was recycled meanwhile) or the cursor's file copy.
+// False when the page is not in the ring yet.
+bool TupleLog::copy_page_bytes(Cursor &c, uint64_t page, size_t off, char *dst, size_t len) {
+    Slot *ring;
+    const char *pg = acquire_page(c, page, &ring);
+    if (pg == nullptr)
+        return false;
+    if (ring != nullptr) {
+        ring_load(dst, pg + off, len);
+        if (ring_valid(*ring, page))
+            return true;
+        ++hstats_.ring_copies_discarded;
+        pg = read_spilled(c, page);
+    }
+    std::memcpy(dst, pg + off, len);
+    return true;
+}
+
 void TupleLog::copy_out(Cursor &c, uint64_t pos, char *dst, size_t len) {
     while (len > 0) {
         const size_t off = pos & (page_size_ - 1);
         const size_t n = std::min<size_t>(len, page_size_ - off);
-        Slot *pin;
-        const char *pg = acquire_page(c, pos >> shift_, &pin);
-        if (pg == nullptr)
+        if (!copy_page_bytes(c, pos >> shift_, off, dst, n))
             throw Error(Error::Code::Internal, "tuple log: published record spans a missing page");
-        std::memcpy(dst, pg + off, n);
-        if (pin)
-            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
         dst += n;
         pos += n;
         len -= n;
     }
 }
 
+// The header word at pos (validated like any ring copy); false when its page is not in the
+// ring yet or the record is not published (word 0, multi-producer logs).
 bool TupleLog::header_at(Cursor &c, uint64_t pos, uint64_t *word) {
-    Slot *pin;
-    const char *pg = acquire_page(c, pos >> shift_, &pin);
+    const uint64_t page = pos >> shift_;
+    const size_t off = pos & (page_size_ - 1);
+    Slot *ring;
+    const char *pg = acquire_page(c, page, &ring);
     if (pg == nullptr)
         return false;
-    const char *p = pg + (pos & (page_size_ - 1));
     uint64_t w;
-    if (pin) {
-        w = load_word(p);
-        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
+    if (ring != nullptr) {
+        w = load_word(pg + off);
+        if (!ring_valid(*ring, page)) {
+            ++hstats_.ring_copies_discarded;
+            pg = read_spilled(c, page);
+            std::memcpy(&w, pg + off, 8);
+        }
     } else {
-        std::memcpy(&w, p, 8);
+        std::memcpy(&w, pg + off, 8);
     }
     *word = w;
     return w != 0;
@@ -588,20 +762,37 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
             return true;
         }
     }
-    Slot *pin;
-    const char *pg = acquire_page(c, page, &pin);
-    if (pg == nullptr)
-        return false;
-    uint64_t w;
-    if (pin)
-        w = load_word(pg + off);
-    else
-        std::memcpy(&w, pg + off, 8);
-    if (w == 0) {
-        if (pin)
-            pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
-        return false;
+    // Fast path: an inline record inside one page the ring holds. One state load, the header,
+    // the payload (its length bounded by the page, so even a torn header cannot send the copy
+    // out of the page), one validation. Anything else, or a torn copy, takes the general path.
+    if (c.page_no_ != page) {
+        Slot &s = slot(page);
+        const uint64_t st = s.state.load(std::memory_order_acquire);
+        if (st == enc(page, 0) || st == enc(page, kClaimed)) {
+            const char *p = page_ptr(page) + off;
+            const uint64_t w = load_word(p);
+            const uint64_t len = (w & kLenMask) - 1;
+            if (w != 0 && (w & kOversize) == 0 && off + 8 + len <= page_size_) {
+                if (c.record_.size() < len)
+                    c.record_.resize(len);
+                if (len > 0)
+                    ring_load(c.record_.data(), p + 8, len);
+                if (ring_valid(s, page)) {
+                    out->data = c.record_.data();
+                    out->len = static_cast<uint32_t>(len);
+                    out->pos = pos;
+                    *word = w;
+                    return true;
+                }
+                ++hstats_.ring_copies_discarded;
+            }
+        }
     }
+    // General path: the header first, validated before its length is trusted; then the
+    // payload, validated again (a torn copy is redone from the spill file).
+    uint64_t w;
+    if (!header_at(c, pos, &w))
+        return false;
     const uint32_t len = static_cast<uint32_t>((w & kLenMask) - 1);
     const bool oversize = (w & kOversize) != 0;
     uint64_t overflow_off = 0;
@@ -618,10 +809,8 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
     }
     // off <= page_size - 8, so the header never straddles; the payload may.
     const size_t n = std::min<size_t>(dlen, page_size_ - off - 8);
-    if (n > 0)
-        std::memcpy(dst, pg + off + 8, n);
-    if (pin)
-        pin->pins[shard_].n.fetch_sub(1, std::memory_order_release);
+    if (n > 0 && !copy_page_bytes(c, page, off + 8, dst, n))
+        throw Error(Error::Code::Internal, "tuple log: published record on a missing page");
     if (n < dlen)
         copy_out(c, pos + 8 + n, dst + n, dlen - n);
     if (oversize) {
@@ -720,11 +909,18 @@ ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
         hooks_->prepare_to_sleep();
         SleepGuard guard{hooks_};
         hdr_->sleepers.exchange(1, std::memory_order_seq_cst);
+        // A writer publishing with a plain store (single producer) needs our asymmetric fence
+        // before the re-check; if the system refuses it now, poll instead of sleeping.
+        bool may_sleep = true;
+        if (hdr_->light_publish.load(std::memory_order_seq_cst) != 0 && !membarrier_all())
+            may_sleep = false;
         st = try_read_impl(c, out, &in_flight);
         if (st != ReadStatus::WouldBlock)
             return st;
-        if (!in_flight)
+        if (!in_flight && may_sleep)
             hooks_->sleep();
+        else if (!may_sleep)
+            std::this_thread::yield();
     }
 }
 

@@ -86,6 +86,10 @@ struct LogConfig {
     // True when exactly one producer will ever append: records then also carry the previous
     // record's length, which enables read_prev() (backward scans, SCROLL cursors).
     bool single_producer = false;
+    // Single-producer logs: publish each record with a plain release store (no locked
+    // instruction) where membarrier(2) is available; a reader about to sleep then pays an
+    // asymmetric fence. False: a seq_cst store per record (tests cover both).
+    bool light_publish = true;
 };
 
 struct RecordView {
@@ -124,6 +128,7 @@ struct HandleStats {
     uint64_t records_appended = 0;
     uint64_t records_read = 0;
     uint64_t pages_read_back = 0;  // spilled pages this process read from the file
+    uint64_t ring_copies_discarded = 0;  // copies torn by a recycler, redone from the file
 };
 
 class TupleLog {
@@ -182,8 +187,12 @@ private:
     void spill_pages(uint64_t page);
     void writer_wait(int &spins);
     void wake_sleepers();
+    int start_light_publish();
     void write_bytes(uint64_t pos, const void *src, size_t len);
-    const char *acquire_page(Cursor &c, uint64_t page, Slot **pinned);
+    const char *acquire_page(Cursor &c, uint64_t page, Slot **ring);
+    bool ring_valid(const Slot &s, uint64_t page) const;
+    const char *read_spilled(Cursor &c, uint64_t page);
+    bool copy_page_bytes(Cursor &c, uint64_t page, size_t off, char *dst, size_t len);
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
     bool frozen() const;  // sealed and never wrapped: the ring is immutable
@@ -204,6 +213,7 @@ private:
     uint64_t ring_bytes_ = 0;
     uint32_t shard_ = 0;            // which of the slots' pin counters this handle uses
     uint64_t pending_records_ = 0;  // appended, not yet added to the shared count
+    int light_ = -1;  // single producer publishing with a release store: 1 yes, 0 no, -1 unknown
 };
 
 }  // namespace pm::core
