@@ -28,3 +28,33 @@ GRANT SELECT ON stats TO PUBLIC;
 CREATE FUNCTION debug_boundary(mode text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pm_debug_boundary' LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION debug_boundary(text) FROM PUBLIC;
+
+-- Data versions (docs/shared-results.md): the key version of a relation for the current snapshot,
+-- NULL when sharing would be skipped; data_version_info says why.
+CREATE FUNCTION data_version(rel regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_data_version' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION data_version(regclass) IS
+    'key version of the relation for the current snapshot; NULL when sharing would be skipped';
+
+CREATE FUNCTION data_version_info(
+    rel regclass,
+    OUT version bigint,
+    OUT global_version bigint,
+    OUT generation bigint,
+    OUT skip_reason text)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pm_data_version_info' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION data_version_info(regclass) IS
+    'key of the relation for the current snapshot (its version, the global version, the generation), or why sharing would be skipped';
+
+CREATE FUNCTION reset_data_versions() RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_reset_data_versions' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION reset_data_versions() IS
+    'forgets every data version and poisoning and starts a new generation (superuser)';
+REVOKE ALL ON FUNCTION reset_data_versions() FROM PUBLIC;
+
+-- Test support (superuser only): registers or removes an in-progress committer of a relation.
+CREATE FUNCTION debug_set_committer(rel regclass, xid xid8, present boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_debug_set_committer' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION debug_set_committer(regclass, xid8, boolean) FROM PUBLIC;
+

@@ -2,6 +2,7 @@
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
 #include "pg/shmem.hpp"
+#include "pg/write_tracking.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -10,6 +11,9 @@ PGDLLEXPORT void _PG_init(void);
 
 void _PG_init(void) {
     pm::pg::define_gucs();
-    if (process_shared_preload_libraries_in_progress) pm::pg::install_shmem_hooks();
+    if (process_shared_preload_libraries_in_progress) {
+        pm::pg::install_shmem_hooks();
+        pm::pg::install_write_tracking();  // data versions exist only when preloaded
+    }
     pm::pg::install_executor_hooks();
 }

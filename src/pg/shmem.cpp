@@ -1,6 +1,8 @@
 // shmem.cpp — requests and initializes the extension's shared memory at postmaster start.
 #include "pg/shmem.hpp"
 
+#include "pg/data_versions.hpp"
+
 extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -17,6 +19,8 @@ shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 void request_shmem() {
     if (prev_shmem_request_hook != nullptr) prev_shmem_request_hook();
     RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+    RequestAddinShmemSpace(data_versions_shmem_size());
+    data_versions_request_locks();
 }
 
 void startup_shmem() {
@@ -32,6 +36,7 @@ void startup_shmem() {
         pg_atomic_init_u64(&state->stats.pages_spilled, 0);
         pg_atomic_init_u64(&state->stats.fallbacks, 0);
     }
+    data_versions_shmem_init();
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
 }

@@ -1,0 +1,17 @@
+// write_tracking.hpp — notices every relation a transaction writes (executor and utility hooks)
+// and reports the writes to the shared data versions around commit (transaction callbacks).
+#pragma once
+
+#include "pg/pg.hpp"
+
+namespace pm::pg {
+
+// Installs ExecutorStart_hook, ProcessUtility_hook and the transaction callback (preload only).
+void install_write_tracking();
+
+// Whether the current top-level transaction wrote relid (kGlobalRelid: wrote "everything":
+// DDL, a catalog, or more relations than are tracked one by one). Subtransactions that rolled
+// back still count: once written, the relation bypasses sharing until the transaction ends.
+bool own_transaction_wrote(Oid relid);
+
+}  // namespace pm::pg
