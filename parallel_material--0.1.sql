@@ -58,3 +58,10 @@ CREATE FUNCTION debug_set_committer(rel regclass, xid xid8, present boolean) RET
     AS 'MODULE_PATHNAME', 'pm_debug_set_committer' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION debug_set_committer(regclass, xid8, boolean) FROM PUBLIC;
 
+
+-- Cross-session sharing verdicts (docs/shared-results.md): plans `query` with the current
+-- settings and returns, for every ParallelMaterial node, whether its child could be shared and
+-- its fingerprint. For tests and diagnostics.
+CREATE FUNCTION share_verdicts(query text, OUT verdict text, OUT fingerprint text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_share_verdicts' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

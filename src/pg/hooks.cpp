@@ -2,12 +2,14 @@
 #include "pg/hooks.hpp"
 
 #include "pg/material_node.hpp"
+#include "pg/share_planner.hpp"
 
 namespace pm::pg {
 
 void install_executor_hooks() {
     register_material_methods();
     install_material_planner();
+    install_share_planner();  // after the ParallelMaterial pass: annotates its nodes
 }
 
 }  // namespace pm::pg

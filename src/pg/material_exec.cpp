@@ -9,6 +9,7 @@
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
+#include "pg/share_planner.hpp"
 #include "pg/shmem.hpp"
 #include "pg/temp_spill.hpp"
 
@@ -305,6 +306,7 @@ void restr_pos(CustomScanState *node) {
 void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     auto *st = reinterpret_cast<MaterialState *>(node);
     ExplainPropertyText("Mode", st->passthrough ? "pass-through" : "serial", es);
+    explain_share_verdict(node, es);  // issue 6: "Sharing: ..." under VERBOSE
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;

@@ -1,6 +1,7 @@
 // module.cpp — the library's entry: PG_MODULE_MAGIC and _PG_init (settings, hooks, shared memory).
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
+#include "pg/share_planner.hpp"
 #include "pg/shmem.hpp"
 #include "pg/write_tracking.hpp"
 
@@ -11,6 +12,7 @@ PGDLLEXPORT void _PG_init(void);
 
 void _PG_init(void) {
     pm::pg::define_gucs();
+    pm::pg::define_share_gucs();
     if (process_shared_preload_libraries_in_progress) {
         pm::pg::install_shmem_hooks();
         pm::pg::install_write_tracking();  // data versions exist only when preloaded
