@@ -65,3 +65,33 @@ REVOKE ALL ON FUNCTION debug_set_committer(regclass, xid8, boolean) FROM PUBLIC;
 CREATE FUNCTION share_verdicts(query text, OUT verdict text, OUT fingerprint text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'pm_share_verdicts' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Results shared across sessions (docs/shared-results.md). The registry exists when the library
+-- is preloaded and parallel_material.shared_memory > 0; nothing produces entries yet (the
+-- executor wire-up is not built), so the view lists what the registry holds, normally nothing.
+CREATE FUNCTION shared_results(
+    OUT fingerprint text,
+    OUT query text,
+    OUT relations oid[],
+    OUT bytes bigint,
+    OUT rows bigint,
+    OUT hits bigint,
+    OUT readers integer,
+    OUT state text,
+    OUT age interval,
+    OUT producer_pid integer)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE VIEW shared_results AS SELECT * FROM shared_results();
+GRANT SELECT ON shared_results TO PUBLIC;
+
+CREATE FUNCTION reset_shared_results() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_reset_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION reset_shared_results() IS
+    'drops every unpinned shared result and hides pinned ones until released (superuser)';
+REVOKE ALL ON FUNCTION reset_shared_results() FROM PUBLIC;
+
+-- Test support (superuser only): registers a ready entry of `rows` records under a test key.
+CREATE FUNCTION debug_add_shared_result(tag integer, rows integer) RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_debug_add_shared_result' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION debug_add_shared_result(integer, integer) FROM PUBLIC;

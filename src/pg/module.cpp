@@ -11,8 +11,11 @@ PGDLLEXPORT void _PG_init(void);
 }
 
 void _PG_init(void) {
-    pm::pg::define_gucs();
+    // Settings of other files first: define_gucs() reserves the prefix, which drops the
+    // placeholders that postgresql.conf values of not-yet-defined settings are kept in.
     pm::pg::define_share_gucs();
+    pm::pg::define_write_tracking_gucs();
+    pm::pg::define_gucs();
     if (process_shared_preload_libraries_in_progress) {
         pm::pg::install_shmem_hooks();
         pm::pg::install_write_tracking();  // data versions exist only when preloaded

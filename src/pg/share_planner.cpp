@@ -191,6 +191,15 @@ void define_share_gucs() {
         "Largest estimated result of a subplan that may be shared across sessions.", nullptr,
         &share_settings.share_max_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
         nullptr, nullptr, nullptr);
+    // A postmaster setting can only be defined while preloading (loaded in a session, the
+    // library has no shared memory anyway).
+    if (!process_shared_preload_libraries_in_progress) return;
+    DefineCustomIntVariable(
+        "parallel_material.shared_memory",
+        "Shared memory for results shared across sessions (their tuple logs).",
+        "0 disables the registry. Needs parallel_material in shared_preload_libraries.",
+        &share_settings.shared_memory_kb, 64 * 1024, 0, MAX_KILOBYTES / 2, PGC_POSTMASTER,
+        GUC_UNIT_KB, nullptr, nullptr, nullptr);
 }
 
 void install_share_planner() {

@@ -15,6 +15,7 @@ namespace pm::pg {
 struct ShareSettings {
     bool share_across_sessions = false;  // parallel_material.share_across_sessions
     int share_max_kb = 64 * 1024;        // parallel_material.share_max_bytes (kB)
+    int shared_memory_kb = 64 * 1024;    // parallel_material.shared_memory (kB, postmaster)
 };
 extern ShareSettings share_settings;
 

@@ -2,6 +2,7 @@
 #include "pg/shmem.hpp"
 
 #include "pg/data_versions.hpp"
+#include "pg/shared_results.hpp"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -21,6 +22,7 @@ void request_shmem() {
     RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
     RequestAddinShmemSpace(data_versions_shmem_size());
     data_versions_request_locks();
+    RequestAddinShmemSpace(shared_results_shmem_size());
 }
 
 void startup_shmem() {
@@ -37,6 +39,7 @@ void startup_shmem() {
         pg_atomic_init_u64(&state->stats.fallbacks, 0);
     }
     data_versions_shmem_init();
+    shared_results_shmem_init();
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
 }

@@ -281,6 +281,9 @@ void install_write_tracking() {
     prev_process_utility = ProcessUtility_hook;
     ProcessUtility_hook = process_utility;
     RegisterXactCallback(xact_callback, nullptr);
+}
+
+void define_write_tracking_gucs() {
     DefineCustomBoolVariable("parallel_material.debug_commit_pause",
                              "Test only: a writer waits after its commit is visible, before it is "
                              "counted, for the advisory lock (20557, 1).",

@@ -6,6 +6,9 @@
 
 namespace pm::pg {
 
+// Defines the hidden test setting parallel_material.debug_commit_pause.
+void define_write_tracking_gucs();
+
 // Installs ExecutorStart_hook, ProcessUtility_hook and the transaction callback (preload only).
 void install_write_tracking();
 
