@@ -1,5 +1,5 @@
 -- share_analysis: which ParallelMaterial children may be shared across sessions, and why not
--- (EXPLAIN VERBOSE says "Sharing: ..."), and the plan fingerprint: equal for the same subplan
+-- (EXPLAIN VERBOSE says "Cross-Session Sharing: ..."), and the plan fingerprint: equal for the same subplan
 -- written differently (spacing, comments, other queries around it), different for other
 -- constants or other tables.
 SET client_min_messages = warning;

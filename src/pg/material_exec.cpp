@@ -306,7 +306,7 @@ void restr_pos(CustomScanState *node) {
 void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     auto *st = reinterpret_cast<MaterialState *>(node);
     ExplainPropertyText("Mode", st->passthrough ? "pass-through" : "serial", es);
-    explain_share_verdict(node, es);  // issue 6: "Sharing: ..." under VERBOSE
+    explain_share_verdict(node, es);  // issue 6: "Cross-Session Sharing: ..." (VERBOSE)
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;

@@ -213,10 +213,10 @@ void explain_share_verdict(CustomScanState *node, ExplainState *es) {
     if (note == NIL) return;
     const char *verdict = strVal(lsecond(note));
     if (strcmp(verdict, "eligible") == 0) {
-        ExplainPropertyText("Sharing", "eligible", es);
+        ExplainPropertyText("Cross-Session Sharing", "eligible", es);
     } else {
         char *text = psprintf("no (%s)", verdict);
-        ExplainPropertyText("Sharing", text, es);
+        ExplainPropertyText("Cross-Session Sharing", text, es);
         pfree(text);
     }
 }

@@ -22,7 +22,8 @@ extern ShareSettings share_settings;
 void define_share_gucs();
 // Installs the planner hook; call after install_material_planner() so that it runs after it.
 void install_share_planner();
-// EXPLAIN VERBOSE: "Sharing: eligible" or "Sharing: no (reason)" for a ParallelMaterial node.
+// EXPLAIN VERBOSE: "Cross-Session Sharing: eligible" or "...: no (reason)" for a ParallelMaterial
+// node ("Sharing" alone is the within-query sharing of parallel participants).
 void explain_share_verdict(CustomScanState *node, ExplainState *es);
 
 }  // namespace pm::pg
