@@ -1,4 +1,4 @@
-# 003_shared_results.pl — the registry of shared results lives in shared memory: a producer that
+# 006_shared_results.pl — the registry of shared results lives in shared memory: a producer that
 # exits fails (and frees) its entry, a restart and a crash restart clear every entry, and
 # shared_memory = 0 disables the registry. Data versions restart too (new tracking horizon).
 use strict;
