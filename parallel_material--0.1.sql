@@ -95,3 +95,12 @@ REVOKE ALL ON FUNCTION reset_shared_results() FROM PUBLIC;
 CREATE FUNCTION debug_add_shared_result(tag integer, rows integer) RETURNS text
     AS 'MODULE_PATHNAME', 'pm_debug_add_shared_result' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION debug_add_shared_result(integer, integer) FROM PUBLIC;
+
+-- The registry key each ParallelMaterial node of `query` would look up now: fingerprint,
+-- generation, global version and the versions of the scanned relations (in relation-id order),
+-- or why it cannot be shared with the current snapshot. For tests and diagnostics.
+CREATE FUNCTION share_keys(query text, OUT verdict text, OUT fingerprint text,
+                           OUT generation bigint, OUT global_version bigint,
+                           OUT versions bigint[], OUT skip_reason text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_share_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

@@ -32,8 +32,9 @@ namespace {
 constexpr const char *kShareTag = "share";
 planner_hook_type prev_planner_hook = nullptr;
 
-const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex) {
+const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex, List **relids) {
     hex[0] = '\0';
+    *relids = NIL;
     if (shared_state() == nullptr) return "parallel_material is not preloaded";
     Plan *child = static_cast<Plan *>(linitial(cs->custom_plans));
     double bytes = child->plan_rows * static_cast<double>(child->plan_width);
@@ -44,6 +45,7 @@ const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex) {
     uint8 fp[kFingerprintBytes];
     if (!plan_fingerprint(child, stmt, v, fp)) return "fingerprint failed";
     for (int i = 0; i < kFingerprintBytes; i++) snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+    *relids = shared_relation_oids(v, stmt);
     return nullptr;
 }
 
@@ -51,7 +53,7 @@ List *find_annotation(CustomScan *cs) {
     ListCell *lc;
     foreach (lc, cs->custom_private) {
         Node *n = static_cast<Node *>(lfirst(lc));
-        if (IsA(n, List) && list_length(castNode(List, n)) == 3 &&
+        if (n != nullptr && IsA(n, List) && list_length(castNode(List, n)) == 4 &&
             IsA(linitial(castNode(List, n)), String) &&
             strcmp(strVal(linitial(castNode(List, n))), kShareTag) == 0)
             return castNode(List, n);
@@ -62,10 +64,11 @@ List *find_annotation(CustomScan *cs) {
 void annotate(CustomScan *cs, PlannedStmt *stmt) {
     if (find_annotation(cs) != NIL) return;
     char hex[2 * kFingerprintBytes + 1];
-    const char *reason = verdict_for(cs, stmt, hex);
-    List *note = list_make3(makeString(pstrdup(kShareTag)),
+    List *relids = NIL;
+    const char *reason = verdict_for(cs, stmt, hex, &relids);
+    List *note = list_make4(makeString(pstrdup(kShareTag)),
                             makeString(pstrdup(reason == nullptr ? "eligible" : reason)),
-                            makeString(pstrdup(hex)));
+                            makeString(pstrdup(hex)), relids);
     cs->custom_private = lappend(cs->custom_private, note);
 }
 
@@ -125,55 +128,43 @@ PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
     return stmt;
 }
 
-// Collects (verdict, fingerprint) of every annotated node of stmt, in plan order.
-void collect(Plan *plan, Tuplestorestate *ts, TupleDesc desc);
+void gather(Plan *plan, List **out);
 
-void collect_list(List *plans, Tuplestorestate *ts, TupleDesc desc) {
+void gather_list(List *plans, List **out) {
     ListCell *lc;
-    foreach (lc, plans) collect(static_cast<Plan *>(lfirst(lc)), ts, desc);
+    foreach (lc, plans) gather(static_cast<Plan *>(lfirst(lc)), out);
 }
 
-void collect(Plan *plan, Tuplestorestate *ts, TupleDesc desc) {
+void gather(Plan *plan, List **out) {
     if (plan == nullptr) return;
+    check_stack_depth();
     if (IsA(plan, CustomScan)) {
-        List *note = find_annotation(castNode(CustomScan, plan));
-        if (note != NIL) {
-            Datum values[2];
-            bool nulls[2] = {false, false};
-            values[0] = CStringGetTextDatum(strVal(lsecond(note)));
-            const char *hex = strVal(lthird(note));
-            if (hex[0] == '\0')
-                nulls[1] = true;
-            else
-                values[1] = CStringGetTextDatum(hex);
-            tuplestore_putvalues(ts, desc, values, nulls);
-        }
-        collect_list(castNode(CustomScan, plan)->custom_plans, ts, desc);
+        if (find_annotation(castNode(CustomScan, plan)) != NIL) *out = lappend(*out, plan);
+        gather_list(castNode(CustomScan, plan)->custom_plans, out);
     }
-    collect(plan->lefttree, ts, desc);
-    collect(plan->righttree, ts, desc);
-    if (IsA(plan, Append)) collect_list(castNode(Append, plan)->appendplans, ts, desc);
-    if (IsA(plan, MergeAppend)) collect_list(castNode(MergeAppend, plan)->mergeplans, ts, desc);
-    if (IsA(plan, SubqueryScan)) collect(castNode(SubqueryScan, plan)->subplan, ts, desc);
+    gather(plan->lefttree, out);
+    gather(plan->righttree, out);
+    if (IsA(plan, Append)) gather_list(castNode(Append, plan)->appendplans, out);
+    if (IsA(plan, MergeAppend)) gather_list(castNode(MergeAppend, plan)->mergeplans, out);
+    if (IsA(plan, SubqueryScan)) gather(castNode(SubqueryScan, plan)->subplan, out);
 }
 
 Datum share_verdicts(FunctionCallInfo fcinfo) {
     const char *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    List *raw = pg_parse_query(query);
-    if (list_length(raw) != 1)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("share_verdicts() takes exactly one statement")));
-    List *queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), query,
-                                                       nullptr, 0, nullptr);
     ListCell *lc;
-    foreach (lc, queries) {
-        Query *q = lfirst_node(Query, lc);
-        if (q->commandType == CMD_UTILITY) continue;
-        PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
-        collect(stmt->planTree, rsinfo->setResult, rsinfo->setDesc);
-        collect_list(stmt->subplans, rsinfo->setResult, rsinfo->setDesc);
+    foreach (lc, plan_and_find_shared_nodes(query)) {
+        ShareAnnotation a;
+        share_annotation(lfirst_node(CustomScan, lc), &a);
+        Datum values[2];
+        bool nulls[2] = {false, false};
+        values[0] = CStringGetTextDatum(a.verdict);
+        if (a.fingerprint_hex[0] == '\0')
+            nulls[1] = true;
+        else
+            values[1] = CStringGetTextDatum(a.fingerprint_hex);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return static_cast<Datum>(0);
 }
@@ -200,6 +191,35 @@ void define_share_gucs() {
         "0 disables the registry. Needs parallel_material in shared_preload_libraries.",
         &share_settings.shared_memory_kb, 64 * 1024, 0, MAX_KILOBYTES / 2, PGC_POSTMASTER,
         GUC_UNIT_KB, nullptr, nullptr, nullptr);
+}
+
+bool share_annotation(CustomScan *cs, ShareAnnotation *out) {
+    List *note = find_annotation(cs);
+    if (note == NIL) return false;
+    out->verdict = strVal(lsecond(note));
+    out->eligible = strcmp(out->verdict, "eligible") == 0;
+    out->fingerprint_hex = strVal(lthird(note));
+    out->relids = static_cast<List *>(lfourth(note));
+    return true;
+}
+
+List *plan_and_find_shared_nodes(const char *query) {
+    List *raw = pg_parse_query(query);
+    if (list_length(raw) != 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("exactly one statement expected")));
+    List *queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), query,
+                                                       nullptr, 0, nullptr);
+    List *nodes = NIL;
+    ListCell *lc;
+    foreach (lc, queries) {
+        Query *q = lfirst_node(Query, lc);
+        if (q->commandType == CMD_UTILITY) continue;
+        PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
+        gather(stmt->planTree, &nodes);
+        gather_list(stmt->subplans, &nodes);
+    }
+    return nodes;
 }
 
 void install_share_planner() {

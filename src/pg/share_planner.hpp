@@ -8,6 +8,7 @@
 extern "C" {
 #include "commands/explain.h"
 #include "nodes/execnodes.h"
+#include "nodes/plannodes.h"
 }
 
 namespace pm::pg {
@@ -22,6 +23,19 @@ extern ShareSettings share_settings;
 void define_share_gucs();
 // Installs the planner hook; call after install_material_planner() so that it runs after it.
 void install_share_planner();
+// What the planning pass recorded on a ParallelMaterial node.
+struct ShareAnnotation {
+    const char *verdict = nullptr;          // "eligible" or the reason
+    bool eligible = false;
+    const char *fingerprint_hex = nullptr;  // 32 hex digits, "" when not eligible
+    List *relids = NIL;                     // OidList: relations the child scans
+};
+// False when the node carries no annotation (sharing off at planning).
+bool share_annotation(CustomScan *cs, ShareAnnotation *out);
+// Tests: plans one SQL statement with the current settings and returns its annotated
+// ParallelMaterial nodes (CustomScan *) in plan order.
+List *plan_and_find_shared_nodes(const char *query);
+
 // EXPLAIN VERBOSE: "Cross-Session Sharing: eligible" or "...: no (reason)" for a ParallelMaterial
 // node ("Sharing" alone is the within-query sharing of parallel participants).
 void explain_share_verdict(CustomScanState *node, ExplainState *es);
