@@ -29,7 +29,118 @@ CREATE FUNCTION debug_boundary(mode text) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pm_debug_boundary' LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION debug_boundary(text) FROM PUBLIC;
 
--- Data versions (docs/shared-results.md): the key version of a relation for the current snapshot,
+-- ---------------------------------------------------------------------------------------------
+-- Arrangements (docs/arrangements.md): shared, delta-maintained hash indexes on join keys.
+
+-- Definitions. Written only by create/drop_arrangement (which check ownership), readable by all.
+CREATE TABLE arrangement_defs (
+    defid bigint NOT NULL,
+    relid oid NOT NULL,
+    key_attnums int2[] NOT NULL,
+    attnums int2[] NOT NULL,
+    created_at timestamptz NOT NULL
+);
+COMMENT ON TABLE arrangement_defs IS 'arrangement definitions (relation, key and arranged columns)';
+REVOKE ALL ON arrangement_defs FROM PUBLIC;
+GRANT SELECT ON arrangement_defs TO PUBLIC;
+CREATE SEQUENCE arrangement_defid_seq;
+REVOKE ALL ON arrangement_defid_seq FROM PUBLIC;
+
+CREATE FUNCTION _arrangement_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pm_arrangement_trigger' LANGUAGE C;
+
+CREATE FUNCTION create_arrangement(rel regclass, key text[], include text[] DEFAULT NULL)
+    RETURNS void AS 'MODULE_PATHNAME', 'pm_create_arrangement' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION create_arrangement(regclass, text[], text[]) IS
+    'arrange rel on key, keeping the key and include columns (NULL: all columns)';
+
+CREATE FUNCTION drop_arrangement(rel regclass, key text[] DEFAULT NULL)
+    RETURNS void AS 'MODULE_PATHNAME', 'pm_drop_arrangement' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION drop_arrangement(regclass, text[]) IS
+    'drop the arrangement of rel on key (NULL: its only arrangement)';
+
+CREATE FUNCTION arrangement_probe(rel regclass, key_values text[], key text[] DEFAULT NULL,
+                                  OUT tid tid, OUT row_text text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_probe' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION arrangement_probe(regclass, text[], text[]) IS
+    'rows of rel whose key equals key_values, read through the arrangement under the current snapshot';
+
+CREATE FUNCTION arrangement_rows(rel regclass, key text[] DEFAULT NULL,
+                                 OUT tid tid, OUT row_text text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_rows' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION arrangement_rows(regclass, text[]) IS
+    'every row of rel visible to the current snapshot, read through the arrangement';
+
+CREATE FUNCTION _arrangement_columns(rel regclass, key text[] DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_arrangement_columns' LANGUAGE C STABLE;
+
+CREATE FUNCTION arrangement_check(rel regclass, key text[] DEFAULT NULL)
+    RETURNS TABLE (side text, tid tid, row_text text)
+    LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    -- One statement, so one snapshot, for both sides.
+    RETURN QUERY EXECUTE format(
+        $q$WITH a AS (SELECT r.tid, r.row_text FROM parallel_material.arrangement_rows(%1$L::regclass, %3$L::text[]) r),
+                h AS (SELECT t.ctid AS tid, ROW(%2$s)::text AS row_text FROM %1$s t)
+           SELECT 'arrangement only'::text, x.tid, x.row_text
+             FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM h) x
+           UNION ALL
+           SELECT 'heap only'::text, y.tid, y.row_text
+             FROM (SELECT * FROM h EXCEPT ALL SELECT * FROM a) y
+           ORDER BY 2, 1$q$,
+        rel, parallel_material._arrangement_columns(rel, key), key);
+END
+$fn$;
+COMMENT ON FUNCTION arrangement_check(regclass, text[]) IS
+    'differences between the arrangement and a heap scan under the same snapshot (none: exact)';
+
+CREATE FUNCTION arrangement_reclaim(rel regclass, key text[] DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_arrangement_reclaim' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION arrangement_reclaim(regclass, text[]) IS
+    'unlink versions dead to every snapshot (freed after readers leave); returns how many';
+
+CREATE FUNCTION _arrangement_state(
+    OUT defid bigint, OUT state text, OUT live_versions bigint, OUT dead_versions bigint,
+    OUT bytes bigint, OUT deltas_applied bigint, OUT last_reclaim timestamptz,
+    OUT relfilenode oid)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_state' LANGUAGE C VOLATILE;
+
+CREATE VIEW arrangements AS
+SELECT d.relid::regclass AS relation,
+       ARRAY(SELECT a.attname::text FROM unnest(d.key_attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS key,
+       ARRAY(SELECT a.attname::text FROM unnest(d.attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS columns,
+       -- a heap rewritten since the build (VACUUM FULL, CLUSTER...) makes it invalid until rebuilt
+       CASE WHEN s.relfilenode IS DISTINCT FROM pg_relation_filenode(d.relid) THEN 'invalid'
+            ELSE s.state END AS state,
+       coalesce(s.live_versions, 0) AS live_versions,
+       coalesce(s.dead_versions, 0) AS dead_versions,
+       coalesce(s.bytes, 0) AS bytes,
+       coalesce(s.deltas_applied, 0) AS deltas_applied,
+       s.last_reclaim
+  FROM arrangement_defs d
+  LEFT JOIN _arrangement_state() s ON s.defid = d.defid;
+GRANT SELECT ON arrangements TO PUBLIC;
+
+-- DROP TABLE removes the arrangements of the table (its triggers go with it).
+CREATE FUNCTION _arrangement_forget(relid oid) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_arrangement_forget' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _arrangement_on_sql_drop() RETURNS event_trigger
+    LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM parallel_material._arrangement_forget(o.objid)
+       FROM pg_event_trigger_dropped_objects() o
+      WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND o.object_type = 'table'
+        AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d WHERE d.relid = o.objid);
+END
+$fn$;
+CREATE EVENT TRIGGER parallel_material_arrangement_drop ON sql_drop
+    EXECUTE FUNCTION _arrangement_on_sql_drop();
+-- ---------------------------------------------------------------------------------------------
+-- Results shared across sessions (docs/shared-results.md).
+
+-- Data versions: the key version of a relation for the current snapshot,
 -- NULL when sharing would be skipped; data_version_info says why.
 CREATE FUNCTION data_version(rel regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pm_data_version' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

@@ -22,6 +22,8 @@ SET parallel_material.memory_limit = 0;
 SET parallel_material.memory_limit = '3 parsecs';
 SET parallel_material.spill_io = 'mmap';
 SET parallel_material.enable = 'perhaps';
+-- arrangement_memory is fixed at server start
+SET parallel_material.arrangement_memory = '1MB';
 -- the prefix is reserved: a misspelt setting is an error, not a silent placeholder
 SET parallel_material.enabel = on;
 RESET ALL;

@@ -42,6 +42,35 @@ void define_gucs() {
         "auto uses io_uring when it can be set up and falls back to pread/pwrite.",
         &settings.spill_io, static_cast<int>(SpillIo::Auto), spill_io_options, PGC_USERSET, 0,
         nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "parallel_material.enable_arrangement_join",
+        "Lets the planner join by probing a ready arrangement (Custom Scan ArrangementJoin).",
+        nullptr, &settings.enable_arrangement_join, true, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
+    // A postmaster setting can only be defined while preloading (loaded per session it would be
+    // a FATAL error); arrangements need preloading anyway.
+    if (process_shared_preload_libraries_in_progress) {
+        DefineCustomIntVariable(
+        "parallel_material.arrangement_memory",
+        "Shared memory reserved at server start for all arrangements.",
+        "0 disables arrangements; otherwise at least 1MB. Needs shared_preload_libraries.",
+        &settings.arrangement_memory_kb, 65536, 0, MAX_KILOBYTES, PGC_POSTMASTER, GUC_UNIT_KB,
+        [](int *newval, void **, GucSource) -> bool {
+            if (*newval > 0 && *newval < 1024) {
+                GUC_check_errdetail("parallel_material.arrangement_memory must be 0 or at least 1MB.");
+                return false;
+            }
+            return true;
+        },
+        nullptr, nullptr);
+        DefineCustomIntVariable(
+            "parallel_material.arrangement_reclaim_interval",
+            "Pause between two passes of the background worker that reclaims dead arrangement "
+            "versions.",
+            "0 stops background reclaim (parallel_material.arrangement_reclaim() still works).",
+            &settings.arrangement_reclaim_interval_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
+            nullptr, nullptr, nullptr);
+    }
     MarkGUCPrefixReserved("parallel_material");
 }
 

@@ -10,6 +10,9 @@ struct Settings {
     int max_producers = 2;        // parallel_material.max_producers
     int memory_limit_kb = -1;     // parallel_material.memory_limit; -1 = use work_mem
     int spill_io = 0;             // parallel_material.spill_io (SpillIo)
+    int arrangement_memory_kb = 65536;  // parallel_material.arrangement_memory (postmaster); 0 = off
+    bool enable_arrangement_join = true;  // parallel_material.enable_arrangement_join
+    int arrangement_reclaim_interval_ms = 1000;  // parallel_material.arrangement_reclaim_interval
 };
 
 extern Settings settings;

@@ -1,6 +1,7 @@
 // hooks.cpp — chains the extension's planner-level hooks onto PostgreSQL's.
 #include "pg/hooks.hpp"
 
+#include "pg/arrangement_join.hpp"
 #include "pg/material_node.hpp"
 #include "pg/share_planner.hpp"
 
@@ -9,6 +10,9 @@ namespace pm::pg {
 void install_executor_hooks() {
     register_material_methods();
     install_material_planner();
+    install_material_paths();
+    arr::register_join_methods();
+    arr::install_join_hook();
     install_share_planner();  // after the ParallelMaterial pass: annotates its nodes
 }
 

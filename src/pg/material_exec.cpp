@@ -3,6 +3,11 @@
 // and read back through this node's cursor; rescans reset the cursor; backward scans and
 // mark/restore move it. The log's ring is bounded by parallel_material.memory_limit; older pages
 // spill to a temporary file.
+// Inside a parallel query (a shared MaterialMode), the log lives in the query's dynamic shared
+// memory and serves every participant: one participant produces it (Shared) or all of them do,
+// each appending the table blocks it claims (SharedScan); every producer finishes producing
+// before it returns a row, then all read the whole log, sleeping on a ConditionVariable while it
+// fills.
 #include <new>
 
 #include "parallel_material/core/tuple_log.hpp"
@@ -10,14 +15,20 @@
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/material_producers.hpp"
+#include "pg/material_shared.hpp"
 #include "pg/shmem.hpp"
 #include "pg/temp_spill.hpp"
 
 extern "C" {
+#include "access/parallel.h"
+#include "access/tableam.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
 }
 
 namespace pm::pg {
@@ -36,10 +47,12 @@ struct Saved {
 // Process-local C++ state; deleted by a reset callback of the query's memory context, so it
 // is released on normal end, error and cancel alike.
 struct LogState {
-    void *raw = nullptr;     // palloc'd in the query context
-    char *region = nullptr;  // raw, 64-byte aligned
+    void *raw = nullptr;     // palloc'd in the query context (serial; null when shared)
+    char *region = nullptr;  // raw, 64-byte aligned; or in dynamic shared memory
     core::LogConfig cfg;
     std::unique_ptr<TempSpillFile> spill;
+    std::unique_ptr<core::WaitHooks> hooks;  // shared: the node's ConditionVariable
+    std::unique_ptr<ProducerGroup> producers;  // serial node with producer workers
     std::unique_ptr<core::TupleLog> log;
     core::Cursor cursor;
 };
@@ -69,6 +82,22 @@ struct MaterialState {
     Saved at;
     Saved mark;
     char spill_dir[MAXPGPATH];
+    // Shared modes (inside a parallel query)
+    MaterialMode mode;         // as planned
+    SharedMaterial *shared;    // while this participant uses the shared log
+    SharedMaterial *dsm_shared;  // leader: until the segment detaches
+    dsm_segment *dsm_seg;      // leader: the segment our detach callback is registered on
+    int slot;                  // this participant's counters slot
+    bool role_decided;         // produced (or learned it will not) since the last (re)start
+    bool child_used;           // the child ran since it was last rescanned
+    bool counters_flushed;     // worker: its counters went to its slot
+    uint32 nworker_slots;      // leader: workers' counters copied at detach
+    ParticipantCounters *workers;
+    uint64 shared_materializations;
+    // Producer workers of a serial node (max_producers)
+    uint64 producer_runs;       // materializations that used producer workers
+    uint64 producers_launched;  // workers launched, all runs
+    uint64 producer_rows;       // rows the workers produced, all runs
     // EXPLAIN ANALYZE counters (this process)
     uint64_t rows_produced;
     uint64_t rows_read;
@@ -87,17 +116,47 @@ void fold_stats(MaterialState *st) {
 
 // Frees the C++ state. free_region: also pfree the ring (false when the query context is being
 // reset anyway, from its callback).
+// Ends producer workers (if any) and keeps their counters; PostgreSQL calls: normal paths only.
+void finish_producers(MaterialState *st) {
+    ProducerGroup *g = st->ls != nullptr ? st->ls->producers.get() : nullptr;
+    if (g == nullptr || g->shared() == nullptr) return;
+    g->finish();
+}
+
 void release_log(MaterialState *st, bool free_region) {
     if (st->ls == nullptr) return;
     if (st->out != nullptr) ExecClearTuple(st->out);  // it may point into the ring
     fold_stats(st);
+    if (ProducerGroup *g = st->ls->producers.get()) {
+        if (g->shared() != nullptr) st->producer_rows += g->worker_totals().rows_produced;
+        // Normal end: wait for the workers and detach the segment. From a reset callback (an
+        // abort), PostgreSQL has already ended the parallel context and released the segment.
+        if (free_region) {
+            st->ls->log.reset();
+            g->release();
+        }
+    }
     void *raw = st->ls->raw;
     delete st->ls;
     st->ls = nullptr;
     if (free_region && raw != nullptr) pfree(raw);
 }
 
-void cleanup_callback(void *arg) { release_log(static_cast<MaterialState *>(arg), false); }
+void detach_callback(dsm_segment *seg, Datum arg);
+
+void cleanup_callback(void *arg) {
+    auto *st = static_cast<MaterialState *>(arg);
+    release_log(st, false);
+    st->shared = nullptr;
+    if (st->dsm_seg != nullptr) {
+        // The query's memory goes before its parallel segment (an aborted portal): unhook, and
+        // remove the spill file now.
+        cancel_on_dsm_detach(st->dsm_seg, detach_callback, PointerGetDatum(st));
+        if (st->dsm_shared != nullptr) unlink(st->dsm_shared->spill_path);
+        st->dsm_seg = nullptr;
+        st->dsm_shared = nullptr;
+    }
+}
 
 core::LogConfig config_for(long budget) {
     core::LogConfig cfg;
@@ -115,24 +174,48 @@ core::LogConfig config_for(long budget) {
 // runs again after a parameter change. Ring pages are touched only when reached.
 void start_log(MaterialState *st) {
     LogState *ls = st->ls;
-    if (ls == nullptr) {
+    if (ls != nullptr && ls->producers) {  // a fresh group per run
+        release_log(st, true);
+        ls = nullptr;
+    }
+    const bool producers = ProducerGroup::eligible(st->child, st->eflags);
+    if (ls == nullptr && producers) {
         ls = new LogState();
         st->ls = ls;
-        ls->cfg = config_for(memory_limit_bytes());
-        size_t size = core::TupleLog::region_size(ls->cfg);
-        ls->raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
-        ls->region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(ls->raw)));
-        ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
+        ls->cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
+        ls->cfg.single_producer = false;
+        ls->producers.reset(ProducerGroup::start(st->child, ls->cfg, settings.max_producers,
+                                                 st->spill_dir));
+        SharedMaterial *sh = ls->producers->shared();
+        ls->region = shared_log_region(sh);
+        ls->spill = std::make_unique<TempSpillFile>(TempSpillFile::Shared{}, sh->spill_path,
+                                                    spill_mode_setting());
+        ls->hooks = std::make_unique<CvWaitHooks>(&sh->cv);
+        ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
+        st->producer_runs++;
+        st->producers_launched += static_cast<uint64>(ls->producers->launched());
+        // The leader registered as a producer before the workers started (ProducerGroup::start).
     } else {
-        ExecClearTuple(st->out);
-        fold_stats(st);
-        ls->log.reset();
+        if (ls == nullptr) {
+            ls = new LogState();
+            st->ls = ls;
+            ls->cfg = config_for(memory_limit_bytes());
+            size_t size = core::TupleLog::region_size(ls->cfg);
+            ls->raw = pg_call([&] { return MemoryContextAllocHuge(st->query_cxt, size + 64); });
+            ls->region =
+                reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(ls->raw)));
+            ls->spill = std::make_unique<TempSpillFile>(st->spill_dir, spill_mode_setting());
+        } else {
+            ExecClearTuple(st->out);
+            fold_stats(st);
+            ls->log.reset();
+        }
+        core::TupleLog::create(ls->region, ls->cfg);
+        ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), &g_interrupt_hooks);
+        if (!ls->log->try_register_producer())
+            throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     }
-    core::TupleLog::create(ls->region, ls->cfg);
-    ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), &g_interrupt_hooks);
     ls->cursor = core::Cursor();
-    if (!ls->log->try_register_producer())
-        throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     st->child_done = false;
     st->at = Saved{};
     st->materializations++;
@@ -147,16 +230,32 @@ TupleTableSlot *emit(MaterialState *st, const core::RecordView &rec) {
 }
 
 // Pull one row from the child into the log. False when the child is exhausted.
+[[noreturn]] void producer_failed() {
+    await_producer_error();
+    throw core::Error(core::Error::Code::Internal,
+                      "the participant producing a shared materialization failed");
+}
+
 bool produce_one(MaterialState *st) {
+    core::TupleLog &log = *st->ls->log;
+    // Another producer (a participant or a producer worker) failed: its error is the query's.
+    if (log.failed()) producer_failed();
     TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
     if (TupIsNull(slot)) {
         st->child_done = true;
-        st->ls->log->producer_done();
+        log.producer_done();
         return false;
     }
     bool should_free = false;
     MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
-    st->ls->log->append(tuple, tuple->t_len);
+    bool failed_elsewhere = false;
+    try {
+        log.append(tuple, tuple->t_len);
+    } catch (const core::Error &) {
+        failed_elsewhere = log.failed();
+        if (!failed_elsewhere) throw;
+    }
+    if (failed_elsewhere) producer_failed();
     st->rows_produced++;
     if (should_free) pfree(tuple);
     return true;
@@ -169,22 +268,66 @@ TupleTableSlot *exec_forward(MaterialState *st) {
     if (st->ls->cursor.position() != from) log.seek(st->ls->cursor, from);
     for (;;) {
         core::RecordView rec;
-        switch (log.try_read(st->ls->cursor, &rec)) {
+        core::ReadStatus status = log.try_read(st->ls->cursor, &rec);
+        if (status == core::ReadStatus::WouldBlock) {
+            if (st->shared == nullptr && !st->child_done) {
+                produce_one(st);  // serial: the leader produces lazily (with its workers, if any)
+                continue;
+            }
+            if (st->shared == nullptr && !st->ls->producers)
+                throw core::Error(core::Error::Code::Internal, "log not sealed at child end");
+            // Other producers (participants, or our producer workers) are still appending.
+            status = log.read(st->ls->cursor, &rec);
+        }
+        if (status == core::ReadStatus::End && st->ls->producers) finish_producers(st);
+        switch (status) {
             case core::ReadStatus::Record:
                 st->at = Saved{Position::OnRow, rec.pos, st->ls->cursor.position()};
                 return emit(st, rec);
-            case core::ReadStatus::WouldBlock:
-                if (st->child_done)
-                    throw core::Error(core::Error::Code::Internal, "log not sealed at child end");
-                produce_one(st);
-                continue;
             case core::ReadStatus::End:
                 st->at = Saved{Position::AfterLast, 0, from};
                 return ExecClearTuple(st->out);
             case core::ReadStatus::Failed:
+                if (st->shared != nullptr || st->ls->producers) producer_failed();
                 throw core::Error(core::Error::Code::Internal, "materialization failed");
+            case core::ReadStatus::WouldBlock:
+                throw core::Error(core::Error::Code::Internal, "blocking read returned early");
         }
     }
+}
+
+// Shared modes: take part in producing the log if there is still something to produce, and
+// finish producing before returning the first row (a participant that returns rows may block
+// on its tuple queue to the leader, while the leader may be waiting for this log: Parallel
+// Hash's rule).
+void produce_shared(MaterialState *st) {
+    SharedMaterial *sh = st->shared;
+    core::TupleLog &log = *st->ls->log;
+    st->role_decided = true;
+    const bool first = pg_atomic_exchange_u32(&sh->producer_claimed, 1) == 0;
+    if (st->mode == MaterialMode::Shared && !first) return;
+    if (!log.try_register_producer()) return;  // SharedScan: the others already finished
+    if (first) {
+        pg_atomic_fetch_add_u32(&sh->materializations, 1);
+        if (SharedState *state = shared_state())
+            pg_atomic_fetch_add_u64(&state->stats.materializations, 1);
+    }
+    if (st->child_used) pg_call([&] { ExecReScan(st->child); });
+    st->child_used = true;
+    st->child_done = false;
+    bool failed_elsewhere = false;
+    try {
+        while (produce_one(st)) {
+        }
+    } catch (...) {
+        // Another producer failed first (its error is the query's): stop without adding ours.
+        failed_elsewhere = log.failed();
+        if (!failed_elsewhere) {
+            log.fail();  // wakes the readers; the query's error comes from this participant
+            throw;
+        }
+    }
+    if (failed_elsewhere) producer_failed();
 }
 
 TupleTableSlot *exec_backward(MaterialState *st) {
@@ -212,7 +355,18 @@ TupleTableSlot *exec_material(MaterialState *st) {
         if (!TupIsNull(slot)) st->rows_produced++;
         return slot;
     }
+    if (st->shared != nullptr) {
+        if (!st->role_decided) produce_shared(st);
+        if (!ScanDirectionIsForward(st->css.ss.ps.state->es_direction))
+            throw core::Error(core::Error::Code::Internal,
+                              "backward scan of a shared materialization");
+        return exec_forward(st);
+    }
     if (st->ls == nullptr || st->needs_restart) {
+        if (st->child_used) {  // it ran for a shared log before: start it over
+            pg_call([&] { ExecReScan(st->child); });
+            st->child_used = false;
+        }
         start_log(st);
         st->needs_restart = false;
     }
@@ -227,6 +381,14 @@ void rescan_material(MaterialState *st) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
     }
+    if (st->shared != nullptr) {
+        // The planner shares only children that read no outside parameter.
+        if (child->chgParam != nullptr)
+            throw core::Error(core::Error::Code::Internal,
+                              "parameter change under a shared materialization");
+        st->at = Saved{};
+        return;
+    }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
     if (child->chgParam != nullptr || (st->eflags & EXEC_FLAG_REWIND) == 0) {
         // The child's output changes: materialize again (same ring, emptied).
@@ -236,6 +398,170 @@ void rescan_material(MaterialState *st) {
     }
     st->at = Saved{};
     st->ls->log->seek(st->ls->cursor, 0);
+}
+
+// ---- shared modes: the log in the parallel query's dynamic shared memory ----
+
+Relation child_relation(MaterialState *st) {
+    return reinterpret_cast<ScanState *>(st->child)->ss_currentRelation;
+}
+
+core::LogConfig shared_config(const MaterialState *st) {
+    core::LogConfig cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
+    cfg.single_producer = st->mode == MaterialMode::Shared;
+    return cfg;
+}
+
+Size shared_scan_size(MaterialState *st) {
+    if (st->mode != MaterialMode::SharedScan) return 0;
+    return pg_call([&] {
+        return table_parallelscan_estimate(child_relation(st), st->css.ss.ps.state->es_snapshot);
+    });
+}
+
+// SharedScan: the child Seq Scan reads the blocks it claims from the shared scan descriptor.
+void use_parallel_scan(MaterialState *st, SharedMaterial *sh) {
+    auto *scan = reinterpret_cast<ScanState *>(st->child);
+    auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) + sh->scan_offset);
+    pg_call([&] {
+        if (scan->ss_currentScanDesc != nullptr) table_endscan(scan->ss_currentScanDesc);
+        scan->ss_currentScanDesc = table_beginscan_parallel(scan->ss_currentRelation, pscan);
+    });
+    st->child_used = false;  // a fresh scan
+}
+
+// This participant reads (and may produce) the shared log from now on.
+void attach_shared(MaterialState *st, SharedMaterial *sh, int slot) {
+    release_log(st, true);
+    auto *ls = new LogState();
+    st->ls = ls;
+    ls->region = shared_log_region(sh);
+    ls->cfg = shared_config(st);
+    ls->spill = std::make_unique<TempSpillFile>(TempSpillFile::Shared{}, sh->spill_path,
+                                                spill_mode_setting());
+    ls->hooks = std::make_unique<CvWaitHooks>(&sh->cv);
+    ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
+    st->shared = sh;
+    st->slot = slot;
+    st->role_decided = false;
+    st->child_done = false;
+    st->at = Saved{};
+    st->mark = Saved{};
+}
+
+// Leader: the parallel query's segment is going away (end of the Gather, or abort). Keep the
+// workers' counters for EXPLAIN, drop our handle on the log, remove the spill file.
+void detach_callback(dsm_segment *, Datum arg) {
+    auto *st = reinterpret_cast<MaterialState *>(DatumGetPointer(arg));
+    SharedMaterial *sh = st->dsm_shared;
+    if (sh != nullptr) {
+        for (uint32 i = 1; i < sh->nslots && i < st->nworker_slots + 1; ++i) {
+            ParticipantCounters &w = st->workers[i - 1];
+            const ParticipantCounters &c = sh->slots[i];
+            w.rows_produced += c.rows_produced;
+            w.rows_read += c.rows_read;
+            w.pages_read_back += c.pages_read_back;
+            w.runs += c.runs;
+            w.produced += c.produced;
+            if (c.io_mode[0] != '\0') memcpy(w.io_mode, c.io_mode, sizeof(w.io_mode));
+        }
+        st->shared_materializations += pg_atomic_read_u32(&sh->materializations);
+        unlink(sh->spill_path);
+    }
+    try {
+        if (st->shared != nullptr) release_log(st, false);
+    } catch (...) {
+        // nothing in release_log throws; never let anything escape into PostgreSQL
+    }
+    st->shared = nullptr;
+    st->dsm_shared = nullptr;
+    st->dsm_seg = nullptr;
+}
+
+Size estimate_dsm_impl(MaterialState *st, ParallelContext *pcxt) {
+    return shared_layout(pcxt->nworkers + 1, shared_scan_size(st), shared_config(st)).total;
+}
+
+void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordinate) {
+    SharedMaterial *sh = shared_at(coordinate);
+    const core::LogConfig cfg = shared_config(st);
+    const SharedLayout l = shared_layout(pcxt->nworkers + 1, shared_scan_size(st), cfg);
+    init_shared_material(sh, l, cfg, pcxt->nworkers + 1, static_cast<int>(st->mode));
+    if (st->nworker_slots < static_cast<uint32>(pcxt->nworkers)) {
+        auto *grown = static_cast<ParticipantCounters *>(pg_call([&] {
+            return MemoryContextAllocZero(st->query_cxt,
+                                          sizeof(ParticipantCounters) * pcxt->nworkers);
+        }));
+        if (st->nworker_slots > 0)
+            memcpy(static_cast<void *>(grown), st->workers,
+                   sizeof(ParticipantCounters) * st->nworker_slots);
+        st->workers = grown;
+        st->nworker_slots = static_cast<uint32>(pcxt->nworkers);
+    }
+    // Hook the segment's end before the file exists, so that no path leaves it behind.
+    pg_call([&] { on_dsm_detach(pcxt->seg, detach_callback, PointerGetDatum(st)); });
+    st->dsm_seg = pcxt->seg;
+    st->dsm_shared = sh;
+    if (st->spill_dir[0] == '\0')
+        pg_call([&] { TempSpillFile::temp_dir(st->spill_dir, sizeof(st->spill_dir)); });
+    TempSpillFile::create_shared(st->spill_dir, sh->spill_path, sizeof(sh->spill_path));
+    if (st->mode == MaterialMode::SharedScan) {
+        auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) +
+                                                             sh->scan_offset);
+        pg_call([&] {
+            table_parallelscan_initialize(child_relation(st), pscan,
+                                          st->css.ss.ps.state->es_snapshot);
+        });
+        use_parallel_scan(st, sh);
+    }
+    attach_shared(st, sh, 0);
+}
+
+// Gather rescan: the workers are gone; empty the log, let production be claimed again.
+void reinitialize_dsm_impl(MaterialState *st, void *coordinate) {
+    SharedMaterial *sh = shared_at(coordinate);
+    if (st->ls != nullptr) fold_stats(st);
+    release_log(st, true);
+    core::TupleLog::reset(shared_log_region(sh));
+    pg_atomic_write_u32(&sh->producer_claimed, 0);
+    if (st->mode == MaterialMode::SharedScan) {
+        auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) +
+                                                             sh->scan_offset);
+        pg_call([&] { table_parallelscan_reinitialize(child_relation(st), pscan); });
+        st->child_used = true;  // the leader's scan is rescanned before it produces again
+    }
+    attach_shared(st, sh, 0);
+}
+
+void initialize_worker_impl(MaterialState *st, void *coordinate) {
+    SharedMaterial *sh = shared_at(coordinate);
+    if (st->mode == MaterialMode::SharedScan) use_parallel_scan(st, sh);
+    attach_shared(st, sh, ParallelWorkerNumber + 1);
+}
+
+// End of this participant's part. Workers publish their counters; everyone closes a parallel
+// table scan while its descriptor is still valid (a later serial run starts a private one).
+void shutdown_impl(MaterialState *st) {
+    if (st->shared == nullptr) return;
+    if (IsParallelWorker() && !st->counters_flushed && st->slot > 0 &&
+        static_cast<uint32>(st->slot) < st->shared->nslots) {
+        ParticipantCounters &c = st->shared->slots[st->slot];
+        c.rows_produced += st->rows_produced;
+        c.rows_read += st->rows_read;
+        c.pages_read_back += st->ls->log->handle_stats().pages_read_back;
+        c.runs += 1;
+        c.produced += st->rows_produced > 0 ? 1 : 0;
+        if (st->ls->spill->opened()) strlcpy(c.io_mode, st->ls->spill->mode_name(), sizeof(c.io_mode));
+        st->counters_flushed = true;
+    }
+    if (st->mode == MaterialMode::SharedScan) {
+        auto *scan = reinterpret_cast<ScanState *>(st->child);
+        if (scan->ss_currentScanDesc != nullptr) {
+            pg_call([&] { table_endscan(scan->ss_currentScanDesc); });
+            scan->ss_currentScanDesc = nullptr;
+            st->child_used = false;
+        }
+    }
 }
 
 // ---- callbacks (thin shims over guarded) ----
@@ -248,6 +574,10 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         auto *cscan = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
         st->eflags = eflags & (EXEC_FLAG_REWIND | EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
         if (eflags & EXEC_FLAG_BACKWARD) st->eflags |= EXEC_FLAG_REWIND;
+        st->mode = static_cast<MaterialMode>(intVal(lsecond(cscan->custom_private)));
+        // Shared: the log is the point even where Material would only pass rows through
+        // (parallel workers get no EXEC_FLAG_REWIND for SubPlans: each would rerun the child).
+        if (st->mode != MaterialMode::Serial) st->eflags |= EXEC_FLAG_REWIND;
         st->passthrough = st->eflags == 0;
         int child_flags = eflags & ~(EXEC_FLAG_REWIND | EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
         st->child = ExecInitNode(static_cast<Plan *>(linitial(cscan->custom_plans)), estate,
@@ -293,6 +623,26 @@ void rescan(CustomScanState *node) {
     guarded([&] { rescan_material(reinterpret_cast<MaterialState *>(node)); });
 }
 
+Size estimate_dsm(CustomScanState *node, ParallelContext *pcxt) {
+    return guarded([&] { return estimate_dsm_impl(reinterpret_cast<MaterialState *>(node), pcxt); });
+}
+
+void initialize_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate) {
+    guarded([&] { initialize_dsm_impl(reinterpret_cast<MaterialState *>(node), pcxt, coordinate); });
+}
+
+void reinitialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) {
+    guarded([&] { reinitialize_dsm_impl(reinterpret_cast<MaterialState *>(node), coordinate); });
+}
+
+void initialize_worker(CustomScanState *node, shm_toc *, void *coordinate) {
+    guarded([&] { initialize_worker_impl(reinterpret_cast<MaterialState *>(node), coordinate); });
+}
+
+void shutdown_scan(CustomScanState *node) {
+    guarded([&] { shutdown_impl(reinterpret_cast<MaterialState *>(node)); });
+}
+
 void mark_pos(CustomScanState *node) {
     auto *st = reinterpret_cast<MaterialState *>(node);
     st->mark = st->at;
@@ -305,7 +655,17 @@ void restr_pos(CustomScanState *node) {
 
 void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     auto *st = reinterpret_cast<MaterialState *>(node);
-    ExplainPropertyText("Mode", st->passthrough ? "pass-through" : "serial", es);
+    const char *mode = st->passthrough ? "pass-through" : "serial";
+    if (st->mode == MaterialMode::Shared) mode = "shared, one producer";
+    if (st->mode == MaterialMode::SharedScan) mode = "shared, every participant scans";
+    ExplainPropertyText("Mode", mode, es);
+    if (es->verbose) {
+        // Whether the node is shared, or why not where it could matter (a parallel query).
+        auto *cscan = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
+        auto why = static_cast<SerialReason>(intVal(lthird(cscan->custom_private)));
+        if (why != SerialReason::NotParallel)
+            ExplainPropertyText("Sharing", serial_reason_text(why), es);
+    }
     explain_share_verdict(node, es);  // issue 6: "Cross-Session Sharing: ..." (VERBOSE)
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
@@ -317,18 +677,57 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         spilled += s.pages_spilled;
         if (st->ls->spill->opened()) io = st->ls->spill->mode_name();
     }
-    ExplainPropertyInteger("Rows Produced", nullptr, static_cast<int64>(st->rows_produced), es);
-    ExplainPropertyInteger("Rows Read", nullptr, static_cast<int64>(st->rows_read), es);
-    ExplainPropertyInteger("Materializations", nullptr, static_cast<int64>(st->materializations),
+    uint64_t produced = st->rows_produced, read = st->rows_read;
+    if (st->producer_runs > 0) {
+        produced += st->producer_rows;
+        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
+            produced += st->ls->producers->worker_totals().rows_produced;
+    }
+    for (uint32 i = 0; i < st->nworker_slots; ++i) {
+        produced += st->workers[i].rows_produced;
+        read += st->workers[i].rows_read;
+    }
+    ExplainPropertyInteger("Rows Produced", nullptr, static_cast<int64>(produced), es);
+    ExplainPropertyInteger("Rows Read", nullptr, static_cast<int64>(read), es);
+    ExplainPropertyInteger("Materializations", nullptr,
+                           static_cast<int64>(st->materializations + st->shared_materializations),
                            es);
     ExplainPropertyInteger("Peak Memory", "kB", static_cast<int64>((peak + 1023) / 1024), es);
     ExplainPropertyInteger("Pages Spilled", nullptr, static_cast<int64>(spilled), es);
     ExplainPropertyText("Spill I/O", io, es);
+    if (st->producer_runs > 0) {
+        uint64_t worker_rows = st->producer_rows;
+        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
+            worker_rows += st->ls->producers->worker_totals().rows_produced;
+        ExplainPropertyInteger("Producer Workers Launched", nullptr,
+                               static_cast<int64>(st->producers_launched), es);
+        ExplainPropertyInteger("Rows Produced by Workers", nullptr,
+                               static_cast<int64>(worker_rows), es);
+    }
+    if (st->nworker_slots == 0) return;
+    // Per participant: what each produced into and read from the one shared log.
+    ExplainPropertyText("Leader",
+                        psprintf("Rows Produced: %llu  Rows Read: %llu",
+                                 static_cast<unsigned long long>(st->rows_produced),
+                                 static_cast<unsigned long long>(st->rows_read)),
+                        es);
+    for (uint32 i = 0; i < st->nworker_slots; ++i) {
+        const ParticipantCounters &w = st->workers[i];
+        if (w.runs == 0) continue;
+        ExplainPropertyText(psprintf("Worker %u", i),
+                            psprintf("Rows Produced: %llu  Rows Read: %llu  Pages Read Back: %llu%s%s",
+                                     static_cast<unsigned long long>(w.rows_produced),
+                                     static_cast<unsigned long long>(w.rows_read),
+                                     static_cast<unsigned long long>(w.pages_read_back),
+                                     w.io_mode[0] != '\0' ? "  Spill I/O: " : "", w.io_mode),
+                            es);
+    }
 }
 
 CustomExecMethods exec_methods = {
-    kMaterialName, begin_scan, exec_scan, end_scan, rescan, mark_pos, restr_pos,
-    nullptr,       nullptr,    nullptr,   nullptr,  nullptr, explain_scan,
+    kMaterialName,  begin_scan,     exec_scan,        end_scan,          rescan,
+    mark_pos,       restr_pos,      estimate_dsm,     initialize_dsm,    reinitialize_dsm,
+    initialize_worker, shutdown_scan, explain_scan,
 };
 
 Node *create_state(CustomScan *) {

@@ -14,8 +14,22 @@ constexpr const char *kMaterialName = "ParallelMaterial";
 
 // custom_private payload (a List of Integer nodes, so it survives nodeToString):
 //   [0] payload version, [1] MaterialMode
-enum class MaterialMode : int { Serial = 0 };
-constexpr int kPayloadVersion = 1;
+// Serial: Material's semantics in each process. The shared modes are planned only for a node
+// that runs inside a parallel query (under Gather, or in a SubPlan referenced there): one log in
+// the query's dynamic shared memory serves every participant. Shared: the child runs once, in
+// the first participant to arrive. SharedScan: the child is a plain Seq Scan that every
+// participant runs over one parallel table scan, each appending the blocks it claims.
+enum class MaterialMode : int { Serial = 0, Shared = 1, SharedScan = 2 };
+// custom_private [2]: why a node runs Serial (EXPLAIN VERBOSE prints it).
+enum class SerialReason : int {
+    None = 0,           // shared
+    NotParallel = 1,    // not in a part of the plan that parallel workers run
+    NotSafe = 2,        // not parallel-safe
+    Parameters = 3,     // the child reads parameters, which may differ per participant
+    PartialChild = 4,   // the child's output is already split across participants
+};
+const char *serial_reason_text(SerialReason r);
+constexpr int kPayloadVersion = 2;
 
 extern CustomScanMethods material_scan_methods;
 
@@ -25,5 +39,7 @@ void register_material_methods();
 void replace_materials(PlannedStmt *stmt);
 // Installs the planner hook.
 void install_material_planner();
+// Installs the join-path hook adding partial nested loops over a shared inner.
+void install_material_paths();
 
 }  // namespace pm::pg

@@ -1,6 +1,8 @@
 // material_plan.cpp — the planning pass: with parallel_material.enable = on, every Material node
 // of a finished plan (main tree and every SubPlan/InitPlan) becomes Custom Scan (ParallelMaterial)
 // over the same child, with the same costs, rows, node id and parameters.
+#include <vector>
+
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
@@ -18,12 +20,127 @@ namespace {
 
 planner_hook_type prev_planner_hook = nullptr;
 
-Plan *rewrite(Plan *plan);
+// Where a plan node sits. in_parallel: it runs in every participant of a parallel query (under
+// Gather / Gather Merge, or in a SubPlan referenced from there). ordered_inner: it is a Merge
+// Join's inner, whose row order matters.
+struct Site {
+    bool in_parallel = false;
+    bool ordered_inner = false;
+};
 
-List *rewrite_list(List *plans) {
+struct Pass {
+    PlannedStmt *stmt;
+    Bitmapset *parallel_subplans = nullptr;  // plan_ids (1-based) of SubPlans run in workers
+};
+
+Plan *rewrite(Plan *plan, Site site, Pass *pass);
+
+List *rewrite_list(List *plans, Site site, Pass *pass) {
     ListCell *lc;
-    foreach (lc, plans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)));
+    foreach (lc, plans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)), site, pass);
     return plans;
+}
+
+bool collect_subplans_walker(Node *node, Bitmapset **ids) {
+    if (node == nullptr) return false;
+    if (IsA(node, SubPlan)) *ids = bms_add_member(*ids, castNode(SubPlan, node)->plan_id);
+    return expression_tree_walker(
+        node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(collect_subplans_walker)),
+        ids);
+}
+
+// Records the SubPlans referenced by the expressions `plan` evaluates itself. A SubPlan that
+// is referenced from a place not listed here is simply not shared (Serial mode): never wrong.
+void collect_subplans(Plan *plan, Bitmapset **ids) {
+    List *exprs = list_make2(plan->targetlist, plan->qual);
+    switch (nodeTag(plan)) {
+        case T_NestLoop:
+            exprs = lappend(exprs, castNode(NestLoop, plan)->join.joinqual);
+            break;
+        case T_MergeJoin:
+            exprs = lappend(exprs, castNode(MergeJoin, plan)->join.joinqual);
+            exprs = lappend(exprs, castNode(MergeJoin, plan)->mergeclauses);
+            break;
+        case T_HashJoin:
+            exprs = lappend(exprs, castNode(HashJoin, plan)->join.joinqual);
+            exprs = lappend(exprs, castNode(HashJoin, plan)->hashclauses);
+            exprs = lappend(exprs, castNode(HashJoin, plan)->hashkeys);
+            break;
+        case T_Hash:
+            exprs = lappend(exprs, castNode(Hash, plan)->hashkeys);
+            break;
+        case T_IndexScan:
+            exprs = lappend(exprs, castNode(IndexScan, plan)->indexqual);
+            exprs = lappend(exprs, castNode(IndexScan, plan)->indexorderby);
+            break;
+        case T_IndexOnlyScan:
+            exprs = lappend(exprs, castNode(IndexOnlyScan, plan)->indexqual);
+            exprs = lappend(exprs, castNode(IndexOnlyScan, plan)->recheckqual);
+            break;
+        case T_BitmapIndexScan:
+            exprs = lappend(exprs, castNode(BitmapIndexScan, plan)->indexqual);
+            break;
+        case T_BitmapHeapScan:
+            exprs = lappend(exprs, castNode(BitmapHeapScan, plan)->bitmapqualorig);
+            break;
+        case T_Result:
+            exprs = lappend(exprs, castNode(Result, plan)->resconstantqual);
+            break;
+        case T_FunctionScan:
+            exprs = lappend(exprs, castNode(FunctionScan, plan)->functions);
+            break;
+        case T_ValuesScan:
+            exprs = lappend(exprs, castNode(ValuesScan, plan)->values_lists);
+            break;
+        case T_Limit:
+            exprs = lappend(exprs, castNode(Limit, plan)->limitOffset);
+            exprs = lappend(exprs, castNode(Limit, plan)->limitCount);
+            break;
+        case T_CustomScan:
+            exprs = lappend(exprs, castNode(CustomScan, plan)->custom_exprs);
+            break;
+        default:
+            break;
+    }
+    collect_subplans_walker(reinterpret_cast<Node *>(exprs), ids);
+}
+
+// True when some node below (and including) plan is parallel-aware: its output in one
+// participant is only a part of the whole, so it must not be shared as if it were all of it.
+bool has_parallel_aware(Plan *plan) {
+    if (plan == nullptr) return false;
+    // A shared ParallelMaterial (already placed: the pass works bottom-up) returns all of its
+    // child's rows in every participant, and its child is not split: a complete input.
+    if (IsA(plan, CustomScan) && castNode(CustomScan, plan)->methods == &material_scan_methods)
+        return false;
+    if (plan->parallel_aware) return true;
+    if (has_parallel_aware(plan->lefttree) || has_parallel_aware(plan->righttree)) return true;
+    List *children = NIL;
+    switch (nodeTag(plan)) {
+        case T_Append:
+            children = castNode(Append, plan)->appendplans;
+            break;
+        case T_MergeAppend:
+            children = castNode(MergeAppend, plan)->mergeplans;
+            break;
+        case T_BitmapAnd:
+            children = castNode(BitmapAnd, plan)->bitmapplans;
+            break;
+        case T_BitmapOr:
+            children = castNode(BitmapOr, plan)->bitmapplans;
+            break;
+        case T_SubqueryScan:
+            return has_parallel_aware(castNode(SubqueryScan, plan)->subplan);
+        case T_CustomScan:
+            children = castNode(CustomScan, plan)->custom_plans;
+            break;
+        default:
+            break;
+    }
+    ListCell *lc;
+    foreach (lc, children)
+        if (has_parallel_aware(static_cast<Plan *>(lfirst(lc)))) return true;
+    return false;
 }
 
 // The plan whose output a special varno (OUTER_VAR, INNER_VAR, INDEX_VAR) refers to in `plan`,
@@ -118,7 +235,22 @@ const char *cannot_replace(Material *mat) {
     return nullptr;
 }
 
-Plan *make_parallel_material(Material *mat) {
+// The mode a replaced Material runs in (see MaterialMode), and why not shared when Serial.
+MaterialMode choose_mode(Material *mat, Site site, SerialReason *why) {
+    Plan *child = outerPlan(&mat->plan);
+    *why = SerialReason::None;
+    if (!site.in_parallel) *why = SerialReason::NotParallel;
+    else if (!mat->plan.parallel_safe) *why = SerialReason::NotSafe;
+    // A child that reads parameters (set per participant, or per outer row) is materialized by
+    // each participant for itself; so is one that already splits its work across participants.
+    else if (!bms_is_empty(child->extParam)) *why = SerialReason::Parameters;
+    else if (has_parallel_aware(child)) *why = SerialReason::PartialChild;
+    if (*why != SerialReason::None) return MaterialMode::Serial;
+    if (IsA(child, SeqScan) && !site.ordered_inner) return MaterialMode::SharedScan;
+    return MaterialMode::Shared;
+}
+
+Plan *make_parallel_material(Material *mat, MaterialMode mode, SerialReason why) {
     Plan *child = outerPlan(&mat->plan);
     bool failed = false;
     List *scan_tlist = NIL;
@@ -137,7 +269,8 @@ Plan *make_parallel_material(Material *mat) {
     p->total_cost = mat->plan.total_cost;
     p->plan_rows = mat->plan.plan_rows;
     p->plan_width = mat->plan.plan_width;
-    p->parallel_aware = false;
+    // Parallel-aware (so PostgreSQL gives it dynamic shared memory) exactly when shared.
+    p->parallel_aware = mode != MaterialMode::Serial;
     p->parallel_safe = mat->plan.parallel_safe;
     p->async_capable = false;
     p->plan_node_id = mat->plan.plan_node_id;
@@ -160,8 +293,9 @@ Plan *make_parallel_material(Material *mat) {
     cs->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN | CUSTOMPATH_SUPPORT_MARK_RESTORE;
     cs->custom_plans = list_make1(child);
     cs->custom_exprs = NIL;
-    cs->custom_private = list_make2(makeInteger(kPayloadVersion),
-                                    makeInteger(static_cast<int>(MaterialMode::Serial)));
+    cs->custom_private = list_make3(makeInteger(kPayloadVersion),
+                                    makeInteger(static_cast<int>(mode)),
+                                    makeInteger(static_cast<int>(why)));
     cs->custom_scan_tlist = scan_tlist;
     cs->custom_relids = nullptr;
     cs->methods = &material_scan_methods;
@@ -180,38 +314,50 @@ void count_fallback() {
     if (SharedState *state = shared_state()) pg_atomic_fetch_add_u64(&state->stats.fallbacks, 1);
 }
 
-Plan *rewrite(Plan *plan) {
+Plan *rewrite(Plan *plan, Site site, Pass *pass) {
     if (plan == nullptr) return nullptr;
     check_stack_depth();
-    plan->lefttree = rewrite(plan->lefttree);
-    plan->righttree = rewrite(plan->righttree);
+    if (site.in_parallel) collect_subplans(plan, &pass->parallel_subplans);
+    Site below{site.in_parallel || IsA(plan, Gather) || IsA(plan, GatherMerge), false};
+    Site inner = below;
+    inner.ordered_inner = IsA(plan, MergeJoin);
+    plan->lefttree = rewrite(plan->lefttree, below, pass);
+    plan->righttree = rewrite(plan->righttree, inner, pass);
     switch (nodeTag(plan)) {
         case T_Append:
-            rewrite_list(castNode(Append, plan)->appendplans);
+            rewrite_list(castNode(Append, plan)->appendplans, below, pass);
             break;
         case T_MergeAppend:
-            rewrite_list(castNode(MergeAppend, plan)->mergeplans);
+            rewrite_list(castNode(MergeAppend, plan)->mergeplans, below, pass);
             break;
         case T_BitmapAnd:
-            rewrite_list(castNode(BitmapAnd, plan)->bitmapplans);
+            rewrite_list(castNode(BitmapAnd, plan)->bitmapplans, below, pass);
             break;
         case T_BitmapOr:
-            rewrite_list(castNode(BitmapOr, plan)->bitmapplans);
+            rewrite_list(castNode(BitmapOr, plan)->bitmapplans, below, pass);
             break;
         case T_SubqueryScan:
-            castNode(SubqueryScan, plan)->subplan = rewrite(castNode(SubqueryScan, plan)->subplan);
+            castNode(SubqueryScan, plan)->subplan =
+                rewrite(castNode(SubqueryScan, plan)->subplan, below, pass);
             break;
         case T_CustomScan:
-            rewrite_list(castNode(CustomScan, plan)->custom_plans);
+            rewrite_list(castNode(CustomScan, plan)->custom_plans, below, pass);
             break;
         default:
             break;
     }
     if (IsA(plan, Material)) {
         Material *mat = castNode(Material, plan);
-        if (cannot_replace(mat) == nullptr) {
-            if (Plan *replacement = make_parallel_material(mat)) return replacement;
+        const char *reason = cannot_replace(mat);
+        if (reason == nullptr) {
+            SerialReason why;
+            MaterialMode mode = choose_mode(mat, site, &why);
+            if (Plan *replacement = make_parallel_material(mat, mode, why)) return replacement;
+            reason = "an output column cannot be resolved for EXPLAIN";
         }
+        // PostgreSQL's Materialize node stays; EXPLAIN cannot annotate it, so say why here.
+        ereport(DEBUG1, (errmsg_internal("parallel_material: Materialize node %d kept: %s",
+                                         mat->plan.plan_node_id, reason)));
         count_fallback();
     }
     return plan;
@@ -229,10 +375,44 @@ PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
 
 }  // namespace
 
+const char *serial_reason_text(SerialReason r) {
+    switch (r) {
+        case SerialReason::None:
+            return "shared by every participant";
+        case SerialReason::NotParallel:
+            return "not shared: not in the parallel part of the plan";
+        case SerialReason::NotSafe:
+            return "not shared: not parallel-safe";
+        case SerialReason::Parameters:
+            return "not shared: the child reads parameters, materialized per participant";
+        case SerialReason::PartialChild:
+            return "not shared: the child's rows are already split across participants";
+    }
+    return "unknown";
+}
+
 void replace_materials(PlannedStmt *stmt) {
-    stmt->planTree = rewrite(stmt->planTree);
-    ListCell *lc;
-    foreach (lc, stmt->subplans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)));
+    Pass pass{stmt};
+    stmt->planTree = rewrite(stmt->planTree, Site{}, &pass);
+    // SubPlans: a SubPlan referenced from the parallel part runs in every participant, and so
+    // does every SubPlan it references. Lower plan_ids may be referenced by higher ones and the
+    // reverse, so repeat until no SubPlan newly turns out to be parallel.
+    const int n = list_length(stmt->subplans);
+    std::vector<bool> done(n + 1, false);
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (int id = 1; id <= n; ++id) {
+            if (done[id] || !bms_is_member(id, pass.parallel_subplans)) continue;
+            done[id] = progress = true;
+            ListCell *cell = list_nth_cell(stmt->subplans, id - 1);
+            lfirst(cell) = rewrite(static_cast<Plan *>(lfirst(cell)), Site{true, false}, &pass);
+        }
+    }
+    for (int id = 1; id <= n; ++id) {
+        if (done[id]) continue;
+        ListCell *cell = list_nth_cell(stmt->subplans, id - 1);
+        lfirst(cell) = rewrite(static_cast<Plan *>(lfirst(cell)), Site{}, &pass);
+    }
 }
 
 void install_material_planner() {

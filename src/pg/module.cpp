@@ -1,4 +1,5 @@
 // module.cpp — the library's entry: PG_MODULE_MAGIC and _PG_init (settings, hooks, shared memory).
+#include "pg/arrangement.hpp"
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
 #include "pg/share_planner.hpp"
@@ -19,6 +20,7 @@ void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress) {
         pm::pg::install_shmem_hooks();
         pm::pg::install_write_tracking();  // data versions exist only when preloaded
+        if (pm::pg::settings.arrangement_memory_kb > 0) pm::pg::arr::register_reclaim_worker();
     }
     pm::pg::install_executor_hooks();
 }

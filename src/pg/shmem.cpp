@@ -1,6 +1,7 @@
 // shmem.cpp — requests and initializes the extension's shared memory at postmaster start.
 #include "pg/shmem.hpp"
 
+#include "pg/arrangement.hpp"
 #include "pg/data_versions.hpp"
 #include "pg/shared_results.hpp"
 
@@ -23,6 +24,7 @@ void request_shmem() {
     RequestAddinShmemSpace(data_versions_shmem_size());
     data_versions_request_locks();
     RequestAddinShmemSpace(shared_results_shmem_size());
+    arr::request_shmem();
 }
 
 void startup_shmem() {
@@ -42,6 +44,7 @@ void startup_shmem() {
     shared_results_shmem_init();
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
+    arr::startup_shmem();
 }
 }  // namespace
 

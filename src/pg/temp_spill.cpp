@@ -47,6 +47,22 @@ TempSpillFile::TempSpillFile(const char *dir, core::SpillMode mode) : mode_(mode
     strlcpy(dir_, dir, sizeof(dir_));
 }
 
+TempSpillFile::TempSpillFile(Shared, const char *path, core::SpillMode mode) : mode_(mode) {
+    dir_[0] = '\0';
+    strlcpy(shared_path_, path, sizeof(shared_path_));
+}
+
+void TempSpillFile::create_shared(const char *dir, char *out, size_t size) {
+    (void)mkdir(dir, S_IRWXU);
+    snprintf(out, size, "%s/%s%d.pmshared%llu", dir, PG_TEMP_FILE_PREFIX, MyProcPid,
+             static_cast<unsigned long long>(g_file_counter.fetch_add(1)));
+    int fd = open(out, O_RDWR | O_CREAT | O_EXCL | PG_BINARY, S_IRUSR | S_IWUSR);
+    if (fd < 0)
+        throw core::Error(core::Error::Code::Io, std::string("could not create spill file \"") +
+                                                     out + "\": " + strerror(errno));
+    close(fd);
+}
+
 TempSpillFile::~TempSpillFile() {
     inner_.reset();
     if (fd_ >= 0) {
@@ -60,6 +76,19 @@ core::SpillFile &TempSpillFile::file() {
     if (!AcquireExternalFD())
         throw core::Error(core::Error::Code::Io,
                           "could not open a spill file: too many open files in this backend");
+    if (shared_path_[0] != '\0') {
+        // Shared: the leader created it; it is gone only when the query is over.
+        int fd = open(shared_path_, O_RDWR | PG_BINARY);
+        if (fd < 0) {
+            int err = errno;
+            ReleaseExternalFD();
+            throw core::Error(core::Error::Code::Io, std::string("could not open spill file \"") +
+                                                         shared_path_ + "\": " + strerror(err));
+        }
+        fd_ = fd;
+        inner_ = core::open_spill_file(fd_, mode_);
+        return *inner_;
+    }
     (void)mkdir(dir_, S_IRWXU);  // like MakePGDirectory; EEXIST is fine
     char path[MAXPGPATH];
     snprintf(path, sizeof(path), "%s/%s%d.pm%llu", dir_, PG_TEMP_FILE_PREFIX, MyProcPid,

@@ -8,14 +8,22 @@
 
 namespace pm::pg {
 
-// The file lives in the session's temp tablespace directory (pgsql_tmp, cleaned at server start
-// after a crash) and is unlinked as soon as it is open, so it disappears with the process.
+// A private file lives in the session's temp tablespace directory (pgsql_tmp, cleaned at server
+// start after a crash) and is unlinked as soon as it is open, so it disappears with the process.
+// A shared file (one log read by every participant of a parallel query) is created by the leader
+// with create_shared(); each participant opens its own descriptor on the same path, and the
+// leader unlinks it when the query's shared memory goes away.
 // Nothing here raises a PostgreSQL error: failures throw core::Error(Io).
 class TempSpillFile final : public core::SpillFile {
 public:
     // dir: the pgsql_tmp directory to use (resolved at executor start, where catalog access and
     // ereport are allowed). mode: from parallel_material.spill_io.
     TempSpillFile(const char *dir, core::SpillMode mode);
+    // Over the existing shared file at path (opened on first use, never unlinked here).
+    struct Shared {};
+    TempSpillFile(Shared, const char *path, core::SpillMode mode);
+    // Creates an empty shared spill file in dir; writes its path to out.
+    static void create_shared(const char *dir, char *out, size_t size);
     ~TempSpillFile() override;
     void write(uint64_t offset, const void *data, size_t len) override;
     void read(uint64_t offset, void *buf, size_t len) override;
@@ -30,6 +38,7 @@ public:
 private:
     core::SpillFile &file();
     char dir_[MAXPGPATH];
+    char shared_path_[MAXPGPATH] = "";
     core::SpillMode mode_;
     int fd_ = -1;
     std::unique_ptr<core::SpillFile> inner_;

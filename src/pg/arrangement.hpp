@@ -1,0 +1,148 @@
+// arrangement.hpp — the PostgreSQL adapter of arrangements (see docs/arrangements.md): the shared
+// directory of arrangements and its region (arrangement_shmem.cpp), definitions and the row
+// encoding (arrangement_def.cpp), MVCC callbacks (arrangement_mvcc.cpp), the heap build
+// (arrangement_build.cpp), maintenance triggers (arrangement_trigger.cpp) and the SQL functions
+// (arrangement_sql.cpp).
+#pragma once
+
+#include "parallel_material/core/arrangement_index.hpp"
+#include "pg/pg.hpp"
+
+extern "C" {
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+}
+
+namespace pm::pg::arr {
+
+constexpr int kMaxArrangements = 64;  // directory slots (cluster-wide)
+constexpr int kMaxKeyColumns = 8;
+constexpr int kMaxColumns = 64;
+constexpr uint32_t kStripes = 32;  // writer-lock stripes (LWLocks), shared by all arrangements
+
+enum class State : uint32_t { Free = 0, Building = 1, Ready = 2, Invalid = 3, Dropped = 4 };
+
+// One definition, as stored in parallel_material.arrangement_defs.
+struct Def {
+    int64 defid;
+    Oid relid;
+    int nkeys;
+    AttrNumber keys[kMaxKeyColumns];
+    int ncols;  // arranged columns (key columns included), in attribute-number order
+    AttrNumber cols[kMaxColumns];
+};
+
+// What a process may copy out of a directory entry.
+struct EntryInfo {
+    int slot = -1;
+    State state = State::Free;
+    uint64_t index_offset = 0;
+    Oid relfilenode = InvalidOid;
+    TransactionId build_xid = InvalidTransactionId;  // top-level xid that built it, if any
+    Def def{};  // the definition it was built from (maintenance needs no catalog access)
+};
+
+// ---- shared memory (arrangement_shmem.cpp) ----
+void request_shmem();
+void startup_shmem();
+bool available();  // preloaded and arrangement_memory > 0
+// Raises the "not preloaded" / "disabled" error when !available().
+void require_available();
+core::ArrangementIndex index_at(uint64_t offset);
+core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt);
+
+EntryInfo lookup(int64 defid);
+// Whether this database has a Ready entry for relid (no catalog access: the planner's pre-check).
+bool has_ready_entry(Oid relid);
+// Pins a Ready entry for reading (nullopt-like: slot -1 when not ready). unpin() always.
+EntryInfo pin_ready(int64 defid);
+void unpin(int slot);
+// Pins the entry in a slot if it is Ready, whatever its database (the reclaim worker).
+EntryInfo pin_slot_if_ready(int slot);
+uint64_t entry_deltas(int slot);
+// Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
+// -1 when another process is building it right now (caller waits and retries).
+int begin_build(const Def &def, Oid relfilenode);
+void finish_build(int slot, uint64_t index_offset);  // -> Ready
+void abort_build(int slot);                          // -> Free (frees nothing: caller destroyed)
+// Ready -> Invalid (rebuilt on next use), reported at elevel (WARNING for lost deltas).
+void set_invalid(int slot, const char *why, int elevel = WARNING);
+void set_relfilenode(int slot, Oid relfilenode);
+void count_delta(int slot, uint64_t n);
+void note_reclaim(int slot);
+// Drops every entry of defid now (the caller holds a lock that keeps writers and readers out,
+// or the entry was never visible to anyone else).
+void drop_entries(int64 defid);
+
+struct EntryStats {
+    int64 defid;
+    State state;
+    core::ArrangementStats stats;
+    bool has_index;
+    uint64_t deltas;
+    TimestampTz last_reclaim;
+    Oid relfilenode;
+};
+// Copies the stats of every entry of this database; returns how many (<= kMaxArrangements).
+int collect_stats(EntryStats *out);
+
+// Transaction bookkeeping: an arrangement created in a (sub)transaction that aborts is dropped;
+// one dropped in a transaction is destroyed when it commits.
+void remember_created(int64 defid);
+void remember_dropped(int64 defid);
+
+// ---- background reclaim (arrangement_reclaim.cpp) ----
+void register_reclaim_worker();  // from _PG_init while preloading
+
+// ---- definitions and encoding (arrangement_def.cpp) ----
+Oid defs_relid();                     // parallel_material.arrangement_defs
+int load_defs(Oid relid, Def *out);   // every definition (relid == InvalidOid: all); <= kMax
+void insert_def(const Def &def);
+void delete_def(int64 defid);
+int64 next_defid();
+
+// The projected shape of one arrangement in this backend.
+struct Shape {
+    Def def;
+    TupleDesc reldesc;   // the relation's
+    TupleDesc projdesc;  // the arranged columns, blessed (record_out works on it)
+    int keypos[kMaxKeyColumns];  // position of each key column in projdesc
+};
+Shape *make_shape(Relation rel, const Def &def);  // palloc'd in CurrentMemoryContext
+
+// Key bytes of a heap tuple (false when a key column is NULL: such rows never match an equi
+// join but are still stored, with an empty-marker key, so that scans see them).
+void encode_key_from_values(const Shape *s, const Datum *values, const bool *isnull,
+                            StringInfo key);
+// Key bytes of probe values given per key column.
+void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
+uint64_t hash_key(const StringInfo key);
+// The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
+MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull);
+// record_out text of a stored MinimalTuple.
+text *row_text(const Shape *s, const char *tuple, uint32_t len);
+
+// ---- MVCC (arrangement_mvcc.cpp) ----
+// The heap's MVCC rules (HeapTupleSatisfiesMVCC) applied to stored fields.
+bool version_visible(const core::VersionView &v, Snapshot snap);
+// The same without anything that can raise an error (no clog or subtrans reads): 1 visible,
+// 0 not, -1 unknown (then call version_visible through pg_call).
+int version_visible_fast(const core::VersionView &v, Snapshot snap);
+// The heap's current version of its TID: never deleted, or deleted by an aborted transaction.
+bool version_current(const core::VersionView &v);
+// Dead to every snapshot: aborted inserter, or deleter committed before oldest_xmin.
+bool version_dead(const core::VersionView &v, TransactionId oldest_xmin);
+
+// ---- build (arrangement_build.cpp) ----
+// Builds the index of def over rel (the caller holds at least ShareLock on rel), registers it
+// Ready in the directory and returns its slot. Waits while another process builds the same one.
+int build(Relation rel, const Def &def);
+// The Ready entry of def, building it first when it is missing or invalid (takes ShareLock on
+// the relation for the build). Returns it pinned.
+EntryInfo pin_or_build(Relation rel, const Def &def);
+
+}  // namespace pm::pg::arr

@@ -1,0 +1,181 @@
+// arrangement_build.cpp — the initial (and lazy re-) build of an arrangement: one SnapshotAny scan
+// of the heap under ShareLock (as CREATE INDEX), keeping every tuple some snapshot may still see
+// (HeapTupleSatisfiesVacuum != DEAD) with its header's MVCC fields: xmin (FrozenTransactionId when
+// frozen), the updating xmax (lockers ignored, multixacts resolved, aborted ones dropped), and the
+// command ids when this transaction wrote the tuple (combo command ids resolved here, in the only
+// backend that can resolve them).
+#include "pg/arrangement.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/multixact.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/rel.h"
+}
+
+namespace pm::pg::arr {
+
+namespace {
+
+struct BuildState {
+    Relation rel;
+    const Shape *shape;
+    TableScanDesc scan;
+    TransactionId oldest_xmin;
+    Datum *values;
+    bool *isnull;
+    StringInfoData key;
+    // the current version
+    MinimalTuple tuple;
+    core::Tid tid;
+    TransactionId xmin, xmax;
+    CommandId cmin, cmax;
+    uint64_t hash;
+};
+
+void build_begin(BuildState *st) {
+    st->scan = table_beginscan_strat(st->rel, SnapshotAny, 0, nullptr, true, false);
+    st->oldest_xmin = GetOldestNonRemovableTransactionId(st->rel);
+    st->values = static_cast<Datum *>(palloc(sizeof(Datum) * st->shape->reldesc->natts));
+    st->isnull = static_cast<bool *>(palloc(sizeof(bool) * st->shape->reldesc->natts));
+    initStringInfo(&st->key);
+}
+
+// Fills the next version to store; false at the end of the heap.
+bool build_next(BuildState *st) {
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        HeapTuple tup = heap_getnext(st->scan, ForwardScanDirection);
+        if (tup == nullptr) return false;
+        Buffer buf = reinterpret_cast<HeapScanDesc>(st->scan)->rs_cbuf;
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        HTSV_Result r = HeapTupleSatisfiesVacuum(tup, st->oldest_xmin, buf);
+        if (r == HEAPTUPLE_DEAD) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            continue;
+        }
+        HeapTupleHeader h = tup->t_data;
+        st->xmin = HeapTupleHeaderGetXmin(h);  // FrozenTransactionId when frozen
+        st->cmin = TransactionIdIsCurrentTransactionId(st->xmin) ? HeapTupleHeaderGetCmin(h) : 0;
+        st->xmax = InvalidTransactionId;
+        st->cmax = 0;
+        uint16 mask = h->t_infomask;
+        if (!(mask & HEAP_XMAX_INVALID) && !HEAP_XMAX_IS_LOCKED_ONLY(mask)) {
+            TransactionId x = HeapTupleHeaderGetUpdateXid(h);
+            if (TransactionIdIsCurrentTransactionId(x)) {
+                st->xmax = x;
+                st->cmax = HeapTupleHeaderGetCmax(h);
+            } else if (TransactionIdIsValid(x) &&
+                       (TransactionIdIsInProgress(x) || TransactionIdDidCommit(x))) {
+                st->xmax = x;  // a committed deleter (an in-progress one cannot hold our lock)
+            }
+        }
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        st->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
+                            ItemPointerGetOffsetNumber(&tup->t_self)};
+        heap_deform_tuple(tup, st->shape->reldesc, st->values, st->isnull);
+        resetStringInfo(&st->key);
+        encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+        st->hash = hash_key(&st->key);
+        st->tuple = project(st->shape, st->values, st->isnull);
+        return true;
+    }
+}
+
+uint64_t expected_rows(Relation rel) {
+    double n = rel->rd_rel->reltuples;
+    if (n < 1024) n = 1024;
+    if (n > double(uint64_t{1} << 26)) n = double(uint64_t{1} << 26);
+    return static_cast<uint64_t>(n);
+}
+
+}  // namespace
+
+int build(Relation rel, const Def &def) {
+    int slot;
+    for (;;) {
+        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode); });
+        if (slot >= 0) break;
+        pg_call([] {  // another backend is building it: wait
+            CHECK_FOR_INTERRUPTS();
+            pg_usleep(10000L);
+        });
+        EntryInfo e = lookup(def.defid);
+        if (e.slot >= 0 && e.state == State::Ready) return e.slot;
+    }
+    uint64_t offset = 0;
+    try {
+        auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
+        st->rel = rel;
+        st->shape = pg_call([&] { return make_shape(rel, def); });
+        core::ArrangementIndex::Options opt;
+        opt.expected_rows = expected_rows(rel);
+        opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
+        core::ArrangementIndex index = create_index(opt);
+        offset = index.index_offset();
+        try {
+            pg_call([&] { build_begin(st); });
+            while (pg_call([&] { return build_next(st); })) {
+                const MinimalTuple t = st->tuple;
+                index.insert(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t, t->t_len,
+                             st->tid, st->xmin, st->cmin);
+                if (st->xmax != InvalidTransactionId)
+                    index.mark_deleted(st->tid, st->hash, st->xmax, st->cmax);
+                pg_call([&] { pfree(t); });
+            }
+            pg_call([&] { table_endscan(st->scan); });
+        } catch (...) {
+            index.destroy();
+            throw;
+        }
+    } catch (const core::Error &e) {
+        abort_build(slot);
+        if (e.code() == core::Error::Code::OutOfMemory)
+            pg_call([&] {
+                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                                errmsg("arrangement on \"%s\" does not fit in "
+                                       "parallel_material.arrangement_memory",
+                                       RelationGetRelationName(rel)),
+                                errhint("Raise parallel_material.arrangement_memory (needs a "
+                                        "restart) or arrange fewer columns.")));
+            });
+        throw;
+    } catch (...) {
+        abort_build(slot);
+        throw;
+    }
+    finish_build(slot, offset);
+    return slot;
+}
+
+EntryInfo pin_or_build(Relation rel, const Def &def) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        EntryInfo e = pin_ready(def.defid);
+        if (e.slot >= 0) {
+            if (e.relfilenode == rel->rd_node.relNode) return e;
+            unpin(e.slot);
+            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed.
+            set_invalid(e.slot, "the table was rewritten", DEBUG1);
+        }
+        // Build as CREATE INDEX does: ShareLock keeps writers out during the scan.
+        pg_call([&] { LockRelationOid(def.relid, ShareLock); });
+        EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode)
+            continue;
+        build(rel, def);
+    }
+    pg_call([] {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("arrangement could not be made ready")));
+    });
+    return EntryInfo{};
+}
+
+}  // namespace pm::pg::arr

@@ -1,0 +1,297 @@
+// arrangement_join_exec.cpp — executor of Custom Scan (ArrangementJoin): for each row of the
+// outer child, evaluate the key expressions, probe the arrangement under the query's snapshot
+// (MVCC visibility per version, as a heap scan would see it) and emit outer + arranged columns
+// for each visible match that passes the join and inner quals. Nothing is built per query:
+// EXPLAIN ANALYZE shows probes, matches and 0 bytes built.
+#include "pg/arrangement.hpp"
+#include "pg/arrangement_join.hpp"
+#include "pg/guard.hpp"
+
+#include <cstdlib>
+
+extern "C" {
+#include "access/relation.h"
+#include "access/xact.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/makefuncs.h"
+#include "storage/predicate.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace pm::pg::arr {
+
+namespace {
+
+struct JoinState {
+    CustomScanState css;  // first: PostgreSQL sees a CustomScanState
+    PlanState *outer;
+    Relation rel;
+    Shape *shape;
+    EntryInfo entry;
+    bool pinned;
+    int n_outer;
+    int nkeys;
+    List *key_states;  // ExprState per key
+    TupleTableSlot *inner_slot;  // MinimalTuple slot over the arranged columns
+    // The current outer row's visible matches, copied out of shared memory during the probe
+    // with malloc (no PostgreSQL call, so nothing can longjmp out of the probe's callbacks):
+    // bytes, and the offset of each match in them. Freed with the query's memory.
+    char *buf;
+    size_t buf_used, buf_cap;
+    size_t *offs;
+    int nmatches, next, offs_cap;
+    StringInfoData key;
+    core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
+    uint64_t probes, found, emitted;
+};
+
+void unpin_state(JoinState *js) {
+    if (js->pinned) {
+        js->pinned = false;
+        unpin(js->entry.slot);
+    }
+}
+
+// Copies one visible version (called from the probe: plain C++, throws std::bad_alloc).
+void keep_match(JoinState *js, const core::VersionView &v) {
+    size_t len = MAXALIGN(v.tuple_len);
+    if (js->buf_used + len > js->buf_cap) {
+        size_t cap = js->buf_cap == 0 ? 65536 : js->buf_cap;
+        while (cap < js->buf_used + len) cap *= 2;
+        void *p = std::realloc(js->buf, cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->buf = static_cast<char *>(p);
+        js->buf_cap = cap;
+    }
+    if (js->nmatches == js->offs_cap) {
+        int cap = js->offs_cap == 0 ? 1024 : js->offs_cap * 2;
+        void *p = std::realloc(js->offs, sizeof(size_t) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->offs = static_cast<size_t *>(p);
+        js->offs_cap = cap;
+    }
+    memcpy(js->buf + js->buf_used, v.tuple, v.tuple_len);
+    js->offs[js->nmatches++] = js->buf_used;
+    js->buf_used += len;
+}
+
+void free_matches(JoinState *js) {
+    delete js->reader;  // releases the reader slot
+    js->reader = nullptr;
+    std::free(js->buf);
+    std::free(js->offs);
+    js->buf = nullptr;
+    js->offs = nullptr;
+    js->buf_used = js->buf_cap = 0;
+    js->nmatches = js->next = js->offs_cap = 0;
+}
+
+// Loads the next outer row into the scan slot and its key into js->key; false at the end.
+// *has_key is false when a key value is NULL (no match possible).
+bool next_outer(JoinState *js, bool *has_key) {
+    TupleTableSlot *outer = ExecProcNode(js->outer);
+    if (TupIsNull(outer)) return false;
+    TupleTableSlot *scan = js->css.ss.ss_ScanTupleSlot;
+    ExecClearTuple(scan);
+    slot_getallattrs(outer);
+    int natts = scan->tts_tupleDescriptor->natts;
+    for (int i = 0; i < natts; ++i) {
+        if (i < js->n_outer) {
+            scan->tts_values[i] = outer->tts_values[i];
+            scan->tts_isnull[i] = outer->tts_isnull[i];
+        } else {
+            scan->tts_values[i] = static_cast<Datum>(0);
+            scan->tts_isnull[i] = true;
+        }
+    }
+    ExecStoreVirtualTuple(scan);
+    ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
+    ResetExprContext(econtext);
+    econtext->ecxt_scantuple = scan;
+    Datum vals[kMaxKeyColumns];
+    bool nulls[kMaxKeyColumns];
+    ListCell *lc;
+    int k = 0;
+    *has_key = true;
+    foreach (lc, js->key_states) {
+        vals[k] = ExecEvalExpr(static_cast<ExprState *>(lfirst(lc)), econtext, &nulls[k]);
+        if (nulls[k]) *has_key = false;
+        ++k;
+    }
+    js->buf_used = 0;
+    js->nmatches = js->next = 0;
+    if (*has_key) {
+        resetStringInfo(&js->key);
+        encode_probe_key(js->shape, vals, nulls, &js->key);
+    }
+    return true;
+}
+
+// Fills the inner part of the scan slot from a match; true when the quals accept it.
+bool load_match(JoinState *js, MinimalTuple mt) {
+    ExecStoreMinimalTuple(mt, js->inner_slot, false);
+    slot_getallattrs(js->inner_slot);
+    TupleTableSlot *scan = js->css.ss.ss_ScanTupleSlot;
+    for (int c = 0; c < js->shape->def.ncols; ++c) {
+        scan->tts_values[js->n_outer + c] = js->inner_slot->tts_values[c];
+        scan->tts_isnull[js->n_outer + c] = js->inner_slot->tts_isnull[c];
+    }
+    ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
+    econtext->ecxt_scantuple = scan;
+    ExprState *qual = js->css.ss.ps.qual;
+    return qual == nullptr || ExecQual(qual, econtext);
+}
+
+// Called inside guarded(); PostgreSQL calls here are direct (an error longjmps out through
+// frames that own nothing: ArrangementIndex is a trivially destructible handle). Only the probe
+// runs C++ frames with destructors, and its callbacks never longjmp: the visibility fast path
+// makes no call that can fail, the slow path goes through pg_call, and keep_match uses malloc.
+static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
+TupleTableSlot *exec_join(JoinState *js) {
+    Snapshot snap = js->css.ss.ps.state->es_snapshot;
+    core::ArrangementIndex index = index_at(js->entry.index_offset);
+    for (;;) {
+        while (js->next < js->nmatches) {
+            auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->next++]);
+            if (load_match(js, mt)) {
+                ++js->emitted;
+                return ExecProject(js->css.ss.ps.ps_ProjInfo);
+            }
+        }
+        bool has_key = false;
+        if (!next_outer(js, &has_key)) return nullptr;
+        if (!has_key) continue;
+        ++js->probes;
+        if (js->reader == nullptr)
+            js->reader = new core::ArrangementIndex::Reader(index.register_reader());
+        js->found += index.probe(
+            *js->reader, hash_key(&js->key), js->key.data, static_cast<uint32_t>(js->key.len),
+            [&](const core::VersionView &v) {
+                int fast = version_visible_fast(v, snap);
+                return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
+            },
+            [&](const core::VersionView &v) { keep_match(js, v); });
+    }
+}
+
+void begin_join(JoinState *js, EState *estate, int eflags) {
+    auto *cs = reinterpret_cast<CustomScan *>(js->css.ss.ps.plan);
+    int64 defid = DatumGetInt64(static_cast<Const *>(linitial(cs->custom_private))->constvalue);
+    Oid relid = DatumGetObjectId(static_cast<Const *>(lsecond(cs->custom_private))->constvalue);
+    js->n_outer = intVal(lthird(cs->custom_private));
+    js->outer = ExecInitNode(static_cast<Plan *>(linitial(cs->custom_plans)), estate, eflags);
+    js->css.custom_ps = list_make1(js->outer);
+    js->key_states = NIL;
+    ListCell *lc;
+    foreach (lc, cs->custom_exprs)
+        js->key_states = lappend(js->key_states,
+                                 ExecInitExpr(static_cast<Expr *>(lfirst(lc)), &js->css.ss.ps));
+    initStringInfo(&js->key);
+    js->rel = relation_open(relid, AccessShareLock);
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(relid, defs);
+    Def *d = nullptr;
+    for (int i = 0; i < n; ++i)
+        if (defs[i].defid == defid) d = &defs[i];
+    if (d == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the arrangement this plan reads was dropped")));
+    js->shape = make_shape(js->rel, *d);
+    js->nkeys = d->nkeys;
+    js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
+                                        &TTSOpsMinimalTuple);
+    if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
+}
+
+void explain_join(JoinState *js, ExplainState *es) {
+    // "Arrangement: od (c_id)": the table and the key probed.
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfo(&buf, "%s (", RelationGetRelationName(js->rel));
+    for (int k = 0; k < js->shape->def.nkeys; ++k)
+        appendStringInfo(&buf, "%s%s", k ? ", " : "",
+                         get_attname(RelationGetRelid(js->rel), js->shape->def.keys[k], false));
+    appendStringInfoChar(&buf, ')');
+    ExplainPropertyText("Arrangement", buf.data, es);
+    if (!es->analyze) return;
+    ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes), es);
+    ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found), es);
+    ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
+}
+
+// ---- callbacks (thin shims over guarded) ----
+
+void begin_scan(CustomScanState *node, EState *estate, int eflags) {
+    guarded([&] {
+        auto *js = reinterpret_cast<JoinState *>(node);
+        begin_join(js, estate, eflags);
+        if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
+        // Built lazily if it is not ready any more (restart, invalidation): exact either way.
+        js->entry = pin_or_build(js->rel, js->shape->def);
+        js->pinned = true;
+    });
+}
+
+TupleTableSlot *exec_scan(CustomScanState *node) {
+    return guarded([&] { return exec_join(reinterpret_cast<JoinState *>(node)); });
+}
+
+void end_scan(CustomScanState *node) {
+    guarded([&] {
+        auto *js = reinterpret_cast<JoinState *>(node);
+        unpin_state(js);
+        free_matches(js);
+        ExecEndNode(js->outer);
+        if (js->rel != nullptr) relation_close(js->rel, NoLock);
+    });
+}
+
+void rescan(CustomScanState *node) {
+    guarded([&] {
+        auto *js = reinterpret_cast<JoinState *>(node);
+        js->nmatches = js->next = 0;
+        js->buf_used = 0;
+        // ExecReScan passes changed parameters to outerPlanState only; ours is in custom_ps.
+        if (node->ss.ps.chgParam != nullptr) UpdateChangedParamSet(js->outer, node->ss.ps.chgParam);
+        if (js->outer->chgParam == nullptr) ExecReScan(js->outer);
+    });
+}
+
+void explain_scan(CustomScanState *node, List *, ExplainState *es) {
+    guarded([&] { explain_join(reinterpret_cast<JoinState *>(node), es); });
+}
+
+CustomExecMethods exec_methods = {
+    kJoinName, begin_scan, exec_scan, end_scan, rescan, nullptr, nullptr,
+    nullptr,   nullptr,    nullptr,   nullptr,  nullptr, explain_scan,
+};
+
+// An error between begin and end leaves a pin and the match buffer: released when the query's
+// memory goes.
+void release_pin(void *arg) {
+    auto *js = static_cast<JoinState *>(arg);
+    unpin_state(js);
+    free_matches(js);
+}
+
+Node *create_state(CustomScan *) {
+    auto *js = static_cast<JoinState *>(palloc0(sizeof(JoinState)));
+    NodeSetTag(js, T_CustomScanState);
+    js->css.methods = &exec_methods;
+    auto *cb = static_cast<MemoryContextCallback *>(palloc0(sizeof(MemoryContextCallback)));
+    cb->func = release_pin;
+    cb->arg = js;
+    MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+    return reinterpret_cast<Node *>(js);
+}
+
+}  // namespace
+
+CustomScanMethods join_scan_methods = {kJoinName, create_state};
+
+void register_join_methods() { RegisterCustomScanMethods(&join_scan_methods); }
+
+}  // namespace pm::pg::arr
