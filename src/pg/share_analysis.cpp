@@ -203,7 +203,7 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
         case T_CustomScan: {
             auto *cs = castNode(CustomScan, plan);
             if (cs->methods != &material_scan_methods) {
-                fail(w, "custom scan of another extension");
+                fail(w, "custom scan not supported for sharing");
                 break;
             }
             walk_list(w, cs->custom_plans, depth + 1);
