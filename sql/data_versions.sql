@@ -107,8 +107,18 @@ CREATE INDEX ON dv (v);
 SELECT skip_reason FROM parallel_material.data_version_info('dv_log');
 COMMIT;
 SELECT global_version > :g1 AS index_bumped_global FROM parallel_material.data_version_info('dv');
+-- REFRESH MATERIALIZED VIEW: global. VACUUM FULL rewrites the table but keeps every row version's
+-- visibility (no snapshot sees other rows): no version.
+CREATE MATERIALIZED VIEW dv_mv AS SELECT count(*) AS n FROM dv;
+SELECT global_version AS g3 FROM parallel_material.data_version_info('dv') \gset
+REFRESH MATERIALIZED VIEW dv_mv;
+SELECT global_version > :g3 AS refresh_bumped_global FROM parallel_material.data_version_info('dv');
+SELECT global_version AS g3 FROM parallel_material.data_version_info('dv') \gset
+VACUUM FULL dv;
+SELECT global_version = :g3 AS vacuum_full_no_version FROM parallel_material.data_version_info('dv');
 SELECT global_version AS g2 FROM parallel_material.data_version_info('dv') \gset
--- Temporary tables and plain reads, SET, ANALYZE do not touch the global version.
+VACUUM dv;
+-- Temporary tables and plain reads, SET, ANALYZE, VACUUM do not touch the global version.
 CREATE TEMP TABLE dv_temp (a int);
 INSERT INTO dv_temp VALUES (1);
 SET work_mem = '8MB';
@@ -157,5 +167,6 @@ SET ROLE pg_monitor;
 SELECT parallel_material.reset_data_versions();
 RESET ROLE;
 
+DROP MATERIALIZED VIEW dv_mv;
 DROP TABLE dv, dv_parent, dv_child, dv_log, dv_part, dv_2pc;
 DROP FUNCTION dv_log_trigger(), dv_insert_parent(int), pm_wait_horizon(regclass);

@@ -3,8 +3,8 @@
 //   * ExecutorStart: every result relation of the plan (INSERT, UPDATE, DELETE, MERGE, also
 //     through SPI, triggers and foreign-key actions, which all start executors);
 //   * ProcessUtility: COPY FROM and TRUNCATE per relation; every other statement that may change
-//     data or the meaning of a plan (DDL, CLUSTER, VACUUM FULL, REFRESH MATERIALIZED VIEW, ...)
-//     as a write of everything (the global entry);
+//     data or the meaning of a plan (DDL, CLUSTER, REFRESH MATERIALIZED VIEW, ...) as a write of
+//     everything (the global entry); VACUUM (also FULL) changes no row a snapshot sees;
 //   * a logical replication worker writes without executors: each of its commits is a write of
 //     everything.
 // Writes of a partitioned or inheritance parent count for every descendant, writes of a
@@ -125,15 +125,6 @@ void executor_start(QueryDesc *qd, int eflags) {
         standard_ExecutorStart(qd, eflags);
 }
 
-bool vacuum_full(VacuumStmt *stmt) {
-    ListCell *lc;
-    foreach (lc, stmt->options) {
-        DefElem *opt = lfirst_node(DefElem, lc);
-        if (strcmp(opt->defname, "full") == 0) return defGetBoolean(opt);
-    }
-    return false;
-}
-
 enum class UtilityWrites { None, Global, Named };
 
 // What a utility statement may write. Named: the relations it names, resolved after it ran.
@@ -161,10 +152,11 @@ UtilityWrites classify(Node *stmt) {
         case T_ConstraintsSetStmt:  // deferred triggers run executors
         case T_ReindexStmt:
             return UtilityWrites::None;
-        case T_VacuumStmt: {
-            auto *v = castNode(VacuumStmt, stmt);
-            return v->is_vacuumcmd && vacuum_full(v) ? UtilityWrites::Global : UtilityWrites::None;
-        }
+        case T_VacuumStmt:
+            // VACUUM and ANALYZE change no row any snapshot sees; VACUUM FULL rewrites the table
+            // but keeps every version's xmin/xmax, so every snapshot still sees the same rows
+            // (and it runs in transactions of its own, after this one has ended).
+            return UtilityWrites::None;
         case T_CopyStmt: {
             auto *c = castNode(CopyStmt, stmt);
             return c->is_from ? UtilityWrites::Named : UtilityWrites::None;
@@ -290,6 +282,8 @@ void define_write_tracking_gucs() {
                              nullptr, &g_debug_commit_pause, false, PGC_SUSET,
                              GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
+
+void record_relation_write(Oid relid) { note_write(relid); }
 
 bool own_transaction_wrote(Oid relid) {
     if (g_local.global) return true;
