@@ -36,6 +36,8 @@ struct VersionEntry {
     uint64 version;
     uint64 evicted_max;  // largest fxid pushed out of the ring (0: none)
     uint64 ring[kCommitRing];
+    bool ring_unsafe[kCommitRing];  // that commit was not MVCC-safe (TRUNCATE, rewrite)
+    uint64 evicted_unsafe_max;      // largest not-MVCC-safe fxid pushed out of the ring (0: none)
     uint64 committers[kCommitterSlots];
     uint32 unknown_committers;  // registered committers that found no free slot
     bool poisoned;              // written by a prepared transaction: never shared until reset
@@ -116,6 +118,13 @@ const char *entry_key(const VersionEntry &e, const SnapshotView &sv, uint64 *out
     // Commits that left the ring must all be visible: they are when every one of them is older
     // than the snapshot's xmin.
     if (e.evicted_max != 0 && e.evicted_max >= sv.xmin) return "commit history too short";
+    // TRUNCATE and table rewrites are not MVCC-safe: a snapshot that does not see such a commit
+    // still reads the new contents in stock PostgreSQL; a shared result of its own key would not.
+    if (e.evicted_unsafe_max != 0 && e.evicted_unsafe_max >= sv.xmin)
+        return "a TRUNCATE or table rewrite this snapshot does not see";
+    for (uint64 k = lo; k <= v; k++)
+        if (e.ring_unsafe[(k - 1) % kCommitRing] && !sees(sv, e.ring[(k - 1) % kCommitRing]))
+            return "a TRUNCATE or table rewrite this snapshot does not see";
     // n: the last commit before the first one the snapshot does not see; none after it may be
     // visible, or no version describes what the snapshot sees.
     uint64 n = v;
@@ -223,7 +232,8 @@ const char *compute_key_versions(const Oid *relids, int n, Snapshot snapshot, Ve
     return nullptr;
 }
 
-bool register_committer(Oid relid, FullTransactionId fxid, CommitterRegistration *reg) {
+bool register_committer(Oid relid, FullTransactionId fxid, bool not_mvcc_safe,
+                        CommitterRegistration *reg) {
     LWLockAcquire(g_lock, LW_EXCLUSIVE);
     VersionEntry *e = enter_entry(relid);
     if (e == nullptr) {
@@ -232,6 +242,7 @@ bool register_committer(Oid relid, FullTransactionId fxid, CommitterRegistration
     }
     reg->relid = relid;
     reg->generation = g_header->generation;
+    reg->not_mvcc_safe = not_mvcc_safe;
     reg->slot = -1;
     for (int i = 0; i < kCommitterSlots; i++) {
         if (e->committers[i] == 0) {
@@ -270,10 +281,14 @@ void count_commits(const CommitterRegistration *regs, int n, FullTransactionId f
         VersionEntry *e = registered_entry(regs[i]);
         if (e == nullptr) continue;  // reset since: the new horizon is past this transaction
         e->version++;
-        uint64 &slot = e->ring[(e->version - 1) % kCommitRing];
-        if (e->version > static_cast<uint64>(kCommitRing) && slot > e->evicted_max)
-            e->evicted_max = slot;
-        slot = fx;
+        uint64 idx = (e->version - 1) % kCommitRing;
+        if (e->version > static_cast<uint64>(kCommitRing)) {
+            if (e->ring[idx] > e->evicted_max) e->evicted_max = e->ring[idx];
+            if (e->ring_unsafe[idx] && e->ring[idx] > e->evicted_unsafe_max)
+                e->evicted_unsafe_max = e->ring[idx];
+        }
+        e->ring[idx] = fx;
+        e->ring_unsafe[idx] = regs[i].not_mvcc_safe;
         unregister(e, regs[i], fx);
     }
     LWLockRelease(g_lock);

@@ -46,8 +46,13 @@ struct CommitterRegistration {
     Oid relid;
     int slot;            // committer slot, -1 = counted in unknown_committers
     uint64 generation;   // generation at registration; nothing is done if it changed since
+    bool not_mvcc_safe;  // TRUNCATE or a possible table rewrite (see docs/shared-results.md)
 };
-bool register_committer(Oid relid, FullTransactionId fxid, CommitterRegistration *reg);
+// not_mvcc_safe: the write is visible even to snapshots taken before it committed (TRUNCATE,
+// table rewrites): a snapshot that does not see its commit must skip, since stock PostgreSQL
+// would show it the new contents anyway.
+bool register_committer(Oid relid, FullTransactionId fxid, bool not_mvcc_safe,
+                        CommitterRegistration *reg);
 // After the commit is visible (XACT_EVENT_COMMIT): bump the version, remember (version, fxid),
 // drop the registration; atomically, under the table's lock.
 void count_commits(const CommitterRegistration *regs, int n, FullTransactionId fxid);

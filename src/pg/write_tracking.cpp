@@ -42,8 +42,9 @@ constexpr int kMaxLocalWrites = 64;
 // The current top-level transaction's writes (backend-local, no allocation).
 struct LocalWrites {
     Oid relids[kMaxLocalWrites];
+    bool unsafe[kMaxLocalWrites];  // TRUNCATE: not MVCC-safe
     int n = 0;
-    bool global = false;
+    bool global = false;  // every global write is taken as possibly not MVCC-safe (DDL)
     // Registrations made at PRE_COMMIT, consumed at COMMIT / ABORT.
     CommitterRegistration regs[kMaxLocalWrites + 1];
     int nregs = 0;
@@ -74,6 +75,8 @@ ProcessUtility_hook_type prev_process_utility = nullptr;
 
 void note_global() { g_local.global = true; }
 
+bool g_noting_unsafe = false;  // set while noting the relations of a TRUNCATE
+
 void note_one(Oid relid) {
     if (g_local.global || !OidIsValid(relid)) return;
     if (relid < FirstNormalObjectId) {  // a catalog: plans may change meaning
@@ -81,12 +84,17 @@ void note_one(Oid relid) {
         return;
     }
     if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP) return;  // never shared
-    for (int i = 0; i < g_local.n; i++)
-        if (g_local.relids[i] == relid) return;
+    for (int i = 0; i < g_local.n; i++) {
+        if (g_local.relids[i] == relid) {
+            g_local.unsafe[i] = g_local.unsafe[i] || g_noting_unsafe;
+            return;
+        }
+    }
     if (g_local.n == kMaxLocalWrites) {
         note_global();
         return;
     }
+    g_local.unsafe[g_local.n] = g_noting_unsafe;
     g_local.relids[g_local.n++] = relid;
 }
 
@@ -181,8 +189,10 @@ void note_named(Node *stmt) {
     }
     if (IsA(stmt, TruncateStmt)) {
         ListCell *lc;
+        g_noting_unsafe = true;
         foreach (lc, castNode(TruncateStmt, stmt)->relations)
             note_write(RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true));
+        g_noting_unsafe = false;
     }
 }
 
@@ -220,12 +230,16 @@ void register_writes() {
     g_local.fxid = fxid;
     bool global = g_local.global;
     for (int i = 0; i < g_local.n && !global; i++) {
-        if (register_committer(g_local.relids[i], fxid, &g_local.regs[g_local.nregs]))
+        if (register_committer(g_local.relids[i], fxid, g_local.unsafe[i],
+                               &g_local.regs[g_local.nregs]))
             g_local.nregs++;
         else
             global = true;  // no free entry: count it as a write of everything
     }
-    if (global && register_committer(kGlobalRelid, fxid, &g_local.regs[g_local.nregs]))
+    // A global write may have rewritten tables (ALTER TABLE ... TYPE): not MVCC-safe. A logical
+    // replication worker's transactions are ordinary row changes.
+    bool unsafe = g_local.global && !IsLogicalWorker();
+    if (global && register_committer(kGlobalRelid, fxid, unsafe, &g_local.regs[g_local.nregs]))
         g_local.nregs++;
 }
 
