@@ -137,3 +137,81 @@ END
 $fn$;
 CREATE EVENT TRIGGER parallel_material_arrangement_drop ON sql_drop
     EXECUTE FUNCTION _arrangement_on_sql_drop();
+-- ---------------------------------------------------------------------------------------------
+-- Results shared across sessions (docs/shared-results.md).
+
+-- Data versions: the key version of a relation for the current snapshot,
+-- NULL when sharing would be skipped; data_version_info says why.
+CREATE FUNCTION data_version(rel regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_data_version' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION data_version(regclass) IS
+    'key version of the relation for the current snapshot; NULL when sharing would be skipped';
+
+CREATE FUNCTION data_version_info(
+    rel regclass,
+    OUT version bigint,
+    OUT global_version bigint,
+    OUT generation bigint,
+    OUT skip_reason text)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'pm_data_version_info' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION data_version_info(regclass) IS
+    'key of the relation for the current snapshot (its version, the global version, the generation), or why sharing would be skipped';
+
+CREATE FUNCTION reset_data_versions() RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_reset_data_versions' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION reset_data_versions() IS
+    'forgets every data version and poisoning and starts a new generation (superuser)';
+REVOKE ALL ON FUNCTION reset_data_versions() FROM PUBLIC;
+
+-- Test support (superuser only): registers or removes an in-progress committer of a relation.
+CREATE FUNCTION debug_set_committer(rel regclass, xid xid8, present boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_debug_set_committer' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION debug_set_committer(regclass, xid8, boolean) FROM PUBLIC;
+
+
+-- Cross-session sharing verdicts (docs/shared-results.md): plans `query` with the current
+-- settings and returns, for every ParallelMaterial node, whether its child could be shared and
+-- its fingerprint. For tests and diagnostics.
+CREATE FUNCTION share_verdicts(query text, OUT verdict text, OUT fingerprint text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_share_verdicts' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Results shared across sessions (docs/shared-results.md). The registry exists when the library
+-- is preloaded and parallel_material.shared_memory > 0; nothing produces entries yet (the
+-- executor wire-up is not built), so the view lists what the registry holds, normally nothing.
+CREATE FUNCTION shared_results(
+    OUT fingerprint text,
+    OUT query text,
+    OUT relations oid[],
+    OUT bytes bigint,
+    OUT rows bigint,
+    OUT hits bigint,
+    OUT readers integer,
+    OUT state text,
+    OUT age interval,
+    OUT producer_pid integer)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+CREATE VIEW shared_results AS SELECT * FROM shared_results();
+GRANT SELECT ON shared_results TO PUBLIC;
+
+CREATE FUNCTION reset_shared_results() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_reset_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION reset_shared_results() IS
+    'drops every unpinned shared result and hides pinned ones until released (superuser)';
+REVOKE ALL ON FUNCTION reset_shared_results() FROM PUBLIC;
+
+-- Test support (superuser only): registers a ready entry of `rows` records under a test key.
+CREATE FUNCTION debug_add_shared_result(tag integer, rows integer) RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_debug_add_shared_result' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION debug_add_shared_result(integer, integer) FROM PUBLIC;
+
+-- The registry key each ParallelMaterial node of `query` would look up now: fingerprint,
+-- generation, global version and the versions of the scanned relations (in relation-id order),
+-- or why it cannot be shared with the current snapshot. For tests and diagnostics.
+CREATE FUNCTION share_keys(query text, OUT verdict text, OUT fingerprint text,
+                           OUT generation bigint, OUT global_version bigint,
+                           OUT versions bigint[], OUT skip_reason text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pm_share_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

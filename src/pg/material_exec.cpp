@@ -14,6 +14,7 @@
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
+#include "pg/share_planner.hpp"
 #include "pg/material_producers.hpp"
 #include "pg/material_shared.hpp"
 #include "pg/shmem.hpp"
@@ -665,6 +666,7 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         if (why != SerialReason::NotParallel)
             ExplainPropertyText("Sharing", serial_reason_text(why), es);
     }
+    explain_share_verdict(node, es);  // issue 6: "Cross-Session Sharing: ..." (VERBOSE)
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;

@@ -2,7 +2,9 @@
 #include "pg/arrangement.hpp"
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
+#include "pg/share_planner.hpp"
 #include "pg/shmem.hpp"
+#include "pg/write_tracking.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -10,9 +12,14 @@ PGDLLEXPORT void _PG_init(void);
 }
 
 void _PG_init(void) {
+    // Settings of other files first: define_gucs() reserves the prefix, which drops the
+    // placeholders that postgresql.conf values of not-yet-defined settings are kept in.
+    pm::pg::define_share_gucs();
+    pm::pg::define_write_tracking_gucs();
     pm::pg::define_gucs();
     if (process_shared_preload_libraries_in_progress) {
         pm::pg::install_shmem_hooks();
+        pm::pg::install_write_tracking();  // data versions exist only when preloaded
         if (pm::pg::settings.arrangement_memory_kb > 0) pm::pg::arr::register_reclaim_worker();
     }
     pm::pg::install_executor_hooks();

@@ -2,6 +2,8 @@
 #include "pg/shmem.hpp"
 
 #include "pg/arrangement.hpp"
+#include "pg/data_versions.hpp"
+#include "pg/shared_results.hpp"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -19,6 +21,9 @@ shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 void request_shmem() {
     if (prev_shmem_request_hook != nullptr) prev_shmem_request_hook();
     RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+    RequestAddinShmemSpace(data_versions_shmem_size());
+    data_versions_request_locks();
+    RequestAddinShmemSpace(shared_results_shmem_size());
     arr::request_shmem();
 }
 
@@ -35,6 +40,8 @@ void startup_shmem() {
         pg_atomic_init_u64(&state->stats.pages_spilled, 0);
         pg_atomic_init_u64(&state->stats.fallbacks, 0);
     }
+    data_versions_shmem_init();
+    shared_results_shmem_init();
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
     arr::startup_shmem();

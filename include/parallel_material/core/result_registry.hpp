@@ -1,0 +1,111 @@
+// result_registry.hpp — the registry of results shared across sessions (issue 6), in one region
+// of shared memory addressed by offsets: a fixed table of entries, each naming a result by its
+// key (plan fingerprint + data versions) and owning one TupleLog region carved from the same
+// memory budget by a FixedRegionAllocator.
+//
+// An entry is Producing (one producer appends to its log while any number of readers attach and
+// stream), Ready (sealed; readers hit), or Failed (the producer errored or died; never found
+// again, freed when its last reader leaves). Readers and the producer pin an entry (readers
+// count); a pinned entry is never evicted or freed. When a new entry needs a slot or log memory
+// that is not free, unpinned entries are evicted least-recently-used first.
+//
+// One spin lock in the region serializes the table (short sections: no I/O, no waits); lookups
+// scan the table linearly. Core code: no PostgreSQL; the adapter supplies pids and clock values.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "parallel_material/core/tuple_log.hpp"
+
+namespace pm::core {
+
+constexpr uint32_t kMaxKeyRelations = 16;
+constexpr size_t kSampleBytes = 128;
+
+// What a result depends on. Relations sorted by id; equal keys mean equal results.
+struct ResultKey {
+    uint8_t fingerprint[16] = {};
+    uint64_t generation = 0;
+    uint64_t global_version = 0;
+    uint32_t database = 0;
+    uint32_t nrels = 0;
+    uint32_t relids[kMaxKeyRelations] = {};
+    uint64_t versions[kMaxKeyRelations] = {};
+};
+bool operator==(const ResultKey &a, const ResultKey &b);
+
+enum class EntryState : uint32_t { Free = 0, Producing = 1, Ready = 2, Failed = 3 };
+
+enum class AcquireResult {
+    Hit,      // a Ready entry: read its log from the start
+    Attach,   // a Producing entry: stream from its log while it is written
+    Produce,  // a new entry: the caller is its producer (TupleLog created, not yet registered)
+    NoSpace,  // no slot or memory could be freed (everything pinned, or the log is too large)
+};
+
+// A pin on one entry, held by a reader or the producer. Valid until release().
+struct ResultRef {
+    uint32_t slot = UINT32_MAX;
+    uint64_t serial = 0;  // the entry's incarnation, checked on every use
+    bool valid() const { return slot != UINT32_MAX; }
+};
+
+struct EntryInfo {
+    ResultKey key;
+    EntryState state = EntryState::Free;
+    int32_t producer_pid = 0;
+    uint32_t readers = 0;   // pins (readers and producer)
+    uint64_t hits = 0;      // acquisitions that found it Ready or Producing
+    uint64_t rows = 0;      // published by the producer
+    uint64_t bytes = 0;     // log memory reserved
+    int64_t created_at = 0; // caller's clock
+    int64_t last_used = 0;
+    char sample[kSampleBytes] = {};
+};
+
+class ResultRegistry {
+public:
+    // Bytes a region needs for max_entries entries and log_budget bytes of logs.
+    static size_t region_size(uint32_t max_entries, size_t log_budget);
+    // Formats [region, region + size) (64-byte aligned). Throws Error(InvalidArgument).
+    static void format(void *region, size_t size, uint32_t max_entries);
+    // A handle over a formatted region (any process, any mapping address).
+    explicit ResultRegistry(void *region);
+
+    // Finds the entry for key (Hit/Attach: pinned), or creates one whose log has cfg (Produce:
+    // pinned, producer_pid = pid). now: the caller's clock, for LRU and age.
+    AcquireResult acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid, int64_t now,
+                          const char *sample, ResultRef *ref);
+    // The entry's log region (64-byte aligned) in this process.
+    void *log_region(const ResultRef &ref) const;
+    // Producer: the log is sealed; the entry becomes Ready.
+    void publish(const ResultRef &ref, uint64_t rows);
+    // Producer (or anyone noticing the producer is gone): the entry becomes Failed and is never
+    // found again. Readers still attached see the log failed only if TupleLog::fail() was called.
+    void fail(const ResultRef &ref);
+    // Drops a pin; frees a Failed or reset entry when the last pin goes.
+    void release(ResultRef *ref);
+    // Fails every Producing entry of pid (its process exited). Returns how many.
+    uint32_t fail_producer(int32_t pid);
+    // Frees every unpinned entry and hides pinned ones (freed at their last release).
+    uint32_t reset();
+    // Copies of the live entries (not Free).
+    std::vector<EntryInfo> entries() const;
+    uint64_t bytes_in_use() const;
+    uint64_t log_budget() const;
+
+private:
+    struct Header;
+    struct Entry;
+    Header *header() const;
+    Entry *entry(uint32_t slot) const;
+    Entry *checked(const ResultRef &ref) const;
+    void free_entry(Entry *e);
+    bool evict_one();
+    char *region_;
+};
+
+}  // namespace pm::core

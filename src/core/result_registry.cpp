@@ -1,0 +1,283 @@
+// result_registry.cpp — see result_registry.hpp.
+#include "parallel_material/core/result_registry.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "parallel_material/core/arrangement_region.hpp"
+#include "parallel_material/core/error.hpp"
+
+namespace pm::core {
+
+namespace {
+constexpr uint64_t kMagic = 0x706d5f7265677331ULL;  // "pm_regs1"
+constexpr size_t kAlign = 64;
+size_t align_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+}  // namespace
+
+bool operator==(const ResultKey &a, const ResultKey &b) {
+    if (memcmp(a.fingerprint, b.fingerprint, sizeof(a.fingerprint)) != 0) return false;
+    if (a.generation != b.generation || a.global_version != b.global_version ||
+        a.database != b.database || a.nrels != b.nrels)
+        return false;
+    for (uint32_t i = 0; i < a.nrels && i < kMaxKeyRelations; i++)
+        if (a.relids[i] != b.relids[i] || a.versions[i] != b.versions[i]) return false;
+    return true;
+}
+
+struct ResultRegistry::Entry {
+    EntryInfo info;
+    uint64_t serial;       // bumped whenever the slot is (re)used or freed
+    uint64_t alloc_off;    // allocator offset of the log block (0: none)
+    uint64_t alloc_size;   // size passed to allocate()
+    uint64_t log_off;      // 64-aligned offset of the log region, from the allocator base
+    bool hidden;           // Failed or reset: never found again
+};
+
+struct ResultRegistry::Header {
+    uint64_t magic;
+    uint32_t max_entries;
+    std::atomic<uint32_t> lock;
+    uint64_t entries_off;   // from the region start
+    uint64_t alloc_off;     // allocator region, from the region start
+    uint64_t alloc_size;
+    uint64_t next_serial;   // under lock
+};
+
+size_t ResultRegistry::region_size(uint32_t max_entries, size_t log_budget) {
+    return align_up(sizeof(Header)) + align_up(sizeof(Entry) * max_entries) +
+           align_up(log_budget < 4096 ? 4096 : log_budget);
+}
+
+void ResultRegistry::format(void *region, size_t size, uint32_t max_entries) {
+    if (region == nullptr || reinterpret_cast<uintptr_t>(region) % kAlign != 0 ||
+        max_entries == 0 || size < region_size(max_entries, 4096))
+        throw Error(Error::Code::InvalidArgument, "bad result registry region");
+    char *base = static_cast<char *>(region);
+    auto *h = new (base) Header();
+    h->magic = kMagic;
+    h->max_entries = max_entries;
+    h->lock.store(0);
+    h->entries_off = align_up(sizeof(Header));
+    h->alloc_off = h->entries_off + align_up(sizeof(Entry) * max_entries);
+    h->alloc_size = size - h->alloc_off;
+    h->next_serial = 1;
+    for (uint32_t i = 0; i < max_entries; i++) {
+        auto *e = new (base + h->entries_off + sizeof(Entry) * i) Entry();
+        e->serial = 0;
+        e->alloc_off = 0;
+        e->hidden = false;
+    }
+    FixedRegionAllocator::format(base + h->alloc_off, h->alloc_size);
+}
+
+ResultRegistry::ResultRegistry(void *region) : region_(static_cast<char *>(region)) {
+    if (header()->magic != kMagic)
+        throw Error(Error::Code::InvalidArgument, "result registry region not formatted");
+}
+
+ResultRegistry::Header *ResultRegistry::header() const {
+    return reinterpret_cast<Header *>(region_);
+}
+
+ResultRegistry::Entry *ResultRegistry::entry(uint32_t slot) const {
+    return reinterpret_cast<Entry *>(region_ + header()->entries_off + sizeof(Entry) * slot);
+}
+
+ResultRegistry::Entry *ResultRegistry::checked(const ResultRef &ref) const {
+    if (!ref.valid() || ref.slot >= header()->max_entries)
+        throw Error(Error::Code::InvalidArgument, "invalid result reference");
+    Entry *e = entry(ref.slot);
+    if (e->serial != ref.serial || e->info.state == EntryState::Free)
+        throw Error(Error::Code::Internal, "stale result reference");
+    return e;
+}
+
+namespace {
+class Locked {
+public:
+    explicit Locked(std::atomic<uint32_t> &w) : w_(w) { spin_lock(w_); }
+    ~Locked() { spin_unlock(w_); }
+    Locked(const Locked &) = delete;
+    Locked &operator=(const Locked &) = delete;
+
+private:
+    std::atomic<uint32_t> &w_;
+};
+}  // namespace
+
+// Under the lock.
+void ResultRegistry::free_entry(Entry *e) {
+    if (e->alloc_off != 0) {
+        FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + header()->alloc_off);
+        alloc.free(e->alloc_off, e->alloc_size);
+    }
+    e->alloc_off = 0;
+    e->alloc_size = 0;
+    e->log_off = 0;
+    e->hidden = false;
+    e->info = EntryInfo();
+    e->serial = header()->next_serial++;
+}
+
+// Under the lock: frees the least-recently-used unpinned entry. False when none.
+bool ResultRegistry::evict_one() {
+    Entry *victim = nullptr;
+    for (uint32_t i = 0; i < header()->max_entries; i++) {
+        Entry *e = entry(i);
+        if (e->info.state == EntryState::Free || e->info.readers != 0) continue;
+        if (e->info.state == EntryState::Producing) continue;  // its producer holds a pin
+        if (victim == nullptr || e->info.last_used < victim->info.last_used) victim = e;
+    }
+    if (victim == nullptr) return false;
+    free_entry(victim);
+    return true;
+}
+
+AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid,
+                                      int64_t now, const char *sample, ResultRef *ref) {
+    *ref = ResultRef();
+    size_t log_size = TupleLog::region_size(cfg);  // validates nothing; create() does
+    Header *h = header();
+    Locked guard(h->lock);
+    Entry *free_slot = nullptr;
+    for (uint32_t i = 0; i < h->max_entries; i++) {
+        Entry *e = entry(i);
+        if (e->info.state == EntryState::Free) {
+            if (free_slot == nullptr) free_slot = e;
+            continue;
+        }
+        if (e->hidden || !(e->info.key == key)) continue;
+        e->info.readers++;
+        e->info.hits++;
+        e->info.last_used = now;
+        *ref = ResultRef{i, e->serial};
+        return e->info.state == EntryState::Ready ? AcquireResult::Hit : AcquireResult::Attach;
+    }
+    if (log_size + kAlign > h->alloc_size) return AcquireResult::NoSpace;
+    FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + h->alloc_off);
+    uint64_t off = 0;
+    for (;;) {
+        off = alloc.allocate(log_size + kAlign);
+        if (off != 0) break;
+        if (!evict_one()) return AcquireResult::NoSpace;
+    }
+    if (free_slot == nullptr) {
+        for (uint32_t i = 0; i < h->max_entries && free_slot == nullptr; i++)
+            if (entry(i)->info.state == EntryState::Free) free_slot = entry(i);
+        while (free_slot == nullptr && evict_one()) {
+            for (uint32_t i = 0; i < h->max_entries && free_slot == nullptr; i++)
+                if (entry(i)->info.state == EntryState::Free) free_slot = entry(i);
+        }
+        if (free_slot == nullptr) {
+            alloc.free(off, log_size + kAlign);
+            return AcquireResult::NoSpace;
+        }
+    }
+    Entry *e = free_slot;
+    uint32_t slot = static_cast<uint32_t>((reinterpret_cast<char *>(e) -
+                                           (region_ + h->entries_off)) / sizeof(Entry));
+    e->serial = h->next_serial++;
+    e->alloc_off = off;
+    e->alloc_size = log_size + kAlign;
+    // The allocator's base is 64-byte aligned (format), so aligning the offset aligns the address.
+    e->log_off = align_up(off);
+    e->hidden = false;
+    e->info = EntryInfo();
+    e->info.key = key;
+    e->info.state = EntryState::Producing;
+    e->info.producer_pid = pid;
+    e->info.readers = 1;
+    e->info.bytes = log_size;
+    e->info.created_at = now;
+    e->info.last_used = now;
+    if (sample != nullptr) {
+        strncpy(e->info.sample, sample, kSampleBytes - 1);
+        e->info.sample[kSampleBytes - 1] = '\0';
+    }
+    try {
+        TupleLog::create(region_ + h->alloc_off + e->log_off, cfg);
+    } catch (...) {
+        free_entry(e);
+        throw;
+    }
+    *ref = ResultRef{slot, e->serial};
+    return AcquireResult::Produce;
+}
+
+void *ResultRegistry::log_region(const ResultRef &ref) const {
+    Locked guard(header()->lock);
+    Entry *e = checked(ref);
+    return region_ + header()->alloc_off + e->log_off;
+}
+
+void ResultRegistry::publish(const ResultRef &ref, uint64_t rows) {
+    Locked guard(header()->lock);
+    Entry *e = checked(ref);
+    if (e->info.state != EntryState::Producing)
+        throw Error(Error::Code::Internal, "publish of an entry that is not being produced");
+    e->info.state = EntryState::Ready;
+    e->info.rows = rows;
+}
+
+void ResultRegistry::fail(const ResultRef &ref) {
+    Locked guard(header()->lock);
+    Entry *e = checked(ref);
+    e->info.state = EntryState::Failed;
+    e->hidden = true;
+}
+
+void ResultRegistry::release(ResultRef *ref) {
+    if (!ref->valid()) return;
+    Locked guard(header()->lock);
+    Entry *e = checked(*ref);
+    if (e->info.readers > 0) e->info.readers--;
+    if (e->info.readers == 0 && e->hidden) free_entry(e);
+    *ref = ResultRef();
+}
+
+uint32_t ResultRegistry::fail_producer(int32_t pid) {
+    Locked guard(header()->lock);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < header()->max_entries; i++) {
+        Entry *e = entry(i);
+        if (e->info.state != EntryState::Producing || e->info.producer_pid != pid) continue;
+        e->info.state = EntryState::Failed;
+        e->hidden = true;
+        if (e->info.readers > 0) e->info.readers--;  // the producer's own pin
+        if (e->info.readers == 0) free_entry(e);
+        n++;
+    }
+    return n;
+}
+
+uint32_t ResultRegistry::reset() {
+    Locked guard(header()->lock);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < header()->max_entries; i++) {
+        Entry *e = entry(i);
+        if (e->info.state == EntryState::Free) continue;
+        n++;
+        if (e->info.readers == 0)
+            free_entry(e);
+        else
+            e->hidden = true;
+    }
+    return n;
+}
+
+std::vector<EntryInfo> ResultRegistry::entries() const {
+    std::vector<EntryInfo> out;
+    Locked guard(header()->lock);
+    for (uint32_t i = 0; i < header()->max_entries; i++)
+        if (entry(i)->info.state != EntryState::Free) out.push_back(entry(i)->info);
+    return out;
+}
+
+uint64_t ResultRegistry::bytes_in_use() const {
+    return FixedRegionAllocator::attach(region_ + header()->alloc_off).bytes_in_use();
+}
+
+uint64_t ResultRegistry::log_budget() const { return header()->alloc_size; }
+
+}  // namespace pm::core

@@ -1,0 +1,248 @@
+// share_planner.cpp — with parallel_material.enable on, after the ParallelMaterial pass, records
+// on each ParallelMaterial node (custom_private gets one more element, a List
+// ("share", verdict, fingerprint-hex), so the payload survives nodeToString to parallel workers)
+// whether its child's result may be shared across sessions and, if so, its fingerprint.
+// Also the sharing settings, the EXPLAIN VERBOSE line, and share_verdicts(query) for tests.
+#include "pg/share_planner.hpp"
+
+#include "pg/gucs.hpp"
+#include "pg/guard.hpp"
+#include "pg/material_node.hpp"
+#include "pg/share_analysis.hpp"
+#include "pg/shmem.hpp"
+
+extern "C" {
+#include "nodes/makefuncs.h"
+#include "optimizer/planner.h"
+#include "tcop/tcopprot.h"
+#include "utils/tuplestore.h"
+}
+
+extern "C" {
+PGDLLEXPORT Datum pm_share_verdicts(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(pm_share_verdicts);
+}
+
+namespace pm::pg {
+
+ShareSettings share_settings;
+
+namespace {
+
+constexpr const char *kShareTag = "share";
+planner_hook_type prev_planner_hook = nullptr;
+
+const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex, List **relids) {
+    hex[0] = '\0';
+    *relids = NIL;
+    if (shared_state() == nullptr) return "parallel_material is not preloaded";
+    Plan *child = static_cast<Plan *>(linitial(cs->custom_plans));
+    double bytes = child->plan_rows * static_cast<double>(child->plan_width);
+    if (bytes > static_cast<double>(share_settings.share_max_kb) * 1024.0)
+        return "estimated result larger than parallel_material.share_max_bytes";
+    ShareVerdict v = analyze_share(child, stmt);
+    if (v.reason != nullptr) return v.reason;
+    uint8 fp[kFingerprintBytes];
+    if (!plan_fingerprint(child, stmt, v, fp)) return "fingerprint failed";
+    for (int i = 0; i < kFingerprintBytes; i++) snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+    *relids = shared_relation_oids(v, stmt);
+    return nullptr;
+}
+
+List *find_annotation(CustomScan *cs) {
+    ListCell *lc;
+    foreach (lc, cs->custom_private) {
+        Node *n = static_cast<Node *>(lfirst(lc));
+        if (n != nullptr && IsA(n, List) && list_length(castNode(List, n)) == 4 &&
+            IsA(linitial(castNode(List, n)), String) &&
+            strcmp(strVal(linitial(castNode(List, n))), kShareTag) == 0)
+            return castNode(List, n);
+    }
+    return NIL;
+}
+
+void annotate(CustomScan *cs, PlannedStmt *stmt) {
+    if (find_annotation(cs) != NIL) return;
+    char hex[2 * kFingerprintBytes + 1];
+    List *relids = NIL;
+    const char *reason = verdict_for(cs, stmt, hex, &relids);
+    List *note = list_make4(makeString(pstrdup(kShareTag)),
+                            makeString(pstrdup(reason == nullptr ? "eligible" : reason)),
+                            makeString(pstrdup(hex)), relids);
+    cs->custom_private = lappend(cs->custom_private, note);
+}
+
+void visit(Plan *plan, PlannedStmt *stmt);
+
+void visit_list(List *plans, PlannedStmt *stmt) {
+    ListCell *lc;
+    foreach (lc, plans) visit(static_cast<Plan *>(lfirst(lc)), stmt);
+}
+
+void visit(Plan *plan, PlannedStmt *stmt) {
+    if (plan == nullptr) return;
+    check_stack_depth();
+    visit(plan->lefttree, stmt);
+    visit(plan->righttree, stmt);
+    switch (nodeTag(plan)) {
+        case T_Append:
+            visit_list(castNode(Append, plan)->appendplans, stmt);
+            break;
+        case T_MergeAppend:
+            visit_list(castNode(MergeAppend, plan)->mergeplans, stmt);
+            break;
+        case T_BitmapAnd:
+            visit_list(castNode(BitmapAnd, plan)->bitmapplans, stmt);
+            break;
+        case T_BitmapOr:
+            visit_list(castNode(BitmapOr, plan)->bitmapplans, stmt);
+            break;
+        case T_SubqueryScan:
+            visit(castNode(SubqueryScan, plan)->subplan, stmt);
+            break;
+        case T_CustomScan: {
+            auto *cs = castNode(CustomScan, plan);
+            visit_list(cs->custom_plans, stmt);
+            if (cs->methods == &material_scan_methods) annotate(cs, stmt);
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+void annotate_statement(PlannedStmt *stmt) {
+    visit(stmt->planTree, stmt);
+    visit_list(stmt->subplans, stmt);
+}
+
+PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
+                     ParamListInfo bound_params) {
+    PlannedStmt *stmt =
+        prev_planner_hook != nullptr
+            ? prev_planner_hook(parse, query_string, cursor_options, bound_params)
+            : standard_planner(parse, query_string, cursor_options, bound_params);
+    // Off: no annotation and no EXPLAIN line, plans stay exactly as without this pass.
+    if (settings.enable && share_settings.share_across_sessions)
+        guarded([&] { annotate_statement(stmt); });
+    return stmt;
+}
+
+void gather(Plan *plan, List **out);
+
+void gather_list(List *plans, List **out) {
+    ListCell *lc;
+    foreach (lc, plans) gather(static_cast<Plan *>(lfirst(lc)), out);
+}
+
+void gather(Plan *plan, List **out) {
+    if (plan == nullptr) return;
+    check_stack_depth();
+    if (IsA(plan, CustomScan)) {
+        if (find_annotation(castNode(CustomScan, plan)) != NIL) *out = lappend(*out, plan);
+        gather_list(castNode(CustomScan, plan)->custom_plans, out);
+    }
+    gather(plan->lefttree, out);
+    gather(plan->righttree, out);
+    if (IsA(plan, Append)) gather_list(castNode(Append, plan)->appendplans, out);
+    if (IsA(plan, MergeAppend)) gather_list(castNode(MergeAppend, plan)->mergeplans, out);
+    if (IsA(plan, SubqueryScan)) gather(castNode(SubqueryScan, plan)->subplan, out);
+}
+
+Datum share_verdicts(FunctionCallInfo fcinfo) {
+    const char *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    ListCell *lc;
+    foreach (lc, plan_and_find_shared_nodes(query)) {
+        ShareAnnotation a;
+        share_annotation(lfirst_node(CustomScan, lc), &a);
+        Datum values[2];
+        bool nulls[2] = {false, false};
+        values[0] = CStringGetTextDatum(a.verdict);
+        if (a.fingerprint_hex[0] == '\0')
+            nulls[1] = true;
+        else
+            values[1] = CStringGetTextDatum(a.fingerprint_hex);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+void define_share_gucs() {
+    DefineCustomBoolVariable(
+        "parallel_material.share_across_sessions",
+        "Lets sessions share the results of identical subplans over the same data.",
+        "Needs parallel_material in shared_preload_libraries and parallel_material.enable.",
+        &share_settings.share_across_sessions, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "parallel_material.share_max_bytes",
+        "Largest estimated result of a subplan that may be shared across sessions.", nullptr,
+        &share_settings.share_max_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
+        nullptr, nullptr, nullptr);
+    // A postmaster setting can only be defined while preloading (loaded in a session, the
+    // library has no shared memory anyway).
+    if (!process_shared_preload_libraries_in_progress) return;
+    DefineCustomIntVariable(
+        "parallel_material.shared_memory",
+        "Shared memory for results shared across sessions (their tuple logs).",
+        "0 disables the registry. Needs parallel_material in shared_preload_libraries.",
+        &share_settings.shared_memory_kb, 64 * 1024, 0, MAX_KILOBYTES / 2, PGC_POSTMASTER,
+        GUC_UNIT_KB, nullptr, nullptr, nullptr);
+}
+
+bool share_annotation(CustomScan *cs, ShareAnnotation *out) {
+    List *note = find_annotation(cs);
+    if (note == NIL) return false;
+    out->verdict = strVal(lsecond(note));
+    out->eligible = strcmp(out->verdict, "eligible") == 0;
+    out->fingerprint_hex = strVal(lthird(note));
+    out->relids = static_cast<List *>(lfourth(note));
+    return true;
+}
+
+List *plan_and_find_shared_nodes(const char *query) {
+    List *raw = pg_parse_query(query);
+    if (list_length(raw) != 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("exactly one statement expected")));
+    List *queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, raw), query,
+                                                       nullptr, 0, nullptr);
+    List *nodes = NIL;
+    ListCell *lc;
+    foreach (lc, queries) {
+        Query *q = lfirst_node(Query, lc);
+        if (q->commandType == CMD_UTILITY) continue;
+        PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
+        gather(stmt->planTree, &nodes);
+        gather_list(stmt->subplans, &nodes);
+    }
+    return nodes;
+}
+
+void install_share_planner() {
+    prev_planner_hook = planner_hook;
+    planner_hook = planner;
+}
+
+void explain_share_verdict(CustomScanState *node, ExplainState *es) {
+    if (!es->verbose) return;
+    List *note = find_annotation(reinterpret_cast<CustomScan *>(node->ss.ps.plan));
+    if (note == NIL) return;
+    const char *verdict = strVal(lsecond(note));
+    if (strcmp(verdict, "eligible") == 0) {
+        ExplainPropertyText("Cross-Session Sharing", "eligible", es);
+    } else {
+        char *text = psprintf("no (%s)", verdict);
+        ExplainPropertyText("Cross-Session Sharing", text, es);
+        pfree(text);
+    }
+}
+
+}  // namespace pm::pg
+
+Datum pm_share_verdicts(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::share_verdicts(fcinfo); });
+}

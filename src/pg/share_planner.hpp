@@ -1,0 +1,43 @@
+// share_planner.hpp — settings of cross-session sharing, the planning pass that records on every
+// ParallelMaterial node whether its child may be shared (and its fingerprint), and the EXPLAIN
+// VERBOSE line that shows it.
+#pragma once
+
+#include "pg/pg.hpp"
+
+extern "C" {
+#include "commands/explain.h"
+#include "nodes/execnodes.h"
+#include "nodes/plannodes.h"
+}
+
+namespace pm::pg {
+
+struct ShareSettings {
+    bool share_across_sessions = false;  // parallel_material.share_across_sessions
+    int share_max_kb = 64 * 1024;        // parallel_material.share_max_bytes (kB)
+    int shared_memory_kb = 64 * 1024;    // parallel_material.shared_memory (kB, postmaster)
+};
+extern ShareSettings share_settings;
+
+void define_share_gucs();
+// Installs the planner hook; call after install_material_planner() so that it runs after it.
+void install_share_planner();
+// What the planning pass recorded on a ParallelMaterial node.
+struct ShareAnnotation {
+    const char *verdict = nullptr;          // "eligible" or the reason
+    bool eligible = false;
+    const char *fingerprint_hex = nullptr;  // 32 hex digits, "" when not eligible
+    List *relids = NIL;                     // OidList: relations the child scans
+};
+// False when the node carries no annotation (sharing off at planning).
+bool share_annotation(CustomScan *cs, ShareAnnotation *out);
+// Tests: plans one SQL statement with the current settings and returns its annotated
+// ParallelMaterial nodes (CustomScan *) in plan order.
+List *plan_and_find_shared_nodes(const char *query);
+
+// EXPLAIN VERBOSE: "Cross-Session Sharing: eligible" or "...: no (reason)" for a ParallelMaterial
+// node ("Sharing" alone is the within-query sharing of parallel participants).
+void explain_share_verdict(CustomScanState *node, ExplainState *es);
+
+}  // namespace pm::pg

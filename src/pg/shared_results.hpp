@@ -1,0 +1,23 @@
+// shared_results.hpp — the registry of results shared across sessions in the extension's shared
+// memory (core::ResultRegistry over a region of parallel_material.shared_memory bytes), and the
+// SQL surface over it (view parallel_material.shared_results, reset_shared_results()).
+// The executor wire-up (key computation, produce/attach/hit in ParallelMaterial) is not built.
+#pragma once
+
+#include "parallel_material/core/result_registry.hpp"
+#include "pg/pg.hpp"
+
+namespace pm::pg {
+
+constexpr uint32_t kMaxSharedResults = 1024;
+
+// Shared memory call-outs from shmem.cpp (preload only).
+Size shared_results_shmem_size();
+void shared_results_shmem_init();
+
+// The registry, or nullptr when not preloaded or parallel_material.shared_memory = 0.
+// The first call in a process registers an exit callback that fails the entries this process
+// was producing, so that no reader waits for a producer that is gone.
+core::ResultRegistry *shared_registry();
+
+}  // namespace pm::pg

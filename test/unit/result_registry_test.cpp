@@ -1,0 +1,330 @@
+// result_registry_test.cpp — GoogleTest for the registry of results shared across sessions:
+// produce then hit, keys, attach while producing (threads), LRU eviction, pins, failure, reset,
+// producer exit, and fork()ed processes mapping the region at different addresses.
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "parallel_material/core/result_registry.hpp"
+
+using namespace pm::core;
+
+namespace {
+
+struct Region {
+    explicit Region(size_t size) : size(size) {
+        mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        EXPECT_NE(mem, MAP_FAILED);
+    }
+    ~Region() { munmap(mem, size); }
+    void *mem;
+    size_t size;
+};
+
+LogConfig small_log() {
+    LogConfig cfg;
+    cfg.page_size = 4096;
+    cfg.ring_pages = 4;
+    cfg.single_producer = true;
+    return cfg;
+}
+
+ResultKey key_for(uint8_t tag, uint64_t version = 1) {
+    ResultKey k;
+    k.fingerprint[0] = tag;
+    k.generation = 1;
+    k.global_version = 7;
+    k.database = 5;
+    k.nrels = 1;
+    k.relids[0] = 16384;
+    k.versions[0] = version;
+    return k;
+}
+
+// Produces `n` records "i" into a freshly acquired entry and publishes it.
+void produce(ResultRegistry &reg, const ResultRef &ref, int n) {
+    TupleLog log(reg.log_region(ref), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    for (int i = 0; i < n; i++) log.append(&i, sizeof(i));
+    log.producer_done();
+    reg.publish(ref, static_cast<uint64_t>(n));
+}
+
+// Reads every record of the entry's log; returns their values.
+std::vector<int> read_all(ResultRegistry &reg, const ResultRef &ref) {
+    TupleLog log(reg.log_region(ref), nullptr, nullptr);
+    Cursor c;
+    RecordView rec;
+    std::vector<int> out;
+    while (log.read(c, &rec) == ReadStatus::Record) {
+        int v;
+        memcpy(&v, rec.data, sizeof(v));
+        out.push_back(v);
+    }
+    return out;
+}
+
+std::vector<int> iota(int n) {
+    std::vector<int> v(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) v[static_cast<size_t>(i)] = i;
+    return v;
+}
+
+constexpr uint32_t kEntries = 8;
+
+}  // namespace
+
+TEST(ResultRegistry, ProduceThenHit) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef p, h;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 100, 1, "SELECT 1", &p), AcquireResult::Produce);
+    produce(reg, p, 500);
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 101, 2, "SELECT 1", &h), AcquireResult::Hit);
+    EXPECT_EQ(read_all(reg, h), iota(500));
+    reg.release(&p);
+    reg.release(&h);
+    EXPECT_FALSE(h.valid());
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].state, EntryState::Ready);
+    EXPECT_EQ(list[0].rows, 500u);
+    EXPECT_EQ(list[0].hits, 1u);
+    EXPECT_EQ(list[0].readers, 0u);
+    EXPECT_STREQ(list[0].sample, "SELECT 1");
+}
+
+TEST(ResultRegistry, AnyKeyDifferenceIsAnotherEntry) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef a, b, c, d;
+    ASSERT_EQ(reg.acquire(key_for(1, 1), small_log(), 1, 1, nullptr, &a), AcquireResult::Produce);
+    produce(reg, a, 3);
+    ASSERT_EQ(reg.acquire(key_for(1, 2), small_log(), 1, 2, nullptr, &b), AcquireResult::Produce);
+    ResultKey other_global = key_for(1, 1);
+    other_global.global_version++;
+    ASSERT_EQ(reg.acquire(other_global, small_log(), 1, 3, nullptr, &c), AcquireResult::Produce);
+    ResultKey other_fp = key_for(2, 1);
+    ASSERT_EQ(reg.acquire(other_fp, small_log(), 1, 4, nullptr, &d), AcquireResult::Produce);
+    EXPECT_EQ(reg.entries().size(), 4u);
+    for (ResultRef *ref : {&a, &b, &c, &d}) reg.release(ref);
+}
+
+TEST(ResultRegistry, AttachWhileProducingStreamsEveryRecord) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    LogConfig cfg;
+    cfg.page_size = 4096;
+    cfg.ring_pages = 64;  // holds the whole result: no spill file
+    cfg.single_producer = true;
+    ResultRef p, a;
+    ASSERT_EQ(reg.acquire(key_for(3), cfg, 1, 1, nullptr, &p), AcquireResult::Produce);
+    TupleLog plog(reg.log_region(p), nullptr, nullptr);
+    ASSERT_TRUE(plog.try_register_producer());
+    ASSERT_EQ(reg.acquire(key_for(3), cfg, 2, 2, nullptr, &a), AcquireResult::Attach);
+    std::vector<int> seen;
+    std::thread reader([&] { seen = read_all(reg, a); });
+    for (int i = 0; i < 5000; i++) {
+        plog.append(&i, sizeof(i));
+        if (i % 500 == 0) std::this_thread::yield();
+    }
+    plog.producer_done();
+    reg.publish(p, 5000);
+    reader.join();
+    EXPECT_EQ(seen, iota(5000));
+    reg.release(&a);
+    reg.release(&p);
+}
+
+TEST(ResultRegistry, EvictsLeastRecentlyUsedUnpinnedEntries) {
+    // Room for the logs of about three small entries.
+    size_t log_bytes = TupleLog::region_size(small_log()) + 64;
+    size_t budget = 4 * log_bytes;
+    size_t size = ResultRegistry::region_size(kEntries, budget);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    int64_t now = 0;
+    for (uint8_t tag = 1; tag <= 3; tag++) {
+        ResultRef p;
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 10);
+        reg.release(&p);
+    }
+    // Use entry 1 again: entry 2 is now the least recently used.
+    ResultRef h;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, ++now, nullptr, &h), AcquireResult::Hit);
+    reg.release(&h);
+    // New (pinned) entries until memory runs out: the first eviction takes entry 2 (least
+    // recently used), the next entry 3; the pinned entry 1 is never evicted; then NoSpace.
+    ResultRef pin;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, ++now, nullptr, &pin), AcquireResult::Hit);
+    auto has = [&](uint8_t tag) {
+        for (const EntryInfo &e : reg.entries())
+            if (e.key == key_for(tag)) return true;
+        return false;
+    };
+    std::vector<ResultRef> fresh;
+    bool saw_no_space = false;
+    for (uint8_t tag = 10; tag < 30 && !saw_no_space; tag++) {
+        ResultRef p;
+        size_t before = reg.entries().size();
+        AcquireResult res = reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p);
+        if (res == AcquireResult::NoSpace) {
+            saw_no_space = true;
+            EXPECT_FALSE(p.valid());
+            EXPECT_EQ(reg.entries().size(), before) << "NoSpace evicts nothing pinned";
+            break;
+        }
+        ASSERT_EQ(res, AcquireResult::Produce);
+        produce(reg, p, 1);
+        fresh.push_back(p);  // keep pinned
+        EXPECT_TRUE(has(3) || !has(2)) << "entry 3 may go only after entry 2";
+        EXPECT_TRUE(has(1)) << "a pinned entry is never evicted";
+    }
+    EXPECT_TRUE(saw_no_space);
+    EXPECT_FALSE(has(2));
+    EXPECT_FALSE(has(3));
+    for (ResultRef &p : fresh) reg.release(&p);
+    reg.release(&pin);
+}
+
+TEST(ResultRegistry, SlotsAreRecycledLeastRecentlyUsed) {
+    size_t size = ResultRegistry::region_size(2, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, 2);
+    ResultRegistry reg(r.mem);
+    for (uint8_t tag = 1; tag <= 5; tag++) {
+        ResultRef p;
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, tag, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+    }
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_TRUE(list[0].key == key_for(4) || list[0].key == key_for(5));
+    EXPECT_TRUE(list[1].key == key_for(4) || list[1].key == key_for(5));
+}
+
+TEST(ResultRegistry, FailedEntryIsNeverFoundAndFreedAtLastRelease) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef p, a, again;
+    ASSERT_EQ(reg.acquire(key_for(4), small_log(), 1, 1, nullptr, &p), AcquireResult::Produce);
+    ASSERT_EQ(reg.acquire(key_for(4), small_log(), 2, 2, nullptr, &a), AcquireResult::Attach);
+    {
+        TupleLog log(reg.log_region(p), nullptr, nullptr);
+        ASSERT_TRUE(log.try_register_producer());
+        log.fail();
+    }
+    reg.fail(p);
+    reg.release(&p);
+    // The attached reader sees the failure, never a partial result served as complete.
+    {
+        TupleLog log(reg.log_region(a), nullptr, nullptr);
+        Cursor c;
+        RecordView rec;
+        EXPECT_EQ(log.try_read(c, &rec), ReadStatus::Failed);
+    }
+    // A new session re-executes: a fresh entry, while the failed one waits for its reader.
+    ASSERT_EQ(reg.acquire(key_for(4), small_log(), 3, 3, nullptr, &again), AcquireResult::Produce);
+    EXPECT_EQ(reg.entries().size(), 2u);
+    reg.release(&a);
+    EXPECT_EQ(reg.entries().size(), 1u);
+    reg.release(&again);
+}
+
+TEST(ResultRegistry, ResetFreesUnpinnedAndHidesPinned) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef p1, p2, again;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, 1, nullptr, &p1), AcquireResult::Produce);
+    produce(reg, p1, 2);
+    reg.release(&p1);
+    ASSERT_EQ(reg.acquire(key_for(2), small_log(), 1, 2, nullptr, &p2), AcquireResult::Produce);
+    uint64_t in_use = reg.bytes_in_use();
+    EXPECT_EQ(reg.reset(), 2u);
+    EXPECT_EQ(reg.entries().size(), 1u);  // the pinned one, hidden
+    EXPECT_LT(reg.bytes_in_use(), in_use);
+    ASSERT_EQ(reg.acquire(key_for(2), small_log(), 1, 3, nullptr, &again), AcquireResult::Produce);
+    reg.release(&p2);
+    reg.release(&again);
+    EXPECT_EQ(reg.entries().size(), 1u);
+    reg.reset();
+    EXPECT_EQ(reg.entries().size(), 0u);
+    EXPECT_EQ(reg.bytes_in_use(), 0u);
+}
+
+TEST(ResultRegistry, ExitedProducerFailsItsEntries) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef p, a, q;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 42, 1, nullptr, &p), AcquireResult::Produce);
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 43, 2, nullptr, &a), AcquireResult::Attach);
+    ASSERT_EQ(reg.acquire(key_for(2), small_log(), 42, 3, nullptr, &q), AcquireResult::Produce);
+    EXPECT_EQ(reg.fail_producer(42), 2u);
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 1u);  // key 2 freed (no reader), key 1 waits for its reader
+    EXPECT_EQ(list[0].state, EntryState::Failed);
+    reg.release(&a);
+    EXPECT_EQ(reg.entries().size(), 0u);
+}
+
+TEST(ResultRegistry, ForkedProcessHitsAtAnotherAddress) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    int fd = memfd_create("pm_registry_test", 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
+    void *a = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ASSERT_NE(a, MAP_FAILED);
+    ResultRegistry::format(a, size, kEntries);
+    ResultRegistry reg(a);
+    ResultRef p;
+    ASSERT_EQ(reg.acquire(key_for(7), small_log(), 1, 1, nullptr, &p), AcquireResult::Produce);
+    produce(reg, p, 300);
+    reg.release(&p);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // A second mapping of the same memory, at another address.
+        void *b = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (b == MAP_FAILED || b == a) _exit(2);
+        ResultRegistry child(b);
+        ResultRef h;
+        if (child.acquire(key_for(7), small_log(), 2, 2, nullptr, &h) != AcquireResult::Hit) _exit(3);
+        if (read_all(child, h) != iota(300)) _exit(4);
+        child.release(&h);
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].hits, 1u);
+    EXPECT_EQ(list[0].readers, 0u);
+    munmap(a, size);
+    close(fd);
+}
