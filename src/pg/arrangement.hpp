@@ -63,6 +63,10 @@ EntryInfo pin_ready(int64 defid);
 void unpin(int slot);
 // Pins the entry in a slot if it is Ready, whatever its database (the reclaim worker).
 EntryInfo pin_slot_if_ready(int slot);
+// A parallel worker pins the entry its leader pinned (slot, definition and index as the leader
+// saw them), in whatever state it is now: the leader's snapshot needs no delta applied after the
+// leader pinned it (see docs/arrangements.md, "Parallel workers"). slot -1 when it is not there.
+EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset);
 uint64_t entry_deltas(int slot);
 // Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
 // -1 when another process is building it right now (caller waits and retries).
