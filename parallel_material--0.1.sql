@@ -123,6 +123,24 @@ SELECT d.relid::regclass AS relation,
   LEFT JOIN _arrangement_state() s ON s.defid = d.defid;
 GRANT SELECT ON arrangements TO PUBLIC;
 
+-- Builds in progress (create_arrangement and lazy rebuilds), one row per building backend. They
+-- are reported as PROGRESS_COMMAND_CREATE_INDEX (so pg_stat_progress_create_index lists them
+-- too, with a NULL command) and told apart by a marker in parameter 18 (0x504d41).
+CREATE VIEW arrangement_build_progress AS
+SELECT p.pid,
+       p.datid,
+       p.relid::regclass AS relation,
+       nullif(p.param19, 0) AS defid,
+       CASE p.param10 WHEN 1 THEN 'waiting for writers'
+                      WHEN 2 THEN 'scanning table' END AS phase,
+       p.param16 AS blocks_total,
+       p.param17 AS blocks_done,
+       p.param12 AS tuples_estimate,
+       p.param13 AS versions_stored
+  FROM pg_stat_get_progress_info('CREATE INDEX') p
+ WHERE p.param18 = 5262657 AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database());
+GRANT SELECT ON arrangement_build_progress TO PUBLIC;
+
 -- DROP TABLE removes the arrangements of the table (its triggers go with it).
 CREATE FUNCTION _arrangement_forget(relid oid) RETURNS void
     AS 'MODULE_PATHNAME', 'pm_arrangement_forget' LANGUAGE C VOLATILE STRICT;

@@ -149,4 +149,14 @@ int build(Relation rel, const Def &def);
 // the relation for the build). Returns it pinned.
 EntryInfo pin_or_build(Relation rel, const Def &def);
 
+// ---- build progress (arrangement_progress.cpp; none of these raises an error) ----
+constexpr int kProgressWaiting = 1;   // waiting for the table lock (writers)
+constexpr int kProgressBuilding = 2;  // scanning the heap
+// Starts reporting a build of relid (defid 0: not known yet) unless this backend already
+// reports a command; returns whether it started one (pass that to progress_end).
+bool progress_begin(Oid relid, int64 defid, int phase);
+void progress_scan_start(int64 defid, int64 blocks_total, int64 tuples_estimate);
+void progress_scan(int64 blocks_done, int64 versions_done);
+void progress_end(bool started);
+
 }  // namespace pm::pg::arr

@@ -418,15 +418,25 @@ Datum create(FunctionCallInfo fcinfo) {
     ArrayType *include = opt_array(fcinfo, 2);
     // ShareRowExclusiveLock, as CREATE TRIGGER: keeps writers out during the build and
     // serializes concurrent creates on one table.
-    Relation rel = pg_call([&] { return relation_open(relid, ShareRowExclusiveLock); });
-    Def *d = pg_call([&] { return create_checked(rel, key, include); });
-    rel = pg_call([&] {
-        const char *relname = relation_sql_name(rel);
-        relation_close(rel, NoLock);
-        create_triggers(relname, d);
-        return relation_open(relid, NoLock);
-    });
-    build(rel, *d);
+    // Progress (as CREATE INDEX reports): waiting for the lock, then the build's heap scan.
+    bool progress = progress_begin(relid, 0, kProgressWaiting);
+    Relation rel;
+    Def *d;
+    try {
+        rel = pg_call([&] { return relation_open(relid, ShareRowExclusiveLock); });
+        d = pg_call([&] { return create_checked(rel, key, include); });
+        rel = pg_call([&] {
+            const char *relname = relation_sql_name(rel);
+            relation_close(rel, NoLock);
+            create_triggers(relname, d);
+            return relation_open(relid, NoLock);
+        });
+        build(rel, *d);
+    } catch (...) {
+        progress_end(progress);
+        throw;
+    }
+    progress_end(progress);
     pg_call([&] {
         remember_created(d->defid);
         relation_close(rel, NoLock);
