@@ -155,3 +155,36 @@ END
 $fn$;
 CREATE EVENT TRIGGER parallel_material_arrangement_drop ON sql_drop
     EXECUTE FUNCTION _arrangement_on_sql_drop();
+
+-- ALTER TABLE ... DROP COLUMN drops the arrangements holding the column (as it drops the indexes
+-- on it); ALTER COLUMN ... TYPE re-checks key columns (an unfit key type fails the ALTER) and
+-- invalidates the arrangements holding the column (rebuilt on their next use).
+CREATE FUNCTION _arrangement_column_dropped(relid oid, attnum int, colname text) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_arrangement_column_dropped' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _arrangement_on_column_drop() RETURNS event_trigger
+    LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM parallel_material._arrangement_column_dropped(o.objid, o.objsubid,
+                o.address_names[array_upper(o.address_names, 1)])
+       FROM pg_event_trigger_dropped_objects() o
+      WHERE o.classid = 'pg_class'::regclass AND o.objsubid > 0 AND o.object_type = 'table column'
+        AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d
+                     WHERE d.relid = o.objid AND o.objsubid = ANY (d.attnums));
+END
+$fn$;
+CREATE EVENT TRIGGER parallel_material_arrangement_column_drop ON sql_drop
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_column_drop();
+CREATE FUNCTION _arrangement_altered(cmd pg_ddl_command) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_arrangement_altered' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _arrangement_on_alter() RETURNS event_trigger
+    LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM parallel_material.arrangement_defs) THEN
+        PERFORM parallel_material._arrangement_altered(c.command)
+           FROM pg_event_trigger_ddl_commands() c
+          WHERE c.command_tag = 'ALTER TABLE';
+    END IF;
+END
+$fn$;
+CREATE EVENT TRIGGER parallel_material_arrangement_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_alter();

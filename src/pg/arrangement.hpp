@@ -149,6 +149,14 @@ int build(Relation rel, const Def &def);
 // the relation for the build). Returns it pinned.
 EntryInfo pin_or_build(Relation rel, const Def &def);
 
+// ---- SQL-level helpers (arrangement_sql.cpp; plain PostgreSQL code: call through pg_call) ----
+// Raises the create_arrangement error when key column a of rel cannot be a key (no hash opclass,
+// equality not bitwise under its collation).
+void check_key_type(Relation rel, AttrNumber a);
+const char *relation_sql_name(Relation rel);  // schema-qualified, quoted
+// Drops the definition and its two triggers (the caller remembers the drop for commit).
+void drop_def_and_triggers(const char *relname, const Def *d);
+
 // ---- build progress (arrangement_progress.cpp; none of these raises an error) ----
 constexpr int kProgressWaiting = 1;   // waiting for the table lock (writers)
 constexpr int kProgressBuilding = 2;  // scanning the heap
