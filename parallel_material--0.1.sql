@@ -123,6 +123,24 @@ SELECT d.relid::regclass AS relation,
   LEFT JOIN _arrangement_state() s ON s.defid = d.defid;
 GRANT SELECT ON arrangements TO PUBLIC;
 
+-- Builds in progress (create_arrangement and lazy rebuilds), one row per building backend. They
+-- are reported as PROGRESS_COMMAND_CREATE_INDEX (so pg_stat_progress_create_index lists them
+-- too, with a NULL command) and told apart by a marker in parameter 18 (0x504d41).
+CREATE VIEW arrangement_build_progress AS
+SELECT p.pid,
+       p.datid,
+       p.relid::regclass AS relation,
+       nullif(p.param19, 0) AS defid,
+       CASE p.param10 WHEN 1 THEN 'waiting for writers'
+                      WHEN 2 THEN 'scanning table' END AS phase,
+       p.param16 AS blocks_total,
+       p.param17 AS blocks_done,
+       p.param12 AS tuples_estimate,
+       p.param13 AS versions_stored
+  FROM pg_stat_get_progress_info('CREATE INDEX') p
+ WHERE p.param18 = 5262657 AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database());
+GRANT SELECT ON arrangement_build_progress TO PUBLIC;
+
 -- DROP TABLE removes the arrangements of the table (its triggers go with it).
 CREATE FUNCTION _arrangement_forget(relid oid) RETURNS void
     AS 'MODULE_PATHNAME', 'pm_arrangement_forget' LANGUAGE C VOLATILE STRICT;
@@ -215,3 +233,36 @@ CREATE FUNCTION share_keys(query text, OUT verdict text, OUT fingerprint text,
                            OUT versions bigint[], OUT skip_reason text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'pm_share_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- ALTER TABLE ... DROP COLUMN drops the arrangements holding the column (as it drops the indexes
+-- on it); ALTER COLUMN ... TYPE re-checks key columns (an unfit key type fails the ALTER) and
+-- invalidates the arrangements holding the column (rebuilt on their next use).
+CREATE FUNCTION _arrangement_column_dropped(relid oid, attnum int, colname text) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_arrangement_column_dropped' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _arrangement_on_column_drop() RETURNS event_trigger
+    LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM parallel_material._arrangement_column_dropped(o.objid, o.objsubid,
+                o.address_names[array_upper(o.address_names, 1)])
+       FROM pg_event_trigger_dropped_objects() o
+      WHERE o.classid = 'pg_class'::regclass AND o.objsubid > 0 AND o.object_type = 'table column'
+        AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d
+                     WHERE d.relid = o.objid AND o.objsubid = ANY (d.attnums));
+END
+$fn$;
+CREATE EVENT TRIGGER parallel_material_arrangement_column_drop ON sql_drop
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_column_drop();
+CREATE FUNCTION _arrangement_altered(cmd pg_ddl_command) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_arrangement_altered' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _arrangement_on_alter() RETURNS event_trigger
+    LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM parallel_material.arrangement_defs) THEN
+        PERFORM parallel_material._arrangement_altered(c.command)
+           FROM pg_event_trigger_ddl_commands() c
+          WHERE c.command_tag = 'ALTER TABLE';
+    END IF;
+END
+$fn$;
+CREATE EVENT TRIGGER parallel_material_arrangement_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_alter();

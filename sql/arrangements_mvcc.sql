@@ -174,14 +174,11 @@ SELECT count(*) FROM parallel_material.arrangement_check('mv5');
 COMMIT;
 SELECT count(*) FROM parallel_material.arrangement_check('mv5');
 
--- dropping an arranged column: writes go on (the arrangement is invalidated), reads ask to
--- re-create it
+-- dropping an arranged column drops the arrangement holding it (more in arrangements_alter);
+-- writes go on
 ALTER TABLE mv4 DROP COLUMN c;
-SET client_min_messages = error;  -- the WARNING names the definition id
 INSERT INTO mv4 VALUES ('x1', 0);
-RESET client_min_messages;
-SELECT state FROM parallel_material.arrangements WHERE relation = 'mv4'::regclass;
-SELECT count(*) FROM parallel_material.arrangement_probe('mv4', '{x1,0}');
+SELECT count(*) FROM parallel_material.arrangements WHERE relation = 'mv4'::regclass;
 
 DROP TABLE mv, mv2, mv3, mv4, mv5;
 SELECT count(*) AS defs_left FROM parallel_material.arrangement_defs;

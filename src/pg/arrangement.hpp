@@ -63,6 +63,10 @@ EntryInfo pin_ready(int64 defid);
 void unpin(int slot);
 // Pins the entry in a slot if it is Ready, whatever its database (the reclaim worker).
 EntryInfo pin_slot_if_ready(int slot);
+// A parallel worker pins the entry its leader pinned (slot, definition and index as the leader
+// saw them), in whatever state it is now: the leader's snapshot needs no delta applied after the
+// leader pinned it (see docs/arrangements.md, "Parallel workers"). slot -1 when it is not there.
+EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset);
 uint64_t entry_deltas(int slot);
 // Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
 // -1 when another process is building it right now (caller waits and retries).
@@ -144,5 +148,23 @@ int build(Relation rel, const Def &def);
 // The Ready entry of def, building it first when it is missing or invalid (takes ShareLock on
 // the relation for the build). Returns it pinned.
 EntryInfo pin_or_build(Relation rel, const Def &def);
+
+// ---- SQL-level helpers (arrangement_sql.cpp; plain PostgreSQL code: call through pg_call) ----
+// Raises the create_arrangement error when key column a of rel cannot be a key (no hash opclass,
+// equality not bitwise under its collation).
+void check_key_type(Relation rel, AttrNumber a);
+const char *relation_sql_name(Relation rel);  // schema-qualified, quoted
+// Drops the definition and its two triggers (the caller remembers the drop for commit).
+void drop_def_and_triggers(const char *relname, const Def *d);
+
+// ---- build progress (arrangement_progress.cpp; none of these raises an error) ----
+constexpr int kProgressWaiting = 1;   // waiting for the table lock (writers)
+constexpr int kProgressBuilding = 2;  // scanning the heap
+// Starts reporting a build of relid (defid 0: not known yet) unless this backend already
+// reports a command; returns whether it started one (pass that to progress_end).
+bool progress_begin(Oid relid, int64 defid, int phase);
+void progress_scan_start(int64 defid, int64 blocks_total, int64 tuples_estimate);
+void progress_scan(int64 blocks_done, int64 versions_done);
+void progress_end(bool started);
 
 }  // namespace pm::pg::arr

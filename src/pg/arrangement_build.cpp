@@ -38,6 +38,9 @@ struct BuildState {
     TransactionId xmin, xmax;
     CommandId cmin, cmax;
     uint64_t hash;
+    // progress
+    BlockNumber reported_block;
+    uint64_t versions;
 };
 
 void build_begin(BuildState *st) {
@@ -46,6 +49,21 @@ void build_begin(BuildState *st) {
     st->values = static_cast<Datum *>(palloc(sizeof(Datum) * st->shape->reldesc->natts));
     st->isnull = static_cast<bool *>(palloc(sizeof(bool) * st->shape->reldesc->natts));
     initStringInfo(&st->key);
+    double reltuples = st->rel->rd_rel->reltuples;
+    progress_scan_start(st->shape->def.defid,
+                        reinterpret_cast<HeapScanDesc>(st->scan)->rs_nblocks,
+                        reltuples > 0 ? static_cast<int64>(reltuples) : 0);
+    st->reported_block = 0;
+}
+
+// Reports blocks scanned (the scan goes from block 0 up: no synchronized scan) and versions
+// stored so far, once per heap block.
+void build_progress(BuildState *st, bool done) {
+    auto *hs = reinterpret_cast<HeapScanDesc>(st->scan);
+    BlockNumber blocks = done ? hs->rs_nblocks : hs->rs_cblock;
+    if (!done && (blocks == InvalidBlockNumber || blocks == st->reported_block)) return;
+    st->reported_block = blocks;
+    progress_scan(blocks, static_cast<int64>(st->versions));
 }
 
 // Fills the next version to store; false at the end of the heap.
@@ -53,7 +71,11 @@ bool build_next(BuildState *st) {
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         HeapTuple tup = heap_getnext(st->scan, ForwardScanDirection);
-        if (tup == nullptr) return false;
+        if (tup == nullptr) {
+            build_progress(st, true);
+            return false;
+        }
+        build_progress(st, false);
         Buffer buf = reinterpret_cast<HeapScanDesc>(st->scan)->rs_cbuf;
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         HTSV_Result r = HeapTupleSatisfiesVacuum(tup, st->oldest_xmin, buf);
@@ -96,9 +118,25 @@ uint64_t expected_rows(Relation rel) {
     return static_cast<uint64_t>(n);
 }
 
+int build_reported(Relation rel, const Def &def);
+
 }  // namespace
 
 int build(Relation rel, const Def &def) {
+    bool progress = progress_begin(RelationGetRelid(rel), def.defid, kProgressWaiting);
+    try {
+        int slot = build_reported(rel, def);
+        progress_end(progress);
+        return slot;
+    } catch (...) {
+        progress_end(progress);
+        throw;
+    }
+}
+
+namespace {
+
+int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
         slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode); });
@@ -128,6 +166,7 @@ int build(Relation rel, const Def &def) {
                              st->tid, st->xmin, st->cmin);
                 if (st->xmax != InvalidTransactionId)
                     index.mark_deleted(st->tid, st->hash, st->xmax, st->cmax);
+                ++st->versions;
                 pg_call([&] { pfree(t); });
             }
             pg_call([&] { table_endscan(st->scan); });
@@ -155,6 +194,8 @@ int build(Relation rel, const Def &def) {
     return slot;
 }
 
+}  // namespace
+
 EntryInfo pin_or_build(Relation rel, const Def &def) {
     for (int attempt = 0; attempt < 3; ++attempt) {
         EntryInfo e = pin_ready(def.defid);
@@ -164,12 +205,27 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
             // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed.
             set_invalid(e.slot, "the table was rewritten", DEBUG1);
         }
-        // Build as CREATE INDEX does: ShareLock keeps writers out during the scan.
-        pg_call([&] { LockRelationOid(def.relid, ShareLock); });
+        // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
+        // for writers is reported as the build's first phase.
+        bool progress = progress_begin(def.relid, def.defid, kProgressWaiting);
+        try {
+            pg_call([&] { LockRelationOid(def.relid, ShareLock); });
+        } catch (...) {
+            progress_end(progress);
+            throw;
+        }
         EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode)
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode) {
+            progress_end(progress);
             continue;
-        build(rel, def);
+        }
+        try {
+            build(rel, def);
+        } catch (...) {
+            progress_end(progress);
+            throw;
+        }
+        progress_end(progress);
     }
     pg_call([] {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -2,7 +2,9 @@
 // outer child, evaluate the key expressions, probe the arrangement under the query's snapshot
 // (MVCC visibility per version, as a heap scan would see it) and emit outer + arranged columns
 // for each visible match that passes the join and inner quals. Nothing is built per query:
-// EXPLAIN ANALYZE shows probes, matches and 0 bytes built.
+// EXPLAIN ANALYZE shows probes, matches and 0 bytes built. In a parallel plan (the partial path,
+// parallel-aware) the leader passes its pin on the entry to the workers through the DSM, and
+// each participant probes the same shared arrangement with the leader's snapshot.
 #include "pg/arrangement.hpp"
 #include "pg/arrangement_join.hpp"
 #include "pg/guard.hpp"
@@ -10,6 +12,7 @@
 #include <cstdlib>
 
 extern "C" {
+#include "access/parallel.h"
 #include "access/relation.h"
 #include "access/xact.h"
 #include "commands/explain.h"
@@ -24,6 +27,14 @@ extern "C" {
 namespace pm::pg::arr {
 
 namespace {
+
+// The parallel-aware node's DSM: the entry the leader pinned, and the workers' counters.
+struct SharedJoin {
+    int slot;
+    int64 defid;
+    uint64_t index_offset;
+    pg_atomic_uint64 probes, found;
+};
 
 struct JoinState {
     CustomScanState css;  // first: PostgreSQL sees a CustomScanState
@@ -46,7 +57,21 @@ struct JoinState {
     StringInfoData key;
     core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
     uint64_t probes, found, emitted;
+    SharedJoin *shared;     // parallel-aware plans only
+    uint64_t published_probes, published_found;  // a worker's counts already added to shared
+    uint64_t worker_probes, worker_found;  // leader: the workers' counters, read at shutdown
 };
+
+// A worker adds what it counted since its last report to the DSM whenever its outer side is
+// exhausted, and at its end; the leader collects them at shutdown (after Gather waited for the
+// workers when it ran to completion; a plan stopped early, under a LIMIT, may report less).
+void publish_counters(JoinState *js) {
+    if (js->shared == nullptr || !IsParallelWorker()) return;
+    pg_atomic_fetch_add_u64(&js->shared->probes, js->probes - js->published_probes);
+    pg_atomic_fetch_add_u64(&js->shared->found, js->found - js->published_found);
+    js->published_probes = js->probes;
+    js->published_found = js->found;
+}
 
 void unpin_state(JoinState *js) {
     if (js->pinned) {
@@ -162,7 +187,10 @@ TupleTableSlot *exec_join(JoinState *js) {
             }
         }
         bool has_key = false;
-        if (!next_outer(js, &has_key)) return nullptr;
+        if (!next_outer(js, &has_key)) {
+            publish_counters(js);
+            return nullptr;
+        }
         if (!has_key) continue;
         ++js->probes;
         if (js->reader == nullptr)
@@ -175,6 +203,19 @@ TupleTableSlot *exec_join(JoinState *js) {
             },
             [&](const core::VersionView &v) { keep_match(js, v); });
     }
+}
+
+// The arranged columns' shape and slot; under SERIALIZABLE, the relation predicate lock a
+// sequential scan takes (in a worker too, as a parallel seq scan does: the lock belongs to the
+// leader's serializable transaction, which its workers share).
+void set_shape(JoinState *js, EState *estate, const Def &d) {
+    MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+    js->shape = make_shape(js->rel, d);
+    js->nkeys = d.nkeys;
+    js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
+                                        &TTSOpsMinimalTuple);
+    MemoryContextSwitchTo(old);
+    if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
 }
 
 void begin_join(JoinState *js, EState *estate, int eflags) {
@@ -191,6 +232,9 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
                                  ExecInitExpr(static_cast<Expr *>(lfirst(lc)), &js->css.ss.ps));
     initStringInfo(&js->key);
     js->rel = relation_open(relid, AccessShareLock);
+    // A worker takes the definition from the entry its leader pinned (initialize_worker): the
+    // definitions table is read under the latest snapshot, which a worker may not take.
+    if (IsParallelWorker()) return;
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(relid, defs);
     Def *d = nullptr;
@@ -199,11 +243,7 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     if (d == nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the arrangement this plan reads was dropped")));
-    js->shape = make_shape(js->rel, *d);
-    js->nkeys = d->nkeys;
-    js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
-                                        &TTSOpsMinimalTuple);
-    if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
+    set_shape(js, estate, *d);
 }
 
 void explain_join(JoinState *js, ExplainState *es) {
@@ -217,8 +257,9 @@ void explain_join(JoinState *js, ExplainState *es) {
     appendStringInfoChar(&buf, ')');
     ExplainPropertyText("Arrangement", buf.data, es);
     if (!es->analyze) return;
-    ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes), es);
-    ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found), es);
+    // Every participant's: the leader's own and the workers' (read at shutdown).
+    ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes + js->worker_probes), es);
+    ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found + js->worker_found), es);
     ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
 }
 
@@ -229,6 +270,12 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         auto *js = reinterpret_cast<JoinState *>(node);
         begin_join(js, estate, eflags);
         if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
+        if (IsParallelWorker()) {
+            // A worker never builds: it reads the entry its leader pinned (initialize_worker).
+            if (!js->css.ss.ps.plan->parallel_aware)
+                elog(ERROR, "ArrangementJoin: a parallel-unsafe plan node reached a worker");
+            return;
+        }
         // Built lazily if it is not ready any more (restart, invalidation): exact either way.
         js->entry = pin_or_build(js->rel, js->shape->def);
         js->pinned = true;
@@ -242,6 +289,7 @@ TupleTableSlot *exec_scan(CustomScanState *node) {
 void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *js = reinterpret_cast<JoinState *>(node);
+        publish_counters(js);
         unpin_state(js);
         free_matches(js);
         ExecEndNode(js->outer);
@@ -264,9 +312,53 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     guarded([&] { explain_join(reinterpret_cast<JoinState *>(node), es); });
 }
 
+// ---- parallel: the leader's pin and the workers' counters, through the DSM ----
+
+Size estimate_dsm(CustomScanState *, ParallelContext *) { return sizeof(SharedJoin); }
+
+void initialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) {
+    auto *js = reinterpret_cast<JoinState *>(node);
+    auto *sh = static_cast<SharedJoin *>(coordinate);
+    sh->slot = js->entry.slot;  // pinned in begin_scan, before any worker starts
+    sh->defid = js->shape->def.defid;
+    sh->index_offset = js->entry.index_offset;
+    pg_atomic_init_u64(&sh->probes, 0);
+    pg_atomic_init_u64(&sh->found, 0);
+    js->shared = sh;
+}
+
+void reinitialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) {
+    // The pin is the same; the counters were collected (and zeroed) at the last shutdown.
+    reinterpret_cast<JoinState *>(node)->shared = static_cast<SharedJoin *>(coordinate);
+}
+
+void initialize_worker(CustomScanState *node, shm_toc *, void *coordinate) {
+    guarded([&] {
+        auto *js = reinterpret_cast<JoinState *>(node);
+        auto *sh = static_cast<SharedJoin *>(coordinate);
+        js->shared = sh;
+        EntryInfo e = pin_slot_as_worker(sh->slot, sh->defid, sh->index_offset);
+        if (e.slot < 0) elog(ERROR, "ArrangementJoin: the leader's arrangement is gone");
+        js->entry = e;
+        js->pinned = true;
+        set_shape(js, js->css.ss.ps.state, e.def);
+    });
+}
+
+void shutdown_scan(CustomScanState *node) {
+    // The leader, before the DSM goes away: the workers have published their counters.
+    auto *js = reinterpret_cast<JoinState *>(node);
+    if (js->shared != nullptr && !IsParallelWorker()) {
+        js->worker_probes += pg_atomic_exchange_u64(&js->shared->probes, 0);
+        js->worker_found += pg_atomic_exchange_u64(&js->shared->found, 0);
+        js->shared = nullptr;  // Gather detaches the DSM next
+    }
+}
+
 CustomExecMethods exec_methods = {
-    kJoinName, begin_scan, exec_scan, end_scan, rescan, nullptr, nullptr,
-    nullptr,   nullptr,    nullptr,   nullptr,  nullptr, explain_scan,
+    kJoinName,       begin_scan,       exec_scan,         end_scan,      rescan,
+    nullptr,         nullptr,          estimate_dsm,      initialize_dsm, reinitialize_dsm,
+    initialize_worker, shutdown_scan,  explain_scan,
 };
 
 // An error between begin and end leaves a pin and the match buffer: released when the query's

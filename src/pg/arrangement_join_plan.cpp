@@ -90,6 +90,8 @@ bool covered(Bitmapset *attrs, const Def &d) {
 }
 
 const CustomPathMethods *path_methods();
+void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
+                   List *keys, List *quals);
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
               JoinType jointype, JoinPathExtraData *extra) {
@@ -137,36 +139,62 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         }
         if (list_length(keys) != d.nkeys) continue;
 
-        QualCost qc;
-        cost_qual_eval(&qc, list_concat(list_copy(join_quals), inner_quals), root);
-        double matches = joinrel->rows;
-        // A first guess, not calibrated: a probe is a random access into shared memory (cache
-        // and TLB misses dominate), each match a visibility check, a deform and the quals.
-        double probe = cpu_operator_cost * (20 + 2 * d.nkeys);
-        double per_match = 10 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
-
-        CustomPath *cp = makeNode(CustomPath);
-        cp->path.pathtype = T_CustomScan;
-        cp->path.parent = joinrel;
-        cp->path.pathtarget = joinrel->reltarget;
-        cp->path.param_info = nullptr;
-        cp->path.parallel_aware = false;
-        cp->path.parallel_safe = false;
-        cp->path.parallel_workers = 0;
-        cp->path.rows = joinrel->rows;
-        cp->path.startup_cost = outer->startup_cost + qc.startup;
-        cp->path.total_cost = outer->total_cost + qc.startup + outer->rows * probe + matches * per_match;
-        cp->path.pathkeys = NIL;
-        cp->flags = 0;
-        cp->custom_paths = list_make1(outer);
-        cp->custom_private =
-            list_make4(makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(d.defid), false, true),
-                       keys, list_concat(list_copy(join_quals), inner_quals),
-                       makeConst(OIDOID, -1, InvalidOid, 4, ObjectIdGetDatum(rte->relid), false,
-                                 true));
-        cp->methods = path_methods();
-        add_path(joinrel, &cp->path);
+        List *quals = list_concat(list_copy(join_quals), inner_quals);
+        add_join_path(root, joinrel, outer, false, d, keys, quals);
+        // A partial path: the outer side is partial (each participant runs its share of it) and
+        // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
+        // so that the leader can hand its pin on the entry to the workers through the DSM.
+        if (joinrel->consider_parallel && outerrel->partial_pathlist != NIL) {
+            Path *partial = static_cast<Path *>(linitial(outerrel->partial_pathlist));
+            if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
+                all_vars(partial->pathtarget->exprs))
+                add_join_path(root, joinrel, partial, true, d, keys, quals);
+        }
     }
+}
+
+void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
+                   List *keys, List *quals) {
+    QualCost qc;
+    cost_qual_eval(&qc, quals, root);
+    double rows = joinrel->rows;
+    if (partial) {
+        // The outer path's rows are per participant: scale the join's rows the same way.
+        double outer_total = outer->parent->rows;
+        if (outer_total > 0 && outer->rows < outer_total)
+            rows = clamp_row_est(rows * outer->rows / outer_total);
+    }
+    // A first guess, not calibrated: a probe is a random access into shared memory (cache and
+    // TLB misses dominate), each match a visibility check, a deform and the quals.
+    double probe = cpu_operator_cost * (20 + 2 * d.nkeys);
+    double per_match = 10 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
+
+    CustomPath *cp = makeNode(CustomPath);
+    cp->path.pathtype = T_CustomScan;
+    cp->path.parent = joinrel;
+    cp->path.pathtarget = joinrel->reltarget;
+    cp->path.param_info = nullptr;
+    // Only the partial path runs in workers (a worker reads the entry the leader pinned, which
+    // it learns through the DSM of a parallel-aware node); the non-partial one stays in the
+    // leader (parallel_safe = false), as before.
+    cp->path.parallel_aware = partial;
+    cp->path.parallel_safe = partial;
+    cp->path.parallel_workers = partial ? outer->parallel_workers : 0;
+    cp->path.rows = rows;
+    cp->path.startup_cost = outer->startup_cost + qc.startup;
+    cp->path.total_cost = outer->total_cost + qc.startup + outer->rows * probe + rows * per_match;
+    cp->path.pathkeys = NIL;
+    cp->flags = 0;
+    cp->custom_paths = list_make1(outer);
+    cp->custom_private =
+        list_make4(makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(d.defid), false, true), keys,
+                   quals,
+                   makeConst(OIDOID, -1, InvalidOid, 4, ObjectIdGetDatum(d.relid), false, true));
+    cp->methods = path_methods();
+    if (partial)
+        add_partial_path(joinrel, &cp->path);
+    else
+        add_path(joinrel, &cp->path);
 }
 
 void join_hook(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,

@@ -275,6 +275,21 @@ EntryInfo pin_slot_if_ready(int slot) {
     return info;
 }
 
+EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset) {
+    EntryInfo info;
+    if (!available() || slot < 0 || slot >= kMaxArrangements) return info;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    Entry &e = g_dir->entries[slot];
+    // The leader's pin keeps this entry and its index alive, whatever its state now.
+    if (e.state != State::Free && e.state != State::Building && e.dboid == MyDatabaseId &&
+        e.defid == defid && e.index_offset == index_offset && pg_atomic_read_u32(&e.pins) > 0) {
+        pg_atomic_fetch_add_u32(&e.pins, 1);
+        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+    }
+    LWLockRelease(dir_lock());
+    return info;
+}
+
 uint64_t entry_deltas(int slot) { return pg_atomic_read_u64(&g_dir->entries[slot].deltas); }
 
 void unpin(int slot) {

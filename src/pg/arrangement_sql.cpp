@@ -90,6 +90,8 @@ AttrNumber column_attnum(Relation rel, const char *name) {
     return a;
 }
 
+}  // namespace
+
 // Key columns: a hash opclass (as the issue asks: hash-joinable) and bytewise equality (the
 // btree opclass's equalimage support says so), since the index compares key bytes.
 void check_key_type(Relation rel, AttrNumber a) {
@@ -116,6 +118,8 @@ void check_key_type(Relation rel, AttrNumber a) {
                         errdetail("Arrangements compare key bytes: types such as numeric, float "
                                   "or text with a nondeterministic collation are not supported.")));
 }
+
+namespace {
 
 void check_relation(Relation rel) {
     const char *name = RelationGetRelationName(rel);
@@ -176,6 +180,8 @@ void add_sorted_unique(Def *d, AttrNumber a) {
     d->cols[i] = a;
 }
 
+}  // namespace
+
 const char *relation_sql_name(Relation rel) {
     return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                       RelationGetRelationName(rel));
@@ -187,6 +193,8 @@ void run_sql(const char *sql) {
     if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
     SPI_finish();
 }
+
+namespace {
 
 // The definition named by rel and key columns (NULL key: rel's only arrangement).
 Def *find_def(Relation rel, ArrayType *key_columns) {
@@ -303,6 +311,8 @@ void create_triggers(const char *relname, const Def *d) {
     CommandCounterIncrement();
 }
 
+}  // namespace
+
 void drop_def_and_triggers(const char *relname, const Def *d) {
     run_sql(psprintf("DROP TRIGGER IF EXISTS pm_arrangement_%lld ON %s",
                      static_cast<long long>(d->defid), relname));
@@ -310,6 +320,8 @@ void drop_def_and_triggers(const char *relname, const Def *d) {
                      static_cast<long long>(d->defid), relname));
     delete_def(d->defid);
 }
+
+namespace {
 
 // Output rows (tid, row text) through the materialized SRF protocol.
 struct Emitter {
@@ -418,15 +430,25 @@ Datum create(FunctionCallInfo fcinfo) {
     ArrayType *include = opt_array(fcinfo, 2);
     // ShareRowExclusiveLock, as CREATE TRIGGER: keeps writers out during the build and
     // serializes concurrent creates on one table.
-    Relation rel = pg_call([&] { return relation_open(relid, ShareRowExclusiveLock); });
-    Def *d = pg_call([&] { return create_checked(rel, key, include); });
-    rel = pg_call([&] {
-        const char *relname = relation_sql_name(rel);
-        relation_close(rel, NoLock);
-        create_triggers(relname, d);
-        return relation_open(relid, NoLock);
-    });
-    build(rel, *d);
+    // Progress (as CREATE INDEX reports): waiting for the lock, then the build's heap scan.
+    bool progress = progress_begin(relid, 0, kProgressWaiting);
+    Relation rel;
+    Def *d;
+    try {
+        rel = pg_call([&] { return relation_open(relid, ShareRowExclusiveLock); });
+        d = pg_call([&] { return create_checked(rel, key, include); });
+        rel = pg_call([&] {
+            const char *relname = relation_sql_name(rel);
+            relation_close(rel, NoLock);
+            create_triggers(relname, d);
+            return relation_open(relid, NoLock);
+        });
+        build(rel, *d);
+    } catch (...) {
+        progress_end(progress);
+        throw;
+    }
+    progress_end(progress);
     pg_call([&] {
         remember_created(d->defid);
         relation_close(rel, NoLock);
