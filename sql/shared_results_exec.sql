@@ -136,6 +136,21 @@ SELECT sx_rows(:'qbig', true) = sx_rows(:'qbig', false) AS same_rows_big;
 SELECT count(*) AS big_entries FROM parallel_material.shared_results
  WHERE relations = ARRAY['sx_big'::regclass::oid];
 
+-- A node whose child is scanned with producer workers (parallel_material.max_producers) does
+-- not share (this slice shares serial nodes run by one process only).
+CREATE TABLE sx_pw AS SELECT g AS a, g % 100 AS b FROM generate_series(1, 40000) g;
+ANALYZE sx_pw;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 1e9;
+SET min_parallel_table_scan_size = '1MB';
+SELECT sharing, child_scans FROM sx_node('SELECT count(*) FROM sx_a WHERE id * 15 > ALL (SELECT a FROM sx_pw WHERE b < 3)');
+SET parallel_material.max_producers = 0;
+SELECT sharing, child_scans FROM sx_node('SELECT count(*) FROM sx_a WHERE id * 15 > ALL (SELECT a FROM sx_pw WHERE b < 3)');
+RESET parallel_material.max_producers;
+RESET min_parallel_table_scan_size;
+RESET parallel_setup_cost;
+SET max_parallel_workers_per_gather = 0;
+
 -- Privileges are checked for every reader as for any query: a role without SELECT gets an
 -- error, never the shared rows (the executor checks the whole range table before any node runs).
 SELECT * FROM sx_node(:'q');
@@ -149,6 +164,6 @@ RESET ROLE;
 
 SELECT parallel_material.reset_shared_results() > 0 AS dropped;
 SELECT count(*) AS entries_after_reset FROM parallel_material.shared_results;
-DROP TABLE sx_a, sx_b, sx_rls, sx_o, sx_big;
+DROP TABLE sx_a, sx_b, sx_rls, sx_o, sx_big, sx_pw;
 DROP FUNCTION sx_node(text), sx_rows(text, boolean), sx_prepared();
 DROP ROLE sx_nosel;
