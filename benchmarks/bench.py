@@ -593,6 +593,18 @@ class Runner:
                 except PgError:
                     pass
 
+    def collect(self, sc, vname, ph):
+        """The scenario's "collect": [{"metric": name, "sql": query}], run after each measurement
+        (before "reset"); the query's first value becomes a metric of that measurement."""
+        for c in sc.get("collect") or []:
+            try:
+                rows = psql(c["sql"].strip().rstrip(";") + ";", db=sc["database"])
+            except PgError as e:
+                self.notes.append(f"{sc['name']}/{ph['name']}/{vname}: collect {c['metric']} failed: {e}")
+                continue
+            if rows and rows[0] and rows[0][0] != "":
+                self.add(sc["name"], vname, ph["name"], "*", c["metric"], float(rows[0][0]))
+
     def step(self, steps, i, done_setup, raw, defines):
         kind, sc, ph, vname, rep = steps[i]
         name = sc["name"]
@@ -628,6 +640,7 @@ class Runner:
             res = run_measurement(sc, ph, v, dur, self.tmpdir,
                                   f"{name}_{ph['name']}_{vname}_{rep}", defines, self.pm)
             self.run_sql_list(v.get("after"), sc)
+            self.collect(sc, vname, ph)
             self.run_sql_list(sc.get("reset"), sc)
             for f in res["failures"]:
                 self.notes.append(f"{name}/{ph['name']}/{vname} rep {rep}: {f}")

@@ -227,6 +227,11 @@ void ResultRegistry::fail(const ResultRef &ref) {
     e->hidden = true;
 }
 
+EntryState ResultRegistry::state(const ResultRef &ref) const {
+    Locked guard(header()->lock);
+    return checked(ref)->info.state;
+}
+
 void ResultRegistry::release(ResultRef *ref) {
     if (!ref->valid()) return;
     Locked guard(header()->lock);

@@ -16,6 +16,7 @@
 #include "pg/material_node.hpp"
 #include "pg/share_planner.hpp"
 #include "pg/material_producers.hpp"
+#include "pg/material_share.hpp"
 #include "pg/material_shared.hpp"
 #include "pg/shmem.hpp"
 #include "pg/temp_spill.hpp"
@@ -105,6 +106,7 @@ struct MaterialState {
     uint64_t peak_bytes;
     uint64_t pages_spilled;
     const char *io_mode;
+    NodeShare *share;  // issue 6: sharing the result across sessions (serial mode), or null
 };
 
 void fold_stats(MaterialState *st) {
@@ -146,6 +148,8 @@ void detach_callback(dsm_segment *seg, Datum arg);
 
 void cleanup_callback(void *arg) {
     auto *st = static_cast<MaterialState *>(arg);
+    share_free(st->share);  // a producer that has not published fails its entry
+    st->share = nullptr;
     release_log(st, false);
     st->shared = nullptr;
     if (st->dsm_seg != nullptr) {
@@ -240,10 +244,26 @@ bool produce_one(MaterialState *st) {
     core::TupleLog &log = *st->ls->log;
     // Another producer (a participant or a producer worker) failed: its error is the query's.
     if (log.failed()) producer_failed();
+    if (share_reading(st->share)) {  // issue 6: rows another session's run produces or produced
+        const void *data = nullptr;
+        uint32_t len = 0;
+        switch (share_next(st->share, &data, &len)) {
+            case ShareNext::Record:
+                log.append(data, len);
+                return true;
+            case ShareNext::End:
+                st->child_done = true;
+                log.producer_done();
+                return false;
+            case ShareNext::RunChild:
+                break;  // nothing returned yet: run the child from the start
+        }
+    }
     TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
     if (TupIsNull(slot)) {
         st->child_done = true;
         log.producer_done();
+        share_child_done(st->share);
         return false;
     }
     bool should_free = false;
@@ -257,6 +277,7 @@ bool produce_one(MaterialState *st) {
     }
     if (failed_elsewhere) producer_failed();
     st->rows_produced++;
+    share_row(st->share, tuple, tuple->t_len);
     if (should_free) pfree(tuple);
     return true;
 }
@@ -349,6 +370,16 @@ TupleTableSlot *exec_backward(MaterialState *st) {
     }
 }
 
+// Why this node's run may not be shared across sessions (issue 6), or nullptr. A node in a part
+// of the plan that parallel workers run may see only its participant's share of the child's rows.
+const char *share_obstacle(MaterialState *st) {
+    auto *cscan = reinterpret_cast<CustomScan *>(st->css.ss.ps.plan);
+    if (static_cast<SerialReason>(intVal(lthird(cscan->custom_private))) != SerialReason::NotParallel)
+        return "in a parallel part of the plan";
+    if (st->ls->producers) return "producer workers";
+    return nullptr;
+}
+
 TupleTableSlot *exec_material(MaterialState *st) {
     if (st->passthrough) {
         TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
@@ -369,6 +400,7 @@ TupleTableSlot *exec_material(MaterialState *st) {
         }
         start_log(st);
         st->needs_restart = false;
+        share_start(&st->share, &st->css, st->child, share_obstacle(st));
     }
     bool forward = ScanDirectionIsForward(st->css.ss.ps.state->es_direction);
     return forward ? exec_forward(st) : exec_backward(st);
@@ -614,6 +646,7 @@ TupleTableSlot *exec_scan(CustomScanState *node) {
 void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
+        share_stop(st->share);  // the outcome stays for EXPLAIN until the query's memory goes
         release_log(st, true);
         ExecEndNode(st->child);
     });
@@ -666,7 +699,8 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         if (why != SerialReason::NotParallel)
             ExplainPropertyText("Sharing", serial_reason_text(why), es);
     }
-    explain_share_verdict(node, es);  // issue 6: "Cross-Session Sharing: ..." (VERBOSE)
+    // issue 6: "Cross-Session Sharing: ..." — what the last run did (ANALYZE), else the verdict
+    if (!explain_share_outcome(st->share, es)) explain_share_verdict(node, es);
     if (!es->analyze) return;
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;

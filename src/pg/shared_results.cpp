@@ -12,6 +12,7 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
@@ -33,6 +34,7 @@ namespace pm::pg {
 namespace {
 
 char *g_region = nullptr;  // 64-byte aligned start of the registry region
+ConditionVariable *g_cvs = nullptr;  // one per registry slot: readers of an entry sleep on it
 bool g_exit_registered = false;
 
 size_t budget_bytes() { return static_cast<size_t>(share_settings.shared_memory_kb) * 1024; }
@@ -137,16 +139,29 @@ Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
 
 }  // namespace
 
+namespace {
+Size cv_array_size() { return mul_size(sizeof(ConditionVariable), kMaxSharedResults); }
+Size registry_size() {
+    return add_size(core::ResultRegistry::region_size(kMaxSharedResults, budget_bytes()), 64);
+}
+}  // namespace
+
 Size shared_results_shmem_size() {
     if (budget_bytes() == 0) return 0;
-    return add_size(core::ResultRegistry::region_size(kMaxSharedResults, budget_bytes()), 64);
+    return add_size(registry_size(), MAXALIGN(cv_array_size()));
 }
 
 // With AddinShmemInitLock held.
 void shared_results_shmem_init() {
-    Size size = shared_results_shmem_size();
-    if (size == 0) return;
+    if (budget_bytes() == 0) return;
+    Size size = registry_size();
     bool found = false;
+    bool cv_found = false;
+    auto *cvs = static_cast<ConditionVariable *>(
+        ShmemInitStruct("parallel_material shared result wakeups", cv_array_size(), &cv_found));
+    if (!cv_found)
+        for (uint32 i = 0; i < kMaxSharedResults; i++) ConditionVariableInit(&cvs[i]);
+    g_cvs = cvs;
     char *raw = static_cast<char *>(ShmemInitStruct("parallel_material shared results", size, &found));
     char *region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(raw)));
     if (!found) {
@@ -160,6 +175,11 @@ void shared_results_shmem_init() {
         }
     }
     g_region = region;
+}
+
+ConditionVariable *shared_result_cv(uint32_t slot) {
+    if (g_cvs == nullptr || slot >= kMaxSharedResults) return nullptr;
+    return &g_cvs[slot];
 }
 
 core::ResultRegistry *shared_registry() {

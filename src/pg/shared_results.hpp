@@ -1,11 +1,15 @@
 // shared_results.hpp — the registry of results shared across sessions in the extension's shared
 // memory (core::ResultRegistry over a region of parallel_material.shared_memory bytes), and the
 // SQL surface over it (view parallel_material.shared_results, reset_shared_results()).
-// The executor wire-up (key computation, produce/attach/hit in ParallelMaterial) is not built.
+// The executor side (produce/attach/hit in ParallelMaterial) is src/pg/material_share.cpp.
 #pragma once
 
 #include "parallel_material/core/result_registry.hpp"
 #include "pg/pg.hpp"
+
+extern "C" {
+#include "storage/condition_variable.h"
+}
 
 namespace pm::pg {
 
@@ -19,5 +23,7 @@ void shared_results_shmem_init();
 // The first call in a process registers an exit callback that fails the entries this process
 // was producing, so that no reader waits for a producer that is gone.
 core::ResultRegistry *shared_registry();
+// The ConditionVariable readers of registry slot `slot` sleep on (the producer broadcasts).
+ConditionVariable *shared_result_cv(uint32_t slot);
 
 }  // namespace pm::pg

@@ -229,12 +229,14 @@ TEST(ResultRegistry, FailedEntryIsNeverFoundAndFreedAtLastRelease) {
     ResultRef p, a, again;
     ASSERT_EQ(reg.acquire(key_for(4), small_log(), 1, 1, nullptr, &p), AcquireResult::Produce);
     ASSERT_EQ(reg.acquire(key_for(4), small_log(), 2, 2, nullptr, &a), AcquireResult::Attach);
+    EXPECT_EQ(reg.state(a), EntryState::Producing);
     {
         TupleLog log(reg.log_region(p), nullptr, nullptr);
         ASSERT_TRUE(log.try_register_producer());
         log.fail();
     }
     reg.fail(p);
+    EXPECT_EQ(reg.state(a), EntryState::Failed);  // what an attached reader polls
     reg.release(&p);
     // The attached reader sees the failure, never a partial result served as complete.
     {

@@ -86,6 +86,8 @@ public:
     // Producer (or anyone noticing the producer is gone): the entry becomes Failed and is never
     // found again. Readers still attached see the log failed only if TupleLog::fail() was called.
     void fail(const ResultRef &ref);
+    // The pinned entry's current state (a reader polls it: Failed means its producer is gone).
+    EntryState state(const ResultRef &ref) const;
     // Drops a pin; frees a Failed or reset entry when the last pin goes.
     void release(ResultRef *ref);
     // Fails every Producing entry of pid (its process exited). Returns how many.

@@ -1,0 +1,55 @@
+// material_share.hpp — cross-session sharing of a serial ParallelMaterial node's result (issue 6).
+// At each materialization the node computes its key (plan fingerprint + the data versions its
+// snapshot sees) and looks up the shared result registry: a ready entry is a hit and an entry
+// being produced is attached to; either way the node copies the rows from the entry's log into
+// its own log instead of running its child (attached: as they are appended, waiting on the
+// entry's ConditionVariable). A miss makes the node the producer: every row its child returns is
+// also appended to the entry, which is published when the child ends. A producer that fails, is
+// cancelled or exits fails the entry; a result over the entry's budget is abandoned and the node
+// goes on locally. material_exec.cpp calls these at a few points; nothing here runs when the node
+// was planned without a sharing verdict (parallel_material.share_across_sessions off).
+#pragma once
+
+#include <cstdint>
+
+#include "pg/pg.hpp"
+
+extern "C" {
+#include "commands/explain.h"
+#include "nodes/execnodes.h"
+}
+
+namespace pm::pg {
+
+class NodeShare;
+
+enum class ShareNext {
+    Record,    // *data, *len: the next row of the shared result
+    End,       // the shared result is complete
+    RunChild,  // the producer failed before this node returned any row: run the child instead
+};
+
+// At the start of a materialization of a serial node (child not run yet). *slot: the node's
+// state, created here on first use (stays nullptr when the node carries no sharing verdict) and
+// freed by share_free from the node's cleanup. obstacle: why this run may not be shared (a
+// parallel part of the plan, producer workers), or nullptr. Ends the previous run first.
+void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle);
+// True while rows come from a shared entry (hit or attach) rather than from the child.
+bool share_reading(const NodeShare *ns);
+// Reader: the next row. A producer failure after this node returned rows is an ERROR (a partial
+// result is never served as complete); before any row it answers RunChild.
+ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len);
+// Producer: one more row of the child (appended to the entry; over budget the entry is abandoned).
+void share_row(NodeShare *ns, const void *data, uint32_t len);
+// Producer: the child is exhausted; the entry becomes ready.
+void share_child_done(NodeShare *ns);
+// End of the run (end of the node, or abort): drops the pin; a producer that has not published
+// fails the entry, waking its readers. Never throws; safe to call twice.
+void share_stop(NodeShare *ns) noexcept;
+// share_stop, then frees the state.
+void share_free(NodeShare *ns) noexcept;
+// EXPLAIN ANALYZE: "Cross-Session Sharing: produced | attached | hit | skipped (reason)" for the
+// last run. False when there is nothing to say (then the caller prints the planning verdict).
+bool explain_share_outcome(const NodeShare *ns, ExplainState *es);
+
+}  // namespace pm::pg

@@ -1,0 +1,118 @@
+# 008_shared_results_exec.pl — a serial ParallelMaterial node shares its result across sessions:
+# a second session attaches to a result being produced and streams it; a producer cancelled or
+# killed with SIGKILL while a reader is attached never leaves that reader hanging (it errors, or
+# recomputes), and never serves it a partial result as complete; a crash restart clears every
+# entry. The producer is slowed by an IMMUTABLE function that sleeps (shareable by verdict).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('shared_results_exec');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'parallel_material'\nrestart_after_crash = on\nautovacuum = off");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION parallel_material;
+CREATE TABLE ta (id int, grp int);
+CREATE TABLE tb (id int, grp int);
+INSERT INTO ta SELECT g, g % 5 FROM generate_series(1, 40) g;
+INSERT INTO tb SELECT g, g % 5 FROM generate_series(1, 600) g;
+ANALYZE ta, tb;
+CREATE FUNCTION slow_pos(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+  $$ BEGIN PERFORM pg_sleep(0.01); RETURN $1 > 0; END $$;
+});
+my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on;
+SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_memoize = off;
+SET max_parallel_workers_per_gather = 0;};
+# An uncorrelated ALL SubPlan over a Materialize: about 360 rows of tb pass grp < 3, each costs
+# 10 ms in the producer: several seconds.
+my $query = q{SELECT count(*), sum(a.id) FROM ta a WHERE a.id < ALL (SELECT b.id + 1000 FROM tb b WHERE b.grp < 3 AND slow_pos(b.id))};
+my $stock = $node->safe_psql('postgres', "SET parallel_material.enable = off; $query");
+like($node->safe_psql('postgres', "$settings EXPLAIN (VERBOSE, COSTS OFF) $query"),
+	qr/Cross-Session Sharing: eligible/, 'the SubPlan is eligible');
+
+my $state = q{SELECT string_agg(state || ':' || readers, ',') FROM parallel_material.shared_results};
+
+# Starts the query in a background session; returns once its entry is being produced.
+sub start_producer {
+	$node->safe_psql('postgres', 'SELECT parallel_material.reset_shared_results()');
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_safe($settings);
+	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+	$bg->query_until(qr/started/, "\\echo started\n$query;\n");
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM parallel_material.shared_results WHERE state = 'producing' AND producer_pid = $pid"),
+		'the producer registered its entry');
+	return ($bg, $pid);
+}
+
+# A reader in a background session; returns once it is attached (two pins on the entry).
+sub start_reader {
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_safe($settings);
+	$bg->query_until(qr/started/, "\\echo started\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $query;\n$query;\n");
+	ok($node->poll_query_until('postgres', "SELECT readers = 2 FROM parallel_material.shared_results WHERE state = 'producing'"),
+		'the reader attached to the entry being produced');
+	return $bg;
+}
+
+# 1. Attach: the reader streams the producer's rows; both get the stock answer.
+my ($prod, $ppid) = start_producer();
+my $rd = start_reader();
+my $prod_out = $prod->query('SELECT 1');    # waits for the producer's query to end
+my $rd_out = $rd->query('SELECT 1');
+like($rd_out, qr/Cross-Session Sharing: attached/, 'the second session attached');
+like($rd_out, qr/\Q$stock\E/, 'the reader gets the stock answer');
+like($prod_out, qr/\Q$stock\E/, 'the producer gets the stock answer');
+is($prod->{stderr} . $rd->{stderr}, '', 'no error in either session');
+is($node->safe_psql('postgres', $state), 'ready:0', 'one ready entry, unpinned');
+like($node->safe_psql('postgres', "$settings EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $query"),
+	qr/Cross-Session Sharing: hit/, 'a third session hits the ready entry');
+$prod->quit;
+$rd->quit;
+
+# 2. The producer is cancelled with a reader attached: the reader does not hang; it either ends
+#    with the producer-failed error or recomputes the right answer; the entry is gone.
+($prod, $ppid) = start_producer();
+$rd = start_reader();
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($ppid)");
+$prod->query('SELECT 1');
+like($prod->{stderr}, qr/canceling statement due to user request/, 'the producer was cancelled');
+$rd_out = $rd->query('SELECT 1') . $rd->{stderr};
+ok($rd_out =~ /the session producing a shared result failed/ || $rd_out =~ /\Q$stock\E/,
+	'the attached reader reports the failure or recomputes; it does not hang');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM parallel_material.shared_results WHERE state <> 'ready'"),
+	'no producing or failed entry is left');
+$prod->quit;
+$rd->quit;
+
+# 3. kill -9 of the producer with a reader attached: the crash restart ends every session (the
+#    reader gets an error, not a hang) and clears every entry.
+($prod, $ppid) = start_producer();
+$rd = start_reader();
+my $t0 = time;
+kill 'KILL', $ppid;
+{
+	# psql exits when the server closes the connection; wait for that (no more input to send).
+	local $SIG{PIPE} = 'IGNORE';
+	eval { $rd->{run}->finish; };
+	eval { $prod->{run}->finish; };
+}
+ok(time - $t0 < 60, 'the attached reader ended promptly after the crash (no hang)');
+like($rd->{stderr}, qr/server closed the connection|terminating connection|connection to server was lost/,
+	'the attached reader got an error, not a result');
+unlike($rd->{stdout}, qr/\Q$stock\E/, 'the reader served no result');
+ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.shared_results'), '0',
+	'the crash restart cleared every entry');
+# Sharing works again in the new lifetime (after the tracking horizon).
+ok($node->poll_query_until('postgres',
+		"SELECT parallel_material.data_version('tb') IS NOT NULL"), 'data versions usable again');
+is($node->safe_psql('postgres', "$settings $query"), $stock, 'right answer after the crash');
+like($node->safe_psql('postgres', "$settings EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $query"),
+	qr/Cross-Session Sharing: hit/, 'a new entry is produced and hit after the crash');
+
+$node->stop;
+done_testing();
