@@ -3,7 +3,6 @@
 
 #include "pg/arrangement_join.hpp"
 #include "pg/material_node.hpp"
-#include "pg/share_planner.hpp"
 
 namespace pm::pg {
 
@@ -13,7 +12,6 @@ void install_executor_hooks() {
     install_material_paths();
     arr::register_join_methods();
     arr::install_join_hook();
-    install_share_planner();  // after the ParallelMaterial pass: annotates its nodes
 }
 
 }  // namespace pm::pg

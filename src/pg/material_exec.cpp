@@ -130,7 +130,7 @@ void release_log(MaterialState *st, bool free_region) {
     if (st->out != nullptr) ExecClearTuple(st->out);  // it may point into the ring
     fold_stats(st);
     if (ProducerGroup *g = st->ls->producers.get()) {
-        if (g->shared() != nullptr) st->producer_rows += g->worker_totals().rows_produced;
+        if (g->shared() != nullptr) st->producer_rows += g->worker_rows();
         // Normal end: wait for the workers and detach the segment. From a reset callback (an
         // abort), PostgreSQL has already ended the parallel context and released the segment.
         if (free_region) {
@@ -174,6 +174,14 @@ core::LogConfig config_for(long budget) {
     return cfg;
 }
 
+// A log in dynamic shared memory: capped ring (see kSharedRingCap). Only a log with one
+// producer keeps the previous record's length (backward reads, marks).
+core::LogConfig shared_log_config(bool single_producer) {
+    core::LogConfig cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
+    cfg.single_producer = single_producer;
+    return cfg;
+}
+
 // Opens a fresh log: allocates the ring on first use, reuses it (TupleLog::reset) when the child
 // runs again after a parameter change. Ring pages are touched only when reached.
 void start_log(MaterialState *st) {
@@ -186,8 +194,7 @@ void start_log(MaterialState *st) {
     if (ls == nullptr && producers) {
         ls = new LogState();
         st->ls = ls;
-        ls->cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
-        ls->cfg.single_producer = false;
+        ls->cfg = shared_log_config(false);
         ls->producers.reset(ProducerGroup::start(st->child, ls->cfg, settings.max_producers,
                                                  st->spill_dir));
         SharedMaterial *sh = ls->producers->shared();
@@ -439,9 +446,7 @@ Relation child_relation(MaterialState *st) {
 }
 
 core::LogConfig shared_config(const MaterialState *st) {
-    core::LogConfig cfg = config_for(std::min(memory_limit_bytes(), kSharedRingCap));
-    cfg.single_producer = st->mode == MaterialMode::Shared;
-    return cfg;
+    return shared_log_config(st->mode == MaterialMode::Shared);
 }
 
 Size shared_scan_size(MaterialState *st) {
@@ -494,7 +499,6 @@ void detach_callback(dsm_segment *, Datum arg) {
             w.rows_read += c.rows_read;
             w.pages_read_back += c.pages_read_back;
             w.runs += c.runs;
-            w.produced += c.produced;
             if (c.io_mode[0] != '\0') memcpy(w.io_mode, c.io_mode, sizeof(w.io_mode));
         }
         st->shared_materializations += pg_atomic_read_u32(&sh->materializations);
@@ -518,7 +522,7 @@ void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordin
     SharedMaterial *sh = shared_at(coordinate);
     const core::LogConfig cfg = shared_config(st);
     const SharedLayout l = shared_layout(pcxt->nworkers + 1, shared_scan_size(st), cfg);
-    init_shared_material(sh, l, cfg, pcxt->nworkers + 1, static_cast<int>(st->mode));
+    init_shared_material(sh, l, cfg, pcxt->nworkers + 1);
     if (st->nworker_slots < static_cast<uint32>(pcxt->nworkers)) {
         auto *grown = static_cast<ParticipantCounters *>(pg_call([&] {
             return MemoryContextAllocZero(st->query_cxt,
@@ -582,7 +586,6 @@ void shutdown_impl(MaterialState *st) {
         c.rows_read += st->rows_read;
         c.pages_read_back += st->ls->log->handle_stats().pages_read_back;
         c.runs += 1;
-        c.produced += st->rows_produced > 0 ? 1 : 0;
         if (st->ls->spill->opened()) strlcpy(c.io_mode, st->ls->spill->mode_name(), sizeof(c.io_mode));
         st->counters_flushed = true;
     }
@@ -711,12 +714,11 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
         spilled += s.pages_spilled;
         if (st->ls->spill->opened()) io = st->ls->spill->mode_name();
     }
-    uint64_t produced = st->rows_produced, read = st->rows_read;
-    if (st->producer_runs > 0) {
-        produced += st->producer_rows;
-        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
-            produced += st->ls->producers->worker_totals().rows_produced;
-    }
+    // Producer workers' rows: finished runs, plus the run still attached.
+    uint64_t worker_rows = st->producer_rows;
+    if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
+        worker_rows += st->ls->producers->worker_rows();
+    uint64_t produced = st->rows_produced + worker_rows, read = st->rows_read;
     for (uint32 i = 0; i < st->nworker_slots; ++i) {
         produced += st->workers[i].rows_produced;
         read += st->workers[i].rows_read;
@@ -730,9 +732,6 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     ExplainPropertyInteger("Pages Spilled", nullptr, static_cast<int64>(spilled), es);
     ExplainPropertyText("Spill I/O", io, es);
     if (st->producer_runs > 0) {
-        uint64_t worker_rows = st->producer_rows;
-        if (st->ls != nullptr && st->ls->producers && st->ls->producers->shared() != nullptr)
-            worker_rows += st->ls->producers->worker_totals().rows_produced;
         ExplainPropertyInteger("Producer Workers Launched", nullptr,
                                static_cast<int64>(st->producers_launched), es);
         ExplainPropertyInteger("Rows Produced by Workers", nullptr,

@@ -10,6 +10,41 @@ extern "C" {
 
 namespace pm::pg {
 
+// Calls f(Plan **slot, bool inner) for every child plan of plan: lefttree, righttree (inner =
+// true) and the plan lists of Append, MergeAppend, BitmapAnd/Or, SubqueryScan and CustomScan.
+// f may replace *slot. The one place the extension's plan walks list a node's children.
+template <class F>
+void for_each_child(Plan *plan, F &&f) {
+    auto each = [&](List *plans) {
+        ListCell *lc;
+        foreach (lc, plans) f(reinterpret_cast<Plan **>(&lfirst(lc)), false);
+    };
+    f(&plan->lefttree, false);
+    f(&plan->righttree, true);
+    switch (nodeTag(plan)) {
+        case T_Append:
+            each(castNode(Append, plan)->appendplans);
+            break;
+        case T_MergeAppend:
+            each(castNode(MergeAppend, plan)->mergeplans);
+            break;
+        case T_BitmapAnd:
+            each(castNode(BitmapAnd, plan)->bitmapplans);
+            break;
+        case T_BitmapOr:
+            each(castNode(BitmapOr, plan)->bitmapplans);
+            break;
+        case T_SubqueryScan:
+            f(&castNode(SubqueryScan, plan)->subplan, false);
+            break;
+        case T_CustomScan:
+            each(castNode(CustomScan, plan)->custom_plans);
+            break;
+        default:
+            break;
+    }
+}
+
 constexpr const char *kMaterialName = "ParallelMaterial";
 
 // custom_private payload (a List of Integer nodes, so it survives nodeToString):

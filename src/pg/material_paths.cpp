@@ -14,7 +14,6 @@ extern "C" {
 #include "optimizer/cost.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
-#include "optimizer/pathnode.h"
 }
 
 namespace pm::pg {

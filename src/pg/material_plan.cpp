@@ -6,6 +6,7 @@
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
+#include "pg/share_planner.hpp"
 #include "pg/shmem.hpp"
 
 extern "C" {
@@ -34,12 +35,6 @@ struct Pass {
 };
 
 Plan *rewrite(Plan *plan, Site site, Pass *pass);
-
-List *rewrite_list(List *plans, Site site, Pass *pass) {
-    ListCell *lc;
-    foreach (lc, plans) lfirst(lc) = rewrite(static_cast<Plan *>(lfirst(lc)), site, pass);
-    return plans;
-}
 
 bool collect_subplans_walker(Node *node, Bitmapset **ids) {
     if (node == nullptr) return false;
@@ -114,33 +109,9 @@ bool has_parallel_aware(Plan *plan) {
     if (IsA(plan, CustomScan) && castNode(CustomScan, plan)->methods == &material_scan_methods)
         return false;
     if (plan->parallel_aware) return true;
-    if (has_parallel_aware(plan->lefttree) || has_parallel_aware(plan->righttree)) return true;
-    List *children = NIL;
-    switch (nodeTag(plan)) {
-        case T_Append:
-            children = castNode(Append, plan)->appendplans;
-            break;
-        case T_MergeAppend:
-            children = castNode(MergeAppend, plan)->mergeplans;
-            break;
-        case T_BitmapAnd:
-            children = castNode(BitmapAnd, plan)->bitmapplans;
-            break;
-        case T_BitmapOr:
-            children = castNode(BitmapOr, plan)->bitmapplans;
-            break;
-        case T_SubqueryScan:
-            return has_parallel_aware(castNode(SubqueryScan, plan)->subplan);
-        case T_CustomScan:
-            children = castNode(CustomScan, plan)->custom_plans;
-            break;
-        default:
-            break;
-    }
-    ListCell *lc;
-    foreach (lc, children)
-        if (has_parallel_aware(static_cast<Plan *>(lfirst(lc)))) return true;
-    return false;
+    bool found = false;
+    for_each_child(plan, [&](Plan **child, bool) { found = found || has_parallel_aware(*child); });
+    return found;
 }
 
 // The plan whose output a special varno (OUTER_VAR, INNER_VAR, INDEX_VAR) refers to in `plan`,
@@ -319,33 +290,10 @@ Plan *rewrite(Plan *plan, Site site, Pass *pass) {
     check_stack_depth();
     if (site.in_parallel) collect_subplans(plan, &pass->parallel_subplans);
     Site below{site.in_parallel || IsA(plan, Gather) || IsA(plan, GatherMerge), false};
-    Site inner = below;
-    inner.ordered_inner = IsA(plan, MergeJoin);
-    plan->lefttree = rewrite(plan->lefttree, below, pass);
-    plan->righttree = rewrite(plan->righttree, inner, pass);
-    switch (nodeTag(plan)) {
-        case T_Append:
-            rewrite_list(castNode(Append, plan)->appendplans, below, pass);
-            break;
-        case T_MergeAppend:
-            rewrite_list(castNode(MergeAppend, plan)->mergeplans, below, pass);
-            break;
-        case T_BitmapAnd:
-            rewrite_list(castNode(BitmapAnd, plan)->bitmapplans, below, pass);
-            break;
-        case T_BitmapOr:
-            rewrite_list(castNode(BitmapOr, plan)->bitmapplans, below, pass);
-            break;
-        case T_SubqueryScan:
-            castNode(SubqueryScan, plan)->subplan =
-                rewrite(castNode(SubqueryScan, plan)->subplan, below, pass);
-            break;
-        case T_CustomScan:
-            rewrite_list(castNode(CustomScan, plan)->custom_plans, below, pass);
-            break;
-        default:
-            break;
-    }
+    Site inner{below.in_parallel, IsA(plan, MergeJoin)};
+    for_each_child(plan, [&](Plan **child, bool is_inner) {
+        *child = rewrite(*child, is_inner ? inner : below, pass);
+    });
     if (IsA(plan, Material)) {
         Material *mat = castNode(Material, plan);
         const char *reason = cannot_replace(mat);
@@ -369,7 +317,13 @@ PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
         prev_planner_hook != nullptr
             ? prev_planner_hook(parse, query_string, cursor_options, bound_params)
             : standard_planner(parse, query_string, cursor_options, bound_params);
-    if (settings.enable) guarded([&] { replace_materials(stmt); });
+    if (settings.enable) {
+        guarded([&] {
+            replace_materials(stmt);
+            // Cross-session sharing records its verdict on the nodes just placed.
+            if (share_settings.share_across_sessions) annotate_shared_nodes(stmt);
+        });
+    }
     return stmt;
 }
 

@@ -102,7 +102,6 @@ void producer_main(dsm_segment *, shm_toc *toc) {
     ParticipantCounters &c = sh->slots[slot];
     c.rows_produced += rows;
     c.runs += 1;
-    c.produced += 1;
     if (spill.opened()) strlcpy(c.io_mode, spill.mode_name(), sizeof(c.io_mode));
     pg_call([&] {
         ExecEndNode(ps);
@@ -141,7 +140,7 @@ ProducerGroup *ProducerGroup::start(PlanState *child, const core::LogConfig &cfg
     // the workers are gone) and belongs to the current resource owner, so an abort detaches it.
     g->seg_ = pg_call([&] { return dsm_create(l.total, 0); });
     g->sh_ = shared_at(dsm_segment_address(g->seg_));
-    init_shared_material(g->sh_, l, cfg, nworkers + 1, 0);
+    init_shared_material(g->sh_, l, cfg, nworkers + 1);
     {
         // The leader produces too: register it before any worker can finish and seal the log.
         core::TupleLog registrar(shared_log_region(g->sh_), nullptr, nullptr);
@@ -226,15 +225,11 @@ void ProducerGroup::release() {
     }
 }
 
-ParticipantCounters ProducerGroup::worker_totals() const {
-    ParticipantCounters t{};
-    if (sh_ == nullptr) return t;
-    for (uint32 i = 1; i < sh_->nslots; ++i) {
-        t.rows_produced += sh_->slots[i].rows_produced;
-        t.runs += sh_->slots[i].runs;
-        t.produced += sh_->slots[i].produced;
-    }
-    return t;
+uint64 ProducerGroup::worker_rows() const {
+    uint64 rows = 0;
+    if (sh_ == nullptr) return rows;
+    for (uint32 i = 1; i < sh_->nslots; ++i) rows += sh_->slots[i].rows_produced;
+    return rows;
 }
 
 ProducerGroup::~ProducerGroup() {

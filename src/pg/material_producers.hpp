@@ -34,8 +34,8 @@ public:
     void finish();
     // finish(), then detaches the log's segment (the spill file goes with it).
     void release();
-    // Workers' counters, summed (valid after finish()).
-    ParticipantCounters worker_totals() const;
+    // Rows the workers produced (complete after finish()).
+    uint64 worker_rows() const;
     // Without PostgreSQL errors: unhooks the detach callbacks of segments still attached (they
     // point at this object) and removes the spill file; never ends the context or parallel mode
     // (abort processing does that, and a normal end has called release()).

@@ -27,13 +27,12 @@ SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cf
 }
 
 void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
-                          int nslots, int mode) {
+                          int nslots) {
     memset(static_cast<void *>(sh), 0, l.log_offset);
     pg_atomic_init_u32(&sh->producer_claimed, 0);
     pg_atomic_init_u32(&sh->materializations, 0);
     ConditionVariableInit(&sh->cv);
     sh->nslots = static_cast<uint32>(nslots);
-    sh->mode = static_cast<uint32>(mode);
     sh->scan_offset = l.scan_offset;
     sh->log_offset = l.log_offset;
     core::TupleLog::create(shared_log_region(sh), cfg);

@@ -20,8 +20,7 @@ struct alignas(64) ParticipantCounters {
     uint64 rows_produced;
     uint64 rows_read;
     uint64 pages_read_back;
-    uint32 runs;      // times this participant ran the node (attached to the log)
-    uint32 produced;  // times it produced (ran the child)
+    uint32 runs;  // times this participant ran the node (attached to the log)
     char io_mode[16];
 };
 
@@ -30,7 +29,6 @@ struct SharedMaterial {
     pg_atomic_uint32 materializations;  // times the log was produced (rescans included)
     ConditionVariable cv;               // readers that caught up sleep here
     uint32 nslots;
-    uint32 mode;          // MaterialMode
     Size scan_offset;     // ParallelTableScanDesc (SharedScan), bytes from this struct; 0: none
     Size log_offset;      // the tuple log's region, 64-byte aligned, bytes from this struct
     char spill_path[MAXPGPATH];
@@ -53,7 +51,7 @@ SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cf
 // Initializes the header, counters and tuple log of a SharedMaterial laid out by l (the scan
 // descriptor, if any, is the caller's). nslots: participants, leader included.
 void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
-                          int nslots, int mode);
+                          int nslots);
 
 // The SharedMaterial of a DSM chunk: chunks are only MAXALIGNed, the log needs 64 bytes (the
 // same offset in every process, whatever the mapping address).

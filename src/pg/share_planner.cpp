@@ -13,7 +13,6 @@
 
 extern "C" {
 #include "nodes/makefuncs.h"
-#include "optimizer/planner.h"
 #include "tcop/tcopprot.h"
 #include "utils/tuplestore.h"
 }
@@ -30,7 +29,6 @@ ShareSettings share_settings;
 namespace {
 
 constexpr const char *kShareTag = "share";
-planner_hook_type prev_planner_hook = nullptr;
 
 const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex, List **relids) {
     hex[0] = '\0';
@@ -72,81 +70,21 @@ void annotate(CustomScan *cs, PlannedStmt *stmt) {
     cs->custom_private = lappend(cs->custom_private, note);
 }
 
-void visit(Plan *plan, PlannedStmt *stmt);
-
-void visit_list(List *plans, PlannedStmt *stmt) {
-    ListCell *lc;
-    foreach (lc, plans) visit(static_cast<Plan *>(lfirst(lc)), stmt);
-}
-
 void visit(Plan *plan, PlannedStmt *stmt) {
     if (plan == nullptr) return;
     check_stack_depth();
-    visit(plan->lefttree, stmt);
-    visit(plan->righttree, stmt);
-    switch (nodeTag(plan)) {
-        case T_Append:
-            visit_list(castNode(Append, plan)->appendplans, stmt);
-            break;
-        case T_MergeAppend:
-            visit_list(castNode(MergeAppend, plan)->mergeplans, stmt);
-            break;
-        case T_BitmapAnd:
-            visit_list(castNode(BitmapAnd, plan)->bitmapplans, stmt);
-            break;
-        case T_BitmapOr:
-            visit_list(castNode(BitmapOr, plan)->bitmapplans, stmt);
-            break;
-        case T_SubqueryScan:
-            visit(castNode(SubqueryScan, plan)->subplan, stmt);
-            break;
-        case T_CustomScan: {
-            auto *cs = castNode(CustomScan, plan);
-            visit_list(cs->custom_plans, stmt);
-            if (cs->methods == &material_scan_methods) annotate(cs, stmt);
-            break;
-        }
-        default:
-            break;
-    }
+    for_each_child(plan, [&](Plan **child, bool) { visit(*child, stmt); });
+    if (IsA(plan, CustomScan) && castNode(CustomScan, plan)->methods == &material_scan_methods)
+        annotate(castNode(CustomScan, plan), stmt);
 }
 
-void annotate_statement(PlannedStmt *stmt) {
-    visit(stmt->planTree, stmt);
-    visit_list(stmt->subplans, stmt);
-}
-
-PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
-                     ParamListInfo bound_params) {
-    PlannedStmt *stmt =
-        prev_planner_hook != nullptr
-            ? prev_planner_hook(parse, query_string, cursor_options, bound_params)
-            : standard_planner(parse, query_string, cursor_options, bound_params);
-    // Off: no annotation and no EXPLAIN line, plans stay exactly as without this pass.
-    if (settings.enable && share_settings.share_across_sessions)
-        guarded([&] { annotate_statement(stmt); });
-    return stmt;
-}
-
-void gather(Plan *plan, List **out);
-
-void gather_list(List *plans, List **out) {
-    ListCell *lc;
-    foreach (lc, plans) gather(static_cast<Plan *>(lfirst(lc)), out);
-}
-
+// The annotated ParallelMaterial nodes of a plan tree, in plan order (a node before its child).
 void gather(Plan *plan, List **out) {
     if (plan == nullptr) return;
     check_stack_depth();
-    if (IsA(plan, CustomScan)) {
-        if (find_annotation(castNode(CustomScan, plan)) != NIL) *out = lappend(*out, plan);
-        gather_list(castNode(CustomScan, plan)->custom_plans, out);
-    }
-    gather(plan->lefttree, out);
-    gather(plan->righttree, out);
-    if (IsA(plan, Append)) gather_list(castNode(Append, plan)->appendplans, out);
-    if (IsA(plan, MergeAppend)) gather_list(castNode(MergeAppend, plan)->mergeplans, out);
-    if (IsA(plan, SubqueryScan)) gather(castNode(SubqueryScan, plan)->subplan, out);
+    if (IsA(plan, CustomScan) && find_annotation(castNode(CustomScan, plan)) != NIL)
+        *out = lappend(*out, plan);
+    for_each_child(plan, [&](Plan **child, bool) { gather(*child, out); });
 }
 
 Datum share_verdicts(FunctionCallInfo fcinfo) {
@@ -217,14 +155,16 @@ List *plan_and_find_shared_nodes(const char *query) {
         if (q->commandType == CMD_UTILITY) continue;
         PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
         gather(stmt->planTree, &nodes);
-        gather_list(stmt->subplans, &nodes);
+        ListCell *sp;
+        foreach (sp, stmt->subplans) gather(static_cast<Plan *>(lfirst(sp)), &nodes);
     }
     return nodes;
 }
 
-void install_share_planner() {
-    prev_planner_hook = planner_hook;
-    planner_hook = planner;
+void annotate_shared_nodes(PlannedStmt *stmt) {
+    visit(stmt->planTree, stmt);
+    ListCell *lc;
+    foreach (lc, stmt->subplans) visit(static_cast<Plan *>(lfirst(lc)), stmt);
 }
 
 void explain_share_verdict(CustomScanState *node, ExplainState *es) {

@@ -21,8 +21,9 @@ struct ShareSettings {
 extern ShareSettings share_settings;
 
 void define_share_gucs();
-// Installs the planner hook; call after install_material_planner() so that it runs after it.
-void install_share_planner();
+// Records the verdict (and fingerprint) on every ParallelMaterial node of a finished plan; run
+// by the ParallelMaterial planning pass when share_across_sessions is on.
+void annotate_shared_nodes(PlannedStmt *stmt);
 // What the planning pass recorded on a ParallelMaterial node.
 struct ShareAnnotation {
     const char *verdict = nullptr;          // "eligible" or the reason
