@@ -262,8 +262,9 @@ bool produce_one(MaterialState *st) {
                 st->child_done = true;
                 log.producer_done();
                 return false;
-            case ShareNext::RunChild:
-                break;  // nothing returned yet: run the child from the start
+            case ShareNext::RunChild:  // nothing returned yet: run the child from the start
+                if (st->shared != nullptr) st->shared->share.fell_back = 1;
+                break;
         }
     }
     TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
@@ -333,8 +334,12 @@ void produce_shared(MaterialState *st) {
     core::TupleLog &log = *st->ls->log;
     st->role_decided = true;
     const bool first = pg_atomic_exchange_u32(&sh->producer_claimed, 1) == 0;
-    if (st->mode == MaterialMode::Shared && !first) return;
+    // A run shared across sessions (issue 6) has one producer in every mode: it copies the
+    // other session's entry into the log, or produces the entry while it produces the log.
+    const bool cross_session = sh->share.role != kHandoffNone;
+    if ((st->mode == MaterialMode::Shared || cross_session) && !first) return;
     if (!log.try_register_producer()) return;  // SharedScan: the others already finished
+    if (cross_session) share_join(&st->share, &sh->share);
     if (first) {
         pg_atomic_fetch_add_u32(&sh->materializations, 1);
         if (SharedState *state = shared_state())
@@ -377,11 +382,14 @@ TupleTableSlot *exec_backward(MaterialState *st) {
     }
 }
 
-// Why this node's run may not be shared across sessions (issue 6), or nullptr. A node in a part
-// of the plan that parallel workers run may see only its participant's share of the child's rows.
+// Why this serial run may not be shared across sessions (issue 6), or nullptr. A node that runs
+// per participant in a parallel part of the plan may see only its participant's share of the
+// child's rows. (A shared-mode node that runs serially got no parallel segment: it runs its
+// whole child in this process.)
 const char *share_obstacle(MaterialState *st) {
     auto *cscan = reinterpret_cast<CustomScan *>(st->css.ss.ps.plan);
-    if (static_cast<SerialReason>(intVal(lthird(cscan->custom_private))) != SerialReason::NotParallel)
+    const auto why = static_cast<SerialReason>(intVal(lthird(cscan->custom_private)));
+    if (why != SerialReason::NotParallel && why != SerialReason::None)
         return "in a parallel part of the plan";
     if (st->ls->producers) return "producer workers";
     return nullptr;
@@ -502,6 +510,7 @@ void detach_callback(dsm_segment *, Datum arg) {
             if (c.io_mode[0] != '\0') memcpy(w.io_mode, c.io_mode, sizeof(w.io_mode));
         }
         st->shared_materializations += pg_atomic_read_u32(&sh->materializations);
+        if (sh->share.fell_back) share_note_fallback(st->share);
         unlink(sh->spill_path);
     }
     try {
@@ -551,6 +560,8 @@ void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordin
         use_parallel_scan(st, sh);
     }
     attach_shared(st, sh, 0);
+    // issue 6: the leader decides, before any worker starts, whether this run is shared.
+    share_start_parallel(&st->share, &st->css, st->child, &sh->share);
 }
 
 // Gather rescan: the workers are gone; empty the log, let production be claimed again.
@@ -567,6 +578,7 @@ void reinitialize_dsm_impl(MaterialState *st, void *coordinate) {
         st->child_used = true;  // the leader's scan is rescanned before it produces again
     }
     attach_shared(st, sh, 0);
+    share_start_parallel(&st->share, &st->css, st->child, &sh->share);
 }
 
 void initialize_worker_impl(MaterialState *st, void *coordinate) {

@@ -76,6 +76,7 @@ public:
     core::Cursor cursor;
     uint64_t rows = 0;  // appended (producer) or copied (reader) in this run
     bool published = false;
+    bool borrowed = false;  // a parallel worker following its leader: the pin is the leader's
 };
 
 namespace {
@@ -175,11 +176,14 @@ void abandon(NodeShare *ns, const char *why) {
 
 }  // namespace
 
-void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle) {
+namespace {
+
+// The node's state for a new run (created on first use; nullptr without a sharing verdict).
+NodeShare *fresh_state(NodeShare **slot, CustomScanState *node) {
     NodeShare *ns = *slot;
     if (ns == nullptr) {
         ShareAnnotation a;
-        if (!share_annotation(reinterpret_cast<CustomScan *>(node->ss.ps.plan), &a)) return;
+        if (!share_annotation(reinterpret_cast<CustomScan *>(node->ss.ps.plan), &a)) return nullptr;
         ns = new NodeShare();
         *slot = ns;  // from here on the node's cleanup frees it, whatever happens
     }
@@ -189,11 +193,67 @@ void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, cons
     ns->cursor = core::Cursor();
     ns->rows = 0;
     ns->published = false;
-    if (const char *skip = decide(ns, node, child, obstacle)) {
-        share_stop(ns);
-        ns->role = Role::None;
-        ns->outcome = std::string("skipped (") + skip + ")";
+    ns->borrowed = false;
+    return ns;
+}
+
+}  // namespace
+
+void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle) {
+    NodeShare *ns = fresh_state(slot, node);
+    if (ns == nullptr) return;
+    if (const char *skip = decide(ns, node, child, obstacle)) abandon(ns, skip);
+}
+
+void share_start_parallel(NodeShare **slot, CustomScanState *node, PlanState *child,
+                          ShareHandoff *out) {
+    *out = ShareHandoff{};
+    share_start(slot, node, child, nullptr);
+    NodeShare *ns = *slot;
+    if (ns == nullptr || !ns->ref.valid()) return;
+    out->role = ns->role == Role::Produce ? kHandoffProduce : kHandoffRead;
+    out->slot = ns->ref.slot;
+    out->serial = ns->ref.serial;
+}
+
+void share_join(NodeShare **slot, ShareHandoff *h) {
+    if (h->role == kHandoffNone) return;
+    NodeShare *ns = *slot;
+    if (ns != nullptr && !ns->borrowed && ns->ref.valid() && ns->ref.slot == h->slot &&
+        ns->ref.serial == h->serial)
+        return;  // the leader produces: it holds the state share_start_parallel made
+    if (ns == nullptr) {
+        ns = new NodeShare();
+        *slot = ns;
     }
+    share_stop(ns);
+    ns->borrowed = true;
+    ns->outcome.clear();
+    ns->cursor = core::Cursor();
+    ns->rows = 0;
+    ns->published = false;
+    ns->reg = shared_registry();
+    if (ns->reg == nullptr) throw core::Error(core::Error::Code::Internal, "no result registry");
+    ns->ref.slot = h->slot;
+    ns->ref.serial = h->serial;
+    open_log(ns);
+    if (h->role == kHandoffProduce) {
+        // The leader registered the producer when it created the entry; this handle appends
+        // and finishes for it.
+        ns->role = Role::Produce;
+        if (!g_exit_registered) {
+            pg_call([] { before_shmem_exit(fail_producing_at_exit, 0); });
+            g_exit_registered = true;
+        }
+        g_producing.push_back(ns);
+    } else {
+        ns->role = Role::Attach;
+        ns->hooks->set_log(ns->log.get());
+    }
+}
+
+void share_note_fallback(NodeShare *ns) {
+    if (ns != nullptr) ns->outcome = "skipped (the producing session failed; ran the plan itself)";
 }
 
 bool share_reading(const NodeShare *ns) {
@@ -256,12 +316,14 @@ void share_stop(NodeShare *ns) noexcept {
     if (ns == nullptr) return;
     try {
         if (ns->ref.valid()) {
-            if (ns->role == Role::Produce && !ns->published) {
-                // Never a partial result served as complete: attached readers see the failure.
+            // Unpublished: never a partial result served as complete (attached readers see the
+            // failure). In a parallel query another participant may have published it.
+            if (ns->role == Role::Produce && !ns->published &&
+                (ns->borrowed || ns->reg->state(ns->ref) != core::EntryState::Ready)) {
                 if (ns->log != nullptr) ns->log->fail();
                 ns->reg->fail(ns->ref);
             }
-            ns->reg->release(&ns->ref);
+            if (!ns->borrowed) ns->reg->release(&ns->ref);
         }
     } catch (...) {
         // Nothing escapes: this runs from abort and exit callbacks.

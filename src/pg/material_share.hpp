@@ -8,6 +8,10 @@
 // cancelled or exits fails the entry; a result over the entry's budget is abandoned and the node
 // goes on locally. material_exec.cpp calls these at a few points; nothing here runs when the node
 // was planned without a sharing verdict (parallel_material.share_across_sessions off).
+// Inside a parallel query (a shared-mode node), the leader looks the result up once per run
+// (it alone knows what its transaction wrote) and pins the entry; the ShareHandoff in the
+// query's dynamic shared memory tells the participant that produces the query's log whether to
+// copy the entry into it or to produce the entry as well.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,15 @@ namespace pm::pg {
 
 class NodeShare;
 
+// The leader's decision for one run of a shared-mode node, read by every participant.
+struct ShareHandoff {
+    uint32 role;       // ShareHandoffRole
+    uint32 fell_back;  // set by the participant that found the producing session failed
+    uint32 slot;       // the entry (core::ResultRef), pinned by the leader for the run
+    uint64 serial;
+};
+enum ShareHandoffRole : uint32 { kHandoffNone = 0, kHandoffRead = 1, kHandoffProduce = 2 };
+
 enum class ShareNext {
     Record,    // *data, *len: the next row of the shared result
     End,       // the shared result is complete
@@ -34,6 +47,15 @@ enum class ShareNext {
 // freed by share_free from the node's cleanup. obstacle: why this run may not be shared (a
 // parallel part of the plan, producer workers), or nullptr. Ends the previous run first.
 void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle);
+// Parallel query, leader, before the workers start a run (InitializeDSM, ReInitializeDSM):
+// share_start for the whole query, and what the participants need to follow it.
+void share_start_parallel(NodeShare **slot, CustomScanState *node, PlanState *child,
+                          ShareHandoff *out);
+// The participant that produces a shared-mode node's log (leader or worker): follows the
+// leader's decision. In the leader it keeps the state share_start_parallel made.
+void share_join(NodeShare **slot, ShareHandoff *h);
+// Leader, after the run: a participant fell back to running the child (EXPLAIN says so).
+void share_note_fallback(NodeShare *ns);
 // True while rows come from a shared entry (hit or attach) rather than from the child.
 bool share_reading(const NodeShare *ns);
 // Reader: the next row. A producer failure after this node returned rows is an ERROR (a partial

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "parallel_material/core/tuple_log.hpp"
+#include "pg/material_share.hpp"
 #include "pg/pg.hpp"
 
 extern "C" {
@@ -32,6 +33,7 @@ struct SharedMaterial {
     Size scan_offset;     // ParallelTableScanDesc (SharedScan), bytes from this struct; 0: none
     Size log_offset;      // the tuple log's region, 64-byte aligned, bytes from this struct
     char spill_path[MAXPGPATH];
+    ShareHandoff share;   // issue 6: the leader's cross-session decision for this run
     ParticipantCounters slots[FLEXIBLE_ARRAY_MEMBER];
 };
 

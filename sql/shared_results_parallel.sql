@@ -1,0 +1,112 @@
+-- shared_results_parallel: cross-session sharing (issue 6) of ParallelMaterial nodes inside
+-- parallel queries. Before the workers start, the leader looks the node's result up for the
+-- query's snapshot (it alone knows what its transaction wrote) and pins the entry; the one
+-- participant that produces the query's log then copies the entry into it (hit) or produces the
+-- entry as it produces the log. An identical second query hits (the child never runs), a
+-- committed write makes the next one recompute, and every result equals the extension-off one.
+SET client_min_messages = warning;
+SELECT parallel_material.reset_shared_results() >= 0 AS reset;
+CREATE TABLE sp_big AS SELECT g AS a, g % 100 AS b FROM generate_series(1, 40000) g;
+CREATE TABLE sp_small AS SELECT g AS x, g % 7 AS y FROM generate_series(1, 3000) g;
+ALTER TABLE sp_small SET (parallel_workers = 0);  -- the inner side stays serial, as in TPC-H
+ANALYZE sp_big, sp_small;
+-- (Right after a reset of the data versions nothing is shared while older transactions run.)
+DO $$ BEGIN
+  FOR i IN 1..1000 LOOP
+    EXIT WHEN (SELECT skip_reason IS DISTINCT FROM 'snapshot older than the tracking horizon'
+                 FROM parallel_material.data_version_info('sp_small'));
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_material.enable = on;
+SET parallel_material.share_across_sessions = on;
+
+-- What the first ParallelMaterial node did: its mode, its Cross-Session Sharing line, how many
+-- times its child ran (all participants), and whether the plan is parallel.
+CREATE FUNCTION sp_node(q text, OUT mode text, OUT sharing text, OUT child_loops int,
+                        OUT parallel boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+  node jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+  parallel := plan::text LIKE '%"Workers Planned"%';
+  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
+   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
+   LIMIT 1;
+  mode := node->>'Mode';
+  sharing := node->>'Cross-Session Sharing';
+  child_loops := (node->'Plans'->0->>'Actual Loops')::int;
+END $$;
+
+-- The query's rows (md5 over the sorted rows, and their count) with the extension on or off.
+CREATE FUNCTION sp_rows(q text, ext boolean) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE h text;
+BEGIN
+  PERFORM set_config('parallel_material.enable', CASE WHEN ext THEN 'on' ELSE 'off' END, true);
+  EXECUTE format('SELECT md5(coalesce(string_agg(r::text, '','' ORDER BY r::text), '''')) || '' '' || count(*) FROM (%s) r', q)
+    INTO h;
+  PERFORM set_config('parallel_material.enable', 'on', true);
+  RETURN h;
+END $$;
+
+-- 1. One producer (a SubPlan over an aggregate under a Parallel Seq Scan): the first query
+--    produces the entry, the second copies it into its log without running the child.
+\set q1 'SELECT count(*) FROM sp_big WHERE b < ALL (SELECT y * 10 + 40 FROM sp_small GROUP BY y)'
+EXPLAIN (COSTS OFF, VERBOSE) SELECT count(*) FROM sp_big WHERE b < ALL (SELECT y * 10 + 40 FROM sp_small GROUP BY y);
+SELECT * FROM sp_node(:'q1');
+SELECT * FROM sp_node(:'q1');
+SELECT sp_rows(:'q1', true) = sp_rows(:'q1', false) AS same_rows, sp_rows(:'q1', true) AS rows_on;
+SELECT count(*) > 0 AS has_entry, sum(hits) >= 2 AS hits_counted
+  FROM parallel_material.shared_results WHERE state = 'ready';
+
+-- 2. Every participant scans (a SubPlan over a plain Seq Scan): shared across sessions, the run
+--    has one producer (it copies the entry, or produces it whole for the other sessions).
+\set q2 'SELECT count(*) FROM sp_big WHERE b <> ALL (SELECT x + 90 FROM sp_small WHERE x % 3 = 0)'
+SELECT * FROM sp_node(:'q2');
+SELECT * FROM sp_node(:'q2');
+SELECT sp_rows(:'q2', true) = sp_rows(:'q2', false) AS same_rows;
+
+-- 3. The non-equi join: a partial nested loop over the shared inner; its rows, not only counts.
+\set q3 'SELECT a, s.y FROM sp_big JOIN (SELECT y, min(x) lo, max(x) hi FROM sp_small GROUP BY y) s ON sp_big.a BETWEEN s.lo AND s.hi WHERE a % 50 = 0'
+SELECT * FROM sp_node(:'q3');
+SELECT * FROM sp_node(:'q3');
+SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+
+-- 4. A committed write to the inner relation: the next query recomputes (a new entry), with
+--    the new rows; then hits again.
+INSERT INTO sp_small VALUES (3001, 3), (3002, 4);
+SELECT * FROM sp_node(:'q3');
+SELECT * FROM sp_node(:'q3');
+SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+
+-- 5. The writer's own transaction bypasses sharing (its uncommitted rows are its alone).
+BEGIN;
+INSERT INTO sp_small VALUES (3003, 5);
+SELECT * FROM sp_node(:'q3');
+SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+ROLLBACK;
+SELECT * FROM sp_node(:'q3');
+
+-- 6. Gather rescans: the parallel part runs once per outer row, and each run asks the
+--    registry again (ReInitializeDSM): the first run of a new key produces, the others hit, and
+--    the child runs once in all.
+INSERT INTO sp_small VALUES (3004, 6);
+SET enable_material = off;
+\set q6 'SELECT * FROM (SELECT count(*) c FROM sp_big JOIN (SELECT y, min(x) lo, max(x) hi FROM sp_small GROUP BY y) s ON sp_big.a BETWEEN s.lo AND s.hi) ss RIGHT JOIN (VALUES (1), (2), (3)) v(x) ON true'
+SELECT * FROM sp_node(:'q6');
+SELECT sp_rows(:'q6', true) = sp_rows(:'q6', false) AS same_rows;
+RESET enable_material;
+
+-- 7. Off: no Cross-Session Sharing line at all.
+SET parallel_material.share_across_sessions = off;
+SELECT * FROM sp_node(:'q1');
+
+DROP TABLE sp_big, sp_small;
+DROP FUNCTION sp_node(text), sp_rows(text, boolean);
+SELECT parallel_material.reset_shared_results() >= 0 AS reset;
