@@ -136,8 +136,9 @@ SELECT sx_rows(:'qbig', true) = sx_rows(:'qbig', false) AS same_rows_big;
 SELECT count(*) AS big_entries FROM parallel_material.shared_results
  WHERE relations = ARRAY['sx_big'::regclass::oid];
 
--- A node whose child is scanned with producer workers (parallel_material.max_producers) does
--- not share (this slice shares serial nodes run by one process only).
+-- A node whose child would be scanned with producer workers (parallel_material.max_producers)
+-- starts none when its run is shared: one producer streams the rows to the other sessions
+-- (sql/shared_results_parallel.sql checks the worker counts).
 CREATE TABLE sx_pw AS SELECT g AS a, g % 100 AS b FROM generate_series(1, 40000) g;
 ANALYZE sx_pw;
 SET max_parallel_workers_per_gather = 2;

@@ -103,10 +103,39 @@ SELECT * FROM sp_node(:'q6');
 SELECT sp_rows(:'q6', true) = sp_rows(:'q6', false) AS same_rows;
 RESET enable_material;
 
--- 7. Off: no Cross-Session Sharing line at all.
+-- 7. A serial node that would start producer workers (parallel_material.max_producers): a run
+--    shared across sessions starts none (one producer streams it to the other sessions), and
+--    a hit runs nothing at all. Without sharing the same node starts its workers.
+SET parallel_setup_cost = 1e9;  -- a serial plan, though parallel-safe
+SET min_parallel_table_scan_size = '64kB';
+CREATE FUNCTION sp_producers(q text, OUT sharing text, OUT producer_workers int, OUT child_loops int)
+LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+  node jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
+   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
+   LIMIT 1;
+  sharing := node->>'Cross-Session Sharing';
+  producer_workers := coalesce((node->>'Producer Workers Launched')::int, 0);
+  child_loops := (node->'Plans'->0->>'Actual Loops')::int;
+END $$;
+\set q7 'SELECT count(*) FROM sp_small WHERE x * 15 > ALL (SELECT a FROM sp_big WHERE b < 3)'
+SELECT * FROM sp_producers(:'q7');
+SELECT * FROM sp_producers(:'q7');
+SELECT sp_rows(:'q7', true) = sp_rows(:'q7', false) AS same_rows;
+SET parallel_material.share_across_sessions = off;
+SELECT sharing, producer_workers > 0 AS producers FROM sp_producers(:'q7');
+SET parallel_material.share_across_sessions = on;
+RESET parallel_setup_cost;
+SET min_parallel_table_scan_size = 0;
+
+-- 8. Off: no Cross-Session Sharing line at all.
 SET parallel_material.share_across_sessions = off;
 SELECT * FROM sp_node(:'q1');
 
 DROP TABLE sp_big, sp_small;
-DROP FUNCTION sp_node(text), sp_rows(text, boolean);
+DROP FUNCTION sp_node(text), sp_rows(text, boolean), sp_producers(text);
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;

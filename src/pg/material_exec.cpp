@@ -106,6 +106,10 @@ struct MaterialState {
     uint64_t peak_bytes;
     uint64_t pages_spilled;
     const char *io_mode;
+    // Taking over from a failed cross-session producer: rows already copied into the log that
+    // the child's own first rows must equal, and the cursor that reads them back.
+    uint64_t verify_left;
+    core::Cursor *verify_cursor;
     NodeShare *share;  // issue 6: sharing the result across sessions (serial mode), or null
 };
 
@@ -146,8 +150,15 @@ void release_log(MaterialState *st, bool free_region) {
 
 void detach_callback(dsm_segment *seg, Datum arg);
 
+void stop_verifying(MaterialState *st) {
+    delete st->verify_cursor;
+    st->verify_cursor = nullptr;
+    st->verify_left = 0;
+}
+
 void cleanup_callback(void *arg) {
     auto *st = static_cast<MaterialState *>(arg);
+    stop_verifying(st);
     share_free(st->share);  // a producer that has not published fails its entry
     st->share = nullptr;
     release_log(st, false);
@@ -184,13 +195,14 @@ core::LogConfig shared_log_config(bool single_producer) {
 
 // Opens a fresh log: allocates the ring on first use, reuses it (TupleLog::reset) when the child
 // runs again after a parameter change. Ring pages are touched only when reached.
-void start_log(MaterialState *st) {
+// allow_producers: false when the run is shared across sessions (one producer streams it).
+void start_log(MaterialState *st, bool allow_producers) {
     LogState *ls = st->ls;
     if (ls != nullptr && ls->producers) {  // a fresh group per run
         release_log(st, true);
         ls = nullptr;
     }
-    const bool producers = ProducerGroup::eligible(st->child, st->eflags);
+    const bool producers = allow_producers && ProducerGroup::eligible(st->child, st->eflags);
     if (ls == nullptr && producers) {
         ls = new LogState();
         st->ls = ls;
@@ -227,6 +239,7 @@ void start_log(MaterialState *st) {
             throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     }
     ls->cursor = core::Cursor();
+    stop_verifying(st);
     st->child_done = false;
     st->at = Saved{};
     st->materializations++;
@@ -247,6 +260,28 @@ TupleTableSlot *emit(MaterialState *st, const core::RecordView &rec) {
                       "the participant producing a shared materialization failed");
 }
 
+[[noreturn]] void copied_rows_differ() {
+    pg_call([] {
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("the session producing a shared result failed after this query had read "
+                        "part of it, and running the plan here gave other rows first"),
+                 errhint("Run the query again.")));
+    });
+    throw core::Error(core::Error::Code::Internal, "unreachable");
+}
+
+// The child's next row must be the next of the rows already copied from a producer that failed
+// (same snapshot, same plan: a deterministic plan gives them in the same order).
+void check_copied_row(MaterialState *st, MinimalTuple tuple) {
+    core::RecordView rec;
+    const core::ReadStatus rs = st->ls->log->try_read(*st->verify_cursor, &rec);
+    if (rs != core::ReadStatus::Record || rec.len != tuple->t_len ||
+        memcmp(rec.data, tuple, tuple->t_len) != 0)
+        copied_rows_differ();
+    if (--st->verify_left == 0) stop_verifying(st);
+}
+
 bool produce_one(MaterialState *st) {
     core::TupleLog &log = *st->ls->log;
     // Another producer (a participant or a producer worker) failed: its error is the query's.
@@ -262,13 +297,17 @@ bool produce_one(MaterialState *st) {
                 st->child_done = true;
                 log.producer_done();
                 return false;
-            case ShareNext::RunChild:  // nothing returned yet: run the child from the start
+            case ShareNext::RunChild:  // run the child from the start, checking what we copied
                 if (st->shared != nullptr) st->shared->share.fell_back = 1;
+                stop_verifying(st);
+                st->verify_left = share_rows_copied(st->share);
+                if (st->verify_left > 0) st->verify_cursor = new core::Cursor();
                 break;
         }
     }
     TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
     if (TupIsNull(slot)) {
+        if (st->verify_left > 0) copied_rows_differ();
         st->child_done = true;
         log.producer_done();
         share_child_done(st->share);
@@ -276,6 +315,11 @@ bool produce_one(MaterialState *st) {
     }
     bool should_free = false;
     MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+    if (st->verify_left > 0) {  // a row the log already holds (copied from a failed producer)
+        check_copied_row(st, tuple);
+        if (should_free) pfree(tuple);
+        return true;
+    }
     bool failed_elsewhere = false;
     try {
         log.append(tuple, tuple->t_len);
@@ -391,7 +435,6 @@ const char *share_obstacle(MaterialState *st) {
     const auto why = static_cast<SerialReason>(intVal(lthird(cscan->custom_private)));
     if (why != SerialReason::NotParallel && why != SerialReason::None)
         return "in a parallel part of the plan";
-    if (st->ls->producers) return "producer workers";
     return nullptr;
 }
 
@@ -413,9 +456,12 @@ TupleTableSlot *exec_material(MaterialState *st) {
             pg_call([&] { ExecReScan(st->child); });
             st->child_used = false;
         }
-        start_log(st);
-        st->needs_restart = false;
+        // Sharing first: a run another session produces or produced starts no producer workers,
+        // and a run this node produces for other sessions has one producer (it streams the
+        // rows to them as they come).
         share_start(&st->share, &st->css, st->child, share_obstacle(st));
+        start_log(st, !share_engaged(st->share));
+        st->needs_restart = false;
     }
     bool forward = ScanDirectionIsForward(st->css.ss.ps.state->es_direction);
     return forward ? exec_forward(st) : exec_backward(st);
@@ -488,6 +534,7 @@ void attach_shared(MaterialState *st, SharedMaterial *sh, int slot) {
     ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
     st->shared = sh;
     st->slot = slot;
+    stop_verifying(st);
     st->role_decided = false;
     st->child_done = false;
     st->at = Saved{};

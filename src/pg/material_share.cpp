@@ -256,10 +256,16 @@ void share_note_fallback(NodeShare *ns) {
     if (ns != nullptr) ns->outcome = "skipped (the producing session failed; ran the plan itself)";
 }
 
+bool share_engaged(const NodeShare *ns) {
+    return ns != nullptr && ns->role != Role::None && ns->log != nullptr;
+}
+
 bool share_reading(const NodeShare *ns) {
     return ns != nullptr && (ns->role == Role::Hit || ns->role == Role::Attach) &&
            ns->log != nullptr;
 }
+
+uint64_t share_rows_copied(const NodeShare *ns) { return ns != nullptr ? ns->rows : 0; }
 
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
     core::RecordView rec;
@@ -273,19 +279,14 @@ ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
             share_stop(ns);  // complete: drop the pin now (role and outcome stay for EXPLAIN)
             return ShareNext::End;
         case core::ReadStatus::Failed:
-            if (ns->rows == 0) {
-                abandon(ns, "the producing session failed; ran the plan itself");
-                return ShareNext::RunChild;
-            }
-            share_stop(ns);
-            pg_call([] {
-                ereport(ERROR,
-                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                         errmsg("the session producing a shared result failed after this query "
-                                "had read part of it"),
-                         errhint("Run the query again.")));
-            });
-            return ShareNext::End;
+            // Take over: the caller runs the plan itself and checks that its first rows are
+            // the ones already copied (never a partial result served as complete).
+            *data = nullptr;
+            *len = 0;
+            abandon(ns, ns->rows == 0 ? "the producing session failed; ran the plan itself"
+                                      : "the producing session failed; ran the plan itself "
+                                        "and checked the rows already copied");
+            return ShareNext::RunChild;
         case core::ReadStatus::WouldBlock:
             break;
     }

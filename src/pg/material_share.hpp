@@ -39,7 +39,10 @@ enum ShareHandoffRole : uint32 { kHandoffNone = 0, kHandoffRead = 1, kHandoffPro
 enum class ShareNext {
     Record,    // *data, *len: the next row of the shared result
     End,       // the shared result is complete
-    RunChild,  // the producer failed before this node returned any row: run the child instead
+    // The producer failed (or stopped before the end): run the child instead. The caller's
+    // own run must give the share_rows_copied() rows already copied first (it checks them):
+    // a partial result is never served as complete.
+    RunChild,
 };
 
 // At the start of a materialization of a serial node (child not run yet). *slot: the node's
@@ -56,10 +59,13 @@ void share_start_parallel(NodeShare **slot, CustomScanState *node, PlanState *ch
 void share_join(NodeShare **slot, ShareHandoff *h);
 // Leader, after the run: a participant fell back to running the child (EXPLAIN says so).
 void share_note_fallback(NodeShare *ns);
+// True while this run takes part in a shared entry (produces, attached or hit).
+bool share_engaged(const NodeShare *ns);
 // True while rows come from a shared entry (hit or attach) rather than from the child.
 bool share_reading(const NodeShare *ns);
-// Reader: the next row. A producer failure after this node returned rows is an ERROR (a partial
-// result is never served as complete); before any row it answers RunChild.
+// Reader: the next row, the end, or RunChild when the producer failed.
+// Rows this run copied from the entry (after RunChild: those the caller must check).
+uint64_t share_rows_copied(const NodeShare *ns);
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len);
 // Producer: one more row of the child (appended to the entry; over budget the entry is abandoned).
 void share_row(NodeShare *ns, const void *data, uint32_t len);
