@@ -132,7 +132,32 @@ SET parallel_material.share_across_sessions = on;
 RESET parallel_setup_cost;
 SET min_parallel_table_scan_size = 0;
 
--- 8. Off: no Cross-Session Sharing line at all.
+-- 8. A session never waits for a production of its own: a cursor's node has produced part of a
+--    result (FETCH stopped it) when the same query runs again in the same session; the second
+--    run does not attach to that entry (it would wait forever), it runs its child itself.
+SET max_parallel_workers_per_gather = 0;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_memoize = off;
+SET statement_timeout = '60s';  -- a regression here would hang: fail instead
+\set q8 'SELECT o.x, s.c FROM sp_small o JOIN (SELECT y, count(*) c FROM sp_small GROUP BY y) s ON s.y = o.y'
+SELECT parallel_material.reset_shared_results() >= 0 AS reset;
+BEGIN;
+DECLARE c8 NO SCROLL CURSOR FOR SELECT o.x, s.c FROM sp_small o JOIN (SELECT y, count(*) c FROM sp_small GROUP BY y) s ON s.y = o.y;
+FETCH 1 FROM c8;
+SELECT state, readers FROM parallel_material.shared_results;
+SELECT * FROM sp_node(:'q8');
+SELECT sp_rows(:'q8', true) = sp_rows(:'q8', false) AS same_rows;
+CLOSE c8;
+COMMIT;
+SELECT count(*) AS entries_left_producing FROM parallel_material.shared_results WHERE state = 'producing';
+RESET statement_timeout;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_memoize;
+SET max_parallel_workers_per_gather = 2;
+
+-- 9. Off: no Cross-Session Sharing line at all.
 SET parallel_material.share_across_sessions = off;
 SELECT * FROM sp_node(:'q1');
 

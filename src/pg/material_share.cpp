@@ -156,6 +156,14 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
             ns->outcome = "produced";
             return nullptr;
         case core::AcquireResult::Attach:
+            // Never wait for another producer while this process has a production of its own
+            // unfinished (a lazily produced node its parent stopped pulling): two sessions, or
+            // one session and itself, could otherwise wait for each other forever.
+            if (!g_producing.empty()) {
+                reg->release(&ns->ref);
+                return "this session is itself producing a shared result";
+            }
+            [[fallthrough]];
         case core::AcquireResult::Hit: {
             const bool hit = answer == core::AcquireResult::Hit;
             ns->role = hit ? Role::Hit : Role::Attach;
