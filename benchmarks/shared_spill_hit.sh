@@ -3,14 +3,19 @@
 # parallel_material.share_ring_max) against one that fits its ring, and against stock.
 # Needs a running cluster with parallel_material preloaded and parallel_material.shared_memory
 # >= 256MB (PGHOST/PGPORT/PGUSER/PGDATABASE in the environment; PSQL and PGBENCH may point to the
-# binaries). ROWS (default 220000: about 50 MB of log) and TX (hits per configuration, default 20).
-# Prints, per configuration, pgbench's average latency and the entry's ring and spilled bytes.
+# binaries). ROWS (default 220000: about 50 MB of log), TX (hits per measurement, default 10),
+# ROUNDS (default 5: the configurations run interleaved, one measurement each per round).
+# Prints each measurement (pgbench's average latency; the CPU time, user + system, that the
+# backend spent per query over TX queries in one session, read from /proc/PID/stat — less
+# sensitive than wall time to other load on the machine; the entry's ring and spilled bytes),
+# then per configuration the median and range over the rounds.
 set -euo pipefail
 PSQL=${PSQL:-psql}
 PGBENCH=${PGBENCH:-pgbench}
 ROWS=${ROWS:-220000}
-TX=${TX:-20}
-$PSQL -qX -v ON_ERROR_STOP=1 <<SQL
+TX=${TX:-10}
+ROUNDS=${ROUNDS:-5}
+PGOPTIONS='-c client_min_messages=warning' $PSQL -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION IF NOT EXISTS parallel_material;
 DROP TABLE IF EXISTS spb_o, spb_big;
 CREATE TABLE spb_o (id int, pad text);
@@ -32,14 +37,42 @@ run() {
     PGOPTIONS="$COMMON $opts" $PSQL -qXAt -c "$QUERY" >/dev/null   # produces the entry
     local lat
     lat=$(PGOPTIONS="$COMMON $opts" $PGBENCH -n -t "$TX" -f "$FILE" 2>&1 | sed -n 's/^latency average = //p')
+    # The same queries in one session, timed by the backend's own CPU time (clock ticks).
+    local cpu_script cpu
+    cpu_script=$(mktemp)
+    {
+        echo 'SELECT pg_backend_pid() AS pid \gset'
+        echo '\setenv PM_BENCH_PID :pid'
+        echo "\\! awk '{print \$14 + \$15}' /proc/\$PM_BENCH_PID/stat"
+        echo '\o /dev/null'
+        for _ in $(seq 1 "$TX"); do echo "$QUERY"; done
+        echo '\o'
+        echo "\\! awk '{print \$14 + \$15}' /proc/\$PM_BENCH_PID/stat"
+    } >"$cpu_script"
+    cpu=$(PGOPTIONS="$COMMON $opts" $PSQL -qXAt -f "$cpu_script" |
+        awk -v tx="$TX" -v hz="$(getconf CLK_TCK)" 'NR == 1 {a = $1} NR == 2 {printf "%.1f", ($1 - a) * 1000 / hz / tx}')
+    rm -f "$cpu_script"
     local entry
     entry=$($PSQL -qXAt -c "SELECT coalesce(string_agg(format('ring %s MB, spilled %s MB, hits %s, rows %s',
         round(bytes / 1048576.0, 1), round(spilled_bytes / 1048576.0, 1), hits, rows), '; '), 'no entry')
         FROM parallel_material.shared_results")
-    printf '%-28s latency average %s  (%s)\n' "$label" "$lat" "$entry"
+    printf '%-26s| latency average %s | backend cpu %s ms/query  (%s)\n' "$label" "$lat" "$cpu" "$entry" | tee -a "$OUTLOG"
 }
-run "stock" "-c parallel_material.enable=off"
-run "hit, ring fits (64MB)" "$SHARE -c parallel_material.share_ring_max=128MB"
-run "hit, spills (ring 4MB)" "$SHARE -c parallel_material.share_ring_max=4MB"
-run "hit, spills (ring 1MB)" "$SHARE -c parallel_material.share_ring_max=1MB"
-rm -f "$FILE"
+OUTLOG=$(mktemp)
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    run "stock" "-c parallel_material.enable=off"
+    run "hit, ring fits (64MB)" "$SHARE -c parallel_material.share_ring_max=128MB"
+    run "hit, spills (ring 4MB)" "$SHARE -c parallel_material.share_ring_max=4MB"
+    run "hit, spills (ring 1MB)" "$SHARE -c parallel_material.share_ring_max=1MB"
+done
+echo "median (min - max) of $ROUNDS rounds, ms per query: latency | backend cpu"
+for label in "stock" "hit, ring fits (64MB)" "hit, spills (ring 4MB)" "hit, spills (ring 1MB)"; do
+    summary() {
+        sort -n | awk '{v[NR]=$1} END {printf "%8.1f (%.1f - %.1f)", v[int((NR+1)/2)], v[1], v[NR]}'
+    }
+    lat=$(grep -F "$label " "$OUTLOG" | sed -E 's/.*latency average ([0-9.]+) ms.*/\1/' | summary)
+    cpu=$(grep -F "$label " "$OUTLOG" | sed -E 's/.*backend cpu ([0-9.]+) ms.*/\1/' | summary)
+    printf '%-26s %s | %s\n' "$label" "$lat" "$cpu"
+done
+rm -f "$FILE" "$OUTLOG"
