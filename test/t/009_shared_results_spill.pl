@@ -96,12 +96,19 @@ my $hit = $node->safe_psql('postgres', "$settings EXPLAIN (ANALYZE, COSTS OFF, T
 like($hit, qr/Cross-Session Sharing: hit/, 'a third session hits the spilled entry');
 is($node->safe_psql('postgres', "$settings " . query(0)), $stock, 'the hit gives the stock answer');
 
-# 3. reset_shared_results() removes the file (and logs it as log_temp_files does).
+# 3. reset_shared_results() removes the file, logs it as log_temp_files does, and counts it in
+#    pg_stat_database's temp_files / temp_bytes (flushed when the resetting session ends).
 my $log_offset = -s $node->logfile;
+my $size0 = -s "$datadir/$f0";
+my ($tf, $tb) = split /\|/, $node->safe_psql('postgres',
+	"SELECT temp_files, temp_bytes FROM pg_stat_database WHERE datname = 'postgres'");
 is($node->safe_psql('postgres', 'SELECT parallel_material.reset_shared_results()'), '1', 'reset drops the entry');
 ok(!-e "$datadir/$f0", 'reset removed the spill file');
-ok($node->wait_for_log(qr{LOG:  temporary file: path "\Q$f0\E", size \d+}, $log_offset),
-	'the removal is logged as a temporary file');
+ok($node->wait_for_log(qr{LOG:  temporary file: path "\Q$f0\E", size $size0}, $log_offset),
+	'the removal is logged as a temporary file, with its size');
+ok($node->poll_query_until('postgres',
+		"SELECT temp_files >= $tf + 1 AND temp_bytes >= $tb + $size0 FROM pg_stat_database WHERE datname = 'postgres'"),
+	'and counted in pg_stat_database');
 
 # 4. Eviction: new entries (another subplan each) push the least recently used one out of the
 #    1MB of shared memory; the session that evicts it removes its file.
