@@ -208,7 +208,9 @@ CREATE FUNCTION shared_results(
     OUT readers integer,
     OUT state text,
     OUT age interval,
-    OUT producer_pid integer)
+    OUT producer_pid integer,
+    OUT spilled_bytes bigint,
+    OUT spill_file text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'pm_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE VIEW shared_results AS SELECT * FROM shared_results();

@@ -121,20 +121,23 @@ SET parallel_material.share_across_sessions = on;
 RESET plan_cache_mode;
 DEALLOCATE sx_p;
 
--- A result larger than its entry's log (the planner underestimates it: the entry is sized from
--- the estimate) is abandoned by its producer, which goes on locally with every row.
--- (An uncorrelated ALL SubPlan: 20000 rows of 200 bytes estimated as 100 rows; the log's
--- minimum of 1 MB is too small.)
+-- A result larger than parallel_material.share_max_bytes (the planner underestimates it, so the
+-- verdict lets it through) is abandoned by its producer, which goes on locally with every row.
+-- (An uncorrelated ALL SubPlan: 20000 rows of 200 bytes estimated as 100 rows, 4.6 MB of log
+-- against 1 MB. A result larger than its ring but within share_max_bytes spills and is shared:
+-- sql/shared_results_spill.sql.)
 CREATE TABLE sx_o (id int, pad text);
 INSERT INTO sx_o VALUES (1, ''), (2, ''), (3, '');
 CREATE TABLE sx_big (id int, grp int, pad text);
 INSERT INTO sx_big SELECT g, g % 2, repeat('x', 200) FROM generate_series(1, 20000) g;
 ANALYZE sx_o, sx_big;
 \set qbig 'SELECT o.id FROM sx_o o WHERE o.pad < ALL (SELECT b.pad FROM sx_big b WHERE b.id % 3 = b.id % 3 + 0)'
+SET parallel_material.share_max_bytes = '1MB';
 SELECT * FROM sx_node(:'qbig');
 SELECT sx_rows(:'qbig', true) = sx_rows(:'qbig', false) AS same_rows_big;
 SELECT count(*) AS big_entries FROM parallel_material.shared_results
  WHERE relations = ARRAY['sx_big'::regclass::oid];
+RESET parallel_material.share_max_bytes;
 
 -- A node whose child would be scanned with producer workers (parallel_material.max_producers)
 -- starts none when its run is shared: one producer streams the rows to the other sessions

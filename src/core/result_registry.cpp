@@ -1,6 +1,9 @@
 // result_registry.cpp — see result_registry.hpp.
 #include "parallel_material/core/result_registry.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -42,6 +45,7 @@ struct ResultRegistry::Header {
     uint64_t alloc_off;     // allocator region, from the region start
     uint64_t alloc_size;
     uint64_t next_serial;   // under lock
+    char spill_prefix[kSpillPrefixBytes];  // "" = no spill files
 };
 
 size_t ResultRegistry::region_size(uint32_t max_entries, size_t log_budget) {
@@ -49,10 +53,14 @@ size_t ResultRegistry::region_size(uint32_t max_entries, size_t log_budget) {
            align_up(log_budget < 4096 ? 4096 : log_budget);
 }
 
-void ResultRegistry::format(void *region, size_t size, uint32_t max_entries) {
+void ResultRegistry::format(void *region, size_t size, uint32_t max_entries,
+                            const char *spill_prefix) {
     if (region == nullptr || reinterpret_cast<uintptr_t>(region) % kAlign != 0 ||
         max_entries == 0 || size < region_size(max_entries, 4096))
         throw Error(Error::Code::InvalidArgument, "bad result registry region");
+    if (spill_prefix == nullptr) spill_prefix = "";
+    if (strlen(spill_prefix) >= kSpillPrefixBytes)
+        throw Error(Error::Code::InvalidArgument, "result registry spill path prefix too long");
     char *base = static_cast<char *>(region);
     auto *h = new (base) Header();
     h->magic = kMagic;
@@ -62,6 +70,8 @@ void ResultRegistry::format(void *region, size_t size, uint32_t max_entries) {
     h->alloc_off = h->entries_off + align_up(sizeof(Entry) * max_entries);
     h->alloc_size = size - h->alloc_off;
     h->next_serial = 1;
+    memset(h->spill_prefix, 0, sizeof(h->spill_prefix));
+    memcpy(h->spill_prefix, spill_prefix, strlen(spill_prefix));
     for (uint32_t i = 0; i < max_entries; i++) {
         auto *e = new (base + h->entries_off + sizeof(Entry) * i) Entry();
         e->serial = 0;
@@ -93,6 +103,35 @@ ResultRegistry::Entry *ResultRegistry::checked(const ResultRef &ref) const {
     return e;
 }
 
+uint32_t ResultRegistry::slot_of(const Entry *e) const {
+    return static_cast<uint32_t>((reinterpret_cast<const char *>(e) -
+                                  (region_ + header()->entries_off)) / sizeof(Entry));
+}
+
+std::string ResultRegistry::path_for(uint32_t slot, uint64_t serial) const {
+    if (header()->spill_prefix[0] == '\0') return std::string();
+    char tail[48];
+    snprintf(tail, sizeof(tail), ".%u.%llu", slot, static_cast<unsigned long long>(serial));
+    return std::string(header()->spill_prefix) + tail;
+}
+
+// Outside the lock: every process may unlink (the entry is gone, so no pin needs the file; a
+// process that still has it open keeps reading its pages until it closes it).
+void ResultRegistry::release_spills(const Doomed &doomed) const {
+    for (const auto &d : doomed) {
+        std::string path = path_for(d.first, d.second);
+        if (path.empty()) continue;
+        if (releaser_) {
+            try {
+                releaser_(path);
+            } catch (...) {
+            }
+        } else {
+            (void)unlink(path.c_str());
+        }
+    }
+}
+
 namespace {
 class Locked {
 public:
@@ -106,8 +145,9 @@ private:
 };
 }  // namespace
 
-// Under the lock.
-void ResultRegistry::free_entry(Entry *e) {
+// Under the lock. The spill file (if any) is queued on doomed, unlinked after the lock.
+void ResultRegistry::free_entry(Entry *e, Doomed *doomed) {
+    if (e->info.spill_file) doomed->emplace_back(slot_of(e), e->serial);
     if (e->alloc_off != 0) {
         FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + header()->alloc_off);
         alloc.free(e->alloc_off, e->alloc_size);
@@ -121,7 +161,7 @@ void ResultRegistry::free_entry(Entry *e) {
 }
 
 // Under the lock: frees the least-recently-used unpinned entry. False when none.
-bool ResultRegistry::evict_one() {
+bool ResultRegistry::evict_one(Doomed *doomed) {
     Entry *victim = nullptr;
     for (uint32_t i = 0; i < header()->max_entries; i++) {
         Entry *e = entry(i);
@@ -130,16 +170,32 @@ bool ResultRegistry::evict_one() {
         if (victim == nullptr || e->info.last_used < victim->info.last_used) victim = e;
     }
     if (victim == nullptr) return false;
-    free_entry(victim);
+    free_entry(victim, doomed);
     return true;
 }
 
 AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid,
                                       int64_t now, const char *sample, ResultRef *ref) {
+    Doomed doomed;
+    AcquireResult res = AcquireResult::NoSpace;
+    try {
+        Locked guard(header()->lock);
+        res = acquire_locked(key, cfg, pid, now, sample, ref, &doomed);
+    } catch (...) {
+        release_spills(doomed);
+        throw;
+    }
+    release_spills(doomed);
+    return res;
+}
+
+// Under the lock.
+AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConfig &cfg,
+                                             int32_t pid, int64_t now, const char *sample,
+                                             ResultRef *ref, Doomed *doomed) {
     *ref = ResultRef();
     size_t log_size = TupleLog::region_size(cfg);  // validates nothing; create() does
     Header *h = header();
-    Locked guard(h->lock);
     Entry *free_slot = nullptr;
     for (uint32_t i = 0; i < h->max_entries; i++) {
         Entry *e = entry(i);
@@ -160,12 +216,12 @@ AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg
     for (;;) {
         off = alloc.allocate(log_size + kAlign);
         if (off != 0) break;
-        if (!evict_one()) return AcquireResult::NoSpace;
+        if (!evict_one(doomed)) return AcquireResult::NoSpace;
     }
     if (free_slot == nullptr) {
         for (uint32_t i = 0; i < h->max_entries && free_slot == nullptr; i++)
             if (entry(i)->info.state == EntryState::Free) free_slot = entry(i);
-        while (free_slot == nullptr && evict_one()) {
+        while (free_slot == nullptr && evict_one(doomed)) {
             for (uint32_t i = 0; i < h->max_entries && free_slot == nullptr; i++)
                 if (entry(i)->info.state == EntryState::Free) free_slot = entry(i);
         }
@@ -175,8 +231,7 @@ AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg
         }
     }
     Entry *e = free_slot;
-    uint32_t slot = static_cast<uint32_t>((reinterpret_cast<char *>(e) -
-                                           (region_ + h->entries_off)) / sizeof(Entry));
+    uint32_t slot = slot_of(e);
     e->serial = h->next_serial++;
     e->alloc_off = off;
     e->alloc_size = log_size + kAlign;
@@ -198,7 +253,7 @@ AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg
     try {
         TupleLog::create(region_ + h->alloc_off + e->log_off, cfg);
     } catch (...) {
-        free_entry(e);
+        free_entry(e, doomed);
         throw;
     }
     *ref = ResultRef{slot, e->serial};
@@ -227,6 +282,19 @@ void ResultRegistry::fail(const ResultRef &ref) {
     e->hidden = true;
 }
 
+std::string ResultRegistry::spill_path(const ResultRef &ref) const {
+    Locked guard(header()->lock);
+    checked(ref);
+    return path_for(ref.slot, ref.serial);
+}
+
+void ResultRegistry::note_spill(const ResultRef &ref, uint64_t bytes) {
+    Locked guard(header()->lock);
+    Entry *e = checked(ref);
+    e->info.spill_file = true;
+    if (bytes > e->info.spilled_bytes) e->info.spilled_bytes = bytes;
+}
+
 EntryState ResultRegistry::state(const ResultRef &ref) const {
     Locked guard(header()->lock);
     return checked(ref)->info.state;
@@ -234,48 +302,72 @@ EntryState ResultRegistry::state(const ResultRef &ref) const {
 
 void ResultRegistry::release(ResultRef *ref) {
     if (!ref->valid()) return;
-    Locked guard(header()->lock);
-    Entry *e = checked(*ref);
-    if (e->info.readers > 0) e->info.readers--;
-    if (e->info.readers == 0 && e->hidden) free_entry(e);
-    *ref = ResultRef();
+    Doomed doomed;
+    {
+        Locked guard(header()->lock);
+        Entry *e = checked(*ref);
+        if (e->info.readers > 0) e->info.readers--;
+        if (e->info.readers == 0 && e->hidden) free_entry(e, &doomed);
+        *ref = ResultRef();
+    }
+    release_spills(doomed);
 }
 
 uint32_t ResultRegistry::fail_producer(int32_t pid) {
-    Locked guard(header()->lock);
+    Doomed doomed;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < header()->max_entries; i++) {
-        Entry *e = entry(i);
-        if (e->info.state != EntryState::Producing || e->info.producer_pid != pid) continue;
-        e->info.state = EntryState::Failed;
-        e->hidden = true;
-        if (e->info.readers > 0) e->info.readers--;  // the producer's own pin
-        if (e->info.readers == 0) free_entry(e);
-        n++;
+    {
+        Locked guard(header()->lock);
+        for (uint32_t i = 0; i < header()->max_entries; i++) {
+            Entry *e = entry(i);
+            if (e->info.state != EntryState::Producing || e->info.producer_pid != pid) continue;
+            e->info.state = EntryState::Failed;
+            e->hidden = true;
+            if (e->info.readers > 0) e->info.readers--;  // the producer's own pin
+            if (e->info.readers == 0) free_entry(e, &doomed);
+            n++;
+        }
     }
+    release_spills(doomed);
     return n;
 }
 
 uint32_t ResultRegistry::reset() {
-    Locked guard(header()->lock);
+    Doomed doomed;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < header()->max_entries; i++) {
-        Entry *e = entry(i);
-        if (e->info.state == EntryState::Free) continue;
-        n++;
-        if (e->info.readers == 0)
-            free_entry(e);
-        else
-            e->hidden = true;
+    {
+        Locked guard(header()->lock);
+        for (uint32_t i = 0; i < header()->max_entries; i++) {
+            Entry *e = entry(i);
+            if (e->info.state == EntryState::Free) continue;
+            n++;
+            if (e->info.readers == 0)
+                free_entry(e, &doomed);
+            else
+                e->hidden = true;
+        }
     }
+    release_spills(doomed);
     return n;
 }
 
-std::vector<EntryInfo> ResultRegistry::entries() const {
+std::vector<EntryInfo> ResultRegistry::entries(std::vector<std::string> *spill_paths) const {
     std::vector<EntryInfo> out;
-    Locked guard(header()->lock);
-    for (uint32_t i = 0; i < header()->max_entries; i++)
-        if (entry(i)->info.state != EntryState::Free) out.push_back(entry(i)->info);
+    std::vector<std::pair<uint32_t, uint64_t>> ids;
+    {
+        Locked guard(header()->lock);
+        for (uint32_t i = 0; i < header()->max_entries; i++) {
+            const Entry *e = entry(i);
+            if (e->info.state == EntryState::Free) continue;
+            out.push_back(e->info);
+            ids.emplace_back(i, e->info.spill_file ? e->serial : 0);
+        }
+    }
+    if (spill_paths != nullptr) {
+        spill_paths->clear();
+        for (const auto &id : ids)
+            spill_paths->push_back(id.second != 0 ? path_for(id.first, id.second) : std::string());
+    }
     return out;
 }
 

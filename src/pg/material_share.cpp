@@ -12,6 +12,7 @@
 #include "parallel_material/core/tuple_log.hpp"
 #include "pg/guard.hpp"
 #include "pg/gucs.hpp"
+#include "pg/result_spill.hpp"
 #include "pg/share_key.hpp"
 #include "pg/share_planner.hpp"
 #include "pg/shared_results.hpp"
@@ -72,9 +73,11 @@ public:
     core::ResultRegistry *reg = nullptr;
     core::ResultRef ref;
     std::unique_ptr<EntryHooks> hooks;
+    std::unique_ptr<ResultSpillFile> spill;  // the entry's spill file (opened on first use)
     std::unique_ptr<core::TupleLog> log;
     core::Cursor cursor;
     uint64_t rows = 0;  // appended (producer) or copied (reader) in this run
+    uint64_t log_bytes = 0;  // producer: log footprint so far (bounded by share_max_bytes)
     bool published = false;
     bool borrowed = false;  // a parallel worker following its leader: the pin is the leader's
 };
@@ -97,13 +100,17 @@ void fail_producing_at_exit(int, Datum) {
     for (NodeShare *ns : list) share_stop(ns);
 }
 
-// The entry's log: sized from the planner's estimate (4x, at least 1 MB), at most
-// share_max_bytes. A result that outgrows it is abandoned by its producer (share_row).
+// The entry's ring: sized from the planner's estimate (4x, at least 1 MB), at most
+// share_max_bytes and the ring cap (share_ring_max, at most a quarter of shared_memory). A
+// result that outgrows its ring spills its cold prefix to the entry's file; one whose log
+// outgrows share_max_bytes is abandoned by its producer (share_row).
 bool entry_config(const Plan *plan, core::LogConfig *cfg) {
     const double max = static_cast<double>(share_settings.share_max_kb) * 1024.0;
     const double est = plan->plan_rows * (static_cast<double>(plan->plan_width) + 48.0);
-    const double want = std::min(max, std::max(4.0 * est, 1024.0 * 1024.0));
-    const uint32_t page = want >= 16.0 * 1024 * 1024 ? 64 * 1024 : 8192;
+    const double want =
+        std::min({max, share_ring_cap_bytes(), std::max(4.0 * est, 1024.0 * 1024.0)});
+    // Large pages from 1 MB up: a reader reads spilled pages back one page per call.
+    const uint32_t page = want >= 1024.0 * 1024 ? 64 * 1024 : 8192;
     if (want < 2.0 * page) return false;
     uint64_t pages = 2;
     while (static_cast<double>(pages * 2 * page) <= want && pages < (1u << 30)) pages *= 2;
@@ -116,7 +123,11 @@ bool entry_config(const Plan *plan, core::LogConfig *cfg) {
 void open_log(NodeShare *ns) {
     ConditionVariable *cv = shared_result_cv(ns->ref.slot);
     ns->hooks = std::make_unique<EntryHooks>(cv, ns->reg, &ns->ref);
-    ns->log = std::make_unique<core::TupleLog>(ns->reg->log_region(ns->ref), nullptr,
+    ns->spill = std::make_unique<ResultSpillFile>(
+        ns->reg, ns->ref,
+        ns->role == Role::Produce ? ResultSpillFile::Role::Producer : ResultSpillFile::Role::Reader,
+        spill_mode_setting());
+    ns->log = std::make_unique<core::TupleLog>(ns->reg->log_region(ns->ref), ns->spill.get(),
                                                ns->hooks.get());
 }
 
@@ -200,6 +211,7 @@ NodeShare *fresh_state(NodeShare **slot, CustomScanState *node) {
     ns->outcome.clear();
     ns->cursor = core::Cursor();
     ns->rows = 0;
+    ns->log_bytes = 0;
     ns->published = false;
     ns->borrowed = false;
     return ns;
@@ -303,13 +315,18 @@ ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
 
 void share_row(NodeShare *ns, const void *data, uint32_t len) {
     if (ns == nullptr || ns->role != Role::Produce || ns->log == nullptr) return;
+    // share_max_bytes bounds the whole log (the ring's tail plus the spilled prefix).
+    ns->log_bytes += 8 + ((static_cast<uint64_t>(len) + 7) & ~uint64_t{7});
+    if (static_cast<double>(ns->log_bytes) >
+        static_cast<double>(share_settings.share_max_kb) * 1024.0) {
+        abandon(ns, "result larger than parallel_material.share_max_bytes; ran locally");
+        return;
+    }
     try {
         ns->log->append(data, len);
         ns->rows++;
     } catch (const core::Error &e) {
-        abandon(ns, e.code() == core::Error::Code::OutOfMemory
-                        ? "result larger than its shared log; ran locally"
-                        : "shared log failed; ran locally");
+        abandon(ns, (std::string("shared log failed: ") + e.what() + "; ran locally").c_str());
     }
 }
 
@@ -340,6 +357,7 @@ void share_stop(NodeShare *ns) noexcept {
     if (ns->role == Role::Produce) forget_producing(ns);
     ns->ref = core::ResultRef();
     ns->log.reset();
+    ns->spill.reset();  // closes this process's descriptor (the file went with the entry)
     ns->hooks.reset();
 }
 

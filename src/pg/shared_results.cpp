@@ -2,10 +2,12 @@
 // parallel_material.shared_memory, a postmaster setting), fails a process's productions when it
 // exits, and implements the view parallel_material.shared_results and reset_shared_results().
 // A backend that dies without running its exit callbacks (kill -9) makes the postmaster
-// reinitialize shared memory, which empties the registry.
+// reinitialize shared memory, which empties the registry (and RemovePgTempFiles, run before
+// that, removes the entries' spill files: see result_spill.hpp).
 #include "pg/shared_results.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/result_spill.hpp"
 #include "pg/share_planner.hpp"
 #include "pg/shmem.hpp"
 
@@ -69,11 +71,13 @@ Datum shared_results(FunctionCallInfo fcinfo) {
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     core::ResultRegistry *reg = shared_registry();
     if (reg == nullptr) return static_cast<Datum>(0);
-    std::vector<core::EntryInfo> list = reg->entries();
+    std::vector<std::string> paths;
+    std::vector<core::EntryInfo> list = reg->entries(&paths);
     TimestampTz now = GetCurrentTimestamp();
-    for (const core::EntryInfo &e : list) {
-        Datum values[10];
-        bool nulls[10] = {};
+    for (size_t n = 0; n < list.size(); n++) {
+        const core::EntryInfo &e = list[n];
+        Datum values[12];
+        bool nulls[12] = {};
         char hex[33];
         for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", e.key.fingerprint[i]);
         values[0] = CStringGetTextDatum(hex);
@@ -92,6 +96,11 @@ Datum shared_results(FunctionCallInfo fcinfo) {
             DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(now),
                                 TimestampTzGetDatum(static_cast<TimestampTz>(e.created_at)))));
         values[9] = Int32GetDatum(e.producer_pid);
+        values[10] = Int64GetDatum(static_cast<int64>(e.spilled_bytes));
+        if (paths[n].empty())
+            nulls[11] = true;
+        else
+            values[11] = CStringGetTextDatum(paths[n].c_str());
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return static_cast<Datum>(0);
@@ -99,7 +108,8 @@ Datum shared_results(FunctionCallInfo fcinfo) {
 
 // Test support: registers a Ready entry of `rows` int4 records under a key made of `tag`
 // (never a real plan's key: generation 0 is never current) and returns its fingerprint; with
-// rows < 0 the entry stays Producing, pinned by this process until it exits.
+// rows < 0 the entry stays Producing, pinned by this process until it exits. The log's ring is
+// 64 kB (16 B a record): more than about 4000 rows spill to the entry's file.
 Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
     require_shared_state("parallel_material.debug_add_shared_result()");
     int32 tag = PG_GETARG_INT32(0);
@@ -122,7 +132,8 @@ Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
     if (res == core::AcquireResult::NoSpace)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("no space for a shared result")));
     if (res == core::AcquireResult::Produce) {
-        core::TupleLog log(reg->log_region(ref), nullptr, nullptr);
+        ResultSpillFile spill(reg, ref, ResultSpillFile::Role::Producer, spill_mode_setting());
+        core::TupleLog log(reg->log_region(ref), &spill, nullptr);
         if (!log.try_register_producer())
             throw core::Error(core::Error::Code::Internal, "new log refused its producer");
         for (int32 i = 0; i < (rows < 0 ? -rows : rows); i++) log.append(&i, sizeof(i));
@@ -168,7 +179,9 @@ void shared_results_shmem_init() {
         // Runs in the postmaster: no C++ exception may escape. On failure the registry is
         // simply absent (logged), as with shared_memory = 0.
         try {
-            core::ResultRegistry::format(region, size - 64, kMaxSharedResults);
+            char prefix[MAXPGPATH];
+            result_spill_prefix(prefix, sizeof(prefix));
+            core::ResultRegistry::format(region, size - 64, kMaxSharedResults, prefix);
         } catch (...) {
             elog(LOG, "parallel_material: could not format the shared result registry");
             return;
@@ -189,7 +202,10 @@ core::ResultRegistry *shared_registry() {
         before_shmem_exit(fail_own_productions, 0);
         g_exit_registered = true;
     }
-    if (handle == nullptr) handle = new core::ResultRegistry(g_region);
+    if (handle == nullptr) {
+        handle = new core::ResultRegistry(g_region);
+        handle->set_spill_releaser(release_result_spill);
+    }
     return handle;
 }
 

@@ -1,14 +1,18 @@
 // result_registry_test.cpp — GoogleTest for the registry of results shared across sessions:
 // produce then hit, keys, attach while producing (threads), LRU eviction, pins, failure, reset,
-// producer exit, and fork()ed processes mapping the region at different addresses.
+// producer exit, and fork()ed processes mapping the region at different addresses; entries whose
+// logs spill to a file opened by path in every process, and that file's removal on free.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -327,6 +331,215 @@ TEST(ResultRegistry, ForkedProcessHitsAtAnotherAddress) {
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0].hits, 1u);
     EXPECT_EQ(list[0].readers, 0u);
+    munmap(a, size);
+    close(fd);
+}
+
+namespace {
+
+// A temporary directory for spill files, removed (with what is left in it) at the end.
+struct TempDir {
+    TempDir() {
+        char tmpl[] = "/tmp/pm_registry_spill_XXXXXX";
+        char *d = mkdtemp(tmpl);
+        EXPECT_NE(d, nullptr);
+        path = d != nullptr ? d : "/tmp";
+    }
+    ~TempDir() { (void)system(("rm -rf '" + path + "'").c_str()); }
+    std::string prefix() const { return path + "/pgsql_tmp_pmresult"; }
+    std::string path;
+};
+
+bool exists(const std::string &path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+// Produces n records through a spill file created at the entry's path (as the adapter's
+// producer does: note_spill before creating it, then the bytes written). Returns false on error.
+bool produce_spilled(ResultRegistry &reg, const ResultRef &ref, int n) {
+    std::string path = reg.spill_path(ref);
+    if (path.empty()) return false;
+    reg.note_spill(ref, 0);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return false;
+    bool ok = true;
+    {
+        auto spill = open_spill_file(fd, SpillMode::Auto);
+        TupleLog log(reg.log_region(ref), spill.get(), nullptr);
+        if (!log.try_register_producer()) ok = false;
+        for (int i = 0; ok && i < n; i++) log.append(&i, sizeof(i));
+        log.producer_done();
+        reg.note_spill(ref, log.stats().pages_spilled * log.config().page_size);
+    }
+    close(fd);
+    reg.publish(ref, static_cast<uint64_t>(n));
+    return ok;
+}
+
+// Reads every record of a (possibly spilled) entry, opening its spill file by path read-only.
+std::vector<int> read_all_spilled(ResultRegistry &reg, const ResultRef &ref) {
+    std::vector<int> out;
+    int fd = open(reg.spill_path(ref).c_str(), O_RDONLY);
+    if (fd < 0) return out;
+    {
+        auto spill = open_spill_file(fd, SpillMode::Sync);
+        TupleLog log(reg.log_region(ref), spill.get(), nullptr);
+        Cursor c;
+        RecordView rec;
+        while (log.read(c, &rec) == ReadStatus::Record) {
+            int v;
+            memcpy(&v, rec.data, sizeof(v));
+            out.push_back(v);
+        }
+    }
+    close(fd);
+    return out;
+}
+
+}  // namespace
+
+TEST(ResultRegistrySpill, LargerThanRingIsSharedReadBackAndUnlinkedAtLastRelease) {
+    TempDir dir;
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries, dir.prefix().c_str());
+    ResultRegistry producer(r.mem);
+    ResultRegistry reader(r.mem);  // a second handle (another session)
+    ResultRef p, h;
+    ASSERT_EQ(producer.acquire(key_for(1), small_log(), 1, 1, "big", &p), AcquireResult::Produce);
+    const std::string path = producer.spill_path(p);
+    EXPECT_EQ(path.rfind(dir.prefix(), 0), 0u);
+    EXPECT_FALSE(exists(path)) << "no file before the first spill";
+    ASSERT_TRUE(produce_spilled(producer, p, 20000));  // 320 KB of log over a 16 KB ring
+    producer.release(&p);
+    ASSERT_TRUE(exists(path));
+    ASSERT_EQ(reader.acquire(key_for(1), small_log(), 2, 2, "big", &h), AcquireResult::Hit);
+    EXPECT_EQ(reader.spill_path(h), path);
+    EXPECT_EQ(read_all_spilled(reader, h), iota(20000));
+    std::vector<std::string> paths;
+    auto list = reader.entries(&paths);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_TRUE(list[0].spill_file);
+    EXPECT_GE(list[0].spilled_bytes, 300000u);
+    EXPECT_EQ(list[0].bytes, TupleLog::region_size(small_log()));
+    ASSERT_EQ(paths.size(), 1u);
+    EXPECT_EQ(paths[0], path);
+    // Reset while the reader holds its pin: the entry is hidden, the file stays for the reader.
+    EXPECT_EQ(producer.reset(), 1u);
+    EXPECT_TRUE(exists(path));
+    EXPECT_EQ(read_all_spilled(reader, h), iota(20000)) << "a pinned reader still reads it";
+    reader.release(&h);  // the last pin: freed, and the file removed by this handle
+    EXPECT_FALSE(exists(path));
+    EXPECT_EQ(producer.entries().size(), 0u);
+}
+
+TEST(ResultRegistrySpill, EvictionAndResetUnlinkWithTheReleaser) {
+    TempDir dir;
+    // Room for the logs of about two small entries.
+    size_t budget = 3 * (TupleLog::region_size(small_log()) + 64) - 64;
+    size_t size = ResultRegistry::region_size(kEntries, budget);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries, dir.prefix().c_str());
+    ResultRegistry reg(r.mem);
+    std::vector<std::string> released;
+    reg.set_spill_releaser([&](const std::string &path) {
+        released.push_back(path);
+        unlink(path.c_str());
+    });
+    std::vector<std::string> paths;
+    int64_t now = 0;
+    for (uint8_t tag = 1; tag <= 4; tag++) {
+        ResultRef p;
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        paths.push_back(reg.spill_path(p));
+        ASSERT_TRUE(produce_spilled(reg, p, 5000));
+        reg.release(&p);
+    }
+    // Entries 1 and 2 were evicted (least recently used) to make room for 3 and 4.
+    ASSERT_EQ(released.size(), 2u);
+    EXPECT_EQ(released[0], paths[0]);
+    EXPECT_EQ(released[1], paths[1]);
+    EXPECT_FALSE(exists(paths[0]));
+    EXPECT_FALSE(exists(paths[1]));
+    EXPECT_TRUE(exists(paths[2]));
+    EXPECT_TRUE(exists(paths[3]));
+    // An entry without a spill file releases nothing when freed.
+    ResultRef small;
+    ASSERT_EQ(reg.acquire(key_for(9), small_log(), 1, ++now, nullptr, &small), AcquireResult::Produce);
+    produce(reg, small, 10);
+    reg.release(&small);
+    EXPECT_EQ(released.size(), 3u);  // evicting entry 3 for it
+    EXPECT_FALSE(exists(paths[2]));
+    EXPECT_EQ(reg.reset(), 2u);
+    EXPECT_EQ(released.size(), 4u);  // entry 4; entry 9 had no file
+    EXPECT_FALSE(exists(paths[3]));
+}
+
+TEST(ResultRegistrySpill, FailedProducerWithAttachedReaderUnlinksAtTheReadersRelease) {
+    TempDir dir;
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries, dir.prefix().c_str());
+    ResultRegistry reg(r.mem);
+    ResultRef p, a;
+    ASSERT_EQ(reg.acquire(key_for(5), small_log(), 42, 1, nullptr, &p), AcquireResult::Produce);
+    ASSERT_EQ(reg.acquire(key_for(5), small_log(), 43, 2, nullptr, &a), AcquireResult::Attach);
+    const std::string path = reg.spill_path(p);
+    reg.note_spill(p, 0);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    {
+        auto spill = open_spill_file(fd, SpillMode::Sync);
+        TupleLog log(reg.log_region(p), spill.get(), nullptr);
+        ASSERT_TRUE(log.try_register_producer());
+        for (int i = 0; i < 5000; i++) log.append(&i, sizeof(i));
+        EXPECT_GT(log.stats().pages_spilled, 0u);
+        log.fail();
+    }
+    close(fd);
+    EXPECT_EQ(reg.fail_producer(42), 1u);  // the producer's process exited
+    EXPECT_TRUE(exists(path)) << "the attached reader still pins the entry";
+    reg.release(&a);
+    EXPECT_FALSE(exists(path));
+    EXPECT_EQ(reg.entries().size(), 0u);
+}
+
+TEST(ResultRegistrySpill, ForkedProcessReadsSpilledPagesByPathAndFreesTheFile) {
+    TempDir dir;
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    int fd = memfd_create("pm_registry_spill_test", 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
+    void *a = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ASSERT_NE(a, MAP_FAILED);
+    ResultRegistry::format(a, size, kEntries, dir.prefix().c_str());
+    ResultRegistry reg(a);
+    ResultRef p;
+    ASSERT_EQ(reg.acquire(key_for(7), small_log(), 1, 1, nullptr, &p), AcquireResult::Produce);
+    const std::string path = reg.spill_path(p);
+    ASSERT_TRUE(produce_spilled(reg, p, 30000));
+    reg.release(&p);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        void *b = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (b == MAP_FAILED || b == a) _exit(2);
+        ResultRegistry child(b);
+        ResultRef h;
+        if (child.acquire(key_for(7), small_log(), 2, 2, nullptr, &h) != AcquireResult::Hit) _exit(3);
+        if (read_all_spilled(child, h) != iota(30000)) _exit(4);
+        child.release(&h);
+        if (child.reset() != 1) _exit(5);  // the child frees the entry: it removes the file
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_EQ(reg.entries().size(), 0u);
+    EXPECT_FALSE(exists(path));
     munmap(a, size);
     close(fd);
 }

@@ -1,7 +1,11 @@
 // result_registry.hpp — the registry of results shared across sessions (issue 6), in one region
 // of shared memory addressed by offsets: a fixed table of entries, each naming a result by its
 // key (plan fingerprint + data versions) and owning one TupleLog region carved from the same
-// memory budget by a FixedRegionAllocator.
+// memory budget by a FixedRegionAllocator. A log's ring is bounded; its cold prefix spills to a
+// file named after the entry (spill_path: a prefix given at format, the slot and the entry's
+// incarnation), which every process opens by path and which is unlinked when the entry is freed
+// (evicted, reset, failed and released), by whichever process frees it, after the lock is
+// released: never while a pin is held, so a pinned reader always finds it.
 //
 // An entry is Producing (one producer appends to its log while any number of readers attach and
 // stream), Ready (sealed; readers hit), or Failed (the producer errored or died; never found
@@ -16,6 +20,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "parallel_material/core/tuple_log.hpp"
@@ -24,6 +30,7 @@ namespace pm::core {
 
 constexpr uint32_t kMaxKeyRelations = 16;
 constexpr size_t kSampleBytes = 128;
+constexpr size_t kSpillPrefixBytes = 200;  // room for the spill path prefix given at format
 
 // What a result depends on. Relations sorted by id; equal keys mean equal results.
 struct ResultKey {
@@ -60,7 +67,9 @@ struct EntryInfo {
     uint32_t readers = 0;   // pins (readers and producer)
     uint64_t hits = 0;      // acquisitions that found it Ready or Producing
     uint64_t rows = 0;      // published by the producer
-    uint64_t bytes = 0;     // log memory reserved
+    uint64_t bytes = 0;     // log memory reserved (the ring and its header)
+    uint64_t spilled_bytes = 0;  // bytes written to the spill file (note_spill)
+    bool spill_file = false;     // a spill file may exist (note_spill was called)
     int64_t created_at = 0; // caller's clock
     int64_t last_used = 0;
     char sample[kSampleBytes] = {};
@@ -71,9 +80,18 @@ public:
     // Bytes a region needs for max_entries entries and log_budget bytes of logs.
     static size_t region_size(uint32_t max_entries, size_t log_budget);
     // Formats [region, region + size) (64-byte aligned). Throws Error(InvalidArgument).
-    static void format(void *region, size_t size, uint32_t max_entries);
+    // spill_prefix: the path prefix of the entries' spill files ("<prefix>.<slot>.<incarnation>",
+    // shorter than kSpillPrefixBytes); empty: entries have no spill file (spill_path is "").
+    static void format(void *region, size_t size, uint32_t max_entries,
+                       const char *spill_prefix = "");
     // A handle over a formatted region (any process, any mapping address).
     explicit ResultRegistry(void *region);
+
+    // Called (outside the lock) with the path of every freed entry that had a spill file; the
+    // default unlinks it. The adapter also accounts the file (log_temp_files, statistics).
+    // Must not throw. Process-local: set it on each handle.
+    using SpillReleaser = std::function<void(const std::string &path)>;
+    void set_spill_releaser(SpillReleaser fn) { releaser_ = std::move(fn); }
 
     // Finds the entry for key (Hit/Attach: pinned), or creates one whose log has cfg (Produce:
     // pinned, producer_pid = pid). now: the caller's clock, for LRU and age.
@@ -86,6 +104,12 @@ public:
     // Producer (or anyone noticing the producer is gone): the entry becomes Failed and is never
     // found again. Readers still attached see the log failed only if TupleLog::fail() was called.
     void fail(const ResultRef &ref);
+    // The pinned entry's spill file path ("" when the region has no spill prefix). Every process
+    // computes the same path; the file exists once the producer has spilled a page.
+    std::string spill_path(const ResultRef &ref) const;
+    // Producer: about to create the entry's spill file (bytes = 0), or has written `bytes` to it
+    // in all. From the first call on, freeing the entry unlinks the file.
+    void note_spill(const ResultRef &ref, uint64_t bytes);
     // The pinned entry's current state (a reader polls it: Failed means its producer is gone).
     EntryState state(const ResultRef &ref) const;
     // Drops a pin; frees a Failed or reset entry when the last pin goes.
@@ -94,20 +118,29 @@ public:
     uint32_t fail_producer(int32_t pid);
     // Frees every unpinned entry and hides pinned ones (freed at their last release).
     uint32_t reset();
-    // Copies of the live entries (not Free).
-    std::vector<EntryInfo> entries() const;
+    // Copies of the live entries (not Free); paths, if wanted, of their spill files (same order,
+    // "" for an entry without one).
+    std::vector<EntryInfo> entries(std::vector<std::string> *spill_paths = nullptr) const;
     uint64_t bytes_in_use() const;
     uint64_t log_budget() const;
 
 private:
     struct Header;
     struct Entry;
+    // (slot, incarnation) of freed entries whose spill file must go once the lock is released.
+    using Doomed = std::vector<std::pair<uint32_t, uint64_t>>;
     Header *header() const;
     Entry *entry(uint32_t slot) const;
     Entry *checked(const ResultRef &ref) const;
-    void free_entry(Entry *e);
-    bool evict_one();
+    uint32_t slot_of(const Entry *e) const;
+    std::string path_for(uint32_t slot, uint64_t serial) const;
+    void free_entry(Entry *e, Doomed *doomed);
+    bool evict_one(Doomed *doomed);
+    AcquireResult acquire_locked(const ResultKey &key, const LogConfig &cfg, int32_t pid,
+                                 int64_t now, const char *sample, ResultRef *ref, Doomed *doomed);
+    void release_spills(const Doomed &doomed) const;
     char *region_;
+    SpillReleaser releaser_;
 };
 
 }  // namespace pm::core
