@@ -256,18 +256,17 @@ void share_join(NodeShare **slot, ShareHandoff *h) {
     if (ns->reg == nullptr) throw core::Error(core::Error::Code::Internal, "no result registry");
     ns->ref.slot = h->slot;
     ns->ref.serial = h->serial;
+    // The leader registered the producer when it created the entry; a producing handle here
+    // appends (and spills) and finishes for it.
+    ns->role = h->role == kHandoffProduce ? Role::Produce : Role::Attach;
     open_log(ns);
-    if (h->role == kHandoffProduce) {
-        // The leader registered the producer when it created the entry; this handle appends
-        // and finishes for it.
-        ns->role = Role::Produce;
+    if (ns->role == Role::Produce) {
         if (!g_exit_registered) {
             pg_call([] { before_shmem_exit(fail_producing_at_exit, 0); });
             g_exit_registered = true;
         }
         g_producing.push_back(ns);
     } else {
-        ns->role = Role::Attach;
         ns->hooks->set_log(ns->log.get());
     }
 }
