@@ -201,6 +201,10 @@ bool share_reading(const NodeShare *ns) {
            ns->log != nullptr;
 }
 
+bool share_producing(const NodeShare *ns) {
+    return ns != nullptr && ns->role == Role::Produce && ns->log != nullptr;
+}
+
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
     core::RecordView rec;
     switch (ns->log->read(ns->cursor, &rec)) {

@@ -36,6 +36,8 @@ enum class ShareNext {
 void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle);
 // True while rows come from a shared entry (hit or attach) rather than from the child.
 bool share_reading(const NodeShare *ns);
+// True while this run is the producer of a shared entry (rows go to share_row).
+bool share_producing(const NodeShare *ns);
 // Reader: the next row. A producer failure after this node returned rows is an ERROR (a partial
 // result is never served as complete); before any row it answers RunChild.
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len);
