@@ -8,6 +8,9 @@
 // each appending the table blocks it claims (SharedScan); every producer finishes producing
 // before it returns a row, then all read the whole log, sleeping on a ConditionVariable while it
 // fills.
+// A node the cross-session sharing pass put above a plan root (whole result, CTE, InitPlan) and
+// that is read forward once runs "streaming" (exec_direct): no local log, rows straight from the
+// shared entry on a hit or attach, or from the child as it returns them (see material_share.hpp).
 #include <new>
 
 #include "parallel_material/core/tuple_log.hpp"
