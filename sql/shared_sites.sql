@@ -105,6 +105,28 @@ RESET parallel_material.share_whole_results;
 -- EXISTS InitPlans stop at their first row: not a site.
 SELECT count(*) AS sites FROM ss_sites('SELECT id FROM ss_sup WHERE EXISTS (SELECT 1 FROM ss_li WHERE qty > 60)');
 
+-- ---- a whole result whose reader stops after the first row ----
+-- PL/pgSQL SELECT INTO asks the executor for one row: the producer checks at its end whether
+-- the result is complete (one more call of its child) and publishes it if so; the next run hits.
+SELECT parallel_material.reset_shared_results() >= 0 AS reset;
+DO $$ DECLARE s numeric; BEGIN SELECT sum(qty) INTO s FROM ss_li WHERE grp = 2; END $$;
+DO $$ DECLARE s numeric; BEGIN SELECT sum(qty) INTO s FROM ss_li WHERE grp = 2; END $$;
+SELECT state, rows, hits FROM parallel_material.shared_results WHERE query LIKE '%grp = 2%';
+-- A result of several rows read only in part is never published (nothing is shared).
+DO $$ DECLARE g int; BEGIN SELECT grp INTO g FROM ss_li GROUP BY grp ORDER BY grp; END $$;
+BEGIN;
+DECLARE ss_part CURSOR FOR SELECT grp, count(*) FROM ss_li GROUP BY grp ORDER BY grp;
+FETCH 2 FROM ss_part;
+CLOSE ss_part;
+COMMIT;
+SELECT count(*) AS entries FROM parallel_material.shared_results WHERE query LIKE '%GROUP BY grp ORDER BY grp%';
+-- ... also when the transaction aborts with the cursor open.
+BEGIN;
+DECLARE ss_part2 CURSOR FOR SELECT grp, count(*) FROM ss_li GROUP BY grp ORDER BY grp;
+FETCH 1 FROM ss_part2;
+ROLLBACK;
+SELECT count(*) AS entries FROM parallel_material.shared_results WHERE query LIKE '%GROUP BY grp ORDER BY grp%';
+
 -- ---- not shared, and why ----
 SELECT verdict FROM parallel_material.share_verdicts('SELECT grp, sum(qty) * random() FROM ss_li GROUP BY grp');
 SELECT verdict FROM parallel_material.share_verdicts('SELECT grp, count(*), now() FROM ss_li GROUP BY grp');

@@ -27,12 +27,14 @@
 extern "C" {
 #include "access/parallel.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
+#include "utils/snapmgr.h"
 }
 
 namespace pm::pg {
@@ -435,6 +437,26 @@ TupleTableSlot *exec_direct(MaterialState *st) {
     return slot;
 }
 
+// End of a streaming whole-result producer whose parent stopped calling before the end (PL/pgSQL
+// SELECT INTO and SPI with a row count stop after the first row; a portal closed early). A
+// result is published only when complete: one more call of the child says whether it is (a
+// single-row result usually is), and if so the entry is published instead of failed. Only the
+// whole-result site (the main tree ends before the subplans it may use) and only inside a live
+// transaction (ExecutorEnd also runs while portals are dropped at abort).
+void finish_direct(MaterialState *st) {
+    if (st->site != ShareSite::WholeResult || st->child_done || !share_producing(st->share) ||
+        !IsTransactionState())
+        return;
+    EState *estate = st->css.ss.ps.state;
+    pg_call([&] { PushActiveSnapshot(estate->es_snapshot); });
+    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    pg_call([] { PopActiveSnapshot(); });
+    if (TupIsNull(slot)) {
+        st->child_done = true;
+        share_child_done(st->share);
+    }
+}
+
 TupleTableSlot *exec_material(MaterialState *st) {
     if (st->direct) return exec_direct(st);
     if (st->passthrough) {
@@ -715,6 +737,7 @@ TupleTableSlot *exec_scan(CustomScanState *node) {
 void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
+        if (st->direct) finish_direct(st);
         share_stop(st->share);  // the outcome stays for EXPLAIN until the query's memory goes
         release_log(st, true);
         ExecEndNode(st->child);
