@@ -7,6 +7,8 @@
 SET client_min_messages = warning;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+-- Materialize nodes only here (sql/shared_sites.sql covers whole results, CTEs, InitPlans).
+SET parallel_material.share_whole_results = off;
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SET enable_memoize = off;

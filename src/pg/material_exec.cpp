@@ -8,6 +8,9 @@
 // each appending the table blocks it claims (SharedScan); every producer finishes producing
 // before it returns a row, then all read the whole log, sleeping on a ConditionVariable while it
 // fills.
+// A node the cross-session sharing pass put above a plan root (whole result, CTE, InitPlan) and
+// that is read forward once runs "streaming" (exec_direct): no local log, rows straight from the
+// shared entry on a hit or attach, or from the child as it returns them (see material_share.hpp).
 #include <new>
 
 #include "parallel_material/core/tuple_log.hpp"
@@ -24,12 +27,14 @@
 extern "C" {
 #include "access/parallel.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
+#include "utils/snapmgr.h"
 }
 
 namespace pm::pg {
@@ -74,6 +79,9 @@ struct MaterialState {
     PlanState *child;
     int eflags;            // REWIND | BACKWARD | MARK as Material keeps them
     bool passthrough;      // no flags: stream the child, store nothing (as Material does)
+    ShareSite site;        // a replaced Material, or a node the sharing pass put above a root
+    bool direct;           // a site above a root read forward only: stream, no local log
+    bool direct_started;   // direct: the run decided its sharing role
     MemoryContext query_cxt;
     MemoryContextCallback cleanup;
     LogState *ls;
@@ -438,7 +446,70 @@ const char *share_obstacle(MaterialState *st) {
     return nullptr;
 }
 
+// A sharing site above a plan root (whole result, CTE, InitPlan) that its parent reads forward
+// once: no local log. A hit or an attach returns the rows straight from the shared entry's log
+// (the slot points into it; the row stays valid until the next call); a producer returns each row
+// as its child returns it, after appending it to the entry; a skip just passes the child's rows.
+TupleTableSlot *exec_direct(MaterialState *st) {
+    if (st->child_done) return ExecClearTuple(st->out);
+    if (!st->direct_started) {
+        st->direct_started = true;
+        st->materializations++;
+        share_start(&st->share, &st->css, st->child, nullptr);
+    }
+    if (share_reading(st->share)) {
+        const void *data = nullptr;
+        uint32_t len = 0;
+        switch (share_next(st->share, &data, &len)) {
+            case ShareNext::Record:
+                st->rows_read++;
+                return ExecStoreMinimalTuple(static_cast<MinimalTuple>(const_cast<void *>(data)),
+                                             st->out, false);
+            case ShareNext::End:
+                st->child_done = true;
+                return ExecClearTuple(st->out);
+            case ShareNext::RunChild:
+                break;  // nothing returned yet: run the child from the start
+        }
+    }
+    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    if (TupIsNull(slot)) {
+        st->child_done = true;
+        share_child_done(st->share);
+        return ExecClearTuple(st->out);
+    }
+    st->rows_produced++;
+    if (share_producing(st->share)) {
+        bool should_free = false;
+        MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+        share_row(st->share, tuple, tuple->t_len);
+        if (should_free) pfree(tuple);
+    }
+    return slot;
+}
+
+// End of a streaming whole-result producer whose parent stopped calling before the end (PL/pgSQL
+// SELECT INTO and SPI with a row count stop after the first row; a portal closed early). A
+// result is published only when complete: one more call of the child says whether it is (a
+// single-row result usually is), and if so the entry is published instead of failed. Only the
+// whole-result site (the main tree ends before the subplans it may use) and only inside a live
+// transaction (ExecutorEnd also runs while portals are dropped at abort).
+void finish_direct(MaterialState *st) {
+    if (st->site != ShareSite::WholeResult || st->child_done || !share_producing(st->share) ||
+        !IsTransactionState())
+        return;
+    EState *estate = st->css.ss.ps.state;
+    pg_call([&] { PushActiveSnapshot(estate->es_snapshot); });
+    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    pg_call([] { PopActiveSnapshot(); });
+    if (TupIsNull(slot)) {
+        st->child_done = true;
+        share_child_done(st->share);
+    }
+}
+
 TupleTableSlot *exec_material(MaterialState *st) {
+    if (st->direct) return exec_direct(st);
     if (st->passthrough) {
         TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
         if (!TupIsNull(slot)) st->rows_produced++;
@@ -470,6 +541,15 @@ TupleTableSlot *exec_material(MaterialState *st) {
 void rescan_material(MaterialState *st) {
     PlanState *child = st->child;
     if (st->css.ss.ps.chgParam != nullptr) UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
+    if (st->direct) {
+        // The next read starts a new run (a producer that did not finish fails its entry).
+        share_stop(st->share);
+        ExecClearTuple(st->out);
+        st->direct_started = false;
+        st->child_done = false;
+        if (child->chgParam == nullptr) ExecReScan(child);
+        return;
+    }
     if (st->passthrough) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
@@ -673,13 +753,16 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         // (parallel workers get no EXEC_FLAG_REWIND for SubPlans: each would rerun the child).
         if (st->mode != MaterialMode::Serial) st->eflags |= EXEC_FLAG_REWIND;
         st->passthrough = st->eflags == 0;
+        st->site = share_site_of(cscan);
+        st->direct = st->passthrough && st->site != ShareSite::Material;
+        if (st->direct) st->passthrough = false;
         int child_flags = eflags & ~(EXEC_FLAG_REWIND | EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
         st->child = ExecInitNode(static_cast<Plan *>(linitial(cscan->custom_plans)), estate,
                                  child_flags);
         node->custom_ps = list_make1(st->child);
         st->query_cxt = estate->es_query_cxt;
         st->io_mode = "none";
-        if (!st->passthrough) {
+        if (!st->passthrough && !st->direct) {
             TupleDesc desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
             st->out = ExecAllocTableSlot(&estate->es_tupleTable, desc, &TTSOpsMinimalTuple);
             // Parents compile their deforming code for the slot type we return.
@@ -691,6 +774,11 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
             if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
                 TempSpillFile::temp_dir(st->spill_dir, sizeof(st->spill_dir));
         } else {
+            // Direct: rows come from the shared entry (minimal tuples) or from the child.
+            if (st->direct)
+                st->out = ExecAllocTableSlot(&estate->es_tupleTable,
+                                             node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+                                             &TTSOpsMinimalTuple);
             node->ss.ps.resultopsfixed = false;
             node->ss.ps.resultopsset = true;
             node->ss.ps.resultops = nullptr;
@@ -708,6 +796,7 @@ TupleTableSlot *exec_scan(CustomScanState *node) {
 void end_scan(CustomScanState *node) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
+        if (st->direct) finish_direct(st);
         share_stop(st->share);  // the outcome stays for EXPLAIN until the query's memory goes
         release_log(st, true);
         ExecEndNode(st->child);
@@ -751,8 +840,11 @@ void restr_pos(CustomScanState *node) {
 void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     auto *st = reinterpret_cast<MaterialState *>(node);
     const char *mode = st->passthrough ? "pass-through" : "serial";
+    if (st->direct) mode = "streaming";
     if (st->mode == MaterialMode::Shared) mode = "shared, one producer";
     if (st->mode == MaterialMode::SharedScan) mode = "shared, every participant scans";
+    if (st->site != ShareSite::Material)
+        ExplainPropertyText("Shared Site", share_site_text(st->site), es);
     ExplainPropertyText("Mode", mode, es);
     if (es->verbose) {
         // Whether the node is shared, or why not where it could matter (a parallel query).
@@ -764,6 +856,11 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     // issue 6: "Cross-Session Sharing: ..." — what the last run did (ANALYZE), else the verdict
     if (!explain_share_outcome(st->share, es)) explain_share_verdict(node, es);
     if (!es->analyze) return;
+    if (st->direct) {  // no local log: rows from the child, rows from the shared entry
+        ExplainPropertyInteger("Rows Produced", nullptr, static_cast<int64>(st->rows_produced), es);
+        ExplainPropertyInteger("Rows Read", nullptr, static_cast<int64>(st->rows_read), es);
+        return;
+    }
     uint64_t peak = st->peak_bytes;
     uint64_t spilled = st->pages_spilled;
     const char *io = st->io_mode;

@@ -64,7 +64,13 @@ enum class SerialReason : int {
     PartialChild = 4,   // the child's output is already split across participants
 };
 const char *serial_reason_text(SerialReason r);
-constexpr int kPayloadVersion = 2;
+// custom_private [3]: what the node stands for. A Material replaced by the planning pass, or a
+// serial node added by the cross-session sharing pass (share_sites.cpp) above a plan root that
+// may be shared: the whole result of the query, a MATERIALIZED CTE's plan, an InitPlan's plan.
+enum class ShareSite : int { Material = 0, WholeResult = 1, Cte = 2, InitPlan = 3 };
+const char *share_site_text(ShareSite s);
+ShareSite share_site_of(const CustomScan *cs);
+constexpr int kPayloadVersion = 3;
 
 extern CustomScanMethods material_scan_methods;
 
@@ -72,6 +78,10 @@ extern CustomScanMethods material_scan_methods;
 void register_material_methods();
 // The planner post-pass: replaces Material nodes in every tree of stmt.
 void replace_materials(PlannedStmt *stmt);
+// A serial ParallelMaterial node over child, standing for `site` (never a Material): returns the
+// same rows as child, column for column. nullptr when an output column cannot be resolved for
+// EXPLAIN. The caller gives it a plan_node_id.
+Plan *make_share_wrapper(Plan *child, ShareSite site);
 // Installs the planner hook.
 void install_material_planner();
 // Installs the join-path hook adding partial nested loops over a shared inner.

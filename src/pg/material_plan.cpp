@@ -7,6 +7,7 @@
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/share_sites.hpp"
 #include "pg/shmem.hpp"
 
 extern "C" {
@@ -264,9 +265,10 @@ Plan *make_parallel_material(Material *mat, MaterialMode mode, SerialReason why)
     cs->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN | CUSTOMPATH_SUPPORT_MARK_RESTORE;
     cs->custom_plans = list_make1(child);
     cs->custom_exprs = NIL;
-    cs->custom_private = list_make3(makeInteger(kPayloadVersion),
+    cs->custom_private = list_make4(makeInteger(kPayloadVersion),
                                     makeInteger(static_cast<int>(mode)),
-                                    makeInteger(static_cast<int>(why)));
+                                    makeInteger(static_cast<int>(why)),
+                                    makeInteger(static_cast<int>(ShareSite::Material)));
     cs->custom_scan_tlist = scan_tlist;
     cs->custom_relids = nullptr;
     cs->methods = &material_scan_methods;
@@ -280,6 +282,57 @@ Plan *make_parallel_material(Material *mat, MaterialMode mode, SerialReason why)
 #endif
     return &cs->scan.plan;
 }
+
+}  // namespace
+
+Plan *make_share_wrapper(Plan *child, ShareSite site) {
+    bool failed = false;
+    List *scan_tlist = NIL;
+    List *tlist = NIL;
+    ListCell *lc;
+    foreach (lc, child->targetlist) {
+        auto *tle = static_cast<TargetEntry *>(lfirst(lc));
+        Node *expr = flatten(reinterpret_cast<Node *>(tle->expr), child, &failed);
+        if (failed) return nullptr;
+        scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(expr),
+                                                         tle->resno, tle->resname, false));
+        // The node returns the child's rows as they are: column i is column i (resjunk kept, so
+        // a top-level junk filter still drops sort keys).
+        Var *var = makeVar(INDEX_VAR, tle->resno, exprType(expr), exprTypmod(expr),
+                           exprCollation(expr), 0);
+        TargetEntry *ntle = flatCopyTargetEntry(tle);
+        ntle->expr = reinterpret_cast<Expr *>(var);
+        tlist = lappend(tlist, ntle);
+    }
+    CustomScan *cs = makeNode(CustomScan);
+    Plan *p = &cs->scan.plan;
+    p->startup_cost = child->startup_cost;
+    p->total_cost = child->total_cost;
+    p->plan_rows = child->plan_rows;
+    p->plan_width = child->plan_width;
+    p->parallel_aware = false;
+    p->parallel_safe = child->parallel_safe;
+    p->async_capable = false;
+    p->initPlan = NIL;  // the child keeps its InitPlans (run only if the child runs)
+    p->extParam = bms_copy(child->extParam);
+    p->allParam = bms_copy(child->extParam);
+    p->qual = NIL;
+    p->targetlist = tlist;
+    cs->scan.scanrelid = 0;
+    cs->flags = 0;  // forward only: a scrollable cursor gets the planner's own Material below
+    cs->custom_plans = list_make1(child);
+    cs->custom_exprs = NIL;
+    cs->custom_private = list_make4(makeInteger(kPayloadVersion),
+                                    makeInteger(static_cast<int>(MaterialMode::Serial)),
+                                    makeInteger(static_cast<int>(SerialReason::NotParallel)),
+                                    makeInteger(static_cast<int>(site)));
+    cs->custom_scan_tlist = scan_tlist;
+    cs->custom_relids = nullptr;
+    cs->methods = &material_scan_methods;
+    return p;
+}
+
+namespace {
 
 void count_fallback() {
     if (SharedState *state = shared_state()) pg_atomic_fetch_add_u64(&state->stats.fallbacks, 1);
@@ -320,14 +373,38 @@ PlannedStmt *planner(Query *parse, const char *query_string, int cursor_options,
     if (settings.enable) {
         guarded([&] {
             replace_materials(stmt);
-            // Cross-session sharing records its verdict on the nodes just placed.
-            if (share_settings.share_across_sessions) annotate_shared_nodes(stmt);
+            // Cross-session sharing: serial nodes above the whole result, MATERIALIZED CTEs and
+            // InitPlans, then the verdict on every ParallelMaterial node.
+            if (share_settings.share_across_sessions) {
+                wrap_share_sites(stmt, cursor_options);
+                annotate_shared_nodes(stmt);
+            }
         });
     }
     return stmt;
 }
 
 }  // namespace
+
+const char *share_site_text(ShareSite s) {
+    switch (s) {
+        case ShareSite::Material:
+            return "Materialize";
+        case ShareSite::WholeResult:
+            return "whole result";
+        case ShareSite::Cte:
+            return "MATERIALIZED CTE";
+        case ShareSite::InitPlan:
+            return "InitPlan";
+    }
+    return "unknown";
+}
+
+ShareSite share_site_of(const CustomScan *cs) {
+    if (list_length(cs->custom_private) < 4) return ShareSite::Material;
+    Node *n = static_cast<Node *>(list_nth(cs->custom_private, 3));
+    return n != nullptr && IsA(n, Integer) ? static_cast<ShareSite>(intVal(n)) : ShareSite::Material;
+}
 
 const char *serial_reason_text(SerialReason r) {
     switch (r) {

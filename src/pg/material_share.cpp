@@ -286,6 +286,10 @@ bool share_reading(const NodeShare *ns) {
 
 uint64_t share_rows_copied(const NodeShare *ns) { return ns != nullptr ? ns->rows : 0; }
 
+bool share_producing(const NodeShare *ns) {
+    return ns != nullptr && ns->role == Role::Produce && ns->log != nullptr;
+}
+
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
     core::RecordView rec;
     switch (ns->log->read(ns->cursor, &rec)) {

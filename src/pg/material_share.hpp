@@ -63,6 +63,8 @@ void share_note_fallback(NodeShare *ns);
 bool share_engaged(const NodeShare *ns);
 // True while rows come from a shared entry (hit or attach) rather than from the child.
 bool share_reading(const NodeShare *ns);
+// True while this run is the producer of a shared entry (rows go to share_row).
+bool share_producing(const NodeShare *ns);
 // Reader: the next row, the end, or RunChild when the producer failed.
 // Rows this run copied from the entry (after RunChild: those the caller must check).
 uint64_t share_rows_copied(const NodeShare *ns);

@@ -4,6 +4,7 @@
 #include "pg/hooks.hpp"
 #include "pg/result_spill.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/share_sites.hpp"
 #include "pg/shmem.hpp"
 #include "pg/write_tracking.hpp"
 
@@ -17,6 +18,7 @@ void _PG_init(void) {
     // placeholders that postgresql.conf values of not-yet-defined settings are kept in.
     pm::pg::define_share_gucs();
     pm::pg::define_result_spill_gucs();
+    pm::pg::define_share_site_gucs();
     pm::pg::define_write_tracking_gucs();
     pm::pg::define_gucs();
     if (process_shared_preload_libraries_in_progress) {
