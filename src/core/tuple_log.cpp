@@ -829,6 +829,19 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
     return true;
 }
 
+ReadStatus TupleLog::reread(Cursor &c, uint64_t upto, RecordView *out) {
+    if (c.pos_ >= upto)
+        return ReadStatus::End;
+    uint64_t w;
+    if (!read_record(c, c.pos_, &w, out))
+        throw Error(Error::Code::Internal, "reread of a record that was not published");
+    const uint64_t fp = record_footprint(w);
+    c.prev_len_ = fp;
+    c.pos_ += fp;
+    ++hstats_.records_read;
+    return ReadStatus::Record;
+}
+
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
     return try_read_impl(c, out, nullptr);
 }

@@ -114,10 +114,6 @@ struct MaterialState {
     uint64_t peak_bytes;
     uint64_t pages_spilled;
     const char *io_mode;
-    // Taking over from a failed cross-session producer: rows already copied into the log that
-    // the child's own first rows must equal, and the cursor that reads them back.
-    uint64_t verify_left;
-    core::Cursor *verify_cursor;
     NodeShare *share;  // issue 6: sharing the result across sessions (serial mode), or null
 };
 
@@ -158,15 +154,8 @@ void release_log(MaterialState *st, bool free_region) {
 
 void detach_callback(dsm_segment *seg, Datum arg);
 
-void stop_verifying(MaterialState *st) {
-    delete st->verify_cursor;
-    st->verify_cursor = nullptr;
-    st->verify_left = 0;
-}
-
 void cleanup_callback(void *arg) {
     auto *st = static_cast<MaterialState *>(arg);
-    stop_verifying(st);
     share_free(st->share);  // a producer that has not published fails its entry
     st->share = nullptr;
     release_log(st, false);
@@ -247,7 +236,6 @@ void start_log(MaterialState *st, bool allow_producers) {
             throw core::Error(core::Error::Code::Internal, "new log refused its producer");
     }
     ls->cursor = core::Cursor();
-    stop_verifying(st);
     st->child_done = false;
     st->at = Saved{};
     st->materializations++;
@@ -268,28 +256,6 @@ TupleTableSlot *emit(MaterialState *st, const core::RecordView &rec) {
                       "the participant producing a shared materialization failed");
 }
 
-[[noreturn]] void copied_rows_differ() {
-    pg_call([] {
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("the session producing a shared result failed after this query had read "
-                        "part of it, and running the plan here gave other rows first"),
-                 errhint("Run the query again.")));
-    });
-    throw core::Error(core::Error::Code::Internal, "unreachable");
-}
-
-// The child's next row must be the next of the rows already copied from a producer that failed
-// (same snapshot, same plan: a deterministic plan gives them in the same order).
-void check_copied_row(MaterialState *st, MinimalTuple tuple) {
-    core::RecordView rec;
-    const core::ReadStatus rs = st->ls->log->try_read(*st->verify_cursor, &rec);
-    if (rs != core::ReadStatus::Record || rec.len != tuple->t_len ||
-        memcmp(rec.data, tuple, tuple->t_len) != 0)
-        copied_rows_differ();
-    if (--st->verify_left == 0) stop_verifying(st);
-}
-
 bool produce_one(MaterialState *st) {
     core::TupleLog &log = *st->ls->log;
     // Another producer (a participant or a producer worker) failed: its error is the query's.
@@ -305,17 +271,14 @@ bool produce_one(MaterialState *st) {
                 st->child_done = true;
                 log.producer_done();
                 return false;
-            case ShareNext::RunChild:  // run the child from the start, checking what we copied
+            case ShareNext::RunChild:  // run the child from the start (checking what we copied)
                 if (st->shared != nullptr) st->shared->share.fell_back = 1;
-                stop_verifying(st);
-                st->verify_left = share_rows_copied(st->share);
-                if (st->verify_left > 0) st->verify_cursor = new core::Cursor();
                 break;
         }
     }
     TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
     if (TupIsNull(slot)) {
-        if (st->verify_left > 0) copied_rows_differ();
+        share_check_end(st->share);
         st->child_done = true;
         log.producer_done();
         share_child_done(st->share);
@@ -323,8 +286,7 @@ bool produce_one(MaterialState *st) {
     }
     bool should_free = false;
     MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
-    if (st->verify_left > 0) {  // a row the log already holds (copied from a failed producer)
-        check_copied_row(st, tuple);
+    if (share_check_row(st->share, tuple, tuple->t_len)) {  // the log has it (copied)
         if (should_free) pfree(tuple);
         return true;
     }
@@ -469,14 +431,24 @@ TupleTableSlot *exec_direct(MaterialState *st) {
                 st->child_done = true;
                 return ExecClearTuple(st->out);
             case ShareNext::RunChild:
-                break;  // nothing returned yet: run the child from the start
+                break;  // run the child from the start (checking the rows already returned)
         }
     }
-    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
-    if (TupIsNull(slot)) {
-        st->child_done = true;
-        share_child_done(st->share);
-        return ExecClearTuple(st->out);
+    TupleTableSlot *slot;
+    for (;;) {
+        slot = pg_call([&] { return ExecProcNode(st->child); });
+        if (TupIsNull(slot)) {
+            share_check_end(st->share);
+            st->child_done = true;
+            share_child_done(st->share);
+            return ExecClearTuple(st->out);
+        }
+        if (!share_verifying(st->share)) break;
+        bool should_free = false;
+        MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+        const bool returned_already = share_check_row(st->share, tuple, tuple->t_len);
+        if (should_free) pfree(tuple);
+        if (!returned_already) break;
     }
     st->rows_produced++;
     if (share_producing(st->share)) {
@@ -614,7 +586,6 @@ void attach_shared(MaterialState *st, SharedMaterial *sh, int slot) {
     ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
     st->shared = sh;
     st->slot = slot;
-    stop_verifying(st);
     st->role_decided = false;
     st->child_done = false;
     st->at = Saved{};

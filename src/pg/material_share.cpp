@@ -30,7 +30,7 @@ namespace pm::pg {
 
 namespace {
 
-enum class Role { None, Produce, Attach, Hit };
+enum class Role { None, Produce, Attach, Hit, Verify };
 
 // Waits of a reader (and wakeups by the producer) on the entry slot's ConditionVariable. Sleeps
 // are timed: a producer that exits without failing the log is noticed through the registry
@@ -80,6 +80,7 @@ public:
     uint64_t log_bytes = 0;  // producer: log footprint so far (bounded by share_max_bytes)
     bool published = false;
     bool borrowed = false;  // a parallel worker following its leader: the pin is the leader's
+    uint64_t verify_upto = 0;  // Verify: log position up to which rows were read before
 };
 
 namespace {
@@ -284,7 +285,41 @@ bool share_reading(const NodeShare *ns) {
            ns->log != nullptr;
 }
 
-uint64_t share_rows_copied(const NodeShare *ns) { return ns != nullptr ? ns->rows : 0; }
+bool share_verifying(const NodeShare *ns) { return ns != nullptr && ns->role == Role::Verify; }
+
+namespace {
+[[noreturn]] void copied_rows_differ() {
+    pg_call([] {
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("the session producing a shared result failed after this query had read "
+                        "part of it, and running the plan here gave other rows first"),
+                 errhint("Run the query again.")));
+    });
+    throw core::Error(core::Error::Code::Internal, "unreachable");
+}
+
+void finish_verify(NodeShare *ns) {
+    share_stop(ns);  // drops the pin on the failed entry (freed with its last pin)
+    ns->role = Role::None;
+}
+}  // namespace
+
+bool share_check_row(NodeShare *ns, const void *data, uint32_t len) {
+    if (!share_verifying(ns)) return false;
+    core::RecordView rec;
+    if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
+        finish_verify(ns);
+        return false;
+    }
+    if (rec.len != len || memcmp(rec.data, data, len) != 0) copied_rows_differ();
+    if (ns->cursor.position() >= ns->verify_upto) finish_verify(ns);
+    return true;
+}
+
+void share_check_end(NodeShare *ns) {
+    if (share_verifying(ns)) copied_rows_differ();
+}
 
 bool share_producing(const NodeShare *ns) {
     return ns != nullptr && ns->role == Role::Produce && ns->log != nullptr;
@@ -306,9 +341,17 @@ ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
             // the ones already copied (never a partial result served as complete).
             *data = nullptr;
             *len = 0;
-            abandon(ns, ns->rows == 0 ? "the producing session failed; ran the plan itself"
-                                      : "the producing session failed; ran the plan itself "
-                                        "and checked the rows already copied");
+            if (ns->rows == 0) {
+                abandon(ns, "the producing session failed; ran the plan itself");
+                return ShareNext::RunChild;
+            }
+            // Keep the pin: the rows read so far stay in the failed entry's log and are read
+            // again to check the child's first rows against them.
+            ns->role = Role::Verify;
+            ns->verify_upto = ns->cursor.position();
+            ns->cursor = core::Cursor();
+            ns->outcome = "skipped (the producing session failed; ran the plan itself and "
+                          "checked the rows already read)";
             return ShareNext::RunChild;
         case core::ReadStatus::WouldBlock:
             break;

@@ -39,9 +39,8 @@ enum ShareHandoffRole : uint32 { kHandoffNone = 0, kHandoffRead = 1, kHandoffPro
 enum class ShareNext {
     Record,    // *data, *len: the next row of the shared result
     End,       // the shared result is complete
-    // The producer failed (or stopped before the end): run the child instead. The caller's
-    // own run must give the share_rows_copied() rows already copied first (it checks them):
-    // a partial result is never served as complete.
+    // The producer failed (or stopped before the end): run the child instead, passing its rows
+    // through share_check_row (the ones this node already has are checked, not used again).
     RunChild,
 };
 
@@ -66,8 +65,14 @@ bool share_reading(const NodeShare *ns);
 // True while this run is the producer of a shared entry (rows go to share_row).
 bool share_producing(const NodeShare *ns);
 // Reader: the next row, the end, or RunChild when the producer failed.
-// Rows this run copied from the entry (after RunChild: those the caller must check).
-uint64_t share_rows_copied(const NodeShare *ns);
+// Taking over from a failed producer after rows were read (RunChild): the child's first rows
+// must be the rows already read from the entry, byte for byte (same plan, same snapshot).
+// share_check_row answers true for such a row (the caller already has it: drop it) and false
+// once they are all checked (the caller uses the row); a row that differs is an ERROR.
+bool share_verifying(const NodeShare *ns);
+bool share_check_row(NodeShare *ns, const void *data, uint32_t len);
+// The child ended: an ERROR if rows already read were not all given again.
+void share_check_end(NodeShare *ns);
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len);
 // Producer: one more row of the child (appended to the entry; over budget the entry is abandoned).
 void share_row(NodeShare *ns, const void *data, uint32_t len);

@@ -103,8 +103,8 @@ $prod->query('SELECT 1');
 open_gate();    # a reader that recomputes passes the gate itself
 like($prod->{stderr}, qr/canceling statement due to user request/, 'the producer was cancelled');
 $rd_out = $rd->query('SELECT 1') . $rd->{stderr};
-like($rd_out, qr/Cross-Session Sharing: skipped \(the producing session failed; ran the plan itself and checked the rows already copied\)/,
-	'the attached reader took over and checked the rows it had copied');
+like($rd_out, qr/Cross-Session Sharing: skipped \(the producing session failed; ran the plan itself and checked the rows already read\)/,
+	'the attached reader took over and checked the rows it had read');
 like($rd_out, qr/\Q$stock\E/, 'the reader gets the stock answer');
 is($rd->{stderr}, '', 'no error in the reader');
 ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM parallel_material.shared_results WHERE state <> 'ready'"),

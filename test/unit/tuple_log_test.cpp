@@ -1132,3 +1132,40 @@ TEST(TupleLogProcesses, NoLostWakeupsSingleProducerAcrossFork) {
     EXPECT_EQ(timeouts->load(), 0) << "a sleeping reader missed a wake-up";
     munmap(mem, 128 + log_size);
 }
+
+// A reader that read part of a log before its producer failed reads those records again (to
+// check a re-execution against them), spilled pages included; nothing past what it had read.
+class Reread : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Reread, RecordsReadBeforeAFailure) {
+    Region r(small_cfg(4096, 4, GetParam()));  // ring 16 KiB: most records get spilled
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    Cursor c;
+    RecordView v;
+    std::vector<std::string> seen;
+    for (int i = 0; i < 300; ++i) {
+        std::string s = pattern(static_cast<size_t>(i * 37 % 900), i);
+        log.append(s.data(), static_cast<uint32_t>(s.size()));
+        if (i < 200) {
+            ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record) << i;
+            seen.push_back(as_string(v));
+        }
+    }
+    const uint64_t upto = c.position();
+    log.fail();
+    EXPECT_EQ(log.try_read(c, &v), ReadStatus::Failed);
+    EXPECT_GT(log.stats().pages_spilled, 0u);
+    TupleLog other(r.get(), spill.get(), nullptr);  // another handle, as in another process
+    Cursor again;
+    for (size_t i = 0; i < seen.size(); ++i) {
+        ASSERT_EQ(other.reread(again, upto, &v), ReadStatus::Record) << i;
+        EXPECT_EQ(as_string(v), seen[i]) << i;
+    }
+    EXPECT_EQ(again.position(), upto);
+    EXPECT_EQ(other.reread(again, upto, &v), ReadStatus::End);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Reread, ::testing::Bool());

@@ -168,6 +168,10 @@ public:
     // Single-producer logs only: the record before the cursor (moving the cursor back);
     // End at position 0.
     ReadStatus read_prev(Cursor &c, RecordView *out);
+    // Reads again the record at the cursor if it starts before position upto, a position some
+    // cursor of this log reached earlier (so every record before it was published), even after
+    // the log failed; End at upto. For a reader checking rows it read before a failure.
+    ReadStatus reread(Cursor &c, uint64_t upto, RecordView *out);
     // Rescan is seek(c, 0); mark/restore is RecordView::pos / seek(c, pos).
     void seek(Cursor &c, uint64_t pos);
 
