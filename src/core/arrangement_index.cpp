@@ -505,6 +505,62 @@ uint64_t ArrangementIndex::probe(Reader &reader, uint64_t hash, const void *key,
                       visible, emit);
 }
 
+// Asks the cache for a version's first two lines (its header may straddle them; key and tuple
+// bytes of a small row follow in the second).
+static inline void prefetch_version(const char *p) {
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+}
+
+uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uint32_t n,
+                                       VisibilityFn visible, BatchEmitFn emit) const {
+    if (n > kMaxProbeBatch)
+        throw Error(Error::Code::InvalidArgument, "arrangement probe batch too large");
+    enter(reader);
+    ScopeExit leave([&] { exit(reader); });
+    const uint32_t log2 = hdr_->nbuckets_log2;
+    uint64_t cur[kMaxProbeBatch];      // per probe: its bucket, then the version it stands on
+    uint32_t active[kMaxProbeBatch];   // probes whose chain is not finished
+    for (uint32_t i = 0; i < n; ++i) {
+        cur[i] = bucket_of(keys[i].hash, log2);
+        __builtin_prefetch(&buckets_[cur[i]]);
+    }
+    uint32_t nactive = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        uint64_t off = buckets_[cur[i]].load(std::memory_order_seq_cst);
+        if (off == 0)
+            continue;
+        prefetch_version(base_ + off);
+        cur[i] = off;
+        active[nactive++] = i;
+    }
+    uint64_t emitted = 0;
+    while (nactive != 0) {
+        uint32_t still = 0;
+        for (uint32_t j = 0; j < nactive; ++j) {
+            const uint32_t i = active[j];
+            const Node *nd = node(cur[i]);
+            const ProbeKey &k = keys[i];
+            if (nd->hash == k.hash && nd->key_len == k.key_len &&
+                (k.key_len == 0 || std::memcmp(nd->key(), k.key, k.key_len) == 0)) {
+                VersionView v = view_of(nd);
+                if (visible(v)) {
+                    emit(i, v);
+                    ++emitted;
+                }
+            }
+            uint64_t next = nd->next.load(std::memory_order_seq_cst);
+            if (next != 0) {
+                prefetch_version(base_ + next);
+                cur[i] = next;
+                active[still++] = i;
+            }
+        }
+        nactive = still;
+    }
+    return emitted;
+}
+
 uint64_t ArrangementIndex::scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const {
     enter(reader);
     ScopeExit leave([&] { exit(reader); });

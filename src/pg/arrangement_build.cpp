@@ -149,6 +149,7 @@ int build_reported(Relation rel, const Def &def) {
         if (e.slot >= 0 && e.state == State::Ready) return e.slot;
     }
     uint64_t offset = 0;
+    TransactionId oldest = InvalidTransactionId;
     try {
         auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
         st->rel = rel;
@@ -160,7 +161,19 @@ int build_reported(Relation rel, const Def &def) {
         offset = index.index_offset();
         try {
             pg_call([&] { build_begin(st); });
+            // The xid bound. Every xid a later delta stores belongs to a transaction running now
+            // or later, so it follows both the scan's horizon and the table's relfrozenxid (a
+            // vacuum's relfrozenxid precedes every xid running during it); the stored xids are
+            // checked one by one (unfrozen ones follow relfrozenxid too).
+            oldest = st->oldest_xmin;
+            TransactionId frozen = rel->rd_rel->relfrozenxid;
+            if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen))
+                oldest = frozen;
             while (pg_call([&] { return build_next(st); })) {
+                if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, oldest))
+                    oldest = st->xmin;
+                if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
+                    oldest = st->xmax;
                 const MinimalTuple t = st->tuple;
                 index.insert(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t, t->t_len,
                              st->tid, st->xmin, st->cmin);
@@ -190,7 +203,7 @@ int build_reported(Relation rel, const Def &def) {
         abort_build(slot);
         throw;
     }
-    finish_build(slot, offset);
+    finish_build(slot, offset, oldest);
     return slot;
 }
 
@@ -200,10 +213,12 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
     for (int attempt = 0; attempt < 3; ++attempt) {
         EntryInfo e = pin_ready(def.defid);
         if (e.slot >= 0) {
-            if (e.relfilenode == rel->rd_node.relNode) return e;
+            const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
+            if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
             unpin(e.slot);
-            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed.
-            set_invalid(e.slot, "the table was rewritten", DEBUG1);
+            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it
+            // holds xids the heap has frozen: rebuilt before they could be misread.
+            set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
         }
         // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
         // for writers is reported as the build's first phase.
@@ -215,7 +230,8 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
             throw;
         }
         EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode) {
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode &&
+            xids_too_old(now.oldest_xid, rel->rd_rel->relfrozenxid) == nullptr) {
             progress_end(progress);
             continue;
         }

@@ -220,6 +220,52 @@ TEST(ArrangementIndex, HashCollisionsCompareKeyBytes) {
     EXPECT_TRUE(probe_all(f.index, 6, "ab").empty());
 }
 
+TEST(ArrangementIndex, ProbeBatchMatchesProbe) {
+    // Few buckets: long chains mixing keys, equal hashes for different keys, duplicates.
+    Fixture f(4 << 20, opts(8, 1024, 8));
+    for (uint32_t i = 0; i < 600; ++i) {
+        uint32_t k = i % 37;
+        put(f.index, k % 5 == 0 ? 1234 : k * 7919u, "key" + std::to_string(k),
+            "t" + std::to_string(i), Tid{i, 1}, /*xmin=*/i % 3 == 0 ? 4 : 3);
+    }
+    auto odd_xmin_hidden = [](const VersionView &v) { return v.xmin != 4; };
+    std::vector<std::string> keys;
+    std::vector<pm::core::ProbeKey> batch;
+    for (uint32_t k = 0; k < 45; ++k) keys.push_back("key" + std::to_string(k % 41));  // 37..40 absent
+    for (uint32_t k = 0; k < keys.size(); ++k) {
+        uint32_t kk = k % 41;
+        batch.push_back({kk % 5 == 0 ? 1234 : kk * 7919u, keys[k].data(),
+                         static_cast<uint32_t>(keys[k].size())});
+    }
+    std::vector<std::vector<std::string>> got(batch.size());
+    ArrangementIndex::Reader r = f.index.register_reader();
+    uint64_t n = f.index.probe_batch(r, batch.data(), static_cast<uint32_t>(batch.size()),
+                                     odd_xmin_hidden, [&](uint32_t i, const VersionView &v) {
+                                         got.at(i).push_back(str(v.tuple, v.tuple_len));
+                                     });
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+        std::vector<std::string> want;
+        f.index.probe(r, batch[i].hash, batch[i].key, batch[i].key_len, odd_xmin_hidden,
+                      [&](const VersionView &v) { want.push_back(str(v.tuple, v.tuple_len)); });
+        EXPECT_EQ(got[i], want) << "probe " << i;  // same versions, same (newest first) order
+        EXPECT_EQ(want.empty(), i % 41 >= 37) << "probe " << i;
+        total += want.size();
+    }
+    EXPECT_EQ(n, total);
+    uint64_t brute = 0;  // the rows inserted under each probed key, minus the hidden ones
+    for (uint32_t k = 0; k < batch.size(); ++k)
+        for (uint32_t i = 0; i < 600; ++i) brute += (i % 37 == k % 41 && i % 3 != 0) ? 1 : 0;
+    EXPECT_EQ(total, brute);
+    EXPECT_EQ(f.index.probe_batch(r, batch.data(), 0, all_visible,
+                                  [](uint32_t, const VersionView &) { FAIL(); }),
+              0u);
+    std::vector<pm::core::ProbeKey> big(ArrangementIndex::kMaxProbeBatch + 1, batch[0]);
+    EXPECT_THROW(f.index.probe_batch(r, big.data(), static_cast<uint32_t>(big.size()),
+                                     all_visible, [](uint32_t, const VersionView &) {}),
+                 Error);
+}
+
 TEST(ArrangementIndex, DeleteByTid) {
     Fixture f(1 << 20, opts(16, 1024, 64));
     put(f.index, 1, "k", "a", Tid{1, 1});

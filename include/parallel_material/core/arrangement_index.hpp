@@ -88,6 +88,15 @@ struct VersionView {
 
 using VisibilityFn = FunctionRef<bool(const VersionView &)>;
 using EmitFn = FunctionRef<void(const VersionView &)>;
+// probe_batch's emit: the index of the probe (in the batch) the version matched, and the version.
+using BatchEmitFn = FunctionRef<void(uint32_t, const VersionView &)>;
+
+// One probe of a batch: the key's hash and bytes (which must stay valid during the call).
+struct ProbeKey {
+    uint64_t hash;
+    const void *key;
+    uint32_t key_len;
+};
 // Picks, among the versions carrying a TID, the one a delete applies to: the heap's current
 // version (never deleted, or deleted only by a transaction that aborted). Used by mark_deleted
 // and truncate_all; the default (current_if_no_xmax) treats any xmax as final.
@@ -205,6 +214,15 @@ class ArrangementIndex {
     // may or may not be offered, which is safe because its inserter is still in progress.
     uint64_t probe(Reader &reader, uint64_t hash, const void *key, uint32_t key_len,
                    VisibilityFn visible, EmitFn emit) const;
+    // probe() for up to kMaxProbeBatch keys at once, in one read section, with the same
+    // callbacks and guarantees; emit(i, v) names the probe i that v matched. The chains are
+    // walked interleaved (one version of each unfinished chain per round, the next one
+    // prefetched), so the cache and TLB misses of different probes overlap instead of queueing:
+    // the order of emits across probes is unspecified; within one probe it is probe()'s order
+    // (newest first). Returns the number emitted. Error(InvalidArgument) when n is too large.
+    static constexpr uint32_t kMaxProbeBatch = 256;
+    uint64_t probe_batch(Reader &reader, const ProbeKey *keys, uint32_t n, VisibilityFn visible,
+                         BatchEmitFn emit) const;
     // Same over every version of every bucket.
     uint64_t scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const;
     // Conveniences that claim a temporary reader slot.
