@@ -212,6 +212,10 @@ static inline uint64_t bucket_of(uint64_t hash, uint32_t log2) {
     return log2 == 0 ? 0 : (hash * kMixer) >> (64 - log2);
 }
 
+uint64_t ArrangementIndex::bucket_order(uint64_t hash) {
+    return hash * kMixer;  // bucket_of() keeps its top bits
+}
+
 void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                               uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin,
                               uint16_t flags) {
