@@ -19,6 +19,9 @@ extern "C" {
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
 #include "storage/predicate.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -52,6 +55,10 @@ struct JoinState {
     int nkeys;
     List *key_states;  // ExprState per key
     TupleTableSlot *inner_slot;  // MinimalTuple slot over the arranged columns
+    // The quals that read arranged columns only, renumbered to inner_slot's attributes: checked
+    // on the match alone, before its columns are copied next to the outer row's and the other
+    // quals (ps.qual, the rest) run. Most matches that fail do so here (Q3: l_shipdate).
+    ExprState *inner_qual;
     // Outer rows are probed in batches of up to kBatch (one probe_batch call: the cache misses
     // of their chains overlap). Per batch: the outer rows' values (by-reference ones copied into
     // batch_cxt, since the child's slot changes with every row), each row's key bytes (in
@@ -238,6 +245,11 @@ void group_matches(JoinState *js) {
 // Fills the inner part of the scan slot from a match; true when the quals accept it.
 bool load_match(JoinState *js, MinimalTuple mt) {
     ExecStoreMinimalTuple(mt, js->inner_slot, false);
+    if (js->inner_qual != nullptr) {
+        ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
+        econtext->ecxt_scantuple = js->inner_slot;
+        if (!ExecQual(js->inner_qual, econtext)) return false;
+    }
     slot_getallattrs(js->inner_slot);
     TupleTableSlot *scan = js->css.ss.ss_ScanTupleSlot;
     for (int c = 0; c < js->shape->def.ncols; ++c) {
@@ -312,6 +324,66 @@ TupleTableSlot *exec_join(JoinState *js) {
     }
 }
 
+// Whether every Var of a clause is an arranged column (a custom_scan_tlist position after the
+// outer columns); moves them down to inner_slot's numbering when `shift`.
+struct InnerVars {
+    int n_outer;
+    bool only_inner;
+    bool shift;
+};
+bool inner_vars_walker(Node *node, InnerVars *c) {
+    if (node == nullptr) return false;
+    if (IsA(node, Var)) {
+        auto *v = reinterpret_cast<Var *>(node);
+        if (c->shift) {
+            v->varattno = static_cast<AttrNumber>(v->varattno - c->n_outer);
+            v->varattnosyn = v->varattno;
+        } else if (v->varno != INDEX_VAR || v->varlevelsup != 0 || v->varattno <= c->n_outer) {
+            c->only_inner = false;
+        }
+        return false;
+    }
+    return expression_tree_walker(
+        node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(inner_vars_walker)), c);
+}
+
+// Splits the node's quals: those over arranged columns only (and nothing volatile) are
+// compiled against inner_slot; the rest replace ps.qual. The inner slot's kind is not fixed
+// for these expressions (scanopsfixed off while compiling), so a JIT-compiled deform step
+// reads it as the MinimalTuple slot it is.
+void split_quals(JoinState *js, CustomScan *cs) {
+    List *inner = NIL, *rest = NIL;
+    ListCell *lc;
+    foreach (lc, cs->scan.plan.qual) {
+        Node *clause = static_cast<Node *>(lfirst(lc));
+        InnerVars c{js->n_outer, true, false};
+        inner_vars_walker(clause, &c);
+        if (c.only_inner && !contain_volatile_functions(clause) && !contain_subplans(clause)) {
+            Node *copy = static_cast<Node *>(copyObjectImpl(clause));
+            InnerVars shift{js->n_outer, true, true};
+            inner_vars_walker(copy, &shift);
+            inner = lappend(inner, copy);
+        } else {
+            rest = lappend(rest, clause);
+        }
+    }
+    if (inner == NIL) return;
+    PlanState *ps = &js->css.ss.ps;
+    const TupleTableSlotOps *ops = ps->scanops;
+    bool opsset = ps->scanopsset, fixed = ps->scanopsfixed;
+    TupleDesc desc = ps->scandesc;
+    ps->scanops = nullptr;
+    ps->scanopsset = true;
+    ps->scanopsfixed = false;
+    ps->scandesc = js->shape->projdesc;
+    js->inner_qual = ExecInitQual(inner, ps);
+    ps->scanops = ops;
+    ps->scanopsset = opsset;
+    ps->scanopsfixed = fixed;
+    ps->scandesc = desc;
+    ps->qual = ExecInitQual(rest, ps);
+}
+
 // The arranged columns' shape and slot; under SERIALIZABLE, the relation predicate lock a
 // sequential scan takes (in a worker too, as a parallel seq scan does: the lock belongs to the
 // leader's serializable transaction, which its workers share).
@@ -321,6 +393,7 @@ void set_shape(JoinState *js, EState *estate, const Def &d) {
     js->nkeys = d.nkeys;
     js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
                                         &TTSOpsMinimalTuple);
+    split_quals(js, reinterpret_cast<CustomScan *>(js->css.ss.ps.plan));
     MemoryContextSwitchTo(old);
     if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
 }
