@@ -135,11 +135,17 @@ class Stager {
         std::sort(staged_.begin(), staged_.end(), [](const Staged &a, const Staged &b) {
             return a.order != b.order ? a.order < b.order : a.off < b.off;
         });
+        // One bulk insert: the blocks are handed out in address order, so the layout follows
+        // the buckets even when they come from the free lists of a dropped index.
+        std::vector<core::BulkVersion> bulk;
+        bulk.reserve(staged_.size());
         for (const Staged &s : staged_) {
             const char *p = arena_.data() + s.off;
-            index_.insert(s.hash, p, s.key_len, p + s.key_len, s.tuple_len, s.tid, s.xmin, s.cmin);
-            if (s.xmax != InvalidTransactionId) index_.mark_deleted(s.tid, s.hash, s.xmax, s.cmax);
+            bulk.push_back(core::BulkVersion{s.hash, p, s.key_len, p + s.key_len, s.tuple_len,
+                                             s.tid, s.xmin, s.cmin, s.xmax,
+                                             s.xmax != InvalidTransactionId ? s.cmax : 0, 0});
         }
+        index_.insert_bulk(bulk.data(), bulk.size());
         staged_.clear();
         arena_.clear();
     }

@@ -111,6 +111,19 @@ struct CurrentIfNoXmax {
 };
 inline constexpr CurrentIfNoXmax current_if_no_xmax{};
 
+// One version of a bulk insert (insert_bulk): its bytes must stay valid during the call.
+struct BulkVersion {
+    uint64_t hash;
+    const void *key;
+    uint32_t key_len;
+    const void *tuple;
+    uint32_t tuple_len;
+    Tid tid;
+    uint32_t xmin, cmin;
+    uint32_t xmax, cmax;  // xmax 0: not deleted
+    uint16_t flags;
+};
+
 struct ArrangementStats {
     uint64_t nbuckets;
     uint64_t versions;         // linked versions (live + delete-marked, not yet reclaimed)
@@ -184,6 +197,13 @@ class ArrangementIndex {
     // nothing changed. Aborted inserts are never undone: visibility filters them.
     void insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                 uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin, uint16_t flags = 0);
+    // Inserts n versions, each as insert() then (when xmax != 0) mark_deleted() would, laying
+    // them out in the order given as far as the allocator allows: every block is allocated
+    // first, then the blocks of each size class are handed out in ascending address order. So a
+    // batch sorted by bucket_order() keeps each chain's versions together even when the blocks
+    // come from free lists (a rebuild after a drop), not only from a fresh bump pointer.
+    // Throws Error(OutOfMemory) with nothing changed when the region cannot hold them all.
+    void insert_bulk(const BulkVersion *v, size_t n);
     // The order of buckets as a function of the hash: a bulk load sorted by it and inserted in
     // that order puts the versions of each chain next to each other in the region (while the
     // region's free lists are empty), so a probe walks adjacent memory instead of one cache
