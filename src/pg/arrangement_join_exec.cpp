@@ -349,8 +349,8 @@ bool inner_vars_walker(Node *node, InnerVars *c) {
 
 // Splits the node's quals: those over arranged columns only (and nothing volatile) are
 // compiled against inner_slot; the rest replace ps.qual. The inner slot's kind is not fixed
-// for these expressions (scanopsfixed off while compiling), so a JIT-compiled deform step
-// reads it as the MinimalTuple slot it is.
+// for these expressions (scanopsfixed off while compiling): compiled against the node's fixed
+// virtual scan slot, the interpreter and JIT alike would skip deforming the match.
 void split_quals(JoinState *js, CustomScan *cs) {
     List *inner = NIL, *rest = NIL;
     ListCell *lc;
