@@ -99,10 +99,16 @@ CREATE FUNCTION arrangement_reclaim(rel regclass, key text[] DEFAULT NULL) RETUR
 COMMENT ON FUNCTION arrangement_reclaim(regclass, text[]) IS
     'unlink versions dead to every snapshot (freed after readers leave); returns how many';
 
+CREATE FUNCTION _arrangement_age_for_test(rel regclass, key text[], xid_source text) RETURNS xid
+    AS 'MODULE_PATHNAME', 'pm_arrangement_age_for_test' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION _arrangement_age_for_test(regclass, text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION _arrangement_age_for_test(regclass, text[], text) IS
+    'test aid: fake an arrangement holding an xid just before relfrozenxid or the commit log horizon';
+
 CREATE FUNCTION _arrangement_state(
     OUT defid bigint, OUT state text, OUT live_versions bigint, OUT dead_versions bigint,
     OUT bytes bigint, OUT deltas_applied bigint, OUT last_reclaim timestamptz,
-    OUT relfilenode oid)
+    OUT relfilenode oid, OUT oldest_xid xid)
     RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_state' LANGUAGE C VOLATILE;
 
 CREATE VIEW arrangements AS
@@ -118,7 +124,9 @@ SELECT d.relid::regclass AS relation,
        coalesce(s.dead_versions, 0) AS dead_versions,
        coalesce(s.bytes, 0) AS bytes,
        coalesce(s.deltas_applied, 0) AS deltas_applied,
-       s.last_reclaim
+       s.last_reclaim,
+       -- a lower bound of the xids its versions hold; rebuilt before it precedes relfrozenxid
+       s.oldest_xid
   FROM arrangement_defs d
   LEFT JOIN _arrangement_state() s ON s.defid = d.defid;
 GRANT SELECT ON arrangements TO PUBLIC;

@@ -108,6 +108,22 @@ SET ROLE arr_join_user;
 SELECT count(*) FROM cu JOIN od ON od.c_id = cu.c_id WHERE cu.seg = 'AUTO' AND od.price < 10;
 RESET ROLE;
 
+-- Quals over arranged columns only are checked on the match before its columns join the outer
+-- row's (the rest after): plain, with an outer query's parameter, and under JIT (whose deform
+-- code must read the match as the MinimalTuple it is, not as a virtual slot).
+SELECT * FROM pg_temp.plan($$SELECT cu.c_id, od.o_id FROM cu JOIN od ON od.c_id = cu.c_id WHERE od.price < 10 AND od.odate > date '2020-03-01' AND od.price + cu.c_id > 40 AND cu.c_id < 200$$);
+SELECT pg_temp.diff($$SELECT cu.c_id, od.o_id FROM cu JOIN od ON od.c_id = cu.c_id WHERE od.price < 10 AND od.odate > date '2020-03-01' AND od.price + cu.c_id > 40 AND cu.c_id < 200$$);
+SELECT pg_temp.diff($$SELECT x.k, (SELECT count(*) FROM cu JOIN od ON od.c_id = cu.c_id WHERE od.price < x.k AND cu.c_id < 100) FROM generate_series(1, 40, 13) x(k)$$);
+SET jit = on;
+SET jit_above_cost = 0;
+SET jit_optimize_above_cost = 0;
+SET jit_inline_above_cost = 0;
+SELECT pg_temp.diff($$SELECT cu.c_id, od.o_id, li.line FROM cu JOIN od ON od.c_id = cu.c_id JOIN li ON li.o_id = od.o_id WHERE od.price < 10 AND li.qty > 25 AND cu.c_id < 200$$);
+RESET jit;
+RESET jit_above_cost;
+RESET jit_optimize_above_cost;
+RESET jit_inline_above_cost;
+
 DROP TABLE cu, od, li;
 REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM arr_join_user;
 DROP ROLE arr_join_user;

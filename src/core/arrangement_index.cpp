@@ -12,9 +12,11 @@
 //    node. A slot's exit store (release) orders the reader's last access before the free.
 #include "parallel_material/core/arrangement_index.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace pm::core {
 
@@ -210,6 +212,87 @@ uint64_t ArrangementIndex::nbuckets() const {
 // Bucket of a hash: Fibonacci hashing of the adapter's hash, so weak hashes still spread.
 static inline uint64_t bucket_of(uint64_t hash, uint32_t log2) {
     return log2 == 0 ? 0 : (hash * kMixer) >> (64 - log2);
+}
+
+void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; ++i)
+        if ((v[i].key_len != 0 && v[i].key == nullptr) ||
+            (v[i].tuple_len != 0 && v[i].tuple == nullptr))
+            throw Error(Error::Code::InvalidArgument,
+                        "arrangement insert without key or tuple bytes");
+    // Allocate everything first: an exhausted region changes nothing.
+    std::vector<uint64_t> offs(n);
+    std::vector<size_t> sizes(n);
+    for (size_t i = 0; i < n; ++i) {
+        sizes[i] = sizeof(Node) + round8(v[i].key_len) + v[i].tuple_len;
+        offs[i] = alloc_->allocate(sizes[i]);
+        if (offs[i] == 0) {
+            for (size_t j = 0; j < i; ++j) alloc_->free(offs[j], sizes[j]);
+            throw Error(Error::Code::OutOfMemory, "arrangement memory budget exhausted (" +
+                                                      std::to_string(sizes[i]) + " bytes)");
+        }
+    }
+    // Within each size class (blocks of one class are interchangeable), hand the blocks out in
+    // ascending address order, following the caller's order.
+    std::vector<size_t> idx(n);
+    for (size_t i = 0; i < n; ++i) idx[i] = i;
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+        return FixedRegionAllocator::rounded_size(sizes[a]) <
+               FixedRegionAllocator::rounded_size(sizes[b]);
+    });
+    for (size_t lo = 0; lo < n;) {
+        size_t cls = FixedRegionAllocator::rounded_size(sizes[idx[lo]]);
+        size_t hi = lo;
+        std::vector<uint64_t> blocks;
+        while (hi < n && FixedRegionAllocator::rounded_size(sizes[idx[hi]]) == cls)
+            blocks.push_back(offs[idx[hi++]]);
+        std::sort(blocks.begin(), blocks.end());
+        for (size_t k = lo; k < hi; ++k) offs[idx[k]] = blocks[k - lo];
+        lo = hi;
+    }
+    uint64_t deleted = 0, bytes = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const BulkVersion &b = v[i];
+        Node *nd = new (base_ + offs[i]) Node;
+        nd->next.store(0, std::memory_order_relaxed);
+        nd->xmax_cmax.store(b.xmax != 0 ? pack_xmax(b.xmax, b.cmax) : 0,
+                            std::memory_order_relaxed);
+        nd->hash = b.hash;
+        nd->xmin = b.xmin;
+        nd->cmin = b.cmin;
+        nd->tid_block = b.tid.block;
+        nd->tid_offset = b.tid.offset;
+        nd->flags = b.flags;
+        nd->key_len = b.key_len;
+        nd->tuple_len = b.tuple_len;
+        nd->retire_next = 0;
+        nd->retire_epoch = 0;
+        char *kp = base_ + offs[i] + sizeof(Node);
+        if (b.key_len != 0)
+            std::memcpy(kp, b.key, b.key_len);
+        std::memset(kp + b.key_len, 0, round8(b.key_len) - b.key_len);
+        if (b.tuple_len != 0)
+            std::memcpy(kp + round8(b.key_len), b.tuple, b.tuple_len);
+        if (b.xmax != 0)
+            ++deleted;
+        bytes += FixedRegionAllocator::rounded_size(sizes[i]);
+        // Published like insert(): fully written, then a release store of the chain head.
+        uint64_t bk = bucket_of(b.hash, hdr_->nbuckets_log2);
+        StripeGuard g(*lock_, static_cast<uint32_t>(bk % lock_->stripes()));
+        nd->next.store(buckets_[bk].load(std::memory_order_relaxed), std::memory_order_relaxed);
+        buckets_[bk].store(offs[i], std::memory_order_release);
+    }
+    hdr_->versions.fetch_add(n, std::memory_order_relaxed);
+    hdr_->inserts.fetch_add(n, std::memory_order_relaxed);
+    hdr_->delete_marked.fetch_add(deleted, std::memory_order_relaxed);
+    hdr_->deletes.fetch_add(deleted, std::memory_order_relaxed);
+    hdr_->version_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+uint64_t ArrangementIndex::bucket_order(uint64_t hash) {
+    return hash * kMixer;  // bucket_of() keeps its top bits
 }
 
 void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
@@ -503,6 +586,62 @@ uint64_t ArrangementIndex::probe(Reader &reader, uint64_t hash, const void *key,
     uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
     return walk_chain(buckets_[b].load(std::memory_order_seq_cst), true, hash, key, key_len,
                       visible, emit);
+}
+
+// Asks the cache for a version's first two lines (its header may straddle them; key and tuple
+// bytes of a small row follow in the second).
+static inline void prefetch_version(const char *p) {
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+}
+
+uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uint32_t n,
+                                       VisibilityFn visible, BatchEmitFn emit) const {
+    if (n > kMaxProbeBatch)
+        throw Error(Error::Code::InvalidArgument, "arrangement probe batch too large");
+    enter(reader);
+    ScopeExit leave([&] { exit(reader); });
+    const uint32_t log2 = hdr_->nbuckets_log2;
+    uint64_t cur[kMaxProbeBatch];      // per probe: its bucket, then the version it stands on
+    uint32_t active[kMaxProbeBatch];   // probes whose chain is not finished
+    for (uint32_t i = 0; i < n; ++i) {
+        cur[i] = bucket_of(keys[i].hash, log2);
+        __builtin_prefetch(&buckets_[cur[i]]);
+    }
+    uint32_t nactive = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        uint64_t off = buckets_[cur[i]].load(std::memory_order_seq_cst);
+        if (off == 0)
+            continue;
+        prefetch_version(base_ + off);
+        cur[i] = off;
+        active[nactive++] = i;
+    }
+    uint64_t emitted = 0;
+    while (nactive != 0) {
+        uint32_t still = 0;
+        for (uint32_t j = 0; j < nactive; ++j) {
+            const uint32_t i = active[j];
+            const Node *nd = node(cur[i]);
+            const ProbeKey &k = keys[i];
+            if (nd->hash == k.hash && nd->key_len == k.key_len &&
+                (k.key_len == 0 || std::memcmp(nd->key(), k.key, k.key_len) == 0)) {
+                VersionView v = view_of(nd);
+                if (visible(v)) {
+                    emit(i, v);
+                    ++emitted;
+                }
+            }
+            uint64_t next = nd->next.load(std::memory_order_seq_cst);
+            if (next != 0) {
+                prefetch_version(base_ + next);
+                cur[i] = next;
+                active[still++] = i;
+            }
+        }
+        nactive = still;
+    }
+    return emitted;
 }
 
 uint64_t ArrangementIndex::scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const {

@@ -44,6 +44,8 @@ struct EntryInfo {
     Oid relfilenode = InvalidOid;
     TransactionId build_xid = InvalidTransactionId;  // top-level xid that built it, if any
     Def def{};  // the definition it was built from (maintenance needs no catalog access)
+    // Lower bound of the normal xids its versions hold (arrangement_wraparound.cpp).
+    TransactionId oldest_xid = InvalidTransactionId;
 };
 
 // ---- shared memory (arrangement_shmem.cpp) ----
@@ -71,13 +73,19 @@ uint64_t entry_deltas(int slot);
 // Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
 // -1 when another process is building it right now (caller waits and retries).
 int begin_build(const Def &def, Oid relfilenode);
-void finish_build(int slot, uint64_t index_offset);  // -> Ready
+// -> Ready; oldest_xid: a lower bound of the normal xids the build stored (and of every running
+// transaction's xid, which later deltas may store).
+void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid);
 void abort_build(int slot);                          // -> Free (frees nothing: caller destroyed)
 // Ready -> Invalid (rebuilt on next use), reported at elevel (WARNING for lost deltas).
 void set_invalid(int slot, const char *why, int elevel = WARNING);
 void set_relfilenode(int slot, Oid relfilenode);
 void count_delta(int slot, uint64_t n);
 void note_reclaim(int slot);
+// Raises the entry's oldest-xid bound (never lowers it).
+void raise_oldest_xid(int slot, TransactionId xid);
+// Sets it as given (the test function that fakes an old arrangement).
+void force_oldest_xid(int slot, TransactionId xid);
 // Drops every entry of defid now (the caller holds a lock that keeps writers and readers out,
 // or the entry was never visible to anyone else).
 void drop_entries(int64 defid);
@@ -90,6 +98,7 @@ struct EntryStats {
     uint64_t deltas;
     TimestampTz last_reclaim;
     Oid relfilenode;
+    TransactionId oldest_xid;
 };
 // Copies the stats of every entry of this database; returns how many (<= kMaxArrangements).
 int collect_stats(EntryStats *out);
@@ -125,6 +134,7 @@ void encode_key_from_values(const Shape *s, const Datum *values, const bool *isn
 // Key bytes of probe values given per key column.
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
 uint64_t hash_key(const StringInfo key);
+uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
 MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull);
 // record_out text of a stored MinimalTuple.
@@ -140,6 +150,26 @@ int version_visible_fast(const core::VersionView &v, Snapshot snap);
 bool version_current(const core::VersionView &v);
 // Dead to every snapshot: aborted inserter, or deleter committed before oldest_xmin.
 bool version_dead(const core::VersionView &v, TransactionId oldest_xmin);
+
+// ---- xid wraparound (arrangement_wraparound.cpp) ----
+// Why an arrangement whose oldest-xid bound is `oldest` must be rebuilt before it is read, or
+// nullptr: its bound precedes the table's relfrozenxid (the heap froze or removed tuples whose
+// xids we still hold) or the oldest xid the commit log still answers for.
+const char *xids_too_old(TransactionId oldest, TransactionId relfrozenxid);
+// The reclaim worker: invalidates every ready arrangement whose bound precedes the commit
+// log's horizon (no database needed).
+void invalidate_wraparound_risks();
+// Tracks the oldest normal xid of the versions a reclaim pass keeps.
+struct XidFloor {
+    TransactionId oldest = InvalidTransactionId;
+    void see(const core::VersionView &v);
+};
+// After a complete reclaim pass that started at horizon `horizon`: every linked version holds
+// xids >= min(floor, horizon) (versions added meanwhile belong to transactions running then).
+void note_reclaim_floor(int slot, const XidFloor &floor, TransactionId horizon);
+// Flushes this process's xid-outcome cache once the xid counter moved on by 2^30 since the
+// last flush (a cached 32-bit xid must never be taken for a later one with the same value).
+void xid_cache_maintain();
 
 // ---- build (arrangement_build.cpp) ----
 // Builds the index of def over rel (the caller holds at least ShareLock on rel), registers it

@@ -4,6 +4,9 @@
 // frozen), the updating xmax (lockers ignored, multixacts resolved, aborted ones dropped), and the
 // command ids when this transaction wrote the tuple (combo command ids resolved here, in the only
 // backend that can resolve them).
+#include <algorithm>
+#include <vector>
+
 #include "pg/arrangement.hpp"
 #include "pg/guard.hpp"
 
@@ -14,6 +17,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -111,6 +115,58 @@ bool build_next(BuildState *st) {
     }
 }
 
+// A chunk of versions waiting to be inserted in bucket order (plain C++: the caller's pg_call
+// frames convert PostgreSQL errors, and these vectors are freed on every path).
+class Stager {
+  public:
+    Stager(core::ArrangementIndex &index, size_t limit) : index_(index), limit_(limit) {}
+    void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
+             uint32_t tuple_len, core::Tid tid, TransactionId xmin, CommandId cmin,
+             TransactionId xmax, CommandId cmax) {
+        if (!staged_.empty() && arena_.size() + key_len + tuple_len > limit_) flush();
+        staged_.push_back(Staged{core::ArrangementIndex::bucket_order(hash), hash, arena_.size(),
+                                 key_len, tuple_len, tid, xmin, cmin, xmax, cmax});
+        arena_.insert(arena_.end(), key, key + key_len);
+        const char *tp = static_cast<const char *>(tuple);
+        arena_.insert(arena_.end(), tp, tp + tuple_len);
+    }
+    void flush() {
+        // Ties keep heap order (the arena offset grows with it).
+        std::sort(staged_.begin(), staged_.end(), [](const Staged &a, const Staged &b) {
+            return a.order != b.order ? a.order < b.order : a.off < b.off;
+        });
+        // One bulk insert: the blocks are handed out in address order, so the layout follows
+        // the buckets even when they come from the free lists of a dropped index.
+        std::vector<core::BulkVersion> bulk;
+        bulk.reserve(staged_.size());
+        for (const Staged &s : staged_) {
+            const char *p = arena_.data() + s.off;
+            bulk.push_back(core::BulkVersion{s.hash, p, s.key_len, p + s.key_len, s.tuple_len,
+                                             s.tid, s.xmin, s.cmin, s.xmax,
+                                             s.xmax != InvalidTransactionId ? s.cmax : 0, 0});
+        }
+        index_.insert_bulk(bulk.data(), bulk.size());
+        staged_.clear();
+        arena_.clear();
+    }
+
+  private:
+    struct Staged {
+        uint64_t order, hash;
+        size_t off;
+        uint32_t key_len, tuple_len;
+        core::Tid tid;
+        TransactionId xmin;
+        CommandId cmin;
+        TransactionId xmax;
+        CommandId cmax;
+    };
+    core::ArrangementIndex &index_;
+    size_t limit_;
+    std::vector<Staged> staged_;
+    std::vector<char> arena_;
+};
+
 uint64_t expected_rows(Relation rel) {
     double n = rel->rd_rel->reltuples;
     if (n < 1024) n = 1024;
@@ -149,6 +205,7 @@ int build_reported(Relation rel, const Def &def) {
         if (e.slot >= 0 && e.state == State::Ready) return e.slot;
     }
     uint64_t offset = 0;
+    TransactionId oldest = InvalidTransactionId;
     try {
         auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
         st->rel = rel;
@@ -160,15 +217,30 @@ int build_reported(Relation rel, const Def &def) {
         offset = index.index_offset();
         try {
             pg_call([&] { build_begin(st); });
+            // The xid bound. Every xid a later delta stores belongs to a transaction running now
+            // or later, so it follows both the scan's horizon and the table's relfrozenxid (a
+            // vacuum's relfrozenxid precedes every xid running during it); the stored xids are
+            // checked one by one (unfrozen ones follow relfrozenxid too).
+            oldest = st->oldest_xmin;
+            TransactionId frozen = rel->rd_rel->relfrozenxid;
+            if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen))
+                oldest = frozen;
+            // Versions are staged in chunks of maintenance_work_mem, sorted by bucket and
+            // inserted chain by chain: the versions of one key then sit side by side in the
+            // region instead of in heap order (a probe touches one area, not one per version).
+            Stager stager(index, size_t(maintenance_work_mem) * 1024);
             while (pg_call([&] { return build_next(st); })) {
+                if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, oldest))
+                    oldest = st->xmin;
+                if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
+                    oldest = st->xmax;
                 const MinimalTuple t = st->tuple;
-                index.insert(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t, t->t_len,
-                             st->tid, st->xmin, st->cmin);
-                if (st->xmax != InvalidTransactionId)
-                    index.mark_deleted(st->tid, st->hash, st->xmax, st->cmax);
+                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
+                           t->t_len, st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
                 ++st->versions;
                 pg_call([&] { pfree(t); });
             }
+            stager.flush();
             pg_call([&] { table_endscan(st->scan); });
         } catch (...) {
             index.destroy();
@@ -190,7 +262,7 @@ int build_reported(Relation rel, const Def &def) {
         abort_build(slot);
         throw;
     }
-    finish_build(slot, offset);
+    finish_build(slot, offset, oldest);
     return slot;
 }
 
@@ -200,10 +272,12 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
     for (int attempt = 0; attempt < 3; ++attempt) {
         EntryInfo e = pin_ready(def.defid);
         if (e.slot >= 0) {
-            if (e.relfilenode == rel->rd_node.relNode) return e;
+            const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
+            if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
             unpin(e.slot);
-            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed.
-            set_invalid(e.slot, "the table was rewritten", DEBUG1);
+            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it
+            // holds xids the heap has frozen: rebuilt before they could be misread.
+            set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
         }
         // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
         // for writers is reported as the build's first phase.
@@ -215,7 +289,8 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
             throw;
         }
         EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode) {
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode &&
+            xids_too_old(now.oldest_xid, rel->rd_rel->relfrozenxid) == nullptr) {
             progress_end(progress);
             continue;
         }

@@ -188,7 +188,11 @@ void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls
 }
 
 uint64_t hash_key(const StringInfo key) {
-    return hash_bytes_extended(reinterpret_cast<const unsigned char *>(key->data), key->len, 0);
+    return hash_key_bytes(key->data, key->len);
+}
+
+uint64_t hash_key_bytes(const char *data, int len) {
+    return hash_bytes_extended(reinterpret_cast<const unsigned char *>(data), len, 0);
 }
 
 MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull) {

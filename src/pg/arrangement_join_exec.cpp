@@ -19,14 +19,22 @@ extern "C" {
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
 #include "storage/predicate.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 }
 
 namespace pm::pg::arr {
 
 namespace {
+
+constexpr int kBatch = 64;  // outer rows per probe_batch
+static_assert(kBatch <= static_cast<int>(core::ArrangementIndex::kMaxProbeBatch));
 
 // The parallel-aware node's DSM: the entry the leader pinned, and the workers' counters.
 struct SharedJoin {
@@ -47,14 +55,37 @@ struct JoinState {
     int nkeys;
     List *key_states;  // ExprState per key
     TupleTableSlot *inner_slot;  // MinimalTuple slot over the arranged columns
-    // The current outer row's visible matches, copied out of shared memory during the probe
-    // with malloc (no PostgreSQL call, so nothing can longjmp out of the probe's callbacks):
-    // bytes, and the offset of each match in them. Freed with the query's memory.
+    // The quals that read arranged columns only, renumbered to inner_slot's attributes: checked
+    // on the match alone, before its columns are copied next to the outer row's and the other
+    // quals (ps.qual, the rest) run. Most matches that fail do so here (Q3: l_shipdate).
+    ExprState *inner_qual;
+    // Outer rows are probed in batches of up to kBatch (one probe_batch call: the cache misses
+    // of their chains overlap). Per batch: the outer rows' values (by-reference ones copied into
+    // batch_cxt, since the child's slot changes with every row), each row's key bytes (in
+    // keybuf, at key_off; -1 when a key value is NULL: no probe) and which row each probe is.
+    int batch_n;        // outer rows in the batch
+    int row;            // the row whose matches are being returned
+    bool row_loaded;    // its values are in the scan slot
+    bool outer_done;    // the child returned its last row
+    Datum *outer_vals;  // kBatch x n_outer
+    bool *outer_nulls;
+    MemoryContext batch_cxt;
+    StringInfoData keybuf;
+    int key_off[kBatch];
+    int key_len[kBatch];
+    int probe_row[kBatch];  // probe i of the batch is row probe_row[i]
+    // The batch's visible matches, copied out of shared memory during the probe with malloc (no
+    // PostgreSQL call, so nothing can longjmp out of the probe's callbacks): bytes, and for each
+    // match its offset in them and its row. Then grouped by row: row_start (batch_n + 1 entries)
+    // and the matches' indexes in row order (order). Freed with the query's memory.
     char *buf;
     size_t buf_used, buf_cap;
     size_t *offs;
-    int nmatches, next, offs_cap;
-    StringInfoData key;
+    int *match_row;
+    int *order;
+    int nmatches, offs_cap;
+    int row_start[kBatch + 1];
+    int next;  // next index into order
     core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
     uint64_t probes, found, emitted;
     SharedJoin *shared;     // parallel-aware plans only
@@ -80,8 +111,9 @@ void unpin_state(JoinState *js) {
     }
 }
 
-// Copies one visible version (called from the probe: plain C++, throws std::bad_alloc).
-void keep_match(JoinState *js, const core::VersionView &v) {
+// Copies one visible version matched by row `row` of the batch (called from the probe: plain
+// C++, throws std::bad_alloc).
+void keep_match(JoinState *js, int row, const core::VersionView &v) {
     size_t len = MAXALIGN(v.tuple_len);
     if (js->buf_used + len > js->buf_cap) {
         size_t cap = js->buf_cap == 0 ? 65536 : js->buf_cap;
@@ -96,9 +128,16 @@ void keep_match(JoinState *js, const core::VersionView &v) {
         void *p = std::realloc(js->offs, sizeof(size_t) * cap);
         if (p == nullptr) throw std::bad_alloc();
         js->offs = static_cast<size_t *>(p);
+        p = std::realloc(js->match_row, sizeof(int) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->match_row = static_cast<int *>(p);
+        p = std::realloc(js->order, sizeof(int) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->order = static_cast<int *>(p);
         js->offs_cap = cap;
     }
     memcpy(js->buf + js->buf_used, v.tuple, v.tuple_len);
+    js->match_row[js->nmatches] = row;
     js->offs[js->nmatches++] = js->buf_used;
     js->buf_used += len;
 }
@@ -108,56 +147,109 @@ void free_matches(JoinState *js) {
     js->reader = nullptr;
     std::free(js->buf);
     std::free(js->offs);
+    std::free(js->match_row);
+    std::free(js->order);
     js->buf = nullptr;
     js->offs = nullptr;
+    js->match_row = js->order = nullptr;
     js->buf_used = js->buf_cap = 0;
     js->nmatches = js->next = js->offs_cap = 0;
 }
 
-// Loads the next outer row into the scan slot and its key into js->key; false at the end.
-// *has_key is false when a key value is NULL (no match possible).
-bool next_outer(JoinState *js, bool *has_key) {
-    TupleTableSlot *outer = ExecProcNode(js->outer);
-    if (TupIsNull(outer)) return false;
+// Forgets the current batch (its memory is reused by the next one).
+void reset_batch(JoinState *js) {
+    js->batch_n = js->row = js->nmatches = js->next = 0;
+    js->row_loaded = false;
+    js->buf_used = 0;
+    js->row_start[0] = 0;
+}
+
+// Puts row r of the batch (outer columns; the inner ones NULL) into the scan slot.
+void load_outer_row(JoinState *js, int r) {
     TupleTableSlot *scan = js->css.ss.ss_ScanTupleSlot;
     ExecClearTuple(scan);
-    slot_getallattrs(outer);
     int natts = scan->tts_tupleDescriptor->natts;
-    for (int i = 0; i < natts; ++i) {
-        if (i < js->n_outer) {
-            scan->tts_values[i] = outer->tts_values[i];
-            scan->tts_isnull[i] = outer->tts_isnull[i];
-        } else {
-            scan->tts_values[i] = static_cast<Datum>(0);
-            scan->tts_isnull[i] = true;
-        }
+    const Datum *v = js->outer_vals + static_cast<size_t>(r) * js->n_outer;
+    const bool *n = js->outer_nulls + static_cast<size_t>(r) * js->n_outer;
+    for (int i = 0; i < js->n_outer; ++i) {
+        scan->tts_values[i] = v[i];
+        scan->tts_isnull[i] = n[i];
+    }
+    for (int i = js->n_outer; i < natts; ++i) {
+        scan->tts_values[i] = static_cast<Datum>(0);
+        scan->tts_isnull[i] = true;
     }
     ExecStoreVirtualTuple(scan);
+}
+
+// Reads up to kBatch outer rows: copies their values, evaluates and encodes their keys. Sets
+// outer_done when the child is exhausted. The previous batch's rows were all returned, and the
+// tuple returned last (which may point into batch_cxt or buf) was consumed by our parent.
+void fill_batch(JoinState *js) {
+    reset_batch(js);
+    MemoryContextReset(js->batch_cxt);
+    resetStringInfo(&js->keybuf);
+    TupleDesc sdesc = js->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
     ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
-    ResetExprContext(econtext);
-    econtext->ecxt_scantuple = scan;
-    Datum vals[kMaxKeyColumns];
-    bool nulls[kMaxKeyColumns];
-    ListCell *lc;
-    int k = 0;
-    *has_key = true;
-    foreach (lc, js->key_states) {
-        vals[k] = ExecEvalExpr(static_cast<ExprState *>(lfirst(lc)), econtext, &nulls[k]);
-        if (nulls[k]) *has_key = false;
-        ++k;
+    while (js->batch_n < kBatch) {
+        TupleTableSlot *outer = ExecProcNode(js->outer);
+        if (TupIsNull(outer)) {
+            js->outer_done = true;
+            break;
+        }
+        slot_getallattrs(outer);
+        int r = js->batch_n++;
+        Datum *v = js->outer_vals + static_cast<size_t>(r) * js->n_outer;
+        bool *n = js->outer_nulls + static_cast<size_t>(r) * js->n_outer;
+        MemoryContext old = MemoryContextSwitchTo(js->batch_cxt);
+        for (int i = 0; i < js->n_outer; ++i) {
+            Form_pg_attribute att = TupleDescAttr(sdesc, i);
+            n[i] = outer->tts_isnull[i];
+            v[i] = n[i] || att->attbyval ? outer->tts_values[i]
+                                         : datumCopy(outer->tts_values[i], false, att->attlen);
+        }
+        MemoryContextSwitchTo(old);
+        // The key expressions read the outer columns of the scan slot.
+        load_outer_row(js, r);
+        ResetExprContext(econtext);
+        econtext->ecxt_scantuple = js->css.ss.ss_ScanTupleSlot;
+        Datum vals[kMaxKeyColumns];
+        bool nulls[kMaxKeyColumns];
+        bool has_key = true;
+        ListCell *lc;
+        int k = 0;
+        foreach (lc, js->key_states) {
+            vals[k] = ExecEvalExpr(static_cast<ExprState *>(lfirst(lc)), econtext, &nulls[k]);
+            if (nulls[k]) has_key = false;
+            ++k;
+        }
+        js->key_off[r] = -1;
+        if (has_key) {
+            js->key_off[r] = js->keybuf.len;
+            encode_probe_key(js->shape, vals, nulls, &js->keybuf);
+            js->key_len[r] = js->keybuf.len - js->key_off[r];
+        }
     }
-    js->buf_used = 0;
-    js->nmatches = js->next = 0;
-    if (*has_key) {
-        resetStringInfo(&js->key);
-        encode_probe_key(js->shape, vals, nulls, &js->key);
-    }
-    return true;
+}
+
+// Groups the batch's matches by row (a counting sort, stable: each row keeps probe order).
+void group_matches(JoinState *js) {
+    int start[kBatch + 1] = {0};
+    for (int m = 0; m < js->nmatches; ++m) ++start[js->match_row[m] + 1];
+    for (int r = 0; r < js->batch_n; ++r) start[r + 1] += start[r];
+    memcpy(js->row_start, start, sizeof(int) * (js->batch_n + 1));
+    for (int m = 0; m < js->nmatches; ++m) js->order[start[js->match_row[m]]++] = m;
+    js->next = 0;
 }
 
 // Fills the inner part of the scan slot from a match; true when the quals accept it.
 bool load_match(JoinState *js, MinimalTuple mt) {
     ExecStoreMinimalTuple(mt, js->inner_slot, false);
+    if (js->inner_qual != nullptr) {
+        ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
+        econtext->ecxt_scantuple = js->inner_slot;
+        if (!ExecQual(js->inner_qual, econtext)) return false;
+    }
     slot_getallattrs(js->inner_slot);
     TupleTableSlot *scan = js->css.ss.ss_ScanTupleSlot;
     for (int c = 0; c < js->shape->def.ncols; ++c) {
@@ -177,32 +269,119 @@ bool load_match(JoinState *js, MinimalTuple mt) {
 static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
 TupleTableSlot *exec_join(JoinState *js) {
     Snapshot snap = js->css.ss.ps.state->es_snapshot;
-    core::ArrangementIndex index = index_at(js->entry.index_offset);
+    ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
     for (;;) {
-        while (js->next < js->nmatches) {
-            auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->next++]);
-            if (load_match(js, mt)) {
-                ++js->emitted;
-                return ExecProject(js->css.ss.ps.ps_ProjInfo);
+        // Return the current batch's matches, row by row in outer order.
+        while (js->row < js->batch_n) {
+            if (!js->row_loaded) {
+                load_outer_row(js, js->row);
+                js->row_loaded = true;
+                js->next = js->row_start[js->row];
             }
+            while (js->next < js->row_start[js->row + 1]) {
+                ResetExprContext(econtext);
+                auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->order[js->next++]]);
+                if (load_match(js, mt)) {
+                    ++js->emitted;
+                    return ExecProject(js->css.ss.ps.ps_ProjInfo);
+                }
+            }
+            ++js->row;
+            js->row_loaded = false;
         }
-        bool has_key = false;
-        if (!next_outer(js, &has_key)) {
+        if (js->outer_done) {
             publish_counters(js);
             return nullptr;
         }
-        if (!has_key) continue;
-        ++js->probes;
-        if (js->reader == nullptr)
-            js->reader = new core::ArrangementIndex::Reader(index.register_reader());
-        js->found += index.probe(
-            *js->reader, hash_key(&js->key), js->key.data, static_cast<uint32_t>(js->key.len),
-            [&](const core::VersionView &v) {
-                int fast = version_visible_fast(v, snap);
-                return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
-            },
-            [&](const core::VersionView &v) { keep_match(js, v); });
+        fill_batch(js);
+        // One probe per row whose key has no NULL, all in one probe_batch.
+        core::ProbeKey keys[kBatch];
+        int nprobes = 0;
+        for (int r = 0; r < js->batch_n; ++r) {
+            if (js->key_off[r] < 0) continue;
+            const char *kp = js->keybuf.data + js->key_off[r];
+            keys[nprobes] = core::ProbeKey{hash_key_bytes(kp, js->key_len[r]), kp,
+                                           static_cast<uint32_t>(js->key_len[r])};
+            js->probe_row[nprobes++] = r;
+        }
+        if (nprobes != 0) {
+            js->probes += nprobes;
+            core::ArrangementIndex index = index_at(js->entry.index_offset);
+            if (js->reader == nullptr)
+                js->reader = new core::ArrangementIndex::Reader(index.register_reader());
+            js->found += index.probe_batch(
+                *js->reader, keys, static_cast<uint32_t>(nprobes),
+                [&](const core::VersionView &v) {
+                    int fast = version_visible_fast(v, snap);
+                    return fast >= 0 ? fast == 1
+                                     : pg_call([&] { return version_visible(v, snap); });
+                },
+                [&](uint32_t i, const core::VersionView &v) {
+                    keep_match(js, js->probe_row[i], v);
+                });
+        }
+        group_matches(js);
     }
+}
+
+// Whether every Var of a clause is an arranged column (a custom_scan_tlist position after the
+// outer columns); moves them down to inner_slot's numbering when `shift`.
+struct InnerVars {
+    int n_outer;
+    bool only_inner;
+    bool shift;
+};
+bool inner_vars_walker(Node *node, InnerVars *c) {
+    if (node == nullptr) return false;
+    if (IsA(node, Var)) {
+        auto *v = reinterpret_cast<Var *>(node);
+        if (c->shift) {
+            v->varattno = static_cast<AttrNumber>(v->varattno - c->n_outer);
+            v->varattnosyn = v->varattno;
+        } else if (v->varno != INDEX_VAR || v->varlevelsup != 0 || v->varattno <= c->n_outer) {
+            c->only_inner = false;
+        }
+        return false;
+    }
+    return expression_tree_walker(
+        node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(inner_vars_walker)), c);
+}
+
+// Splits the node's quals: those over arranged columns only (and nothing volatile) are
+// compiled against inner_slot; the rest replace ps.qual. The inner slot's kind is not fixed
+// for these expressions (scanopsfixed off while compiling): compiled against the node's fixed
+// virtual scan slot, the interpreter and JIT alike would skip deforming the match.
+void split_quals(JoinState *js, CustomScan *cs) {
+    List *inner = NIL, *rest = NIL;
+    ListCell *lc;
+    foreach (lc, cs->scan.plan.qual) {
+        Node *clause = static_cast<Node *>(lfirst(lc));
+        InnerVars c{js->n_outer, true, false};
+        inner_vars_walker(clause, &c);
+        if (c.only_inner && !contain_volatile_functions(clause) && !contain_subplans(clause)) {
+            Node *copy = static_cast<Node *>(copyObjectImpl(clause));
+            InnerVars shift{js->n_outer, true, true};
+            inner_vars_walker(copy, &shift);
+            inner = lappend(inner, copy);
+        } else {
+            rest = lappend(rest, clause);
+        }
+    }
+    if (inner == NIL) return;
+    PlanState *ps = &js->css.ss.ps;
+    const TupleTableSlotOps *ops = ps->scanops;
+    bool opsset = ps->scanopsset, fixed = ps->scanopsfixed;
+    TupleDesc desc = ps->scandesc;
+    ps->scanops = nullptr;
+    ps->scanopsset = true;
+    ps->scanopsfixed = false;
+    ps->scandesc = js->shape->projdesc;
+    js->inner_qual = ExecInitQual(inner, ps);
+    ps->scanops = ops;
+    ps->scanopsset = opsset;
+    ps->scanopsfixed = fixed;
+    ps->scandesc = desc;
+    ps->qual = ExecInitQual(rest, ps);
 }
 
 // The arranged columns' shape and slot; under SERIALIZABLE, the relation predicate lock a
@@ -214,6 +393,7 @@ void set_shape(JoinState *js, EState *estate, const Def &d) {
     js->nkeys = d.nkeys;
     js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
                                         &TTSOpsMinimalTuple);
+    split_quals(js, reinterpret_cast<CustomScan *>(js->css.ss.ps.plan));
     MemoryContextSwitchTo(old);
     if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
 }
@@ -230,7 +410,13 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     foreach (lc, cs->custom_exprs)
         js->key_states = lappend(js->key_states,
                                  ExecInitExpr(static_cast<Expr *>(lfirst(lc)), &js->css.ss.ps));
-    initStringInfo(&js->key);
+    xid_cache_maintain();
+    initStringInfo(&js->keybuf);
+    js->outer_vals = static_cast<Datum *>(palloc(sizeof(Datum) * kBatch * Max(js->n_outer, 1)));
+    js->outer_nulls = static_cast<bool *>(palloc(sizeof(bool) * kBatch * Max(js->n_outer, 1)));
+    js->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "ArrangementJoin batch",
+                                          ALLOCSET_DEFAULT_SIZES);
+    reset_batch(js);
     js->rel = relation_open(relid, AccessShareLock);
     // A worker takes the definition from the entry its leader pinned (initialize_worker): the
     // definitions table is read under the latest snapshot, which a worker may not take.
@@ -300,8 +486,8 @@ void end_scan(CustomScanState *node) {
 void rescan(CustomScanState *node) {
     guarded([&] {
         auto *js = reinterpret_cast<JoinState *>(node);
-        js->nmatches = js->next = 0;
-        js->buf_used = 0;
+        reset_batch(js);
+        js->outer_done = false;
         // ExecReScan passes changed parameters to outerPlanState only; ours is in custom_ps.
         if (node->ss.ps.chgParam != nullptr) UpdateChangedParamSet(js->outer, node->ss.ps.chgParam);
         if (js->outer->chgParam == nullptr) ExecReScan(js->outer);

@@ -7,6 +7,7 @@
 extern "C" {
 #include "access/transam.h"
 #include "access/xact.h"
+#include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "utils/snapmgr.h"
 }
@@ -24,6 +25,7 @@ struct XidOutcome {
     uint8 outcome;  // 1 committed, 2 aborted
 };
 XidOutcome g_outcomes[kXidCache];
+TransactionId g_cache_base = InvalidTransactionId;  // next xid when the cache was last flushed
 
 // Committed? for a finished xid; -1 when the cache does not know (caller asks clog).
 int cached_commit(TransactionId xid) {
@@ -36,13 +38,33 @@ bool did_commit(TransactionId xid) {
     if (!TransactionIdIsNormal(xid)) return TransactionIdDidCommit(xid);
     int c = cached_commit(xid);
     if (c >= 0) return c == 1;
+    // The commit log answers only for xids after its horizon; the lock keeps a concurrent
+    // truncation out while we read (as txid_status does). A stored xid that old means the
+    // arrangement should have been rebuilt: fail rather than guess.
+    LWLockAcquire(XactTruncationLock, LW_SHARED);
+    if (TransactionIdPrecedes(xid, ShmemVariableCache->oldestClogXid)) {
+        LWLockRelease(XactTruncationLock);
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("an arrangement holds transaction %u, older than the commit log",
+                               xid),
+                        errhint("The arrangement is rebuilt on its next use; retry.")));
+    }
     bool committed = TransactionIdDidCommit(xid);
     uint8 outcome = committed ? 1 : (TransactionIdDidAbort(xid) ? 2 : 0);
+    LWLockRelease(XactTruncationLock);
     if (outcome != 0) g_outcomes[xid % kXidCache] = XidOutcome{xid, outcome};
     return committed;
 }
 
 }  // namespace
+
+void xid_cache_maintain() {
+    TransactionId next = ReadNextTransactionId();
+    if (!TransactionIdIsValid(g_cache_base) || next - g_cache_base > (uint32_t{1} << 30)) {
+        memset(g_outcomes, 0, sizeof(g_outcomes));
+        g_cache_base = next;
+    }
+}
 
 int version_visible_fast(const core::VersionView &v, Snapshot snap) {
     // XidInMVCCSnapshot reads pg_subtrans for a suboverflowed snapshot: that can raise errors.

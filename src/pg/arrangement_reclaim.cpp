@@ -45,6 +45,14 @@ uint64_t g_seen_deltas[kMaxArrangements];
 // One pass over every ready arrangement that changed since the last pass (or still has
 // versions waiting for their grace period).
 void reclaim_pass() {
+    try {
+        pg_call([] {
+            xid_cache_maintain();
+            invalidate_wraparound_risks();
+        });
+    } catch (const std::exception &ex) {
+        elog(WARNING, "parallel_material: arrangement xid check failed: %s", ex.what());
+    }
     for (int slot = 0; slot < kMaxArrangements; ++slot) {
         EntryInfo e = pin_slot_if_ready(slot);
         if (e.slot < 0) continue;
@@ -55,10 +63,14 @@ void reclaim_pass() {
             if (deltas != g_seen_deltas[slot] || st.retired_pending > 0) {
                 TransactionId oldest =
                     pg_call([] { return GetOldestNonRemovableTransactionId(nullptr); });
+                XidFloor floor;
                 core::ReclaimResult r = index.reclaim([&](const core::VersionView &v) {
-                    return pg_call([&] { return version_dead(v, oldest); });
+                    bool dead = pg_call([&] { return version_dead(v, oldest); });
+                    if (!dead) floor.see(v);
+                    return dead;
                 });
                 note_reclaim(slot);
+                note_reclaim_floor(slot, floor, oldest);
                 // Versions still in the grace period, or deleters not yet old enough: retry.
                 if (r.pending == 0 && st.delete_marked == r.unlinked) g_seen_deltas[slot] = deltas;
             }

@@ -35,6 +35,9 @@ struct Entry {
     pg_atomic_uint32 pins;  // readers inside a probe; incremented under the shared lock
     pg_atomic_uint64 deltas;
     TimestampTz last_reclaim;
+    // A lower bound of every normal xid (xmin or xmax) its versions hold: set by the build,
+    // raised by reclaim passes. See arrangement_wraparound.cpp.
+    pg_atomic_uint32 oldest_xid;
 };
 
 struct Directory {
@@ -238,7 +241,8 @@ EntryInfo lookup(int64 defid) {
         Entry &e = g_dir->entries[i];
         if (e.state != State::Free && e.state != State::Dropped && e.dboid == MyDatabaseId &&
             e.defid == defid) {
-            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
+                              pg_atomic_read_u32(&e.oldest_xid)};
             break;
         }
     }
@@ -254,7 +258,8 @@ EntryInfo pin_ready(int64 defid) {
         Entry &e = g_dir->entries[i];
         if (e.state == State::Ready && e.dboid == MyDatabaseId && e.defid == defid) {
             pg_atomic_fetch_add_u32(&e.pins, 1);
-            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
+                              pg_atomic_read_u32(&e.oldest_xid)};
             break;
         }
     }
@@ -269,7 +274,8 @@ EntryInfo pin_slot_if_ready(int slot) {
     Entry &e = g_dir->entries[slot];
     if (e.state == State::Ready) {
         pg_atomic_fetch_add_u32(&e.pins, 1);
-        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
+                              pg_atomic_read_u32(&e.oldest_xid)};
     }
     LWLockRelease(dir_lock());
     return info;
@@ -284,7 +290,8 @@ EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset) {
     if (e.state != State::Free && e.state != State::Building && e.dboid == MyDatabaseId &&
         e.defid == defid && e.index_offset == index_offset && pg_atomic_read_u32(&e.pins) > 0) {
         pg_atomic_fetch_add_u32(&e.pins, 1);
-        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def};
+        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
+                              pg_atomic_read_u32(&e.oldest_xid)};
     }
     LWLockRelease(dir_lock());
     return info;
@@ -340,15 +347,17 @@ int begin_build(const Def &def, Oid relfilenode) {
     e.build_xid = GetTopTransactionIdIfAny();
     pg_atomic_write_u32(&e.pins, 0);
     pg_atomic_write_u64(&e.deltas, 0);
+    pg_atomic_write_u32(&e.oldest_xid, InvalidTransactionId);
     e.last_reclaim = 0;
     LWLockRelease(dir_lock());
     return free_slot;
 }
 
-void finish_build(int slot, uint64_t index_offset) {
+void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid) {
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
     Entry &e = g_dir->entries[slot];
     e.index_offset = index_offset;
+    pg_atomic_write_u32(&e.oldest_xid, oldest_xid);
     e.state = State::Ready;
     e.builder_pid = 0;
     LWLockRelease(dir_lock());
@@ -388,6 +397,18 @@ void note_reclaim(int slot) {
 
 void drop_entries(int64 defid) { drop_entries_nothrow(defid); }
 
+void raise_oldest_xid(int slot, TransactionId xid) {
+    pg_atomic_uint32 *a = &g_dir->entries[slot].oldest_xid;
+    uint32 cur = pg_atomic_read_u32(a);
+    // Only forward: a bound set by a rebuild in between (same slot, another index) is newer.
+    while (TransactionIdIsNormal(cur) && TransactionIdPrecedes(cur, xid))
+        if (pg_atomic_compare_exchange_u32(a, &cur, xid)) break;
+}
+
+void force_oldest_xid(int slot, TransactionId xid) {
+    pg_atomic_write_u32(&g_dir->entries[slot].oldest_xid, xid);
+}
+
 int collect_stats(EntryStats *out) {
     int n = 0;
     LWLockAcquire(dir_lock(), LW_SHARED);
@@ -402,6 +423,7 @@ int collect_stats(EntryStats *out) {
         s.deltas = pg_atomic_read_u64(&e.deltas);
         s.last_reclaim = e.last_reclaim;
         s.relfilenode = e.relfilenode;
+        s.oldest_xid = pg_atomic_read_u32(&e.oldest_xid);
     }
     LWLockRelease(dir_lock());
     return n;

@@ -9,6 +9,7 @@ extern "C" {
 #include "access/hash.h"
 #include "access/nbtree.h"
 #include "access/relation.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
@@ -20,6 +21,7 @@ extern "C" {
 #include "commands/defrem.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
+#include "storage/lwlock.h"
 #include "storage/predicate.h"
 #include "storage/procarray.h"
 #include "utils/acl.h"
@@ -41,6 +43,7 @@ PGDLLEXPORT Datum pm_arrangement_columns(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_reclaim(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_state(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_forget(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_arrangement_age_for_test(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(pm_create_arrangement);
 PG_FUNCTION_INFO_V1(pm_drop_arrangement);
 PG_FUNCTION_INFO_V1(pm_arrangement_probe);
@@ -49,6 +52,7 @@ PG_FUNCTION_INFO_V1(pm_arrangement_columns);
 PG_FUNCTION_INFO_V1(pm_arrangement_reclaim);
 PG_FUNCTION_INFO_V1(pm_arrangement_state);
 PG_FUNCTION_INFO_V1(pm_arrangement_forget);
+PG_FUNCTION_INFO_V1(pm_arrangement_age_for_test);
 }
 
 namespace pm::pg::arr {
@@ -500,12 +504,26 @@ Datum reclaim(FunctionCallInfo fcinfo) {
     pg_call([&] { check_read(rel, def); });
     Pin pin(pin_ready(def->defid));
     if (pin.info().slot < 0) return Int64GetDatum(0);
+    // The worker's pass, on demand: first the xid check (an arrangement holding xids older than
+    // the commit log is invalidated, not walked), then the reclaim, which raises the xid bound.
+    pg_call([] {
+        xid_cache_maintain();
+        invalidate_wraparound_risks();
+    });
+    if (lookup(def->defid).state != State::Ready) {
+        pg_call([&] { relation_close(rel, NoLock); });
+        return Int64GetDatum(0);
+    }
     TransactionId oldest = pg_call([&] { return GetOldestNonRemovableTransactionId(rel); });
+    XidFloor floor;
     core::ReclaimResult r = index_at(pin.info().index_offset).reclaim([&](const core::VersionView &v) {
-        return pg_call([&] { return version_dead(v, oldest); });
+        bool dead = pg_call([&] { return version_dead(v, oldest); });
+        if (!dead) floor.see(v);
+        return dead;
     });
     pg_call([&] {
         note_reclaim(pin.info().slot);
+        note_reclaim_floor(pin.info().slot, floor, oldest);
         relation_close(rel, NoLock);
     });
     return Int64GetDatum(static_cast<int64>(r.unlinked));
@@ -531,8 +549,8 @@ Datum state(FunctionCallInfo fcinfo) {
         InitMaterializedSRF(fcinfo, 0);
         auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
         for (int i = 0; i < n; ++i) {
-            Datum v[8];
-            bool nul[8] = {false, false, false, false, false, false, false, false};
+            Datum v[9];
+            bool nul[9] = {false, false, false, false, false, false, false, false, false};
             v[0] = Int64GetDatum(st[i].defid);
             v[1] = CStringGetTextDatum(state_name(st[i].state));
             v[2] = Int64GetDatum(st[i].has_index ? int64(st[i].stats.live) : 0);
@@ -542,10 +560,49 @@ Datum state(FunctionCallInfo fcinfo) {
             v[6] = TimestampTzGetDatum(st[i].last_reclaim);
             nul[6] = st[i].last_reclaim == 0;
             v[7] = ObjectIdGetDatum(st[i].relfilenode);
+            v[8] = TransactionIdGetDatum(st[i].oldest_xid);
+            nul[8] = !TransactionIdIsValid(st[i].oldest_xid);
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nul);
         }
     });
     return static_cast<Datum>(0);
+}
+
+// Test aid: makes an arrangement look as if it held an old xid, so that the wraparound checks
+// can be exercised without consuming two billion xids. 'relfrozenxid': just before the table's
+// relfrozenxid; 'clog': 1000 xids before the commit log's horizon. Superuser only.
+Datum age_for_test(FunctionCallInfo fcinfo) {
+    require_available();
+    Oid relid = PG_GETARG_OID(0);
+    ArrayType *key = opt_array(fcinfo, 1);
+    char *what = pg_call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(2)); });
+    Relation rel = pg_call([&] {
+        if (!superuser())
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("only a superuser may age an arrangement")));
+        return relation_open(relid, AccessShareLock);
+    });
+    Def *def = pg_call([&] { return find_def(rel, key); });
+    TransactionId x = pg_call([&] {
+        TransactionId t;
+        if (strcmp(what, "relfrozenxid") == 0) {
+            t = rel->rd_rel->relfrozenxid;
+            TransactionIdRetreat(t);
+        } else if (strcmp(what, "clog") == 0) {
+            LWLockAcquire(XactTruncationLock, LW_SHARED);
+            t = ShmemVariableCache->oldestClogXid;
+            LWLockRelease(XactTruncationLock);
+            for (int i = 0; i < 1000; ++i) TransactionIdRetreat(t);
+        } else {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("unknown xid source \"%s\" (relfrozenxid or clog)", what)));
+        }
+        return t;
+    });
+    EntryInfo e = lookup(def->defid);
+    if (e.slot >= 0) force_oldest_xid(e.slot, x);
+    pg_call([&] { relation_close(rel, NoLock); });
+    return TransactionIdGetDatum(x);
 }
 
 // From the sql_drop event trigger: a dropped table's definitions go (their triggers went with
@@ -600,4 +657,7 @@ Datum pm_arrangement_state(PG_FUNCTION_ARGS) {
 }
 Datum pm_arrangement_forget(PG_FUNCTION_ARGS) {
     return guarded([&] { return arr::forget(fcinfo); });
+}
+Datum pm_arrangement_age_for_test(PG_FUNCTION_ARGS) {
+    return guarded([&] { return arr::age_for_test(fcinfo); });
 }

@@ -267,38 +267,65 @@ void run_reader(World &w, ArrangementIndex &ix, uint32_t ri, uint32_t nwriters) 
         std::string k = key_bytes(key);
         got.clear();
         want.clear();
-        ix.probe(
-            rd, key_hash(key), k.data(), static_cast<uint32_t>(k.size()),
-            [&](const VersionView &v) {
-                // Stand on a version now and then while the others run: widens the windows in
-                // which a premature free would be caught.
-                if ((++calls & 31) == 0)
-                    std::this_thread::yield();
-                return visible(w, s, v.xmin, v.xmax);
-            },
-            [&](const VersionView &v) {
-                uint32_t row, tkey, plen, sum;
-                if (v.tuple_len < 16) {
-                    fail(w, "short tuple");
+        auto vis = [&](const VersionView &v) {
+            // Stand on a version now and then while the others run: widens the windows in
+            // which a premature free would be caught.
+            if ((++calls & 31) == 0)
+                std::this_thread::yield();
+            return visible(w, s, v.xmin, v.xmax);
+        };
+        // Validates an emitted version of `pkey` (bytes `pk`); its row, or kMaxRows when torn.
+        auto check = [&](const VersionView &v, uint32_t pkey, const std::string &pk) -> uint32_t {
+            uint32_t row, tkey, plen, sum;
+            if (v.tuple_len < 16) {
+                fail(w, "short tuple");
+                return kMaxRows;
+            }
+            std::memcpy(&row, v.tuple, 4);
+            std::memcpy(&tkey, v.tuple + 4, 4);
+            std::memcpy(&plen, v.tuple + 8, 4);
+            if (v.tuple_len != 16 + plen || row >= kMaxRows) {
+                fail(w, "torn tuple header");
+                return kMaxRows;
+            }
+            std::memcpy(&sum, v.tuple + 12 + plen, 4);
+            if (sum != checksum(reinterpret_cast<const unsigned char *>(v.tuple), 12 + plen) ||
+                tkey != pkey || v.tid != tid_of(row) ||
+                v.xmin != w.rows[row].xmin.load(std::memory_order_relaxed) ||
+                std::string(v.key, v.key_len) != pk) {
+                fail(w, "torn or misplaced tuple for row " + std::to_string(row));
+                return kMaxRows;
+            }
+            return row;
+        };
+        if (ri % 2 == 0) {
+            ix.probe(rd, key_hash(key), k.data(), static_cast<uint32_t>(k.size()), vis,
+                     [&](const VersionView &v) {
+                         uint32_t row = check(v, key, k);
+                         if (row != kMaxRows)
+                             got.push_back(row);
+                     });
+        } else {
+            // Odd readers probe in batches: the key twice (both must see the same rows) around
+            // another key (whose versions must be its own).
+            uint32_t key2 = rng.next() % kKeys;
+            std::string k2 = key_bytes(key2);
+            pm::core::ProbeKey batch[3] = {
+                {key_hash(key), k.data(), static_cast<uint32_t>(k.size())},
+                {key_hash(key2), k2.data(), static_cast<uint32_t>(k2.size())},
+                {key_hash(key), k.data(), static_cast<uint32_t>(k.size())}};
+            std::vector<uint32_t> again;
+            ix.probe_batch(rd, batch, 3, vis, [&](uint32_t i, const VersionView &v) {
+                uint32_t row = i == 1 ? check(v, key2, k2) : check(v, key, k);
+                if (row == kMaxRows || i == 1)
                     return;
-                }
-                std::memcpy(&row, v.tuple, 4);
-                std::memcpy(&tkey, v.tuple + 4, 4);
-                std::memcpy(&plen, v.tuple + 8, 4);
-                if (v.tuple_len != 16 + plen || row >= kMaxRows) {
-                    fail(w, "torn tuple header");
-                    return;
-                }
-                std::memcpy(&sum, v.tuple + 12 + plen, 4);
-                if (sum != checksum(reinterpret_cast<const unsigned char *>(v.tuple), 12 + plen) ||
-                    tkey != key || v.tid != tid_of(row) ||
-                    v.xmin != w.rows[row].xmin.load(std::memory_order_relaxed) ||
-                    std::string(v.key, v.key_len) != k) {
-                    fail(w, "torn or misplaced tuple for row " + std::to_string(row));
-                    return;
-                }
-                got.push_back(row);
+                (i == 0 ? got : again).push_back(row);
             });
+            std::sort(got.begin(), got.end());
+            std::sort(again.begin(), again.end());
+            if (got != again)
+                fail(w, "one batch, same key, different rows");
+        }
         // Rows still being appended belong to running transactions: invisible anyway.
         uint32_t nkey = std::min(w.key_count[key].load(std::memory_order_acquire), kRowsPerKey);
         for (uint32_t i = 0; i < nkey; ++i) {

@@ -220,6 +220,109 @@ TEST(ArrangementIndex, HashCollisionsCompareKeyBytes) {
     EXPECT_TRUE(probe_all(f.index, 6, "ab").empty());
 }
 
+TEST(ArrangementIndex, ProbeBatchMatchesProbe) {
+    // Few buckets: long chains mixing keys, equal hashes for different keys, duplicates.
+    Fixture f(4 << 20, opts(8, 1024, 8));
+    for (uint32_t i = 0; i < 600; ++i) {
+        uint32_t k = i % 37;
+        put(f.index, k % 5 == 0 ? 1234 : k * 7919u, "key" + std::to_string(k),
+            "t" + std::to_string(i), Tid{i, 1}, /*xmin=*/i % 3 == 0 ? 4 : 3);
+    }
+    auto odd_xmin_hidden = [](const VersionView &v) { return v.xmin != 4; };
+    std::vector<std::string> keys;
+    std::vector<pm::core::ProbeKey> batch;
+    for (uint32_t k = 0; k < 45; ++k) keys.push_back("key" + std::to_string(k % 41));  // 37..40 absent
+    for (uint32_t k = 0; k < keys.size(); ++k) {
+        uint32_t kk = k % 41;
+        batch.push_back({kk % 5 == 0 ? 1234 : kk * 7919u, keys[k].data(),
+                         static_cast<uint32_t>(keys[k].size())});
+    }
+    std::vector<std::vector<std::string>> got(batch.size());
+    ArrangementIndex::Reader r = f.index.register_reader();
+    uint64_t n = f.index.probe_batch(r, batch.data(), static_cast<uint32_t>(batch.size()),
+                                     odd_xmin_hidden, [&](uint32_t i, const VersionView &v) {
+                                         got.at(i).push_back(str(v.tuple, v.tuple_len));
+                                     });
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+        std::vector<std::string> want;
+        f.index.probe(r, batch[i].hash, batch[i].key, batch[i].key_len, odd_xmin_hidden,
+                      [&](const VersionView &v) { want.push_back(str(v.tuple, v.tuple_len)); });
+        EXPECT_EQ(got[i], want) << "probe " << i;  // same versions, same (newest first) order
+        EXPECT_EQ(want.empty(), i % 41 >= 37) << "probe " << i;
+        total += want.size();
+    }
+    EXPECT_EQ(n, total);
+    uint64_t brute = 0;  // the rows inserted under each probed key, minus the hidden ones
+    for (uint32_t k = 0; k < batch.size(); ++k)
+        for (uint32_t i = 0; i < 600; ++i) brute += (i % 37 == k % 41 && i % 3 != 0) ? 1 : 0;
+    EXPECT_EQ(total, brute);
+    EXPECT_EQ(f.index.probe_batch(r, batch.data(), 0, all_visible,
+                                  [](uint32_t, const VersionView &) { FAIL(); }),
+              0u);
+    std::vector<pm::core::ProbeKey> big(ArrangementIndex::kMaxProbeBatch + 1, batch[0]);
+    EXPECT_THROW(f.index.probe_batch(r, big.data(), static_cast<uint32_t>(big.size()),
+                                     all_visible, [](uint32_t, const VersionView &) {}),
+                 Error);
+}
+
+TEST(ArrangementIndex, InsertBulkLaysOutInOrderFromFreeLists) {
+    Fixture f(8 << 20, opts(1024, 1024, 8));
+    // Fill, then free, 600 versions spread over many buckets: the free list hands their blocks
+    // back in an order unrelated to their addresses.
+    for (uint32_t i = 0; i < 600; ++i)
+        put(f.index, (i * 2654435761u) ^ 0x5bd1e995u, "old" + std::to_string(i),
+            std::string(40, 'o'), Tid{i, 1});
+    f.index.truncate_all(9, 0);
+    auto r = f.index.reclaim([](const VersionView &v) { return v.xmax == 9; });
+    ASSERT_EQ(r.freed, 600u);
+    uint64_t in_use = f.alloc.bytes_in_use();
+
+    // 50 keys x 6 versions, key by key; every third one deleted at insert.
+    std::vector<std::string> keys, tuples;
+    std::vector<pm::core::BulkVersion> bulk;
+    for (uint32_t k = 0; k < 50; ++k) keys.push_back("key" + std::to_string(k));
+    for (uint32_t i = 0; i < 300; ++i) tuples.push_back("t" + std::to_string(i) + std::string(36, 'x'));
+    for (uint32_t i = 0; i < 300; ++i) {
+        const std::string &k = keys[i / 6];
+        bulk.push_back(pm::core::BulkVersion{1000u + i / 6, k.data(), static_cast<uint32_t>(k.size()),
+                                             tuples[i].data(), static_cast<uint32_t>(tuples[i].size()),
+                                             Tid{i, 2}, 3, 1, i % 3 == 0 ? 7u : 0u, 2, 0});
+    }
+    f.index.insert_bulk(bulk.data(), bulk.size());
+    EXPECT_EQ(f.alloc.bytes_in_use(), in_use + 300 * FixedRegionAllocator::rounded_size(
+                                                          64 + 8 + tuples[0].size()));
+    auto s = f.index.stats();
+    EXPECT_EQ(s.versions, 300u);
+    EXPECT_EQ(s.delete_marked, 100u);
+    for (uint32_t k = 0; k < 50; ++k) {
+        std::vector<const char *> where;
+        std::vector<std::string> got;
+        f.index.probe(1000u + k, keys[k].data(), static_cast<uint32_t>(keys[k].size()), all_visible,
+                      [&](const VersionView &v) {
+                          where.push_back(v.tuple);
+                          got.push_back(str(v.tuple, v.tuple_len));
+                          EXPECT_EQ(v.xmax, v.tid.block % 3 == 0 ? 7u : 0u);
+                          EXPECT_EQ(v.cmax, v.xmax != 0 ? 2u : 0u);
+                      });
+        ASSERT_EQ(got.size(), 6u);
+        for (uint32_t j = 0; j < 6; ++j) EXPECT_EQ(got[j], tuples[k * 6 + 5 - j]);  // newest first
+        // Inserted in ascending address order: the chain (newest first) descends.
+        for (uint32_t j = 1; j < 6; ++j) EXPECT_LT(where[j], where[j - 1]) << "key " << k;
+    }
+
+    // All or nothing when the region cannot hold the batch.
+    Fixture small(256 << 10, opts(16, 16, 8));
+    std::string big(1000, 'b');
+    std::vector<pm::core::BulkVersion> many(400, pm::core::BulkVersion{5, "k", 1, big.data(), 1000,
+                                                                       Tid{1, 1}, 3, 0, 0, 0, 0});
+    uint64_t before = small.alloc.bytes_in_use();
+    EXPECT_THROW(small.index.insert_bulk(many.data(), many.size()), Error);
+    EXPECT_EQ(small.alloc.bytes_in_use(), before);
+    EXPECT_EQ(small.index.stats().versions, 0u);
+    EXPECT_TRUE(probe_all(small.index, 5, "k").empty());
+}
+
 TEST(ArrangementIndex, DeleteByTid) {
     Fixture f(1 << 20, opts(16, 1024, 64));
     put(f.index, 1, "k", "a", Tid{1, 1});

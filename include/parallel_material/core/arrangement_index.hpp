@@ -88,6 +88,15 @@ struct VersionView {
 
 using VisibilityFn = FunctionRef<bool(const VersionView &)>;
 using EmitFn = FunctionRef<void(const VersionView &)>;
+// probe_batch's emit: the index of the probe (in the batch) the version matched, and the version.
+using BatchEmitFn = FunctionRef<void(uint32_t, const VersionView &)>;
+
+// One probe of a batch: the key's hash and bytes (which must stay valid during the call).
+struct ProbeKey {
+    uint64_t hash;
+    const void *key;
+    uint32_t key_len;
+};
 // Picks, among the versions carrying a TID, the one a delete applies to: the heap's current
 // version (never deleted, or deleted only by a transaction that aborted). Used by mark_deleted
 // and truncate_all; the default (current_if_no_xmax) treats any xmax as final.
@@ -101,6 +110,19 @@ struct CurrentIfNoXmax {
     bool operator()(const VersionView &v) const { return v.xmax == 0; }
 };
 inline constexpr CurrentIfNoXmax current_if_no_xmax{};
+
+// One version of a bulk insert (insert_bulk): its bytes must stay valid during the call.
+struct BulkVersion {
+    uint64_t hash;
+    const void *key;
+    uint32_t key_len;
+    const void *tuple;
+    uint32_t tuple_len;
+    Tid tid;
+    uint32_t xmin, cmin;
+    uint32_t xmax, cmax;  // xmax 0: not deleted
+    uint16_t flags;
+};
 
 struct ArrangementStats {
     uint64_t nbuckets;
@@ -175,6 +197,18 @@ class ArrangementIndex {
     // nothing changed. Aborted inserts are never undone: visibility filters them.
     void insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                 uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin, uint16_t flags = 0);
+    // Inserts n versions, each as insert() then (when xmax != 0) mark_deleted() would, laying
+    // them out in the order given as far as the allocator allows: every block is allocated
+    // first, then the blocks of each size class are handed out in ascending address order. So a
+    // batch sorted by bucket_order() keeps each chain's versions together even when the blocks
+    // come from free lists (a rebuild after a drop), not only from a fresh bump pointer.
+    // Throws Error(OutOfMemory) with nothing changed when the region cannot hold them all.
+    void insert_bulk(const BulkVersion *v, size_t n);
+    // The order of buckets as a function of the hash: a bulk load sorted by it and inserted in
+    // that order puts the versions of each chain next to each other in the region (while the
+    // region's free lists are empty), so a probe walks adjacent memory instead of one cache
+    // and TLB miss per version.
+    static uint64_t bucket_order(uint64_t hash);
     // Sets (xmax, cmax) on the newest version under `hash` carrying `tid` that `current` accepts;
     // returns whether one was found.
     bool mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint32_t cmax,
@@ -205,6 +239,15 @@ class ArrangementIndex {
     // may or may not be offered, which is safe because its inserter is still in progress.
     uint64_t probe(Reader &reader, uint64_t hash, const void *key, uint32_t key_len,
                    VisibilityFn visible, EmitFn emit) const;
+    // probe() for up to kMaxProbeBatch keys at once, in one read section, with the same
+    // callbacks and guarantees; emit(i, v) names the probe i that v matched. The chains are
+    // walked interleaved (one version of each unfinished chain per round, the next one
+    // prefetched), so the cache and TLB misses of different probes overlap instead of queueing:
+    // the order of emits across probes is unspecified; within one probe it is probe()'s order
+    // (newest first). Returns the number emitted. Error(InvalidArgument) when n is too large.
+    static constexpr uint32_t kMaxProbeBatch = 256;
+    uint64_t probe_batch(Reader &reader, const ProbeKey *keys, uint32_t n, VisibilityFn visible,
+                         BatchEmitFn emit) const;
     // Same over every version of every bucket.
     uint64_t scan_all(Reader &reader, VisibilityFn visible, EmitFn emit) const;
     // Conveniences that claim a temporary reader slot.
