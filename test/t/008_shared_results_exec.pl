@@ -112,6 +112,45 @@ ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM parallel_materi
 $prod->quit;
 $rd->quit;
 
+# 2b. The same for a whole result, which an attached reader streams straight from the entry to
+#     its client: after the producer is cancelled the reader runs the plan itself, checks that
+#     its first rows are the ones it already returned, and returns the rest.
+{
+	my $wsettings = $settings =~ s/share_whole_results = off/share_whole_results = on/r;
+	my $wquery = q{SELECT b.id, generate_series(1, 1) AS one FROM tb b WHERE b.grp < 3 AND gated_pos(b.id)};
+	my $wstock = $node->safe_psql('postgres', "SET parallel_material.enable = off; $wquery");
+	like($node->safe_psql('postgres', "$wsettings EXPLAIN (VERBOSE, COSTS OFF) $wquery"),
+		qr/Shared Site: whole result.*Mode: streaming.*Cross-Session Sharing: eligible/s,
+		'the whole result is a streaming site');
+	close_gate();
+	$node->safe_psql('postgres', 'SELECT parallel_material.reset_shared_results()');
+	my $wprod = $node->background_psql('postgres', on_error_stop => 0);
+	$wprod->query_safe($wsettings);
+	my $wppid = $wprod->query_safe('SELECT pg_backend_pid()');
+	$wprod->query_until(qr/started/, "\\echo started\n$wquery;\n");
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM parallel_material.shared_results WHERE state = 'producing' AND producer_pid = $wppid"),
+		'the whole-result producer registered its entry');
+	my $wrd = $node->background_psql('postgres', on_error_stop => 0);
+	$wrd->query_safe($wsettings);
+	my $wrpid = $wrd->query_safe('SELECT pg_backend_pid()');
+	$wrd->query_until(qr/started/, "\\echo started\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $wquery;\n$wquery;\n");
+	ok($node->poll_query_until('postgres', "SELECT readers = 2 FROM parallel_material.shared_results WHERE state = 'producing'"),
+		'the reader attached to the whole result being produced');
+	ok($node->poll_query_until('postgres', "SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $wrpid"),
+		'the reader streamed the rows published so far');
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($wppid)");
+	$wprod->query('SELECT 1');
+	open_gate();
+	like($wprod->{stderr}, qr/canceling statement due to user request/, 'the whole-result producer was cancelled');
+	my $wout = $wrd->query('SELECT 1');
+	like($wout, qr/Cross-Session Sharing: skipped \(the producing session failed; ran the plan itself and checked the rows already read\)/,
+		'the streaming reader took over and checked the rows it had returned');
+	like($wout, qr/\Q$wstock\E/, 'the streaming reader then gets the stock rows');
+	is($wrd->{stderr}, '', 'no error in the streaming reader');
+	$wprod->quit;
+	$wrd->quit;
+}
+
 # 3. kill -9 of the producer with a reader attached: the crash restart ends every session (the
 #    reader gets an error, not a hang) and clears every entry.
 close_gate();
