@@ -30,10 +30,6 @@ std::string dir_of(const std::string &path) {
     return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
-core::Error io_error(const char *what, const std::string &path, int err) {
-    return core::Error(core::Error::Code::Io,
-                       std::string(what) + " \"" + path + "\": " + strerror(err));
-}
 }  // namespace
 
 void define_result_spill_gucs() {
@@ -92,51 +88,24 @@ ResultSpillFile::ResultSpillFile(core::ResultRegistry *reg, const core::ResultRe
     limit_ = temp_file_limit >= 0 ? static_cast<uint64_t>(temp_file_limit) * 1024 : UINT64_MAX;
 }
 
-ResultSpillFile::~ResultSpillFile() {
-    inner_.reset();
-    if (fd_ >= 0) {
-        close(fd_);
-        ReleaseExternalFD();
-    }
-}
+ResultSpillFile::~ResultSpillFile() = default;
 
 core::SpillFile &ResultSpillFile::file() {
-    if (inner_) return *inner_;
+    if (file_.opened()) return file_.get();
     if (path_.empty())
         throw core::Error(core::Error::Code::Io, "the shared result registry has no spill files");
-    if (!AcquireExternalFD())
-        throw core::Error(core::Error::Code::Io,
-                          "could not open a spill file: too many open files in this backend");
-    int fd;
-    if (role_ == Role::Producer) {
-        // Registered before it exists, so that whoever frees the entry removes it.
-        reg_->note_spill(ref_, 0);
-        (void)mkdir(dir_of(path_).c_str(), S_IRWXU);  // like MakePGDirectory; EEXIST is fine
-        // O_TRUNC: a leftover of an earlier server lifetime (remove_temp_files_after_crash off)
-        // may carry the same name.
-        fd = open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | PG_BINARY, S_IRUSR | S_IWUSR);
-    } else {
+    if (role_ == Role::Reader) {
         // The producer created it before spilling the page this reader needs, and the entry is
         // pinned, so it has not been removed.
-        fd = open(path_.c_str(), O_RDONLY | PG_BINARY);
+        return file_.open(path_.c_str(), O_RDONLY, mode_, "could not open spill file");
     }
-    if (fd < 0) {
-        const int err = errno;
-        ReleaseExternalFD();
-        throw io_error(role_ == Role::Producer ? "could not create spill file"
-                                               : "could not open spill file",
-                       path_, err);
-    }
-    fd_ = fd;
-    try {
-        inner_ = core::open_spill_file(fd_, mode_);
-    } catch (...) {
-        close(fd_);
-        fd_ = -1;
-        ReleaseExternalFD();
-        throw;
-    }
-    return *inner_;
+    // Registered before it exists, so that whoever frees the entry removes it.
+    reg_->note_spill(ref_, 0);
+    (void)mkdir(dir_of(path_).c_str(), S_IRWXU);  // like MakePGDirectory; EEXIST is fine
+    // O_TRUNC: a leftover of an earlier server lifetime (remove_temp_files_after_crash off) may
+    // carry the same name.
+    return file_.open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC, mode_,
+                      "could not create spill file");
 }
 
 void ResultSpillFile::before_write(size_t bytes) {
@@ -169,6 +138,6 @@ void ResultSpillFile::read(uint64_t offset, void *buf, size_t len) {
     file().read(offset, buf, len);
 }
 
-const char *ResultSpillFile::mode_name() const { return inner_ ? inner_->mode_name() : "none"; }
+const char *ResultSpillFile::mode_name() const { return file_.mode_name(); }
 
 }  // namespace pm::pg

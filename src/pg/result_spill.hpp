@@ -57,8 +57,7 @@ private:
     std::string path_;
     uint64_t written_ = 0;
     uint64_t limit_;  // temp_file_limit in bytes (UINT64_MAX: none)
-    int fd_ = -1;
-    std::unique_ptr<core::SpillFile> inner_;
+    OpenedSpillFile file_;
 };
 
 }  // namespace pm::pg

@@ -63,7 +63,7 @@ void TempSpillFile::create_shared(const char *dir, char *out, size_t size) {
     close(fd);
 }
 
-TempSpillFile::~TempSpillFile() {
+OpenedSpillFile::~OpenedSpillFile() {
     inner_.reset();
     if (fd_ >= 0) {
         close(fd_);
@@ -71,39 +71,43 @@ TempSpillFile::~TempSpillFile() {
     }
 }
 
-core::SpillFile &TempSpillFile::file() {
-    if (inner_) return *inner_;
+core::SpillFile &OpenedSpillFile::open(const char *path, int flags, core::SpillMode mode,
+                                       const char *what) {
     if (!AcquireExternalFD())
         throw core::Error(core::Error::Code::Io,
                           "could not open a spill file: too many open files in this backend");
-    if (shared_path_[0] != '\0') {
-        // Shared: the leader created it; it is gone only when the query is over.
-        int fd = open(shared_path_, O_RDWR | PG_BINARY);
-        if (fd < 0) {
-            int err = errno;
-            ReleaseExternalFD();
-            throw core::Error(core::Error::Code::Io, std::string("could not open spill file \"") +
-                                                         shared_path_ + "\": " + strerror(err));
-        }
-        fd_ = fd;
-        inner_ = core::open_spill_file(fd_, mode_);
-        return *inner_;
+    const int fd = ::open(path, flags | PG_BINARY, S_IRUSR | S_IWUSR);
+    if (fd < 0) {
+        const int err = errno;
+        ReleaseExternalFD();
+        throw core::Error(core::Error::Code::Io,
+                          std::string(what) + " \"" + path + "\": " + strerror(err));
     }
+    try {
+        inner_ = core::open_spill_file(fd, mode);
+    } catch (...) {
+        close(fd);
+        ReleaseExternalFD();
+        throw;
+    }
+    fd_ = fd;
+    return *inner_;
+}
+
+TempSpillFile::~TempSpillFile() = default;
+
+core::SpillFile &TempSpillFile::file() {
+    if (file_.opened()) return file_.get();
+    if (shared_path_[0] != '\0')  // shared: the leader created it; gone when the query is over
+        return file_.open(shared_path_, O_RDWR, mode_, "could not open spill file");
     (void)mkdir(dir_, S_IRWXU);  // like MakePGDirectory; EEXIST is fine
     char path[MAXPGPATH];
     snprintf(path, sizeof(path), "%s/%s%d.pm%llu", dir_, PG_TEMP_FILE_PREFIX, MyProcPid,
              static_cast<unsigned long long>(g_file_counter.fetch_add(1)));
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | PG_BINARY, S_IRUSR | S_IWUSR);
-    if (fd < 0) {
-        int err = errno;
-        ReleaseExternalFD();
-        throw core::Error(core::Error::Code::Io, std::string("could not create spill file \"") +
-                                                     path + "\": " + strerror(err));
-    }
+    core::SpillFile &f = file_.open(path, O_RDWR | O_CREAT | O_EXCL, mode_,
+                                    "could not create spill file");
     unlink(path);  // anonymous from now on: gone when closed or when the process dies
-    fd_ = fd;
-    inner_ = core::open_spill_file(fd_, mode_);
-    return *inner_;
+    return f;
 }
 
 void TempSpillFile::write(uint64_t offset, const void *data, size_t len) {
@@ -117,6 +121,6 @@ void TempSpillFile::write_batch(const uint64_t *offsets, const void *const *data
     file().write_batch(offsets, datas, len, count);
 }
 
-const char *TempSpillFile::mode_name() const { return inner_ ? inner_->mode_name() : "none"; }
+const char *TempSpillFile::mode_name() const { return file_.mode_name(); }
 
 }  // namespace pm::pg

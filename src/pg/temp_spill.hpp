@@ -8,6 +8,27 @@
 
 namespace pm::pg {
 
+// One spill file this process has open: its descriptor (counted with AcquireExternalFD, as
+// PostgreSQL counts descriptors it does not open through fd.c) and the core handle over it
+// (io_uring or pread/pwrite). Closed with the object.
+class OpenedSpillFile {
+public:
+    OpenedSpillFile() = default;
+    ~OpenedSpillFile();
+    OpenedSpillFile(const OpenedSpillFile &) = delete;
+    OpenedSpillFile &operator=(const OpenedSpillFile &) = delete;
+    // Opens path with flags (created 0600 with O_CREAT). Throws core::Error(Io) "<what> "path":
+    // <errno text>" when it cannot, holding nothing then.
+    core::SpillFile &open(const char *path, int flags, core::SpillMode mode, const char *what);
+    bool opened() const { return inner_ != nullptr; }
+    core::SpillFile &get() { return *inner_; }
+    const char *mode_name() const { return inner_ ? inner_->mode_name() : "none"; }
+
+private:
+    int fd_ = -1;
+    std::unique_ptr<core::SpillFile> inner_;
+};
+
 // A private file lives in the session's temp tablespace directory (pgsql_tmp, cleaned at server
 // start after a crash) and is unlinked as soon as it is open, so it disappears with the process.
 // A shared file (one log read by every participant of a parallel query) is created by the leader
@@ -30,7 +51,7 @@ public:
     void write_batch(const uint64_t *offsets, const void *const *datas, size_t len,
                      size_t count) override;
     const char *mode_name() const override;
-    bool opened() const { return inner_ != nullptr; }
+    bool opened() const { return file_.opened(); }
 
     // The pgsql_tmp directory of the next temp tablespace (may ereport; call at executor start).
     static void temp_dir(char *out, size_t size);
@@ -40,8 +61,7 @@ private:
     char dir_[MAXPGPATH];
     char shared_path_[MAXPGPATH] = "";
     core::SpillMode mode_;
-    int fd_ = -1;
-    std::unique_ptr<core::SpillFile> inner_;
+    OpenedSpillFile file_;
 };
 
 core::SpillMode spill_mode_setting();
