@@ -83,8 +83,9 @@ std::unique_ptr<SpillFile> open_spill_file(int fd, SpillMode mode);
 struct LogConfig {
     uint32_t page_size = 64 * 1024;  // power of two, >= 4096
     uint32_t ring_pages = 16;        // power of two, >= 2
-    // True when exactly one producer will ever append: records then also carry the previous
-    // record's length, which enables read_prev() (backward scans, SCROLL cursors).
+    // True when exactly one producer will ever append, through one TupleLog handle (the
+    // writer's position lives in that handle between pages): records then also carry the
+    // previous record's length, which enables read_prev() (backward scans, SCROLL cursors).
     bool single_producer = false;
     // Single-producer logs: publish each record with a plain release store (no locked
     // instruction) where membarrier(2) is available; a reader about to sleep then pays an
