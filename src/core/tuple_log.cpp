@@ -1061,6 +1061,8 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
             if (c.pos_ >= c.seen_tail_)
                 return ReadStatus::End;
         }
+        if (fast_read(c, out))  // the common case once the frontier moved
+            return ReadStatus::Record;
     }
     uint64_t w;
     if (read_record(c, c.pos_, &w, out)) {
