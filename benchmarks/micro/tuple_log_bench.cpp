@@ -10,7 +10,10 @@
 //               FutexWaitHooks; each producer appends from a source buffer, each consumer gets
 //               its copy in its Cursor and touches its first 8 bytes. With one producer
 //               the log is created single_producer (as the adapter does for an elected
-//               producer): the per-page commit counter is then updated without an RMW.
+//               producer). The default LogConfig otherwise (as the adapter uses it): every
+//               record is published by its append.
+//   ours_batched the same with LogConfig::publish_batch = 4 KiB (one-producer cases only): the
+//               producer publishes once per 4 KiB of records (and at the end).
 //   ours_spill  the same over a 1 MiB ring (16 x 64 KiB) with a spill file (Auto: io_uring):
 //               the log wraps the ring many times; consumers mostly keep up.
 //   boost_spsc  boost::lockfree::spsc_queue<Rec<S>> (1->1 only).
@@ -48,6 +51,7 @@ namespace {
 constexpr size_t kSrcBytes = 1 << 20;
 constexpr uint64_t kTargetBytes = 12ull << 20;  // log bytes per transfer (fits a 16 MiB ring)
 constexpr uint64_t kMaxRecords = 400000;
+constexpr uint32_t kBatch = 4096;  // LogConfig::publish_batch of ours_batched
 
 const char *source() {
     static std::vector<char> src = [] {
@@ -122,10 +126,12 @@ using Clock = std::chrono::steady_clock;
 // TupleLog
 
 struct LogFixture {
-    LogFixture(uint32_t page, uint32_t ring, bool spill, bool single_producer) {
+    LogFixture(uint32_t page, uint32_t ring, bool spill, bool single_producer,
+               uint32_t publish_batch) {
         cfg.page_size = page;
         cfg.ring_pages = ring;
         cfg.single_producer = single_producer;
+        cfg.publish_batch = publish_batch;
         size = TupleLog::region_size(cfg);
         mem = mmap(nullptr, size + 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         word = new (mem) std::atomic<uint32_t>(0);
@@ -150,9 +156,10 @@ struct LogFixture {
     int fd = -1;
 };
 
-void BM_ours(benchmark::State &state, int producers, int consumers, size_t size, bool spill) {
+void BM_ours(benchmark::State &state, int producers, int consumers, size_t size, bool spill,
+             uint32_t publish_batch = 0) {
     const uint64_t n = records_for(size);
-    LogFixture fx(64 * 1024, spill ? 16 : 256, spill, producers == 1);
+    LogFixture fx(64 * 1024, spill ? 16 : 256, spill, producers == 1, publish_batch);
     for (auto _ : state) {
         TupleLog::reset(fx.region);
         if (fx.fd >= 0)
@@ -317,6 +324,71 @@ void BM_boost_queue(benchmark::State &state, int producers, int consumers) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Per-record CPU cost, one thread (a diagnostic, not one of the cases): the thread
+// appends 256 records, then reads them back (ours: a second handle with its own cursor; spsc:
+// push, then pop), until N records went through; the CPU time of that thread per record. Both
+// sides copy each record in and out and touch its first 8 bytes, as in the cases above. No
+// cross-core traffic and no scheduling in it, so it moves much less with the load of other
+// processes than the two-thread cases, and it shows what the log's own code costs per record.
+
+void BM_cpu_ours(benchmark::State &state, size_t size, uint32_t publish_batch) {
+    const uint64_t n = records_for(size);
+    LogFixture fx(64 * 1024, 256, false, true, publish_batch);
+    for (auto _ : state) {
+        TupleLog::reset(fx.region);
+        TupleLog w(fx.region, nullptr, nullptr), r(fx.region, nullptr, nullptr);
+        w.try_register_producer();
+        Cursor cur;
+        RecordView v;
+        uint64_t sum = 0, got = 0;
+        for (uint64_t i = 0; i < n; i += 256) {
+            const uint64_t e = std::min<uint64_t>(n, i + 256);
+            for (uint64_t j = i; j < e; ++j) w.append(src_at(j, size), static_cast<uint32_t>(size));
+            w.flush();
+            while (r.try_read(cur, &v) == ReadStatus::Record) {
+                uint64_t x = 0;
+                std::memcpy(&x, v.data, std::min<size_t>(8, v.len));
+                sum += x;
+                ++got;
+            }
+        }
+        w.producer_done();
+        benchmark::DoNotOptimize(sum);
+        if (got != n)
+            std::abort();
+    }
+    state.counters["ns_per_record"] = benchmark::Counter(
+        double(n) * double(state.iterations()),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+template <size_t S>
+void BM_cpu_spsc(benchmark::State &state) {
+    const uint64_t n = records_for(S);
+    auto q = std::make_unique<boost::lockfree::spsc_queue<Rec<S>>>(kQueueCapacity);
+    for (auto _ : state) {
+        uint64_t sum = 0, got = 0;
+        for (uint64_t i = 0; i < n; i += 256) {
+            const uint64_t e = std::min<uint64_t>(n, i + 256);
+            for (uint64_t j = i; j < e; ++j) q->push(*reinterpret_cast<const Rec<S> *>(src_at(j, S)));
+            Rec<S> r;
+            while (q->pop(r)) {
+                uint64_t x;
+                std::memcpy(&x, r.b, std::min<size_t>(8, S));
+                sum += x;
+                ++got;
+            }
+        }
+        benchmark::DoNotOptimize(sum);
+        if (got != n)
+            std::abort();
+    }
+    state.counters["ns_per_record"] = benchmark::Counter(
+        double(n) * double(state.iterations()),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---------------------------------------------------------------------------------------------
 // memcpy bound
 
 void BM_memcpy(benchmark::State &state, int consumers, size_t size) {
@@ -343,6 +415,14 @@ void register_size() {
     };
     const Shape shapes[] = {{1, 1, "1to1"}, {2, 1, "2to1"}, {1, 2, "1to2"}};
     const std::string sz = std::to_string(S);
+    benchmark::RegisterBenchmark(("cpu_ours/1thread/" + sz).c_str(),
+                                 [](benchmark::State &st) { BM_cpu_ours(st, S, 0); })
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("cpu_ours_batched/1thread/" + sz).c_str(),
+                                 [](benchmark::State &st) { BM_cpu_ours(st, S, kBatch); })
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("cpu_spsc/1thread/" + sz).c_str(), BM_cpu_spsc<S>)
+        ->Unit(benchmark::kMillisecond);
     for (const Shape &sh : shapes) {
         const std::string tail = "/" + std::string(sh.name) + "/" + sz;
         const int p = sh.p, c = sh.c;
@@ -350,6 +430,12 @@ void register_size() {
                                      [p, c](benchmark::State &st) { BM_ours(st, p, c, S, false); })
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
+        if (p == 1)
+            benchmark::RegisterBenchmark(
+                ("ours_batched" + tail).c_str(),
+                [p, c](benchmark::State &st) { BM_ours(st, p, c, S, false, kBatch); })
+                ->UseManualTime()
+                ->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(("ours_spill" + tail).c_str(),
                                      [p, c](benchmark::State &st) { BM_ours(st, p, c, S, true); })
             ->UseManualTime()

@@ -118,14 +118,41 @@ inline void seq_fence_release() {
 inline void seq_fence_acquire() {
     std::atomic_thread_fence(std::memory_order_acquire);
 }
+// Short records (tuples of a few columns) are copied inline with two overlapping fixed-size
+// moves instead of a call to memcpy, whose call and size dispatch cost as much as the copy.
+inline void copy_bytes(char *dst, const char *src, size_t n) {
+    if (n > 32) {
+        std::memcpy(dst, src, n);
+    } else if (n >= 16) {
+        char a[16], b[16];
+        std::memcpy(a, src, 16);
+        std::memcpy(b, src + n - 16, 16);
+        std::memcpy(dst, a, 16);
+        std::memcpy(dst + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        std::memcpy(&a, src, 8);
+        std::memcpy(&b, src + n - 8, 8);
+        std::memcpy(dst, &a, 8);
+        std::memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        std::memcpy(&a, src, 4);
+        std::memcpy(&b, src + n - 4, 4);
+        std::memcpy(dst, &a, 4);
+        std::memcpy(dst + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+    }
+}
 inline void ring_store(char *dst, const void *src, size_t n) {
-    std::memcpy(dst, src, n);
+    copy_bytes(dst, static_cast<const char *>(src), n);
 }
 inline void ring_zero(char *dst, size_t n) {
     std::memset(dst, 0, n);
 }
 inline void ring_load(void *dst, const char *src, size_t n) {
-    std::memcpy(dst, src, n);
+    copy_bytes(static_cast<char *>(dst), src, n);
 }
 #endif
 
@@ -284,6 +311,7 @@ TupleLog::TupleLog(void *region, SpillFile *spill, WaitHooks *hooks)
     page_size_ = hdr_->cfg.page_size;
     ring_mask_ = hdr_->cfg.ring_pages - 1;
     ring_bytes_ = hdr_->ring_bytes;
+    publish_batch_ = hdr_->cfg.publish_batch;
     shard_ = hdr_->next_shard.fetch_add(1, std::memory_order_relaxed) % kPinShards;
 }
 
@@ -307,7 +335,11 @@ bool TupleLog::failed() const {
 LogStats TupleLog::stats() const {
     LogStats s;
     s.records = hdr_->records.load(std::memory_order_relaxed);
-    s.bytes = hdr_->tail.load(std::memory_order_relaxed);
+    // A single-producer writer stores the tail once per page: take the larger frontier.
+    s.bytes = std::max(hdr_->tail.load(std::memory_order_relaxed),
+                       hdr_->published.load(std::memory_order_relaxed));
+    if (sp_end_ != sp_settled_)
+        s.bytes = sp_end_;  // this handle is the writer, mid-page
     s.pages_spilled = hdr_->pages_spilled.load(std::memory_order_relaxed);
     s.oversize_records = hdr_->oversize_records.load(std::memory_order_relaxed);
     s.peak_ring_bytes = hdr_->pages_touched.load(std::memory_order_relaxed) * page_size_;
@@ -335,6 +367,9 @@ void TupleLog::flush_records() {
 }
 
 bool TupleLog::producer_done() {
+    publish_sp();
+    settle_sp();
+    drop_sp();
     flush_records();
     uint64_t w = hdr_->producers.load(std::memory_order_acquire);
     uint64_t nw;
@@ -354,6 +389,7 @@ bool TupleLog::producer_done() {
 }
 
 void TupleLog::fail() {
+    drop_sp();
     flush_records();
     hdr_->failed.store(1, std::memory_order_seq_cst);
     wake_sleepers();
@@ -530,7 +566,36 @@ void TupleLog::write_bytes(uint64_t pos, const void *src, size_t len) {
     }
 }
 
+// The single-producer fast path: the record fits in the rest of the page this handle is
+// filling (its "window", opened by append_sp: in such a log only this writer ever changes the
+// slot's state, so the page stays ours and ready until we recycle it). Payload, header, local
+// bookkeeping; the publication follows once per batch (publish_sp).
 uint64_t TupleLog::append(const void *data, uint32_t len) {
+    const uint64_t fp = align8(8 + uint64_t{len});
+    if (fp <= win_left_ && hdr_->failed.load(std::memory_order_acquire) == 0) {
+        const uint64_t pos = sp_end_;
+        char *hp = win_ptr_;
+        // (The release fence that orders our page writes after the page's installation was
+        // issued by the append that opened the window.)
+        if (len > 0)
+            ring_store(hp + 8, data, len);
+        store_word(hp, (uint64_t{len} + 1) | ((sp_prev_fp_ >> 3) << kPrevShift));
+        win_ptr_ = hp + fp;
+        win_left_ -= fp;
+        sp_prev_fp_ = fp;
+        sp_end_ = pos + fp;
+        sp_pending_ = true;
+        ++hstats_.records_appended;
+        if (++pending_records_ >= kRecordsBatch)
+            flush_records();
+        if (sp_end_ - sp_batch_start_ >= publish_batch_)
+            publish_sp();
+        return pos;
+    }
+    return append_slow(data, len);
+}
+
+uint64_t TupleLog::append_slow(const void *data, uint32_t len) {
     if (len > kMaxLen)
         throw Error(Error::Code::InvalidArgument,
                     "tuple log: record of " + std::to_string(len) + " bytes exceeds 1 GiB");
@@ -547,7 +612,9 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
                             " bytes is longer than half the ring (" +
                             std::to_string(ring_bytes_ / 2) +
                             " bytes) and there is no spill file to store it out of line");
-        if (hdr_->tail.load(std::memory_order_relaxed) + fp > ring_bytes_)
+        const uint64_t cur =
+            sp_end_ != sp_settled_ ? sp_end_ : hdr_->tail.load(std::memory_order_relaxed);
+        if (cur + fp > ring_bytes_)
             throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
                                                       std::to_string(ring_bytes_) +
                                                       " bytes is full and there is no spill file");
@@ -560,17 +627,12 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
         hdr_->oversize_records.fetch_add(1, std::memory_order_relaxed);
     }
 
+    if (hdr_->cfg.single_producer)
+        return append_sp(data, len, fp, oversize, overflow_off);
+
     // Multi-producer: one RMW reserves, and being seq_cst it is also the writer's side of the
-    // sleep handshake (see wake_sleepers). Single producer: nobody else writes tail, a plain
-    // store reserves, and the seq_cst store of `published` below is the handshake.
-    const bool sp = hdr_->cfg.single_producer;
-    uint64_t pos;
-    if (sp) {
-        pos = hdr_->tail.load(std::memory_order_relaxed);
-        hdr_->tail.store(pos + fp, std::memory_order_relaxed);
-    } else {
-        pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
-    }
+    // sleep handshake (see wake_sleepers).
+    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
     if (++pending_records_ >= kRecordsBatch)
         flush_records();
     try {
@@ -592,34 +654,12 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             ring_store(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
         else
             write_bytes(pos + 8, data, len);
-        uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
-        if (hdr_->cfg.single_producer) {
-            word |= (hdr_->sp_prev.load(std::memory_order_relaxed) >> 3) << kPrevShift;
-            hdr_->sp_prev.store(fp, std::memory_order_release);
-        }
+        const uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
-        if (sp) {
-            if (light_ < 0)
-                light_ = start_light_publish();
-            if (light_ > 0) {
-                // No locked instruction: a release store; the compiler must not sink it below
-                // the flag load in wake_sleepers(); the CPU may, and a sleeping reader's
-                // membarrier covers that (see register_membarrier).
-                hdr_->published.store(end, std::memory_order_release);
-                std::atomic_signal_fence(std::memory_order_seq_cst);
-            } else {
-                hdr_->published.store(end, std::memory_order_seq_cst);
-            }
-        }
         for (uint64_t k = first; k <= last; ++k) {
             const uint64_t lo = std::max(pos, k << shift_);
             const uint64_t hi = std::min(end, (k + 1) << shift_);
-            std::atomic<uint64_t> &committed = slot(k).committed;
-            if (sp)  // the only writer: no RMW needed
-                committed.store(committed.load(std::memory_order_relaxed) + (hi - lo),
-                                std::memory_order_release);
-            else
-                committed.fetch_add(hi - lo, std::memory_order_release);
+            slot(k).committed.fetch_add(hi - lo, std::memory_order_release);
         }
     } catch (...) {
         fail();
@@ -628,6 +668,122 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
     wake_sleepers();
     ++hstats_.records_appended;
     return pos;
+}
+
+// Single-producer append. This handle is the only writer, so the reservation, the backward link
+// and the page commit counters are handle-local until publication: a record costs the payload
+// copy, one header store and, once per batch (LogConfig::publish_batch bytes, or every record
+// when it is 0), one publication (publish_sp). Readers go by `published`, never by headers, so
+// records appended but not yet published are invisible, exactly like records not yet appended.
+uint64_t TupleLog::append_sp(const void *data, uint32_t len, uint64_t fp, bool oversize,
+                             uint64_t overflow_off) {
+    if (sp_settled_ == sp_end_ && !sp_pending_) {  // nothing local: the shared words are current
+        sp_end_ = sp_batch_start_ = sp_settled_ = hdr_->tail.load(std::memory_order_relaxed);
+        sp_prev_fp_ = hdr_->sp_prev.load(std::memory_order_relaxed);
+    }
+    settle_sp();  // once per page: the window closed (or was never open)
+    const uint64_t pos = sp_end_;
+    const uint64_t end = pos + fp;
+    if (++pending_records_ >= kRecordsBatch)
+        flush_records();
+    try {
+        if (spill_ == nullptr && end > ring_bytes_)
+            throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
+                                                      std::to_string(ring_bytes_) +
+                                                      " bytes is full and there is no spill file");
+        const uint64_t first = pos >> shift_, last = (end - 1) >> shift_;
+        win_left_ = 0;
+        for (uint64_t k = first; k <= last; ++k) {
+            if (slot(k).state.load(std::memory_order_acquire) != enc(k, 0)) {
+                // Recycling needs the old page's commit count (and spills it): publish first.
+                publish_sp();
+                ensure_page(k);
+            }
+        }
+        seq_fence_release();  // see the multi-producer path
+        char *hp = page_ptr(first) + (pos & (page_size_ - 1));
+        if (oversize)
+            write_bytes(pos + 8, &overflow_off, 8);
+        else if (first == last && len > 0)
+            ring_store(hp + 8, data, len);
+        else
+            write_bytes(pos + 8, data, len);
+        const uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0) |
+                              ((sp_prev_fp_ >> 3) << kPrevShift);
+        // Ordered before the publication by its release store (no reader looks above it).
+        store_word(hp, word);
+        sp_prev_fp_ = fp;
+        sp_end_ = end;
+        sp_pending_ = true;
+        ++hstats_.records_appended;
+        // Open the window on the rest of the last page (ready, and ours: see append()).
+        const uint64_t eoff = end & (page_size_ - 1);
+        if (eoff != 0) {
+            win_ptr_ = page_ptr(last) + eoff;
+            win_left_ = page_size_ - eoff;
+        }
+        if (end - sp_batch_start_ >= publish_batch_ || first != last)
+            publish_sp();
+    } catch (...) {
+        fail();
+        throw;
+    }
+    return pos;
+}
+
+// Publishes this single-producer handle's pending records: `published` (the readers' frontier
+// and the writer's side of the sleep handshake), then wakes sleepers. Nothing else is shared per
+// record: the page commit counts, the reservation tail and the backward link of the last record
+// are stored by settle_sp(), once per page (and when the producer is done).
+void TupleLog::publish_sp() {
+    if (!sp_pending_)
+        return;
+    const uint64_t end = sp_end_;
+    if (light_ < 0)
+        light_ = start_light_publish();
+    if (light_ > 0) {
+        // No locked instruction: a release store; the compiler must not sink it below the flag
+        // load in wake_sleepers(); the CPU may, and a sleeping reader's membarrier covers that
+        // (see register_membarrier).
+        hdr_->published.store(end, std::memory_order_release);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        hdr_->published.store(end, std::memory_order_seq_cst);
+    }
+    sp_pending_ = false;
+    sp_batch_start_ = end;
+    wake_sleepers();
+}
+
+// Stores what a single-producer writer keeps locally while it fills a page: the commit counts
+// of the pages appended to since the last call (only this writer reads them, to recycle and
+// spill), the reservation tail (stats, the frozen test, a sleeping reader's in-flight hint) and
+// the last record's footprint (read_prev() at the end of a sealed log).
+void TupleLog::settle_sp() {
+    const uint64_t from = sp_settled_, end = sp_end_;
+    if (end == from)
+        return;
+    for (uint64_t k = from >> shift_; k <= (end - 1) >> shift_; ++k) {
+        const uint64_t lo = std::max(from, k << shift_);
+        const uint64_t hi = std::min(end, (k + 1) << shift_);
+        std::atomic<uint64_t> &committed = slot(k).committed;  // the only writer: no RMW
+        committed.store(committed.load(std::memory_order_relaxed) + (hi - lo),
+                        std::memory_order_release);
+    }
+    hdr_->sp_prev.store(sp_prev_fp_, std::memory_order_release);
+    hdr_->tail.store(end, std::memory_order_release);
+    sp_settled_ = end;
+}
+
+// Forgets the single-producer writer's local state (after producer_done(), or on failure).
+void TupleLog::drop_sp() {
+    win_left_ = 0;
+    sp_pending_ = false;
+    sp_end_ = sp_settled_ = sp_batch_start_ = sp_prev_fp_ = 0;
+}
+
+void TupleLog::flush() {
+    publish_sp();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -842,7 +998,48 @@ ReadStatus TupleLog::reread(Cursor &c, uint64_t upto, RecordView *out) {
     return ReadStatus::Record;
 }
 
+// The common read: a published inline record inside one ring page, below the frontier the
+// cursor saw last, in a log that is not sealed (a sealed log may be frozen: read_record then
+// returns records in place). One state load, the header, the copy, one validation; anything
+// else (or a torn copy) returns false and takes the general path.
+bool TupleLog::fast_read(Cursor &c, RecordView *out) {
+    const uint64_t pos = c.pos_;
+    if (pos >= c.seen_tail_ || sp_pending_ || hdr_->failed.load(std::memory_order_acquire) != 0 ||
+        (hdr_->producers.load(std::memory_order_acquire) & kSealed) != 0)
+        return false;
+    const uint64_t page = pos >> shift_;
+    const size_t off = pos & (page_size_ - 1);
+    if (c.page_no_ == page)
+        return false;
+    Slot &s = slot(page);
+    const uint64_t st = s.state.load(std::memory_order_acquire);
+    if (st != enc(page, 0) && st != enc(page, kClaimed))
+        return false;
+    const char *p = page_ptr(page) + off;
+    const uint64_t w = load_word(p);
+    const uint64_t len = (w & kLenMask) - 1;
+    if (w == 0 || (w & kOversize) != 0 || off + 8 + len > page_size_)
+        return false;
+    if (c.record_.size() < len)
+        c.record_.resize(std::max<size_t>(len, 64));
+    char *dst = c.record_.data();
+    if (len > 0)
+        ring_load(dst, p + 8, len);
+    if (!ring_valid(s, page))
+        return false;
+    out->data = dst;
+    out->len = static_cast<uint32_t>(len);
+    out->pos = pos;
+    const uint64_t fp = align8(8 + len);
+    c.prev_len_ = fp;
+    c.pos_ = pos + fp;
+    ++hstats_.records_read;
+    return true;
+}
+
 ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
+    if (fast_read(c, out))
+        return ReadStatus::Record;
     return try_read_impl(c, out, nullptr);
 }
 
@@ -850,6 +1047,8 @@ ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
 // cursor is reserved but not yet published (its writer is mid-append and will publish without
 // being asked: spin), false when nothing was reserved there yet (read() may sleep on that).
 ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) {
+    if (sp_pending_)  // this handle's own appends are visible to its own reads
+        publish_sp();
     if (in_flight != nullptr)
         *in_flight = false;
     if (hdr_->failed.load(std::memory_order_seq_cst))
@@ -875,6 +1074,8 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
             if (c.pos_ >= c.seen_tail_)
                 return ReadStatus::End;
         }
+        if (fast_read(c, out))  // the common case once the frontier moved
+            return ReadStatus::Record;
     }
     uint64_t w;
     if (read_record(c, c.pos_, &w, out)) {
@@ -904,6 +1105,8 @@ struct SleepGuard {
 // later sees the flag (see wake_sleepers). A record reserved but not yet published is waited
 // for by spinning: its writer is mid-append and never waits for readers.
 ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
+    if (fast_read(c, out))
+        return ReadStatus::Record;
     for (int spins = 0;; spins = std::min(spins + 1, 1000)) {
         bool in_flight = false;
         ReadStatus st = try_read_impl(c, out, spins < 128 ? nullptr : &in_flight);
@@ -941,6 +1144,7 @@ ReadStatus TupleLog::read_prev(Cursor &c, RecordView *out) {
     if (!hdr_->cfg.single_producer)
         throw Error(Error::Code::InvalidArgument,
                     "tuple log: read_prev() needs a single_producer log");
+    publish_sp();
     if (hdr_->failed.load(std::memory_order_acquire))
         return ReadStatus::Failed;
     if (c.pos_ == 0)
@@ -972,6 +1176,7 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
     if ((pos & 7) != 0)
         throw Error(Error::Code::InvalidArgument,
                     "tuple log: seek to a position that is not a record boundary");
+    publish_sp();
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
     if (pos == 0) {

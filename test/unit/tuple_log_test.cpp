@@ -197,13 +197,17 @@ TEST(TupleLog, EmptyLog) {
     EXPECT_EQ(log.config().page_size, 4096u);
 }
 
-class ManySizes : public ::testing::TestWithParam<bool> {};
+// 0: multi-producer (zeroed pages, headers tell publication); 1: single_producer (pages never
+// zeroed, the published tail tells; the region starts as garbage); 2: single_producer with
+// batched publication (the writer's own reads publish first).
+class ManySizes : public ::testing::TestWithParam<int> {};
 
-// Both modes: multi-producer (zeroed pages, headers tell publication) and single_producer
-// (pages never zeroed, the published tail tells; the region starts as garbage).
 TEST_P(ManySizes, RecordsOfManySizes) {
     const uint32_t P = 4096;
-    Region r(small_cfg(P, 8, GetParam()));  // ring 32 KiB, half 16 KiB
+    LogConfig cfg = small_cfg(P, 8, GetParam() != 0);  // ring 32 KiB, half 16 KiB
+    if (GetParam() == 2)
+        cfg.publish_batch = 3000;
+    Region r(cfg);
     TempFile f;
     auto spill = open_spill_file(f.fd, SpillMode::Sync);
     TupleLog log(r.get(), spill.get(), nullptr);
@@ -239,10 +243,66 @@ TEST_P(ManySizes, RecordsOfManySizes) {
     EXPECT_GT(s.pages_spilled, 0u);
     EXPECT_EQ(log.handle_stats().records_appended, sizes.size());
 }
-INSTANTIATE_TEST_SUITE_P(Modes, ManySizes, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool> &i) {
-                             return std::string(i.param ? "SingleProducer" : "MultiProducer");
+INSTANTIATE_TEST_SUITE_P(Modes, ManySizes, ::testing::Values(0, 1, 2),
+                         [](const ::testing::TestParamInfo<int> &i) {
+                             return std::string(i.param == 0   ? "MultiProducer"
+                                                : i.param == 1 ? "SingleProducer"
+                                                               : "SingleProducerBatched");
                          });
+
+// LogConfig::publish_batch: a single producer's records become visible to other handles once
+// they span publish_batch bytes, at a page boundary, or at flush()/producer_done(); never
+// before. Its own handle sees them at once. stats() and the backward link stay exact.
+TEST(TupleLog, BatchedPublication) {
+    LogConfig cfg = small_cfg(64 * 1024, 4, true);
+    cfg.publish_batch = 1024;
+    Region r(cfg);
+    TupleLog w(r.get(), nullptr, nullptr), rd(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(w.try_register_producer());
+    Cursor c;
+    RecordView v;
+    const std::string rec(100, 'x');  // footprint 112
+    for (int i = 0; i < 3; ++i) w.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::WouldBlock) << "published before the batch";
+    EXPECT_EQ(w.stats().bytes, 3u * 112);
+    w.flush();
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(rd.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::WouldBlock);
+    // 9 records of 112 bytes stay below the batch; the 10th reaches it and publishes all ten.
+    for (int i = 0; i < 9; ++i) w.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::WouldBlock);
+    w.append(rec.data(), static_cast<uint32_t>(rec.size()));
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(rd.try_read(c, &v), ReadStatus::Record) << i;
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::WouldBlock);
+    // The writer's own handle reads what it appended without an explicit flush...
+    const uint64_t last = w.append("tail", 4);
+    Cursor own;
+    w.seek(own, last);
+    ASSERT_EQ(w.try_read(own, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "tail");
+    // ...which published it for everybody.
+    for (int i = 0; i < 1; ++i) ASSERT_EQ(rd.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "tail");
+    // producer_done() publishes the rest; read_prev() from the end follows the backward links.
+    w.append("a", 1);
+    w.append("bb", 2);
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::WouldBlock);
+    EXPECT_TRUE(w.producer_done());
+    ASSERT_EQ(rd.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "a");
+    ASSERT_EQ(rd.try_read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "bb");
+    EXPECT_EQ(rd.try_read(c, &v), ReadStatus::End);
+    ASSERT_EQ(rd.read_prev(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "bb");
+    ASSERT_EQ(rd.read_prev(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "a");
+    ASSERT_EQ(rd.read_prev(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), "tail");
+    const LogStats st = rd.stats();
+    EXPECT_EQ(st.records, 16u);
+    EXPECT_EQ(st.bytes, 13u * 112 + 3 * 16);
+}
 
 TEST(TupleLog, NoSpillFileMeansOutOfMemory) {
     Region r(small_cfg(4096, 2));
@@ -737,6 +797,19 @@ TEST(TupleLogThreads, TwoPageRingReadersRaceTheRecycler) {
                 static_cast<unsigned long long>(g_discarded.load()));
 }
 
+// Batched publication (a batch smaller and larger than a page) with spill, a two-page ring
+// racing readers against the recycler, and a reader that falls behind into the file.
+TEST(TupleLogThreads, SingleProducerBatchedPublication) {
+    LogConfig cfg = small_cfg(4096, 4, true);
+    cfg.publish_batch = 1000;
+    run_mpmc(1, 3, 600 * kScale, cfg, 3000, true);
+    cfg = small_cfg(4096, 2, true);
+    cfg.publish_batch = 8192;
+    run_mpmc(1, 3, 1200 * kScale, cfg, 3000, true);
+    cfg.publish_batch = 512;
+    run_mpmc(1, 2, 3000 * kScale, cfg, 200, true, /*slow_reader=*/true);
+}
+
 TEST(TupleLogThreads, TwoByTwoInRing) {
     run_mpmc(2, 2, 2000 * kScale, small_cfg(64 * 1024, 64), 200, false);
 }
@@ -1023,9 +1096,11 @@ struct StrictHooks : WaitHooks {
 std::atomic<int> StrictHooks::timeouts{0};
 }  // namespace
 
-void run_wakeup_test(int producers, bool single_producer, bool light_publish = true) {
+void run_wakeup_test(int producers, bool single_producer, bool light_publish = true,
+                     uint32_t publish_batch = 0) {
     LogConfig cfg = small_cfg(4096, 8, single_producer);
     cfg.light_publish = light_publish;
+    cfg.publish_batch = publish_batch;
     Region r(cfg);
     std::atomic<uint32_t> word{0};
     StrictHooks::timeouts = 0;
@@ -1067,6 +1142,12 @@ TEST(TupleLogThreads, NoLostWakeupsWithSeveralWritersAndSleepingReaders) {
 
 TEST(TupleLogThreads, NoLostWakeupsSingleProducer) {
     run_wakeup_test(1, true);
+}
+
+// Batched publication: readers sleep until a batch (every 4 records here) is published.
+TEST(TupleLogThreads, NoLostWakeupsSingleProducerBatched) {
+    run_wakeup_test(1, true, true, 64);
+    run_wakeup_test(1, true, false, 64);
 }
 
 // The same with a seq_cst store per record instead of the membarrier handshake.

@@ -83,13 +83,20 @@ std::unique_ptr<SpillFile> open_spill_file(int fd, SpillMode mode);
 struct LogConfig {
     uint32_t page_size = 64 * 1024;  // power of two, >= 4096
     uint32_t ring_pages = 16;        // power of two, >= 2
-    // True when exactly one producer will ever append: records then also carry the previous
-    // record's length, which enables read_prev() (backward scans, SCROLL cursors).
+    // True when exactly one producer will ever append, through one TupleLog handle (the
+    // writer's position lives in that handle between pages): records then also carry the
+    // previous record's length, which enables read_prev() (backward scans, SCROLL cursors).
     bool single_producer = false;
     // Single-producer logs: publish each record with a plain release store (no locked
     // instruction) where membarrier(2) is available; a reader about to sleep then pays an
     // asymmetric fence. False: a seq_cst store per record (tests cover both).
     bool light_publish = true;
+    // Single-producer logs: the writer publishes its appended records once they span this many
+    // log bytes (and at a page boundary, at flush(), producer_done() and before any read or
+    // seek through its own handle) instead of after every record: one publication per batch.
+    // Records appended but not yet published are invisible to other handles; 0 publishes
+    // every record. Multi-producer logs publish every record regardless.
+    uint32_t publish_batch = 0;
 };
 
 struct RecordView {
@@ -156,6 +163,9 @@ public:
     // This producer is done. Returns true when it was the last one: the log is now sealed and
     // readers at the end get ReadStatus::End.
     bool producer_done();
+    // Publishes this handle's appended records now (single-producer logs with publish_batch;
+    // a no-op otherwise). A producer that may pause for long between appends calls it.
+    void flush();
     // Marks the log failed (a producer errored); readers get ReadStatus::Failed. Idempotent.
     void fail();
 
@@ -202,6 +212,13 @@ private:
     bool frozen() const;  // sealed and never wrapped: the ring is immutable
     ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
     void flush_records();
+    uint64_t append_slow(const void *data, uint32_t len);
+    bool fast_read(Cursor &c, RecordView *out);
+    uint64_t append_sp(const void *data, uint32_t len, uint64_t fp, bool oversize,
+                       uint64_t overflow_off);
+    void publish_sp();
+    void settle_sp();
+    void drop_sp();
     void copy_out(Cursor &c, uint64_t pos, char *dst, size_t len);
 
     Header *hdr_;
@@ -217,6 +234,16 @@ private:
     uint64_t ring_bytes_ = 0;
     uint32_t shard_ = 0;            // which of the slots' pin counters this handle uses
     uint64_t pending_records_ = 0;  // appended, not yet added to the shared count
+    // Single-producer writer, while records are appended but not yet published (publish_sp):
+    bool sp_pending_ = false;
+    uint64_t sp_end_ = 0;          // end of the last appended record (the local tail)
+    uint64_t sp_batch_start_ = 0;  // `published` as this handle last stored it
+    uint64_t sp_prev_fp_ = 0;      // footprint of the last appended record
+    uint64_t sp_settled_ = 0;      // sp_end_ as settle_sp() last stored it
+    // The rest of the page a single-producer writer is filling (see append()); 0: none.
+    char *win_ptr_ = nullptr;
+    uint64_t win_left_ = 0;
+    uint64_t publish_batch_ = 0;  // LogConfig::publish_batch
     int light_ = -1;  // single producer publishing with a release store: 1 yes, 0 no, -1 unknown
 };
 
