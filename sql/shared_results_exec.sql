@@ -49,16 +49,8 @@ BEGIN
   child_scans := node->'Plans'->0->>'Relation Name';
 END $$;
 
--- The query's rows, hashed in a fixed order, with the extension on or off.
-CREATE FUNCTION sx_rows(q text, ext boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
-BEGIN
-  PERFORM set_config('parallel_material.enable', CASE WHEN ext THEN 'on' ELSE 'off' END, true);
-  EXECUTE format('SELECT md5(string_agg(r::text, '','' ORDER BY r::text)) || '' '' || count(*) FROM (%s) r', q)
-    INTO h;
-  PERFORM set_config('parallel_material.enable', 'on', true);
-  RETURN h;
-END $$;
+-- pm_query_rows(q, ext): the query's rows (hashed in a fixed order) with the extension on or off.
+\i sql/include/query_rows.psql
 
 \set q 'SELECT a.id, b.id FROM sx_a a JOIN sx_b b ON a.grp = b.grp AND a.id < b.id WHERE b.grp < 3'
 -- First run: produces; the second identical run hits (its child never runs).
@@ -68,15 +60,15 @@ SELECT rows, hits, readers, state, relations = ARRAY['sx_b'::regclass::oid] AS r
   FROM parallel_material.shared_results;
 -- The rows a hit returns are the rows of a run without the extension (the query wrapped in
 -- sx_rows has its own fingerprint: its first run produces, its second hits).
-SELECT sx_rows(:'q', true) = sx_rows(:'q', false) AS same_rows_produced;
-SELECT sx_rows(:'q', true) = sx_rows(:'q', false) AS same_rows_hit;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_produced;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_hit;
 SELECT count(*) AS entries, sum(hits) AS hits FROM parallel_material.shared_results;
 SELECT * FROM sx_node(:'q');
 
 -- A committed write of the relation changes the key: the next run recomputes, with the new rows.
 INSERT INTO sx_b VALUES (1000, 1, 'new');
 SELECT * FROM sx_node(:'q');
-SELECT sx_rows(:'q', true) = sx_rows(:'q', false) AS same_rows_after_write;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_after_write;
 SELECT count(*) AS entries, sum(hits) AS hits FROM parallel_material.shared_results WHERE state = 'ready';
 -- A write of a relation outside the shared subtree keeps the key: a hit.
 INSERT INTO sx_a VALUES (1000, 1);
@@ -86,7 +78,7 @@ SELECT * FROM sx_node(:'q');
 BEGIN;
 INSERT INTO sx_b VALUES (1001, 1, 'mine');
 SELECT sharing FROM sx_node(:'q');
-SELECT sx_rows(:'q', true) = sx_rows(:'q', false) AS same_rows_in_writer;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_in_writer;
 ROLLBACK;
 -- ... also after a savepoint rollback: the written relation bypasses until the transaction ends.
 BEGIN;
@@ -136,7 +128,7 @@ ANALYZE sx_o, sx_big;
 \set qbig 'SELECT o.id FROM sx_o o WHERE o.pad < ALL (SELECT b.pad FROM sx_big b WHERE b.id % 3 = b.id % 3 + 0)'
 SET parallel_material.share_max_bytes = '1MB';
 SELECT * FROM sx_node(:'qbig');
-SELECT sx_rows(:'qbig', true) = sx_rows(:'qbig', false) AS same_rows_big;
+SELECT pm_query_rows(:'qbig', true) = pm_query_rows(:'qbig', false) AS same_rows_big;
 SELECT count(*) AS big_entries FROM parallel_material.shared_results
  WHERE relations = ARRAY['sx_big'::regclass::oid];
 RESET parallel_material.share_max_bytes;
@@ -171,5 +163,5 @@ RESET ROLE;
 SELECT parallel_material.reset_shared_results() > 0 AS dropped;
 SELECT count(*) AS entries_after_reset FROM parallel_material.shared_results;
 DROP TABLE sx_a, sx_b, sx_rls, sx_o, sx_big, sx_pw;
-DROP FUNCTION sx_node(text), sx_rows(text, boolean), sx_prepared();
+DROP FUNCTION sx_node(text), pm_query_rows(text, boolean), sx_prepared();
 DROP ROLE sx_nosel;

@@ -45,16 +45,8 @@ BEGIN
   child_loops := (node->'Plans'->0->>'Actual Loops')::int;
 END $$;
 
--- The query's rows (md5 over the sorted rows, and their count) with the extension on or off.
-CREATE FUNCTION sp_rows(q text, ext boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
-BEGIN
-  PERFORM set_config('parallel_material.enable', CASE WHEN ext THEN 'on' ELSE 'off' END, true);
-  EXECUTE format('SELECT md5(coalesce(string_agg(r::text, '','' ORDER BY r::text), '''')) || '' '' || count(*) FROM (%s) r', q)
-    INTO h;
-  PERFORM set_config('parallel_material.enable', 'on', true);
-  RETURN h;
-END $$;
+-- pm_query_rows(q, ext): the query's rows (hashed in a fixed order) with the extension on or off.
+\i sql/include/query_rows.psql
 
 -- 1. One producer (a SubPlan over an aggregate under a Parallel Seq Scan): the first query
 --    produces the entry, the second copies it into its log without running the child.
@@ -62,7 +54,7 @@ END $$;
 EXPLAIN (COSTS OFF, VERBOSE) SELECT count(*) FROM sp_big WHERE b < ALL (SELECT y * 10 + 40 FROM sp_small GROUP BY y);
 SELECT * FROM sp_node(:'q1');
 SELECT * FROM sp_node(:'q1');
-SELECT sp_rows(:'q1', true) = sp_rows(:'q1', false) AS same_rows, sp_rows(:'q1', true) AS rows_on;
+SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows, pm_query_rows(:'q1', true) AS rows_on;
 SELECT count(*) > 0 AS has_entry, sum(hits) >= 2 AS hits_counted
   FROM parallel_material.shared_results WHERE state = 'ready';
 
@@ -71,26 +63,26 @@ SELECT count(*) > 0 AS has_entry, sum(hits) >= 2 AS hits_counted
 \set q2 'SELECT count(*) FROM sp_big WHERE b <> ALL (SELECT x + 90 FROM sp_small WHERE x % 3 = 0)'
 SELECT * FROM sp_node(:'q2');
 SELECT * FROM sp_node(:'q2');
-SELECT sp_rows(:'q2', true) = sp_rows(:'q2', false) AS same_rows;
+SELECT pm_query_rows(:'q2', true) = pm_query_rows(:'q2', false) AS same_rows;
 
 -- 3. The non-equi join: a partial nested loop over the shared inner; its rows, not only counts.
 \set q3 'SELECT a, s.y FROM sp_big JOIN (SELECT y, min(x) lo, max(x) hi FROM sp_small GROUP BY y) s ON sp_big.a BETWEEN s.lo AND s.hi WHERE a % 50 = 0'
 SELECT * FROM sp_node(:'q3');
 SELECT * FROM sp_node(:'q3');
-SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+SELECT pm_query_rows(:'q3', true) = pm_query_rows(:'q3', false) AS same_rows;
 
 -- 4. A committed write to the inner relation: the next query recomputes (a new entry), with
 --    the new rows; then hits again.
 INSERT INTO sp_small VALUES (3001, 3), (3002, 4);
 SELECT * FROM sp_node(:'q3');
 SELECT * FROM sp_node(:'q3');
-SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+SELECT pm_query_rows(:'q3', true) = pm_query_rows(:'q3', false) AS same_rows;
 
 -- 5. The writer's own transaction bypasses sharing (its uncommitted rows are its alone).
 BEGIN;
 INSERT INTO sp_small VALUES (3003, 5);
 SELECT * FROM sp_node(:'q3');
-SELECT sp_rows(:'q3', true) = sp_rows(:'q3', false) AS same_rows;
+SELECT pm_query_rows(:'q3', true) = pm_query_rows(:'q3', false) AS same_rows;
 ROLLBACK;
 SELECT * FROM sp_node(:'q3');
 
@@ -101,7 +93,7 @@ INSERT INTO sp_small VALUES (3004, 6);
 SET enable_material = off;
 \set q6 'SELECT * FROM (SELECT count(*) c FROM sp_big JOIN (SELECT y, min(x) lo, max(x) hi FROM sp_small GROUP BY y) s ON sp_big.a BETWEEN s.lo AND s.hi) ss RIGHT JOIN (VALUES (1), (2), (3)) v(x) ON true'
 SELECT * FROM sp_node(:'q6');
-SELECT sp_rows(:'q6', true) = sp_rows(:'q6', false) AS same_rows;
+SELECT pm_query_rows(:'q6', true) = pm_query_rows(:'q6', false) AS same_rows;
 RESET enable_material;
 
 -- 7. A serial node that would start producer workers (parallel_material.max_producers): a run
@@ -126,7 +118,7 @@ END $$;
 \set q7 'SELECT count(*) FROM sp_small WHERE x * 15 > ALL (SELECT a FROM sp_big WHERE b < 3)'
 SELECT * FROM sp_producers(:'q7');
 SELECT * FROM sp_producers(:'q7');
-SELECT sp_rows(:'q7', true) = sp_rows(:'q7', false) AS same_rows;
+SELECT pm_query_rows(:'q7', true) = pm_query_rows(:'q7', false) AS same_rows;
 SET parallel_material.share_across_sessions = off;
 SELECT sharing, producer_workers > 0 AS producers FROM sp_producers(:'q7');
 SET parallel_material.share_across_sessions = on;
@@ -148,7 +140,7 @@ DECLARE c8 NO SCROLL CURSOR FOR SELECT o.x, s.c FROM sp_small o JOIN (SELECT y, 
 FETCH 1 FROM c8;
 SELECT state, readers FROM parallel_material.shared_results;
 SELECT * FROM sp_node(:'q8');
-SELECT sp_rows(:'q8', true) = sp_rows(:'q8', false) AS same_rows;
+SELECT pm_query_rows(:'q8', true) = pm_query_rows(:'q8', false) AS same_rows;
 CLOSE c8;
 COMMIT;
 SELECT count(*) AS entries_left_producing FROM parallel_material.shared_results WHERE state = 'producing';
@@ -163,5 +155,5 @@ SET parallel_material.share_across_sessions = off;
 SELECT * FROM sp_node(:'q1');
 
 DROP TABLE sp_big, sp_small;
-DROP FUNCTION sp_node(text), sp_rows(text, boolean), sp_producers(text);
+DROP FUNCTION sp_node(text), pm_query_rows(text, boolean), sp_producers(text);
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;

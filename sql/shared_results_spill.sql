@@ -43,16 +43,8 @@ BEGIN
   child_loops := (node->'Plans'->0->>'Actual Loops')::int;
 END $$;
 
--- A query's rows, hashed in a fixed order, with the extension on or off.
-CREATE FUNCTION sp_rows(q text, ext boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
-BEGIN
-  PERFORM set_config('parallel_material.enable', CASE WHEN ext THEN 'on' ELSE 'off' END, true);
-  EXECUTE format('SELECT md5(string_agg(r::text, '','' ORDER BY r::text)) || '' '' || count(*) FROM (%s) r', q)
-    INTO h;
-  PERFORM set_config('parallel_material.enable', 'on', true);
-  RETURN h;
-END $$;
+-- pm_query_rows(q, ext): the query's rows (hashed in a fixed order) with the extension on or off.
+\i sql/include/query_rows.psql
 
 \set q 'SELECT o.id FROM sp_o o WHERE o.pad < ALL (SELECT b.pad FROM sp_big b WHERE b.id % 3 = b.id % 3 + 0)'
 -- Produced: the ring is 64 kB, the rest went to the entry's spill file.
@@ -68,8 +60,8 @@ SELECT * FROM sp_node(:'q');
 SELECT hits FROM parallel_material.shared_results WHERE spill_file = :'first_file';
 -- The answer over a spilled hit equals a run without the extension (the wrapped query has its
 -- own fingerprint: its first run produces, its second hits).
-SELECT sp_rows(:'q', true) = sp_rows(:'q', false) AS same_rows_produced;
-SELECT sp_rows(:'q', true) = sp_rows(:'q', false) AS same_rows_hit;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_produced;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_hit;
 -- Every row of a spilled shared result reaches the output: the Materialize is the inner side
 -- of a nested loop whose 200 outer rows each match 100 of its 20000 rows.
 SET enable_hashjoin = off;
@@ -78,8 +70,8 @@ SET enable_memoize = off;
 \set qjoin 'SELECT k.id, b.id, b.pad FROM sp_k k JOIN sp_big b ON b.k = k.id WHERE b.id % 3 = b.id % 3 + 0'
 SELECT sharing FROM sp_node(:'qjoin');
 SELECT sharing FROM sp_node(:'qjoin');
-SELECT sp_rows(:'qjoin', true) = sp_rows(:'qjoin', false) AS same_join_rows_produced;
-SELECT sp_rows(:'qjoin', true) = sp_rows(:'qjoin', false) AS same_join_rows_hit;
+SELECT pm_query_rows(:'qjoin', true) = pm_query_rows(:'qjoin', false) AS same_join_rows_produced;
+SELECT pm_query_rows(:'qjoin', true) = pm_query_rows(:'qjoin', false) AS same_join_rows_hit;
 SELECT count(*) AS spilled_entries, bool_and(spilled_bytes > 4000000) AS all_spilled,
        sum(hits) AS hits
   FROM parallel_material.shared_results WHERE relations = ARRAY['sp_big'::regclass::oid];
@@ -115,4 +107,4 @@ SELECT * FROM sp_node(:'qsmall');
 
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;
 DROP TABLE sp_o, sp_big, sp_k;
-DROP FUNCTION sp_node(text), sp_rows(text, boolean);
+DROP FUNCTION sp_node(text), pm_query_rows(text, boolean);

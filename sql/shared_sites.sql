@@ -48,16 +48,8 @@ BEGIN
      AND (value->>'Actual Loops')::int > 0;
   RETURN n;
 END $$;
--- The query's rows (in a fixed order) with the extension on or off.
-CREATE FUNCTION ss_rows(q text, ext boolean) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
-BEGIN
-  PERFORM set_config('parallel_material.enable', CASE WHEN ext THEN 'on' ELSE 'off' END, true);
-  EXECUTE format('SELECT md5(string_agg(r::text, '','' ORDER BY r::text)) || '' '' || count(*) FROM (%s) r', q)
-    INTO h;
-  PERFORM set_config('parallel_material.enable', 'on', true);
-  RETURN h;
-END $$;
+-- pm_query_rows(q, ext): the query's rows (hashed in a fixed order) with the extension on or off.
+\i sql/include/query_rows.psql
 
 -- ---- the whole result of a query (a Q1-like aggregate) ----
 \set q1 'SELECT flag, grp, sum(qty) AS s, count(*) AS n FROM ss_li WHERE id <= 2900 GROUP BY flag, grp ORDER BY flag, grp'
@@ -66,18 +58,18 @@ SELECT * FROM ss_sites(:'q1');
 SELECT * FROM ss_sites(:'q1');
 SELECT ss_ran(:'q1') AS nodes_run_on_hit;
 :q1;
-SELECT ss_rows(:'q1', true) = ss_rows(:'q1', false) AS same_rows_produced;
-SELECT ss_rows(:'q1', true) = ss_rows(:'q1', false) AS same_rows_hit;
+SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows_produced;
+SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows_hit;
 -- A committed write of the table: the next run recomputes, with the new rows.
 INSERT INTO ss_li VALUES (1, 1, 1000, 'A');
 SELECT * FROM ss_sites(:'q1');
 SELECT * FROM ss_sites(:'q1');
-SELECT ss_rows(:'q1', true) = ss_rows(:'q1', false) AS same_rows_after_write;
+SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows_after_write;
 -- The writer's own uncommitted rows bypass sharing (and its query sees them).
 BEGIN;
 INSERT INTO ss_li VALUES (2, 2, 1000, 'A');
 SELECT * FROM ss_sites(:'q1');
-SELECT ss_rows(:'q1', true) = ss_rows(:'q1', false) AS same_rows_in_writer;
+SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows_in_writer;
 ROLLBACK;
 SELECT * FROM ss_sites(:'q1');
 
@@ -86,7 +78,7 @@ SELECT * FROM ss_sites(:'q1');
 EXPLAIN (VERBOSE, COSTS OFF) :q15;
 SELECT * FROM ss_sites(:'q15');
 SELECT * FROM ss_sites(:'q15');
-SELECT ss_rows(:'q15', true) = ss_rows(:'q15', false) AS same_rows_q15;
+SELECT pm_query_rows(:'q15', true) = pm_query_rows(:'q15', false) AS same_rows_q15;
 -- Without the whole-result site the CTE and the InitPlan hit by themselves.
 SET parallel_material.share_whole_results = off;
 SELECT * FROM ss_sites(:'q15');
@@ -172,4 +164,4 @@ RESET parallel_material.share_across_sessions;
 
 SELECT parallel_material.reset_shared_results() > 0 AS dropped;
 DROP TABLE ss_li, ss_sup, ss_tmp, ss_unl, ss_rls;
-DROP FUNCTION ss_sites(text), ss_ran(text), ss_rows(text, boolean);
+DROP FUNCTION ss_sites(text), ss_ran(text), pm_query_rows(text, boolean);

@@ -101,6 +101,28 @@ void fail_producing_at_exit(int, Datum) {
     for (NodeShare *ns : list) share_stop(ns);
 }
 
+// This process produces ns's entry from now on: its exit fails the entry if unfinished.
+void start_producing(NodeShare *ns) {
+    if (!g_exit_registered) {
+        pg_call([] { before_shmem_exit(fail_producing_at_exit, 0); });
+        g_exit_registered = true;
+    }
+    ns->role = Role::Produce;
+    g_producing.push_back(ns);
+}
+
+// Ends the previous run and clears what a run records.
+void reset_run(NodeShare *ns, bool borrowed) {
+    share_stop(ns);
+    ns->role = Role::None;
+    ns->outcome.clear();
+    ns->cursor = core::Cursor();
+    ns->rows = 0;
+    ns->log_bytes = 0;
+    ns->published = false;
+    ns->borrowed = borrowed;
+}
+
 // The entry's ring: sized from the planner's estimate (4x, at least 1 MB), at most
 // share_max_bytes and the ring cap (share_ring_max, at most a quarter of shared_memory). A
 // result that outgrows its ring spills its cold prefix to the entry's file; one whose log
@@ -146,10 +168,6 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
     core::ResultRegistry *reg = shared_registry();
     if (reg == nullptr || shared_result_cv(0) == nullptr)
         return "no shared memory for results (parallel_material.shared_memory = 0)";
-    if (!g_exit_registered) {
-        pg_call([] { before_shmem_exit(fail_producing_at_exit, 0); });
-        g_exit_registered = true;
-    }
     core::LogConfig cfg;
     if (!entry_config(child->plan, &cfg)) return "parallel_material.share_max_bytes too small";
     const char *sample = estate->es_sourceText != nullptr ? estate->es_sourceText : "";
@@ -160,8 +178,7 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
         case core::AcquireResult::NoSpace:
             return "no room in parallel_material.shared_memory";
         case core::AcquireResult::Produce:
-            ns->role = Role::Produce;
-            g_producing.push_back(ns);
+            start_producing(ns);
             open_log(ns);
             if (!ns->log->try_register_producer())
                 throw core::Error(core::Error::Code::Internal, "new shared log refused its producer");
@@ -207,14 +224,7 @@ NodeShare *fresh_state(NodeShare **slot, CustomScanState *node) {
         ns = new NodeShare();
         *slot = ns;  // from here on the node's cleanup frees it, whatever happens
     }
-    share_stop(ns);
-    ns->role = Role::None;
-    ns->outcome.clear();
-    ns->cursor = core::Cursor();
-    ns->rows = 0;
-    ns->log_bytes = 0;
-    ns->published = false;
-    ns->borrowed = false;
+    reset_run(ns, false);
     return ns;
 }
 
@@ -247,29 +257,19 @@ void share_join(NodeShare **slot, ShareHandoff *h) {
         ns = new NodeShare();
         *slot = ns;
     }
-    share_stop(ns);
-    ns->borrowed = true;
-    ns->outcome.clear();
-    ns->cursor = core::Cursor();
-    ns->rows = 0;
-    ns->published = false;
+    reset_run(ns, true);
     ns->reg = shared_registry();
     if (ns->reg == nullptr) throw core::Error(core::Error::Code::Internal, "no result registry");
     ns->ref.slot = h->slot;
     ns->ref.serial = h->serial;
     // The leader registered the producer when it created the entry; a producing handle here
     // appends (and spills) and finishes for it.
-    ns->role = h->role == kHandoffProduce ? Role::Produce : Role::Attach;
+    if (h->role == kHandoffProduce)
+        start_producing(ns);
+    else
+        ns->role = Role::Attach;
     open_log(ns);
-    if (ns->role == Role::Produce) {
-        if (!g_exit_registered) {
-            pg_call([] { before_shmem_exit(fail_producing_at_exit, 0); });
-            g_exit_registered = true;
-        }
-        g_producing.push_back(ns);
-    } else {
-        ns->hooks->set_log(ns->log.get());
-    }
+    if (ns->role == Role::Attach) ns->hooks->set_log(ns->log.get());
 }
 
 void share_note_fallback(NodeShare *ns) {
