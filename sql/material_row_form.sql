@@ -14,16 +14,18 @@ ANALYZE rf_outer, rf_inner;
 SET max_parallel_workers_per_gather = 0;
 SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = on;
 
--- The inner's stored form, seen through pg_column_size (the size of the value as read): numeric,
--- arrays, jsonb and ranges carry a 4-byte header with the extension on (3 bytes more than
--- stock's packed form), text and varchar keep their 1-byte header.
-CREATE FUNCTION rf_sizes(OUT kind text, OUT on_size int, OUT off_size int) RETURNS SETOF record
-LANGUAGE plpgsql AS $$
+-- The inner's stored form, seen through pg_column_size (the size of the value as read). Rows the
+-- inner computes (here a projection that passes the table's values on): numeric, arrays, jsonb
+-- and ranges carry a 4-byte header with the extension on (3 bytes more than stock's packed
+-- form), text and varchar keep their 1-byte header. (A Material's child returns only the
+-- columns its parent needs, so its scan usually projects: a computed row, as here.)
+CREATE FUNCTION rf_sizes(inner_rel text, OUT kind text, OUT on_size int, OUT off_size int)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
 DECLARE
-  q text := 'SELECT max(pg_column_size(i.v)) AS v, max(pg_column_size(i.arr)) AS arr,
+  q text := format('SELECT max(pg_column_size(i.v)) AS v, max(pg_column_size(i.arr)) AS arr,
                     max(pg_column_size(i.j)) AS j, max(pg_column_size(i.r)) AS r,
                     max(pg_column_size(i.t)) AS t, max(pg_column_size(i.vc)) AS vc
-             FROM rf_outer o JOIN rf_inner i ON o.v < i.v + 100';
+             FROM rf_outer o JOIN %s i ON o.v < i.v + 100', inner_rel);
   a record; b record;
 BEGIN
   PERFORM set_config('parallel_material.enable', 'on', true);
@@ -37,7 +39,15 @@ BEGIN
   kind := 'text'; on_size := a.t; off_size := b.t; RETURN NEXT;
   kind := 'varchar'; on_size := a.vc; off_size := b.vc; RETURN NEXT;
 END $$;
-SELECT * FROM rf_sizes();
+SELECT * FROM rf_sizes('rf_inner');
+SET parallel_material.enable = on;
+-- A table row passed up whole (the child needs every column: no projection) is copied as it
+-- comes, packed: re-forming every row would cost more than it saves.
+CREATE TABLE rf_whole AS SELECT v FROM rf_inner;
+ANALYZE rf_whole;
+SELECT max(pg_column_size(i.v)) AS whole_row_size FROM rf_outer o JOIN rf_whole i ON o.v < i.v + 100;
+SET parallel_material.enable = off;
+SELECT max(pg_column_size(i.v)) AS whole_row_size FROM rf_outer o JOIN rf_whole i ON o.v < i.v + 100;
 SET parallel_material.enable = on;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM rf_outer o JOIN rf_inner i ON o.v < i.v;
 
@@ -62,5 +72,5 @@ SELECT n, rf_same(q) FROM (VALUES
   (8, 'SELECT o.id, i.id FROM rf_outer o LEFT JOIN rf_inner i ON o.v < i.v AND i.v IS NULL')
 ) v(n, q) ORDER BY n;
 RESET ALL;
-DROP FUNCTION rf_sizes(), rf_same(text);
-DROP TABLE rf_outer, rf_inner;
+DROP FUNCTION rf_sizes(text), rf_same(text);
+DROP TABLE rf_outer, rf_inner, rf_whole;

@@ -49,7 +49,12 @@ void log_tuple_init(LogTupleForm *f, TupleDesc desc) {
 MinimalTuple log_tuple_fetch(LogTupleForm *f, TupleTableSlot *slot, bool *should_free) {
     if (f->cxt == nullptr) elog(ERROR, "parallel_material: row form not prepared");
     if (!f->ready) log_tuple_init(f, slot->tts_tupleDescriptor);
-    if (!f->any) return ExecFetchSlotMinimalTuple(slot, should_free);
+    // Only rows the child computed (a projection, an aggregate, a join's output: a virtual
+    // slot) are formed here, as ExecFetchSlotMinimalTuple would form them anyway. A stored row
+    // passed up as it is (a heap or minimal tuple slot) is copied whole, as before: unpacking
+    // it would deform and re-form every row, which costs more when it is produced than it saves
+    // (docs/parallel-material.md, "The form of stored rows").
+    if (!f->any || !TTS_IS_VIRTUAL(slot)) return ExecFetchSlotMinimalTuple(slot, should_free);
     slot_getallattrs(slot);
     MemoryContextReset(f->row_cxt);
     MemoryContext old = MemoryContextSwitchTo(f->row_cxt);

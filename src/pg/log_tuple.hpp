@@ -8,6 +8,8 @@
 // join filter over numeric columns of its inner pays that on every rescan. LogTupleForm stores
 // those values unpacked once, when the row is materialized (an aligned 4-byte header, as an
 // on-disk value longer than 126 bytes already has), so every later read uses them in place.
+// Only rows the child computes (virtual slots, formed into a tuple anyway) are; a table row
+// passed up unchanged is copied whole as before (re-forming it would cost more than it saves).
 // The tuple is the same row for every reader (any deforming code handles both header forms);
 // only its bytes differ. String types (text, varchar, bpchar, bytea, ...) stay packed: their
 // functions read short headers directly, so unpacking them would only cost space.
