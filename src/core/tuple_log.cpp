@@ -22,9 +22,9 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free, "32-bit atomics must b
 constexpr uint64_t kMagic = 0x31474f4c4d545050ull;  // "PPTMLOG1"
 // Record header word: bits 0..31 len + 1 (0 = not published), bit 32 oversize (payload is an
 // 8-byte spill-file offset), bits 33..63 the previous record's footprint / 8 (single producer).
-constexpr uint64_t kLenMask = 0xffffffffull;
-constexpr uint64_t kOversize = uint64_t{1} << 32;
-constexpr int kPrevShift = 33;
+constexpr uint64_t kLenMask = TupleLog::kHeaderLenMask;
+constexpr uint64_t kOversize = TupleLog::kHeaderOversize;
+constexpr int kPrevShift = TupleLog::kHeaderPrevShift;
 // Slot state word: (page + 1) << 2 | flags; 0 = the slot never held a page.
 constexpr uint64_t kClaimed = 1;    // a writer is recycling the slot; readers still read the ring
 constexpr uint64_t kRecycling = 2;  // the old page is in the file; readers go there
@@ -892,6 +892,14 @@ bool TupleLog::frozen() const {
     return sealed() && hdr_->tail.load(std::memory_order_acquire) <= ring_bytes_;
 }
 
+// Remembers in the cursor that the log is frozen: below its final tail the ring holds every
+// record at ring + position (never wrapped, so a straddling record is contiguous too) and never
+// changes, until a reset; seek() checks again, and a reset log must be sought before reading.
+void TupleLog::note_frozen(Cursor &c) const {
+    c.frozen_base_ = pages_;
+    c.frozen_tail_ = hdr_->tail.load(std::memory_order_acquire);
+}
+
 // Copies the record at pos into the cursor; false when it is not published yet.
 bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out) {
     const uint64_t page = pos >> shift_;
@@ -901,6 +909,7 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
     // copy). The acquire load of the seal orders every publish before these plain reads. This is
     // the rescan path (a nested loop's inner, a SubPlan read once per outer row).
     if (frozen()) {
+        note_frozen(c);  // the next reads take the inline path (try_read, read)
         // The tail is final here; memory past it may hold a previous use of the ring.
         if (pos >= hdr_->tail.load(std::memory_order_acquire))
             return false;
@@ -1037,7 +1046,7 @@ bool TupleLog::fast_read(Cursor &c, RecordView *out) {
     return true;
 }
 
-ReadStatus TupleLog::try_read(Cursor &c, RecordView *out) {
+ReadStatus TupleLog::try_read_slow(Cursor &c, RecordView *out) {
     if (fast_read(c, out))
         return ReadStatus::Record;
     return try_read_impl(c, out, nullptr);
@@ -1104,7 +1113,7 @@ struct SleepGuard {
 // that wakes it (prepare came first, so that wake is not lost), and a writer that reserves
 // later sees the flag (see wake_sleepers). A record reserved but not yet published is waited
 // for by spinning: its writer is mid-append and never waits for readers.
-ReadStatus TupleLog::read(Cursor &c, RecordView *out) {
+ReadStatus TupleLog::read_slow(Cursor &c, RecordView *out) {
     if (fast_read(c, out))
         return ReadStatus::Record;
     for (int spins = 0;; spins = std::min(spins + 1, 1000)) {
@@ -1179,6 +1188,14 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
     publish_sp();
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
+    // A rescan of a frozen log keeps reading in place; anything else (a reset since, another
+    // handle's cursor) forgets it and finds out again on the next read.
+    if (c.frozen_tail_ != 0) {
+        if (c.frozen_base_ == pages_ && frozen())
+            note_frozen(c);
+        else
+            c.frozen_tail_ = 0;
+    }
     if (pos == 0) {
         c.page_no_ = UINT64_MAX;  // a rescan may follow a reset(): drop the read-back page
         c.seen_tail_ = 0;

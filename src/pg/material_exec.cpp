@@ -16,6 +16,7 @@
 #include "parallel_material/core/tuple_log.hpp"
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
+#include "pg/log_tuple.hpp"
 #include "pg/material_node.hpp"
 #include "pg/share_planner.hpp"
 #include "pg/material_producers.hpp"
@@ -115,6 +116,7 @@ struct MaterialState {
     uint64_t pages_spilled;
     const char *io_mode;
     NodeShare *share;  // issue 6: sharing the result across sessions (serial mode), or null
+    LogTupleForm form; // how rows enter the log and shared entries
 };
 
 void fold_stats(MaterialState *st) {
@@ -285,7 +287,7 @@ bool produce_one(MaterialState *st) {
         return false;
     }
     bool should_free = false;
-    MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+    MinimalTuple tuple = pg_call([&] { return log_tuple_fetch(&st->form, slot, &should_free); });
     if (share_check_row(st->share, tuple, tuple->t_len)) {  // the log has it (copied)
         if (should_free) pfree(tuple);
         return true;
@@ -445,7 +447,7 @@ TupleTableSlot *exec_direct(MaterialState *st) {
         }
         if (!share_verifying(st->share)) break;
         bool should_free = false;
-        MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+        MinimalTuple tuple = pg_call([&] { return log_tuple_fetch(&st->form, slot, &should_free); });
         const bool returned_already = share_check_row(st->share, tuple, tuple->t_len);
         if (should_free) pfree(tuple);
         if (!returned_already) break;
@@ -453,7 +455,7 @@ TupleTableSlot *exec_direct(MaterialState *st) {
     st->rows_produced++;
     if (share_producing(st->share)) {
         bool should_free = false;
-        MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot, &should_free); });
+        MinimalTuple tuple = pg_call([&] { return log_tuple_fetch(&st->form, slot, &should_free); });
         share_row(st->share, tuple, tuple->t_len);
         if (should_free) pfree(tuple);
     }
@@ -732,6 +734,7 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
                                  child_flags);
         node->custom_ps = list_make1(st->child);
         st->query_cxt = estate->es_query_cxt;
+        log_tuple_prepare(&st->form, st->query_cxt);
         st->io_mode = "none";
         if (!st->passthrough && !st->direct) {
             TupleDesc desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "pg/guard.hpp"
+#include "pg/log_tuple.hpp"
 #include "pg/gucs.hpp"
 #include "pg/temp_spill.hpp"
 
@@ -85,11 +86,13 @@ void producer_main(dsm_segment *, shm_toc *toc) {
             scan->ss_currentScanDesc = table_beginscan_parallel(scan->ss_currentRelation, scan_desc_of(sh));
             MemoryContextSwitchTo(old);
         });
+        LogTupleForm form;
+        log_tuple_prepare(&form, estate->es_query_cxt);
         for (;;) {
             TupleTableSlot *slot_out = pg_call([&] { return ExecProcNode(ps); });
             if (TupIsNull(slot_out)) break;
             bool should_free = false;
-            MinimalTuple tuple = pg_call([&] { return ExecFetchSlotMinimalTuple(slot_out, &should_free); });
+            MinimalTuple tuple = pg_call([&] { return log_tuple_fetch(&form, slot_out, &should_free); });
             log.append(tuple, tuple->t_len);
             ++rows;
             if (should_free) pfree(tuple);

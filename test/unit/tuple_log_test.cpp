@@ -1068,6 +1068,106 @@ TEST(TupleLog, FrozenLogIsReadInPlace) {
     EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
 }
 
+// Records of many sizes, most straddling pages, read in place after the seal (inline records
+// point into the region, even straddling ones: an unwrapped ring is contiguous), again after
+// rescans and a mark/restore; an out-of-line record in the middle takes the general path.
+TEST(TupleLog, FrozenLogReadsStraddlingRecordsInPlace) {
+    Region r(small_cfg(4096, 8));
+    TempFile f;
+    auto spill = open_spill_file(f.fd, SpillMode::Sync);
+    TupleLog log(r.get(), spill.get(), nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    std::vector<std::string> recs;
+    for (int i = 0; i < 40; ++i) recs.push_back(pattern(static_cast<size_t>((i * 397) % 1500), i));
+    recs[17] = pattern(20000, 17);  // longer than half the ring: stored out of line
+    for (const auto &s : recs) log.append(s.data(), static_cast<uint32_t>(s.size()));
+    ASSERT_TRUE(log.producer_done());
+    EXPECT_EQ(log.stats().pages_spilled, 0u);
+    const char *lo = static_cast<const char *>(r.get());
+    const char *hi = lo + r.size();
+    Cursor c;
+    RecordView v;
+    uint64_t mark = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        log.seek(c, 0);
+        for (size_t i = 0; i < recs.size(); ++i) {
+            ASSERT_EQ(log.try_read(c, &v), ReadStatus::Record) << "pass " << pass << " rec " << i;
+            ASSERT_EQ(as_string(v), recs[i]) << "pass " << pass << " rec " << i;
+            const char *d = static_cast<const char *>(v.data);
+            if (pass > 0 && i != 17 && !recs[i].empty()) {
+                EXPECT_TRUE(d >= lo && d < hi) << "rec " << i << " was copied, not read in place";
+            }
+            if (i == 30)
+                mark = v.pos;
+        }
+        EXPECT_EQ(log.try_read(c, &v), ReadStatus::End);
+        EXPECT_EQ(log.read(c, &v), ReadStatus::End);
+    }
+    log.seek(c, mark);
+    ASSERT_EQ(log.read(c, &v), ReadStatus::Record);
+    EXPECT_EQ(as_string(v), recs[30]);
+    EXPECT_EQ(log.handle_stats().records_read, 3 * recs.size() + 1);
+}
+
+// A cursor that read a frozen log in place must not keep doing so after the log was reset:
+// seek() checks again, so a rescan sees the new contents, unpublished parts included.
+TEST(TupleLog, FrozenCursorFollowsResetAndRefill) {
+    Region r(small_cfg(4096, 4));
+    Cursor c;
+    RecordView v;
+    TupleLog log(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.try_register_producer());
+    for (int i = 0; i < 50; ++i) log.append(pattern(100, i).data(), 100);
+    log.producer_done();
+    for (int pass = 0; pass < 2; ++pass) {
+        log.seek(c, 0);
+        int n = 0;
+        while (log.try_read(c, &v) == ReadStatus::Record) ++n;
+        EXPECT_EQ(n, 50);
+    }
+    TupleLog::reset(r.get());
+    TupleLog again(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(again.try_register_producer());
+    for (int i = 0; i < 5; ++i) again.append(pattern(40, 1000 + i).data(), 40);
+    again.flush();
+    again.seek(c, 0);
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(again.try_read(c, &v), ReadStatus::Record);
+        EXPECT_EQ(as_string(v), pattern(40, 1000 + i));
+    }
+    EXPECT_EQ(again.try_read(c, &v), ReadStatus::WouldBlock);  // not sealed: no stale rows
+    again.producer_done();
+    EXPECT_EQ(again.try_read(c, &v), ReadStatus::End);
+    again.seek(c, 0);
+    int n = 0;
+    while (again.try_read(c, &v) == ReadStatus::Record) {
+        EXPECT_EQ(as_string(v), pattern(40, 1000 + n));
+        ++n;
+    }
+    EXPECT_EQ(n, 5);
+}
+
+// Several producers' records, sealed, read in place by a cursor of a third handle.
+TEST(TupleLog, FrozenMultiProducerLogReadInPlace) {
+    Region r(small_cfg(4096, 8));
+    TupleLog a(r.get(), nullptr, nullptr), b(r.get(), nullptr, nullptr), reader(r.get(), nullptr, nullptr);
+    ASSERT_TRUE(a.try_register_producer());
+    ASSERT_TRUE(b.try_register_producer());
+    for (int i = 0; i < 60; ++i) (i % 2 ? a : b).append(pattern(static_cast<size_t>(i * 7), i).data(), static_cast<uint32_t>(i * 7));
+    EXPECT_FALSE(a.producer_done());
+    EXPECT_TRUE(b.producer_done());
+    Cursor c;
+    RecordView v;
+    for (int pass = 0; pass < 2; ++pass) {
+        reader.seek(c, 0);
+        for (int i = 0; i < 60; ++i) {
+            ASSERT_EQ(reader.try_read(c, &v), ReadStatus::Record);
+            EXPECT_EQ(as_string(v), pattern(static_cast<size_t>(i * 7), i));
+        }
+        EXPECT_EQ(reader.try_read(c, &v), ReadStatus::End);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lost wake-ups: hooks whose sleep has a long timeout and counts it. With several writers and
 // readers that sleep often, a missed wake-up shows up as a timeout (the 10 ms safety net of

@@ -121,6 +121,10 @@ private:
     std::vector<char> page_;       // a spilled page read back
     uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
     uint64_t seen_tail_ = 0;         // frontier seen earlier (tail, or published tail)
+    // A frozen log (sealed, never wrapped) seen by this cursor: its records below frozen_tail_
+    // are read in place from frozen_base_ + position by the inline try_read (0: not known).
+    const char *frozen_base_ = nullptr;
+    uint64_t frozen_tail_ = 0;
 };
 
 // Counters of one log (shared, whole log) and of one handle (this process).
@@ -171,10 +175,19 @@ public:
 
     // ---- readers ----
     // Non-blocking: the record at the cursor, WouldBlock if not yet published, End after the
-    // last record of a sealed log, Failed if a producer failed.
-    ReadStatus try_read(Cursor &c, RecordView *out);
+    // last record of a sealed log, Failed if a producer failed. Inline for the rescan path: a
+    // cursor that found the log frozen reads its inline records in place, without a call.
+    ReadStatus try_read(Cursor &c, RecordView *out) {
+        if (read_frozen(c, out))
+            return ReadStatus::Record;
+        return try_read_slow(c, out);
+    }
     // Blocking: waits with the hooks while WouldBlock.
-    ReadStatus read(Cursor &c, RecordView *out);
+    ReadStatus read(Cursor &c, RecordView *out) {
+        if (read_frozen(c, out))
+            return ReadStatus::Record;
+        return read_slow(c, out);
+    }
     // Single-producer logs only: the record before the cursor (moving the cursor back);
     // End at position 0.
     ReadStatus read_prev(Cursor &c, RecordView *out);
@@ -191,9 +204,38 @@ public:
     const HandleStats &handle_stats() const { return hstats_; }
     const LogConfig &config() const;
 
+    // Record header word: length + 1 in the low 32 bits (0: not published), an out-of-line flag,
+    // and in single_producer logs the previous record's footprint above kHeaderPrevShift.
+    static constexpr uint64_t kHeaderLenMask = 0xffffffffull;
+    static constexpr uint64_t kHeaderOversize = uint64_t{1} << 32;
+    static constexpr int kHeaderPrevShift = 33;
+
 private:
     struct Header;
     struct Slot;
+    // An inline record of a frozen log at the cursor, returned in place (see Cursor).
+    bool read_frozen(Cursor &c, RecordView *out) {
+        const uint64_t pos = c.pos_;
+        if (pos >= c.frozen_tail_)
+            return false;
+        const char *p = c.frozen_base_ + pos;
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        if (w == 0 || (w & kHeaderOversize) != 0)  // (0: a failed writer's reservation)
+            return false;
+        const uint64_t len = (w & kHeaderLenMask) - 1;
+        out->data = p + 8;
+        out->len = static_cast<uint32_t>(len);
+        out->pos = pos;
+        const uint64_t fp = (8 + len + 7) & ~uint64_t{7};
+        c.prev_len_ = fp;
+        c.pos_ = pos + fp;
+        ++hstats_.records_read;
+        return true;
+    }
+    ReadStatus try_read_slow(Cursor &c, RecordView *out);
+    ReadStatus read_slow(Cursor &c, RecordView *out);
+    void note_frozen(Cursor &c) const;
     Slot &slot(uint64_t page) const;
     char *page_ptr(uint64_t page) const;
     void ensure_page(uint64_t page);
