@@ -142,6 +142,10 @@ void release_log(MaterialState *st, bool free_region) {
         // Normal end: wait for the workers and detach the segment. From a reset callback (an
         // abort), PostgreSQL has already ended the parallel context and released the segment.
         if (free_region) {
+            // A leader that stops before its child's end (a LIMIT above) still owns a chunk of
+            // the log: close it, or a worker that needs that chunk's page (the ring wrapped)
+            // would wait for it while we wait for the worker.
+            if (st->ls->log) st->ls->log->flush();
             st->ls->log.reset();
             g->release();
         }

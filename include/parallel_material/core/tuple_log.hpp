@@ -6,9 +6,11 @@
 // (DSM) and still be shared. Process-local state (spill file handle, wait hooks, cursors) lives
 // outside the region, in TupleLog handles and Cursor objects.
 //
-// Writers reserve space with one atomic fetch-add on the log's byte position; a record is an
-// 8-byte header followed by the payload, 8-byte aligned, and may straddle pages. The header is
-// published with a release store after the payload is written; readers acquire it. Any number of
+// Writers reserve space with one atomic fetch-add on the log's byte position (in a multi-producer
+// log, per chunk of up to 16 KiB that the producer then fills alone); a record is an 8-byte
+// header followed by the payload, 8-byte aligned, and may straddle pages. A record is published
+// with a release store after it is written (of the chunk's mark, or of the single producer's
+// published tail); readers acquire it. Any number of
 // readers, each with its own Cursor, each sees every record in log order ("broadcast", not a work
 // queue). Before the ring would overwrite a page, the page is written to the spill file; a reader
 // that falls behind reads spilled pages back from it. Pages are initialized lazily: ring memory
@@ -87,9 +89,9 @@ struct LogConfig {
     // writer's position lives in that handle between pages): records then also carry the
     // previous record's length, which enables read_prev() (backward scans, SCROLL cursors).
     bool single_producer = false;
-    // Single-producer logs: publish each record with a plain release store (no locked
-    // instruction) where membarrier(2) is available; a reader about to sleep then pays an
-    // asymmetric fence. False: a seq_cst store per record (tests cover both).
+    // Publish each record with a plain release store (no locked instruction) where
+    // membarrier(2) is available; a reader about to sleep then pays an asymmetric fence.
+    // False: a seq_cst store per record (tests cover both).
     bool light_publish = true;
     // Single-producer logs: the writer publishes its appended records once they span this many
     // log bytes (and at a page boundary, at flush(), producer_done() and before any read or
@@ -126,7 +128,8 @@ private:
 // Counters of one log (shared, whole log) and of one handle (this process).
 struct LogStats {
     uint64_t records = 0;         // records appended (all producers)
-    uint64_t bytes = 0;           // log bytes reserved, headers and padding included
+    uint64_t bytes = 0;           // log bytes reserved, headers and padding included (in a
+                                  // multi-producer log: whole chunks claimed)
     uint64_t pages_spilled = 0;   // pages written to the spill file
     uint64_t oversize_records = 0;
     uint64_t peak_ring_bytes = 0; // ring memory touched
@@ -163,8 +166,12 @@ public:
     // This producer is done. Returns true when it was the last one: the log is now sealed and
     // readers at the end get ReadStatus::End.
     bool producer_done();
-    // Publishes this handle's appended records now (single-producer logs with publish_batch;
-    // a no-op otherwise). A producer that may pause for long between appends calls it.
+    // Publishes this handle's appended records now (single-producer logs with publish_batch);
+    // in a multi-producer log, closes the chunk this producer is filling, so that readers can
+    // go past it to later producers' records (they read in log order). A producer that may
+    // pause for long between appends calls it. (A multi-producer handle's open chunk also
+    // keeps its ring page from being recycled: a thread that drives several producer handles
+    // flushes one before another one can wrap the ring onto its page.)
     void flush();
     // Marks the log failed (a producer errored); readers get ReadStatus::Failed. Idempotent.
     void fail();
@@ -210,6 +217,14 @@ private:
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
     bool frozen() const;  // sealed and never wrapped: the ring is immutable
+    // Multi-producer logs: producer-owned chunks (see "Multi-producer chunks" in the docs).
+    std::atomic<uint64_t> &mark(uint64_t chunk) const;
+    uint64_t mp_frontier(uint64_t pos) const;
+    uint64_t append_mp(const void *data, uint32_t len, uint64_t fp, bool oversize,
+                       uint64_t overflow_off);
+    void publish_mark(uint64_t chunk, uint64_t bytes);
+    void close_chunk();
+    void commit_chunk(uint64_t chunk);
     ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
     void flush_records();
     uint64_t append_slow(const void *data, uint32_t len);
@@ -244,7 +259,18 @@ private:
     char *win_ptr_ = nullptr;
     uint64_t win_left_ = 0;
     uint64_t publish_batch_ = 0;  // LogConfig::publish_batch
-    int light_ = -1;  // single producer publishing with a release store: 1 yes, 0 no, -1 unknown
+    int light_ = -1;  // a writer publishing with a release store: 1 yes, 0 no, -1 unknown
+    // Multi-producer logs: the chunk this handle's producer owns and fills (see append_mp).
+    bool mp_ = false;            // the log is not single_producer
+    uint32_t cshift_ = 0;        // log2(chunk size)
+    uint64_t chunk_mask_ = 0;    // chunks in the ring - 1
+    uint32_t line_shift_ = 0;    // mark index interleaving (see mark())
+    uint64_t line_mask_ = 0;
+    std::atomic<uint64_t> *marks_ = nullptr;
+    uint64_t mp_chunk_ = 0;      // the open chunk's number
+    uint64_t mp_used_ = 0;       // bytes of it written and published
+    uint64_t mp_left_ = 0;       // bytes left in it; 0: no open chunk
+    char *mp_ptr_ = nullptr;     // where the next record goes
 };
 
 }  // namespace pm::core
