@@ -118,6 +118,9 @@ struct MaterialState {
 };
 
 void fold_stats(MaterialState *st) {
+    // No handle: a release that failed half-way (an error, such as a statement_timeout, while
+    // waiting for producer workers) and is now finished by the abort's cleanup callback.
+    if (!st->ls->log) return;
     core::LogStats s = st->ls->log->stats();
     if (s.peak_ring_bytes > st->peak_bytes) st->peak_bytes = s.peak_ring_bytes;
     st->pages_spilled += s.pages_spilled;
