@@ -1362,9 +1362,11 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
     publish_sp();
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
-    // Below the frontier seen last is not necessarily published (a multi-producer log's
-    // frontier is per chunk): look again from pos on.
-    c.seen_tail_ = std::min(c.seen_tail_, pos);
+    // A multi-producer log's frontier is per chunk: below the one seen last is not necessarily
+    // published elsewhere in the log, so look again from pos on. (A single producer's
+    // `published` covers everything below it.)
+    if (mp_)
+        c.seen_tail_ = std::min(c.seen_tail_, pos);
     if (pos == 0) {
         c.page_no_ = UINT64_MAX;  // a rescan may follow a reset(): drop the read-back page
         c.seen_tail_ = 0;
