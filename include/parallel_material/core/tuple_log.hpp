@@ -122,7 +122,8 @@ private:
     std::vector<char> record_;     // copy of the current record
     std::vector<char> page_;       // a spilled page read back
     uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
-    uint64_t seen_tail_ = 0;         // frontier seen earlier (tail, or published tail)
+    uint64_t seen_tail_ = 0;  // published frontier seen earlier: the single producer's
+                              // published tail, or how far the current chunk is published
 };
 
 // Counters of one log (shared, whole log) and of one handle (this process).
