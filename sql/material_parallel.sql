@@ -137,6 +137,15 @@ SET parallel_material.memory_limit = '64kB';
 \set q11b 'SELECT count(*) FROM pq_small WHERE md5(x::text) < ALL (SELECT pad FROM pq_big WHERE b < 10)'
 SELECT * FROM pq_same(:'q11b');
 SELECT mode, spilled, producer_workers > 0 AS producers FROM pq_node(:'q11b');
+-- The leader stops reading after a row or two (ALL is false at once) while its producer workers
+-- still append far past the 64 kB ring: at the end the leader must not keep an open part of
+-- the log (its chunk) that a worker needs recycled while it waits for that worker to finish
+-- (such a hang would end in the statement_timeout error).
+SET statement_timeout = '60s';
+\set q11c 'SELECT count(*) FROM pq_small WHERE x < 3 AND x > ALL (SELECT a FROM pq_big WHERE b < 90)'
+SELECT * FROM pq_same(:'q11c');
+SELECT mode, producer_workers > 0 AS producers FROM pq_node(:'q11c');
+RESET statement_timeout;
 -- An error in a producer worker (or the leader) is the query's error; the next query is fine.
 \set VERBOSITY terse
 SELECT count(*) FROM pq_small WHERE x > ALL (SELECT 1 / (a - 30000) FROM pq_big WHERE b < 3);

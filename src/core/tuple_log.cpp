@@ -25,6 +25,15 @@ constexpr uint64_t kMagic = 0x31474f4c4d545050ull;  // "PPTMLOG1"
 constexpr uint64_t kLenMask = TupleLog::kHeaderLenMask;
 constexpr uint64_t kOversize = TupleLog::kHeaderOversize;
 constexpr int kPrevShift = TupleLog::kHeaderPrevShift;
+// Multi-producer logs only (they carry no backward link): a chunk's padding. The producer that
+// closes its chunk before the chunk's end writes this word (length 0) where its next record
+// would have gone; a reader that reads it jumps to the next chunk.
+constexpr uint64_t kPad = uint64_t{1} << 33;
+// Multi-producer logs: chunks of min(page, 16 KiB); a chunk's mark is
+// (chunk number + 1) << kMarkTagShift | bytes of the chunk published from its start.
+constexpr uint32_t kChunkShiftMax = 14;
+constexpr int kMarkTagShift = 24;
+constexpr uint64_t kMarkBytesMask = (uint64_t{1} << kMarkTagShift) - 1;
 // Slot state word: (page + 1) << 2 | flags; 0 = the slot never held a page.
 constexpr uint64_t kClaimed = 1;    // a writer is recycling the slot; readers still read the ring
 constexpr uint64_t kRecycling = 2;  // the old page is in the file; readers go there
@@ -47,6 +56,20 @@ inline bool has_page(uint64_t st) {
 }
 inline uint64_t page_of(uint64_t st) {
     return (st >> 2) - 1;
+}
+
+inline uint64_t mark_word(uint64_t chunk, uint64_t bytes) {
+    return ((chunk + 1) << kMarkTagShift) | bytes;
+}
+inline uint32_t chunk_shift_for(const LogConfig &cfg) {
+    return std::min<uint32_t>(static_cast<uint32_t>(__builtin_ctz(cfg.page_size)), kChunkShiftMax);
+}
+// Bytes of the chunk marks of a multi-producer log (none in a single_producer log).
+inline size_t marks_bytes(const LogConfig &cfg) {
+    if (cfg.single_producer)
+        return 0;
+    const uint64_t nmarks = (uint64_t{cfg.page_size} * cfg.ring_pages) >> chunk_shift_for(cfg);
+    return static_cast<size_t>((nmarks * 8 + 63) & ~uint64_t{63});
 }
 
 inline uint64_t record_footprint(uint64_t word) {
@@ -105,9 +128,6 @@ inline void ring_bytes_op(char *ring, const char *plain, size_t n, bool to_ring)
 inline void ring_store(char *dst, const void *src, size_t n) {
     ring_bytes_op(dst, static_cast<const char *>(src), n, true);
 }
-inline void ring_zero(char *dst, size_t n) {
-    ring_bytes_op(dst, nullptr, n, true);
-}
 inline void ring_load(void *dst, const char *src, size_t n) {
     ring_bytes_op(const_cast<char *>(src), static_cast<const char *>(dst), n, false);
 }
@@ -147,9 +167,6 @@ inline void copy_bytes(char *dst, const char *src, size_t n) {
 }
 inline void ring_store(char *dst, const void *src, size_t n) {
     copy_bytes(dst, static_cast<const char *>(src), n);
-}
-inline void ring_zero(char *dst, size_t n) {
-    std::memset(dst, 0, n);
 }
 inline void ring_load(void *dst, const char *src, size_t n) {
     copy_bytes(static_cast<char *>(dst), src, n);
@@ -223,7 +240,9 @@ struct alignas(64) TupleLog::Header {
     uint64_t ring_bytes;
     uint64_t inline_max;  // largest in-log footprint; longer records go out of line
     uint64_t slots_off;
+    uint64_t marks_off;  // multi-producer logs: one 8-byte mark per ring chunk
     uint64_t pages_off;
+    uint32_t chunk_shift;
     // Writers' line: reservation and record count (one line transfer between producers).
     alignas(64) std::atomic<uint64_t> tail;
     std::atomic<uint64_t> records;
@@ -251,7 +270,7 @@ struct alignas(64) TupleLog::Header {
 
 size_t TupleLog::region_size(const LogConfig &cfg) {
     validate(cfg);
-    return sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot) +
+    return sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot) + marks_bytes(cfg) +
            size_t{cfg.ring_pages} * cfg.page_size;
 }
 
@@ -265,7 +284,9 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
     h->ring_bytes = uint64_t{cfg.page_size} * cfg.ring_pages;
     h->inline_max = h->ring_bytes / 2;
     h->slots_off = sizeof(Header);
-    h->pages_off = sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot);
+    h->marks_off = sizeof(Header) + size_t{cfg.ring_pages} * sizeof(Slot);
+    h->pages_off = h->marks_off + marks_bytes(cfg);
+    h->chunk_shift = chunk_shift_for(cfg);
     h->tail.store(0, std::memory_order_relaxed);
     h->records.store(0, std::memory_order_relaxed);
     h->published.store(0, std::memory_order_relaxed);
@@ -287,6 +308,11 @@ void TupleLog::create(void *region, const LogConfig &cfg) {
         s->committed.store(0, std::memory_order_relaxed);
         for (auto &pin : s->pins) pin.n.store(0, std::memory_order_relaxed);
     }
+    // Chunk marks start at tag 0 ("chunk -1"): nothing published. They must be cleared on every
+    // (re)creation: a mark left by an earlier use of the region would vouch for stale bytes.
+    auto *marks = reinterpret_cast<std::atomic<uint64_t> *>(static_cast<char *>(region) + h->marks_off);
+    for (size_t i = 0; i < marks_bytes(cfg) / 8; ++i)
+        new (&marks[i]) std::atomic<uint64_t>(0);
     h->magic = kMagic;
 }
 
@@ -313,6 +339,23 @@ TupleLog::TupleLog(void *region, SpillFile *spill, WaitHooks *hooks)
     ring_bytes_ = hdr_->ring_bytes;
     publish_batch_ = hdr_->cfg.publish_batch;
     shard_ = hdr_->next_shard.fetch_add(1, std::memory_order_relaxed) % kPinShards;
+    mp_ = !hdr_->cfg.single_producer;
+    if (mp_) {
+        cshift_ = hdr_->chunk_shift;
+        const uint64_t nmarks = ring_bytes_ >> cshift_;
+        chunk_mask_ = nmarks - 1;
+        const uint64_t lines = nmarks >= 8 ? nmarks / 8 : 1;
+        line_mask_ = lines - 1;
+        line_shift_ = static_cast<uint32_t>(__builtin_ctzll(lines));
+        marks_ = reinterpret_cast<std::atomic<uint64_t> *>(base_ + hdr_->marks_off);
+    }
+}
+
+// The mark of `chunk`. Consecutive chunks (usually owned by different producers) have their
+// marks on different cache lines: ring chunk m is word m / lines of line m % lines.
+std::atomic<uint64_t> &TupleLog::mark(uint64_t chunk) const {
+    const uint64_t m = chunk & chunk_mask_;
+    return marks_[((m & line_mask_) << 3) | (m >> line_shift_)];
 }
 
 TupleLog::Slot &TupleLog::slot(uint64_t page) const {
@@ -367,6 +410,7 @@ void TupleLog::flush_records() {
 }
 
 bool TupleLog::producer_done() {
+    close_chunk();
     publish_sp();
     settle_sp();
     drop_sp();
@@ -390,6 +434,7 @@ bool TupleLog::producer_done() {
 
 void TupleLog::fail() {
     drop_sp();
+    mp_left_ = 0;  // the open chunk (if any) stays unpublished: readers get Failed
     flush_records();
     hdr_->failed.store(1, std::memory_order_seq_cst);
     wake_sleepers();
@@ -491,10 +536,8 @@ void TupleLog::recycle(Slot &s, bool first_use, uint64_t old_page, uint64_t new_
     } else {
         hdr_->pages_touched.fetch_add(1, std::memory_order_relaxed);
     }
-    // Headers must read 0 until published, except in single_producer logs, where readers go
-    // by `published` and never look at bytes above it.
-    if (!hdr_->cfg.single_producer)
-        ring_zero(page_ptr(new_page), page_size_);
+    // Pages are never zeroed: readers go by `published` (single producer) or by the chunk
+    // marks (multi-producer) and never interpret bytes that are not published.
     s.committed.store(0, std::memory_order_relaxed);
     s.state.store(enc(new_page, 0), std::memory_order_release);
 }
@@ -592,6 +635,26 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
             publish_sp();
         return pos;
     }
+    // Multi-producer fast path: the record fits in the rest of the chunk this handle owns (its
+    // page stays installed: it cannot be recycled before the chunk is closed). Payload, header,
+    // one store of the chunk's mark.
+    if (fp <= mp_left_ && hdr_->failed.load(std::memory_order_acquire) == 0) {
+        char *hp = mp_ptr_;
+        const uint64_t pos = (mp_chunk_ << cshift_) + mp_used_;
+        if (len > 0)
+            ring_store(hp + 8, data, len);
+        store_word(hp, uint64_t{len} + 1);
+        mp_ptr_ = hp + fp;
+        mp_used_ += fp;
+        mp_left_ -= fp;
+        ++hstats_.records_appended;
+        if (++pending_records_ >= kRecordsBatch)
+            flush_records();
+        publish_mark(mp_chunk_, mp_used_);
+        if (mp_left_ == 0)  // exactly full: complete, no pad
+            commit_chunk(mp_chunk_);
+        return pos;
+    }
     return append_slow(data, len);
 }
 
@@ -614,7 +677,7 @@ uint64_t TupleLog::append_slow(const void *data, uint32_t len) {
                             " bytes) and there is no spill file to store it out of line");
         const uint64_t cur =
             sp_end_ != sp_settled_ ? sp_end_ : hdr_->tail.load(std::memory_order_relaxed);
-        if (cur + fp > ring_bytes_)
+        if (!mp_ && cur + fp > ring_bytes_)
             throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
                                                       std::to_string(ring_bytes_) +
                                                       " bytes is full and there is no spill file");
@@ -630,44 +693,123 @@ uint64_t TupleLog::append_slow(const void *data, uint32_t len) {
     if (hdr_->cfg.single_producer)
         return append_sp(data, len, fp, oversize, overflow_off);
 
-    // Multi-producer: one RMW reserves, and being seq_cst it is also the writer's side of the
-    // sleep handshake (see wake_sleepers).
-    const uint64_t pos = hdr_->tail.fetch_add(fp, std::memory_order_seq_cst);
+    return append_mp(data, len, fp, oversize, overflow_off);
+}
+
+// Multi-producer append (see "Multi-producer chunks" in docs/tuple-log.md). A record that does
+// not fit in the rest of this handle's chunk closes it and claims ceil(footprint / chunk)
+// fresh chunks with one fetch-add on `tail`; the record starts at the first of them, and the
+// rest of the last one becomes the handle's open chunk. Nothing is zeroed: a chunk's mark
+// (outside the pages) says how much of it is published.
+uint64_t TupleLog::append_mp(const void *data, uint32_t len, uint64_t fp, bool oversize,
+                             uint64_t overflow_off) {
+    const uint64_t csize = uint64_t{1} << cshift_;
+    const uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
+    if (fp <= mp_left_) {  // an oversize record's 16-byte stub fits the open chunk
+        char *hp = mp_ptr_;
+        const uint64_t pos = (mp_chunk_ << cshift_) + mp_used_;
+        if (oversize)
+            ring_store(hp + 8, &overflow_off, 8);
+        else if (len > 0)
+            ring_store(hp + 8, data, len);
+        store_word(hp, word);
+        mp_ptr_ = hp + fp;
+        mp_used_ += fp;
+        mp_left_ -= fp;
+        ++hstats_.records_appended;
+        if (++pending_records_ >= kRecordsBatch)
+            flush_records();
+        publish_mark(mp_chunk_, mp_used_);
+        if (mp_left_ == 0)  // exactly full: complete, no pad
+            commit_chunk(mp_chunk_);
+        return pos;
+    }
+    const uint64_t k = (fp + csize - 1) >> cshift_;
+    if (spill_ == nullptr && hdr_->tail.load(std::memory_order_relaxed) + k * csize > ring_bytes_)
+        throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
+                                                  std::to_string(ring_bytes_) +
+                                                  " bytes is full and there is no spill file");
+    close_chunk();
+    const uint64_t pos = hdr_->tail.fetch_add(k * csize, std::memory_order_acq_rel);
+    const uint64_t q0 = pos >> cshift_;
     if (++pending_records_ >= kRecordsBatch)
         flush_records();
     try {
-        if (spill_ == nullptr && pos + fp > ring_bytes_)
+        if (spill_ == nullptr && pos + k * csize > ring_bytes_)
             throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +
                                                       std::to_string(ring_bytes_) +
                                                       " bytes is full and there is no spill file");
-        const uint64_t end = pos + fp;
-        const uint64_t first = pos >> shift_, last = (end - 1) >> shift_;
-        for (uint64_t k = first; k <= last; ++k)
-            if (slot(k).state.load(std::memory_order_acquire) != enc(k, 0))
-                ensure_page(k);
+        const uint64_t first = pos >> shift_, last = (pos + k * csize - 1) >> shift_;
+        for (uint64_t p = first; p <= last; ++p)
+            if (slot(p).state.load(std::memory_order_acquire) != enc(p, 0))
+                ensure_page(p);
         // (Free on x86.) Pairs with a lagging reader's acquire fence: if its copy of an old page
         // in this slot saw our bytes, it also sees the recycler's state change (see recycle).
         seq_fence_release();
         if (oversize)
             write_bytes(pos + 8, &overflow_off, 8);
-        else if (first == last && len > 0)  // the common case: one page, one copy
+        else if (k == 1 && len > 0)
             ring_store(page_ptr(first) + (pos & (page_size_ - 1)) + 8, data, len);
         else
             write_bytes(pos + 8, data, len);
-        const uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
         store_word(page_ptr(first) + (pos & (page_size_ - 1)), word);
-        for (uint64_t k = first; k <= last; ++k) {
-            const uint64_t lo = std::max(pos, k << shift_);
-            const uint64_t hi = std::min(end, (k + 1) << shift_);
-            slot(k).committed.fetch_add(hi - lo, std::memory_order_release);
+        const uint64_t rest = fp - (k - 1) * csize;  // bytes of the record in its last chunk
+        const uint64_t qk = q0 + k - 1;
+        if (k > 1) {
+            // The last chunk first (the reader moves there after the record), then the first
+            // one, which publishes the record; chunks in between are never read at their start.
+            publish_mark(qk, rest);
+            publish_mark(q0, csize);
+            for (uint64_t q = q0; q < qk; ++q) commit_chunk(q);
+        } else {
+            publish_mark(q0, rest);
         }
+        mp_chunk_ = qk;
+        mp_used_ = rest;
+        mp_left_ = csize - rest;
+        mp_ptr_ = page_ptr((qk << cshift_) >> shift_) + (((qk << cshift_) + rest) & (page_size_ - 1));
+        if (mp_left_ == 0)  // a record that ends exactly at a chunk end: complete, no pad
+            commit_chunk(qk);
     } catch (...) {
         fail();
         throw;
     }
-    wake_sleepers();
     ++hstats_.records_appended;
     return pos;
+}
+
+// Publishes bytes [0, bytes) of `chunk`: a release store of its mark where membarrier(2) is
+// available (a reader about to sleep pays the fence, as for a single producer's `published`),
+// a seq_cst store otherwise; then the writer's half of the sleep handshake.
+void TupleLog::publish_mark(uint64_t chunk, uint64_t bytes) {
+    if (light_ < 0)
+        light_ = start_light_publish();
+    if (light_ > 0) {
+        mark(chunk).store(mark_word(chunk, bytes), std::memory_order_release);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        mark(chunk).store(mark_word(chunk, bytes), std::memory_order_seq_cst);
+    }
+    wake_sleepers();
+}
+
+// Closes this handle's open chunk: a pad word where the next record would have gone (readers
+// jump from there to the next chunk), the chunk published whole, and its bytes added to its
+// page's commit count (one RMW per chunk). The page can be recycled once all its chunks closed.
+void TupleLog::close_chunk() {
+    if (mp_left_ == 0)
+        return;
+    const uint64_t csize = uint64_t{1} << cshift_;
+    store_word(mp_ptr_, kPad | 1);
+    mp_left_ = 0;
+    publish_mark(mp_chunk_, csize);
+    commit_chunk(mp_chunk_);
+}
+
+// Adds a complete chunk to its page's commit count (after its last publication).
+void TupleLog::commit_chunk(uint64_t chunk) {
+    slot((chunk << cshift_) >> shift_)
+        .committed.fetch_add(uint64_t{1} << cshift_, std::memory_order_release);
 }
 
 // Single-producer append. This handle is the only writer, so the reservation, the backward link
@@ -784,6 +926,7 @@ void TupleLog::drop_sp() {
 
 void TupleLog::flush() {
     publish_sp();
+    close_chunk();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -897,6 +1040,7 @@ bool TupleLog::frozen() const {
 // changes, until a reset; seek() checks again, and a reset log must be sought before reading.
 void TupleLog::note_frozen(Cursor &c) const {
     c.frozen_base_ = pages_;
+    c.frozen_reject_ = kOversize | (mp_ ? kPad : 0);
     c.frozen_tail_ = hdr_->tail.load(std::memory_order_acquire);
 }
 
@@ -995,11 +1139,16 @@ bool TupleLog::read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *
 }
 
 ReadStatus TupleLog::reread(Cursor &c, uint64_t upto, RecordView *out) {
-    if (c.pos_ >= upto)
-        return ReadStatus::End;
     uint64_t w;
-    if (!read_record(c, c.pos_, &w, out))
-        throw Error(Error::Code::Internal, "reread of a record that was not published");
+    for (;;) {
+        if (c.pos_ >= upto)
+            return ReadStatus::End;
+        if (!read_record(c, c.pos_, &w, out))
+            throw Error(Error::Code::Internal, "reread of a record that was not published");
+        if (!mp_ || (w & kPad) == 0)
+            break;
+        c.pos_ = ((c.pos_ >> cshift_) + 1) << cshift_;
+    }
     const uint64_t fp = record_footprint(w);
     c.prev_len_ = fp;
     c.pos_ += fp;
@@ -1027,7 +1176,7 @@ bool TupleLog::fast_read(Cursor &c, RecordView *out) {
     const char *p = page_ptr(page) + off;
     const uint64_t w = load_word(p);
     const uint64_t len = (w & kLenMask) - 1;
-    if (w == 0 || (w & kOversize) != 0 || off + 8 + len > page_size_)
+    if (w == 0 || (w & kOversize) != 0 || off + 8 + len > page_size_ || (mp_ && (w & kPad) != 0))
         return false;
     if (c.record_.size() < len)
         c.record_.resize(std::max<size_t>(len, 64));
@@ -1062,32 +1211,51 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
         *in_flight = false;
     if (hdr_->failed.load(std::memory_order_seq_cst))
         return ReadStatus::Failed;
-    if (c.pos_ >= c.seen_tail_) {
-        // Caught up with the frontier seen last: look again (a load of the writers' line only
-        // when the reader is at the end, not per record). The frontier is the reservation tail,
-        // or in a single_producer log the published tail.
-        const bool sp = hdr_->cfg.single_producer;
-        std::atomic<uint64_t> &frontier = sp ? hdr_->published : hdr_->tail;
-        c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
+    for (;;) {
         if (c.pos_ >= c.seen_tail_) {
-            // (Only a reader about to sleep looks at tail: polling it would steal the writer's
-            // line. In these logs the handshake is on `published`; tail is just a hint.)
-            if (sp && in_flight != nullptr && hdr_->tail.load(std::memory_order_relaxed) > c.pos_) {
-                *in_flight = true;  // reserved, being written
-                return ReadStatus::WouldBlock;
+            if (mp_) {
+                // Caught up with the part of its chunk the cursor knew published: load the
+                // chunk's mark again (seq_cst: the reader's half of the sleep handshake).
+                c.seen_tail_ = mp_frontier(c.pos_);
+                if (c.pos_ >= c.seen_tail_) {
+                    if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
+                        return ReadStatus::WouldBlock;
+                    // Sealed: every producer closed its chunk before the seal.
+                    c.seen_tail_ = mp_frontier(c.pos_);
+                    if (c.pos_ >= c.seen_tail_)
+                        return ReadStatus::End;
+                }
+            } else {
+                // Caught up with the frontier seen last: look again (a load of the writers'
+                // line only when the reader is at the end, not per record). The frontier is
+                // the published tail (single_producer logs).
+                c.seen_tail_ = hdr_->published.load(std::memory_order_seq_cst);
+                if (c.pos_ >= c.seen_tail_) {
+                    // (Only a reader about to sleep looks at tail: polling it would steal the
+                    // writer's line. The handshake is on `published`; tail is just a hint.)
+                    if (in_flight != nullptr &&
+                        hdr_->tail.load(std::memory_order_relaxed) > c.pos_) {
+                        *in_flight = true;  // reserved, being written
+                        return ReadStatus::WouldBlock;
+                    }
+                    if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
+                        return ReadStatus::WouldBlock;
+                    // Sealed: every append happened before the seal, so the frontier is final.
+                    c.seen_tail_ = hdr_->published.load(std::memory_order_seq_cst);
+                    if (c.pos_ >= c.seen_tail_)
+                        return ReadStatus::End;
+                }
             }
-            if ((hdr_->producers.load(std::memory_order_seq_cst) & kSealed) == 0)
-                return ReadStatus::WouldBlock;
-            // Sealed: every append happened before the seal, so the frontier is final.
-            c.seen_tail_ = frontier.load(std::memory_order_seq_cst);
-            if (c.pos_ >= c.seen_tail_)
-                return ReadStatus::End;
+            if (fast_read(c, out))  // the common case once the frontier moved
+                return ReadStatus::Record;
         }
-        if (fast_read(c, out))  // the common case once the frontier moved
-            return ReadStatus::Record;
-    }
-    uint64_t w;
-    if (read_record(c, c.pos_, &w, out)) {
+        uint64_t w;
+        if (!read_record(c, c.pos_, &w, out))
+            break;
+        if (mp_ && (w & kPad) != 0) {  // the rest of this chunk is padding
+            c.pos_ = ((c.pos_ >> cshift_) + 1) << cshift_;
+            continue;
+        }
         const uint64_t fp = record_footprint(w);
         c.prev_len_ = fp;
         c.pos_ += fp;
@@ -1097,6 +1265,22 @@ ReadStatus TupleLog::try_read_impl(Cursor &c, RecordView *out, bool *in_flight) 
     if (in_flight != nullptr)
         *in_flight = true;
     return ReadStatus::WouldBlock;
+}
+
+// Multi-producer logs: how far the chunk holding pos is published (an absolute position; at
+// most the chunk's end). A mark with the chunk's own tag says how many bytes from its start;
+// a later tag means the chunk's ring slot was reused, so its page was complete (and spilled)
+// before that; an earlier tag means nothing of it is published yet. Seq_cst: a reader's
+// re-check before sleeping (see "Waiting" in the docs).
+uint64_t TupleLog::mp_frontier(uint64_t pos) const {
+    const uint64_t q = pos >> cshift_;
+    const uint64_t w = mark(q).load(std::memory_order_seq_cst);
+    const uint64_t tag = w >> kMarkTagShift;
+    if (tag == q + 1)
+        return (q << cshift_) + (w & kMarkBytesMask);
+    if (tag > q + 1)
+        return (q + 1) << cshift_;
+    return q << cshift_;
 }
 
 namespace {
@@ -1188,6 +1372,11 @@ void TupleLog::seek(Cursor &c, uint64_t pos) {
     publish_sp();
     c.pos_ = pos;
     c.prev_len_ = pos == 0 ? 0 : UINT64_MAX;
+    // A multi-producer log's frontier is per chunk: below the one seen last is not necessarily
+    // published elsewhere in the log, so look again from pos on. (A single producer's
+    // `published` covers everything below it.)
+    if (mp_)
+        c.seen_tail_ = std::min(c.seen_tail_, pos);
     // A rescan of a frozen log keeps reading in place; anything else (a reset since, another
     // handle's cursor) forgets it and finds out again on the next read.
     if (c.frozen_tail_ != 0) {

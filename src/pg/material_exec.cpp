@@ -120,6 +120,9 @@ struct MaterialState {
 };
 
 void fold_stats(MaterialState *st) {
+    // No handle: a release that failed half-way (an error, such as a statement_timeout, while
+    // waiting for producer workers) and is now finished by the abort's cleanup callback.
+    if (!st->ls->log) return;
     core::LogStats s = st->ls->log->stats();
     if (s.peak_ring_bytes > st->peak_bytes) st->peak_bytes = s.peak_ring_bytes;
     st->pages_spilled += s.pages_spilled;
@@ -144,6 +147,10 @@ void release_log(MaterialState *st, bool free_region) {
         // Normal end: wait for the workers and detach the segment. From a reset callback (an
         // abort), PostgreSQL has already ended the parallel context and released the segment.
         if (free_region) {
+            // A leader that stops before its child's end (a LIMIT above) still owns a chunk of
+            // the log: close it, or a worker that needs that chunk's page (the ring wrapped)
+            // would wait for it while we wait for the worker.
+            if (st->ls->log) st->ls->log->flush();
             st->ls->log.reset();
             g->release();
         }

@@ -1072,14 +1072,14 @@ TEST(TupleLog, FrozenLogIsReadInPlace) {
 // point into the region, even straddling ones: an unwrapped ring is contiguous), again after
 // rescans and a mark/restore; an out-of-line record in the middle takes the general path.
 TEST(TupleLog, FrozenLogReadsStraddlingRecordsInPlace) {
-    Region r(small_cfg(4096, 8));
+    Region r(small_cfg(4096, 16, true));  // one producer: records straddle pages
     TempFile f;
     auto spill = open_spill_file(f.fd, SpillMode::Sync);
     TupleLog log(r.get(), spill.get(), nullptr);
     ASSERT_TRUE(log.try_register_producer());
     std::vector<std::string> recs;
     for (int i = 0; i < 40; ++i) recs.push_back(pattern(static_cast<size_t>((i * 397) % 1500), i));
-    recs[17] = pattern(20000, 17);  // longer than half the ring: stored out of line
+    recs[17] = pattern(40000, 17);  // longer than half the ring: stored out of line
     for (const auto &s : recs) log.append(s.data(), static_cast<uint32_t>(s.size()));
     ASSERT_TRUE(log.producer_done());
     EXPECT_EQ(log.stats().pages_spilled, 0u);
@@ -1147,23 +1147,40 @@ TEST(TupleLog, FrozenCursorFollowsResetAndRefill) {
     EXPECT_EQ(n, 5);
 }
 
-// Several producers' records, sealed, read in place by a cursor of a third handle.
+// Several producers' records (each in its own chunks, closed with padding), sealed, read in
+// place by a cursor of a third handle: every record once, each producer's in its order, the
+// padding skipped (it is never returned as a record).
 TEST(TupleLog, FrozenMultiProducerLogReadInPlace) {
-    Region r(small_cfg(4096, 8));
+    Region r(small_cfg(4096, 16));
     TupleLog a(r.get(), nullptr, nullptr), b(r.get(), nullptr, nullptr), reader(r.get(), nullptr, nullptr);
     ASSERT_TRUE(a.try_register_producer());
     ASSERT_TRUE(b.try_register_producer());
-    for (int i = 0; i < 60; ++i) (i % 2 ? a : b).append(pattern(static_cast<size_t>(i * 7), i).data(), static_cast<uint32_t>(i * 7));
+    for (int i = 0; i < 60; ++i) {
+        const std::string rec = std::to_string(i) + ":" + pattern(static_cast<size_t>(i * 7), i);
+        (i % 2 ? a : b).append(rec.data(), static_cast<uint32_t>(rec.size()));
+    }
     EXPECT_FALSE(a.producer_done());
     EXPECT_TRUE(b.producer_done());
+    const char *lo = static_cast<const char *>(r.get());
+    const char *hi = lo + r.size();
     Cursor c;
     RecordView v;
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < 3; ++pass) {
         reader.seek(c, 0);
-        for (int i = 0; i < 60; ++i) {
-            ASSERT_EQ(reader.try_read(c, &v), ReadStatus::Record);
-            EXPECT_EQ(as_string(v), pattern(static_cast<size_t>(i * 7), i));
+        int last[2] = {-1, -1};
+        int n = 0;
+        while (reader.try_read(c, &v) == ReadStatus::Record) {
+            const std::string rec = as_string(v);
+            const int i = std::stoi(rec.substr(0, rec.find(':')));
+            ASSERT_EQ(rec, std::to_string(i) + ":" + pattern(static_cast<size_t>(i * 7), i));
+            EXPECT_GT(i, last[i % 2]);  // each producer's records in its order
+            last[i % 2] = i;
+            if (pass > 0) {
+                EXPECT_TRUE(v.data >= lo && v.data < hi) << "rec " << i << " was copied";
+            }
+            ++n;
         }
+        EXPECT_EQ(n, 60);
         EXPECT_EQ(reader.try_read(c, &v), ReadStatus::End);
     }
 }

@@ -6,9 +6,11 @@
 // (DSM) and still be shared. Process-local state (spill file handle, wait hooks, cursors) lives
 // outside the region, in TupleLog handles and Cursor objects.
 //
-// Writers reserve space with one atomic fetch-add on the log's byte position; a record is an
-// 8-byte header followed by the payload, 8-byte aligned, and may straddle pages. The header is
-// published with a release store after the payload is written; readers acquire it. Any number of
+// Writers reserve space with one atomic fetch-add on the log's byte position (in a multi-producer
+// log, per chunk of up to 16 KiB that the producer then fills alone); a record is an 8-byte
+// header followed by the payload, 8-byte aligned, and may straddle pages. A record is published
+// with a release store after it is written (of the chunk's mark, or of the single producer's
+// published tail); readers acquire it. Any number of
 // readers, each with its own Cursor, each sees every record in log order ("broadcast", not a work
 // queue). Before the ring would overwrite a page, the page is written to the spill file; a reader
 // that falls behind reads spilled pages back from it. Pages are initialized lazily: ring memory
@@ -87,9 +89,9 @@ struct LogConfig {
     // writer's position lives in that handle between pages): records then also carry the
     // previous record's length, which enables read_prev() (backward scans, SCROLL cursors).
     bool single_producer = false;
-    // Single-producer logs: publish each record with a plain release store (no locked
-    // instruction) where membarrier(2) is available; a reader about to sleep then pays an
-    // asymmetric fence. False: a seq_cst store per record (tests cover both).
+    // Publish each record with a plain release store (no locked instruction) where
+    // membarrier(2) is available; a reader about to sleep then pays an asymmetric fence.
+    // False: a seq_cst store per record (tests cover both).
     bool light_publish = true;
     // Single-producer logs: the writer publishes its appended records once they span this many
     // log bytes (and at a page boundary, at flush(), producer_done() and before any read or
@@ -120,17 +122,22 @@ private:
     std::vector<char> record_;     // copy of the current record
     std::vector<char> page_;       // a spilled page read back
     uint64_t page_no_ = UINT64_MAX;  // which page page_ holds
-    uint64_t seen_tail_ = 0;         // frontier seen earlier (tail, or published tail)
+    uint64_t seen_tail_ = 0;  // published frontier seen earlier: the single producer's
+                              // published tail, or how far the current chunk is published
     // A frozen log (sealed, never wrapped) seen by this cursor: its records below frozen_tail_
     // are read in place from frozen_base_ + position by the inline try_read (0: not known).
+    // Header words with a bit of frozen_reject_ (out of line; a multi-producer log's chunk
+    // padding) take the general path.
     const char *frozen_base_ = nullptr;
     uint64_t frozen_tail_ = 0;
+    uint64_t frozen_reject_ = 0;
 };
 
 // Counters of one log (shared, whole log) and of one handle (this process).
 struct LogStats {
     uint64_t records = 0;         // records appended (all producers)
-    uint64_t bytes = 0;           // log bytes reserved, headers and padding included
+    uint64_t bytes = 0;           // log bytes reserved, headers and padding included (in a
+                                  // multi-producer log: whole chunks claimed)
     uint64_t pages_spilled = 0;   // pages written to the spill file
     uint64_t oversize_records = 0;
     uint64_t peak_ring_bytes = 0; // ring memory touched
@@ -167,8 +174,12 @@ public:
     // This producer is done. Returns true when it was the last one: the log is now sealed and
     // readers at the end get ReadStatus::End.
     bool producer_done();
-    // Publishes this handle's appended records now (single-producer logs with publish_batch;
-    // a no-op otherwise). A producer that may pause for long between appends calls it.
+    // Publishes this handle's appended records now (single-producer logs with publish_batch);
+    // in a multi-producer log, closes the chunk this producer is filling, so that readers can
+    // go past it to later producers' records (they read in log order). A producer that may
+    // pause for long between appends calls it. (A multi-producer handle's open chunk also
+    // keeps its ring page from being recycled: a thread that drives several producer handles
+    // flushes one before another one can wrap the ring onto its page.)
     void flush();
     // Marks the log failed (a producer errored); readers get ReadStatus::Failed. Idempotent.
     void fail();
@@ -221,7 +232,7 @@ private:
         const char *p = c.frozen_base_ + pos;
         uint64_t w;
         __builtin_memcpy(&w, p, 8);
-        if (w == 0 || (w & kHeaderOversize) != 0)  // (0: a failed writer's reservation)
+        if (w == 0 || (w & c.frozen_reject_) != 0)  // (0: a failed writer's reservation)
             return false;
         const uint64_t len = (w & kHeaderLenMask) - 1;
         out->data = p + 8;
@@ -252,6 +263,14 @@ private:
     bool header_at(Cursor &c, uint64_t pos, uint64_t *word);
     bool read_record(Cursor &c, uint64_t pos, uint64_t *word, RecordView *out);
     bool frozen() const;  // sealed and never wrapped: the ring is immutable
+    // Multi-producer logs: producer-owned chunks (see "Multi-producer chunks" in the docs).
+    std::atomic<uint64_t> &mark(uint64_t chunk) const;
+    uint64_t mp_frontier(uint64_t pos) const;
+    uint64_t append_mp(const void *data, uint32_t len, uint64_t fp, bool oversize,
+                       uint64_t overflow_off);
+    void publish_mark(uint64_t chunk, uint64_t bytes);
+    void close_chunk();
+    void commit_chunk(uint64_t chunk);
     ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
     void flush_records();
     uint64_t append_slow(const void *data, uint32_t len);
@@ -286,7 +305,18 @@ private:
     char *win_ptr_ = nullptr;
     uint64_t win_left_ = 0;
     uint64_t publish_batch_ = 0;  // LogConfig::publish_batch
-    int light_ = -1;  // single producer publishing with a release store: 1 yes, 0 no, -1 unknown
+    int light_ = -1;  // a writer publishing with a release store: 1 yes, 0 no, -1 unknown
+    // Multi-producer logs: the chunk this handle's producer owns and fills (see append_mp).
+    bool mp_ = false;            // the log is not single_producer
+    uint32_t cshift_ = 0;        // log2(chunk size)
+    uint64_t chunk_mask_ = 0;    // chunks in the ring - 1
+    uint32_t line_shift_ = 0;    // mark index interleaving (see mark())
+    uint64_t line_mask_ = 0;
+    std::atomic<uint64_t> *marks_ = nullptr;
+    uint64_t mp_chunk_ = 0;      // the open chunk's number
+    uint64_t mp_used_ = 0;       // bytes of it written and published
+    uint64_t mp_left_ = 0;       // bytes left in it; 0: no open chunk
+    char *mp_ptr_ = nullptr;     // where the next record goes
 };
 
 }  // namespace pm::core
