@@ -85,11 +85,22 @@ SELECT pg_stat_file(:'first_file', true) IS NULL AS file_removed;
 SELECT count(*) AS files_left FROM pg_ls_tmpdir() WHERE name LIKE 'pgsql_tmp_pmresult.%';
 
 -- share_max_bytes bounds the whole log (ring + spill): over it, the producer gives up and runs
--- locally, and its partial file goes with the failed entry.
+-- locally, and its partial file goes with the entry's log. The entry keeps the key, marked too
+-- large, without memory or file: the next run of the same query over the same data skips
+-- sharing at once instead of producing it again up to the bound.
 SET parallel_material.share_max_bytes = '2MB';
 SELECT * FROM sp_node(:'q');
-SELECT count(*) AS entries FROM parallel_material.shared_results;
+SELECT state, bytes, rows, spilled_bytes, spill_file IS NULL AS no_file
+  FROM parallel_material.shared_results;
 SELECT count(*) AS files_left FROM pg_ls_tmpdir() WHERE name LIKE 'pgsql_tmp_pmresult.%';
+SELECT * FROM sp_node(:'q');
+SELECT state, hits FROM parallel_material.shared_results;
+SELECT pm_query_rows(:'q', true) = pm_query_rows(:'q', false) AS same_rows_too_large;
+-- New data is a new key: produced (and found too large) again.
+INSERT INTO sp_big SELECT 100000 + g, g % 7, repeat('z', 100) FROM generate_series(1, 10) g;
+SELECT * FROM sp_node(:'q');
+SELECT count(*) FILTER (WHERE state = 'too large') AS too_large FROM parallel_material.shared_results;
+SELECT parallel_material.reset_shared_results() >= 2 AS reset;
 RESET parallel_material.share_max_bytes;
 
 -- temp_file_limit bounds the spill file.

@@ -204,6 +204,11 @@ AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConf
             continue;
         }
         if (e->hidden || !(e->info.key == key)) continue;
+        if (e->info.state == EntryState::TooLarge) {
+            e->info.hits++;
+            e->info.last_used = now;
+            return AcquireResult::TooLarge;
+        }
         e->info.readers++;
         e->info.hits++;
         e->info.last_used = now;
@@ -278,8 +283,33 @@ void ResultRegistry::publish(const ResultRef &ref, uint64_t rows) {
 void ResultRegistry::fail(const ResultRef &ref) {
     Locked guard(header()->lock);
     Entry *e = checked(ref);
+    if (e->info.state == EntryState::TooLarge) return;
     e->info.state = EntryState::Failed;
     e->hidden = true;
+}
+
+void ResultRegistry::mark_too_large(const ResultRef &ref) {
+    Locked guard(header()->lock);
+    Entry *e = checked(ref);
+    if (e->hidden || e->info.state == EntryState::Failed)
+        return;  // failed meanwhile (its producer's exit): stays out of sight
+    e->info.state = EntryState::TooLarge;
+}
+
+// Under the lock: a TooLarge entry nobody pins gives its log memory and spill file back, and
+// keeps its slot (key, state, counters) for lookups.
+void ResultRegistry::drop_log(Entry *e, Doomed *doomed) {
+    if (e->info.spill_file) doomed->emplace_back(slot_of(e), e->serial);
+    if (e->alloc_off != 0) {
+        FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + header()->alloc_off);
+        alloc.free(e->alloc_off, e->alloc_size);
+    }
+    e->alloc_off = 0;
+    e->alloc_size = 0;
+    e->log_off = 0;
+    e->info.spill_file = false;
+    e->info.bytes = 0;
+    e->info.spilled_bytes = 0;
 }
 
 std::string ResultRegistry::spill_path(const ResultRef &ref) const {
@@ -307,7 +337,10 @@ void ResultRegistry::release(ResultRef *ref) {
         Locked guard(header()->lock);
         Entry *e = checked(*ref);
         if (e->info.readers > 0) e->info.readers--;
-        if (e->info.readers == 0 && e->hidden) free_entry(e, &doomed);
+        if (e->info.readers == 0 && e->hidden)
+            free_entry(e, &doomed);
+        else if (e->info.readers == 0 && e->info.state == EntryState::TooLarge)
+            drop_log(e, &doomed);
         *ref = ResultRef();
     }
     release_spills(doomed);

@@ -48,7 +48,10 @@ public:
     }
     void sleep() override {
         pg_call([&] { (void)ConditionVariableTimedSleep(cv_, 100, PG_WAIT_EXTENSION); });
-        if (log_ != nullptr && reg_->state(*ref_) == core::EntryState::Failed) log_->fail();
+        if (log_ != nullptr) {
+            const core::EntryState st = reg_->state(*ref_);
+            if (st == core::EntryState::Failed || st == core::EntryState::TooLarge) log_->fail();
+        }
     }
     void cancel_sleep() override {
         pg_call([] { ConditionVariableCancelSleep(); });
@@ -177,6 +180,8 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
     switch (answer) {
         case core::AcquireResult::NoSpace:
             return "no room in parallel_material.shared_memory";
+        case core::AcquireResult::TooLarge:
+            return "an earlier run found the result larger than parallel_material.share_max_bytes";
         case core::AcquireResult::Produce:
             start_producing(ns);
             open_log(ns);
@@ -365,6 +370,13 @@ void share_row(NodeShare *ns, const void *data, uint32_t len) {
     ns->log_bytes += 8 + ((static_cast<uint64_t>(len) + 7) & ~uint64_t{7});
     if (static_cast<double>(ns->log_bytes) >
         static_cast<double>(share_settings.share_max_kb) * 1024.0) {
+        // Later sessions looking for this key (these data versions) skip it at once instead of
+        // producing it again up to the bound; attached readers see the log fail and take over.
+        try {
+            ns->reg->mark_too_large(ns->ref);
+        } catch (const core::Error &) {
+            // an invalid reference: the abandonment below fails the entry as before
+        }
         abandon(ns, "result larger than parallel_material.share_max_bytes; ran locally");
         return;
     }

@@ -59,6 +59,8 @@ const char *state_name(core::EntryState s) {
             return "ready";
         case core::EntryState::Failed:
             return "failed";
+        case core::EntryState::TooLarge:
+            return "too large";
         case core::EntryState::Free:
             break;
     }
@@ -131,6 +133,7 @@ Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
         reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(), "debug_add_shared_result", &ref);
     if (res == core::AcquireResult::NoSpace)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("no space for a shared result")));
+    if (res == core::AcquireResult::TooLarge) return CStringGetTextDatum("too large");
     if (res == core::AcquireResult::Produce) {
         ResultSpillFile spill(reg, ref, ResultSpillFile::Role::Producer, spill_mode_setting());
         core::TupleLog log(reg->log_region(ref), &spill, nullptr);

@@ -257,6 +257,65 @@ TEST(ResultRegistry, FailedEntryIsNeverFoundAndFreedAtLastRelease) {
     reg.release(&again);
 }
 
+// A producer that finds its result too large marks the entry TooLarge: later lookups of the key
+// get TooLarge at once (no pin), an attached reader keeps its log until it lets go, then the log
+// memory is given back while the key stays; other keys, eviction and reset work as before.
+TEST(ResultRegistry, TooLargeEntryKeepsItsKeyAndGivesItsLogBack) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    const uint64_t empty = reg.bytes_in_use();
+    ResultRef p, a, x;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 100, 1, "big", &p), AcquireResult::Produce);
+    TupleLog plog(reg.log_region(p), nullptr, nullptr);
+    ASSERT_TRUE(plog.try_register_producer());
+    for (int i = 0; i < 10; i++) plog.append(&i, sizeof(i));
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 101, 2, "big", &a), AcquireResult::Attach);
+    TupleLog rlog(reg.log_region(a), nullptr, nullptr);
+    Cursor c;
+    RecordView rec;
+    int n = 0;
+    while (rlog.try_read(c, &rec) == ReadStatus::Record) n++;
+    EXPECT_EQ(n, 10);
+    reg.mark_too_large(p);
+    plog.fail();
+    reg.fail(p);  // what the adapter's stop does next: no effect on a TooLarge entry
+    reg.release(&p);
+    EXPECT_EQ(reg.state(a), EntryState::TooLarge);
+    EXPECT_GT(reg.bytes_in_use(), empty);  // the attached reader still holds the log
+    EXPECT_EQ(rlog.try_read(c, &rec), ReadStatus::Failed);
+    c = Cursor();
+    EXPECT_EQ(rlog.reread(c, 10 * 16, &rec), ReadStatus::Record);  // it can check what it read
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 102, 3, "big", &x), AcquireResult::TooLarge);
+    EXPECT_FALSE(x.valid());
+    reg.release(&a);
+    EXPECT_EQ(reg.bytes_in_use(), empty);  // log memory back, key kept
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].state, EntryState::TooLarge);
+    EXPECT_EQ(list[0].readers, 0u);
+    EXPECT_EQ(list[0].bytes, 0u);
+    EXPECT_EQ(list[0].hits, 2u);
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 103, 4, "big", &x), AcquireResult::TooLarge);
+    // Other data versions are another key: produced as usual.
+    ASSERT_EQ(reg.acquire(key_for(1, 2), small_log(), 103, 5, "big", &x), AcquireResult::Produce);
+    produce(reg, x, 3);
+    reg.release(&x);
+    // The TooLarge entry is evicted like any unpinned one when slots run out.
+    for (uint8_t t = 2; t < 2 + kEntries; t++) {
+        ResultRef e;
+        ASSERT_EQ(reg.acquire(key_for(t), small_log(), 104, 10 + t, nullptr, &e), AcquireResult::Produce);
+        produce(reg, e, 1);
+        reg.release(&e);
+    }
+    ResultRef again;
+    EXPECT_EQ(reg.acquire(key_for(1), small_log(), 105, 100, "big", &again), AcquireResult::Produce);
+    reg.release(&again);
+    EXPECT_GE(reg.reset(), 1u);
+    EXPECT_TRUE(reg.entries().empty());
+}
+
 TEST(ResultRegistry, ResetFreesUnpinnedAndHidesPinned) {
     size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
     Region r(size);

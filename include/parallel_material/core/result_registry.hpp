@@ -44,13 +44,17 @@ struct ResultKey {
 };
 bool operator==(const ResultKey &a, const ResultKey &b);
 
-enum class EntryState : uint32_t { Free = 0, Producing = 1, Ready = 2, Failed = 3 };
+// TooLarge: a producer found the result larger than it may share (mark_too_large); the entry
+// keeps its key so that later lookups skip it at once, and gives its log memory back when its
+// last pin goes.
+enum class EntryState : uint32_t { Free = 0, Producing = 1, Ready = 2, Failed = 3, TooLarge = 4 };
 
 enum class AcquireResult {
     Hit,      // a Ready entry: read its log from the start
     Attach,   // a Producing entry: stream from its log while it is written
     Produce,  // a new entry: the caller is its producer (TupleLog created, not yet registered)
     NoSpace,  // no slot or memory could be freed (everything pinned, or the log is too large)
+    TooLarge, // an earlier run found this result too large to share (not pinned: run locally)
 };
 
 // A pin on one entry, held by a reader or the producer. Valid until release().
@@ -103,7 +107,13 @@ public:
     void publish(const ResultRef &ref, uint64_t rows);
     // Producer (or anyone noticing the producer is gone): the entry becomes Failed and is never
     // found again. Readers still attached see the log failed only if TupleLog::fail() was called.
+    // A TooLarge entry stays as it is.
     void fail(const ResultRef &ref);
+    // Producer: the result outgrew what may be shared. The entry becomes TooLarge: acquire()
+    // answers TooLarge for its key (until it is evicted or reset; a write makes a new key), and
+    // its log memory and spill file go when the last pin is released. Readers still attached
+    // see the log failed only if TupleLog::fail() was called.
+    void mark_too_large(const ResultRef &ref);
     // The pinned entry's spill file path ("" when the region has no spill prefix). Every process
     // computes the same path; the file exists once the producer has spilled a page.
     std::string spill_path(const ResultRef &ref) const;
@@ -134,6 +144,7 @@ private:
     Entry *checked(const ResultRef &ref) const;
     uint32_t slot_of(const Entry *e) const;
     std::string path_for(uint32_t slot, uint64_t serial) const;
+    void drop_log(Entry *e, Doomed *doomed);
     void free_entry(Entry *e, Doomed *doomed);
     bool evict_one(Doomed *doomed);
     AcquireResult acquire_locked(const ResultKey &key, const LogConfig &cfg, int32_t pid,
