@@ -145,7 +145,15 @@ SET statement_timeout = '60s';
 \set q11c 'SELECT count(*) FROM pq_small WHERE x < 3 AND x > ALL (SELECT a FROM pq_big WHERE b < 90)'
 SELECT * FROM pq_same(:'q11c');
 SELECT mode, producer_workers > 0 AS producers FROM pq_node(:'q11c');
+-- A statement_timeout while the leader waits at the end for its producer workers (they scan
+-- slowly: a sleeping qual) is the query's error, the abort cleans up, and the session stays
+-- usable (the cleanup crashed the backend before: a log handle released half-way).
+SET statement_timeout = '1s';
+\set VERBOSITY terse
+SELECT count(*) FROM pq_small WHERE x < 3 AND x > ALL (SELECT a FROM pq_big WHERE b < 90 AND pg_sleep(0.0005) IS NOT NULL);
+\set VERBOSITY default
 RESET statement_timeout;
+SELECT 'still usable' AS session;
 -- An error in a producer worker (or the leader) is the query's error; the next query is fine.
 \set VERBOSITY terse
 SELECT count(*) FROM pq_small WHERE x > ALL (SELECT 1 / (a - 30000) FROM pq_big WHERE b < 3);
