@@ -147,14 +147,7 @@ private:
 
 // Under the lock. The spill file (if any) is queued on doomed, unlinked after the lock.
 void ResultRegistry::free_entry(Entry *e, Doomed *doomed) {
-    if (e->info.spill_file) doomed->emplace_back(slot_of(e), e->serial);
-    if (e->alloc_off != 0) {
-        FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + header()->alloc_off);
-        alloc.free(e->alloc_off, e->alloc_size);
-    }
-    e->alloc_off = 0;
-    e->alloc_size = 0;
-    e->log_off = 0;
+    drop_log(e, doomed);
     e->hidden = false;
     e->info = EntryInfo();
     e->serial = header()->next_serial++;

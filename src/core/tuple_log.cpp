@@ -613,6 +613,28 @@ void TupleLog::write_bytes(uint64_t pos, const void *src, size_t len) {
 // filling (its "window", opened by append_sp: in such a log only this writer ever changes the
 // slot's state, so the page stays ours and ready until we recycle it). Payload, header, local
 // bookkeeping; the publication follows once per batch (publish_sp).
+// Multi-producer: a record that fits in the rest of this handle's open chunk (whose page stays
+// installed: it cannot be recycled before the chunk is closed). Payload, header, one store of
+// the chunk's mark; an exactly full chunk is complete (no pad).
+inline uint64_t TupleLog::put_in_chunk(const void *payload, size_t plen, uint64_t word,
+                                       uint64_t fp) {
+    char *hp = mp_ptr_;
+    const uint64_t pos = (mp_chunk_ << cshift_) + mp_used_;
+    if (plen > 0)
+        ring_store(hp + 8, payload, plen);
+    store_word(hp, word);
+    mp_ptr_ = hp + fp;
+    mp_used_ += fp;
+    mp_left_ -= fp;
+    ++hstats_.records_appended;
+    if (++pending_records_ >= kRecordsBatch)
+        flush_records();
+    publish_mark(mp_chunk_, mp_used_);
+    if (mp_left_ == 0)
+        commit_chunk(mp_chunk_);
+    return pos;
+}
+
 uint64_t TupleLog::append(const void *data, uint32_t len) {
     const uint64_t fp = align8(8 + uint64_t{len});
     if (fp <= win_left_ && hdr_->failed.load(std::memory_order_acquire) == 0) {
@@ -638,23 +660,8 @@ uint64_t TupleLog::append(const void *data, uint32_t len) {
     // Multi-producer fast path: the record fits in the rest of the chunk this handle owns (its
     // page stays installed: it cannot be recycled before the chunk is closed). Payload, header,
     // one store of the chunk's mark.
-    if (fp <= mp_left_ && hdr_->failed.load(std::memory_order_acquire) == 0) {
-        char *hp = mp_ptr_;
-        const uint64_t pos = (mp_chunk_ << cshift_) + mp_used_;
-        if (len > 0)
-            ring_store(hp + 8, data, len);
-        store_word(hp, uint64_t{len} + 1);
-        mp_ptr_ = hp + fp;
-        mp_used_ += fp;
-        mp_left_ -= fp;
-        ++hstats_.records_appended;
-        if (++pending_records_ >= kRecordsBatch)
-            flush_records();
-        publish_mark(mp_chunk_, mp_used_);
-        if (mp_left_ == 0)  // exactly full: complete, no pad
-            commit_chunk(mp_chunk_);
-        return pos;
-    }
+    if (fp <= mp_left_ && hdr_->failed.load(std::memory_order_acquire) == 0)
+        return put_in_chunk(data, len, uint64_t{len} + 1, fp);
     return append_slow(data, len);
 }
 
@@ -705,25 +712,8 @@ uint64_t TupleLog::append_mp(const void *data, uint32_t len, uint64_t fp, bool o
                              uint64_t overflow_off) {
     const uint64_t csize = uint64_t{1} << cshift_;
     const uint64_t word = (uint64_t{len} + 1) | (oversize ? kOversize : 0);
-    if (fp <= mp_left_) {  // an oversize record's 16-byte stub fits the open chunk
-        char *hp = mp_ptr_;
-        const uint64_t pos = (mp_chunk_ << cshift_) + mp_used_;
-        if (oversize)
-            ring_store(hp + 8, &overflow_off, 8);
-        else if (len > 0)
-            ring_store(hp + 8, data, len);
-        store_word(hp, word);
-        mp_ptr_ = hp + fp;
-        mp_used_ += fp;
-        mp_left_ -= fp;
-        ++hstats_.records_appended;
-        if (++pending_records_ >= kRecordsBatch)
-            flush_records();
-        publish_mark(mp_chunk_, mp_used_);
-        if (mp_left_ == 0)  // exactly full: complete, no pad
-            commit_chunk(mp_chunk_);
-        return pos;
-    }
+    if (fp <= mp_left_)  // an oversize record's 16-byte stub fits the open chunk
+        return oversize ? put_in_chunk(&overflow_off, 8, word, fp) : put_in_chunk(data, len, word, fp);
     const uint64_t k = (fp + csize - 1) >> cshift_;
     if (spill_ == nullptr && hdr_->tail.load(std::memory_order_relaxed) + k * csize > ring_bytes_)
         throw Error(Error::Code::OutOfMemory, "tuple log: ring of " +

@@ -269,6 +269,7 @@ private:
     uint64_t append_mp(const void *data, uint32_t len, uint64_t fp, bool oversize,
                        uint64_t overflow_off);
     void publish_mark(uint64_t chunk, uint64_t bytes);
+    uint64_t put_in_chunk(const void *payload, size_t plen, uint64_t word, uint64_t fp);
     void close_chunk();
     void commit_chunk(uint64_t chunk);
     ReadStatus try_read_impl(Cursor &c, RecordView *out, bool *in_flight);
