@@ -31,6 +31,7 @@ END $$;
 
 -- What the ParallelMaterial node did: its Cross-Session Sharing line, the rows its child
 -- produced, the rows it returned, and how many times its child ran.
+\i sql/include/node_plan.psql
 CREATE FUNCTION sx_node(q text, OUT sharing text, OUT rows_produced int, OUT rows_read int,
                         OUT child_loops int, OUT child_scans text)
 LANGUAGE plpgsql AS $$
@@ -38,10 +39,7 @@ DECLARE
   plan jsonb;
   node jsonb;
 BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
-  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
-   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
-   LIMIT 1;
+  SELECT p.plan, p.node INTO plan, node FROM pm_node_plan(q) p;
   sharing := node->>'Cross-Session Sharing';
   rows_produced := (node->>'Rows Produced')::int;
   rows_read := (node->>'Rows Read')::int;
@@ -164,5 +162,5 @@ RESET ROLE;
 SELECT parallel_material.reset_shared_results() > 0 AS dropped;
 SELECT count(*) AS entries_after_reset FROM parallel_material.shared_results;
 DROP TABLE sx_a, sx_b, sx_rls, sx_o, sx_big, sx_pw;
-DROP FUNCTION sx_node(text), pm_query_rows(text, boolean), sx_prepared();
+DROP FUNCTION sx_node(text), pm_query_rows(text, boolean), sx_prepared(), pm_node_plan(text);
 DROP ROLE sx_nosel;

@@ -28,6 +28,7 @@ SET parallel_material.share_whole_results = off;  -- Materialize nodes only (sql
 
 -- What the first ParallelMaterial node did: its mode, its Cross-Session Sharing line, how many
 -- times its child ran (all participants), and whether the plan is parallel.
+\i sql/include/node_plan.psql
 CREATE FUNCTION sp_node(q text, OUT mode text, OUT sharing text, OUT child_loops int,
                         OUT parallel boolean)
 LANGUAGE plpgsql AS $$
@@ -35,11 +36,8 @@ DECLARE
   plan jsonb;
   node jsonb;
 BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+  SELECT p.plan, p.node INTO plan, node FROM pm_node_plan(q) p;
   parallel := plan::text LIKE '%"Workers Planned"%';
-  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
-   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
-   LIMIT 1;
   mode := node->>'Mode';
   sharing := node->>'Cross-Session Sharing';
   child_loops := (node->'Plans'->0->>'Actual Loops')::int;
@@ -107,10 +105,7 @@ DECLARE
   plan jsonb;
   node jsonb;
 BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
-  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
-   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
-   LIMIT 1;
+  SELECT p.plan, p.node INTO plan, node FROM pm_node_plan(q) p;
   sharing := node->>'Cross-Session Sharing';
   producer_workers := coalesce((node->>'Producer Workers Launched')::int, 0);
   child_loops := (node->'Plans'->0->>'Actual Loops')::int;
@@ -155,5 +150,5 @@ SET parallel_material.share_across_sessions = off;
 SELECT * FROM sp_node(:'q1');
 
 DROP TABLE sp_big, sp_small;
-DROP FUNCTION sp_node(text), pm_query_rows(text, boolean), sp_producers(text);
+DROP FUNCTION sp_node(text), pm_query_rows(text, boolean), sp_producers(text), pm_node_plan(text);
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;

@@ -28,16 +28,14 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 
+\i sql/include/node_plan.psql
 CREATE FUNCTION sp_node(q text, OUT sharing text, OUT rows_produced int, OUT child_loops int)
 LANGUAGE plpgsql AS $$
 DECLARE
   plan jsonb;
   node jsonb;
 BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
-  SELECT value INTO node FROM jsonb_path_query(plan, 'strict $.**') AS value
-   WHERE jsonb_typeof(value) = 'object' AND value->>'Custom Plan Provider' = 'ParallelMaterial'
-   LIMIT 1;
+  SELECT p.plan, p.node INTO plan, node FROM pm_node_plan(q) p;
   sharing := node->>'Cross-Session Sharing';
   rows_produced := (node->>'Rows Produced')::int;
   child_loops := (node->'Plans'->0->>'Actual Loops')::int;
@@ -118,4 +116,4 @@ SELECT * FROM sp_node(:'qsmall');
 
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;
 DROP TABLE sp_o, sp_big, sp_k;
-DROP FUNCTION sp_node(text), pm_query_rows(text, boolean);
+DROP FUNCTION sp_node(text), pm_query_rows(text, boolean), pm_node_plan(text);
