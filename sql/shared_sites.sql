@@ -135,7 +135,9 @@ SELECT verdict FROM parallel_material.share_verdicts('SELECT count(*) FROM pg_cl
 SELECT verdict FROM parallel_material.share_verdicts('WITH w AS (INSERT INTO ss_sup VALUES (99, ''x'') RETURNING id) SELECT count(*) FROM w');
 -- A correlated CTE reference is impossible; a correlated subquery is a SubPlan, not a site:
 SELECT count(*) AS sites FROM ss_sites('SELECT id, (SELECT max(qty) FROM ss_li l WHERE l.grp = s.id) FROM ss_sup s WHERE id < 0');
--- A volatile CTE says why in EXPLAIN VERBOSE (and its run says skipped).
+-- A volatile CTE cannot be shared, nor the result above it: stock's plan, no node added
+-- (issue 12); share_verdicts says why.
+SELECT verdict FROM parallel_material.share_verdicts('WITH v AS MATERIALIZED (SELECT id, random() AS r FROM ss_sup) SELECT count(*) FROM v WHERE r >= 0');
 EXPLAIN (VERBOSE, COSTS OFF) WITH v AS MATERIALIZED (SELECT id, random() AS r FROM ss_sup) SELECT count(*) FROM v WHERE r >= 0;
 SELECT * FROM ss_sites('WITH v AS MATERIALIZED (SELECT id, random() AS r FROM ss_sup) SELECT count(*) FROM v WHERE r >= 0');
 

@@ -59,6 +59,8 @@ List *find_annotation(CustomScan *cs) {
     return NIL;
 }
 
+bool g_keep_unshared_sites = false;  // share_verdicts() is planning its query
+
 void annotate(CustomScan *cs, PlannedStmt *stmt) {
     if (find_annotation(cs) != NIL) return;
     char hex[2 * kFingerprintBytes + 1];
@@ -153,13 +155,29 @@ List *plan_and_find_shared_nodes(const char *query) {
     foreach (lc, queries) {
         Query *q = lfirst_node(Query, lc);
         if (q->commandType == CMD_UTILITY) continue;
-        PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
+        g_keep_unshared_sites = true;
+        PlannedStmt *stmt = nullptr;
+        try {
+            stmt = pg_call([&] { return pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr); });
+        } catch (...) {
+            g_keep_unshared_sites = false;
+            throw;
+        }
+        g_keep_unshared_sites = false;
         gather(stmt->planTree, &nodes);
         ListCell *sp;
         foreach (sp, stmt->subplans) gather(static_cast<Plan *>(lfirst(sp)), &nodes);
     }
     return nodes;
 }
+
+bool annotate_share_site(CustomScan *cs, PlannedStmt *stmt) {
+    annotate(cs, stmt);
+    ShareAnnotation a;
+    return share_annotation(cs, &a) && a.eligible;
+}
+
+bool share_keep_unshared_sites() { return g_keep_unshared_sites; }
 
 void annotate_shared_nodes(PlannedStmt *stmt) {
     visit(stmt->planTree, stmt);

@@ -24,6 +24,12 @@ void define_share_gucs();
 // Records the verdict (and fingerprint) on every ParallelMaterial node of a finished plan; run
 // by the ParallelMaterial planning pass when share_across_sessions is on.
 void annotate_shared_nodes(PlannedStmt *stmt);
+// Records the verdict on one node now (the sharing-site pass asks before it keeps a node above a
+// plan root); true when the node's child may be shared.
+bool annotate_share_site(CustomScan *cs, PlannedStmt *stmt);
+// True while share_verdicts() plans its query: the sharing-site pass then keeps the nodes it would
+// drop (a root that cannot be shared), so that their verdict can be read.
+bool share_keep_unshared_sites();
 // What the planning pass recorded on a ParallelMaterial node.
 struct ShareAnnotation {
     const char *verdict = nullptr;          // "eligible" or the reason

@@ -3,14 +3,16 @@
 // across sessions as a whole: the plan of every MATERIALIZED CTE (its CteScans then pull from the
 // node), of every InitPlan that runs to its end (EXPR, ARRAY, ROWCOMPARE, MULTIEXPR: not EXISTS,
 // which stops at the first row), and the whole result of a SELECT
-// (parallel_material.share_whole_results). Every candidate is wrapped, shareable or not, so that
-// EXPLAIN VERBOSE says why not; the verdict itself is annotate_shared_nodes' (share_planner.cpp).
+// (parallel_material.share_whole_results). A candidate whose verdict (share_planner.cpp) is that
+// it cannot be shared keeps stock's plan: no node is added (share_verdicts() still says why).
 // A root that already is a ParallelMaterial node is not wrapped again.
 #include "pg/share_sites.hpp"
 
 #include "pg/material_node.hpp"
+#include "pg/share_planner.hpp"
 
 extern "C" {
+#include "executor/executor.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "utils/guc.h"
@@ -104,11 +106,23 @@ bool tableless(const Plan *plan) {
     return plan != nullptr && IsA(plan, Result) && outerPlan(plan) == nullptr;
 }
 
-Plan *wrap(Plan *root, ShareSite site, int *next_id) {
+// The node above root, or root itself when the verdict is that root cannot be shared (the plan
+// stays stock's: no node, no cost; share_verdicts() alone keeps the node to read its verdict).
+// The node keeps the rows it returns in its log, so it scans backward, restores marks and rewinds
+// wherever it is asked to; it declares backward scans (and mark/restore) exactly where its child
+// does, because PostgreSQL makes a cursor declared without SCROLL or NO SCROLL scrollable when
+// ExecSupportsBackwardScan(plan) says so (DECLARE, SPI and PL/pgSQL cursors): the cursor then
+// behaves as in stock, and a child that cannot scan backward (a Gather) keeps the cursor
+// forward-only as in stock.
+Plan *wrap(Plan *root, ShareSite site, int *next_id, PlannedStmt *stmt) {
     if (root == nullptr || is_material(root) || tableless(root)) return root;
     Plan *w = make_share_wrapper(root, site);
     if (w == nullptr) return root;
+    auto *cs = reinterpret_cast<CustomScan *>(w);
+    if (ExecSupportsBackwardScan(root))
+        cs->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN | CUSTOMPATH_SUPPORT_MARK_RESTORE;
     w->plan_node_id = (*next_id)++;
+    if (!annotate_share_site(cs, stmt) && !share_keep_unshared_sites()) return root;
     return w;
 }
 
@@ -134,20 +148,20 @@ void wrap_share_sites(PlannedStmt *stmt, int cursor_options) {
     while ((id = bms_next_member(c.ctes, id)) >= 0) {
         if (id < 1 || id > list_length(stmt->subplans)) continue;
         ListCell *cell = list_nth_cell(stmt->subplans, id - 1);
-        lfirst(cell) = wrap(static_cast<Plan *>(lfirst(cell)), ShareSite::Cte, &next_id);
+        lfirst(cell) = wrap(static_cast<Plan *>(lfirst(cell)), ShareSite::Cte, &next_id, stmt);
     }
     id = -1;
     while ((id = bms_next_member(c.initplans, id)) >= 0) {
         if (id < 1 || id > list_length(stmt->subplans) || bms_is_member(id, c.ctes)) continue;
         ListCell *cell = list_nth_cell(stmt->subplans, id - 1);
-        lfirst(cell) = wrap(static_cast<Plan *>(lfirst(cell)), ShareSite::InitPlan, &next_id);
+        lfirst(cell) = wrap(static_cast<Plan *>(lfirst(cell)), ShareSite::InitPlan, &next_id, stmt);
     }
     // The whole result: a SELECT (row locks and writing CTEs get a "no (...)" verdict), not a
     // plan a cursor could scroll or point WHERE CURRENT OF at.
     if (share_site_settings.share_whole_results && stmt->commandType == CMD_SELECT &&
         stmt->utilityStmt == nullptr && (cursor_options & CURSOR_OPT_SCROLL) == 0 &&
         !updatable_scan_shape(stmt->planTree))
-        stmt->planTree = wrap(stmt->planTree, ShareSite::WholeResult, &next_id);
+        stmt->planTree = wrap(stmt->planTree, ShareSite::WholeResult, &next_id, stmt);
 }
 
 }  // namespace pm::pg
