@@ -40,6 +40,8 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "access/genam.h"
+#include "access/parallel.h"
+#include "miscadmin.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
@@ -273,20 +275,22 @@ bool relation_is_temp(Oid relid) {
 }
 
 void object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
-    guarded([&] {
-        if (access == OAT_TRUNCATE) {
-            // Called by TRUNCATE for every relation it empties, resolved by the statement.
+    // Called often (function execution, namespace searches): leave everything else at once.
+    if (access == OAT_TRUNCATE) {
+        // Called by TRUNCATE for every relation it empties, as the statement resolved it.
+        guarded([&] {
             g_truncates_noted++;
             g_noting_unsafe = true;
             note_write(object_id);
             g_noting_unsafe = false;
-        } else if (access == OAT_POST_CREATE && class_id == RelationRelationId &&
-                   !g_local.global && !relation_is_temp(object_id)) {
-            // A relation (or column) created, by whatever path: a table filled by CREATE TABLE
-            // AS, the new heap of a rewrite, a catalog change plans depend on.
-            note_global();
-        }
-    });
+        });
+    } else if (access == OAT_POST_CREATE && class_id == RelationRelationId && !g_local.global) {
+        // A relation (or column) created, by whatever path: a table filled by CREATE TABLE AS,
+        // the new heap of a rewrite, a catalog change plans depend on.
+        guarded([&] {
+            if (!relation_is_temp(object_id)) note_global();
+        });
+    }
     if (prev_object_access != nullptr) prev_object_access(access, class_id, object_id, sub_id, arg);
 }
 
@@ -326,17 +330,26 @@ void process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
 }
 
 void forget_local() {
+    g_noting_unsafe = false;
     g_local.n = 0;
     g_local.global = false;
     g_local.nregs = 0;
     g_local.fxid = InvalidFullTransactionId;
 }
 
+// A background worker other than a parallel worker (which never commits on its own) may write
+// tables without a statement of any session: logical replication apply and table sync workers
+// do, and so may other extensions' workers. Anything not understood counts as a write of
+// everything.
+bool writes_without_statements() {
+    return IsLogicalWorker() || (MyBackendType == B_BG_WORKER && !IsParallelWorker());
+}
+
 void register_writes() {
     g_local.nregs = 0;
     FullTransactionId fxid = GetTopFullTransactionIdIfAny();
     if (!FullTransactionIdIsValid(fxid)) return;  // no transaction id: nothing was written
-    if (IsLogicalWorker()) note_global();
+    if (writes_without_statements()) note_global();
     if (!g_local.global && g_local.n == 0) return;
     g_local.fxid = fxid;
     bool global = g_local.global;
@@ -359,7 +372,7 @@ void register_writes() {
 
 void poison_writes() {
     if (!FullTransactionIdIsValid(GetTopFullTransactionIdIfAny())) return;
-    if (IsLogicalWorker()) note_global();
+    if (writes_without_statements()) note_global();
     if (g_local.global) {
         poison_relation(kGlobalRelid);
         return;
