@@ -12,8 +12,9 @@
 //     the statement; EXPLAIN is judged by the statement it explains; every other statement is a
 //     write of everything (the global entry), noted before and again after it runs (in case it
 //     committed and started transactions of its own);
-//   * a logical replication worker writes without executors or statements: each of its commits
-//     is a write of everything, not MVCC-safe (it may apply a TRUNCATE).
+//   * a logical replication worker writes without executors or statements (so may another
+//     extension's background worker): each commit of a background worker that is not a
+//     parallel worker is a write of everything, not MVCC-safe (it may apply a TRUNCATE).
 // Writes of a partitioned or inheritance parent count for every descendant, writes of a
 // partition for its ancestors. At PRE_COMMIT the top-level transaction registers as an
 // in-progress committer of each relation, at COMMIT (after the proc array says committed) it is
