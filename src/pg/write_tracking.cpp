@@ -252,6 +252,8 @@ int note_locked_for_write() {
         note_write(relid);
         noted++;
     }
+    pfree(locks->locks);
+    pfree(locks);
     return noted;
 }
 
