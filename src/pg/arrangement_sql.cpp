@@ -271,16 +271,18 @@ void check_before_lock(Oid relid, bool need_owner) {
     }
 }
 
-// The maintenance triggers must be there as create_arrangement made them (AFTER, row-level on
+}  // namespace
+
+// The maintenance triggers are there as create_arrangement made them (AFTER, row-level on
 // INSERT OR UPDATE OR DELETE and statement-level on TRUNCATE, no WHEN clause nor column list,
 // calling _arrangement_trigger with the definition id) and fire always; otherwise writes may
 // have been missed.
-void check_triggers(Relation rel, const Def *d) {
+bool maintenance_triggers_intact(Relation rel, const Def &d) {
     char row_name[NAMEDATALEN], trunc_name[NAMEDATALEN], arg[32];
-    snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d->defid));
+    snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d.defid));
     snprintf(trunc_name, sizeof(trunc_name), "pm_arrangement_%lld_truncate",
-             static_cast<long long>(d->defid));
-    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d->defid));
+             static_cast<long long>(d.defid));
+    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d.defid));
     Oid fn = trigger_function_oid();
     const auto row_type = static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
                                              TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
@@ -294,7 +296,13 @@ void check_triggers(Relation rel, const Def *d) {
         if (strcmp(t.tgname, row_name) == 0 && t.tgtype == row_type) row = true;
         if (strcmp(t.tgname, trunc_name) == 0 && t.tgtype == TRIGGER_TYPE_TRUNCATE) trunc = true;
     }
-    if (!row || !trunc)
+    return row && trunc;
+}
+
+namespace {
+
+void check_triggers(Relation rel, const Def *d) {
+    if (!maintenance_triggers_intact(rel, *d))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the maintenance triggers of the arrangement of \"%s\" are missing "
                                "or not enabled ALWAYS", RelationGetRelationName(rel)),
