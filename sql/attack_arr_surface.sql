@@ -210,6 +210,23 @@ SELECT relation, live_versions, dead_versions, deltas_applied
   FROM parallel_material.arrangements ORDER BY 1::text;
 ROLLBACK;
 
+-- 6. the owner's own DDL still reaches the revoked helpers (through the event-trigger functions)
+SET SESSION AUTHORIZATION arr_victim;
+CREATE TABLE victim_ddl (k int, v varchar(5), w text);
+INSERT INTO victim_ddl VALUES (1, 'a', 'x');
+SELECT parallel_material.create_arrangement('victim_ddl', '{k}', '{v}');
+SELECT parallel_material.create_arrangement('victim_ddl', '{w}', '{k}');
+ALTER TABLE victim_ddl ALTER COLUMN v TYPE varchar(10);         -- invalidates {k}
+SELECT key, state FROM parallel_material.arrangements
+ WHERE relation OPERATOR(pg_catalog.=) 'victim_ddl'::regclass ORDER BY key;
+ALTER TABLE victim_ddl DROP COLUMN v;                           -- drops {k}
+SELECT key, state FROM parallel_material.arrangements
+ WHERE relation OPERATOR(pg_catalog.=) 'victim_ddl'::regclass ORDER BY key;
+SELECT count(*) FROM parallel_material.arrangement_check('victim_ddl');
+DROP TABLE victim_ddl;                                          -- forgets {w}
+SELECT count(*) FROM parallel_material.arrangement_defs;
+RESET SESSION AUTHORIZATION;
+
 DROP TABLE public.attack_log, pg_temp.mine;
 DROP TABLE victim_t, victim_secret, victim_cols;
 REVOKE ALL ON SCHEMA public FROM arr_victim, arr_attacker;
