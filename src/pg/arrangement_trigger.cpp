@@ -19,8 +19,6 @@ extern "C" {
 #include "utils/rel.h"
 }
 
-#include <cerrno>
-#include <cstdlib>
 
 extern "C" {
 PGDLLEXPORT Datum pm_arrangement_trigger(PG_FUNCTION_ARGS);
@@ -98,18 +96,22 @@ Verified g_verified;
 int64 checked_defid(const TriggerData *td) {
     const Trigger *t = td->tg_trigger;
     if (t->tgnargs != 1) not_maintenance(td, "It must have exactly one argument, a definition id.");
+    // A decimal defid (no sign, no leading zero); checked per row, so without formatting.
     const char *arg = t->tgargs[0];
-    char *end = nullptr;
-    errno = 0;
-    long long v = strtoll(arg, &end, 10);
-    if (errno != 0 || end == arg || *end != '\0' || v <= 0)
+    size_t len = 0;
+    int64 defid = 0;
+    while (arg[len] >= '0' && arg[len] <= '9' && len < 18) defid = defid * 10 + (arg[len++] - '0');
+    if (len == 0 || arg[len] != '\0' || arg[0] == '0')
         not_maintenance(td, "Its argument is not a definition id.");
-    auto defid = static_cast<int64>(v);
     TriggerEvent ev = td->tg_event;
     bool truncate = TRIGGER_FIRED_BY_TRUNCATE(ev);
-    char name[NAMEDATALEN];
-    snprintf(name, sizeof(name), truncate ? "pm_arrangement_%lld_truncate" : "pm_arrangement_%lld",
-             v);
+    // pm_arrangement_<defid>, or pm_arrangement_<defid>_truncate
+    constexpr char kPrefix[] = "pm_arrangement_";
+    constexpr size_t kPrefixLen = sizeof(kPrefix) - 1;
+    const char *name = t->tgname;
+    bool name_ok = strncmp(name, kPrefix, kPrefixLen) == 0 &&
+                   strncmp(name + kPrefixLen, arg, len) == 0 &&
+                   strcmp(name + kPrefixLen + len, truncate ? "_truncate" : "") == 0;
     int16 type = truncate ? TRIGGER_TYPE_TRUNCATE
                           : static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
                                                TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
@@ -119,8 +121,7 @@ int64 checked_defid(const TriggerData *td) {
                             "TRUNCATE FOR EACH STATEMENT.");
     if (t->tgqual != nullptr || t->tgnattr != 0)
         not_maintenance(td, "It must have neither a WHEN condition nor a column list.");
-    if (strcmp(t->tgname, name) != 0)
-        not_maintenance(td, "Its name is not the one create_arrangement gave it.");
+    if (!name_ok) not_maintenance(td, "Its name is not the one create_arrangement gave it.");
     return defid;
 }
 
