@@ -223,6 +223,18 @@ ALTER TABLE victim_ddl DROP COLUMN v;                           -- drops {k}
 SELECT key, state FROM parallel_material.arrangements
  WHERE relation OPERATOR(pg_catalog.=) 'victim_ddl'::regclass ORDER BY key;
 SELECT count(*) FROM parallel_material.arrangement_check('victim_ddl');
+-- a renamed maintenance trigger is no longer create_arrangement's: writes fail (never a silent
+-- stale arrangement), and drop_arrangement removes it under its new name
+SELECT 'pm_arrangement_' || defid AS wtrg FROM parallel_material.arrangement_defs
+ WHERE relid OPERATOR(pg_catalog.=) 'victim_ddl'::regclass::oid \gset
+ALTER TRIGGER :"wtrg" ON victim_ddl RENAME TO renamed;
+SELECT pg_temp.err($$INSERT INTO victim_ddl VALUES (2, 'y')$$);
+SELECT pg_temp.err($$SELECT * FROM parallel_material.arrangement_rows('victim_ddl')$$);
+SELECT parallel_material.drop_arrangement('victim_ddl');
+SELECT count(*) AS triggers_left FROM pg_trigger
+ WHERE tgrelid OPERATOR(pg_catalog.=) 'victim_ddl'::regclass::oid;
+INSERT INTO victim_ddl VALUES (2, 'y');
+SELECT parallel_material.create_arrangement('victim_ddl', '{w}', '{k}');
 DROP TABLE victim_ddl;                                          -- forgets {w}
 SELECT count(*) FROM parallel_material.arrangement_defs;
 RESET SESSION AUTHORIZATION;

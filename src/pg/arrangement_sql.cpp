@@ -377,11 +377,25 @@ void create_triggers(const char *relname, const Def *d) {
 
 }  // namespace
 
+// Every trigger of the table calling _arrangement_trigger with this definition id goes, whatever
+// its name now (a renamed one would otherwise be left failing every write).
 void drop_def_and_triggers(const char *relname, const Def *d) {
-    run_sql(psprintf("DROP TRIGGER IF EXISTS pm_arrangement_%lld ON %s",
-                     static_cast<long long>(d->defid), relname));
-    run_sql(psprintf("DROP TRIGGER IF EXISTS pm_arrangement_%lld_truncate ON %s",
-                     static_cast<long long>(d->defid), relname));
+    char arg[32];
+    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d->defid));
+    Oid fn = trigger_function_oid();
+    List *names = NIL;
+    Relation rel = relation_open(d->relid, NoLock);  // the caller holds a lock on it
+    TriggerDesc *td = rel->trigdesc;
+    for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+        const Trigger &t = td->triggers[i];
+        if (t.tgfoid == fn && t.tgnargs == 1 && strcmp(t.tgargs[0], arg) == 0)
+            names = lappend(names, pstrdup(t.tgname));
+    }
+    relation_close(rel, NoLock);
+    ListCell *lc;
+    foreach (lc, names)
+        run_sql(psprintf("DROP TRIGGER %s ON %s", quote_identifier(static_cast<char *>(lfirst(lc))),
+                         relname));
     delete_def(d->defid);
 }
 
