@@ -208,6 +208,12 @@ SELECT s.live_versions, s.deltas_applied
 SET LOCAL SESSION AUTHORIZATION arr_victim;
 SELECT relation, live_versions, dead_versions, deltas_applied
   FROM parallel_material.arrangements ORDER BY 1::text;
+-- members of pg_read_all_stats see them all
+RESET SESSION AUTHORIZATION;
+GRANT pg_read_all_stats TO arr_attacker;
+SET LOCAL SESSION AUTHORIZATION arr_attacker;
+SELECT relation, live_versions, dead_versions, deltas_applied
+  FROM parallel_material.arrangements ORDER BY 1::text;
 ROLLBACK;
 
 -- 6. the owner's own DDL still reaches the revoked helpers (through the event-trigger functions)
