@@ -31,6 +31,10 @@ REVOKE ALL ON FUNCTION debug_boundary(text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------
 -- Arrangements (docs/arrangements.md): shared, delta-maintained hash indexes on join keys.
+-- Internal functions (named _...) are not executable by PUBLIC, except _arrangement_state, which
+-- the arrangements view calls with the reader's rights and which redacts by privilege. Every
+-- SQL and PL/pgSQL function has a fixed search_path and schema-qualified names and operators
+-- (sql/extension_security.sql checks the catalog for it).
 
 -- Definitions. Written only by create/drop_arrangement (which check ownership), readable by all.
 CREATE TABLE arrangement_defs (
@@ -46,8 +50,10 @@ GRANT SELECT ON arrangement_defs TO PUBLIC;
 CREATE SEQUENCE arrangement_defid_seq;
 REVOKE ALL ON arrangement_defid_seq FROM PUBLIC;
 
+-- The maintenance trigger: create_arrangement attaches it (as the function's owner), nobody else.
 CREATE FUNCTION _arrangement_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'pm_arrangement_trigger' LANGUAGE C;
+REVOKE ALL ON FUNCTION _arrangement_trigger() FROM PUBLIC;
 
 CREATE FUNCTION create_arrangement(rel regclass, key text[], include text[] DEFAULT NULL)
     RETURNS void AS 'MODULE_PATHNAME', 'pm_create_arrangement' LANGUAGE C VOLATILE;
@@ -71,24 +77,47 @@ CREATE FUNCTION arrangement_rows(rel regclass, key text[] DEFAULT NULL,
 COMMENT ON FUNCTION arrangement_rows(regclass, text[]) IS
     'every row of rel visible to the current snapshot, read through the arrangement';
 
-CREATE FUNCTION _arrangement_columns(rel regclass, key text[] DEFAULT NULL) RETURNS text
-    AS 'MODULE_PATHNAME', 'pm_arrangement_columns' LANGUAGE C STABLE;
-
 CREATE FUNCTION arrangement_check(rel regclass, key text[] DEFAULT NULL)
     RETURNS TABLE (side text, tid tid, row_text text)
-    LANGUAGE plpgsql VOLATILE AS $fn$
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    n bigint;
+    cols text;
 BEGIN
+    -- The arranged columns (quoted, in attribute order) of the definition arrangement_rows picks.
+    SELECT pg_catalog.count(*), pg_catalog.min(c.list) INTO n, cols
+      FROM (SELECT (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname::pg_catalog.text),
+                                                 ', ' ORDER BY a.attnum)
+                      FROM pg_catalog.pg_attribute a
+                     WHERE a.attrelid OPERATOR(pg_catalog.=) d.relid
+                       AND a.attnum OPERATOR(pg_catalog.=) ANY (d.attnums)) AS list
+              FROM parallel_material.arrangement_defs d
+             WHERE d.relid OPERATOR(pg_catalog.=) rel::pg_catalog.oid
+               AND (key IS NULL OR d.key_attnums OPERATOR(pg_catalog.=) ARRAY(
+                     SELECT a.attnum
+                       FROM pg_catalog.unnest(key) WITH ORDINALITY k(name, i)
+                       JOIN pg_catalog.pg_attribute a
+                         ON a.attrelid OPERATOR(pg_catalog.=) rel::pg_catalog.oid
+                        AND a.attname OPERATOR(pg_catalog.=) k.name::pg_catalog.name
+                        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                      ORDER BY k.i))) c;
+    IF n OPERATOR(pg_catalog.<>) 1 THEN
+        -- no single definition: arrangement_rows raises the error (no such table, column or
+        -- arrangement, several arrangements, no privilege)
+        PERFORM parallel_material.arrangement_rows(rel, key);
+        RAISE EXCEPTION 'no single arrangement of % on that key', rel;
+    END IF;
     -- One statement, so one snapshot, for both sides.
-    RETURN QUERY EXECUTE format(
-        $q$WITH a AS (SELECT r.tid, r.row_text FROM parallel_material.arrangement_rows(%1$L::regclass, %3$L::text[]) r),
-                h AS (SELECT t.ctid AS tid, ROW(%2$s)::text AS row_text FROM %1$s t)
-           SELECT 'arrangement only'::text, x.tid, x.row_text
+    RETURN QUERY EXECUTE pg_catalog.format(
+        $q$WITH a AS (SELECT r.tid, r.row_text FROM parallel_material.arrangement_rows(%1$L::pg_catalog.regclass, %3$L::pg_catalog.text[]) r),
+                h AS (SELECT t.ctid AS tid, ROW(%2$s)::pg_catalog.text AS row_text FROM %1$s t)
+           SELECT 'arrangement only'::pg_catalog.text, x.tid, x.row_text
              FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM h) x
            UNION ALL
-           SELECT 'heap only'::text, y.tid, y.row_text
+           SELECT 'heap only'::pg_catalog.text, y.tid, y.row_text
              FROM (SELECT * FROM h EXCEPT ALL SELECT * FROM a) y
            ORDER BY 2, 1$q$,
-        rel, parallel_material._arrangement_columns(rel, key), key);
+        rel, cols, key);
 END
 $fn$;
 COMMENT ON FUNCTION arrangement_check(regclass, text[]) IS
@@ -105,6 +134,8 @@ REVOKE ALL ON FUNCTION _arrangement_age_for_test(regclass, text[], text) FROM PU
 COMMENT ON FUNCTION _arrangement_age_for_test(regclass, text[], text) IS
     'test aid: fake an arrangement holding an xid just before relfrozenxid or the commit log horizon';
 
+-- Counts, bytes and the xid bound are NULL for a role that may not SELECT the table (they follow
+-- other transactions' writes, uncommitted ones included), unless it has pg_read_all_stats.
 CREATE FUNCTION _arrangement_state(
     OUT defid bigint, OUT state text, OUT live_versions bigint, OUT dead_versions bigint,
     OUT bytes bigint, OUT deltas_applied bigint, OUT last_reclaim timestamptz,
@@ -112,23 +143,30 @@ CREATE FUNCTION _arrangement_state(
     RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_state' LANGUAGE C VOLATILE;
 
 CREATE VIEW arrangements AS
-SELECT d.relid::regclass AS relation,
-       ARRAY(SELECT a.attname::text FROM unnest(d.key_attnums) WITH ORDINALITY k(n, i)
-               JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS key,
-       ARRAY(SELECT a.attname::text FROM unnest(d.attnums) WITH ORDINALITY k(n, i)
-               JOIN pg_attribute a ON a.attrelid = d.relid AND a.attnum = k.n ORDER BY k.i) AS columns,
+SELECT d.relid::pg_catalog.regclass AS relation,
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.key_attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid OPERATOR(pg_catalog.=) d.relid AND a.attnum OPERATOR(pg_catalog.=) k.n
+              ORDER BY k.i) AS key,
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid OPERATOR(pg_catalog.=) d.relid AND a.attnum OPERATOR(pg_catalog.=) k.n
+              ORDER BY k.i) AS columns,
        -- a heap rewritten since the build (VACUUM FULL, CLUSTER...) makes it invalid until rebuilt
-       CASE WHEN s.relfilenode IS DISTINCT FROM pg_relation_filenode(d.relid) THEN 'invalid'
-            ELSE s.state END AS state,
-       coalesce(s.live_versions, 0) AS live_versions,
-       coalesce(s.dead_versions, 0) AS dead_versions,
-       coalesce(s.bytes, 0) AS bytes,
-       coalesce(s.deltas_applied, 0) AS deltas_applied,
+       CASE WHEN s.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(d.relid)
+            THEN 'invalid' ELSE s.state END AS state,
+       -- not built: 0; redacted for the reader: NULL
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.live_versions END AS live_versions,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.dead_versions END AS dead_versions,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.bytes END AS bytes,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.deltas_applied END AS deltas_applied,
        s.last_reclaim,
        -- a lower bound of the xids its versions hold; rebuilt before it precedes relfrozenxid
        s.oldest_xid
-  FROM arrangement_defs d
-  LEFT JOIN _arrangement_state() s ON s.defid = d.defid;
+  FROM parallel_material.arrangement_defs d
+  LEFT JOIN parallel_material._arrangement_state() s ON s.defid OPERATOR(pg_catalog.=) d.defid;
 GRANT SELECT ON arrangements TO PUBLIC;
 
 -- Builds in progress (create_arrangement and lazy rebuilds), one row per building backend. They
@@ -137,30 +175,40 @@ GRANT SELECT ON arrangements TO PUBLIC;
 CREATE VIEW arrangement_build_progress AS
 SELECT p.pid,
        p.datid,
-       p.relid::regclass AS relation,
-       nullif(p.param19, 0) AS defid,
+       p.relid::pg_catalog.regclass AS relation,
+       NULLIF(p.param19, 0) AS defid,
        CASE p.param10 WHEN 1 THEN 'waiting for writers'
                       WHEN 2 THEN 'scanning table' END AS phase,
        p.param16 AS blocks_total,
        p.param17 AS blocks_done,
        p.param12 AS tuples_estimate,
        p.param13 AS versions_stored
-  FROM pg_stat_get_progress_info('CREATE INDEX') p
- WHERE p.param18 = 5262657 AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database());
+  FROM pg_catalog.pg_stat_get_progress_info('CREATE INDEX') p
+ WHERE p.param18 OPERATOR(pg_catalog.=) 5262657
+   AND p.datid OPERATOR(pg_catalog.=) (SELECT db.oid FROM pg_catalog.pg_database db
+                                        WHERE db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
 GRANT SELECT ON arrangement_build_progress TO PUBLIC;
 
--- DROP TABLE removes the arrangements of the table (its triggers go with it).
+-- DROP TABLE removes the arrangements of the table (its triggers go with it). The event trigger
+-- functions run as the extension's owner (they call internal functions no other role may call)
+-- with a fixed search_path; the C functions act only on what the catalog confirms (a relation
+-- that no longer exists, a column that is dropped).
 CREATE FUNCTION _arrangement_forget(relid oid) RETURNS void
     AS 'MODULE_PATHNAME', 'pm_arrangement_forget' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION _arrangement_forget(oid) FROM PUBLIC;
 CREATE FUNCTION _arrangement_on_sql_drop() RETURNS event_trigger
-    LANGUAGE plpgsql AS $fn$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     PERFORM parallel_material._arrangement_forget(o.objid)
-       FROM pg_event_trigger_dropped_objects() o
-      WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND o.object_type = 'table'
-        AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d WHERE d.relid = o.objid);
+       FROM pg_catalog.pg_event_trigger_dropped_objects() o
+      WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
+        AND o.objsubid OPERATOR(pg_catalog.=) 0
+        AND o.object_type OPERATOR(pg_catalog.=) 'table'::pg_catalog.text
+        AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d
+                     WHERE d.relid OPERATOR(pg_catalog.=) o.objid);
 END
 $fn$;
+REVOKE ALL ON FUNCTION _arrangement_on_sql_drop() FROM PUBLIC;
 CREATE EVENT TRIGGER parallel_material_arrangement_drop ON sql_drop
     EXECUTE FUNCTION _arrangement_on_sql_drop();
 -- ---------------------------------------------------------------------------------------------
@@ -249,30 +297,38 @@ CREATE FUNCTION share_keys(query text, OUT verdict text, OUT fingerprint text,
 -- invalidates the arrangements holding the column (rebuilt on their next use).
 CREATE FUNCTION _arrangement_column_dropped(relid oid, attnum int, colname text) RETURNS void
     AS 'MODULE_PATHNAME', 'pm_arrangement_column_dropped' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION _arrangement_column_dropped(oid, int, text) FROM PUBLIC;
 CREATE FUNCTION _arrangement_on_column_drop() RETURNS event_trigger
-    LANGUAGE plpgsql AS $fn$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     PERFORM parallel_material._arrangement_column_dropped(o.objid, o.objsubid,
-                o.address_names[array_upper(o.address_names, 1)])
-       FROM pg_event_trigger_dropped_objects() o
-      WHERE o.classid = 'pg_class'::regclass AND o.objsubid > 0 AND o.object_type = 'table column'
+                o.address_names[pg_catalog.array_upper(o.address_names, 1)])
+       FROM pg_catalog.pg_event_trigger_dropped_objects() o
+      WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
+        AND o.objsubid OPERATOR(pg_catalog.>) 0
+        AND o.object_type OPERATOR(pg_catalog.=) 'table column'::pg_catalog.text
         AND EXISTS (SELECT 1 FROM parallel_material.arrangement_defs d
-                     WHERE d.relid = o.objid AND o.objsubid = ANY (d.attnums));
+                     WHERE d.relid OPERATOR(pg_catalog.=) o.objid
+                       AND o.objsubid OPERATOR(pg_catalog.=) ANY (d.attnums));
 END
 $fn$;
+REVOKE ALL ON FUNCTION _arrangement_on_column_drop() FROM PUBLIC;
 CREATE EVENT TRIGGER parallel_material_arrangement_column_drop ON sql_drop
     WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_column_drop();
+-- (a pg_ddl_command comes only from pg_event_trigger_ddl_commands(), inside an event trigger)
 CREATE FUNCTION _arrangement_altered(cmd pg_ddl_command) RETURNS void
     AS 'MODULE_PATHNAME', 'pm_arrangement_altered' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION _arrangement_altered(pg_ddl_command) FROM PUBLIC;
 CREATE FUNCTION _arrangement_on_alter() RETURNS event_trigger
-    LANGUAGE plpgsql AS $fn$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM parallel_material.arrangement_defs) THEN
         PERFORM parallel_material._arrangement_altered(c.command)
-           FROM pg_event_trigger_ddl_commands() c
-          WHERE c.command_tag = 'ALTER TABLE';
+           FROM pg_catalog.pg_event_trigger_ddl_commands() c
+          WHERE c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'::pg_catalog.text;
     END IF;
 END
 $fn$;
+REVOKE ALL ON FUNCTION _arrangement_on_alter() FROM PUBLIC;
 CREATE EVENT TRIGGER parallel_material_arrangement_alter ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION _arrangement_on_alter();

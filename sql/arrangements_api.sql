@@ -68,9 +68,16 @@ SELECT pg_temp.err($$SELECT * FROM parallel_material.arrangement_probe('arr_api'
 RESET ROLE;
 GRANT SELECT (k, name) ON arr_api TO arr_other;
 SET ROLE arr_other;
--- column privileges on every arranged column are enough (k, name), but not for (d, id)
-SELECT count(*) FROM parallel_material.arrangement_probe('arr_api', '{1}', '{k}');
+-- reading through an arrangement returns tids: column privileges, even on every arranged column
+-- (k, name), are not enough, as they are not for SELECT ctid; SELECT on the table is
+SELECT pg_temp.err($$SELECT ctid FROM arr_api$$);
+SELECT pg_temp.err($$SELECT * FROM parallel_material.arrangement_probe('arr_api', '{1}', '{k}')$$);
 SELECT pg_temp.err($$SELECT * FROM parallel_material.arrangement_probe('arr_api', '{2024-01-02,1}', '{d,id}')$$);
+RESET ROLE;
+REVOKE SELECT (k, name) ON arr_api FROM arr_other;
+GRANT SELECT ON arr_api TO arr_other;
+SET ROLE arr_other;
+SELECT count(*) FROM parallel_material.arrangement_probe('arr_api', '{1}', '{k}');
 RESET ROLE;
 -- row-level security enabled after creation: reading through the arrangement is refused to roles
 -- it applies to (never bypassed), allowed to those it does not apply to (the owner here)

@@ -186,6 +186,9 @@ void check_key_type(Relation rel, AttrNumber a);
 const char *relation_sql_name(Relation rel);  // schema-qualified, quoted
 // Drops the definition and its two triggers (the caller remembers the drop for commit).
 void drop_def_and_triggers(const char *relname, const Def *d);
+// Whether both maintenance triggers of d are on rel exactly as create_arrangement made them
+// (type, name, argument, function, no WHEN clause nor column list) and ENABLE ALWAYS.
+bool maintenance_triggers_intact(Relation rel, const Def &d);
 
 // ---- build progress (arrangement_progress.cpp; none of these raises an error) ----
 constexpr int kProgressWaiting = 1;   // waiting for the table lock (writers)

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "access/relation.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "nodes/parsenodes.h"
 #include "tcop/deparse_utility.h"
@@ -56,8 +57,15 @@ const char *describe(Relation rel, const Def &d, AttrNumber attnum, const char *
 }
 
 // Column attnum (named colname) of relid was dropped, the table is still there.
+// Called only from the extension's sql_drop event trigger function (not executable by PUBLIC):
+// a column that is not dropped is left alone, whoever names it.
 void column_dropped(Oid relid, AttrNumber attnum, const char *colname) {
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) return;  // DROP TABLE: forget()
+    HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    if (!HeapTupleIsValid(att)) return;
+    bool dropped = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att))->attisdropped;
+    ReleaseSysCache(att);
+    if (!dropped) return;
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(relid, defs);
     Relation rel = nullptr;

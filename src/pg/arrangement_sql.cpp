@@ -15,6 +15,8 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -27,6 +29,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "miscadmin.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -39,7 +42,6 @@ PGDLLEXPORT Datum pm_create_arrangement(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_drop_arrangement(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_probe(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_rows(PG_FUNCTION_ARGS);
-PGDLLEXPORT Datum pm_arrangement_columns(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_reclaim(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_state(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_forget(PG_FUNCTION_ARGS);
@@ -48,7 +50,6 @@ PG_FUNCTION_INFO_V1(pm_create_arrangement);
 PG_FUNCTION_INFO_V1(pm_drop_arrangement);
 PG_FUNCTION_INFO_V1(pm_arrangement_probe);
 PG_FUNCTION_INFO_V1(pm_arrangement_rows);
-PG_FUNCTION_INFO_V1(pm_arrangement_columns);
 PG_FUNCTION_INFO_V1(pm_arrangement_reclaim);
 PG_FUNCTION_INFO_V1(pm_arrangement_state);
 PG_FUNCTION_INFO_V1(pm_arrangement_forget);
@@ -200,6 +201,19 @@ void run_sql(const char *sql) {
 
 namespace {
 
+// parallel_material._arrangement_trigger().
+Oid trigger_function_oid() {
+    Oid nsp = get_namespace_oid("parallel_material", false);
+    Oid fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+                             CStringGetDatum("_arrangement_trigger"),
+                             PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
+    if (!OidIsValid(fn))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                        errmsg("parallel_material._arrangement_trigger() is missing"),
+                        errhint("Recreate the extension.")));
+    return fn;
+}
+
 // The definition named by rel and key columns (NULL key: rel's only arrangement).
 Def *find_def(Relation rel, ArrayType *key_columns) {
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
@@ -227,36 +241,68 @@ Def *find_def(Relation rel, ArrayType *key_columns) {
     return nullptr;
 }
 
-// Reading through an arrangement needs what reading the table needs.
-void check_read(Relation rel, const Def *d) {
+// Reading through an arrangement returns tids and every arranged column: it needs SELECT on the
+// table itself, as SELECT ctid does (column privileges are not enough).
+void check_read(Relation rel) {
     Oid relid = RelationGetRelid(rel);
     if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-        for (int i = 0; i < d->ncols; ++i)
-            if (pg_attribute_aclcheck(relid, d->cols[i], GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-                aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+        aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
+                       RelationGetRelationName(rel));
     if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("cannot read \"%s\" through an arrangement: row-level security "
                                "applies", RelationGetRelationName(rel))));
 }
 
-// The maintenance triggers must be there and fire always; otherwise writes may have been missed.
-void check_triggers(Relation rel, const Def *d) {
+// Before any lock on relid is requested (PostgreSQL's own commands check in a
+// RangeVarGetRelidExtended callback): it exists and the caller owns it (need_owner), or may
+// read it. A role without the right then fails at once instead of queueing for a lock, and so
+// never blocks the owner's work. Checked again, on the open relation, once the lock is held.
+void check_before_lock(Oid relid, bool need_owner) {
+    char *name = get_rel_name(relid);
+    if (name == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+    ObjectType kind = get_relkind_objtype(get_rel_relkind(relid));
+    if (need_owner) {
+        if (!pg_class_ownercheck(relid, GetUserId())) aclcheck_error(ACLCHECK_NOT_OWNER, kind, name);
+    } else if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
+        aclcheck_error(ACLCHECK_NO_PRIV, kind, name);
+    }
+}
+
+}  // namespace
+
+// The maintenance triggers are there as create_arrangement made them (AFTER, row-level on
+// INSERT OR UPDATE OR DELETE and statement-level on TRUNCATE, no WHEN clause nor column list,
+// calling _arrangement_trigger with the definition id) and fire always; otherwise writes may
+// have been missed.
+bool maintenance_triggers_intact(Relation rel, const Def &d) {
     char row_name[NAMEDATALEN], trunc_name[NAMEDATALEN], arg[32];
-    snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d->defid));
+    snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d.defid));
     snprintf(trunc_name, sizeof(trunc_name), "pm_arrangement_%lld_truncate",
-             static_cast<long long>(d->defid));
-    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d->defid));
+             static_cast<long long>(d.defid));
+    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d.defid));
+    Oid fn = trigger_function_oid();
+    const auto row_type = static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
+                                             TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
     bool row = false, trunc = false;
     TriggerDesc *td = rel->trigdesc;
     for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
         const Trigger &t = td->triggers[i];
-        if (t.tgenabled != TRIGGER_FIRES_ALWAYS || t.tgnargs < 1 || strcmp(t.tgargs[0], arg) != 0)
+        if (t.tgenabled != TRIGGER_FIRES_ALWAYS || t.tgnargs != 1 || strcmp(t.tgargs[0], arg) != 0 ||
+            t.tgfoid != fn || t.tgqual != nullptr || t.tgnattr != 0)
             continue;
-        if (strcmp(t.tgname, row_name) == 0) row = true;
-        if (strcmp(t.tgname, trunc_name) == 0) trunc = true;
+        if (strcmp(t.tgname, row_name) == 0 && t.tgtype == row_type) row = true;
+        if (strcmp(t.tgname, trunc_name) == 0 && t.tgtype == TRIGGER_TYPE_TRUNCATE) trunc = true;
     }
-    if (!row || !trunc)
+    return row && trunc;
+}
+
+namespace {
+
+void check_triggers(Relation rel, const Def *d) {
+    if (!maintenance_triggers_intact(rel, *d))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the maintenance triggers of the arrangement of \"%s\" are missing "
                                "or not enabled ALWAYS", RelationGetRelationName(rel)),
@@ -300,8 +346,21 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
     return d;
 }
 
-// The maintenance triggers; rel must be closed (ALTER TABLE refuses a table in use).
+// The maintenance triggers; rel must be closed (ALTER TABLE refuses a table in use). The caller
+// owns the table (checked), but EXECUTE on _arrangement_trigger is not granted to PUBLIC (no
+// role may attach it elsewhere): CREATE TRIGGER runs as the function's owner, the superuser who
+// created the extension, with no user-controlled text in the commands (OID-derived names).
 void create_triggers(const char *relname, const Def *d) {
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(trigger_function_oid()));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for _arrangement_trigger");
+    Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup))->proowner;
+    ReleaseSysCache(tup);
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    // An error in between aborts the (sub)transaction, which restores the user id.
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
     run_sql(psprintf("CREATE TRIGGER pm_arrangement_%lld AFTER INSERT OR UPDATE OR DELETE ON %s "
                      "FOR EACH ROW EXECUTE FUNCTION parallel_material._arrangement_trigger('%lld')",
                      static_cast<long long>(d->defid), relname, static_cast<long long>(d->defid)));
@@ -312,16 +371,31 @@ void create_triggers(const char *relname, const Def *d) {
     run_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER pm_arrangement_%lld, "
                      "ENABLE ALWAYS TRIGGER pm_arrangement_%lld_truncate",
                      relname, static_cast<long long>(d->defid), static_cast<long long>(d->defid)));
+    SetUserIdAndSecContext(save_user, save_sec);
     CommandCounterIncrement();
 }
 
 }  // namespace
 
+// Every trigger of the table calling _arrangement_trigger with this definition id goes, whatever
+// its name now (a renamed one would otherwise be left failing every write).
 void drop_def_and_triggers(const char *relname, const Def *d) {
-    run_sql(psprintf("DROP TRIGGER IF EXISTS pm_arrangement_%lld ON %s",
-                     static_cast<long long>(d->defid), relname));
-    run_sql(psprintf("DROP TRIGGER IF EXISTS pm_arrangement_%lld_truncate ON %s",
-                     static_cast<long long>(d->defid), relname));
+    char arg[32];
+    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d->defid));
+    Oid fn = trigger_function_oid();
+    List *names = NIL;
+    Relation rel = relation_open(d->relid, NoLock);  // the caller holds a lock on it
+    TriggerDesc *td = rel->trigdesc;
+    for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+        const Trigger &t = td->triggers[i];
+        if (t.tgfoid == fn && t.tgnargs == 1 && strcmp(t.tgargs[0], arg) == 0)
+            names = lappend(names, pstrdup(t.tgname));
+    }
+    relation_close(rel, NoLock);
+    ListCell *lc;
+    foreach (lc, names)
+        run_sql(psprintf("DROP TRIGGER %s ON %s", quote_identifier(static_cast<char *>(lfirst(lc))),
+                         relname));
     delete_def(d->defid);
 }
 
@@ -361,10 +435,13 @@ class Pin {
 Datum read_through(FunctionCallInfo fcinfo, ArrayType *probe_values, ArrayType *key_columns) {
     require_available();
     Oid relid = PG_GETARG_OID(0);
-    Relation rel = pg_call([&] { return relation_open(relid, AccessShareLock); });
+    Relation rel = pg_call([&] {
+        check_before_lock(relid, false);
+        return relation_open(relid, AccessShareLock);
+    });
     Def *def = pg_call([&] { return find_def(rel, key_columns); });
     pg_call([&] {
-        check_read(rel, def);
+        check_read(rel);
         check_triggers(rel, def);
     });
     Pin pin(pin_or_build(rel, *def));
@@ -439,7 +516,10 @@ Datum create(FunctionCallInfo fcinfo) {
     Relation rel;
     Def *d;
     try {
-        rel = pg_call([&] { return relation_open(relid, ShareRowExclusiveLock); });
+        rel = pg_call([&] {
+            check_before_lock(relid, true);
+            return relation_open(relid, ShareRowExclusiveLock);
+        });
         d = pg_call([&] { return create_checked(rel, key, include); });
         rel = pg_call([&] {
             const char *relname = relation_sql_name(rel);
@@ -466,6 +546,7 @@ Datum drop(FunctionCallInfo fcinfo) {
     Oid relid = PG_GETARG_OID(0);
     ArrayType *key = opt_array(fcinfo, 1);
     pg_call([&] {
+        check_before_lock(relid, true);
         Relation rel = relation_open(relid, AccessExclusiveLock);
         if (!pg_class_ownercheck(relid, GetUserId()))
             aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(rel->rd_rel->relkind),
@@ -479,29 +560,19 @@ Datum drop(FunctionCallInfo fcinfo) {
     return static_cast<Datum>(0);
 }
 
-Datum columns(FunctionCallInfo fcinfo) {
-    Oid relid = PG_GETARG_OID(0);
-    ArrayType *key = opt_array(fcinfo, 1);
-    return pg_call([&] {
-        Relation rel = relation_open(relid, AccessShareLock);
-        Def *d = find_def(rel, key);
-        StringInfoData s;
-        initStringInfo(&s);
-        for (int i = 0; i < d->ncols; ++i)
-            appendStringInfo(&s, "%s%s", i ? ", " : "",
-                             quote_identifier(get_attname(relid, d->cols[i], false)));
-        relation_close(rel, NoLock);
-        return PointerGetDatum(cstring_to_text(s.data));
-    });
-}
-
 Datum reclaim(FunctionCallInfo fcinfo) {
     require_available();
     Oid relid = PG_GETARG_OID(0);
     ArrayType *key = opt_array(fcinfo, 1);
-    Relation rel = pg_call([&] { return relation_open(relid, AccessShareLock); });
+    Relation rel = pg_call([&] {
+        if (PG_ARGISNULL(0))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("rel must not be NULL")));
+        check_before_lock(relid, false);
+        return relation_open(relid, AccessShareLock);
+    });
     Def *def = pg_call([&] { return find_def(rel, key); });
-    pg_call([&] { check_read(rel, def); });
+    pg_call([&] { check_read(rel); });
     Pin pin(pin_ready(def->defid));
     if (pin.info().slot < 0) return Int64GetDatum(0);
     // The worker's pass, on demand: first the xid check (an arrangement holding xids older than
@@ -540,12 +611,29 @@ const char *state_name(State s) {
     }
 }
 
+// Whether the caller may see the counts of the arrangement defid (defs: this database's): they
+// include other transactions' uncommitted rows, so only to roles that may read the table (its
+// owner included) and members of pg_read_all_stats, as pg_stat_activity shows queries.
+bool may_see_counts(int64 defid, const Def *defs, int ndefs, bool read_all_stats) {
+    if (read_all_stats) return true;
+    for (int i = 0; i < ndefs; ++i) {
+        if (defs[i].defid != defid) continue;
+        bool missing = false;
+        AclResult r = pg_class_aclcheck_ext(defs[i].relid, GetUserId(), ACL_SELECT, &missing);
+        return !missing && r == ACLCHECK_OK;
+    }
+    return false;  // dropped, or not a definition of this database any more
+}
+
 Datum state(FunctionCallInfo fcinfo) {
     require_available();
     auto *st = static_cast<EntryStats *>(
         pg_call([] { return palloc0(sizeof(EntryStats) * kMaxArrangements); }));
     int n = collect_stats(st);
     pg_call([&] {
+        Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+        int ndefs = load_defs(InvalidOid, defs);
+        bool all_stats = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
         InitMaterializedSRF(fcinfo, 0);
         auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
         for (int i = 0; i < n; ++i) {
@@ -562,6 +650,10 @@ Datum state(FunctionCallInfo fcinfo) {
             v[7] = ObjectIdGetDatum(st[i].relfilenode);
             v[8] = TransactionIdGetDatum(st[i].oldest_xid);
             nul[8] = !TransactionIdIsValid(st[i].oldest_xid);
+            // versions, bytes, deltas and the xid bound follow other roles' writes, committed
+            // or not: NULL to a role that may not read the table
+            if (!may_see_counts(st[i].defid, defs, ndefs, all_stats))
+                nul[2] = nul[3] = nul[4] = nul[5] = nul[8] = true;
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nul);
         }
     });
@@ -610,6 +702,8 @@ Datum age_for_test(FunctionCallInfo fcinfo) {
 Datum forget(FunctionCallInfo fcinfo) {
     Oid relid = PG_GETARG_OID(0);
     pg_call([&] {
+        // InvalidOid would select every definition of the database.
+        if (!OidIsValid(relid)) return;
         if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) return;  // not dropped
         Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
         int n = load_defs(relid, defs);
@@ -644,10 +738,14 @@ Datum pm_arrangement_probe(PG_FUNCTION_ARGS) {
     });
 }
 Datum pm_arrangement_rows(PG_FUNCTION_ARGS) {
-    return guarded([&] { return arr::read_through(fcinfo, nullptr, arr::opt_array(fcinfo, 1)); });
-}
-Datum pm_arrangement_columns(PG_FUNCTION_ARGS) {
-    return guarded([&] { return arr::columns(fcinfo); });
+    return guarded([&] {
+        if (PG_ARGISNULL(0))
+            pg_call([] {
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("rel must not be NULL")));
+            });
+        return arr::read_through(fcinfo, nullptr, arr::opt_array(fcinfo, 1));
+    });
 }
 Datum pm_arrangement_reclaim(PG_FUNCTION_ARGS) {
     return guarded([&] { return arr::reclaim(fcinfo); });

@@ -4,17 +4,21 @@
 // tables: a transition table holds copies without the heap TID, which is what a delete must find
 // (docs/arrangements.md, "Maintenance"). The MVCC fields come from the heap tuple's header, read
 // under a share lock on its buffer: the (sub)transaction xid that wrote it and its command id.
+// The function is not executable by PUBLIC, and checks that the trigger firing it is one that
+// create_arrangement made, on the arrangement's own table (docs/arrangements.md, "Maintenance").
 #include "pg/arrangement.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 }
+
 
 extern "C" {
 PGDLLEXPORT Datum pm_arrangement_trigger(PG_FUNCTION_ARGS);
@@ -67,15 +71,91 @@ const auto current_version = [](const core::VersionView &v) {
     return pg_call([&] { return version_current(v); });
 };
 
+// The last trigger found to belong to its definition's table while the entry was not built
+// (a definition's table never changes: its defid is never reused for another table).
+struct Verified {
+    Oid tgoid = InvalidOid;
+    Oid relid = InvalidOid;
+    int64 defid = 0;
+};
+Verified g_verified;
+
+[[noreturn]] void not_maintenance(const TriggerData *td, const char *why) {
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("trigger \"%s\" on \"%s\" is not an arrangement's maintenance trigger",
+                           td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+                    errdetail("%s", why),
+                    errhint("parallel_material._arrangement_trigger() runs only in the triggers "
+                            "create_arrangement installs.")));
+}
+
+// The definition id of a trigger create_arrangement made: one argument, a decimal defid; AFTER
+// INSERT OR UPDATE OR DELETE FOR EACH ROW named pm_arrangement_<defid>, or AFTER TRUNCATE FOR
+// EACH STATEMENT named pm_arrangement_<defid>_truncate; no WHEN clause, no column list. Anything
+// else (another table, statement-level, BEFORE, a copy under another name) is an ERROR.
+int64 checked_defid(const TriggerData *td) {
+    const Trigger *t = td->tg_trigger;
+    if (t->tgnargs != 1) not_maintenance(td, "It must have exactly one argument, a definition id.");
+    // A decimal defid (no sign, no leading zero); checked per row, so without formatting.
+    const char *arg = t->tgargs[0];
+    size_t len = 0;
+    int64 defid = 0;
+    while (arg[len] >= '0' && arg[len] <= '9' && len < 18) defid = defid * 10 + (arg[len++] - '0');
+    if (len == 0 || arg[len] != '\0' || arg[0] == '0')
+        not_maintenance(td, "Its argument is not a definition id.");
+    TriggerEvent ev = td->tg_event;
+    bool truncate = TRIGGER_FIRED_BY_TRUNCATE(ev);
+    // pm_arrangement_<defid>, or pm_arrangement_<defid>_truncate
+    constexpr char kPrefix[] = "pm_arrangement_";
+    constexpr size_t kPrefixLen = sizeof(kPrefix) - 1;
+    const char *name = t->tgname;
+    bool name_ok = strncmp(name, kPrefix, kPrefixLen) == 0 &&
+                   strncmp(name + kPrefixLen, arg, len) == 0 &&
+                   strcmp(name + kPrefixLen + len, truncate ? "_truncate" : "") == 0;
+    int16 type = truncate ? TRIGGER_TYPE_TRUNCATE
+                          : static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
+                                               TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
+    bool level_ok = truncate ? TRIGGER_FIRED_FOR_STATEMENT(ev) : TRIGGER_FIRED_FOR_ROW(ev);
+    if (!TRIGGER_FIRED_AFTER(ev) || !level_ok || t->tgtype != type)
+        not_maintenance(td, "It must be AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, or AFTER "
+                            "TRUNCATE FOR EACH STATEMENT.");
+    if (t->tgqual != nullptr || t->tgnattr != 0)
+        not_maintenance(td, "It must have neither a WHEN condition nor a column list.");
+    if (!name_ok) not_maintenance(td, "Its name is not the one create_arrangement gave it.");
+    return defid;
+}
+
+// The arrangement's table is the trigger's table (entry, or definition when not built).
+void check_table(const TriggerData *td, int64 defid, const EntryInfo &e) {
+    Oid relid = RelationGetRelid(td->tg_relation);
+    if (e.slot >= 0) {
+        if (e.def.relid != relid)
+            not_maintenance(td, "Its definition id names an arrangement of another table.");
+        return;
+    }
+    const Trigger *t = td->tg_trigger;
+    if (g_verified.tgoid == t->tgoid && g_verified.relid == relid && g_verified.defid == defid)
+        return;
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(relid, defs);
+    bool found = false;
+    for (int i = 0; i < n && !found; ++i) found = defs[i].defid == defid;
+    pfree(defs);
+    if (!found) not_maintenance(td, "Its definition id names no arrangement of this table.");
+    g_verified = Verified{t->tgoid, relid, defid};
+}
+
 void maintain(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("parallel_material._arrangement_trigger() must be called as a "
-                               "trigger")));
+        pg_call([] {
+            ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                            errmsg("parallel_material._arrangement_trigger() must be called as a "
+                                   "trigger")));
+        });
     auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
-    if (td->tg_trigger->tgnargs < 1) elog(ERROR, "arrangement trigger without its definition id");
-    int64 defid = strtoll(td->tg_trigger->tgargs[0], nullptr, 10);
+    int64 defid = pg_call([&] { return checked_defid(td); });
     EntryInfo e = lookup(defid);
+    pg_call([&] { check_table(td, defid, e); });
     // Not built (after a restart) or invalid: the next build scans the heap, nothing to do.
     if (e.slot < 0 || e.state != State::Ready) return;
     Relation rel = td->tg_relation;
