@@ -26,6 +26,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -83,9 +84,52 @@ bool is_truncate_trigger(const Trigger &t) {
     return !TRIGGER_FOR_ROW(type) && TRIGGER_FOR_AFTER(type) && TRIGGER_FOR_TRUNCATE(type);
 }
 
+// untrusted_maintenance's answers, per (relation, definition), until the relation's relcache
+// entry is invalidated: every change of one of its triggers (CREATE, DROP, ENABLE/DISABLE,
+// RENAME) invalidates it, here and in every other backend, before anyone can write under the
+// new trigger state. Saves the catalog lookups on every plan and every executor start.
+struct Verdict {
+    Oid relid;
+    int64 defid;
+    const char *why;  // a string literal, or nullptr
+};
+constexpr int kVerdicts = 64;
+Verdict g_verdicts[kVerdicts];
+int g_nverdicts = 0;
+bool g_callback_registered = false;
+
+void forget_verdicts(Datum, Oid relid) {
+    if (!OidIsValid(relid)) {
+        g_nverdicts = 0;
+        return;
+    }
+    int kept = 0;
+    for (int i = 0; i < g_nverdicts; ++i)
+        if (g_verdicts[i].relid != relid) g_verdicts[kept++] = g_verdicts[i];
+    g_nverdicts = kept;
+}
+
+const char *check_maintenance(Relation rel, const Def &d);
+
 }  // namespace
 
 const char *untrusted_maintenance(Relation rel, const Def &d) {
+    Oid relid = RelationGetRelid(rel);
+    for (int i = 0; i < g_nverdicts; ++i)
+        if (g_verdicts[i].relid == relid && g_verdicts[i].defid == d.defid) return g_verdicts[i].why;
+    if (!g_callback_registered) {
+        CacheRegisterRelcacheCallback(forget_verdicts, static_cast<Datum>(0));
+        g_callback_registered = true;
+    }
+    const char *why = check_maintenance(rel, d);
+    if (g_nverdicts == kVerdicts) g_nverdicts = 0;
+    g_verdicts[g_nverdicts++] = Verdict{relid, d.defid, why};
+    return why;
+}
+
+namespace {
+
+const char *check_maintenance(Relation rel, const Def &d) {
     char row_name[NAMEDATALEN], trunc_name[NAMEDATALEN], arg[32];
     snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d.defid));
     snprintf(trunc_name, sizeof(trunc_name), "pm_arrangement_%lld_truncate",
@@ -112,6 +156,8 @@ const char *untrusted_maintenance(Relation rel, const Def &d) {
         return "its maintenance triggers were changed after it was created";
     return nullptr;
 }
+
+}  // namespace
 
 const char *dropped_column(Relation rel, const Def &d) {
     TupleDesc desc = RelationGetDescr(rel);
