@@ -147,4 +147,43 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 RESET parallel_material.enable_arrangement_join;
 
-DROP TABLE dt_p, dt_q, dt_a, dt_b, dt_c;
+-- Range table entries an arrangement must not answer for: a partitioned table read through its
+-- parent (each partition is arranged; the parent and, with partitionwise joins, the child joins
+-- keep the stock plan), an inheritance parent read with its children; a partition or an
+-- inheritance parent read alone (ONLY) may use its own arrangement.
+CREATE FUNCTION pg_temp.cmp(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    stock text;
+    arr text;
+BEGIN
+    PERFORM set_config('parallel_material.enable_arrangement_join', 'off', true);
+    stock := pg_temp.rows_of(q);
+    PERFORM set_config('parallel_material.enable_arrangement_join', 'on', true);
+    arr := pg_temp.rows_of(q);
+    RETURN CASE WHEN stock IS NOT DISTINCT FROM arr THEN 'same' ELSE 'DIFFERENT' END
+        || CASE WHEN pg_temp.uses(q) THEN ', through an arrangement' ELSE ', stock plan' END;
+END $$;
+CREATE TABLE dt_pt (k int, v text) PARTITION BY RANGE (k);
+CREATE TABLE dt_pt1 PARTITION OF dt_pt FOR VALUES FROM (0) TO (1000);
+CREATE TABLE dt_pt2 PARTITION OF dt_pt FOR VALUES FROM (1000) TO (3000);
+INSERT INTO dt_pt SELECT g % 2000, 'pt' || g FROM generate_series(1, 4000) g;
+CREATE TABLE dt_ih (k int, v text);
+CREATE TABLE dt_ihc () INHERITS (dt_ih);
+INSERT INTO dt_ih SELECT g, 'parent' || g FROM generate_series(1, 2000) g;
+INSERT INTO dt_ihc SELECT g, 'child' || g FROM generate_series(1, 2000) g;
+ANALYZE dt_pt, dt_pt1, dt_pt2, dt_ih, dt_ihc;
+SELECT parallel_material.create_arrangement('dt_pt1', '{k}');
+SELECT parallel_material.create_arrangement('dt_pt2', '{k}');
+SELECT parallel_material.create_arrangement('dt_ih', '{k}');
+SELECT parallel_material.create_arrangement('dt_ihc', '{k}');
+SELECT pg_temp.cmp('SELECT * FROM dt_p p JOIN dt_pt t ON t.k = p.k');
+SELECT pg_temp.cmp('SELECT * FROM dt_p p JOIN dt_pt2 t ON t.k = p.k');
+SELECT pg_temp.cmp('SELECT p.k, t.v FROM dt_p p JOIN dt_pt1 t ON t.k = p.k');
+SET enable_partitionwise_join = on;
+SELECT pg_temp.cmp('SELECT * FROM dt_pt q JOIN dt_pt t ON t.k = q.k WHERE q.v LIKE ''pt1_''');
+RESET enable_partitionwise_join;
+SELECT pg_temp.cmp('SELECT p.k, t.v, t.tableoid::regclass FROM dt_p p JOIN dt_ih t ON t.k = p.k');
+SELECT pg_temp.cmp('SELECT p.k, t.v FROM dt_p p JOIN ONLY dt_ih t ON t.k = p.k');
+SELECT pg_temp.cmp('SELECT p.k, t.v FROM dt_p p JOIN dt_ihc t ON t.k = p.k');
+
+DROP TABLE dt_p, dt_q, dt_a, dt_b, dt_c, dt_pt, dt_ih, dt_ihc;
