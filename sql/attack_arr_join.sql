@@ -47,6 +47,7 @@ CREATE TABLE o (k int, note text);
 CREATE TABLE customer (c_custkey int, c_name text, c_bal int);
 INSERT INTO o SELECT g, 'n' || g FROM generate_series(1, 6) g;
 INSERT INTO customer SELECT g, 'c' || g, g * 10 FROM generate_series(1, 2000) g;
+INSERT INTO customer SELECT g, 'dup' || g, -g FROM generate_series(1, 3) g;
 ANALYZE o, customer;
 SELECT parallel_material.create_arrangement('customer', '{c_custkey}');
 GRANT SELECT ON o, customer TO arr_attack_reader;
@@ -54,7 +55,7 @@ GRANT SELECT ON o, customer TO arr_attack_reader;
 -- 1. The crash: a join whose target list is exactly the node's scan tuple (no projection).
 SET SESSION AUTHORIZATION arr_attack_reader;
 SELECT pg_temp.uses($$SELECT * FROM o JOIN customer c ON c.c_custkey = o.k$$);
-SELECT * FROM o JOIN customer c ON c.c_custkey = o.k ORDER BY 1;
+SELECT * FROM o JOIN customer c ON c.c_custkey = o.k ORDER BY 1, 4;
 SELECT pg_temp.cmp($$SELECT * FROM o JOIN customer c ON c.c_custkey = o.k$$);
 -- other target lists: whole rows of either side, system columns of the arranged side,
 -- expressions, subsets, nothing at all
@@ -65,6 +66,15 @@ SELECT pg_temp.cmp($$SELECT c.ctid, c.tableoid::regclass, c.xmin = c.xmin, c.c_n
 SELECT pg_temp.cmp($$SELECT o.ctid, o.k * 2 + c.c_bal, upper(c.c_name) FROM o JOIN customer c ON c.c_custkey = o.k$$);
 SELECT pg_temp.cmp($$SELECT 1 FROM o JOIN customer c ON c.c_custkey = o.k$$);
 SELECT pg_temp.cmp($$SELECT count(*) FROM o JOIN customer c ON c.c_custkey = o.k$$);
+-- the unprojected row straight into an INSERT (ModifyTable materializes the node's own slot)
+CREATE TEMP TABLE sink (k int, note text, c_custkey int, c_name text, c_bal int);
+SET parallel_material.enable_arrangement_join = off;
+INSERT INTO sink SELECT * FROM o JOIN customer c ON c.c_custkey = o.k;
+RESET parallel_material.enable_arrangement_join;
+SELECT pg_temp.uses($$INSERT INTO sink SELECT * FROM o JOIN customer c ON c.c_custkey = o.k$$);
+INSERT INTO sink SELECT * FROM o JOIN customer c ON c.c_custkey = o.k;
+SELECT s, count(*) FROM sink s GROUP BY s ORDER BY 1;
+DROP TABLE sink;
 RESET SESSION AUTHORIZATION;
 
 -- 2. An arrangement on an inheritance parent answers for the parent alone; stock reads the

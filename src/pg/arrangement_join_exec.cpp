@@ -272,6 +272,10 @@ void group_matches(JoinState *js) {
 
 // Fills the inner part of the scan slot from a match; true when the quals accept it.
 bool load_match(JoinState *js, MinimalTuple mt) {
+    // Without a projection the scan slot itself went to our parent, which may have
+    // materialized it (a virtual slot then owns copies of its values and would not copy again):
+    // store the outer row afresh before filling in this match.
+    if (TTS_SHOULDFREE(js->css.ss.ss_ScanTupleSlot)) load_outer_row(js, js->row);
     ExecStoreMinimalTuple(mt, js->inner_slot, false);
     if (js->inner_qual != nullptr) {
         ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
