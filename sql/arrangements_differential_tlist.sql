@@ -118,7 +118,38 @@ SELECT i, q FROM results WHERE NOT same ORDER BY i;
 SELECT count(*) AS queries, count(*) FILTER (WHERE used) >= 60 AS many_through_arrangements,
        count(*) FILTER (WHERE used AND q LIKE 'SELECT * %') > 0 AS select_star_through_arrangements
   FROM results;
--- the same queries in a parallel plan (partial ArrangementJoin under Gather), once
+-- The node's fallback (a heap scan and a hash table of its own, run when the arrangement may not
+-- answer for an execution) on the same queries, forced by a hidden test setting: stock's rows
+-- again, serially and in parallel (each worker hashes the table itself).
+SET parallel_material.debug_join_fallback = on;
+CREATE TEMP TABLE fb_results (i int, same boolean, fallback boolean);
+DO $$
+DECLARE
+    r record;
+    stock text;
+    arr text;
+    l text;
+    fb boolean;
+BEGIN
+    FOR r IN SELECT i, q FROM results WHERE used ORDER BY i LOOP
+        PERFORM set_config('parallel_material.enable_arrangement_join', 'off', false);
+        stock := pg_temp.rows_of(r.q);
+        PERFORM set_config('parallel_material.enable_arrangement_join', 'on', false);
+        arr := pg_temp.rows_of(r.q);
+        fb := false;
+        FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || r.q LOOP
+            fb := fb OR l LIKE '%Fallback: heap scan%';
+        END LOOP;
+        INSERT INTO fb_results VALUES (r.i, stock IS NOT DISTINCT FROM arr, fb);
+    END LOOP;
+END $$;
+SELECT r.i, r.q FROM fb_results f JOIN results r USING (i) WHERE NOT f.same OR NOT f.fallback ORDER BY 1;
+SELECT count(*) >= 60 AS many_through_the_fallback FROM fb_results;
+RESET parallel_material.enable_arrangement_join;
+RESET parallel_material.debug_join_fallback;
+
+-- the same queries in a parallel plan (partial ArrangementJoin under Gather), through the
+-- arrangement and through the fallback
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -138,6 +169,12 @@ BEGIN
         arr := pg_temp.rows_of(r.q);
         IF stock IS DISTINCT FROM arr THEN
             RAISE WARNING 'parallel: different rows for %', r.q;
+        END IF;
+        PERFORM set_config('parallel_material.debug_join_fallback', 'on', false);
+        arr := pg_temp.rows_of(r.q);
+        PERFORM set_config('parallel_material.debug_join_fallback', 'off', false);
+        IF stock IS DISTINCT FROM arr THEN
+            RAISE WARNING 'parallel, fallback: different rows for %', r.q;
         END IF;
     END LOOP;
 END $$;

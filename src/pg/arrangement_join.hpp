@@ -23,7 +23,10 @@ constexpr const char *kJoinName = "ArrangementJoin";
 extern CustomScanMethods join_scan_methods;
 
 void register_join_methods();
+// Also defines the hidden test setting parallel_material.debug_join_fallback (superuser): every
+// execution runs the node's fallback, so that the differential tests cover it.
 void install_join_hook();
+extern bool debug_join_fallback;
 
 // When the join may not read an arrangement (arrangement_join_trust.cpp): a reason, or nullptr.
 // An arranged column is dropped (a typed table's type lost an attribute, say).

@@ -321,7 +321,10 @@ void build_fallback(JoinState *js) {
         heap_deform_tuple(tup, desc, values, isnull);
         bool null_key = false;
         for (int k = 0; k < shape->def.nkeys; ++k) null_key = null_key || isnull[shape->def.keys[k] - 1];
-        if (null_key) continue;
+        if (null_key) {
+            MemoryContextSwitchTo(js->fb_cxt);  // the scan's own allocations stay out of row_cxt
+            continue;
+        }
         resetStringInfo(&key);  // its buffer stays in fb_cxt
         encode_key_from_values(shape, values, isnull, &key);
         MinimalTuple projected = project(shape, values, isnull);
@@ -589,7 +592,9 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         }
         // The arrangement may not answer for this execution (see arrangement_join_trust.cpp):
         // the fallback reads the heap instead, and nothing is pinned or built.
-        js->fallback = exec_refusal(js->rel, js->shape->def, estate->es_snapshot);
+        js->fallback = debug_join_fallback
+                           ? "parallel_material.debug_join_fallback is on"
+                           : exec_refusal(js->rel, js->shape->def, estate->es_snapshot);
         if (js->fallback != nullptr) return;
         // Built lazily if it is not ready any more (restart, invalidation): exact either way.
         js->entry = pin_or_build(js->rel, js->shape->def);

@@ -24,6 +24,7 @@ extern "C" {
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 }
@@ -273,9 +274,16 @@ const CustomPathMethods *path_methods() { return &g_path_methods; }
 
 }  // namespace
 
+bool debug_join_fallback = false;
+
 void install_join_hook() {
     prev_join_hook = set_join_pathlist_hook;
     set_join_pathlist_hook = join_hook;
+    DefineCustomBoolVariable("parallel_material.debug_join_fallback",
+                             "Test setting: every ArrangementJoin runs its fallback (a heap scan "
+                             "and a hash table) instead of reading the arrangement.",
+                             nullptr, &debug_join_fallback, false, PGC_SUSET,
+                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
 }  // namespace pm::pg::arr
