@@ -5,6 +5,10 @@
 // EXPLAIN ANALYZE shows probes, matches and 0 bytes built. In a parallel plan (the partial path,
 // parallel-aware) the leader passes its pin on the entry to the workers through the DSM, and
 // each participant probes the same shared arrangement with the leader's snapshot.
+// When the arrangement may not answer for this execution (arrangement_join_trust.cpp: decided at
+// executor start, since plans are cached), the node runs its fallback instead: it scans the heap
+// under the query's snapshot once, keeps the arranged columns of the visible rows in a hash table
+// in backend memory, and probes that with the same keys: a hash join, exactly stock's rows.
 #include "pg/arrangement.hpp"
 #include "pg/arrangement_join.hpp"
 #include "pg/guard.hpp"
@@ -13,7 +17,9 @@
 
 extern "C" {
 #include "access/parallel.h"
+#include "access/heapam.h"
 #include "access/relation.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -36,12 +42,25 @@ namespace {
 constexpr int kBatch = 64;  // outer rows per probe_batch
 static_assert(kBatch <= static_cast<int>(core::ArrangementIndex::kMaxProbeBatch));
 
-// The parallel-aware node's DSM: the entry the leader pinned, and the workers' counters.
+// The parallel-aware node's DSM: the entry the leader pinned (or its decision to run the
+// fallback, and the definition the workers then need), and the workers' counters.
 struct SharedJoin {
     int slot;
     int64 defid;
     uint64_t index_offset;
+    bool fallback;
+    Def def;
     pg_atomic_uint64 probes, found;
+};
+
+// The fallback's hash table: one entry per visible heap row with a non-NULL key, chained per
+// bucket (indexes into entries; -1 ends a chain).
+struct FallbackEntry {
+    uint64_t hash;
+    int next;
+    int keylen;
+    const char *key;
+    MinimalTuple tuple;  // the arranged columns, as the arrangement stores them
 };
 
 struct JoinState {
@@ -89,6 +108,15 @@ struct JoinState {
     core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
     uint64_t probes, found, emitted;
     SharedJoin *shared;     // parallel-aware plans only
+    // Why this execution does not read the arrangement (nullptr: it does). Then the fallback:
+    // the hash table below, built from a heap scan on the first batch (fb_built).
+    const char *fallback;
+    bool fb_built;
+    MemoryContext fb_cxt;
+    FallbackEntry *fb_entries;
+    int fb_n;
+    int *fb_buckets;
+    uint64_t fb_mask;
     uint64_t published_probes, published_found;  // a worker's counts already added to shared
     uint64_t worker_probes, worker_found;  // leader: the workers' counters, read at shutdown
 };
@@ -111,10 +139,10 @@ void unpin_state(JoinState *js) {
     }
 }
 
-// Copies one visible version matched by row `row` of the batch (called from the probe: plain
-// C++, throws std::bad_alloc).
-void keep_match(JoinState *js, int row, const core::VersionView &v) {
-    size_t len = MAXALIGN(v.tuple_len);
+// Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
+// from the probe: plain C++, throws std::bad_alloc).
+void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len) {
+    size_t len = MAXALIGN(tuple_len);
     if (js->buf_used + len > js->buf_cap) {
         size_t cap = js->buf_cap == 0 ? 65536 : js->buf_cap;
         while (cap < js->buf_used + len) cap *= 2;
@@ -136,7 +164,7 @@ void keep_match(JoinState *js, int row, const core::VersionView &v) {
         js->order = static_cast<int *>(p);
         js->offs_cap = cap;
     }
-    memcpy(js->buf + js->buf_used, v.tuple, v.tuple_len);
+    memcpy(js->buf + js->buf_used, tuple, tuple_len);
     js->match_row[js->nmatches] = row;
     js->offs[js->nmatches++] = js->buf_used;
     js->buf_used += len;
@@ -244,6 +272,10 @@ void group_matches(JoinState *js) {
 
 // Fills the inner part of the scan slot from a match; true when the quals accept it.
 bool load_match(JoinState *js, MinimalTuple mt) {
+    // Without a projection the scan slot itself went to our parent, which may have
+    // materialized it (a virtual slot then owns copies of its values and would not copy again):
+    // store the outer row afresh before filling in this match.
+    if (TTS_SHOULDFREE(js->css.ss.ss_ScanTupleSlot)) load_outer_row(js, js->row);
     ExecStoreMinimalTuple(mt, js->inner_slot, false);
     if (js->inner_qual != nullptr) {
         ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
@@ -260,6 +292,84 @@ bool load_match(JoinState *js, MinimalTuple mt) {
     econtext->ecxt_scantuple = scan;
     ExprState *qual = js->css.ss.ps.qual;
     return qual == nullptr || ExecQual(qual, econtext);
+}
+
+// The fallback's hash table: every row of the table visible to the query's snapshot (a heap
+// scan, as stock's plan would make), keyed and projected exactly as the arrangement keys and
+// stores them. Rows with a NULL key never match and are left out. Plain PostgreSQL code (called
+// inside guarded(), no C++ object alive in these frames).
+void build_fallback(JoinState *js) {
+    const Shape *shape = js->shape;
+    EState *estate = js->css.ss.ps.state;
+    MemoryContext old = MemoryContextSwitchTo(js->fb_cxt);
+    TupleDesc desc = shape->reldesc;
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * Max(desc->natts, 1)));
+    bool *isnull = static_cast<bool *>(palloc(sizeof(bool) * Max(desc->natts, 1)));
+    int cap = 1024;
+    js->fb_entries = static_cast<FallbackEntry *>(palloc(sizeof(FallbackEntry) * cap));
+    js->fb_n = 0;
+    StringInfoData key;
+    initStringInfo(&key);
+    MemoryContext row_cxt = AllocSetContextCreate(js->fb_cxt, "ArrangementJoin fallback row",
+                                                  ALLOCSET_SMALL_SIZES);
+    TableScanDesc scan = table_beginscan(js->rel, estate->es_snapshot, 0, nullptr);
+    HeapTuple tup;
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        CHECK_FOR_INTERRUPTS();
+        MemoryContextReset(row_cxt);
+        MemoryContextSwitchTo(row_cxt);  // deforming, detoasting and projecting
+        heap_deform_tuple(tup, desc, values, isnull);
+        bool null_key = false;
+        for (int k = 0; k < shape->def.nkeys; ++k) null_key = null_key || isnull[shape->def.keys[k] - 1];
+        if (null_key) {
+            MemoryContextSwitchTo(js->fb_cxt);  // the scan's own allocations stay out of row_cxt
+            continue;
+        }
+        resetStringInfo(&key);  // its buffer stays in fb_cxt
+        encode_key_from_values(shape, values, isnull, &key);
+        MinimalTuple projected = project(shape, values, isnull);
+        MemoryContextSwitchTo(js->fb_cxt);
+        if (js->fb_n == cap) {
+            cap *= 2;
+            js->fb_entries = static_cast<FallbackEntry *>(
+                repalloc_huge(js->fb_entries, sizeof(FallbackEntry) * static_cast<Size>(cap)));
+        }
+        FallbackEntry &e = js->fb_entries[js->fb_n++];
+        e.hash = hash_key(&key);
+        e.keylen = key.len;
+        e.key = static_cast<const char *>(memcpy(palloc(Max(key.len, 1)), key.data, key.len));
+        e.tuple = static_cast<MinimalTuple>(memcpy(palloc(projected->t_len), projected, projected->t_len));
+        e.next = -1;
+    }
+    MemoryContextSwitchTo(js->fb_cxt);
+    table_endscan(scan);
+    MemoryContextDelete(row_cxt);
+    uint64_t nbuckets = 1024;
+    while (nbuckets < static_cast<uint64_t>(js->fb_n)) nbuckets *= 2;
+    js->fb_mask = nbuckets - 1;
+    js->fb_buckets = static_cast<int *>(palloc_extended(sizeof(int) * nbuckets, MCXT_ALLOC_HUGE));
+    for (uint64_t b = 0; b < nbuckets; ++b) js->fb_buckets[b] = -1;
+    for (int i = js->fb_n - 1; i >= 0; --i) {  // chains keep heap order
+        int &head = js->fb_buckets[js->fb_entries[i].hash & js->fb_mask];
+        js->fb_entries[i].next = head;
+        head = i;
+    }
+    MemoryContextSwitchTo(old);
+    js->fb_built = true;
+}
+
+// Probe i of the batch against the fallback's hash table; returns the matches kept.
+uint64_t probe_fallback(JoinState *js, int i, const core::ProbeKey &k) {
+    uint64_t n = 0;
+    for (int e = js->fb_buckets[k.hash & js->fb_mask]; e >= 0; e = js->fb_entries[e].next) {
+        const FallbackEntry &fe = js->fb_entries[e];
+        if (fe.hash != k.hash || fe.keylen != static_cast<int>(k.key_len) ||
+            memcmp(fe.key, k.key, k.key_len) != 0)
+            continue;
+        keep_bytes(js, js->probe_row[i], fe.tuple, fe.tuple->t_len);
+        ++n;
+    }
+    return n;
 }
 
 // Called inside guarded(); PostgreSQL calls here are direct (an error longjmps out through
@@ -283,7 +393,11 @@ TupleTableSlot *exec_join(JoinState *js) {
                 auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->order[js->next++]]);
                 if (load_match(js, mt)) {
                     ++js->emitted;
-                    return ExecProject(js->css.ss.ps.ps_ProjInfo);
+                    // No projection when the target list is the scan tuple itself (SELECT *):
+                    // PostgreSQL then leaves ps_ProjInfo NULL, and the scan slot is the result,
+                    // as in ExecScan.
+                    ProjectionInfo *proj = js->css.ss.ps.ps_ProjInfo;
+                    return proj != nullptr ? ExecProject(proj) : js->css.ss.ss_ScanTupleSlot;
                 }
             }
             ++js->row;
@@ -304,7 +418,12 @@ TupleTableSlot *exec_join(JoinState *js) {
                                            static_cast<uint32_t>(js->key_len[r])};
             js->probe_row[nprobes++] = r;
         }
-        if (nprobes != 0) {
+        if (nprobes != 0 && js->fallback != nullptr) {
+            js->probes += nprobes;
+            if (!js->fb_built) build_fallback(js);
+            for (int i = 0; i < nprobes; ++i)
+                js->found += probe_fallback(js, i, keys[i]);
+        } else if (nprobes != 0) {
             js->probes += nprobes;
             core::ArrangementIndex index = index_at(js->entry.index_offset);
             if (js->reader == nullptr)
@@ -317,7 +436,7 @@ TupleTableSlot *exec_join(JoinState *js) {
                                      : pg_call([&] { return version_visible(v, snap); });
                 },
                 [&](uint32_t i, const core::VersionView &v) {
-                    keep_match(js, js->probe_row[i], v);
+                    keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len);
                 });
         }
         group_matches(js);
@@ -416,6 +535,8 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     js->outer_nulls = static_cast<bool *>(palloc(sizeof(bool) * kBatch * Max(js->n_outer, 1)));
     js->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "ArrangementJoin batch",
                                           ALLOCSET_DEFAULT_SIZES);
+    js->fb_cxt = AllocSetContextCreate(CurrentMemoryContext, "ArrangementJoin fallback",
+                                       ALLOCSET_DEFAULT_SIZES);
     reset_batch(js);
     js->rel = relation_open(relid, AccessShareLock);
     // A worker takes the definition from the entry its leader pinned (initialize_worker): the
@@ -442,11 +563,18 @@ void explain_join(JoinState *js, ExplainState *es) {
                          get_attname(RelationGetRelid(js->rel), js->shape->def.keys[k], false));
     appendStringInfoChar(&buf, ')');
     ExplainPropertyText("Arrangement", buf.data, es);
+    if (js->fallback != nullptr)
+        ExplainPropertyText("Fallback", psprintf("heap scan and hash table: %s", js->fallback), es);
     if (!es->analyze) return;
     // Every participant's: the leader's own and the workers' (read at shutdown).
     ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes + js->worker_probes), es);
     ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found + js->worker_found), es);
-    ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
+    if (js->fallback == nullptr) {
+        ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
+    } else {
+        // The rows the leader's fallback hash table holds (each participant builds its own).
+        ExplainPropertyInteger("Fallback Rows Hashed", nullptr, js->fb_n, es);
+    }
 }
 
 // ---- callbacks (thin shims over guarded) ----
@@ -462,6 +590,12 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
                 elog(ERROR, "ArrangementJoin: a parallel-unsafe plan node reached a worker");
             return;
         }
+        // The arrangement may not answer for this execution (see arrangement_join_trust.cpp):
+        // the fallback reads the heap instead, and nothing is pinned or built.
+        js->fallback = debug_join_fallback
+                           ? "parallel_material.debug_join_fallback is on"
+                           : exec_refusal(js->rel, js->shape->def, estate->es_snapshot);
+        if (js->fallback != nullptr) return;
         // Built lazily if it is not ready any more (restart, invalidation): exact either way.
         js->entry = pin_or_build(js->rel, js->shape->def);
         js->pinned = true;
@@ -508,6 +642,8 @@ void initialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) 
     sh->slot = js->entry.slot;  // pinned in begin_scan, before any worker starts
     sh->defid = js->shape->def.defid;
     sh->index_offset = js->entry.index_offset;
+    sh->fallback = js->fallback != nullptr;  // then nothing is pinned: each worker scans the heap
+    sh->def = js->shape->def;
     pg_atomic_init_u64(&sh->probes, 0);
     pg_atomic_init_u64(&sh->found, 0);
     js->shared = sh;
@@ -523,6 +659,14 @@ void initialize_worker(CustomScanState *node, shm_toc *, void *coordinate) {
         auto *js = reinterpret_cast<JoinState *>(node);
         auto *sh = static_cast<SharedJoin *>(coordinate);
         js->shared = sh;
+        if (sh->fallback) {
+            // The leader's decision: each worker builds the fallback's hash table from its own
+            // heap scan under the shared snapshot (as each participant of a non-shared hash
+            // join does) and probes it with its share of the outer rows.
+            js->fallback = "decided by the leader";
+            set_shape(js, js->css.ss.ps.state, sh->def);
+            return;
+        }
         EntryInfo e = pin_slot_as_worker(sh->slot, sh->defid, sh->index_offset);
         if (e.slot < 0) elog(ERROR, "ArrangementJoin: the leader's arrangement is gone");
         js->entry = e;

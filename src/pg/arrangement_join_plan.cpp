@@ -24,6 +24,7 @@ extern "C" {
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 }
@@ -100,6 +101,9 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
     if (!bms_is_empty(innerrel->lateral_relids)) return;
     RangeTblEntry *rte = planner_rt_fetch(innerrel->relid, root);
     if (rte->relkind != RELKIND_RELATION || rte->securityQuals != NIL || rte->tablesample) return;
+    // An inheritance parent read with its children (not ONLY): its arrangement holds the
+    // parent's own rows only. (The planner clears inh for a table without children.)
+    if (rte->inh) return;
     if (!has_ready_entry(rte->relid)) return;  // cheap: no catalog access for other tables
     Path *outer = outerrel->cheapest_total_path;
     if (outer == nullptr || PATH_REQ_OUTER(outer) != nullptr || !all_vars(outer->pathtarget->exprs))
@@ -115,15 +119,15 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
 
     Relation heap = table_open(rte->relid, NoLock);  // locked by the planner already
     Oid relfilenode = heap->rd_node.relNode;
-    table_close(heap, NoLock);
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(rte->relid, defs);
     for (int i = 0; i < n; ++i) {
         const Def &d = defs[i];
         EntryInfo e = lookup(d.defid);
-        // Never plan on one that is not ready, nor on one built before a heap rewrite.
+        // Never plan on one that is not ready, nor on one built before a heap rewrite, nor on
+        // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
         if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
-        if (!covered(attrs, d)) continue;
+        if (dropped_column(heap, d) != nullptr || !covered(attrs, d)) continue;
         List *keys = NIL;
         for (int k = 0; k < d.nkeys; ++k) {
             Expr *found = nullptr;
@@ -138,6 +142,9 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             keys = lappend(keys, found);
         }
         if (list_length(keys) != d.nkeys) continue;
+        // Maintenance disabled, dropped or changed since the arrangement was created: it may
+        // have missed writes. (Checked again at executor start, for cached plans.)
+        if (untrusted_maintenance(heap, d) != nullptr) continue;
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
         add_join_path(root, joinrel, outer, false, d, keys, quals);
@@ -151,6 +158,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
                 add_join_path(root, joinrel, partial, true, d, keys, quals);
         }
     }
+    table_close(heap, NoLock);
 }
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
@@ -266,9 +274,16 @@ const CustomPathMethods *path_methods() { return &g_path_methods; }
 
 }  // namespace
 
+bool debug_join_fallback = false;
+
 void install_join_hook() {
     prev_join_hook = set_join_pathlist_hook;
     set_join_pathlist_hook = join_hook;
+    DefineCustomBoolVariable("parallel_material.debug_join_fallback",
+                             "Test setting: every ArrangementJoin runs its fallback (a heap scan "
+                             "and a hash table) instead of reading the arrangement.",
+                             nullptr, &debug_join_fallback, false, PGC_SUSET,
+                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
 }  // namespace pm::pg::arr
