@@ -188,7 +188,8 @@ const char *relation_sql_name(Relation rel);  // schema-qualified, quoted
 void drop_def_and_triggers(const char *relname, const Def *d);
 // Whether both maintenance triggers of d are on rel exactly as create_arrangement made them
 // (type, name, argument, function, no WHEN clause nor column list) and ENABLE ALWAYS.
-bool maintenance_triggers_intact(Relation rel, const Def &d);
+bool maintenance_triggers_intact(Relation rel, const Def &d, const Trigger **row = nullptr,
+                                 const Trigger **trunc = nullptr);
 
 // ---- build progress (arrangement_progress.cpp; none of these raises an error) ----
 constexpr int kProgressWaiting = 1;   // waiting for the table lock (writers)

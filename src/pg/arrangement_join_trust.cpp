@@ -73,17 +73,6 @@ TransactionId def_xmin(int64 defid) {
     return xmin;
 }
 
-bool is_row_trigger(const Trigger &t) {
-    int16 type = t.tgtype;
-    return TRIGGER_FOR_ROW(type) && TRIGGER_FOR_AFTER(type) && TRIGGER_FOR_INSERT(type) &&
-           TRIGGER_FOR_UPDATE(type) && TRIGGER_FOR_DELETE(type) && t.tgnattr == 0;
-}
-
-bool is_truncate_trigger(const Trigger &t) {
-    int16 type = t.tgtype;
-    return !TRIGGER_FOR_ROW(type) && TRIGGER_FOR_AFTER(type) && TRIGGER_FOR_TRUNCATE(type);
-}
-
 // untrusted_maintenance's answers, per (relation, definition), until the relation's relcache
 // entry is invalidated: every change of one of its triggers (CREATE, DROP, ENABLE/DISABLE,
 // RENAME) invalidates it, here and in every other backend, before anyone can write under the
@@ -130,23 +119,11 @@ const char *untrusted_maintenance(Relation rel, const Def &d) {
 namespace {
 
 const char *check_maintenance(Relation rel, const Def &d) {
-    char row_name[NAMEDATALEN], trunc_name[NAMEDATALEN], arg[32];
-    snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d.defid));
-    snprintf(trunc_name, sizeof(trunc_name), "pm_arrangement_%lld_truncate",
-             static_cast<long long>(d.defid));
-    snprintf(arg, sizeof(arg), "%lld", static_cast<long long>(d.defid));
+    // The shape create_arrangement gave them (arrangement_sql.cpp), ENABLE ALWAYS included: they
+    // fire under session_replication_role = replica too (logical apply).
     const Trigger *row = nullptr, *trunc = nullptr;
-    TriggerDesc *td = rel->trigdesc;
-    for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
-        const Trigger &t = td->triggers[i];
-        if (t.tgnargs < 1 || strcmp(t.tgargs[0], arg) != 0 || t.tgqual != nullptr) continue;
-        if (strcmp(t.tgname, row_name) == 0 && is_row_trigger(t)) row = &t;
-        if (strcmp(t.tgname, trunc_name) == 0 && is_truncate_trigger(t)) trunc = &t;
-    }
-    if (row == nullptr || trunc == nullptr) return "its maintenance triggers are missing";
-    // ENABLE ALWAYS: they fire under session_replication_role = replica too (logical apply).
-    if (row->tgenabled != TRIGGER_FIRES_ALWAYS || trunc->tgenabled != TRIGGER_FIRES_ALWAYS)
-        return "its maintenance triggers are not enabled ALWAYS";
+    if (!maintenance_triggers_intact(rel, d, &row, &trunc))
+        return "its maintenance triggers are missing, changed or not enabled ALWAYS";
     // Any change of a trigger since the arrangement was created (disabled and enabled again,
     // dropped and created again) writes a new pg_trigger row: writes may have been missed
     // meanwhile. The definition and the triggers are written by one (sub)transaction.

@@ -276,8 +276,9 @@ void check_before_lock(Oid relid, bool need_owner) {
 // The maintenance triggers are there as create_arrangement made them (AFTER, row-level on
 // INSERT OR UPDATE OR DELETE and statement-level on TRUNCATE, no WHEN clause nor column list,
 // calling _arrangement_trigger with the definition id) and fire always; otherwise writes may
-// have been missed.
-bool maintenance_triggers_intact(Relation rel, const Def &d) {
+// have been missed. row/trunc (optional) receive the two triggers found.
+bool maintenance_triggers_intact(Relation rel, const Def &d, const Trigger **row_out,
+                                 const Trigger **trunc_out) {
     char row_name[NAMEDATALEN], trunc_name[NAMEDATALEN], arg[32];
     snprintf(row_name, sizeof(row_name), "pm_arrangement_%lld", static_cast<long long>(d.defid));
     snprintf(trunc_name, sizeof(trunc_name), "pm_arrangement_%lld_truncate",
@@ -286,17 +287,19 @@ bool maintenance_triggers_intact(Relation rel, const Def &d) {
     Oid fn = trigger_function_oid();
     const auto row_type = static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
                                              TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
-    bool row = false, trunc = false;
+    const Trigger *row = nullptr, *trunc = nullptr;
     TriggerDesc *td = rel->trigdesc;
     for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
         const Trigger &t = td->triggers[i];
         if (t.tgenabled != TRIGGER_FIRES_ALWAYS || t.tgnargs != 1 || strcmp(t.tgargs[0], arg) != 0 ||
             t.tgfoid != fn || t.tgqual != nullptr || t.tgnattr != 0)
             continue;
-        if (strcmp(t.tgname, row_name) == 0 && t.tgtype == row_type) row = true;
-        if (strcmp(t.tgname, trunc_name) == 0 && t.tgtype == TRIGGER_TYPE_TRUNCATE) trunc = true;
+        if (strcmp(t.tgname, row_name) == 0 && t.tgtype == row_type) row = &t;
+        if (strcmp(t.tgname, trunc_name) == 0 && t.tgtype == TRIGGER_TYPE_TRUNCATE) trunc = &t;
     }
-    return row && trunc;
+    if (row_out != nullptr) *row_out = row;
+    if (trunc_out != nullptr) *trunc_out = trunc;
+    return row != nullptr && trunc != nullptr;
 }
 
 namespace {
