@@ -113,6 +113,20 @@ BEGIN
   RAISE WARNING 'changed: %, restored: %', d1 <> d0, d2 = d0;
 END $$;
 
+-- The registry key's fingerprint mixes the plan fingerprint with the digest: the same plan gets
+-- another key under other output settings.
+\i sql/include/attack_share.psql
+SELECT pm_wait_tracking('al_t');
+\set qk 'SELECT grp, count(*) FROM al_t GROUP BY grp ORDER BY grp'
+SELECT fingerprint AS k1 FROM parallel_material.share_keys(:'qk') \gset
+SET extra_float_digits = 0;
+SELECT fingerprint AS k2 FROM parallel_material.share_keys(:'qk') \gset
+SELECT fingerprint AS k3 FROM parallel_material.share_keys(:'qk') \gset
+RESET extra_float_digits;
+SELECT :'k1' <> :'k2' AS key_moves, :'k2' = :'k3' AS key_stable,
+       (SELECT fingerprint FROM parallel_material.share_verdicts(:'qk')) NOT IN (:'k1', :'k2') AS not_plan_fp;
+DROP FUNCTION pm_site(text);
+DROP FUNCTION pm_wait_tracking(regclass);
 DROP FUNCTION pm_digest_moves(text, text);
 DROP ROLE al_other;
 DROP TABLE al_t;

@@ -105,7 +105,12 @@ Datum share_keys(FunctionCallInfo fcinfo) {
         share_annotation(lfirst_node(CustomScan, lc), &a);
         values[0] = CStringGetTextDatum(a.verdict);
         if (reason == nullptr) {
-            values[1] = CStringGetTextDatum(a.fingerprint_hex);
+            // The key's fingerprint (plan fingerprint mixed with the settings digest), as the
+            // shared_results view shows it.
+            char hex[2 * sizeof(key.fingerprint) + 1];
+            for (size_t i = 0; i < sizeof(key.fingerprint); i++)
+                snprintf(hex + 2 * i, 3, "%02x", key.fingerprint[i]);
+            values[1] = CStringGetTextDatum(hex);
             values[2] = Int64GetDatum(static_cast<int64>(key.generation));
             values[3] = Int64GetDatum(static_cast<int64>(key.global_version));
             Datum *v = static_cast<Datum *>(palloc(sizeof(Datum) * (key.nrels + 1)));

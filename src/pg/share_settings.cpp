@@ -7,7 +7,7 @@
 // and settings no session can change on its own (internal, postmaster, sighup: one value for
 // the whole cluster). The digest (SHA-256 over "name=value" lines) is cached with a copy of the
 // values it was made from; each call compares the current values with the copy (one pass over
-// about 110 variables, no allocation) and rehashes only when one differs.
+// about 40 variables, no allocation) and rehashes only when one differs.
 #include "pg/share_settings.hpp"
 
 #include "pg/guard.hpp"
@@ -244,7 +244,12 @@ Datum pm_share_settings_digest(PG_FUNCTION_ARGS) {
         uint8 d[pm::pg::kSettingsDigestBytes];
         if (!pm::pg::settings_digest(d)) ereport(ERROR, (errmsg("settings digest failed")));
         char hex[2 * pm::pg::kSettingsDigestBytes + 1];
-        for (int i = 0; i < pm::pg::kSettingsDigestBytes; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        static const char digits[] = "0123456789abcdef";
+        for (int i = 0; i < pm::pg::kSettingsDigestBytes; i++) {
+            hex[2 * i] = digits[d[i] >> 4];
+            hex[2 * i + 1] = digits[d[i] & 15];
+        }
+        hex[2 * pm::pg::kSettingsDigestBytes] = '\0';
         return CStringGetTextDatum(hex);
     });
 }
