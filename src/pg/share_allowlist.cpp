@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
+#include "utils/guc.h"
 }
 
 namespace pm::pg {
@@ -29,6 +30,8 @@ namespace pm::pg {
 namespace {
 
 bool builtin(Oid oid) { return oid < FirstGenbkiObjectId; }
+
+bool debug_trust_immutable_functions = false;
 
 const char *volatility_word(char v) {
     return v == PROVOLATILE_STABLE ? "stable" : v == PROVOLATILE_VOLATILE ? "volatile" : "mutable";
@@ -48,7 +51,7 @@ const char *function_reason(Oid funcid) {
         text_search = t == REGCONFIGOID || t == REGDICTIONARYOID;
     }
     ReleaseSysCache(tup);
-    if (!builtin(funcid))
+    if (!builtin(funcid) && !(debug_trust_immutable_functions && volatility == PROVOLATILE_IMMUTABLE))
         return psprintf("function %s is not built-in", format_procedure(funcid));
     if (volatility != PROVOLATILE_IMMUTABLE)
         return psprintf("%s function %s", volatility_word(volatility), format_procedure(funcid));
@@ -173,6 +176,14 @@ const char *domain_reason(Oid domaintype) {
     if (DomainHasConstraints(domaintype))
         return psprintf("domain %s has constraints", format_type_be(domaintype));
     return nullptr;
+}
+
+void define_share_allowlist_gucs() {
+    DefineCustomBoolVariable("parallel_material.debug_trust_immutable_functions",
+                             "Test only: user-defined IMMUTABLE functions may be shared across "
+                             "sessions (they could lie: never in production).",
+                             nullptr, &debug_trust_immutable_functions, false, PGC_SUSET,
+                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
 }  // namespace pm::pg

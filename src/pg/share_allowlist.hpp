@@ -9,6 +9,11 @@
 
 namespace pm::pg {
 
+// parallel_material.debug_trust_immutable_functions (superuser, tests only, default off):
+// user-defined IMMUTABLE functions count as allowed, so that a test can hold a producer with a
+// gate function. Defined at load by define_share_allowlist_gucs().
+void define_share_allowlist_gucs();
+
 // A function is allowed when it is built-in (oid below FirstGenbkiObjectId: defined by
 // pg_proc.dat, part of the server binary) and immutable, and reads no text search configuration.
 const char *function_reason(Oid funcid);
