@@ -17,6 +17,16 @@ CREATE FUNCTION al_v(q text) RETURNS text LANGUAGE sql AS
 
 -- Built-in immutable functions and operators: eligible.
 SELECT al_v('SELECT grp, sum(f), max(upper(n)), count(DISTINCT id % 3) FROM al_t GROUP BY grp ORDER BY grp');
+-- ... also through the support functions of grouping sets, merge joins, hashed subplans and
+-- WITH TIES (their operators' comparison and hash functions are built-in).
+SELECT al_v('SELECT grp, n, count(*) FROM al_t GROUP BY ROLLUP (grp), CUBE (n) ORDER BY 1, 2');
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SELECT al_v('SELECT a.id, b.n FROM al_t a JOIN al_t b ON a.id = b.grp ORDER BY 1, 2');
+RESET enable_hashjoin;
+RESET enable_nestloop;
+SELECT al_v('SELECT id FROM al_t WHERE id NOT IN (SELECT grp FROM al_t) ORDER BY id');
+SELECT al_v('SELECT id FROM al_t ORDER BY grp FETCH FIRST 3 ROWS WITH TIES');
 -- A user-defined function, even IMMUTABLE (it could lie): not shared.
 CREATE FUNCTION al_double(int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT $1 * 2 $$;
 CREATE FUNCTION al_plpgsql(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN $1; END $$;

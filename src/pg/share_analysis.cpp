@@ -547,10 +547,13 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
             if (OidIsValid(wa->endInRangeFunc)) check_reason(w, function_reason(wa->endInRangeFunc));
             break;
         }
-        case T_Limit:
-            check_expr(w, castNode(Limit, plan)->limitOffset);
-            check_expr(w, castNode(Limit, plan)->limitCount);
+        case T_Limit: {
+            auto *l = castNode(Limit, plan);
+            check_expr(w, l->limitOffset);
+            check_expr(w, l->limitCount);
+            check_eq_ops(w, l->uniqNumCols, l->uniqOperators);  // FETCH ... WITH TIES
             break;
+        }
         case T_NestLoop:
             check_expr(w, castNode(NestLoop, plan)->join.joinqual);
             break;
