@@ -292,6 +292,13 @@ CREATE FUNCTION share_keys(query text, OUT verdict text, OUT fingerprint text,
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'pm_share_keys' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
+-- The digest of this session's settings that is part of every registry key (hex SHA-256), and
+-- whether a setting is in it (docs/shared-results.md, "Settings in the key").
+CREATE FUNCTION share_settings_digest() RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_share_settings_digest' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION share_setting_in_key(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pm_share_setting_in_key' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 -- ALTER TABLE ... DROP COLUMN drops the arrangements holding the column (as it drops the indexes
 -- on it); ALTER COLUMN ... TYPE re-checks key columns (an unfit key type fails the ALTER) and
 -- invalidates the arrangements holding the column (rebuilt on their next use).

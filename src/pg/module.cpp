@@ -3,6 +3,7 @@
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
 #include "pg/result_spill.hpp"
+#include "pg/share_allowlist.hpp"
 #include "pg/share_planner.hpp"
 #include "pg/share_sites.hpp"
 #include "pg/shmem.hpp"
@@ -17,6 +18,7 @@ void _PG_init(void) {
     // Settings of other files first: define_gucs() reserves the prefix, which drops the
     // placeholders that postgresql.conf values of not-yet-defined settings are kept in.
     pm::pg::define_share_gucs();
+    pm::pg::define_share_allowlist_gucs();
     pm::pg::define_result_spill_gucs();
     pm::pg::define_share_site_gucs();
     pm::pg::define_write_tracking_gucs();

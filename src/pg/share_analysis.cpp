@@ -1,22 +1,29 @@
 // share_analysis.cpp — decides whether a plan subtree's result depends only on the contents of
-// ordinary tables and on constants, so that one execution may serve every session whose snapshot
-// sees the same data. Not shareable: mutable functions (volatile, or stable: now(),
-// current_user, to_char, ...), temporary, unlogged, row-level-security, foreign and system
-// tables, TABLESAMPLE, transition tables, parameters from outside the subtree (correlated, or
-// generic-plan $n), other extensions' custom scans, row locks, plan nodes not known here.
+// ordinary tables, on constants and on the settings digest (share_settings.cpp), so that one
+// execution may serve every session whose snapshot sees the same data. By allowlist: every plan
+// node type, expression node type, function (also those reached through operator families,
+// window frame offsets, casts and I/O), type and column the subtree uses must be on the list
+// (share_allowlist.cpp); anything else makes it unshareable, and the reason names it. Not
+// shareable either: temporary, unlogged, row-level-security, foreign and system tables,
+// TABLESAMPLE, transition tables, parameters from outside the subtree (correlated, or generic-plan
+// $n), other extensions' custom scans, row locks, system columns, anonymous record values.
 #include "pg/share_analysis.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/transam.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 }
 
 #include "pg/material_node.hpp"
+#include "pg/share_allowlist.hpp"
 
 namespace pm::pg {
 
@@ -35,30 +42,278 @@ struct ExprScan {
     Walk *w;
 };
 
+const char *system_column_name(AttrNumber attno) {
+    switch (attno) {
+        case SelfItemPointerAttributeNumber:
+            return "ctid";
+        case MinTransactionIdAttributeNumber:
+            return "xmin";
+        case MinCommandIdAttributeNumber:
+            return "cmin";
+        case MaxTransactionIdAttributeNumber:
+            return "xmax";
+        case MaxCommandIdAttributeNumber:
+            return "cmax";
+        case TableOidAttributeNumber:
+            return "tableoid";
+        default:
+            return "unknown";
+    }
+}
+
+const char *sql_value_function_name(SQLValueFunctionOp op) {
+    switch (op) {
+        case SVFOP_CURRENT_DATE:
+            return "CURRENT_DATE";
+        case SVFOP_CURRENT_TIME:
+        case SVFOP_CURRENT_TIME_N:
+            return "CURRENT_TIME";
+        case SVFOP_CURRENT_TIMESTAMP:
+        case SVFOP_CURRENT_TIMESTAMP_N:
+            return "CURRENT_TIMESTAMP";
+        case SVFOP_LOCALTIME:
+        case SVFOP_LOCALTIME_N:
+            return "LOCALTIME";
+        case SVFOP_LOCALTIMESTAMP:
+        case SVFOP_LOCALTIMESTAMP_N:
+            return "LOCALTIMESTAMP";
+        case SVFOP_CURRENT_ROLE:
+            return "CURRENT_ROLE";
+        case SVFOP_CURRENT_USER:
+            return "CURRENT_USER";
+        case SVFOP_USER:
+            return "USER";
+        case SVFOP_SESSION_USER:
+            return "SESSION_USER";
+        case SVFOP_CURRENT_CATALOG:
+            return "CURRENT_CATALOG";
+        case SVFOP_CURRENT_SCHEMA:
+            return "CURRENT_SCHEMA";
+    }
+    return "SQL value function";
+}
+
+void check_expr(Walk &w, void *expr);
+
+// The equality operators a hashed SubPlan hashes with: the OpExprs of its testexpr (one, or the
+// arguments of an AND).
+void check_hashed_subplan(Walk &w, SubPlan *sp) {
+    Node *t = sp->testexpr;
+    List *ops = (t != nullptr && is_andclause(t)) ? castNode(BoolExpr, t)->args : list_make1(t);
+    ListCell *lc;
+    foreach (lc, ops) {
+        Node *op = static_cast<Node *>(lfirst(lc));
+        if (op == nullptr || !IsA(op, OpExpr)) {
+            fail(w, "hashed subplan test not understood");
+            return;
+        }
+        if (const char *r = equality_operator_reason(castNode(OpExpr, op)->opno)) {
+            fail(w, r);
+            return;
+        }
+    }
+}
+
+// The allowlist of expression node types, each with the functions and types it reaches.
+// Returns false to go on into the node's children (expression_tree_walker), true to stop.
 bool expr_walker(Node *node, ExprScan *cxt) {
     if (node == nullptr) return false;
-    if (IsA(node, Param)) {
-        Param *p = castNode(Param, node);
-        if (p->paramkind == PARAM_EXTERN) fail(*cxt->w, "generic plan parameter");
-        return false;
+    Walk &w = *cxt->w;
+    if (w.v->reason != nullptr) return true;
+    check_stack_depth();
+    const char *r = nullptr;
+    switch (nodeTag(node)) {
+        case T_List:
+        case T_TargetEntry:
+        case T_Const:
+        case T_BoolExpr:
+        case T_NamedArgExpr:
+        case T_FieldSelect:
+        case T_FieldStore:
+        case T_RelabelType:
+        case T_ArrayCoerceExpr:  // its element expression is walked as a child
+        case T_ConvertRowtypeExpr:
+        case T_CollateExpr:
+        case T_CaseExpr:
+        case T_CaseWhen:
+        case T_CaseTestExpr:
+        case T_ArrayExpr:
+        case T_RowExpr:  // an anonymous record inside the subtree; the output is checked by type
+        case T_CoalesceExpr:
+        case T_NullTest:
+        case T_BooleanTest:
+        case T_CoerceToDomainValue:
+        case T_GroupingFunc:
+        case T_AlternativeSubPlan:
+            break;
+        case T_Var: {
+            Var *v = castNode(Var, node);
+            if (v->varattno < 0)
+                r = psprintf("system column %s", system_column_name(v->varattno));
+            else if (v->varattno == 0 && v->vartype == RECORDOID)
+                r = "whole-row reference to a subquery";
+            else if (v->vartype == RECORDOID || v->vartype == RECORDARRAYOID)
+                r = "anonymous record value";
+            else
+                r = type_reason(v->vartype);
+            break;
+        }
+        case T_Param: {
+            Param *p = castNode(Param, node);
+            if (p->paramkind == PARAM_EXTERN)
+                r = "generic plan parameter";
+            else if (p->paramkind != PARAM_EXEC)
+                r = "parameter kind not supported for sharing";
+            break;
+        }
+        case T_Aggref:
+            r = function_reason(castNode(Aggref, node)->aggfnoid);
+            break;
+        case T_WindowFunc:
+            r = function_reason(castNode(WindowFunc, node)->winfnoid);
+            break;
+        case T_SortGroupClause: {  // an aggregate's ORDER BY or DISTINCT
+            auto *sgc = castNode(SortGroupClause, node);
+            r = equality_operator_reason(sgc->eqop);
+            if (r == nullptr && OidIsValid(sgc->sortop)) r = sort_operator_reason(sgc->sortop);
+            break;
+        }
+        case T_FuncExpr:
+            r = function_reason(castNode(FuncExpr, node)->funcid);
+            break;
+        case T_OpExpr:
+        case T_DistinctExpr:
+        case T_NullIfExpr:
+            set_opfuncid(reinterpret_cast<OpExpr *>(node));
+            r = operator_reason(reinterpret_cast<OpExpr *>(node)->opno);
+            break;
+        case T_ScalarArrayOpExpr: {
+            auto *sa = castNode(ScalarArrayOpExpr, node);
+            set_sa_opfuncid(sa);
+            r = operator_reason(sa->opno);
+            if (r == nullptr && OidIsValid(sa->hashfuncid)) r = function_reason(sa->hashfuncid);
+            if (r == nullptr && OidIsValid(sa->negfuncid)) r = function_reason(sa->negfuncid);
+            break;
+        }
+        case T_RowCompareExpr: {
+            auto *rc = castNode(RowCompareExpr, node);
+            ListCell *op, *fam, *l, *rr;
+            forfour(op, rc->opnos, fam, rc->opfamilies, l, rc->largs, rr, rc->rargs) {
+                r = operator_reason(lfirst_oid(op));
+                if (r == nullptr)
+                    r = family_compare_reason(lfirst_oid(fam), exprType(static_cast<Node *>(lfirst(l))),
+                                              exprType(static_cast<Node *>(lfirst(rr))));
+                if (r != nullptr) break;
+            }
+            break;
+        }
+        case T_MinMaxExpr: {
+            TypeCacheEntry *tc =
+                lookup_type_cache(castNode(MinMaxExpr, node)->minmaxtype, TYPECACHE_CMP_PROC);
+            r = OidIsValid(tc->cmp_proc) ? function_reason(tc->cmp_proc)
+                                         : "GREATEST/LEAST without a comparison function";
+            break;
+        }
+        case T_SubscriptingRef: {
+            RegProcedure handler = get_typsubscript(castNode(SubscriptingRef, node)->refcontainertype,
+                                                    nullptr);
+            if (!OidIsValid(handler) || handler >= FirstGenbkiObjectId)
+                r = "subscripting handler is not built-in";
+            break;
+        }
+        case T_CoerceViaIO: {
+            auto *io = castNode(CoerceViaIO, node);
+            Oid out, in, ioparam;
+            bool varlena;
+            getTypeOutputInfo(exprType(reinterpret_cast<Node *>(io->arg)), &out, &varlena);
+            r = function_reason(out);
+            if (r == nullptr) {
+                getTypeInputInfo(io->resulttype, &in, &ioparam);
+                r = function_reason(in);
+            }
+            break;
+        }
+        case T_CoerceToDomain:
+            r = domain_reason(castNode(CoerceToDomain, node)->resulttype);
+            break;
+        case T_SubPlan: {
+            auto *sp = castNode(SubPlan, node);
+            w.v->subplans = bms_add_member(w.v->subplans, sp->plan_id);
+            if (sp->useHashTable) check_hashed_subplan(w, sp);
+            break;
+        }
+        case T_SQLValueFunction:
+            r = psprintf("%s depends on the session",
+                         sql_value_function_name(castNode(SQLValueFunction, node)->op));
+            break;
+        case T_XmlExpr:
+            r = "XML expression";
+            break;
+        case T_CurrentOfExpr:
+            r = "WHERE CURRENT OF";
+            break;
+        case T_NextValueExpr:
+            r = "sequence";
+            break;
+        default:
+            r = psprintf("expression node %d not supported for sharing",
+                         static_cast<int>(nodeTag(node)));
+            break;
     }
-    if (IsA(node, SubPlan)) {
-        cxt->w->v->subplans = bms_add_member(cxt->w->v->subplans, castNode(SubPlan, node)->plan_id);
+    if (r != nullptr) {
+        fail(w, r);
+        return true;
     }
-    if (IsA(node, CurrentOfExpr)) fail(*cxt->w, "WHERE CURRENT OF");
+    if (w.v->reason != nullptr) return true;
     return expression_tree_walker(
         node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(expr_walker)), cxt);
 }
 
 void check_expr(Walk &w, void *expr) {
     if (expr == nullptr || w.v->reason != nullptr) return;
-    Node *node = static_cast<Node *>(expr);
-    if (contain_mutable_functions(node)) {
-        fail(w, "volatile or stable function");
+    ExprScan cxt{&w};
+    expr_walker(static_cast<Node *>(expr), &cxt);
+}
+
+void check_reason(Walk &w, const char *reason) {
+    if (reason != nullptr) fail(w, reason);
+}
+
+void check_sort_ops(Walk &w, int n, const Oid *ops) {
+    for (int i = 0; i < n && w.v->reason == nullptr; i++) check_reason(w, sort_operator_reason(ops[i]));
+}
+
+void check_eq_ops(Walk &w, int n, const Oid *ops) {
+    for (int i = 0; i < n && w.v->reason == nullptr; i++)
+        check_reason(w, equality_operator_reason(ops[i]));
+}
+
+void check_eq_op_list(Walk &w, List *ops) {
+    ListCell *lc;
+    foreach (lc, ops) {
+        if (w.v->reason != nullptr) return;
+        check_reason(w, equality_operator_reason(lfirst_oid(lc)));
+    }
+}
+
+void check_index(Walk &w, Oid indexid) {
+    if (w.v->reason != nullptr) return;
+    List *exprs = NIL;
+    if (const char *r = index_reason(indexid, &exprs)) {
+        fail(w, r);
         return;
     }
-    ExprScan cxt{&w};
-    expr_walker(node, &cxt);
+    check_expr(w, exprs);
+}
+
+// The output columns of the shared subtree: what another backend reads back.
+void check_output(Walk &w, Plan *plan) {
+    ListCell *lc;
+    foreach (lc, plan->targetlist) {
+        if (w.v->reason != nullptr) return;
+        auto *tle = lfirst_node(TargetEntry, lc);
+        check_reason(w, type_reason(exprType(reinterpret_cast<Node *>(tle->expr))));
+    }
 }
 
 const char *relation_reason(Oid relid) {
@@ -142,6 +397,12 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
         case T_IndexScan: {
             auto *s = castNode(IndexScan, plan);
             check_scanrel(w, s->scan.scanrelid);
+            check_index(w, s->indexid);
+            {
+                ListCell *op;
+                foreach (op, s->indexorderbyops)
+                    if (OidIsValid(lfirst_oid(op))) check_reason(w, sort_operator_reason(lfirst_oid(op)));
+            }
             check_expr(w, s->indexqual);
             check_expr(w, s->indexqualorig);
             check_expr(w, s->indexorderby);
@@ -151,6 +412,8 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
         case T_IndexOnlyScan: {
             auto *s = castNode(IndexOnlyScan, plan);
             check_scanrel(w, s->scan.scanrelid);
+            check_index(w, s->indexid);
+            check_expr(w, s->indextlist);
             check_expr(w, s->indexqual);
             check_expr(w, s->recheckqual);
             check_expr(w, s->indexorderby);
@@ -159,6 +422,7 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
         case T_BitmapIndexScan: {
             auto *s = castNode(BitmapIndexScan, plan);
             check_scanrel(w, s->scan.scanrelid);
+            check_index(w, s->indexid);
             check_expr(w, s->indexqual);
             check_expr(w, s->indexqualorig);
             break;
@@ -214,51 +478,122 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
             break;
         case T_ProjectSet:
         case T_Material:
-        case T_Sort:
-        case T_IncrementalSort:
-        case T_Group:
-        case T_Agg:
-        case T_Unique:
         case T_Gather:
-        case T_GatherMerge:
-        case T_SetOp:
-        case T_RecursiveUnion:
             break;
+        case T_Sort:
+        case T_IncrementalSort: {
+            auto *so = reinterpret_cast<Sort *>(plan);  // IncrementalSort starts with a Sort
+            check_sort_ops(w, so->numCols, so->sortOperators);
+            break;
+        }
+        case T_GatherMerge: {
+            auto *gm = castNode(GatherMerge, plan);
+            check_sort_ops(w, gm->numCols, gm->sortOperators);
+            break;
+        }
+        case T_Group: {
+            auto *g = castNode(Group, plan);
+            check_eq_ops(w, g->numCols, g->grpOperators);
+            break;
+        }
+        case T_Agg: {
+            auto *ag = castNode(Agg, plan);
+            check_eq_ops(w, ag->numCols, ag->grpOperators);
+            // Grouping sets: the other phases, each with its own grouping and sort.
+            ListCell *ch;
+            foreach (ch, ag->chain) {
+                auto *phase = lfirst_node(Agg, ch);
+                check_eq_ops(w, phase->numCols, phase->grpOperators);
+                if (phase->plan.lefttree != nullptr && IsA(phase->plan.lefttree, Sort)) {
+                    auto *so = castNode(Sort, phase->plan.lefttree);
+                    check_sort_ops(w, so->numCols, so->sortOperators);
+                }
+            }
+            break;
+        }
+        case T_Unique: {
+            auto *u = castNode(Unique, plan);
+            check_eq_ops(w, u->numCols, u->uniqOperators);
+            break;
+        }
+        case T_SetOp: {
+            auto *so = castNode(SetOp, plan);
+            check_eq_ops(w, so->numCols, so->dupOperators);
+            break;
+        }
+        case T_RecursiveUnion: {
+            auto *ru = castNode(RecursiveUnion, plan);
+            check_eq_ops(w, ru->numCols, ru->dupOperators);
+            break;
+        }
         case T_Hash:
             check_expr(w, castNode(Hash, plan)->hashkeys);
             break;
-        case T_Memoize:
-            check_expr(w, castNode(Memoize, plan)->param_exprs);
+        case T_Memoize: {
+            auto *m = castNode(Memoize, plan);
+            check_expr(w, m->param_exprs);
+            check_eq_ops(w, m->numKeys, m->hashOperators);
             break;
+        }
         case T_WindowAgg: {
             auto *wa = castNode(WindowAgg, plan);
             check_expr(w, wa->startOffset);
             check_expr(w, wa->endOffset);
             check_expr(w, wa->runCondition);
+            check_eq_ops(w, wa->partNumCols, wa->partOperators);
+            check_eq_ops(w, wa->ordNumCols, wa->ordOperators);
+            // RANGE frame offsets: the in_range support functions.
+            if (OidIsValid(wa->startInRangeFunc)) check_reason(w, function_reason(wa->startInRangeFunc));
+            if (OidIsValid(wa->endInRangeFunc)) check_reason(w, function_reason(wa->endInRangeFunc));
             break;
         }
-        case T_Limit:
-            check_expr(w, castNode(Limit, plan)->limitOffset);
-            check_expr(w, castNode(Limit, plan)->limitCount);
+        case T_Limit: {
+            auto *l = castNode(Limit, plan);
+            check_expr(w, l->limitOffset);
+            check_expr(w, l->limitCount);
+            check_eq_ops(w, l->uniqNumCols, l->uniqOperators);  // FETCH ... WITH TIES
             break;
+        }
         case T_NestLoop:
             check_expr(w, castNode(NestLoop, plan)->join.joinqual);
             break;
-        case T_MergeJoin:
-            check_expr(w, castNode(MergeJoin, plan)->join.joinqual);
-            check_expr(w, castNode(MergeJoin, plan)->mergeclauses);
+        case T_MergeJoin: {
+            auto *mj = castNode(MergeJoin, plan);
+            check_expr(w, mj->join.joinqual);
+            check_expr(w, mj->mergeclauses);
+            // The merge compares with its operator families' comparison functions.
+            int i = 0;
+            ListCell *mc;
+            foreach (mc, mj->mergeclauses) {
+                if (w.v->reason != nullptr) break;
+                auto *op = static_cast<Node *>(lfirst(mc));
+                if (!IsA(op, OpExpr) || list_length(castNode(OpExpr, op)->args) != 2) {
+                    fail(w, "merge clause not understood");
+                    break;
+                }
+                List *args = castNode(OpExpr, op)->args;
+                check_reason(w, family_compare_reason(mj->mergeFamilies[i],
+                                                      exprType(static_cast<Node *>(linitial(args))),
+                                                      exprType(static_cast<Node *>(lsecond(args)))));
+                i++;
+            }
             break;
+        }
         case T_HashJoin:
             check_expr(w, castNode(HashJoin, plan)->join.joinqual);
             check_expr(w, castNode(HashJoin, plan)->hashclauses);
             check_expr(w, castNode(HashJoin, plan)->hashkeys);
+            check_eq_op_list(w, castNode(HashJoin, plan)->hashoperators);
             break;
         case T_Append:
             walk_list(w, castNode(Append, plan)->appendplans, depth + 1);
             break;
-        case T_MergeAppend:
-            walk_list(w, castNode(MergeAppend, plan)->mergeplans, depth + 1);
+        case T_MergeAppend: {
+            auto *ma = castNode(MergeAppend, plan);
+            check_sort_ops(w, ma->numCols, ma->sortOperators);
+            walk_list(w, ma->mergeplans, depth + 1);
             break;
+        }
         case T_BitmapAnd:
             walk_list(w, castNode(BitmapAnd, plan)->bitmapplans, depth + 1);
             break;
@@ -284,6 +619,7 @@ ShareVerdict analyze_share(Plan *plan, PlannedStmt *stmt) {
         fail(w, "row locks (FOR UPDATE/SHARE)");
     else if (plan->extParam != nullptr)
         fail(w, "correlated parameters");
+    check_output(w, plan);
     walk_plan(w, plan, 0);
     // Subplans the subtree uses (SubPlan expressions, InitPlans, CTEs), to a fixed point.
     Bitmapset *done = nullptr;

@@ -1,6 +1,7 @@
 // share_key.cpp — builds core::ResultKey for a ParallelMaterial node and a snapshot from the
-// planning annotation (fingerprint, scanned relations) and the data versions; and the test
-// function share_keys(query), which shows the key parts each node of a query gets now.
+// planning annotation (fingerprint, scanned relations), the settings digest of this session at
+// execution (share_settings.cpp) and the data versions; and the test function
+// share_keys(query), which shows the key parts each node of a query gets now.
 #include "pg/share_key.hpp"
 
 #include <algorithm>
@@ -8,8 +9,11 @@
 #include "pg/data_versions.hpp"
 #include "pg/guard.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/share_settings.hpp"
 
 extern "C" {
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/snapmgr.h"
@@ -31,6 +35,23 @@ int hex_value(char c) {
     return -1;
 }
 
+// The key's fingerprint: SHA-256 of the plan fingerprint and the settings digest, truncated.
+// A session whose settings differ in anything that may change the rows or their bytes gets
+// another key (a crafted plan cannot reach another session's key without a SHA-256 collision).
+bool mix_settings(uint8_t *fingerprint, size_t n) {
+    uint8 settings[kSettingsDigestBytes];
+    if (!settings_digest(settings)) return false;
+    uint8 out[PG_SHA256_DIGEST_LENGTH];
+    pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+    bool ok = ctx != nullptr && pg_cryptohash_init(ctx) == 0 &&
+              pg_cryptohash_update(ctx, fingerprint, n) == 0 &&
+              pg_cryptohash_update(ctx, settings, sizeof(settings)) == 0 &&
+              pg_cryptohash_final(ctx, out, sizeof(out)) == 0;
+    if (ctx != nullptr) pg_cryptohash_free(ctx);
+    if (ok) memcpy(fingerprint, out, n);
+    return ok;
+}
+
 }  // namespace
 
 const char *share_key_for(CustomScan *cs, Snapshot snapshot, core::ResultKey *key) {
@@ -44,6 +65,7 @@ const char *share_key_for(CustomScan *cs, Snapshot snapshot, core::ResultKey *ke
         if (hi < 0 || lo < 0) return "bad fingerprint";
         key->fingerprint[i] = static_cast<uint8_t>(hi * 16 + lo);
     }
+    if (!mix_settings(key->fingerprint, sizeof(key->fingerprint))) return "settings digest failed";
     int n = list_length(a.relids);
     if (n > static_cast<int>(core::kMaxKeyRelations)) return "too many relations for a key";
     Oid relids[core::kMaxKeyRelations];
@@ -83,7 +105,12 @@ Datum share_keys(FunctionCallInfo fcinfo) {
         share_annotation(lfirst_node(CustomScan, lc), &a);
         values[0] = CStringGetTextDatum(a.verdict);
         if (reason == nullptr) {
-            values[1] = CStringGetTextDatum(a.fingerprint_hex);
+            // The key's fingerprint (plan fingerprint mixed with the settings digest), as the
+            // shared_results view shows it.
+            char hex[2 * sizeof(key.fingerprint) + 1];
+            for (size_t i = 0; i < sizeof(key.fingerprint); i++)
+                snprintf(hex + 2 * i, 3, "%02x", key.fingerprint[i]);
+            values[1] = CStringGetTextDatum(hex);
             values[2] = Int64GetDatum(static_cast<int64>(key.generation));
             values[3] = Int64GetDatum(static_cast<int64>(key.global_version));
             Datum *v = static_cast<Datum *>(palloc(sizeof(Datum) * (key.nrels + 1)));

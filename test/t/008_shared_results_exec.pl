@@ -29,7 +29,9 @@ CREATE FUNCTION gated_pos(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
   $$ BEGIN IF $1 > 300 THEN PERFORM pg_advisory_lock_shared(4242);
      PERFORM pg_advisory_unlock_shared(4242); END IF; RETURN $1 > 0; END $$;
 });
+# The gate is a user-defined IMMUTABLE function: trusted here for the test only.
 my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_whole_results = off;
+SET parallel_material.debug_trust_immutable_functions = on;
 SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_memoize = off;
 SET max_parallel_workers_per_gather = 0;};
 # An uncorrelated ALL SubPlan over a Materialize whose child waits at the gate: while the test
