@@ -53,6 +53,17 @@ SET parallel_material.enable = off;
 :qwhole;
 RESET parallel_material.enable;
 
+-- bob again, in a session whose typmod cache holds four other anonymous record types under the
+-- typmods alice's results carry (on the unfixed code this crashed the server or read another
+-- entry's bytes): stock's rows.
+\c - pm_rec_bob
+SET client_min_messages = warning;
+SELECT ROW('a'::bytea, 'b'::bytea), ROW(1::int8, 'z'::text), ROW(now() IS NULL, 2::int4),
+       ROW(3::int4, 4::int4, 5::int4);
+:qrow;
+:qagg;
+:qwhole;
+
 -- carol: the named composite result is shared with her.
 \c - pm_rec_carol
 SET client_min_messages = warning;
