@@ -390,6 +390,11 @@ EntryState ResultRegistry::state(const ResultRef &ref) const {
     return checked(ref)->info.state;
 }
 
+int32_t ResultRegistry::producer_pid(const ResultRef &ref) const {
+    Locked guard(header()->lock);
+    return checked(ref)->info.producer_pid;
+}
+
 void ResultRegistry::release(ResultRef *ref) {
     if (!ref->valid()) return;
     Doomed doomed;

@@ -154,6 +154,9 @@ List *plan_and_find_shared_nodes(const char *query) {
         Query *q = lfirst_node(Query, lc);
         if (q->commandType == CMD_UTILITY) continue;
         PlannedStmt *stmt = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
+        // Issue 12: the privileges running the query needs (as EXPLAIN checks them), so that
+        // share_verdicts()/share_keys() never answer for relations the caller cannot read.
+        (void)ExecCheckRTPerms(stmt->rtable, true);
         gather(stmt->planTree, &nodes);
         ListCell *sp;
         foreach (sp, stmt->subplans) gather(static_cast<Plan *>(lfirst(sp)), &nodes);

@@ -155,6 +155,8 @@ public:
     uint64_t spill_bytes_in_use() const;
     // The pinned entry's current state (a reader polls it: Failed means its producer is gone).
     EntryState state(const ResultRef &ref) const;
+    // The pinned entry's producer (its pid at acquire).
+    int32_t producer_pid(const ResultRef &ref) const;
     // Drops a pin; frees a Failed or reset entry when the last pin goes.
     void release(ResultRef *ref);
     // Fails every Producing entry of pid (its process exited). Returns how many.
