@@ -4,8 +4,11 @@
 #include "pg/material_share.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "parallel_material/core/result_registry.hpp"
@@ -131,6 +134,9 @@ public:
     bool published = false;
     bool borrowed = false;  // a parallel worker following its leader: the pin is the leader's
     uint64_t verify_upto = 0;  // Verify: log position up to which rows were read before
+    // Verify, once the child gave a row out of the order read before: the rows read before that
+    // have not come again (hash of the row -> its log position).
+    std::unique_ptr<std::unordered_multimap<size_t, uint64_t>> unmatched;
     pg_atomic_uint32 *pulling = nullptr;  // producer: the entry's "inside the plan" flag
 };
 
@@ -198,6 +204,7 @@ void reset_run(NodeShare *ns, bool borrowed) {
     ns->log_bytes = 0;
     ns->published = false;
     ns->borrowed = borrowed;
+    ns->unmatched.reset();
 }
 
 // The entry's ring: sized from the planner's estimate (4x, at least 1 MB), at most
@@ -380,29 +387,65 @@ namespace {
     pg_call([] {
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("the session producing a shared result failed after this query had read "
-                        "part of it, and running the plan here gave other rows first"),
+                 errmsg("the session producing a shared result failed or went idle after this "
+                        "query had read part of it, and running the plan here did not give "
+                        "those rows again"),
                  errhint("Run the query again.")));
     });
     throw core::Error(core::Error::Code::Internal, "unreachable");
 }
 
 void finish_verify(NodeShare *ns) {
-    share_stop(ns);  // drops the pin on the failed entry (freed with its last pin)
+    share_stop(ns);  // drops the pin on the entry (a failed one is freed with its last pin)
     ns->role = Role::None;
+    ns->unmatched.reset();
+}
+
+size_t row_hash(const void *data, uint32_t len) {
+    return std::hash<std::string_view>{}(std::string_view(static_cast<const char *>(data), len));
+}
+
+// Out-of-order check: a row of the child equal (byte for byte) to a row read before that has
+// not come again is that row (dropped); any other row is new.
+bool match_unordered(NodeShare *ns, const void *data, uint32_t len) {
+    auto range = ns->unmatched->equal_range(row_hash(data, len));
+    for (auto it = range.first; it != range.second; ++it) {
+        core::RecordView rec;
+        ns->log->seek(ns->cursor, it->second);
+        if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record)
+            continue;
+        if (rec.len != len || memcmp(rec.data, data, len) != 0) continue;
+        ns->unmatched->erase(it);
+        if (ns->unmatched->empty()) finish_verify(ns);
+        return true;
+    }
+    return false;
 }
 }  // namespace
 
 bool share_check_row(NodeShare *ns, const void *data, uint32_t len) {
     if (!share_verifying(ns)) return false;
-    core::RecordView rec;
-    if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
-        finish_verify(ns);
-        return false;
+    if (ns->unmatched == nullptr) {
+        core::RecordView rec;
+        if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
+            finish_verify(ns);
+            return false;
+        }
+        if (rec.len == len && memcmp(rec.data, data, len) == 0) {
+            if (ns->cursor.position() >= ns->verify_upto) finish_verify(ns);
+            return true;
+        }
+        // Another order (a synchronized scan started elsewhere, ties of a sort, a hash table
+        // filled in another order): the rows read before must all come again, in any order;
+        // the others are used as they come. The result is a permutation of stock's rows that
+        // keeps every ordering the plan guarantees: the rows read before are the first ones of
+        // an ordered result, so all rows after them sort after them.
+        ns->unmatched = std::make_unique<std::unordered_multimap<size_t, uint64_t>>();
+        ns->unmatched->emplace(row_hash(rec.data, rec.len), rec.pos);
+        while (ns->log->reread(ns->cursor, ns->verify_upto, &rec) == core::ReadStatus::Record)
+            ns->unmatched->emplace(row_hash(rec.data, rec.len), rec.pos);
     }
-    if (rec.len != len || memcmp(rec.data, data, len) != 0) copied_rows_differ();
-    if (ns->cursor.position() >= ns->verify_upto) finish_verify(ns);
-    return true;
+    return match_unordered(ns, data, len);
 }
 
 void share_check_end(NodeShare *ns) {
