@@ -353,7 +353,8 @@ SpillVerdict ResultRegistry::reserve_spill(const ResultRef &ref, uint64_t bytes,
         Header *h = header();
         Entry *e = checked(ref);
         const uint32_t role = e->info.role;
-        if (!e->info.quota_exempt) {
+        // The role's spill is part of the total: below role_limit in total, no need to sum it.
+        if (!e->info.quota_exempt && h->spill_total + bytes > role_limit) {
             uint64_t role_spill = 0;
             for (uint32_t i = 0; i < h->max_entries; i++) {
                 const Entry *o = entry(i);
