@@ -252,8 +252,9 @@ CREATE FUNCTION share_verdicts(query text, OUT verdict text, OUT fingerprint tex
     AS 'MODULE_PATHNAME', 'pm_share_verdicts' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 -- Results shared across sessions (docs/shared-results.md). The registry exists when the library
--- is preloaded and parallel_material.shared_memory > 0; nothing produces entries yet (the
--- executor wire-up is not built), so the view lists what the registry holds, normally nothing.
+-- is preloaded and parallel_material.shared_memory > 0. Readable by everyone, as
+-- pg_stat_activity: the statement, key and relations of another role's entry only with
+-- pg_read_all_stats (or that role's privileges), other databases' entries not at all.
 CREATE FUNCTION shared_results(
     OUT fingerprint text,
     OUT query text,
@@ -266,7 +267,8 @@ CREATE FUNCTION shared_results(
     OUT age interval,
     OUT producer_pid integer,
     OUT spilled_bytes bigint,
-    OUT spill_file text)
+    OUT spill_file text,
+    OUT producer_role oid)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'pm_shared_results' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE VIEW shared_results AS SELECT * FROM shared_results();

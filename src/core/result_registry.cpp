@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -45,6 +46,7 @@ struct ResultRegistry::Header {
     uint64_t alloc_off;     // allocator region, from the region start
     uint64_t alloc_size;
     uint64_t next_serial;   // under lock
+    uint64_t spill_total;   // under lock: sum of the live entries' spilled_bytes
     char spill_prefix[kSpillPrefixBytes];  // "" = no spill files
 };
 
@@ -70,6 +72,7 @@ void ResultRegistry::format(void *region, size_t size, uint32_t max_entries,
     h->alloc_off = h->entries_off + align_up(sizeof(Entry) * max_entries);
     h->alloc_size = size - h->alloc_off;
     h->next_serial = 1;
+    h->spill_total = 0;
     memset(h->spill_prefix, 0, sizeof(h->spill_prefix));
     memcpy(h->spill_prefix, spill_prefix, strlen(spill_prefix));
     for (uint32_t i = 0; i < max_entries; i++) {
@@ -153,27 +156,33 @@ void ResultRegistry::free_entry(Entry *e, Doomed *doomed) {
     e->serial = header()->next_serial++;
 }
 
-// Under the lock: frees the least-recently-used unpinned entry. False when none.
-bool ResultRegistry::evict_one(Doomed *doomed) {
+// Under the lock: frees the least-recently-used unpinned entry (see the declaration).
+bool ResultRegistry::evict_one(Doomed *doomed, bool role_only, uint32_t role, bool spilled_only,
+                               uint64_t *freed_bytes, uint64_t *freed_spill) {
     Entry *victim = nullptr;
     for (uint32_t i = 0; i < header()->max_entries; i++) {
         Entry *e = entry(i);
         if (e->info.state == EntryState::Free || e->info.readers != 0) continue;
         if (e->info.state == EntryState::Producing) continue;  // its producer holds a pin
+        if (role_only && e->info.role != role) continue;
+        if (spilled_only && e->info.spilled_bytes == 0) continue;
         if (victim == nullptr || e->info.last_used < victim->info.last_used) victim = e;
     }
     if (victim == nullptr) return false;
+    if (freed_bytes != nullptr) *freed_bytes = victim->info.bytes;
+    if (freed_spill != nullptr) *freed_spill = victim->info.spilled_bytes;
     free_entry(victim, doomed);
     return true;
 }
 
 AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid,
-                                      int64_t now, const char *sample, ResultRef *ref) {
+                                      int64_t now, const char *sample, ResultRef *ref,
+                                      const Owner &owner) {
     Doomed doomed;
     AcquireResult res = AcquireResult::NoSpace;
     try {
         Locked guard(header()->lock);
-        res = acquire_locked(key, cfg, pid, now, sample, ref, &doomed);
+        res = acquire_locked(key, cfg, pid, now, sample, ref, owner, &doomed);
     } catch (...) {
         release_spills(doomed);
         throw;
@@ -185,17 +194,20 @@ AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg
 // Under the lock.
 AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConfig &cfg,
                                              int32_t pid, int64_t now, const char *sample,
-                                             ResultRef *ref, Doomed *doomed) {
+                                             ResultRef *ref, const Owner &owner,
+                                             Doomed *doomed) {
     *ref = ResultRef();
     size_t log_size = TupleLog::region_size(cfg);  // validates nothing; create() does
     Header *h = header();
     Entry *free_slot = nullptr;
+    uint64_t role_bytes = 0;  // log memory of owner's entries (summed in the same scan)
     for (uint32_t i = 0; i < h->max_entries; i++) {
         Entry *e = entry(i);
         if (e->info.state == EntryState::Free) {
             if (free_slot == nullptr) free_slot = e;
             continue;
         }
+        if (e->info.role == owner.role) role_bytes += e->info.bytes;
         if (e->hidden || !(e->info.key == key)) continue;
         if (e->info.state == EntryState::TooLarge) {
             e->info.hits++;
@@ -209,6 +221,14 @@ AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConf
         return e->info.state == EntryState::Ready ? AcquireResult::Hit : AcquireResult::Attach;
     }
     if (log_size + kAlign > h->alloc_size) return AcquireResult::NoSpace;
+    // The owner's share of the log memory: its own least recently used entries make room first.
+    if (!owner.exempt) {
+        while (role_bytes + log_size > owner.max_log_bytes) {
+            uint64_t freed = 0;
+            if (!evict_one(doomed, true, owner.role, false, &freed)) return AcquireResult::RoleQuota;
+            role_bytes = role_bytes > freed ? role_bytes - freed : 0;
+        }
+    }
     FixedRegionAllocator alloc = FixedRegionAllocator::attach(region_ + h->alloc_off);
     uint64_t off = 0;
     for (;;) {
@@ -240,6 +260,8 @@ AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConf
     e->info.key = key;
     e->info.state = EntryState::Producing;
     e->info.producer_pid = pid;
+    e->info.role = owner.role;
+    e->info.quota_exempt = owner.exempt;
     e->info.readers = 1;
     e->info.bytes = log_size;
     e->info.created_at = now;
@@ -302,6 +324,7 @@ void ResultRegistry::drop_log(Entry *e, Doomed *doomed) {
     e->log_off = 0;
     e->info.spill_file = false;
     e->info.bytes = 0;
+    header()->spill_total -= std::min(header()->spill_total, e->info.spilled_bytes);
     e->info.spilled_bytes = 0;
 }
 
@@ -315,12 +338,62 @@ void ResultRegistry::note_spill(const ResultRef &ref, uint64_t bytes) {
     Locked guard(header()->lock);
     Entry *e = checked(ref);
     e->info.spill_file = true;
-    if (bytes > e->info.spilled_bytes) e->info.spilled_bytes = bytes;
+    if (bytes > e->info.spilled_bytes) {
+        header()->spill_total += bytes - e->info.spilled_bytes;
+        e->info.spilled_bytes = bytes;
+    }
+}
+
+SpillVerdict ResultRegistry::reserve_spill(const ResultRef &ref, uint64_t bytes,
+                                           uint64_t total_limit, uint64_t role_limit) {
+    Doomed doomed;
+    SpillVerdict verdict = SpillVerdict::Ok;
+    {
+        Locked guard(header()->lock);
+        Header *h = header();
+        Entry *e = checked(ref);
+        const uint32_t role = e->info.role;
+        // The role's spill is part of the total: below role_limit in total, no need to sum it.
+        if (!e->info.quota_exempt && h->spill_total + bytes > role_limit) {
+            uint64_t role_spill = 0;
+            for (uint32_t i = 0; i < h->max_entries; i++) {
+                const Entry *o = entry(i);
+                if (o->info.state != EntryState::Free && o->info.role == role)
+                    role_spill += o->info.spilled_bytes;
+            }
+            while (verdict == SpillVerdict::Ok && role_spill + bytes > role_limit) {
+                uint64_t freed = 0;
+                if (!evict_one(&doomed, true, role, true, nullptr, &freed))
+                    verdict = SpillVerdict::RoleLimit;
+                else
+                    role_spill = role_spill > freed ? role_spill - freed : 0;
+            }
+        }
+        while (verdict == SpillVerdict::Ok && h->spill_total + bytes > total_limit)
+            if (!evict_one(&doomed, false, 0, true)) verdict = SpillVerdict::TotalLimit;
+        if (verdict == SpillVerdict::Ok) {
+            e->info.spill_file = true;
+            e->info.spilled_bytes += bytes;
+            h->spill_total += bytes;
+        }
+    }
+    release_spills(doomed);
+    return verdict;
+}
+
+uint64_t ResultRegistry::spill_bytes_in_use() const {
+    Locked guard(header()->lock);
+    return header()->spill_total;
 }
 
 EntryState ResultRegistry::state(const ResultRef &ref) const {
     Locked guard(header()->lock);
     return checked(ref)->info.state;
+}
+
+int32_t ResultRegistry::producer_pid(const ResultRef &ref) const {
+    Locked guard(header()->lock);
+    return checked(ref)->info.producer_pid;
 }
 
 void ResultRegistry::release(ResultRef *ref) {

@@ -1,13 +1,19 @@
 // data_version_functions.cpp — SQL functions over the shared data versions: the key version a
 // relation has for the current snapshot (or why sharing would be skipped), the reset, and a
 // superuser-only test hook that registers an in-progress committer by hand.
+// Issue 12: data_version() and data_version_info() answer only to a role that may read the
+// relation (SELECT on it or on one of its columns, as a query of it would need); otherwise they
+// raise PostgreSQL's "permission denied" error.
 #include "pg/data_versions.hpp"
 #include "pg/guard.hpp"
 #include "pg/shmem.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
@@ -32,7 +38,17 @@ struct Answer {
     uint64 version;
 };
 
+// SELECT on the relation, or on any of its columns (what SELECT count(*) FROM rel needs).
+void require_select(Oid relid) {
+    const AclResult r = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+    if (r == ACLCHECK_OK ||
+        pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ANY) == ACLCHECK_OK)
+        return;
+    aclcheck_error(r, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
+}
+
 Answer answer_for(Oid relid) {
+    pm::pg::pg_call([&] { require_select(relid); });
     Answer a{nullptr, {}, 0};
     // Writes of temporary tables are not tracked (they are never shared).
     if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP) {

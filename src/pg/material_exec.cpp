@@ -285,7 +285,7 @@ bool produce_one(MaterialState *st) {
                 break;
         }
     }
-    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    TupleTableSlot *slot = share_pull(st->share, st->child);
     if (TupIsNull(slot)) {
         share_check_end(st->share);
         st->child_done = true;
@@ -445,7 +445,7 @@ TupleTableSlot *exec_direct(MaterialState *st) {
     }
     TupleTableSlot *slot;
     for (;;) {
-        slot = pg_call([&] { return ExecProcNode(st->child); });
+        slot = share_pull(st->share, st->child);
         if (TupIsNull(slot)) {
             share_check_end(st->share);
             st->child_done = true;
@@ -481,7 +481,7 @@ void finish_direct(MaterialState *st) {
         return;
     EState *estate = st->css.ss.ps.state;
     pg_call([&] { PushActiveSnapshot(estate->es_snapshot); });
-    TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->child); });
+    TupleTableSlot *slot = share_pull(st->share, st->child);
     pg_call([] { PopActiveSnapshot(); });
     if (TupIsNull(slot)) {
         st->child_done = true;

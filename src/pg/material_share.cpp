@@ -4,8 +4,11 @@
 #include "pg/material_share.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "parallel_material/core/result_registry.hpp"
@@ -19,9 +22,12 @@
 
 extern "C" {
 #include "access/parallel.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
@@ -32,14 +38,31 @@ namespace {
 
 enum class Role { None, Produce, Attach, Hit, Verify };
 
+// Thrown by a reader's sleep when it has waited long enough for an idle producer (issue 12,
+// share_wait_timeout): share_next catches it and runs the plan itself (take-over).
+struct ProducerIdle {
+    const char *why;
+};
+
 // Waits of a reader (and wakeups by the producer) on the entry slot's ConditionVariable. Sleeps
 // are timed: a producer that exits without failing the log is noticed through the registry
 // (its exit callback fails the entry), so a reader never waits for a process that is gone.
+// Bounded waits (issue 12): a reader sleeps in slices of at most 10 ms; a slice that ends
+// without a wake-up (nothing appended, sealed or failed meanwhile) while the producer is not
+// inside its shared plan (the entry's `pulling` flag: its portal is suspended, its client is not
+// reading, its query works elsewhere) or waits for a lock or its client counts as idle time.
+// Once the idle time reaches share_wait_timeout, or at once when the producer is not pulling and
+// its session waits for the client's next command, the reader gives up (ProducerIdle).
 class EntryHooks final : public core::WaitHooks {
 public:
     EntryHooks(ConditionVariable *cv, core::ResultRegistry *reg, const core::ResultRef *ref)
         : cv_(cv), reg_(reg), ref_(ref) {}
-    void set_log(core::TupleLog *log) { log_ = log; }
+    void set_log(core::TupleLog *log) {
+        log_ = log;
+        pulling_ = shared_result_pulling(ref_->slot);
+        producer_pid_ = reg_->producer_pid(*ref_);
+        bound_us_ = static_cast<int64_t>(share_wait_timeout_ms()) * 1000;
+    }
     void check_interrupts() override {
         pg_call([] { CHECK_FOR_INTERRUPTS(); });
     }
@@ -47,11 +70,27 @@ public:
         pg_call([&] { ConditionVariablePrepareToSleep(cv_); });
     }
     void sleep() override {
-        pg_call([&] { (void)ConditionVariableTimedSleep(cv_, 100, PG_WAIT_EXTENSION); });
+        const bool bounded = log_ != nullptr && bound_us_ >= 0 && pulling_ != nullptr;
+        long slice_ms = 100;
+        if (bounded) slice_ms = std::clamp<long>((bound_us_ - idle_us_) / 1000, 1, 10);
+        const TimestampTz start = bounded ? GetCurrentTimestamp() : 0;
+        const bool timed_out = pg_call(
+            [&] { return ConditionVariableTimedSleep(cv_, slice_ms, PG_WAIT_EXTENSION); });
         if (log_ != nullptr) {
             const core::EntryState st = reg_->state(*ref_);
             if (st == core::EntryState::Failed || st == core::EntryState::TooLarge) log_->fail();
         }
+        if (!bounded || !timed_out) return;  // woken: the producer appended, sealed or failed
+        const bool in_plan = pg_atomic_read_u32(pulling_) != 0;
+        const uint32 wait = producer_wait_event();
+        const uint32 wait_class = wait & 0xFF000000U;
+        if (!in_plan && wait == WAIT_EVENT_CLIENT_READ)
+            throw ProducerIdle{"the producing session is idle"};
+        if (in_plan && wait_class != PG_WAIT_LOCK && wait_class != PG_WAIT_CLIENT) return;
+        idle_us_ += GetCurrentTimestamp() - start;
+        if (idle_us_ >= bound_us_)
+            throw ProducerIdle{"the producing session was idle for "
+                               "parallel_material.share_wait_timeout"};
     }
     void cancel_sleep() override {
         pg_call([] { ConditionVariableCancelSleep(); });
@@ -61,10 +100,21 @@ public:
     }
 
 private:
+    // The producer's current wait event (0: running, or gone).
+    uint32 producer_wait_event() const {
+        return pg_call([&]() -> uint32 {
+            PGPROC *proc = BackendPidGetProc(producer_pid_);
+            return proc == nullptr ? 0 : *static_cast<volatile uint32 *>(&proc->wait_event_info);
+        });
+    }
     ConditionVariable *cv_;
     core::ResultRegistry *reg_;
     const core::ResultRef *ref_;
     core::TupleLog *log_ = nullptr;  // readers only: failed when the entry is found failed
+    pg_atomic_uint32 *pulling_ = nullptr;  // readers: the producer's "inside the plan" flag
+    int32_t producer_pid_ = 0;
+    int64_t bound_us_ = -1;  // share_wait_timeout (readers); -1: no bound
+    int64_t idle_us_ = 0;    // idle time waited so far in this run
 };
 
 }  // namespace
@@ -84,6 +134,10 @@ public:
     bool published = false;
     bool borrowed = false;  // a parallel worker following its leader: the pin is the leader's
     uint64_t verify_upto = 0;  // Verify: log position up to which rows were read before
+    // Verify, once the child gave a row out of the order read before: the rows read before that
+    // have not come again (hash of the row -> its log position).
+    std::unique_ptr<std::unordered_multimap<size_t, uint64_t>> unmatched;
+    pg_atomic_uint32 *pulling = nullptr;  // producer: the entry's "inside the plan" flag
 };
 
 namespace {
@@ -111,7 +165,33 @@ void start_producing(NodeShare *ns) {
         g_exit_registered = true;
     }
     ns->role = Role::Produce;
+    ns->pulling = shared_result_pulling(ns->ref.slot);
     g_producing.push_back(ns);
+}
+
+// The statement's own text (not the rest of a multi-statement message: issue 12), cut to the
+// sample size on a character boundary.
+std::string statement_sample(EState *estate) {
+    const char *src = estate->es_sourceText;
+    if (src == nullptr) return std::string();
+    const size_t full = strlen(src);
+    size_t loc = 0, len = full;
+    if (const PlannedStmt *ps = estate->es_plannedstmt) {
+        if (ps->stmt_location >= 0 && static_cast<size_t>(ps->stmt_location) <= full) {
+            loc = static_cast<size_t>(ps->stmt_location);
+            len = full - loc;
+            if (ps->stmt_len > 0 && static_cast<size_t>(ps->stmt_len) < len)
+                len = static_cast<size_t>(ps->stmt_len);
+        }
+    }
+    const char *p = src + loc;
+    while (len > 0 && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) {
+        p++;
+        len--;
+    }
+    const int limit = static_cast<int>(std::min(len, core::kSampleBytes - 1));
+    const int cut = pg_call([&] { return pg_mbcliplen(p, limit, limit); });
+    return std::string(p, static_cast<size_t>(cut));
 }
 
 // Ends the previous run and clears what a run records.
@@ -124,6 +204,7 @@ void reset_run(NodeShare *ns, bool borrowed) {
     ns->log_bytes = 0;
     ns->published = false;
     ns->borrowed = borrowed;
+    ns->unmatched.reset();
 }
 
 // The entry's ring: sized from the planner's estimate (4x, at least 1 MB), at most
@@ -173,13 +254,17 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
         return "no shared memory for results (parallel_material.shared_memory = 0)";
     core::LogConfig cfg;
     if (!entry_config(child->plan, &cfg)) return "parallel_material.share_max_bytes too small";
-    const char *sample = estate->es_sourceText != nullptr ? estate->es_sourceText : "";
+    const std::string sample = statement_sample(estate);
     ns->reg = reg;
-    const core::AcquireResult answer =
-        reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(), sample, &ns->ref);
+    core::Owner owner;
+    pg_call([&] { owner = owner_for_new_entry(reg); });
+    const core::AcquireResult answer = reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(),
+                                                    sample.c_str(), &ns->ref, owner);
     switch (answer) {
         case core::AcquireResult::NoSpace:
             return "no room in parallel_material.shared_memory";
+        case core::AcquireResult::RoleQuota:
+            return "this role's share of parallel_material.shared_memory is in use";
         case core::AcquireResult::TooLarge:
             return "an earlier run found the result larger than parallel_material.share_max_bytes";
         case core::AcquireResult::Produce:
@@ -196,6 +281,11 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
             if (!g_producing.empty()) {
                 reg->release(&ns->ref);
                 return "this session is itself producing a shared result";
+            }
+            // share_wait_timeout = 0: never wait for another session's producer.
+            if (share_wait_timeout_ms() == 0) {
+                reg->release(&ns->ref);
+                return "parallel_material.share_wait_timeout is 0";
             }
             [[fallthrough]];
         case core::AcquireResult::Hit: {
@@ -297,29 +387,65 @@ namespace {
     pg_call([] {
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("the session producing a shared result failed after this query had read "
-                        "part of it, and running the plan here gave other rows first"),
+                 errmsg("the session producing a shared result failed or went idle after this "
+                        "query had read part of it, and running the plan here did not give "
+                        "those rows again"),
                  errhint("Run the query again.")));
     });
     throw core::Error(core::Error::Code::Internal, "unreachable");
 }
 
 void finish_verify(NodeShare *ns) {
-    share_stop(ns);  // drops the pin on the failed entry (freed with its last pin)
+    share_stop(ns);  // drops the pin on the entry (a failed one is freed with its last pin)
     ns->role = Role::None;
+    ns->unmatched.reset();
+}
+
+size_t row_hash(const void *data, uint32_t len) {
+    return std::hash<std::string_view>{}(std::string_view(static_cast<const char *>(data), len));
+}
+
+// Out-of-order check: a row of the child equal (byte for byte) to a row read before that has
+// not come again is that row (dropped); any other row is new.
+bool match_unordered(NodeShare *ns, const void *data, uint32_t len) {
+    auto range = ns->unmatched->equal_range(row_hash(data, len));
+    for (auto it = range.first; it != range.second; ++it) {
+        core::RecordView rec;
+        ns->log->seek(ns->cursor, it->second);
+        if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record)
+            continue;
+        if (rec.len != len || memcmp(rec.data, data, len) != 0) continue;
+        ns->unmatched->erase(it);
+        if (ns->unmatched->empty()) finish_verify(ns);
+        return true;
+    }
+    return false;
 }
 }  // namespace
 
 bool share_check_row(NodeShare *ns, const void *data, uint32_t len) {
     if (!share_verifying(ns)) return false;
-    core::RecordView rec;
-    if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
-        finish_verify(ns);
-        return false;
+    if (ns->unmatched == nullptr) {
+        core::RecordView rec;
+        if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
+            finish_verify(ns);
+            return false;
+        }
+        if (rec.len == len && memcmp(rec.data, data, len) == 0) {
+            if (ns->cursor.position() >= ns->verify_upto) finish_verify(ns);
+            return true;
+        }
+        // Another order (a synchronized scan started elsewhere, ties of a sort, a hash table
+        // filled in another order): the rows read before must all come again, in any order;
+        // the others are used as they come. The result is a permutation of stock's rows that
+        // keeps every ordering the plan guarantees: the rows read before are the first ones of
+        // an ordered result, so all rows after them sort after them.
+        ns->unmatched = std::make_unique<std::unordered_multimap<size_t, uint64_t>>();
+        ns->unmatched->emplace(row_hash(rec.data, rec.len), rec.pos);
+        while (ns->log->reread(ns->cursor, ns->verify_upto, &rec) == core::ReadStatus::Record)
+            ns->unmatched->emplace(row_hash(rec.data, rec.len), rec.pos);
     }
-    if (rec.len != len || memcmp(rec.data, data, len) != 0) copied_rows_differ();
-    if (ns->cursor.position() >= ns->verify_upto) finish_verify(ns);
-    return true;
+    return match_unordered(ns, data, len);
 }
 
 void share_check_end(NodeShare *ns) {
@@ -330,9 +456,48 @@ bool share_producing(const NodeShare *ns) {
     return ns != nullptr && ns->role == Role::Produce && ns->log != nullptr;
 }
 
+namespace {
+// Take-over (a failed producer, or one idle past share_wait_timeout): the caller runs the plan
+// itself; rows already read are checked against its first rows (never read twice, never a
+// partial result served as complete).
+ShareNext take_over(NodeShare *ns, const char *why) {
+    if (ns->rows == 0) {
+        abandon(ns, (std::string(why) + "; ran the plan itself").c_str());
+        return ShareNext::RunChild;
+    }
+    // Keep the pin: the rows read so far stay in the entry's log and are read again to check the
+    // child's first rows against them.
+    ns->role = Role::Verify;
+    ns->verify_upto = ns->cursor.position();
+    ns->cursor = core::Cursor();
+    ns->outcome = std::string("skipped (") + why +
+                  "; ran the plan itself and checked the rows already read)";
+    return ShareNext::RunChild;
+}
+}  // namespace
+
+TupleTableSlot *share_pull(NodeShare *ns, PlanState *child) {
+    if (ns == nullptr || ns->role != Role::Produce || ns->pulling == nullptr)
+        return pg_call([&] { return ExecProcNode(child); });
+    struct Pulling {
+        pg_atomic_uint32 *flag;
+        explicit Pulling(pg_atomic_uint32 *f) : flag(f) { pg_atomic_write_u32(flag, 1); }
+        ~Pulling() { pg_atomic_write_u32(flag, 0); }
+    } pulling(ns->pulling);
+    return pg_call([&] { return ExecProcNode(child); });
+}
+
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
     core::RecordView rec;
-    switch (ns->log->read(ns->cursor, &rec)) {
+    core::ReadStatus status;
+    try {
+        status = ns->log->read(ns->cursor, &rec);
+    } catch (const ProducerIdle &idle) {
+        *data = nullptr;
+        *len = 0;
+        return take_over(ns, idle.why);
+    }
+    switch (status) {
         case core::ReadStatus::Record:
             ns->rows++;
             *data = rec.data;
@@ -342,22 +507,9 @@ ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
             share_stop(ns);  // complete: drop the pin now (role and outcome stay for EXPLAIN)
             return ShareNext::End;
         case core::ReadStatus::Failed:
-            // Take over: the caller runs the plan itself and checks that its first rows are
-            // the ones already copied (never a partial result served as complete).
             *data = nullptr;
             *len = 0;
-            if (ns->rows == 0) {
-                abandon(ns, "the producing session failed; ran the plan itself");
-                return ShareNext::RunChild;
-            }
-            // Keep the pin: the rows read so far stay in the failed entry's log and are read
-            // again to check the child's first rows against them.
-            ns->role = Role::Verify;
-            ns->verify_upto = ns->cursor.position();
-            ns->cursor = core::Cursor();
-            ns->outcome = "skipped (the producing session failed; ran the plan itself and "
-                          "checked the rows already read)";
-            return ShareNext::RunChild;
+            return take_over(ns, "the producing session failed");
         case core::ReadStatus::WouldBlock:
             break;
     }
@@ -413,6 +565,8 @@ void share_stop(NodeShare *ns) noexcept {
         // Nothing escapes: this runs from abort and exit callbacks.
     }
     if (ns->role == Role::Produce) forget_producing(ns);
+    if (ns->pulling != nullptr) pg_atomic_write_u32(ns->pulling, 0);
+    ns->pulling = nullptr;
     ns->ref = core::ResultRef();
     ns->log.reset();
     ns->spill.reset();  // closes this process's descriptor (the file went with the entry)

@@ -74,6 +74,10 @@ bool share_check_row(NodeShare *ns, const void *data, uint32_t len);
 // The child ended: an ERROR if rows already read were not all given again.
 void share_check_end(NodeShare *ns);
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len);
+// ExecProcNode(child) for the node's run; while this run produces a shared entry, the entry is
+// marked as being pulled for the duration of the call (attached readers count the time the
+// producer spends outside its plan against parallel_material.share_wait_timeout).
+TupleTableSlot *share_pull(NodeShare *ns, PlanState *child);
 // Producer: one more row of the child (appended to the entry; over budget the entry is abandoned).
 void share_row(NodeShare *ns, const void *data, uint32_t len);
 // Producer: the child is exhausted; the entry becomes ready.

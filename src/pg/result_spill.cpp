@@ -24,6 +24,8 @@ namespace pm::pg {
 
 namespace {
 int g_share_ring_max_kb = 4 * 1024;  // parallel_material.share_ring_max
+int g_share_spill_limit_kb = 1024 * 1024;  // parallel_material.share_spill_limit
+int g_share_wait_timeout_ms = 100;  // parallel_material.share_wait_timeout
 
 std::string dir_of(const std::string &path) {
     size_t slash = path.rfind('/');
@@ -33,13 +35,37 @@ std::string dir_of(const std::string &path) {
 }  // namespace
 
 void define_result_spill_gucs() {
+    // Superuser only (issue 12): a small ring makes every result spill; the spill bytes are
+    // bounded per role and in total anyway (share_spill_limit).
     DefineCustomIntVariable(
         "parallel_material.share_ring_max",
         "Largest in-memory ring of one shared result; the rest of the result spills to a "
         "temporary file.",
         "At most a quarter of parallel_material.shared_memory is used.", &g_share_ring_max_kb,
-        4 * 1024, 64, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+        4 * 1024, 64, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    // One value for the whole cluster (configuration file): every backend enforces it.
+    DefineCustomIntVariable(
+        "parallel_material.share_spill_limit",
+        "Disk space the spill files of all shared results may take together.",
+        "A role's entries may take at most half of it (superusers: all of it); 0: shared "
+        "results never spill (a result larger than its ring is not shared).",
+        &g_share_spill_limit_kb, 1024 * 1024, 0, MAX_KILOBYTES, PGC_SIGHUP, GUC_UNIT_KB, nullptr,
+        nullptr, nullptr);
+    DefineCustomIntVariable(
+        "parallel_material.share_wait_timeout",
+        "Longest time a session attached to another session's shared result waits for that "
+        "producer while it is idle; then it runs the plan itself.",
+        "-1: no bound. The producer counts as idle while it is not pulling the shared plan "
+        "(its portal is suspended, its client is not reading, its query is busy elsewhere) or "
+        "waits for a lock or its client; a producer found idle in a session waiting for its "
+        "client's next command is left at once.",
+        &g_share_wait_timeout_ms, 100, -1, 60 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+        nullptr);
 }
+
+uint64_t share_spill_limit_bytes() { return static_cast<uint64_t>(g_share_spill_limit_kb) * 1024; }
+
+int share_wait_timeout_ms() { return g_share_wait_timeout_ms; }
 
 double share_ring_cap_bytes() {
     const double ring = static_cast<double>(g_share_ring_max_kb) * 1024.0;
@@ -114,12 +140,23 @@ void ResultSpillFile::before_write(size_t bytes) {
     if (written_ + bytes > limit_)
         throw core::Error(core::Error::Code::OutOfMemory,
                           "spill file would exceed temp_file_limit");
+    // Charged to the entry (and its producing role) before the bytes exist on disk.
+    const uint64_t total = share_spill_limit_bytes();
+    switch (reg_->reserve_spill(ref_, bytes, total, total / 2)) {
+        case core::SpillVerdict::Ok:
+            return;
+        case core::SpillVerdict::TotalLimit:
+            throw core::Error(core::Error::Code::OutOfMemory,
+                              "the spill files of shared results would exceed "
+                              "parallel_material.share_spill_limit");
+        case core::SpillVerdict::RoleLimit:
+            throw core::Error(core::Error::Code::OutOfMemory,
+                              "this role's spill files of shared results would exceed half of "
+                              "parallel_material.share_spill_limit");
+    }
 }
 
-void ResultSpillFile::after_write(size_t bytes) {
-    written_ += bytes;
-    reg_->note_spill(ref_, written_);
-}
+void ResultSpillFile::after_write(size_t bytes) { written_ += bytes; }
 
 void ResultSpillFile::write(uint64_t offset, const void *data, size_t len) {
     before_write(len);

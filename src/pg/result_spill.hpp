@@ -6,7 +6,8 @@
 // any backend opens it read-only by path when it first needs a spilled page; whichever process
 // frees the entry unlinks it (release_result_spill: after the registry's lock, with the
 // log_temp_files message and the temporary-file statistics PostgreSQL keeps for its own files).
-// Also parallel_material.share_ring_max, the cap on one entry's ring.
+// Also parallel_material.share_ring_max, the cap on one entry's ring, share_spill_limit (the
+// spill bytes of all entries, charged before they are written) and share_wait_timeout.
 #pragma once
 
 #include <memory>
@@ -19,7 +20,13 @@
 
 namespace pm::pg {
 
+// share_ring_max, share_spill_limit and share_wait_timeout (issue 12).
 void define_result_spill_gucs();
+// parallel_material.share_spill_limit in bytes: the spill files of all entries together; one
+// role's entries (unless superuser) at most half of it.
+uint64_t share_spill_limit_bytes();
+// parallel_material.share_wait_timeout in ms (-1: no bound).
+int share_wait_timeout_ms();
 // Largest ring one entry gets: parallel_material.share_ring_max, at most a quarter of
 // parallel_material.shared_memory (so that at least four rings always fit).
 double share_ring_cap_bytes();

@@ -158,7 +158,14 @@ List *plan_and_find_shared_nodes(const char *query) {
         g_keep_unshared_sites = true;
         PlannedStmt *stmt = nullptr;
         try {
-            stmt = pg_call([&] { return pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr); });
+            stmt = pg_call([&] {
+                PlannedStmt *p = pg_plan_query(q, query, CURSOR_OPT_PARALLEL_OK, nullptr);
+                // Issue 12: the privileges running the query needs (as EXPLAIN checks them), so
+                // that share_verdicts()/share_keys() never answer for relations the caller
+                // cannot read.
+                (void)ExecCheckRTPerms(p->rtable, true);
+                return p;
+            });
         } catch (...) {
             g_keep_unshared_sites = false;
             throw;

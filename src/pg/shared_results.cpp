@@ -4,6 +4,9 @@
 // A backend that dies without running its exit callbacks (kill -9) makes the postmaster
 // reinitialize shared memory, which empties the registry (and RemovePgTempFiles, run before
 // that, removes the entries' spill files: see result_spill.hpp).
+// Issue 12: every entry is charged to the role that produced it (owner_for_new_entry); the view
+// shows another role's statement text, key and relations only to roles with pg_read_all_stats
+// (or the producing role's privileges), and another database's entries not at all.
 #include "pg/shared_results.hpp"
 
 #include "pg/guard.hpp"
@@ -13,7 +16,11 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "utils/acl.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -37,6 +44,13 @@ namespace {
 
 char *g_region = nullptr;  // 64-byte aligned start of the registry region
 ConditionVariable *g_cvs = nullptr;  // one per registry slot: readers of an entry sleep on it
+// One per registry slot, on its own cache line: 1 while the entry's producer is inside the
+// shared plan (pulling rows), 0 otherwise (issue 12: bounded waits of attached readers).
+struct SlotActivity {
+    pg_atomic_uint32 pulling;
+    char pad[PG_CACHE_LINE_SIZE - sizeof(pg_atomic_uint32)];
+};
+SlotActivity *g_activity = nullptr;
 bool g_exit_registered = false;
 
 size_t budget_bytes() { return static_cast<size_t>(share_settings.shared_memory_kb) * 1024; }
@@ -76,21 +90,31 @@ Datum shared_results(FunctionCallInfo fcinfo) {
     std::vector<std::string> paths;
     std::vector<core::EntryInfo> list = reg->entries(&paths);
     TimestampTz now = GetCurrentTimestamp();
+    // As pg_stat_activity: pg_read_all_stats (or the producing role's privileges) sees the
+    // statement, its key and its relations; others see that an entry exists and what it costs.
+    const bool read_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
     for (size_t n = 0; n < list.size(); n++) {
         const core::EntryInfo &e = list[n];
-        Datum values[12];
-        bool nulls[12] = {};
-        char hex[33];
-        for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", e.key.fingerprint[i]);
-        values[0] = CStringGetTextDatum(hex);
-        values[1] = CStringGetTextDatum(e.sample);
-        Datum *rels = static_cast<Datum *>(palloc(sizeof(Datum) * (e.key.nrels + 1)));
-        for (uint32_t i = 0; i < e.key.nrels; i++) rels[i] = ObjectIdGetDatum(e.key.relids[i]);
-        values[2] = PointerGetDatum(
-            construct_array(rels, static_cast<int>(e.key.nrels), OIDOID, sizeof(Oid), true,
-                            TYPALIGN_INT));
+        const bool full = read_all || has_privs_of_role(GetUserId(), static_cast<Oid>(e.role));
+        if (!full && e.key.database != MyDatabaseId) continue;
+        Datum values[13];
+        bool nulls[13] = {};
+        if (full) {
+            char hex[33];
+            for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", e.key.fingerprint[i]);
+            values[0] = CStringGetTextDatum(hex);
+            values[1] = CStringGetTextDatum(e.sample);
+            Datum *rels = static_cast<Datum *>(palloc(sizeof(Datum) * (e.key.nrels + 1)));
+            for (uint32_t i = 0; i < e.key.nrels; i++)
+                rels[i] = ObjectIdGetDatum(e.key.relids[i]);
+            values[2] = PointerGetDatum(construct_array(rels, static_cast<int>(e.key.nrels),
+                                                        OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+            values[4] = Int64GetDatum(static_cast<int64>(e.rows));
+        } else {
+            nulls[0] = nulls[2] = nulls[4] = true;
+            values[1] = CStringGetTextDatum("<insufficient privilege>");
+        }
         values[3] = Int64GetDatum(static_cast<int64>(e.bytes));
-        values[4] = Int64GetDatum(static_cast<int64>(e.rows));
         values[5] = Int64GetDatum(static_cast<int64>(e.hits));
         values[6] = Int32GetDatum(static_cast<int32>(e.readers));
         values[7] = CStringGetTextDatum(state_name(e.state));
@@ -103,6 +127,7 @@ Datum shared_results(FunctionCallInfo fcinfo) {
             nulls[11] = true;
         else
             values[11] = CStringGetTextDatum(paths[n].c_str());
+        values[12] = ObjectIdGetDatum(static_cast<Oid>(e.role));
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return static_cast<Datum>(0);
@@ -129,9 +154,10 @@ Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
     cfg.ring_pages = 16;
     cfg.single_producer = true;
     core::ResultRef ref;
-    core::AcquireResult res =
-        reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(), "debug_add_shared_result", &ref);
-    if (res == core::AcquireResult::NoSpace)
+    core::AcquireResult res = reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(),
+                                           "debug_add_shared_result", &ref,
+                                           owner_for_new_entry(reg));
+    if (res == core::AcquireResult::NoSpace || res == core::AcquireResult::RoleQuota)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("no space for a shared result")));
     if (res == core::AcquireResult::TooLarge) return CStringGetTextDatum("too large");
     if (res == core::AcquireResult::Produce) {
@@ -155,6 +181,7 @@ Datum debug_add_shared_result(FunctionCallInfo fcinfo) {
 
 namespace {
 Size cv_array_size() { return mul_size(sizeof(ConditionVariable), kMaxSharedResults); }
+Size activity_size() { return mul_size(sizeof(SlotActivity), kMaxSharedResults); }
 Size registry_size() {
     return add_size(core::ResultRegistry::region_size(kMaxSharedResults, budget_bytes()), 64);
 }
@@ -162,7 +189,8 @@ Size registry_size() {
 
 Size shared_results_shmem_size() {
     if (budget_bytes() == 0) return 0;
-    return add_size(registry_size(), MAXALIGN(cv_array_size()));
+    return add_size(add_size(registry_size(), MAXALIGN(cv_array_size())),
+                    add_size(activity_size(), PG_CACHE_LINE_SIZE));
 }
 
 // With AddinShmemInitLock held.
@@ -176,6 +204,15 @@ void shared_results_shmem_init() {
     if (!cv_found)
         for (uint32 i = 0; i < kMaxSharedResults; i++) ConditionVariableInit(&cvs[i]);
     g_cvs = cvs;
+    bool act_found = false;
+    char *act_raw = static_cast<char *>(ShmemInitStruct(
+        "parallel_material shared result activity", activity_size() + PG_CACHE_LINE_SIZE,
+        &act_found));
+    auto *act = reinterpret_cast<SlotActivity *>(
+        TYPEALIGN(PG_CACHE_LINE_SIZE, reinterpret_cast<uintptr_t>(act_raw)));
+    if (!act_found)
+        for (uint32 i = 0; i < kMaxSharedResults; i++) pg_atomic_init_u32(&act[i].pulling, 0);
+    g_activity = act;
     char *raw = static_cast<char *>(ShmemInitStruct("parallel_material shared results", size, &found));
     char *region = reinterpret_cast<char *>(TYPEALIGN(64, reinterpret_cast<uintptr_t>(raw)));
     if (!found) {
@@ -196,6 +233,19 @@ void shared_results_shmem_init() {
 ConditionVariable *shared_result_cv(uint32_t slot) {
     if (g_cvs == nullptr || slot >= kMaxSharedResults) return nullptr;
     return &g_cvs[slot];
+}
+
+pg_atomic_uint32 *shared_result_pulling(uint32_t slot) {
+    if (g_activity == nullptr || slot >= kMaxSharedResults) return nullptr;
+    return &g_activity[slot].pulling;
+}
+
+core::Owner owner_for_new_entry(const core::ResultRegistry *reg) {
+    core::Owner o;
+    o.role = static_cast<uint32_t>(GetUserId());
+    o.exempt = superuser();
+    o.max_log_bytes = reg->log_budget() / 2;
+    return o;
 }
 
 core::ResultRegistry *shared_registry() {

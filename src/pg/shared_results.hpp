@@ -8,6 +8,7 @@
 #include "pg/pg.hpp"
 
 extern "C" {
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 }
 
@@ -25,5 +26,12 @@ void shared_results_shmem_init();
 core::ResultRegistry *shared_registry();
 // The ConditionVariable readers of registry slot `slot` sleep on (the producer broadcasts).
 ConditionVariable *shared_result_cv(uint32_t slot);
+// 1 while the producer of the entry in `slot` is inside its shared plan (set by the producer
+// around each pull of its child), 0 otherwise; nullptr without a registry.
+pg_atomic_uint32 *shared_result_pulling(uint32_t slot);
+// Whom a new entry made by this session is charged to (issue 12): the current role; a
+// superuser is exempt from the per-role bounds; a role's entries hold at most half of the log
+// memory (and, in result_spill.cpp, half of share_spill_limit).
+core::Owner owner_for_new_entry(const core::ResultRegistry *reg);
 
 }  // namespace pm::pg

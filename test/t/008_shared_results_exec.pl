@@ -33,7 +33,10 @@ CREATE FUNCTION gated_pos(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
 my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_whole_results = off;
 SET parallel_material.debug_trust_immutable_functions = on;
 SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_memoize = off;
-SET max_parallel_workers_per_gather = 0;};
+SET max_parallel_workers_per_gather = 0;
+SET parallel_material.share_wait_timeout = -1;};
+# (The gate holds the producer in a lock wait on purpose; with a bounded wait an attached reader
+# would take over after parallel_material.share_wait_timeout: these readers wait without bound.)
 # An uncorrelated ALL SubPlan over a Materialize whose child waits at the gate: while the test
 # holds the gate, the producer stays in 'producing' however fast or slow the machine is.
 my $query = q{SELECT count(*), sum(a.id) FROM ta a WHERE a.id < ALL (SELECT b.id + 1000 FROM tb b WHERE b.grp < 3 AND gated_pos(b.id))};

@@ -32,7 +32,10 @@ CREATE FUNCTION gated_pos(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
 # The gate is a user-defined IMMUTABLE function: trusted here for the test only.
 my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_whole_results = off;
 SET parallel_material.debug_trust_immutable_functions = on;
-SET max_parallel_workers_per_gather = 0;};
+SET max_parallel_workers_per_gather = 0;
+SET parallel_material.share_wait_timeout = -1;};
+# (The gate holds the producer in a lock wait on purpose; with a bounded wait an attached reader
+# would take over after parallel_material.share_wait_timeout: these readers wait without bound.)
 # An uncorrelated ALL SubPlan over a Materialize of 20000 rows of about 210 bytes (4.6 MB of log
 # through a 256 kB ring); each $k is another subplan (another entry) with the same rows.
 sub query {

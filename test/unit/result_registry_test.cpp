@@ -602,3 +602,143 @@ TEST(ResultRegistrySpill, ForkedProcessReadsSpilledPagesByPathAndFreesTheFile) {
     munmap(a, size);
     close(fd);
 }
+
+// Issue 12: an entry is charged to the role that produced it. A role over its share of the log
+// memory evicts its own least recently used entries, never another role's; with all of its
+// entries pinned it is refused (RoleQuota). An exempt owner is bounded only by the budget.
+TEST(ResultRegistry, RoleShareOfLogMemoryEvictsTheRolesOwnEntriesFirst) {
+    const size_t log_bytes = TupleLog::region_size(small_log());
+    size_t size = ResultRegistry::region_size(kEntries, 8 * (log_bytes + 64));
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    Owner alice{10, false, 2 * log_bytes};
+    Owner bob{11, false, 2 * log_bytes};
+    int64_t now = 0;
+    auto has = [&](uint8_t tag) {
+        for (const EntryInfo &e : reg.entries())
+            if (e.key == key_for(tag)) return true;
+        return false;
+    };
+    ResultRef p;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, ++now, nullptr, &p, bob),
+              AcquireResult::Produce);
+    produce(reg, p, 1);
+    reg.release(&p);
+    for (uint8_t tag = 2; tag <= 4; tag++) {
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p, alice),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+    }
+    // Alice's third entry evicted her oldest (2), not Bob's older one (1).
+    EXPECT_TRUE(has(1));
+    EXPECT_FALSE(has(2));
+    EXPECT_TRUE(has(3));
+    EXPECT_TRUE(has(4));
+    for (const EntryInfo &e : reg.entries()) {
+        EXPECT_EQ(e.role, e.key == key_for(1) ? 11u : 10u);
+        EXPECT_FALSE(e.quota_exempt);
+    }
+    // With both of her entries pinned, a new one is refused; Bob's entry stays.
+    ResultRef h3, h4;
+    ASSERT_EQ(reg.acquire(key_for(3), small_log(), 2, ++now, nullptr, &h3, bob), AcquireResult::Hit);
+    ASSERT_EQ(reg.acquire(key_for(4), small_log(), 2, ++now, nullptr, &h4, bob), AcquireResult::Hit);
+    EXPECT_EQ(reg.acquire(key_for(5), small_log(), 1, ++now, nullptr, &p, alice),
+              AcquireResult::RoleQuota);
+    EXPECT_FALSE(p.valid());
+    EXPECT_TRUE(has(1));
+    // An exempt owner is bounded by the budget only.
+    Owner admin{12, true, 0};
+    ASSERT_EQ(reg.acquire(key_for(6), small_log(), 1, ++now, nullptr, &p, admin),
+              AcquireResult::Produce);
+    reg.fail(p);
+    reg.release(&p);
+    reg.release(&h3);
+    reg.release(&h4);
+}
+
+// Issue 12: spill bytes are reserved before they are written, against a cluster-wide total and
+// a per-role bound; unpinned entries with spill files are evicted to make room (the role's own
+// for the role bound, anyone's for the total) and their files removed; what still does not fit
+// is refused. Freed entries give their charge back.
+TEST(ResultRegistrySpill, SpillIsBoundedInTotalAndPerRole) {
+    TempDir dir;
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries, dir.prefix().c_str());
+    ResultRegistry reg(r.mem);
+    std::vector<std::string> released;
+    reg.set_spill_releaser([&](const std::string &path) {
+        released.push_back(path);
+        unlink(path.c_str());
+    });
+    const uint64_t total = 300, per_role = 150;
+    Owner alice{10, false, UINT64_MAX};
+    Owner bob{11, false, UINT64_MAX};
+    int64_t now = 0;
+    // An entry of `owner` charged `bytes` of spill (a file at its path), published, unpinned.
+    auto spilled_entry = [&](uint8_t tag, const Owner &owner, uint64_t bytes, std::string *path) {
+        ResultRef p;
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p, owner),
+                  AcquireResult::Produce);
+        *path = reg.spill_path(p);
+        ASSERT_EQ(reg.reserve_spill(p, bytes, total, per_role), SpillVerdict::Ok);
+        int fd = open(path->c_str(), O_RDWR | O_CREAT, 0600);
+        ASSERT_GE(fd, 0);
+        close(fd);
+        produce(reg, p, 1);
+        reg.release(&p);
+    };
+    std::string a1, a2, b1, b2;
+    spilled_entry(1, alice, 100, &a1);
+    spilled_entry(2, bob, 100, &b1);
+    EXPECT_EQ(reg.spill_bytes_in_use(), 200u);
+    // Alice's second 100 bytes exceed her 150: her own older entry goes (not Bob's older one).
+    spilled_entry(3, alice, 100, &a2);
+    ASSERT_EQ(released.size(), 1u);
+    EXPECT_EQ(released[0], a1);
+    EXPECT_FALSE(exists(a1));
+    EXPECT_TRUE(exists(b1));
+    EXPECT_EQ(reg.spill_bytes_in_use(), 200u);
+    spilled_entry(4, bob, 100, &b2);  // the same for Bob: b1 goes
+    EXPECT_FALSE(exists(b1));
+    EXPECT_EQ(reg.spill_bytes_in_use(), 200u);
+    // An exempt producer is bounded by the total only.
+    Owner admin{12, true, UINT64_MAX};
+    ResultRef q;
+    ASSERT_EQ(reg.acquire(key_for(6), small_log(), 1, ++now, nullptr, &q, admin),
+              AcquireResult::Produce);
+    EXPECT_EQ(reg.reserve_spill(q, 100, total, per_role), SpillVerdict::Ok);
+    EXPECT_EQ(reg.spill_bytes_in_use(), 300u);
+    // Bob within his share, but over the total: the least recently used unpinned entry with a
+    // file goes, whoever produced it (Alice's).
+    ResultRef p;
+    ASSERT_EQ(reg.acquire(key_for(5), small_log(), 1, ++now, nullptr, &p, bob),
+              AcquireResult::Produce);
+    EXPECT_EQ(reg.reserve_spill(p, 50, total, per_role), SpillVerdict::Ok);
+    EXPECT_FALSE(exists(a2));
+    EXPECT_TRUE(exists(b2));
+    EXPECT_EQ(reg.spill_bytes_in_use(), 250u);
+    // Bob's other entry pinned: over his share with nothing of his own to evict.
+    ResultRef hb2;
+    ASSERT_EQ(reg.acquire(key_for(4), small_log(), 2, ++now, nullptr, &hb2), AcquireResult::Hit);
+    EXPECT_EQ(reg.reserve_spill(p, 1, total, per_role), SpillVerdict::RoleLimit);
+    EXPECT_EQ(reg.reserve_spill(q, 50, total, per_role), SpillVerdict::Ok);
+    EXPECT_EQ(reg.reserve_spill(q, 1, total, per_role), SpillVerdict::TotalLimit);
+    EXPECT_EQ(reg.spill_bytes_in_use(), 300u);
+    // Unpinned again, Bob's entry may be evicted for the total.
+    reg.release(&hb2);
+    EXPECT_EQ(reg.reserve_spill(q, 60, total, per_role), SpillVerdict::Ok);
+    EXPECT_FALSE(exists(b2));
+    EXPECT_EQ(reg.spill_bytes_in_use(), 260u);
+    uint64_t sum = 0;
+    for (const EntryInfo &e : reg.entries()) sum += e.spilled_bytes;
+    EXPECT_EQ(sum, reg.spill_bytes_in_use());
+    reg.fail(p);
+    reg.release(&p);
+    reg.fail(q);
+    reg.release(&q);
+    EXPECT_EQ(reg.spill_bytes_in_use(), 0u);
+    EXPECT_EQ(reg.reset(), 0u);
+}

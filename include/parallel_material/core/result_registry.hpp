@@ -13,8 +13,14 @@
 // count); a pinned entry is never evicted or freed. When a new entry needs a slot or log memory
 // that is not free, unpinned entries are evicted least-recently-used first.
 //
+// Every entry is charged to the role that produced it (Owner): its ring memory and its spill
+// bytes count against per-role bounds (unless the owner is exempt) and the spill bytes of all
+// entries against a cluster-wide bound (reserve_spill); over a bound, unpinned entries (the
+// role's own first) are evicted, and what still does not fit is refused.
+//
 // One spin lock in the region serializes the table (short sections: no I/O, no waits); lookups
-// scan the table linearly. Core code: no PostgreSQL; the adapter supplies pids and clock values.
+// scan the table linearly. Core code: no PostgreSQL; the adapter supplies pids, role ids and
+// clock values.
 #pragma once
 
 #include <atomic>
@@ -55,7 +61,20 @@ enum class AcquireResult {
     Produce,  // a new entry: the caller is its producer (TupleLog created, not yet registered)
     NoSpace,  // no slot or memory could be freed (everything pinned, or the log is too large)
     TooLarge, // an earlier run found this result too large to share (not pinned: run locally)
+    RoleQuota,  // the owner's entries hold their share of the log memory (all pinned)
 };
+
+// Who produces a new entry, and what the entry may cost that role. role: an opaque id (the
+// adapter's role OID). exempt: the role is not bounded per role (the cluster-wide bounds still
+// hold). max_log_bytes: the log memory the role's entries may hold together.
+struct Owner {
+    uint32_t role = 0;
+    bool exempt = true;
+    uint64_t max_log_bytes = UINT64_MAX;
+};
+
+// reserve_spill's answer.
+enum class SpillVerdict { Ok, TotalLimit, RoleLimit };
 
 // A pin on one entry, held by a reader or the producer. Valid until release().
 struct ResultRef {
@@ -72,8 +91,10 @@ struct EntryInfo {
     uint64_t hits = 0;      // acquisitions that found it Ready or Producing
     uint64_t rows = 0;      // published by the producer
     uint64_t bytes = 0;     // log memory reserved (the ring and its header)
-    uint64_t spilled_bytes = 0;  // bytes written to the spill file (note_spill)
+    uint64_t spilled_bytes = 0;  // bytes reserved for (written to) the spill file
     bool spill_file = false;     // a spill file may exist (note_spill was called)
+    uint32_t role = 0;           // the producing role (Owner::role), charged for bytes and spill
+    bool quota_exempt = true;    // Owner::exempt
     int64_t created_at = 0; // caller's clock
     int64_t last_used = 0;
     char sample[kSampleBytes] = {};
@@ -99,8 +120,11 @@ public:
 
     // Finds the entry for key (Hit/Attach: pinned), or creates one whose log has cfg (Produce:
     // pinned, producer_pid = pid). now: the caller's clock, for LRU and age.
+    // A new entry is charged to owner: when owner's entries (unless exempt) would hold more than
+    // owner.max_log_bytes of log memory, owner's own unpinned entries are evicted first
+    // (least recently used); if that is not enough, the answer is RoleQuota.
     AcquireResult acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid, int64_t now,
-                          const char *sample, ResultRef *ref);
+                          const char *sample, ResultRef *ref, const Owner &owner = Owner());
     // The entry's log region (64-byte aligned) in this process.
     void *log_region(const ResultRef &ref) const;
     // Producer: the log is sealed; the entry becomes Ready.
@@ -120,8 +144,19 @@ public:
     // Producer: about to create the entry's spill file (bytes = 0), or has written `bytes` to it
     // in all. From the first call on, freeing the entry unlinks the file.
     void note_spill(const ResultRef &ref, uint64_t bytes);
+    // Producer, before writing `bytes` more to the entry's spill file: charges them to the entry
+    // (its spilled_bytes, its owner's total) if the spill bytes of all entries stay within
+    // total_limit and, unless the owner is exempt, those of the owner's entries within
+    // role_limit. Unpinned entries with spill files are evicted to make room, least recently used
+    // first (for the role bound, the owner's own). Marks the entry as having a file (Ok only).
+    SpillVerdict reserve_spill(const ResultRef &ref, uint64_t bytes, uint64_t total_limit,
+                               uint64_t role_limit);
+    // Spill bytes charged to live entries, all roles together.
+    uint64_t spill_bytes_in_use() const;
     // The pinned entry's current state (a reader polls it: Failed means its producer is gone).
     EntryState state(const ResultRef &ref) const;
+    // The pinned entry's producer (its pid at acquire).
+    int32_t producer_pid(const ResultRef &ref) const;
     // Drops a pin; frees a Failed or reset entry when the last pin goes.
     void release(ResultRef *ref);
     // Fails every Producing entry of pid (its process exited). Returns how many.
@@ -146,9 +181,14 @@ private:
     std::string path_for(uint32_t slot, uint64_t serial) const;
     void drop_log(Entry *e, Doomed *doomed);
     void free_entry(Entry *e, Doomed *doomed);
-    bool evict_one(Doomed *doomed);
+    // Frees the least recently used unpinned entry (of `role` only, if role_only; with a spill
+    // charge only, if spilled_only). False when none. *freed: its log bytes and spill bytes.
+    bool evict_one(Doomed *doomed, bool role_only = false, uint32_t role = 0,
+                   bool spilled_only = false, uint64_t *freed_bytes = nullptr,
+                   uint64_t *freed_spill = nullptr);
     AcquireResult acquire_locked(const ResultKey &key, const LogConfig &cfg, int32_t pid,
-                                 int64_t now, const char *sample, ResultRef *ref, Doomed *doomed);
+                                 int64_t now, const char *sample, ResultRef *ref,
+                                 const Owner &owner, Doomed *doomed);
     void release_spills(const Doomed &doomed) const;
     char *region_;
     SpillReleaser releaser_;
