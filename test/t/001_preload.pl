@@ -32,8 +32,11 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.stats'),
 # A crashing backend: the postmaster restarts every process; the extension still works.
 my $bg = $node->background_psql('postgres');
 my $victim = $bg->query_safe('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $victim;
 $bg->quit;
+# Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a backend crash');
 is($node->safe_psql('postgres', 'SELECT parallel_material.version()'), '0.1',
 	'extension works after crash restart');

@@ -61,8 +61,11 @@ $bg->query_safe("BEGIN");
 $bg->query_safe("INSERT INTO t SELECT g, 3, 'in flight' FROM generate_series(7000, 7100) g");
 $bg->query_safe("DELETE FROM t WHERE k = 3 AND id < 100");
 my $victim = $bg->query_safe('SELECT pg_backend_pid()');
+my $log_offset = -s $node->logfile;
 kill 'KILL', $victim;
 $bg->quit;
+# Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a crash');
 is($node->safe_psql('postgres', $state), 'invalid', 'not built yet after crash restart');
 is($node->safe_psql('postgres', $probe), $node->safe_psql('postgres', $heap),
@@ -80,8 +83,10 @@ $bg = $node->background_psql('postgres');
 $victim = $bg->query_safe('SELECT pg_backend_pid()');
 $bg->query_until(qr/^$/, "SELECT parallel_material.create_arrangement('big', '{k}');\n");
 usleep(50_000);
+$log_offset = -s $node->logfile;
 kill 'KILL', $victim;
 eval { $bg->quit };
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a crash during a build');
 my $defs = $node->safe_psql('postgres', "SELECT count(*) FROM parallel_material.arrangement_defs WHERE relid = 'big'::regclass");
 if ($defs eq '0') {

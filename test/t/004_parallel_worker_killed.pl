@@ -80,8 +80,11 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_ls_tmpdir() WHERE name
 ($bg, $pid) = start_slow();
 my $wpid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE leader_pid = $pid AND backend_type = 'parallel worker' LIMIT 1");
+my $log_offset = -s $node->logfile;
 kill 'KILL', $wpid;
 $bg->quit;    # returns once the server closed the connection
+# Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_ls_tmpdir() WHERE name LIKE '%.pm%'}), '0',
 	'no spill file survives the crash restart');
