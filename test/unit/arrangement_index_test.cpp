@@ -105,11 +105,12 @@ void put(ArrangementIndex &ix, uint64_t hash, const std::string &key, const std:
 TEST(ArrangementRegion, SizeClassesReuseAndAccounting) {
     Mapping m(1 << 20);
     auto a = FixedRegionAllocator::format(m.base(), 1 << 20);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1), 16u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(256), 256u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(257), 320u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1000), 1024u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1025), 1280u);
+    // A block: the request plus an 8-byte header, rounded up to 16 (at least 32).
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(1), 32u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(24), 32u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(25), 48u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(256), 272u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(1000), 1008u);
     uint64_t x = a.allocate(100);
     uint64_t y = a.allocate(100);
     ASSERT_NE(x, 0u);
@@ -118,7 +119,7 @@ TEST(ArrangementRegion, SizeClassesReuseAndAccounting) {
     EXPECT_EQ(x % 16, 0u);
     EXPECT_EQ(a.bytes_in_use(), 224u);
     a.free(x, 100);
-    EXPECT_EQ(a.allocate(97), x);  // same class: reused
+    EXPECT_EQ(a.allocate(97), x);  // same size: reused
     a.free(x, 97);
     a.free(y, 100);
     EXPECT_EQ(a.bytes_in_use(), 0u);

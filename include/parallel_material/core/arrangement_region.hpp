@@ -27,7 +27,8 @@ class RegionAllocator {
     // Returns the offset of a block of at least `size` bytes, 16-byte aligned; 0 when the region
     // (the memory budget) is exhausted. Never throws.
     virtual uint64_t allocate(size_t size) = 0;
-    // Returns a block; `size` is the size passed to allocate().
+    // Returns a block; `size` is the size passed to allocate() (FixedRegionAllocator reads
+    // the block's own header instead).
     virtual void free(uint64_t offset, size_t size) = 0;
     // This process's mapping of offset 0.
     virtual char *base() const = 0;
@@ -35,12 +36,14 @@ class RegionAllocator {
     virtual uint64_t bytes_in_use() const = 0;
 };
 
-// A size-class allocator whose state (a header at offset 0) lives in the region itself.
-// Sizes are rounded up to 16 bytes up to 256, then to a quarter of the next power of two
-// (internal waste <= 25%); each class keeps a free list, and fresh memory comes from a bump
-// pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
-// a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
-// serializes allocate/free; arrangements allocate once per row version, outside their own locks.
+// A boundary-tag allocator whose state (a header at offset 0) lives in the region itself. Each
+// block carries an 8-byte header (size and flags); a request takes its size plus 8, rounded up to
+// 16 bytes (at least 32). Free blocks sit in bins (exact sizes up to 1 KiB, then four per power of
+// two) and are merged with free neighbours when freed; a block ending at the never-used tail goes
+// back to it. So memory freed by one size serves later requests of any size (coalescing): a
+// region filled with small blocks, then emptied, can hand out one block of nearly its capacity.
+// Fresh memory comes from a bump pointer. One spin lock in the region serializes
+// allocate/free; arrangements allocate once per row version, outside their own locks.
 // Debug aids for tests (format's `debug` bits): kScribbleFreed overwrites freed blocks with 0xdb,
 // so a reader of reclaimed memory sees garbage; kPoisonFreed also poisons them under
 // AddressSanitizer (ignored otherwise), so such a reader is reported. ASan's shadow memory is per
@@ -61,12 +64,14 @@ class FixedRegionAllocator final : public RegionAllocator {
     uint64_t bytes_in_use() const override;
     uint64_t capacity() const;
 
-    // Size actually reserved for a request of `size` bytes (its class size).
+    // Bytes a request of `size` takes from the region (its block: header included, rounded);
+    // 0 when it is too large. A block taken from a free one may be up to 16 bytes larger.
     static size_t rounded_size(size_t size);
+
+    struct Header;  // in the region at offset 0 (defined in the .cpp)
 
   private:
     explicit FixedRegionAllocator(char *base) : base_(base) {}
-    struct Header;
     Header *header() const;
     char *base_;
 };
