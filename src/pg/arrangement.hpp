@@ -70,9 +70,11 @@ EntryInfo pin_slot_if_ready(int slot);
 // leader pinned it (see docs/arrangements.md, "Parallel workers"). slot -1 when it is not there.
 EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset);
 uint64_t entry_deltas(int slot);
-// Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
-// -1 when another process is building it right now (caller waits and retries).
-int begin_build(const Def &def, Oid relfilenode);
+// Claims a slot for building defid (an older entry of defid is dropped), counted against the
+// table's owner and this database (parallel_material.arrangements_per_role / _per_database);
+// first frees the entries of databases that were dropped. Returns the slot, or -1 when another
+// process is building it right now (caller waits and retries).
+int begin_build(const Def &def, Oid relfilenode, Oid owner);
 // -> Ready; oldest_xid: a lower bound of the normal xids the build stored (and of every running
 // transaction's xid, which later deltas may store).
 void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid);

@@ -195,7 +195,7 @@ namespace {
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
-        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode); });
+        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode, rel->rd_rel->relowner); });
         if (slot >= 0) break;
         pg_call([] {  // another backend is building it: wait
             CHECK_FOR_INTERRUPTS();

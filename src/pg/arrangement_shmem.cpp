@@ -11,9 +11,13 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace pm::pg::arr {
@@ -27,6 +31,7 @@ struct Entry {
     Oid dboid;
     Oid relid;
     Oid relfilenode;  // the heap's file when built; a rewrite (VACUUM FULL...) invalidates
+    Oid owner;        // the table's owner at build: slots and memory are counted against it
     int64 defid;
     Def def;                // copied at build
     uint64_t index_offset;  // 0: none
@@ -308,20 +313,54 @@ void unpin(int slot) {
     }
 }
 
-int begin_build(const Def &def, Oid relfilenode) {
+// Entries of databases that no longer exist (DROP DATABASE never tells us) are dropped, so their
+// slots and memory come back. Reads pg_database through the syscache, outside the directory lock;
+// a dropped database has no backend left that could still use its entries (the reclaim worker's
+// transient pins only delay the destruction to its unpin).
+static void release_dropped_databases() {
+    Oid dbs[kMaxArrangements];
+    int n = 0;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (Entry &e : g_dir->entries) {
+        if (e.state == State::Free || e.state == State::Dropped || e.dboid == MyDatabaseId)
+            continue;
+        bool seen = false;
+        for (int i = 0; i < n && !seen; ++i) seen = dbs[i] == e.dboid;
+        if (!seen) dbs[n++] = e.dboid;
+    }
+    LWLockRelease(dir_lock());
+    for (int i = 0; i < n; ++i) {
+        if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i]))) continue;
+        LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
+        for (Entry &e : g_dir->entries)
+            if (e.state != State::Free && e.state != State::Dropped && e.dboid == dbs[i] &&
+                e.state != State::Building)
+                drop_locked(e);
+        LWLockRelease(dir_lock());
+    }
+}
+
+int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     if (!g_exit_registered) {
         before_shmem_exit(release_builds_at_exit, 0);
         g_exit_registered = true;
     }
+    release_dropped_databases();
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
     int free_slot = -1;
+    int of_role = 0, of_database = 0;
     for (int i = 0; i < kMaxArrangements; ++i) {
         Entry &e = g_dir->entries[i];
         if (e.state == State::Free) {
             if (free_slot < 0) free_slot = i;
             continue;
         }
-        if (e.dboid != MyDatabaseId || e.defid != def.defid || e.state == State::Dropped) continue;
+        if (e.state == State::Dropped) continue;
+        if (e.dboid != MyDatabaseId || e.defid != def.defid) {
+            of_role += e.owner == owner;
+            of_database += e.dboid == MyDatabaseId;
+            continue;
+        }
         if (e.state == State::Building && e.builder_pid != MyProcPid) {
             LWLockRelease(dir_lock());
             return -1;
@@ -329,17 +368,31 @@ int begin_build(const Def &def, Oid relfilenode) {
         drop_locked(e);  // Ready or Invalid: replaced by the new build
         if (e.state == State::Free && free_slot < 0) free_slot = i;
     }
-    if (free_slot < 0) {
+    if (free_slot < 0 || of_role >= settings.arrangements_per_role ||
+        of_database >= settings.arrangements_per_database) {
         LWLockRelease(dir_lock());
+        if (free_slot < 0)
+            ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                            errmsg("too many arrangements (at most %d in the cluster)",
+                                   kMaxArrangements)));
+        if (of_role >= settings.arrangements_per_role) {
+            const char *name = GetUserNameFromId(owner, true);
+            ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                            errmsg("too many arrangements on tables owned by role \"%s\" (at most "
+                                   "%d)", name ? name : "?", settings.arrangements_per_role),
+                            errhint("Drop one, or raise parallel_material.arrangements_per_role.")));
+        }
         ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                        errmsg("too many arrangements (at most %d in the cluster)",
-                               kMaxArrangements)));
+                        errmsg("too many arrangements in this database (at most %d)",
+                               settings.arrangements_per_database),
+                        errhint("Drop one, or raise parallel_material.arrangements_per_database.")));
     }
     Entry &e = g_dir->entries[free_slot];
     e.state = State::Building;
     e.dboid = MyDatabaseId;
     e.relid = def.relid;
     e.relfilenode = relfilenode;
+    e.owner = owner;
     e.defid = def.defid;
     e.def = def;
     e.index_offset = 0;

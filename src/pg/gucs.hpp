@@ -13,6 +13,9 @@ struct Settings {
     int arrangement_memory_kb = 65536;  // parallel_material.arrangement_memory (postmaster); 0 = off
     bool enable_arrangement_join = true;  // parallel_material.enable_arrangement_join
     int arrangement_reclaim_interval_ms = 1000;  // parallel_material.arrangement_reclaim_interval
+    // Directory slots one role's tables (one database) may hold (sighup).
+    int arrangements_per_role = 32;      // parallel_material.arrangements_per_role
+    int arrangements_per_database = 48;  // parallel_material.arrangements_per_database
 };
 
 extern Settings settings;
