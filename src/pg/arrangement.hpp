@@ -56,6 +56,11 @@ bool available();  // preloaded and arrangement_memory > 0
 void require_available();
 core::ArrangementIndex index_at(uint64_t offset);
 core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt);
+// The memory account of an entry (its table owner's): Options::account of the index built in it.
+uint32_t entry_account(int slot);
+// Whether this process's last refused allocation hit its role's quota (else: region full).
+bool refused_by_quota();
+uint64_t role_memory_quota();  // bytes; 0: none (parallel_material.arrangement_memory_per_role)
 
 EntryInfo lookup(int64 defid);
 // Whether this database has a Ready entry for relid (no catalog access: the planner's pre-check).
@@ -135,6 +140,11 @@ void encode_key_from_values(const Shape *s, const Datum *values, const bool *isn
                             StringInfo key);
 // Key bytes of probe values given per key column.
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
+// Bounds the key encoded at key->data[start..] (arrangement_keys.cpp): one longer than
+// kMaxStoredKey bytes becomes kHashedKeyMarker and its SHA-256. Both encoders call it last.
+constexpr int kMaxStoredKey = 64;
+constexpr unsigned char kHashedKeyMarker = 0xff;
+void bound_key(StringInfo key, int start);
 uint64_t hash_key(const StringInfo key);
 uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.

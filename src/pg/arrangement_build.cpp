@@ -18,6 +18,7 @@ extern "C" {
 #include "access/transam.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -213,6 +214,7 @@ int build_reported(Relation rel, const Def &def) {
         core::ArrangementIndex::Options opt;
         opt.expected_rows = expected_rows(rel);
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
+        opt.account = entry_account(slot);  // the table owner's memory quota
         core::ArrangementIndex index = create_index(opt);
         offset = index.index_offset();
         try {
@@ -248,6 +250,21 @@ int build_reported(Relation rel, const Def &def) {
         }
     } catch (const core::Error &e) {
         abort_build(slot);
+        if (e.code() == core::Error::Code::OutOfMemory && refused_by_quota())
+            pg_call([&] {
+                const char *owner = GetUserNameFromId(rel->rd_rel->relowner, true);
+                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                                errmsg("arrangement on \"%s\" does not fit in "
+                                       "parallel_material.arrangement_memory_per_role",
+                                       RelationGetRelationName(rel)),
+                                errdetail("The arrangements of tables owned by role \"%s\" may "
+                                          "hold at most %llu kB of shared memory.",
+                                          owner ? owner : "?",
+                                          static_cast<unsigned long long>(role_memory_quota() /
+                                                                          1024)),
+                                errhint("Drop some of them, arrange fewer columns, or raise "
+                                        "parallel_material.arrangement_memory_per_role.")));
+            });
         if (e.code() == core::Error::Code::OutOfMemory)
             pg_call([&] {
                 ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),

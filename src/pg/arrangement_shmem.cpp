@@ -32,6 +32,7 @@ struct Entry {
     Oid relid;
     Oid relfilenode;  // the heap's file when built; a rewrite (VACUUM FULL...) invalidates
     Oid owner;        // the table's owner at build: slots and memory are counted against it
+    uint32_t account;  // 1 + index into Directory::accounts (0: none); the index's blocks
     int64 defid;
     Def def;                // copied at build
     uint64_t index_offset;  // 0: none
@@ -45,9 +46,19 @@ struct Entry {
     pg_atomic_uint32 oldest_xid;
 };
 
+// Region bytes charged to one role (the owner of the arranged tables), by every process that
+// allocates or frees a block of one of its indexes (AccountedAllocator). `users` counts the
+// entries holding it (under the directory lock); free when no user and no byte is left.
+struct Account {
+    Oid role;
+    int32 users;
+    pg_atomic_uint64 bytes;
+};
+
 struct Directory {
     uint64_t region_size;
     Entry entries[kMaxArrangements];
+    Account accounts[kMaxArrangements];
 };
 
 Directory *g_dir = nullptr;
@@ -65,6 +76,73 @@ LwWriterLock g_writer_lock;
 
 LWLock *dir_lock() { return &g_locks[0].lock; }
 
+size_t region_bytes();
+
+uint64_t role_quota_bytes() {
+    int kb = settings.arrangement_memory_per_role_kb;
+    if (kb == 0) return 0;
+    if (kb < 0) return region_bytes() / 2;
+    return uint64_t(kb) * 1024;
+}
+
+bool g_refused_by_quota = false;  // the last refusal of this process: quota (else region full)
+
+// The region allocator every index uses: g_alloc, with each block charged to its index's account
+// and refused when it would take that role over parallel_material.arrangement_memory_per_role.
+// So one role's tables cannot fill the region and make another role's arrangements fail.
+class AccountedAllocator final : public core::RegionAllocator {
+  public:
+    uint64_t allocate(size_t size) override { return g_alloc->allocate(size); }
+    void free(uint64_t offset, size_t size) override { g_alloc->free(offset, size); }
+    char *base() const override { return g_alloc->base(); }
+    uint64_t bytes_in_use() const override { return g_alloc->bytes_in_use(); }
+    uint64_t allocate_for(uint32_t account, size_t size) override {
+        if (account == 0 || account > kMaxArrangements) return allocate(size);
+        uint64_t r = core::FixedRegionAllocator::rounded_size(size);
+        pg_atomic_uint64 *used = &g_dir->accounts[account - 1].bytes;
+        uint64_t quota = role_quota_bytes();
+        uint64_t cur = pg_atomic_read_u64(used);
+        do {
+            if (quota != 0 && cur + r > quota) {
+                g_refused_by_quota = true;
+                return 0;
+            }
+        } while (!pg_atomic_compare_exchange_u64(used, &cur, cur + r));
+        uint64_t off = g_alloc->allocate(size);
+        if (off == 0) {
+            pg_atomic_fetch_sub_u64(used, r);
+            g_refused_by_quota = false;
+        }
+        return off;
+    }
+    void free_for(uint32_t account, uint64_t offset, size_t size) override {
+        g_alloc->free(offset, size);
+        if (account != 0 && account <= kMaxArrangements)
+            pg_atomic_fetch_sub_u64(&g_dir->accounts[account - 1].bytes,
+                                    core::FixedRegionAllocator::rounded_size(size));
+    }
+};
+AccountedAllocator g_accounted;
+
+// The account of `owner` (an existing one, else a free one), with one more user; 0 when none is
+// free (damaged indexes leaked their bytes): then nothing is charged. Directory lock exclusive.
+uint32_t take_account_locked(Oid owner) {
+    int free_one = -1;
+    for (int i = 0; i < kMaxArrangements; ++i) {
+        Account &a = g_dir->accounts[i];
+        bool idle = a.users == 0 && pg_atomic_read_u64(&a.bytes) == 0;
+        if (!idle && a.role == owner) {
+            ++a.users;
+            return uint32_t(i + 1);
+        }
+        if (idle && free_one < 0) free_one = i;
+    }
+    if (free_one < 0) return 0;
+    g_dir->accounts[free_one].role = owner;
+    g_dir->accounts[free_one].users = 1;
+    return uint32_t(free_one + 1);
+}
+
 size_t region_bytes() {
     return settings.arrangement_memory_kb > 0 ? size_t(settings.arrangement_memory_kb) * 1024 : 0;
 }
@@ -80,6 +158,8 @@ void destroy_locked(Entry &e) {
         }
     }
     e.index_offset = 0;
+    if (e.account != 0) --g_dir->accounts[e.account - 1].users;
+    e.account = 0;
     e.state = State::Free;
     e.defid = 0;
     e.relid = InvalidOid;
@@ -196,6 +276,7 @@ void startup_shmem() {
             pg_atomic_init_u32(&e.pins, 0);
             pg_atomic_init_u64(&e.deltas, 0);
         }
+        for (Account &a : g_dir->accounts) pg_atomic_init_u64(&a.bytes, 0);
     }
     g_alloc.reset();
     if (region_bytes() > 0) {
@@ -221,12 +302,23 @@ void require_available() {
 }
 
 core::ArrangementIndex index_at(uint64_t offset) {
-    return core::ArrangementIndex::attach(*g_alloc, g_writer_lock, offset);
+    return core::ArrangementIndex::attach(g_accounted, g_writer_lock, offset);
 }
 
 core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt) {
-    return core::ArrangementIndex::create(*g_alloc, g_writer_lock, opt);
+    return core::ArrangementIndex::create(g_accounted, g_writer_lock, opt);
 }
+
+uint32_t entry_account(int slot) {
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    uint32_t a = g_dir->entries[slot].account;
+    LWLockRelease(dir_lock());
+    return a;
+}
+
+bool refused_by_quota() { return g_refused_by_quota; }
+
+uint64_t role_memory_quota() { return role_quota_bytes(); }
 
 bool has_ready_entry(Oid relid) {
     if (!available()) return false;
@@ -393,6 +485,7 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     e.relid = def.relid;
     e.relfilenode = relfilenode;
     e.owner = owner;
+    e.account = take_account_locked(owner);
     e.defid = def.defid;
     e.def = def;
     e.index_offset = 0;

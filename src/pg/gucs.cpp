@@ -81,6 +81,12 @@ void define_gucs() {
             "Arrangements one database may hold at once.",
             "The cluster holds at most 64.", &settings.arrangements_per_database, 48, 1, 64,
             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        DefineCustomIntVariable(
+            "parallel_material.arrangement_memory_per_role",
+            "Shared memory the arrangements of one role's tables may hold, in the whole cluster.",
+            "-1 is half of parallel_material.arrangement_memory; 0 sets no quota.",
+            &settings.arrangement_memory_per_role_kb, -1, -1, MAX_KILOBYTES, PGC_SIGHUP,
+            GUC_UNIT_KB, nullptr, nullptr, nullptr);
     }
     MarkGUCPrefixReserved("parallel_material");
 }

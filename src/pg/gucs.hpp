@@ -16,6 +16,9 @@ struct Settings {
     // Directory slots one role's tables (one database) may hold (sighup).
     int arrangements_per_role = 32;      // parallel_material.arrangements_per_role
     int arrangements_per_database = 48;  // parallel_material.arrangements_per_database
+    // Region bytes the arrangements of one role's tables may hold (sighup); -1: half of
+    // arrangement_memory, 0: no quota.
+    int arrangement_memory_per_role_kb = -1;  // parallel_material.arrangement_memory_per_role
 };
 
 extern Settings settings;

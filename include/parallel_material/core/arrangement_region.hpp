@@ -34,6 +34,17 @@ class RegionAllocator {
     virtual char *base() const = 0;
     // Bytes currently handed out (rounded sizes); informational.
     virtual uint64_t bytes_in_use() const = 0;
+    // The same, charged to `account` (0: nobody): an allocator may refuse a request that would
+    // take an account over its quota (returns 0, as when the region is full). ArrangementIndex
+    // always calls these, with the account given at create(); the defaults ignore it.
+    virtual uint64_t allocate_for(uint32_t account, size_t size) {
+        (void)account;
+        return allocate(size);
+    }
+    virtual void free_for(uint32_t account, uint64_t offset, size_t size) {
+        (void)account;
+        free(offset, size);
+    }
 };
 
 // A boundary-tag allocator whose state (a header at offset 0) lives in the region itself. Each
