@@ -188,8 +188,14 @@ void xid_cache_maintain();
 // Ready in the directory and returns its slot. Waits while another process builds the same one.
 int build(Relation rel, const Def &def);
 // The Ready entry of def, building it first when it is missing or invalid (takes ShareLock on
-// the relation for the build). Returns it pinned.
+// the relation for the build). Returns it pinned. A role that could not take ShareLock itself
+// (no UPDATE, DELETE or TRUNCATE on the table: a SELECT-only reader) never rebuilds: it gets an
+// error (55000) instead of blocking the table's writers.
 EntryInfo pin_or_build(Relation rel, const Def &def);
+// For a reader that can fall back to the stock plan: the Ready entry pinned, rebuilt first only
+// when the current role may block writers (as pin_or_build); slot -1 when it is not ready and
+// this role may not rebuild it (nothing locked, nothing waited for).
+EntryInfo pin_for_reader(Relation rel, const Def &def);
 
 // ---- SQL-level helpers (arrangement_sql.cpp; plain PostgreSQL code: call through pg_call) ----
 // Raises the create_arrangement error when key column a of rel cannot be a key (no hash opclass,

@@ -285,17 +285,61 @@ int build_reported(Relation rel, const Def &def) {
 
 }  // namespace
 
+namespace {
+
+// Whether the current user could take ShareLock on the table in its own right: LOCK TABLE ... IN
+// SHARE MODE needs UPDATE, DELETE or TRUNCATE (PostgreSQL's LockTableAclCheck; owners and
+// superusers have them). Only such a role rebuilds an arrangement, since a rebuild holds ShareLock
+// and so blocks the table's writers: a role with SELECT only never makes writers wait.
+bool may_block_writers(Oid relid) {
+    return pg_class_aclmask(relid, GetUserId(), ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+                            ACLMASK_ANY) != 0;
+}
+
+// The Ready entry of def pinned, if it is usable as it is (built on the table's current heap,
+// no xid older than the heap keeps); slot -1 otherwise (an unusable one is marked invalid).
+EntryInfo pin_usable(Relation rel, const Def &def) {
+    EntryInfo e = pin_ready(def.defid);
+    if (e.slot < 0) return e;
+    const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
+    if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
+    unpin(e.slot);
+    // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it holds xids
+    // the heap has frozen: rebuilt before they could be misread.
+    set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
+    return EntryInfo{};
+}
+
+}  // namespace
+
+EntryInfo pin_for_reader(Relation rel, const Def &def) {
+    EntryInfo e = pin_usable(rel, def);
+    if (e.slot >= 0) return e;
+    bool may = pg_call([&] { return may_block_writers(RelationGetRelid(rel)); });
+    if (!may) return EntryInfo{};
+    return pin_or_build(rel, def);
+}
+
 EntryInfo pin_or_build(Relation rel, const Def &def) {
     for (int attempt = 0; attempt < 3; ++attempt) {
-        EntryInfo e = pin_ready(def.defid);
-        if (e.slot >= 0) {
-            const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
-            if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
-            unpin(e.slot);
-            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it
-            // holds xids the heap has frozen: rebuilt before they could be misread.
-            set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
-        }
+        EntryInfo e = pin_usable(rel, def);
+        if (e.slot >= 0) return e;
+        // A reader that may not block the table's writers never rebuilds (the interim answer to
+        // a concurrent build; see docs/arrangements.md, "Restart and crash: lazy rebuild").
+        pg_call([&] {
+            if (!may_block_writers(def.relid))
+                ereport(ERROR,
+                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                         errmsg("arrangement on \"%s\" is not ready and role \"%s\" may not "
+                                "rebuild it",
+                                RelationGetRelationName(rel),
+                                GetUserNameFromId(GetUserId(), false)),
+                         errdetail("A rebuild holds a SHARE lock that blocks the table's writers; "
+                                   "only its owner and roles that may update, delete or truncate "
+                                   "it rebuild it."),
+                         errhint("Retry once such a role has read through the arrangement, or "
+                                 "set parallel_material.enable_arrangement_join to off.")));
+        });
         // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
         // for writers is reported as the build's first phase.
         bool progress = progress_begin(def.relid, def.defid, kProgressWaiting);
