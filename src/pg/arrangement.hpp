@@ -168,6 +168,9 @@ bool version_dead(const core::VersionView &v, TransactionId oldest_xmin);
 // nullptr: its bound precedes the table's relfrozenxid (the heap froze or removed tuples whose
 // xids we still hold) or the oldest xid the commit log still answers for.
 const char *xids_too_old(TransactionId oldest, TransactionId relfrozenxid);
+// Only the second reason: the bound precedes the commit log's horizon, so the arrangement can no
+// longer be read at all (the first one only asks for an early rebuild: clog still answers).
+bool xids_past_clog(TransactionId oldest);
 // The reclaim worker: invalidates every ready arrangement whose bound precedes the commit
 // log's horizon (no database needed).
 void invalidate_wraparound_risks();

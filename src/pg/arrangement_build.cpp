@@ -296,13 +296,32 @@ bool may_block_writers(Oid relid) {
                             ACLMASK_ANY) != 0;
 }
 
+// may_block_writers, asked once and only when needed (a ready, usable entry needs no ACL check).
+class MayRebuild {
+  public:
+    explicit MayRebuild(Oid relid) : relid_(relid) {}
+    bool operator()() {
+        if (known_ < 0) known_ = pg_call([&] { return may_block_writers(relid_); }) ? 1 : 0;
+        return known_ == 1;
+    }
+
+  private:
+    Oid relid_;
+    int known_ = -1;
+};
+
 // The Ready entry of def pinned, if it is usable as it is (built on the table's current heap,
-// no xid older than the heap keeps); slot -1 otherwise (an unusable one is marked invalid).
-EntryInfo pin_usable(Relation rel, const Def &def) {
+// no xid older than the heap keeps); slot -1 otherwise (an unusable one is marked invalid). For a
+// role that may not rebuild it (!may_rebuild), an entry that only holds xids older than the
+// table's relfrozenxid is still usable: the commit log still answers for them, and the rebuild
+// that would drop them early is left to a role that may block writers.
+EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild) {
     EntryInfo e = pin_ready(def.defid);
     if (e.slot < 0) return e;
     const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
-    if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
+    if (e.relfilenode == rel->rd_node.relNode &&
+        (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild())))
+        return e;
     unpin(e.slot);
     // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it holds xids
     // the heap has frozen: rebuilt before they could be misread.
@@ -313,21 +332,22 @@ EntryInfo pin_usable(Relation rel, const Def &def) {
 }  // namespace
 
 EntryInfo pin_for_reader(Relation rel, const Def &def) {
-    EntryInfo e = pin_usable(rel, def);
-    if (e.slot >= 0) return e;
-    bool may = pg_call([&] { return may_block_writers(RelationGetRelid(rel)); });
-    if (!may) return EntryInfo{};
+    MayRebuild may(RelationGetRelid(rel));
+    EntryInfo e = pin_usable(rel, def, may);
+    if (e.slot >= 0 || !may()) return e;
     return pin_or_build(rel, def);
 }
 
 EntryInfo pin_or_build(Relation rel, const Def &def) {
+    MayRebuild may(def.relid);
     for (int attempt = 0; attempt < 3; ++attempt) {
-        EntryInfo e = pin_usable(rel, def);
+        EntryInfo e = pin_usable(rel, def, may);
         if (e.slot >= 0) return e;
         // A reader that may not block the table's writers never rebuilds (the interim answer to
         // a concurrent build; see docs/arrangements.md, "Restart and crash: lazy rebuild").
+        bool allowed = may();
         pg_call([&] {
-            if (!may_block_writers(def.relid))
+            if (!allowed)
                 ereport(ERROR,
                         (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                          errmsg("arrangement on \"%s\" is not ready and role \"%s\" may not "
