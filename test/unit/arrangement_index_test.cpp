@@ -105,11 +105,11 @@ void put(ArrangementIndex &ix, uint64_t hash, const std::string &key, const std:
 TEST(ArrangementRegion, SizeClassesReuseAndAccounting) {
     Mapping m(1 << 20);
     auto a = FixedRegionAllocator::format(m.base(), 1 << 20);
-    // A block: the request plus an 8-byte header, rounded up to 16 (at least 32).
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1), 32u);
+    // A block: the request rounded up to 16 bytes (no header).
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(1), 16u);
     EXPECT_EQ(FixedRegionAllocator::rounded_size(24), 32u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(25), 48u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(256), 272u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(256), 256u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(257), 272u);
     EXPECT_EQ(FixedRegionAllocator::rounded_size(1000), 1008u);
     uint64_t x = a.allocate(100);
     uint64_t y = a.allocate(100);

@@ -110,9 +110,9 @@ TEST(ArrangementRegionCoalescing, SmallFreesServeLargeAllocations) {
         for (size_t i = 1; i < small.size(); i += 2) a.free(small[i], 40 + pass * 24);
         EXPECT_EQ(a.bytes_in_use(), 0u);
         // Everything merged back: one block of nearly the whole region.
-        uint64_t big = a.allocate(kSize - 4096);
+        uint64_t big = a.allocate(kSize - kSize / 64);
         ASSERT_NE(big, 0u) << "pass " << pass;
-        a.free(big, kSize - 4096);
+        a.free(big, kSize - kSize / 64);
         // Large blocks, freed, serve small ones again.
         std::vector<uint64_t> large;
         for (uint64_t o; (o = a.allocate(100000)) != 0;) large.push_back(o);
@@ -133,6 +133,15 @@ TEST(ArrangementRegionCoalescing, MergesNeighboursOnBothSides) {
     a.free(b[2], 200);  // merges with both: one free block of 3 x 208 at b[1]
     EXPECT_EQ(a.allocate(3 * 208 - 8), b[1]);
     a.free(b[1], 3 * 208 - 8);
+    // A split leaves a 16-byte crumb; it merges back when its neighbours are freed.
+    uint64_t x = a.allocate(3 * 208 - 16);
+    EXPECT_EQ(x, b[1]);
+    uint64_t y = a.allocate(16);  // crumbs sit in no list: this one comes from the tail
+    EXPECT_GT(y, b[4]);
+    a.free(x, 3 * 208 - 16);  // merges with the crumb after it
+    EXPECT_EQ(a.allocate(3 * 208), b[1]);
+    a.free(b[1], 3 * 208);
+    a.free(y, 16);
     // The last block goes back to the tail, and so does its free predecessor.
     a.free(b[4], 200);
     uint64_t next = a.allocate(200);
@@ -150,7 +159,7 @@ TEST(ArrangementRegionCoalescing, ScribbleAndPoisonFreedBlocks) {
                                               FixedRegionAllocator::kPoisonFreed);
     EXPECT_EQ(churn(a, 7, 20000, 0x5a), 0);
     EXPECT_EQ(a.bytes_in_use(), 0u);
-    EXPECT_NE(a.allocate((1 << 18) - 4096), 0u);
+    EXPECT_NE(a.allocate((1 << 18) - (1 << 18) / 64), 0u);
 }
 
 TEST(ArrangementRegionCoalescing, ThreadsNeverShareABlock) {
@@ -167,7 +176,7 @@ TEST(ArrangementRegionCoalescing, ThreadsNeverShareABlock) {
     for (auto &t : ts) t.join();
     EXPECT_EQ(bad.load(), 0);
     EXPECT_EQ(a.bytes_in_use(), 0u);
-    uint64_t big = a.allocate(kSize - 4096);
+    uint64_t big = a.allocate(kSize - kSize / 64);
     EXPECT_NE(big, 0u);
 }
 
@@ -204,5 +213,5 @@ TEST(ArrangementRegionCoalescing, ForkedProcessesNeverShareABlock) {
     close(fd);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(a.bytes_in_use(), 0u);
-    EXPECT_NE(a.allocate(kSize - 4096), 0u);
+    EXPECT_NE(a.allocate(kSize - kSize / 64), 0u);
 }

@@ -27,8 +27,7 @@ class RegionAllocator {
     // Returns the offset of a block of at least `size` bytes, 16-byte aligned; 0 when the region
     // (the memory budget) is exhausted. Never throws.
     virtual uint64_t allocate(size_t size) = 0;
-    // Returns a block; `size` is the size passed to allocate() (FixedRegionAllocator reads
-    // the block's own header instead).
+    // Returns a block; `size` is the size passed to allocate().
     virtual void free(uint64_t offset, size_t size) = 0;
     // This process's mapping of offset 0.
     virtual char *base() const = 0;
@@ -47,14 +46,16 @@ class RegionAllocator {
     }
 };
 
-// A boundary-tag allocator whose state (a header at offset 0) lives in the region itself. Each
-// block carries an 8-byte header (size and flags); a request takes its size plus 8, rounded up to
-// 16 bytes (at least 32). Free blocks sit in bins (exact sizes up to 1 KiB, then four per power of
-// two) and are merged with free neighbours when freed; a block ending at the never-used tail goes
-// back to it. So memory freed by one size serves later requests of any size (coalescing): a
-// region filled with small blocks, then emptied, can hand out one block of nearly its capacity.
-// Fresh memory comes from a bump pointer. One spin lock in the region serializes
-// allocate/free; arrangements allocate once per row version, outside their own locks.
+// A coalescing allocator whose state (a header and a bitmap at offset 0) lives in the region
+// itself. A request takes its size rounded up to 16 bytes (at least 16), with no per-block
+// header: free() is given the size back. Free blocks keep their size at both ends and sit in bins
+// (exact sizes up to 1 KiB, then four per power of two); one bit per 16-byte granule marks the
+// first and last granule of each free block, so a freed block merges with free neighbours on both
+// sides, and a block ending at the never-used tail goes back to it. So memory freed in blocks of
+// one size serves later requests of any size: a region filled with small blocks, then emptied,
+// hands out one block of nearly its capacity. The bitmap costs 1/128 of the region. Fresh memory
+// comes from a bump pointer. One spin lock in the region serializes allocate/free; arrangements
+// allocate once per row version, outside their own locks.
 // Debug aids for tests (format's `debug` bits): kScribbleFreed overwrites freed blocks with 0xdb,
 // so a reader of reclaimed memory sees garbage; kPoisonFreed also poisons them under
 // AddressSanitizer (ignored otherwise), so such a reader is reported. ASan's shadow memory is per
@@ -75,8 +76,8 @@ class FixedRegionAllocator final : public RegionAllocator {
     uint64_t bytes_in_use() const override;
     uint64_t capacity() const;
 
-    // Bytes a request of `size` takes from the region (its block: header included, rounded);
-    // 0 when it is too large. A block taken from a free one may be up to 16 bytes larger.
+    // Bytes a request of `size` takes from the region (its block: size rounded up to 16, at
+    // least 16); 0 when it is too large.
     static size_t rounded_size(size_t size);
 
     struct Header;  // in the region at offset 0 (defined in the .cpp)
