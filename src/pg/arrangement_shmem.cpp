@@ -6,10 +6,12 @@
 #include <optional>
 
 #include "pg/arrangement.hpp"
+#include "pg/guard.hpp"
 #include "pg/gucs.hpp"
 #include "pg/shmem.hpp"
 
 extern "C" {
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
@@ -21,6 +23,8 @@ extern "C" {
 }
 
 namespace pm::pg::arr {
+
+void release_dropped_databases();  // below
 
 namespace {
 
@@ -87,12 +91,31 @@ uint64_t role_quota_bytes() {
 
 bool g_refused_by_quota = false;  // the last refusal of this process: quota (else region full)
 
+bool g_releasing = false;
+
+// A block of the region; when it is full, the entries of dropped databases (which nobody can use
+// any more) are freed first, by a backend that can read pg_database, and the request retried.
+uint64_t region_allocate(size_t size) {
+    uint64_t off = g_alloc->allocate(size);
+    if (off != 0 || g_releasing || IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
+        !IsTransactionState())
+        return off;
+    g_releasing = true;
+    try {
+        pg_call([] { release_dropped_databases(); });
+    } catch (...) {
+        // Not freed now: the next build tries again.
+    }
+    g_releasing = false;
+    return g_alloc->allocate(size);
+}
+
 // The region allocator every index uses: g_alloc, with each block charged to its index's account
 // and refused when it would take that role over parallel_material.arrangement_memory_per_role.
 // So one role's tables cannot fill the region and make another role's arrangements fail.
 class AccountedAllocator final : public core::RegionAllocator {
   public:
-    uint64_t allocate(size_t size) override { return g_alloc->allocate(size); }
+    uint64_t allocate(size_t size) override { return region_allocate(size); }
     void free(uint64_t offset, size_t size) override { g_alloc->free(offset, size); }
     char *base() const override { return g_alloc->base(); }
     uint64_t bytes_in_use() const override { return g_alloc->bytes_in_use(); }
@@ -108,7 +131,7 @@ class AccountedAllocator final : public core::RegionAllocator {
                 return 0;
             }
         } while (!pg_atomic_compare_exchange_u64(used, &cur, cur + r));
-        uint64_t off = g_alloc->allocate(size);
+        uint64_t off = region_allocate(size);
         if (off == 0) {
             pg_atomic_fetch_sub_u64(used, r);
             g_refused_by_quota = false;
@@ -409,7 +432,7 @@ void unpin(int slot) {
 // slots and memory come back. Reads pg_database through the syscache, outside the directory lock;
 // a dropped database has no backend left that could still use its entries (the reclaim worker's
 // transient pins only delay the destruction to its unpin).
-static void release_dropped_databases() {
+void release_dropped_databases() {
     Oid dbs[kMaxArrangements];
     int n = 0;
     LWLockAcquire(dir_lock(), LW_SHARED);

@@ -94,5 +94,29 @@ is($ret, 0, 'another database has room') or diag($err);
 is($node->safe_psql('other', q{SELECT state FROM parallel_material.arrangements}), 'ready',
 	'ready in the other database');
 
+# The memory of a dropped database's arrangements comes back when the region fills up, even
+# without another build: bob's deltas need the room a dropped database's arrangement held.
+$node->append_conf('postgresql.conf', qq{
+parallel_material.arrangements_per_role = 64
+parallel_material.arrangements_per_database = 64
+parallel_material.arrangement_memory_per_role = 0
+});
+$node->reload;
+$node->safe_psql('postgres', 'CREATE DATABASE big TEMPLATE tmpl');
+$node->safe_psql('big', q{
+	INSERT INTO t1 SELECT g, repeat('x', 100) FROM generate_series(1, 120000) g;
+	SELECT parallel_material.create_arrangement('t1', '{k}');
+});
+$node->safe_psql('postgres', 'DROP DATABASE big');
+($ret, $out, $err) = $node->psql('postgres',
+	"INSERT INTO bob_t SELECT g FROM generate_series(1, 100000) g", extra_params => ['-U', 'bob']);
+is($ret, 0, "bob's insert succeeds") or diag($err);
+unlike($err, qr/marked invalid/, "bob's arrangement was not invalidated");
+is($node->safe_psql('postgres',
+	"SELECT state FROM parallel_material.arrangements WHERE relation = 'bob_t'::regclass"),
+	'ready', "bob's arrangement ready after the dropped database's memory came back");
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM parallel_material.arrangement_check('bob_t')"), '0', 'and exact');
+
 $node->stop;
 done_testing();
