@@ -18,6 +18,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -543,11 +544,25 @@ void set_invalid(int slot, const char *why, int elevel) {
     Entry &e = g_dir->entries[slot];
     bool was_ready = e.state == State::Ready;
     if (was_ready) e.state = State::Invalid;
+    Oid relid = e.relid, dboid = e.dboid;
     LWLockRelease(dir_lock());
-    if (was_ready)
-        ereport(elevel, (errmsg("parallel_material: arrangement %lld marked invalid: %s",
-                                 static_cast<long long>(e.defid), why),
-                          errhint("It is rebuilt on its next use.")));
+    if (!was_ready) return;
+    // Plans cached on it (prepared statements, PL/pgSQL) are made again once this transaction
+    // commits, so they take the stock plan instead of meeting an arrangement their role may not
+    // rebuild (a relcache invalidation of the table; transactional, hence best effort).
+    if (dboid == MyDatabaseId && IsTransactionState() && !IsParallelWorker()) {
+        try {
+            pg_call([&] {
+                if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+                    CacheInvalidateRelcacheByRelid(relid);
+            });
+        } catch (...) {
+            // The next planning still checks the state.
+        }
+    }
+    ereport(elevel, (errmsg("parallel_material: arrangement %lld marked invalid: %s",
+                             static_cast<long long>(e.defid), why),
+                      errhint("It is rebuilt on its next use.")));
 }
 
 void set_relfilenode(int slot, Oid relfilenode) {

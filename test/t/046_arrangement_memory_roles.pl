@@ -41,15 +41,37 @@ my ($ret, $out, $err) = as('alice', q{
 });
 is($ret, 0, 'alice arranges her table') or diag($err);
 
-# Mallory arranges a table and fills it until its arrangement no longer fits.
+# Mallory arranges a table; a reader with SELECT only caches a plan joining through it.
 ($ret, $out, $err) = as('mallory', q{
+	INSERT INTO m_t SELECT g, 'm' || g FROM generate_series(1, 10) g;
 	SELECT parallel_material.create_arrangement('m_t', '{k}');
-	INSERT INTO m_t SELECT g, repeat('m', 60) || g FROM generate_series(1, 100000) g;
+});
+is($ret, 0, 'mallory arranges her table') or diag($err);
+$node->safe_psql('postgres', q{
+	CREATE ROLE reader LOGIN;
+	CREATE TABLE r_outer (k int); INSERT INTO r_outer VALUES (1), (2), (3); ANALYZE r_outer, m_t;
+	GRANT SELECT ON m_t, r_outer TO reader;
+});
+my $bg = $node->background_psql('postgres', extra_params => ['-U', 'reader'], on_error_stop => 0);
+$bg->query_safe(q{SET plan_cache_mode = force_generic_plan; SET enable_hashjoin = off;
+	SET enable_mergejoin = off; SET enable_nestloop = off});
+$bg->query_safe(q{PREPARE j AS SELECT string_agg(m.v, ',' ORDER BY m.k) FROM r_outer o JOIN m_t m ON m.k = o.k});
+like($bg->query_safe('EXPLAIN (COSTS OFF) EXECUTE j'), qr/ArrangementJoin/, 'the cached plan probes');
+is($bg->query_safe('EXECUTE j'), 'm1,m2,m3', 'the cached plan reads');
+
+# Mallory fills her table until her arrangement no longer fits.
+($ret, $out, $err) = as('mallory', q{
+	INSERT INTO m_t SELECT g, repeat('m', 60) || g FROM generate_series(11, 100000) g;
 });
 is($ret, 0, "mallory's writes never fail") or diag($err);
 is($node->safe_psql('postgres',
 	"SELECT state FROM parallel_material.arrangements WHERE relation = 'm_t'::regclass"),
 	'invalid', "mallory's own arrangement went invalid");
+# The reader's cached plan is made again (stock plan): no error, the same rows.
+my ($res, $failed) = $bg->query('EXECUTE j');
+is($failed, 0, 'the cached plan does not meet the invalid arrangement') or diag($bg->{stderr});
+is($res, 'm1,m2,m3', 'and returns the rows');
+$bg->quit;
 
 # Alice's work is unaffected: her deltas still fit, she can arrange another table.
 ($ret, $out, $err) = as('alice', q{
