@@ -12,6 +12,8 @@
 //    node. A slot's exit store (release) orders the reader's last access before the free.
 #include "parallel_material/core/arrangement_index.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -54,6 +56,7 @@ struct ArrangementIndex::Header {
     std::atomic<uint64_t> reclaimed;
     std::atomic<uint64_t> retired_pending;
     std::atomic<uint64_t> version_bytes;
+    uint32_t account;  // Options::account: every block is allocated and freed for it
 };
 
 // One version. Immutable after publication except next (reclaim relinks) and xmax_cmax.
@@ -158,13 +161,14 @@ ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lo
     if (lock.stripes() == 0)
         throw Error(Error::Code::InvalidArgument, "arrangement writer lock has no stripes");
 
-    uint64_t hoff = alloc.allocate(sizeof(Header));
-    uint64_t boff = alloc.allocate(nb * sizeof(std::atomic<uint64_t>));
-    uint64_t soff = alloc.allocate(uint64_t{opt.reader_slots} * sizeof(Slot));
+    const uint32_t acct = opt.account;
+    uint64_t hoff = alloc.allocate_for(acct, sizeof(Header));
+    uint64_t boff = alloc.allocate_for(acct, nb * sizeof(std::atomic<uint64_t>));
+    uint64_t soff = alloc.allocate_for(acct, uint64_t{opt.reader_slots} * sizeof(Slot));
     if (hoff == 0 || boff == 0 || soff == 0) {
-        alloc.free(hoff, sizeof(Header));
-        alloc.free(boff, nb * sizeof(std::atomic<uint64_t>));
-        alloc.free(soff, uint64_t{opt.reader_slots} * sizeof(Slot));
+        if (hoff != 0) alloc.free_for(acct, hoff, sizeof(Header));
+        if (boff != 0) alloc.free_for(acct, boff, nb * sizeof(std::atomic<uint64_t>));
+        if (soff != 0) alloc.free_for(acct, soff, uint64_t{opt.reader_slots} * sizeof(Slot));
         throw Error(Error::Code::OutOfMemory, "arrangement region exhausted creating the index");
     }
     char *base = alloc.base();
@@ -184,6 +188,7 @@ ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lo
     h->nslots = opt.reader_slots;
     h->buckets_off = boff;
     h->slots_off = soff;
+    h->account = acct;
     h->valid.store(1, std::memory_order_relaxed);
     h->reclaim_lock.store(0, std::memory_order_relaxed);
     h->epoch.store(1, std::memory_order_relaxed);
@@ -227,9 +232,9 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
     std::vector<size_t> sizes(n);
     for (size_t i = 0; i < n; ++i) {
         sizes[i] = sizeof(Node) + round8(v[i].key_len) + v[i].tuple_len;
-        offs[i] = alloc_->allocate(sizes[i]);
+        offs[i] = alloc_->allocate_for(hdr_->account, sizes[i]);
         if (offs[i] == 0) {
-            for (size_t j = 0; j < i; ++j) alloc_->free(offs[j], sizes[j]);
+            for (size_t j = 0; j < i; ++j) alloc_->free_for(hdr_->account, offs[j], sizes[j]);
             throw Error(Error::Code::OutOfMemory, "arrangement memory budget exhausted (" +
                                                       std::to_string(sizes[i]) + " bytes)");
         }
@@ -301,7 +306,7 @@ void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, 
     if ((key_len != 0 && key == nullptr) || (tuple_len != 0 && tuple == nullptr))
         throw Error(Error::Code::InvalidArgument, "arrangement insert without key or tuple bytes");
     size_t size = sizeof(Node) + round8(key_len) + tuple_len;
-    uint64_t off = alloc_->allocate(size);
+    uint64_t off = alloc_->allocate_for(hdr_->account, size);
     if (off == 0)
         throw Error(Error::Code::OutOfMemory,
                     "arrangement memory budget exhausted (" + std::to_string(size) + " bytes)");
@@ -456,7 +461,7 @@ ReclaimResult ArrangementIndex::free_retired_locked() {
         if (n->retire_epoch <= oldest) {
             *link = n->retire_next;
             size_t size = n->size();
-            alloc_->free(off, size);
+            alloc_->free_for(hdr_->account, off, size);
             hdr_->version_bytes.fetch_sub(FixedRegionAllocator::rounded_size(size),
                                           std::memory_order_relaxed);
             ++res.freed;
@@ -473,20 +478,29 @@ ReclaimResult ArrangementIndex::free_retired_locked() {
 // ---- readers ----
 
 ArrangementIndex::Reader::Reader(Reader &&o) noexcept
-    : index_(o.index_), slot_ptr_(o.slot_ptr_), slot_(o.slot_), depth_(o.depth_) {
+    : index_(o.index_),
+      slots_(o.slots_),
+      slot_ptr_(o.slot_ptr_),
+      slot_(o.slot_),
+      depth_(o.depth_),
+      fixed_(o.fixed_) {
     o.index_ = nullptr;
     o.slot_ptr_ = nullptr;
+    o.depth_ = 0;
 }
 
 ArrangementIndex::Reader &ArrangementIndex::Reader::operator=(Reader &&o) noexcept {
     if (this != &o) {
         release();
         index_ = o.index_;
+        slots_ = o.slots_;
         slot_ptr_ = o.slot_ptr_;
         slot_ = o.slot_;
         depth_ = o.depth_;
+        fixed_ = o.fixed_;
         o.index_ = nullptr;
         o.slot_ptr_ = nullptr;
+        o.depth_ = 0;
     }
     return *this;
 }
@@ -496,28 +510,31 @@ ArrangementIndex::Reader::~Reader() {
 }
 
 void ArrangementIndex::Reader::release() noexcept {
-    if (slot_ptr_ == nullptr)
-        return;
-    slot_ptr_->epoch.store(kNoEpoch, std::memory_order_release);
-    slot_ptr_->owner.store(0, std::memory_order_release);
+    if (slot_ptr_ != nullptr) {
+        slot_ptr_->epoch.store(kNoEpoch, std::memory_order_release);
+        slot_ptr_->owner.store(0, std::memory_order_release);
+    }
     slot_ptr_ = nullptr;
     index_ = nullptr;
     depth_ = 0;
 }
 
+// A reader from register_reader() claims a slot only for the length of each read section (the
+// slot it had last time first): a slot is then busy only while some process is inside a probe,
+// so any number of readers (open cursors, nested plans) share the index's slots, and they cannot
+// run out while there are at least as many slots as processes (the adapter uses
+// MaxBackends + 16). A reader given a fixed slot keeps it claimed for its whole life.
 ArrangementIndex::Reader ArrangementIndex::register_reader() const {
-    for (uint32_t i = 0; i < hdr_->nslots; ++i) {
-        uint32_t expected = 0;
-        if (slots_[i].owner.load(std::memory_order_relaxed) == 0 &&
-            slots_[i].owner.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-            Reader r;
-            r.index_ = hdr_;
-            r.slot_ptr_ = &slots_[i];
-            r.slot_ = i;
-            return r;
+    Reader r;
+    r.index_ = hdr_;
+    r.slots_ = slots_;
+    r.slot_ = 0;
+    for (uint32_t i = 0; i < hdr_->nslots; ++i)
+        if (slots_[i].owner.load(std::memory_order_relaxed) == 0) {
+            r.slot_ = i;  // a hint: claimed at the first read section
+            break;
         }
-    }
-    throw Error(Error::Code::Internal, "arrangement has no free reader slot");
+    return r;
 }
 
 ArrangementIndex::Reader ArrangementIndex::register_reader(uint32_t slot) const {
@@ -528,24 +545,65 @@ ArrangementIndex::Reader ArrangementIndex::register_reader(uint32_t slot) const 
                     "arrangement reader slot " + std::to_string(slot) + " unavailable");
     Reader r;
     r.index_ = hdr_;
+    r.slots_ = slots_;
     r.slot_ptr_ = &slots_[slot];
     r.slot_ = slot;
+    r.fixed_ = true;
     return r;
 }
 
+namespace {
+bool try_claim(ArrangementIndex::Slot &s);
+}  // namespace
+
 void ArrangementIndex::enter(Reader &r) const {
-    if (r.index_ != hdr_ || r.slot_ptr_ == nullptr)
+    if (r.index_ != hdr_ || (r.fixed_ && r.slot_ptr_ == nullptr))
         throw Error(Error::Code::InvalidArgument, "reader belongs to another arrangement handle");
-    if (r.depth_++ != 0)
+    if (r.depth_ != 0) {
+        ++r.depth_;
         return;
+    }
+    if (!r.fixed_) {
+        // Claim a slot for this section: the last one first, then any free one. Every slot is
+        // busy only while as many read sections run at once: wait for one to end.
+        uint32_t n = hdr_->nslots;
+        bool claimed = r.slot_ < n && try_claim(slots_[r.slot_]);
+        for (unsigned round = 0; !claimed; ++round) {
+            for (uint32_t i = 0; i < n && !claimed; ++i)
+                if (try_claim(slots_[i])) {
+                    r.slot_ = i;
+                    claimed = true;
+                }
+            if (!claimed) {
+                if (round >= 100000)
+                    throw Error(Error::Code::Internal, "arrangement has no free reader slot");
+                sched_yield();
+            }
+        }
+        r.slot_ptr_ = &slots_[r.slot_];
+    }
+    r.depth_ = 1;
     uint64_t e = hdr_->epoch.load(std::memory_order_seq_cst);
     slots_[r.slot_].epoch.store(e, std::memory_order_seq_cst);
 }
 
 void ArrangementIndex::exit(Reader &r) const {
-    if (--r.depth_ == 0)
-        slots_[r.slot_].epoch.store(kNoEpoch, std::memory_order_release);
+    if (--r.depth_ != 0)
+        return;
+    slots_[r.slot_].epoch.store(kNoEpoch, std::memory_order_release);
+    if (!r.fixed_) {
+        slots_[r.slot_].owner.store(0, std::memory_order_release);
+        r.slot_ptr_ = nullptr;
+    }
 }
+
+namespace {
+bool try_claim(ArrangementIndex::Slot &s) {
+    uint32_t expected = 0;
+    return s.owner.load(std::memory_order_relaxed) == 0 &&
+           s.owner.compare_exchange_strong(expected, 1, std::memory_order_acq_rel);
+}
+}  // namespace
 
 namespace {
 template <class F>
@@ -688,6 +746,10 @@ void ArrangementIndex::mark_invalid() {
     hdr_->valid.store(0, std::memory_order_release);
 }
 
+uint32_t ArrangementIndex::account() const {
+    return hdr_->account;
+}
+
 bool ArrangementIndex::is_valid() const {
     return hdr_->valid.load(std::memory_order_acquire) != 0;
 }
@@ -698,7 +760,7 @@ void ArrangementIndex::destroy() {
         for (uint64_t off = hdr_->retired_head; off != 0;) {
             Node *n = node(off);
             uint64_t next = n->retire_next;
-            alloc_->free(off, n->size());
+            alloc_->free_for(hdr_->account, off, n->size());
             off = next;
         }
         hdr_->retired_head = 0;
@@ -706,7 +768,7 @@ void ArrangementIndex::destroy() {
             for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
                 Node *n = node(off);
                 uint64_t next = n->next.load(std::memory_order_relaxed);
-                alloc_->free(off, n->size());
+                alloc_->free_for(hdr_->account, off, n->size());
                 off = next;
             }
             buckets_[b].store(0, std::memory_order_relaxed);
@@ -714,10 +776,11 @@ void ArrangementIndex::destroy() {
     }
     uint64_t nb = hdr_->nbuckets;
     uint32_t ns = hdr_->nslots;
+    uint32_t acct = hdr_->account;
     hdr_->magic = 0;
-    alloc_->free(hdr_->buckets_off, nb * sizeof(std::atomic<uint64_t>));
-    alloc_->free(hdr_->slots_off, uint64_t{ns} * sizeof(Slot));
-    alloc_->free(header_off_, sizeof(Header));
+    alloc_->free_for(acct, hdr_->buckets_off, nb * sizeof(std::atomic<uint64_t>));
+    alloc_->free_for(acct, hdr_->slots_off, uint64_t{ns} * sizeof(Slot));
+    alloc_->free_for(acct, header_off_, sizeof(Header));
     hdr_ = nullptr;
     buckets_ = nullptr;
     slots_ = nullptr;

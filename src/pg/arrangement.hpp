@@ -56,6 +56,11 @@ bool available();  // preloaded and arrangement_memory > 0
 void require_available();
 core::ArrangementIndex index_at(uint64_t offset);
 core::ArrangementIndex create_index(const core::ArrangementIndex::Options &opt);
+// The memory account of an entry (its table owner's): Options::account of the index built in it.
+uint32_t entry_account(int slot);
+// Whether this process's last refused allocation hit its role's quota (else: region full).
+bool refused_by_quota();
+uint64_t role_memory_quota();  // bytes; 0: none (parallel_material.arrangement_memory_per_role)
 
 EntryInfo lookup(int64 defid);
 // Whether this database has a Ready entry for relid (no catalog access: the planner's pre-check).
@@ -70,9 +75,11 @@ EntryInfo pin_slot_if_ready(int slot);
 // leader pinned it (see docs/arrangements.md, "Parallel workers"). slot -1 when it is not there.
 EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset);
 uint64_t entry_deltas(int slot);
-// Claims a slot for building defid (an older entry of defid is dropped). Returns the slot, or
-// -1 when another process is building it right now (caller waits and retries).
-int begin_build(const Def &def, Oid relfilenode);
+// Claims a slot for building defid (an older entry of defid is dropped), counted against the
+// table's owner and this database (parallel_material.arrangements_per_role / _per_database);
+// first frees the entries of databases that were dropped. Returns the slot, or -1 when another
+// process is building it right now (caller waits and retries).
+int begin_build(const Def &def, Oid relfilenode, Oid owner);
 // -> Ready; oldest_xid: a lower bound of the normal xids the build stored (and of every running
 // transaction's xid, which later deltas may store).
 void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid);
@@ -133,6 +140,11 @@ void encode_key_from_values(const Shape *s, const Datum *values, const bool *isn
                             StringInfo key);
 // Key bytes of probe values given per key column.
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
+// Bounds the key encoded at key->data[start..] (arrangement_keys.cpp): one longer than
+// kMaxStoredKey bytes becomes kHashedKeyMarker and its SHA-256. Both encoders call it last.
+constexpr int kMaxStoredKey = 64;
+constexpr unsigned char kHashedKeyMarker = 0xff;
+void bound_key(StringInfo key, int start);
 uint64_t hash_key(const StringInfo key);
 uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
@@ -156,6 +168,9 @@ bool version_dead(const core::VersionView &v, TransactionId oldest_xmin);
 // nullptr: its bound precedes the table's relfrozenxid (the heap froze or removed tuples whose
 // xids we still hold) or the oldest xid the commit log still answers for.
 const char *xids_too_old(TransactionId oldest, TransactionId relfrozenxid);
+// Only the second reason: the bound precedes the commit log's horizon, so the arrangement can no
+// longer be read at all (the first one only asks for an early rebuild: clog still answers).
+bool xids_past_clog(TransactionId oldest);
 // The reclaim worker: invalidates every ready arrangement whose bound precedes the commit
 // log's horizon (no database needed).
 void invalidate_wraparound_risks();
@@ -176,8 +191,14 @@ void xid_cache_maintain();
 // Ready in the directory and returns its slot. Waits while another process builds the same one.
 int build(Relation rel, const Def &def);
 // The Ready entry of def, building it first when it is missing or invalid (takes ShareLock on
-// the relation for the build). Returns it pinned.
+// the relation for the build). Returns it pinned. A role that could not take ShareLock itself
+// (no UPDATE, DELETE or TRUNCATE on the table: a SELECT-only reader) never rebuilds: it gets an
+// error (55000) instead of blocking the table's writers.
 EntryInfo pin_or_build(Relation rel, const Def &def);
+// For a reader that can fall back to the stock plan: the Ready entry pinned, rebuilt first only
+// when the current role may block writers (as pin_or_build); slot -1 when it is not ready and
+// this role may not rebuild it (nothing locked, nothing waited for).
+EntryInfo pin_for_reader(Relation rel, const Def &def);
 
 // ---- SQL-level helpers (arrangement_sql.cpp; plain PostgreSQL code: call through pg_call) ----
 // Raises the create_arrangement error when key column a of rel cannot be a key (no hash opclass,

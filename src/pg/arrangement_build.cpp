@@ -18,6 +18,7 @@ extern "C" {
 #include "access/transam.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -195,7 +196,7 @@ namespace {
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
-        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode); });
+        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode, rel->rd_rel->relowner); });
         if (slot >= 0) break;
         pg_call([] {  // another backend is building it: wait
             CHECK_FOR_INTERRUPTS();
@@ -213,6 +214,7 @@ int build_reported(Relation rel, const Def &def) {
         core::ArrangementIndex::Options opt;
         opt.expected_rows = expected_rows(rel);
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
+        opt.account = entry_account(slot);  // the table owner's memory quota
         core::ArrangementIndex index = create_index(opt);
         offset = index.index_offset();
         try {
@@ -248,6 +250,21 @@ int build_reported(Relation rel, const Def &def) {
         }
     } catch (const core::Error &e) {
         abort_build(slot);
+        if (e.code() == core::Error::Code::OutOfMemory && refused_by_quota())
+            pg_call([&] {
+                const char *owner = GetUserNameFromId(rel->rd_rel->relowner, true);
+                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                                errmsg("arrangement on \"%s\" does not fit in "
+                                       "parallel_material.arrangement_memory_per_role",
+                                       RelationGetRelationName(rel)),
+                                errdetail("The arrangements of tables owned by role \"%s\" may "
+                                          "hold at most %llu kB of shared memory.",
+                                          owner ? owner : "?",
+                                          static_cast<unsigned long long>(role_memory_quota() /
+                                                                          1024)),
+                                errhint("Drop some of them, arrange fewer columns, or raise "
+                                        "parallel_material.arrangement_memory_per_role.")));
+            });
         if (e.code() == core::Error::Code::OutOfMemory)
             pg_call([&] {
                 ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
@@ -268,17 +285,81 @@ int build_reported(Relation rel, const Def &def) {
 
 }  // namespace
 
+namespace {
+
+// Whether the current user could take ShareLock on the table in its own right: LOCK TABLE ... IN
+// SHARE MODE needs UPDATE, DELETE or TRUNCATE (PostgreSQL's LockTableAclCheck; owners and
+// superusers have them). Only such a role rebuilds an arrangement, since a rebuild holds ShareLock
+// and so blocks the table's writers: a role with SELECT only never makes writers wait.
+bool may_block_writers(Oid relid) {
+    return pg_class_aclmask(relid, GetUserId(), ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+                            ACLMASK_ANY) != 0;
+}
+
+// may_block_writers, asked once and only when needed (a ready, usable entry needs no ACL check).
+class MayRebuild {
+  public:
+    explicit MayRebuild(Oid relid) : relid_(relid) {}
+    bool operator()() {
+        if (known_ < 0) known_ = pg_call([&] { return may_block_writers(relid_); }) ? 1 : 0;
+        return known_ == 1;
+    }
+
+  private:
+    Oid relid_;
+    int known_ = -1;
+};
+
+// The Ready entry of def pinned, if it is usable as it is (built on the table's current heap,
+// no xid older than the heap keeps); slot -1 otherwise (an unusable one is marked invalid). For a
+// role that may not rebuild it (!may_rebuild), an entry that only holds xids older than the
+// table's relfrozenxid is still usable: the commit log still answers for them, and the rebuild
+// that would drop them early is left to a role that may block writers.
+EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild) {
+    EntryInfo e = pin_ready(def.defid);
+    if (e.slot < 0) return e;
+    const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
+    if (e.relfilenode == rel->rd_node.relNode &&
+        (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild())))
+        return e;
+    unpin(e.slot);
+    // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it holds xids
+    // the heap has frozen: rebuilt before they could be misread.
+    set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
+    return EntryInfo{};
+}
+
+}  // namespace
+
+EntryInfo pin_for_reader(Relation rel, const Def &def) {
+    MayRebuild may(RelationGetRelid(rel));
+    EntryInfo e = pin_usable(rel, def, may);
+    if (e.slot >= 0 || !may()) return e;
+    return pin_or_build(rel, def);
+}
+
 EntryInfo pin_or_build(Relation rel, const Def &def) {
+    MayRebuild may(def.relid);
     for (int attempt = 0; attempt < 3; ++attempt) {
-        EntryInfo e = pin_ready(def.defid);
-        if (e.slot >= 0) {
-            const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
-            if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
-            unpin(e.slot);
-            // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it
-            // holds xids the heap has frozen: rebuilt before they could be misread.
-            set_invalid(e.slot, too_old != nullptr ? too_old : "the table was rewritten", DEBUG1);
-        }
+        EntryInfo e = pin_usable(rel, def, may);
+        if (e.slot >= 0) return e;
+        // A reader that may not block the table's writers never rebuilds (the interim answer to
+        // a concurrent build; see docs/arrangements.md, "Restart and crash: lazy rebuild").
+        bool allowed = may();
+        pg_call([&] {
+            if (!allowed)
+                ereport(ERROR,
+                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                         errmsg("arrangement on \"%s\" is not ready and role \"%s\" may not "
+                                "rebuild it",
+                                RelationGetRelationName(rel),
+                                GetUserNameFromId(GetUserId(), false)),
+                         errdetail("A rebuild holds a SHARE lock that blocks the table's writers; "
+                                   "only its owner and roles that may update, delete or truncate "
+                                   "it rebuild it."),
+                         errhint("Retry once such a role has read through the arrangement, or "
+                                 "set parallel_material.enable_arrangement_join to off.")));
+        });
         // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
         // for writers is reported as the build's first phase.
         bool progress = progress_begin(def.relid, def.defid, kProgressWaiting);

@@ -175,16 +175,20 @@ void append_key_value(StringInfo key, Form_pg_attribute att, Datum value, bool i
 
 void encode_key_from_values(const Shape *s, const Datum *values, const bool *isnull,
                             StringInfo key) {
+    int start = key->len;
     for (int k = 0; k < s->def.nkeys; ++k) {
         int a = s->def.keys[k] - 1;
         append_key_value(key, TupleDescAttr(s->reldesc, a), values[a], isnull[a]);
     }
+    bound_key(key, start);  // long (e.g. decompressed) keys stored as a digest
 }
 
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key) {
+    int start = key->len;
     for (int k = 0; k < s->def.nkeys; ++k)
         append_key_value(key, TupleDescAttr(s->reldesc, s->def.keys[k] - 1), keyvals[k],
                          keynulls[k]);
+    bound_key(key, start);  // as the stored key
 }
 
 uint64_t hash_key(const StringInfo key) {

@@ -47,6 +47,8 @@ const char *xids_too_old(TransactionId oldest, TransactionId relfrozenxid) {
     return nullptr;
 }
 
+bool xids_past_clog(TransactionId oldest) { return precedes(oldest, clog_horizon()); }
+
 void invalidate_wraparound_risks() {
     TransactionId horizon = clog_horizon();
     for (int slot = 0; slot < kMaxArrangements; ++slot) {

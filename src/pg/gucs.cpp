@@ -70,6 +70,23 @@ void define_gucs() {
             "0 stops background reclaim (parallel_material.arrangement_reclaim() still works).",
             &settings.arrangement_reclaim_interval_ms, 1000, 0, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
             nullptr, nullptr, nullptr);
+        // Shares of the cluster's 64 arrangement slots (docs/arrangements.md, "Storage").
+        DefineCustomIntVariable(
+            "parallel_material.arrangements_per_role",
+            "Arrangements the tables of one role may hold at once, in the whole cluster.",
+            "The cluster holds at most 64; counted against the table owner.",
+            &settings.arrangements_per_role, 32, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        DefineCustomIntVariable(
+            "parallel_material.arrangements_per_database",
+            "Arrangements one database may hold at once.",
+            "The cluster holds at most 64.", &settings.arrangements_per_database, 48, 1, 64,
+            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        DefineCustomIntVariable(
+            "parallel_material.arrangement_memory_per_role",
+            "Shared memory the arrangements of one role's tables may hold, in the whole cluster.",
+            "-1 is half of parallel_material.arrangement_memory; 0 sets no quota.",
+            &settings.arrangement_memory_per_role_kb, -1, -1, MAX_KILOBYTES, PGC_SIGHUP,
+            GUC_UNIT_KB, nullptr, nullptr, nullptr);
     }
     MarkGUCPrefixReserved("parallel_material");
 }

@@ -13,6 +13,12 @@ struct Settings {
     int arrangement_memory_kb = 65536;  // parallel_material.arrangement_memory (postmaster); 0 = off
     bool enable_arrangement_join = true;  // parallel_material.enable_arrangement_join
     int arrangement_reclaim_interval_ms = 1000;  // parallel_material.arrangement_reclaim_interval
+    // Directory slots one role's tables (one database) may hold (sighup).
+    int arrangements_per_role = 32;      // parallel_material.arrangements_per_role
+    int arrangements_per_database = 48;  // parallel_material.arrangements_per_database
+    // Region bytes the arrangements of one role's tables may hold (sighup); -1: half of
+    // arrangement_memory, 0: no quota.
+    int arrangement_memory_per_role_kb = -1;  // parallel_material.arrangement_memory_per_role
 };
 
 extern Settings settings;

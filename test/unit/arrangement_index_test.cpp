@@ -105,11 +105,12 @@ void put(ArrangementIndex &ix, uint64_t hash, const std::string &key, const std:
 TEST(ArrangementRegion, SizeClassesReuseAndAccounting) {
     Mapping m(1 << 20);
     auto a = FixedRegionAllocator::format(m.base(), 1 << 20);
+    // A block: the request rounded up to 16 bytes (no header).
     EXPECT_EQ(FixedRegionAllocator::rounded_size(1), 16u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(24), 32u);
     EXPECT_EQ(FixedRegionAllocator::rounded_size(256), 256u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(257), 320u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1000), 1024u);
-    EXPECT_EQ(FixedRegionAllocator::rounded_size(1025), 1280u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(257), 272u);
+    EXPECT_EQ(FixedRegionAllocator::rounded_size(1000), 1008u);
     uint64_t x = a.allocate(100);
     uint64_t y = a.allocate(100);
     ASSERT_NE(x, 0u);
@@ -118,7 +119,7 @@ TEST(ArrangementRegion, SizeClassesReuseAndAccounting) {
     EXPECT_EQ(x % 16, 0u);
     EXPECT_EQ(a.bytes_in_use(), 224u);
     a.free(x, 100);
-    EXPECT_EQ(a.allocate(97), x);  // same class: reused
+    EXPECT_EQ(a.allocate(97), x);  // same size: reused
     a.free(x, 97);
     a.free(y, 100);
     EXPECT_EQ(a.bytes_in_use(), 0u);
@@ -557,8 +558,7 @@ TEST(ArrangementReclaim, GracePeriodWaitsForReaders) {
     for (uint16_t i = 1; i <= 10; ++i)
         put(ix, 1, "k", std::string(100, static_cast<char>('a' + i)), Tid{1, i});
     auto reader = ix.register_reader();
-    auto other = ix.register_reader();
-    EXPECT_NE(reader.slot(), other.slot());
+    auto other = ix.register_reader();  // claims its slot inside the nested probe below
     int emitted = 0;
     ix.probe(reader, 1, "k", 1, all_visible, [&](const VersionView &v) {
         if (emitted++ == 0) {
@@ -587,19 +587,29 @@ TEST(ArrangementReclaim, GracePeriodWaitsForReaders) {
 
 TEST(ArrangementReclaim, ReaderSlots) {
     Fixture f(1 << 20, opts(4, 1024, 2));
-    auto a = f.index.register_reader();
-    {
-        auto b = f.index.register_reader();
-        EXPECT_THROW(f.index.register_reader(), Error);
-        EXPECT_THROW(f.index.register_reader(b.slot()), Error);
-    }
-    auto c = f.index.register_reader(1 - a.slot());
+    // Readers claim a slot only inside a read section: any number of them share two slots
+    // (what many open cursors over one arrangement in one backend do).
+    put(f.index, 1, "k", "x", Tid{1, 1});
+    std::vector<ArrangementIndex::Reader> many;
+    for (int i = 0; i < 50; ++i) many.push_back(f.index.register_reader());
+    for (auto &r : many)
+        EXPECT_EQ(f.index.probe(r, 1, "k", 1, all_visible, [](const VersionView &) {}), 1u);
+    // Nested read sections of two readers (a callback probing again) take two slots.
+    f.index.probe(many[0], 1, "k", 1, all_visible, [&](const VersionView &) {
+        EXPECT_EQ(f.index.probe(many[1], 1, "k", 1, all_visible, [](const VersionView &) {}), 1u);
+        EXPECT_NE(many[0].slot(), many[1].slot());
+    });
+    // A fixed slot stays claimed: nobody else can take it as fixed.
+    auto a = f.index.register_reader(0);
+    EXPECT_THROW(f.index.register_reader(0), Error);
+    for (auto &r : many)  // the others use slot 1
+        EXPECT_EQ(f.index.probe(r, 1, "k", 1, all_visible, [](const VersionView &) {}), 1u);
+    auto c = f.index.register_reader(1);
     EXPECT_TRUE(c.valid());
     auto moved = std::move(c);
     EXPECT_FALSE(c.valid());  // NOLINT(bugprone-use-after-move): checking the moved-from state
     EXPECT_TRUE(moved.valid());
     // An exception thrown by a callback leaves the read section.
-    put(f.index, 1, "k", "x", Tid{1, 1});
     EXPECT_THROW(f.index.probe(a, 1, "k", 1, all_visible,
                                [](const VersionView &) { throw std::runtime_error("cancel"); }),
                  std::runtime_error);
@@ -629,4 +639,65 @@ TEST(ArrangementReclaim, OutOfMemoryThenRecovers) {
     ix.destroy();
     EXPECT_LT(f.alloc.bytes_in_use(), before);
     EXPECT_EQ(f.alloc.bytes_in_use(), FixedRegionAllocator::rounded_size(SpinWriterLock::bytes(4)));
+}
+
+// An allocator that charges accounts, with a quota per account (what the adapter does per role).
+namespace {
+class QuotaAllocator final : public pm::core::RegionAllocator {
+  public:
+    QuotaAllocator(FixedRegionAllocator &inner, uint64_t quota) : inner_(inner), quota_(quota) {}
+    uint64_t allocate(size_t size) override { return inner_.allocate(size); }
+    void free(uint64_t off, size_t size) override { inner_.free(off, size); }
+    char *base() const override { return inner_.base(); }
+    uint64_t bytes_in_use() const override { return inner_.bytes_in_use(); }
+    uint64_t allocate_for(uint32_t account, size_t size) override {
+        uint64_t r = FixedRegionAllocator::rounded_size(size);
+        if (account != 0 && used_[account] + r > quota_)
+            return 0;
+        uint64_t off = inner_.allocate(size);
+        if (off != 0)
+            used_[account] += r;
+        return off;
+    }
+    void free_for(uint32_t account, uint64_t off, size_t size) override {
+        used_[account] -= FixedRegionAllocator::rounded_size(size);
+        inner_.free(off, size);
+    }
+    uint64_t used(uint32_t account) { return used_[account]; }
+
+  private:
+    FixedRegionAllocator &inner_;
+    uint64_t quota_;
+    std::map<uint32_t, uint64_t> used_;
+};
+}  // namespace
+
+TEST(ArrangementIndex, EveryBlockIsChargedToTheIndexAccount) {
+    Mapping m(4 << 20);
+    auto fixed = FixedRegionAllocator::format(m.base(), 4 << 20);
+    QuotaAllocator q(fixed, 1 << 20);
+    std::vector<char> words(SpinWriterLock::bytes(4));
+    SpinWriterLock::format(words.data(), 4);
+    SpinWriterLock lock(words.data(), 4);
+    ArrangementIndex::Options o;
+    o.nbuckets = 1024;
+    o.reader_slots = 8;
+    o.account = 1;
+    auto greedy = ArrangementIndex::create(q, lock, o);
+    o.account = 2;
+    auto modest = ArrangementIndex::create(q, lock, o);
+    EXPECT_EQ(greedy.account(), 1u);
+    std::string tuple(1000, 't');
+    uint32_t n = 0;
+    EXPECT_THROW(
+        for (;; ++n) greedy.insert(n, &n, sizeof n, tuple.data(), 1000, Tid{n, 1}, 2, 0), Error);
+    EXPECT_LE(q.used(1), uint64_t{1} << 20);
+    EXPECT_GT(n, 500u);
+    // The other account is not affected by the first one's exhaustion.
+    for (uint32_t i = 0; i < 200; ++i) modest.insert(i, &i, sizeof i, tuple.data(), 1000, Tid{i, 1}, 2, 0);
+    greedy.destroy();
+    EXPECT_EQ(q.used(1), 0u);  // everything freed was charged back
+    modest.destroy();
+    EXPECT_EQ(q.used(2), 0u);
+    EXPECT_EQ(fixed.bytes_in_use(), 0u);
 }

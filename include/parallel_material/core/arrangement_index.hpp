@@ -152,10 +152,16 @@ class ArrangementIndex {
         uint64_t expected_rows = 1024;
         // Concurrent read sections allowed (PostgreSQL: MaxBackends + max_worker_processes).
         uint32_t reader_slots = 64;
+        // Whom every block of this index is charged to (RegionAllocator::allocate_for).
+        uint32_t account = 0;
     };
 
-    // A reader slot in the region, claimed for as long as this object lives. One per thread (a
-    // PostgreSQL backend keeps one per attached arrangement); not thread-safe itself. Movable.
+    // A reader of the index. From register_reader(): it claims one of the region's reader slots
+    // only while it is inside a read section (probe, probe_batch, scan_all), so readers never
+    // run out of slots as long as no more read sections than slots run at once (one per
+    // process: the adapter has a slot per possible process). From register_reader(slot): that
+    // slot, claimed for as long as the object lives. One per thread at a time; not thread-safe
+    // itself. Movable.
     struct Header;
     struct Node;
     struct Slot;
@@ -168,16 +174,19 @@ class ArrangementIndex {
         Reader(const Reader &) = delete;
         Reader &operator=(const Reader &) = delete;
         ~Reader();
-        bool valid() const { return slot_ptr_ != nullptr; }
+        bool valid() const { return index_ != nullptr; }
+        // The fixed slot, or the slot of the current (else the last) read section.
         uint32_t slot() const { return slot_; }
 
       private:
         friend class ArrangementIndex;
         void release() noexcept;
         const Header *index_ = nullptr;  // which index (handles may be copied; headers are not)
-        Slot *slot_ptr_ = nullptr;
+        Slot *slots_ = nullptr;
+        Slot *slot_ptr_ = nullptr;  // claimed slot: fixed, or during a read section
         uint32_t slot_ = 0;
         uint32_t depth_ = 0;  // nested read sections
+        bool fixed_ = false;
     };
 
     // Builds an empty index in the region; index_offset() names it for attach().
@@ -189,6 +198,7 @@ class ArrangementIndex {
     static ArrangementIndex attach(RegionAllocator &alloc, WriterLock &lock, uint64_t index_offset);
 
     uint64_t index_offset() const { return header_off_; }
+    uint32_t account() const;
     uint64_t nbuckets() const;
 
     // ---- writers (serialized per stripe by the WriterLock) ----
@@ -225,8 +235,9 @@ class ArrangementIndex {
 
     // ---- readers (lock-free) ----
 
-    // Claims a free reader slot (Error(Internal) when none is free) or a given one (the adapter
-    // may use its backend number; the slot must not be in use).
+    // A reader that claims a free slot at each read section (waiting while every slot is inside
+    // one; Error(Internal) only after a long wait), or one that holds the given slot for its
+    // whole life (the adapter may use its backend number; the slot must not be in use).
     Reader register_reader() const;
     Reader register_reader(uint32_t slot) const;
 

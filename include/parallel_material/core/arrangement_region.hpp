@@ -33,14 +33,29 @@ class RegionAllocator {
     virtual char *base() const = 0;
     // Bytes currently handed out (rounded sizes); informational.
     virtual uint64_t bytes_in_use() const = 0;
+    // The same, charged to `account` (0: nobody): an allocator may refuse a request that would
+    // take an account over its quota (returns 0, as when the region is full). ArrangementIndex
+    // always calls these, with the account given at create(); the defaults ignore it.
+    virtual uint64_t allocate_for(uint32_t account, size_t size) {
+        (void)account;
+        return allocate(size);
+    }
+    virtual void free_for(uint32_t account, uint64_t offset, size_t size) {
+        (void)account;
+        free(offset, size);
+    }
 };
 
-// A size-class allocator whose state (a header at offset 0) lives in the region itself.
-// Sizes are rounded up to 16 bytes up to 256, then to a quarter of the next power of two
-// (internal waste <= 25%); each class keeps a free list, and fresh memory comes from a bump
-// pointer. Freed blocks are kept in their class (no coalescing): a workload whose row sizes drift
-// a lot can exhaust the region with free memory in the wrong classes. One spin lock in the region
-// serializes allocate/free; arrangements allocate once per row version, outside their own locks.
+// A coalescing allocator whose state (a header and a bitmap at offset 0) lives in the region
+// itself. A request takes its size rounded up to 16 bytes (at least 16), with no per-block
+// header: free() is given the size back. Free blocks keep their size at both ends and sit in bins
+// (exact sizes up to 1 KiB, then four per power of two); one bit per 16-byte granule marks the
+// first and last granule of each free block, so a freed block merges with free neighbours on both
+// sides, and a block ending at the never-used tail goes back to it. So memory freed in blocks of
+// one size serves later requests of any size: a region filled with small blocks, then emptied,
+// hands out one block of nearly its capacity. The bitmap costs 1/128 of the region. Fresh memory
+// comes from a bump pointer. One spin lock in the region serializes allocate/free; arrangements
+// allocate once per row version, outside their own locks.
 // Debug aids for tests (format's `debug` bits): kScribbleFreed overwrites freed blocks with 0xdb,
 // so a reader of reclaimed memory sees garbage; kPoisonFreed also poisons them under
 // AddressSanitizer (ignored otherwise), so such a reader is reported. ASan's shadow memory is per
@@ -61,12 +76,14 @@ class FixedRegionAllocator final : public RegionAllocator {
     uint64_t bytes_in_use() const override;
     uint64_t capacity() const;
 
-    // Size actually reserved for a request of `size` bytes (its class size).
+    // Bytes a request of `size` takes from the region (its block: size rounded up to 16, at
+    // least 16); 0 when it is too large.
     static size_t rounded_size(size_t size);
+
+    struct Header;  // in the region at offset 0 (defined in the .cpp)
 
   private:
     explicit FixedRegionAllocator(char *base) : base_(base) {}
-    struct Header;
     Header *header() const;
     char *base_;
 };
