@@ -566,7 +566,10 @@ class Runner:
                 if n % 2 == 1:
                     order.reverse()
                 for rep in range(1, sc["reps_n"] + 1):
-                    for vname in order:
+                    # With three or more variants the order also rotates per repetition (A B C,
+                    # B C A, C A B): each variant takes each position, so none always follows the same one.
+                    k = (rep - 1) % len(order) if len(order) > 2 else 0
+                    for vname in order[k:] + order[:k]:
                         steps.append(("measure", sc, ph, vname, rep))
                 if ph.get("explain"):
                     for vname in sc["active_variants"]:
