@@ -566,7 +566,10 @@ class Runner:
                 if n % 2 == 1:
                     order.reverse()
                 for rep in range(1, sc["reps_n"] + 1):
-                    for vname in order:
+                    # With three or more variants the order also rotates per repetition (A B C,
+                    # B C A, C A B): each variant takes each position, so none always follows the same one.
+                    k = (rep - 1) % len(order) if len(order) > 2 else 0
+                    for vname in order[k:] + order[:k]:
                         steps.append(("measure", sc, ph, vname, rep))
                 if ph.get("explain"):
                     for vname in sc["active_variants"]:
@@ -721,29 +724,53 @@ class Runner:
                 for k, val in agg.items():
                     self.add(name, vname, ph["name"], "*", k, val)
                 per_variant.setdefault(vname, {})["*"] = agg
-            # ratios against stock, same phase, same run
-            base = per_variant.get("stock")
-            if not base:
+            # ratios against stock (and against the scenario's "ratios_vs" variants), same phase, same run
+            for bname in ["stock"] + list(sc.get("ratios_vs") or []):
+                self.add_ratios(name, ph, actions, per_variant, bname)
+        # ratios against other phases of the same variant, same run (phase key "compare_to_phase":
+        # a phase name or a list of them): metrics qps_ratio_vs_phase_<phase>, p99_ratio_vs_phase_<phase>
+        for ph in sc["phases"]:
+            others = ph.get("compare_to_phase") or []
+            for other in [others] if isinstance(others, str) else others:
+                for vname in sc["active_variants"]:
+                    for a in ph["actions"]:
+                        kw = {"clients": int(a.get("clients", 1)), "rate": a.get("rate")}
+                        for m in ("qps", "p99_ms"):
+                            here = self.val(name, vname, ph["name"], a["name"], m)
+                            there = self.val(name, vname, other, a["name"], m)
+                            if here and there:
+                                self.add(name, vname, ph["name"], a["name"],
+                                         f"{m.split('_')[0]}_ratio_vs_phase_{other}", here / there, **kw)
+
+    def add_ratios(self, name, ph, actions, per_variant, bname):
+        """Every variant's figures over variant bname's, same phase: metrics <x>_ratio_vs_<bname>."""
+        base = per_variant.get(bname)
+        if not base:
+            return
+        for vname, acts in per_variant.items():
+            if vname == bname:
                 continue
-            for vname, acts in per_variant.items():
-                if vname == "stock":
-                    continue
-                for aname, m in acts.items():
-                    b = base.get(aname, {})
-                    a = actions.get(aname, {})
-                    kw = {"clients": int(a.get("clients", 1)), "rate": a.get("rate")} if a else {}
-                    if m.get("qps") and b.get("qps"):
-                        self.add(name, vname, ph["name"], aname, "qps_ratio_vs_stock", m["qps"] / b["qps"], **kw)
-                    if m.get("p99_ms") and b.get("p99_ms"):
-                        self.add(name, vname, ph["name"], aname, "p99_ratio_vs_stock", m["p99_ms"] / b["p99_ms"], **kw)
-                    if m.get("cpu_s") and b.get("cpu_s"):
-                        self.add(name, vname, ph["name"], aname, "cpu_ratio_vs_stock", m["cpu_s"] / b["cpu_s"])
-                    if m.get("cpu_ms_per_txn") and b.get("cpu_ms_per_txn"):
-                        self.add(name, vname, ph["name"], aname, "cpu_per_txn_ratio_vs_stock",
-                                 m["cpu_ms_per_txn"] / b["cpu_ms_per_txn"])
-                    if m.get("mem_peak_sum_rss_anon_kb") and b.get("mem_peak_sum_rss_anon_kb"):
-                        self.add(name, vname, ph["name"], aname, "mem_ratio_vs_stock",
-                                 m["mem_peak_sum_rss_anon_kb"] / b["mem_peak_sum_rss_anon_kb"])
+            for aname, m in acts.items():
+                b = base.get(aname, {})
+                a = actions.get(aname, {})
+                kw = {"clients": int(a.get("clients", 1)), "rate": a.get("rate")} if a else {}
+                for metric, key in (("qps_ratio", "qps"), ("p99_ratio", "p99_ms"), ("cpu_ratio", "cpu_s"),
+                                    ("cpu_per_txn_ratio", "cpu_ms_per_txn"),
+                                    ("mem_ratio", "mem_peak_sum_rss_anon_kb")):
+                    if m.get(key) and b.get(key):
+                        self.add(name, vname, ph["name"], aname, f"{metric}_vs_{bname}", m[key] / b[key],
+                                 **(kw if key in ("qps", "p99_ms") else {}))
+
+    def other_ratios(self):
+        """Lines for the ratios that the table's qps/stock and cpu/stock columns do not show."""
+        out = []
+        for r in self.rows:
+            if "_ratio_vs_" in r["metric"] and not r["metric"].endswith("_vs_stock") \
+                    and r["metric"].split("_ratio_vs_")[0] in ("qps", "p99", "cpu_per_txn") \
+                    and not (r["variant"] == "stock" and "_ratio_vs_phase_" not in r["metric"]):
+                out.append(f"{r['scenario']}/{r['phase']}/{r['action']}/{r['variant']}: "
+                           f"{r['metric']} = {r['value']:.3f}")
+        return out
 
     # ---- guarantees
     def check_guarantees(self, scenarios):
@@ -941,6 +968,8 @@ def main():
           f"commit {runner.git_commit})")
     print(Runner.render(hdr, lines))
     print()
+    for line in runner.other_ratios():
+        print(f"RATIO {line}")
     for name, v, reason in runner.skipped:
         print(f"SKIPPED {name}{' variant ' + v if v else ''}: {reason}")
     for name, (cmd, rc, out) in runner.externals.items():

@@ -124,6 +124,10 @@ def write(runner, settings, hdr, table_lines, scenarios):
           "RssAnon over client backends and parallel workers seen by a 100 ms sampler. `mat loops` is "
           "how many times the child of the Materialize node(s) ran in one EXPLAIN ANALYZE of the phase's "
           "query.", "", "## Results", "", runner.render(hdr, table_lines, md=True), ""]
+    ratios = runner.other_ratios()
+    if ratios:
+        md += ["Other ratios (against the variant or phase named in the metric, same run):", ""]
+        md += [f"- {r}" for r in ratios] + [""]
     md += ["## Guarantees", ""]
     if runner.guarantees:
         for name, text, ok in runner.guarantees:
