@@ -596,8 +596,14 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
                            ? "parallel_material.debug_join_fallback is on"
                            : exec_refusal(js->rel, js->shape->def, estate->es_snapshot);
         if (js->fallback != nullptr) return;
-        // Built lazily if it is not ready any more (restart, invalidation): exact either way.
-        js->entry = pin_or_build(js->rel, js->shape->def);
+        // Built lazily if it is not ready any more (restart, invalidation) by a role that may
+        // block writers; a SELECT-only reader never rebuilds (issue 16): the fallback reads the
+        // heap for it instead.
+        js->entry = pin_for_reader(js->rel, js->shape->def);
+        if (js->entry.slot < 0) {
+            js->fallback = "the arrangement is not ready and this role may not rebuild it";
+            return;
+        }
         js->pinned = true;
     });
 }
