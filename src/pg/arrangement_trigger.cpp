@@ -224,7 +224,10 @@ void maintain(FunctionCallInfo fcinfo) {
             } catch (const core::Error &err) {
                 if (err.code() != core::Error::Code::OutOfMemory) throw;
                 pg_call([&] {
-                    set_invalid(e.slot, "parallel_material.arrangement_memory is exhausted");
+                    set_invalid(e.slot, refused_by_quota()
+                                            ? "the table owner's share of parallel_material.arrangement_memory "
+                                              "(arrangement_memory_per_role) is exhausted"
+                                            : "parallel_material.arrangement_memory is exhausted");
                 });
                 return;
             }
