@@ -52,6 +52,7 @@ GRANT EXECUTE ON FUNCTION cur_moves(text, boolean) TO PUBLIC;
 SET SESSION AUTHORIZATION pm_cur_alice;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;  -- small test tables: share cheap plans too
 BEGIN;
 DECLARE c1 CURSOR FOR SELECT grp, count(*) AS n, sum(qty) AS s FROM cur_t GROUP BY grp ORDER BY grp;
 FETCH 3 FROM c1;

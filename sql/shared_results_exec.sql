@@ -7,6 +7,7 @@
 SET client_min_messages = warning;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;  -- small test tables: share cheap plans too
 -- Materialize nodes only here (sql/shared_sites.sql covers whole results, CTEs, InitPlans).
 SET parallel_material.share_whole_results = off;
 SET enable_hashjoin = off;

@@ -24,6 +24,7 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;  -- small test tables: share cheap plans too
 SET parallel_material.share_whole_results = off;  -- Materialize nodes only (sql/shared_sites.sql covers whole results)
 
 -- What the first ParallelMaterial node did: its mode, its Cross-Session Sharing line, how many

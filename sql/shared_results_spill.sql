@@ -7,6 +7,7 @@
 SET client_min_messages = warning;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;  -- small test tables: share cheap plans too
 SET parallel_material.share_whole_results = off;  -- Materialize nodes only (sql/shared_sites.sql covers whole results)
 SET parallel_material.share_ring_max = '64kB';
 SET max_parallel_workers_per_gather = 0;
@@ -107,9 +108,9 @@ SELECT * FROM sp_node(:'q');
 SELECT count(*) AS files_left FROM pg_ls_tmpdir() WHERE name LIKE 'pgsql_tmp_pmresult.%';
 RESET temp_file_limit;
 
--- A result that fits its ring (at least 1 MB when the cap allows) has no spill file.
+-- A result that fits its ring (at least 64 kB when the cap allows) has no spill file.
 RESET parallel_material.share_ring_max;
-\set qsmall 'SELECT o.id FROM sp_o o WHERE o.pad < ALL (SELECT b.pad FROM sp_big b WHERE b.id % 3 = b.id % 3 + 0 AND b.id <= 2000)'
+\set qsmall 'SELECT o.id FROM sp_o o WHERE o.pad < ALL (SELECT b.pad FROM sp_big b WHERE b.id % 3 = b.id % 3 + 0 AND b.id <= 100)'
 SELECT * FROM sp_node(:'qsmall');
 SELECT rows, spilled_bytes, spill_file IS NULL AS no_file FROM parallel_material.shared_results;
 SELECT * FROM sp_node(:'qsmall');

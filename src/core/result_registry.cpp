@@ -166,13 +166,38 @@ bool ResultRegistry::evict_one(Doomed *doomed, bool role_only, uint32_t role, bo
         if (e->info.state == EntryState::Producing) continue;  // its producer holds a pin
         if (role_only && e->info.role != role) continue;
         if (spilled_only && e->info.spilled_bytes == 0) continue;
-        if (victim == nullptr || e->info.last_used < victim->info.last_used) victim = e;
+        // Segmented LRU: any probationary entry goes before a protected one; within a segment,
+        // the least recently used.
+        if (victim == nullptr ||
+            (!e->info.protected_segment && victim->info.protected_segment) ||
+            (e->info.protected_segment == victim->info.protected_segment &&
+             e->info.last_used < victim->info.last_used))
+            victim = e;
     }
     if (victim == nullptr) return false;
     if (freed_bytes != nullptr) *freed_bytes = victim->info.bytes;
     if (freed_spill != nullptr) *freed_spill = victim->info.spilled_bytes;
     free_entry(victim, doomed);
     return true;
+}
+
+void ResultRegistry::promote(Entry *e) {
+    if (e->info.protected_segment) return;
+    e->info.protected_segment = true;
+    const uint64_t cap = header()->alloc_size / kProtectedShareDen * kProtectedShareNum;
+    for (;;) {
+        uint64_t held = 0;
+        Entry *oldest = nullptr;
+        for (uint32_t i = 0; i < header()->max_entries; i++) {
+            Entry *o = entry(i);
+            if (o->info.state == EntryState::Free || !o->info.protected_segment) continue;
+            held += o->info.bytes;
+            if (o != e && (oldest == nullptr || o->info.last_used < oldest->info.last_used))
+                oldest = o;
+        }
+        if (held <= cap || oldest == nullptr) return;
+        oldest->info.protected_segment = false;  // demoted: evictable before any protected entry
+    }
 }
 
 AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid,
@@ -211,12 +236,13 @@ AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConf
         if (e->hidden || !(e->info.key == key)) continue;
         if (e->info.state == EntryState::TooLarge) {
             e->info.hits++;
-            e->info.last_used = now;
+            e->info.last_used = now;  // not promoted: it holds no result worth protecting
             return AcquireResult::TooLarge;
         }
         e->info.readers++;
         e->info.hits++;
         e->info.last_used = now;
+        promote(e);
         *ref = ResultRef{i, e->serial};
         return e->info.state == EntryState::Ready ? AcquireResult::Hit : AcquireResult::Attach;
     }
@@ -309,6 +335,7 @@ void ResultRegistry::mark_too_large(const ResultRef &ref) {
     if (e->hidden || e->info.state == EntryState::Failed)
         return;  // failed meanwhile (its producer's exit): stays out of sight
     e->info.state = EntryState::TooLarge;
+    e->info.protected_segment = false;  // keeps only its key: evicted as a new entry would be
 }
 
 // Under the lock: a TooLarge entry nobody pins gives its log memory and spill file back, and

@@ -207,15 +207,19 @@ void reset_run(NodeShare *ns, bool borrowed) {
     ns->unmatched.reset();
 }
 
-// The entry's ring: sized from the planner's estimate (4x, at least 1 MB), at most
+// The entry's ring: sized from the planner's estimate (4x, at least 64 kB), at most
 // share_max_bytes and the ring cap (share_ring_max, at most a quarter of shared_memory). A
 // result that outgrows its ring spills its cold prefix to the entry's file; one whose log
 // outgrows share_max_bytes is abandoned by its producer (share_row).
+// The floor is small so that the registry holds many small results (64 MB: about 1000 rings,
+// as many as its slots), not 51 rings of 1 MB.
+constexpr double kMinRingBytes = 64.0 * 1024.0;
+
 bool entry_config(const Plan *plan, core::LogConfig *cfg) {
     const double max = static_cast<double>(share_settings.share_max_kb) * 1024.0;
     const double est = plan->plan_rows * (static_cast<double>(plan->plan_width) + 48.0);
     const double want =
-        std::min({max, share_ring_cap_bytes(), std::max(4.0 * est, 1024.0 * 1024.0)});
+        std::min({max, share_ring_cap_bytes(), std::max(4.0 * est, kMinRingBytes)});
     // Large pages from 1 MB up: a reader reads spilled pages back one page per call.
     const uint32_t page = want >= 1024.0 * 1024 ? 64 * 1024 : 8192;
     if (want < 2.0 * page) return false;

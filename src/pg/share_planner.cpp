@@ -3,6 +3,8 @@
 // ("share", verdict, fingerprint-hex), so the payload survives nodeToString to parallel workers)
 // whether its child's result may be shared across sessions and, if so, its fingerprint.
 // Also the sharing settings, the EXPLAIN VERBOSE line, and share_verdicts(query) for tests.
+#include <cfloat>
+
 #include "pg/share_planner.hpp"
 
 #include "pg/gucs.hpp"
@@ -35,6 +37,9 @@ const char *verdict_for(CustomScan *cs, PlannedStmt *stmt, char *hex, List **rel
     *relids = NIL;
     if (shared_state() == nullptr) return "parallel_material is not preloaded";
     Plan *child = static_cast<Plan *>(linitial(cs->custom_plans));
+    // Admission by estimated cost, first: a cheap plan pays neither the analysis nor the
+    // fingerprint, and never takes a registry entry.
+    if (share_below_min_cost(child)) return kBelowMinCost;
     double bytes = child->plan_rows * static_cast<double>(child->plan_width);
     if (bytes > static_cast<double>(share_settings.share_max_kb) * 1024.0)
         return "estimated result larger than parallel_material.share_max_bytes";
@@ -122,6 +127,12 @@ void define_share_gucs() {
         "Largest estimated result of a subplan that may be shared across sessions.", nullptr,
         &share_settings.share_max_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
         nullptr, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "parallel_material.share_min_cost",
+        "Smallest estimated cost (the plan's total_cost) of a result shared across sessions.",
+        "Cheaper candidates keep stock's plan: no fingerprint, no registry entry.",
+        &share_settings.share_min_cost, 1000.0, 0.0, DBL_MAX, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
     // A postmaster setting can only be defined while preloading (loaded in a session, the
     // library has no shared memory anyway).
     if (!process_shared_preload_libraries_in_progress) return;
@@ -185,6 +196,12 @@ bool annotate_share_site(CustomScan *cs, PlannedStmt *stmt) {
 }
 
 bool share_keep_unshared_sites() { return g_keep_unshared_sites; }
+
+const char *const kBelowMinCost = "estimated cost below parallel_material.share_min_cost";
+
+bool share_below_min_cost(const Plan *plan) {
+    return plan->total_cost < share_settings.share_min_cost;
+}
 
 void annotate_shared_nodes(PlannedStmt *stmt) {
     visit(stmt->planTree, stmt);

@@ -17,6 +17,7 @@ struct ShareSettings {
     bool share_across_sessions = false;  // parallel_material.share_across_sessions
     int share_max_kb = 64 * 1024;        // parallel_material.share_max_bytes (kB)
     int shared_memory_kb = 64 * 1024;    // parallel_material.shared_memory (kB, postmaster)
+    double share_min_cost = 1000.0;      // parallel_material.share_min_cost (planner cost units)
 };
 extern ShareSettings share_settings;
 
@@ -30,6 +31,10 @@ bool annotate_share_site(CustomScan *cs, PlannedStmt *stmt);
 // True while share_verdicts() plans its query: the sharing-site pass then keeps the nodes it would
 // drop (a root that cannot be shared), so that their verdict can be read.
 bool share_keep_unshared_sites();
+// True when a plan is too cheap to be shared (its total_cost below share_min_cost): decided
+// before any analysis or fingerprint, so such a candidate costs nothing.
+bool share_below_min_cost(const Plan *plan);
+extern const char *const kBelowMinCost;  // that verdict
 // What the planning pass recorded on a ParallelMaterial node.
 struct ShareAnnotation {
     const char *verdict = nullptr;          // "eligible" or the reason

@@ -5,7 +5,8 @@
 // which stops at the first row), and the whole result of a SELECT
 // (parallel_material.share_whole_results). A candidate whose verdict (share_planner.cpp) is that
 // it cannot be shared keeps stock's plan: no node is added (share_verdicts() still says why).
-// A root that already is a ParallelMaterial node is not wrapped again.
+// A root that already is a ParallelMaterial node is not wrapped again, nor a root whose estimated
+// cost is below parallel_material.share_min_cost (admission by cost: no node, no fingerprint).
 #include "pg/share_sites.hpp"
 
 #include "pg/material_node.hpp"
@@ -116,6 +117,9 @@ bool tableless(const Plan *plan) {
 // forward-only as in stock.
 Plan *wrap(Plan *root, ShareSite site, int *next_id, PlannedStmt *stmt) {
     if (root == nullptr || is_material(root) || tableless(root)) return root;
+    // Too cheap to share: stock's plan, decided before the node is even built (share_verdicts()
+    // keeps the node, whose verdict then says why).
+    if (share_below_min_cost(root) && !share_keep_unshared_sites()) return root;
     Plan *w = make_share_wrapper(root, site);
     if (w == nullptr) return root;
     auto *cs = reinterpret_cast<CustomScan *>(w);

@@ -30,7 +30,7 @@ CREATE FUNCTION gated_pos(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
      RETURN $1 > 0; END $$;
 });
 # The gate is a user-defined IMMUTABLE function: trusted here for the test only.
-my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_whole_results = off;
+my $settings = q{SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_min_cost = 0; SET parallel_material.share_whole_results = off;
 SET parallel_material.debug_trust_immutable_functions = on;
 SET max_parallel_workers_per_gather = 0;
 SET parallel_material.share_wait_timeout = -1;};

@@ -20,7 +20,7 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'parallel_material'\nautovacuum = off\n"
 	  . "parallel_material.shared_memory = '8MB'\nparallel_material.share_spill_limit = '2MB'\n"
-	  . "parallel_material.enable = on\nparallel_material.share_across_sessions = on\n"
+	  . "parallel_material.enable = on\nparallel_material.share_across_sessions = on\nparallel_material.share_min_cost = 0\n"
 	  . "max_parallel_workers_per_gather = 0\n");
 $node->start;
 $node->safe_psql('postgres', q{

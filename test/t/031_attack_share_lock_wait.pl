@@ -17,7 +17,7 @@ my $node = PostgreSQL::Test::Cluster->new('attack_share_lock_wait');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'parallel_material'\nautovacuum = off\n"
-	  . "parallel_material.enable = on\nparallel_material.share_across_sessions = on\n"
+	  . "parallel_material.enable = on\nparallel_material.share_across_sessions = on\nparallel_material.share_min_cost = 0\n"
 	  . "max_parallel_workers_per_gather = 0\n"
 	  # (Where the allowlist of issue 12 item 1 exists: its test-only setting lets the gate, a
 	  # user IMMUTABLE function, be shared. Elsewhere an unknown name, ignored with a warning.)

@@ -32,7 +32,7 @@ CREATE FUNCTION gate_at(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
 });
 ok($node->poll_query_until('postgres', "SELECT parallel_material.data_version('t') IS NOT NULL"),
 	'data versions usable');
-my $share = 'SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on;';
+my $share = 'SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_min_cost = 0;';
 my $query = 'SELECT grp, id FROM t ORDER BY grp';
 my $stock = $node->safe_psql('postgres',
 	"SET parallel_material.enable = off; SELECT string_agg(grp || ':' || id, ',' ORDER BY grp, id) FROM ($query) r");

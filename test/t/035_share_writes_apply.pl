@@ -39,6 +39,7 @@ ok($sub->poll_query_until('postgres',
 
 my $settings = q{SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;
 SET max_parallel_workers_per_gather = 0;};
 my $q = 'SELECT count(*) || \'/\' || coalesce(sum(b), 0) FROM t';
 # What the whole-result node of $q did in the session (produced / hit / skipped (...)).

@@ -742,3 +742,187 @@ TEST(ResultRegistrySpill, SpillIsBoundedInTotalAndPerRole) {
     EXPECT_EQ(reg.spill_bytes_in_use(), 0u);
     EXPECT_EQ(reg.reset(), 0u);
 }
+
+// Issue 12, segmented LRU: an entry that was reused (a hit) is protected. A stream of distinct
+// one-shot misses, however long, only recycles probationary entries: the reused entry survives
+// it even though it is the least recently used entry of all. (Plain LRU evicts it at once.)
+TEST(ResultRegistry, ReusedEntrySurvivesAFloodOfDistinctMisses) {
+    const size_t log_bytes = TupleLog::region_size(small_log()) + 64;
+    size_t size = ResultRegistry::region_size(kEntries, 4 * log_bytes);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    int64_t now = 0;
+    auto find = [&](uint8_t tag, EntryInfo *out) {
+        for (const EntryInfo &e : reg.entries())
+            if (e.key == key_for(tag)) {
+                if (out != nullptr) *out = e;
+                return true;
+            }
+        return false;
+    };
+    ResultRef p;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, ++now, nullptr, &p), AcquireResult::Produce);
+    produce(reg, p, 10);
+    reg.release(&p);
+    EntryInfo info;
+    ASSERT_TRUE(find(1, &info));
+    EXPECT_FALSE(info.protected_segment) << "a new entry is probationary";
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 2, ++now, nullptr, &p), AcquireResult::Hit);
+    reg.release(&p);
+    ASSERT_TRUE(find(1, &info));
+    EXPECT_TRUE(info.protected_segment) << "a hit protects it";
+    // 100 distinct misses: each a new entry, unpinned at once (the registry holds ~3).
+    for (int i = 0; i < 100; i++) {
+        const uint8_t tag = static_cast<uint8_t>(10 + i);
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+        ASSERT_TRUE(find(1, nullptr)) << "the reused entry was evicted by miss " << i;
+        ASSERT_TRUE(find(tag, nullptr));
+    }
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 2, ++now, nullptr, &p), AcquireResult::Hit);
+    reg.release(&p);
+    // With every probationary entry pinned, a protected entry is evicted after all.
+    std::vector<ResultRef> pins;
+    for (const EntryInfo &e : reg.entries()) {
+        if (e.key == key_for(1)) continue;
+        ResultRef h;
+        ASSERT_EQ(reg.acquire(e.key, small_log(), 3, ++now, nullptr, &h), AcquireResult::Hit);
+        pins.push_back(h);
+    }
+    // (Those hits protected them too; the oldest protected entry is entry 1.)
+    ASSERT_EQ(reg.acquire(key_for(200), small_log(), 1, ++now, nullptr, &p),
+              AcquireResult::Produce);
+    EXPECT_FALSE(find(1, nullptr)) << "evictable only because nothing else was";
+    reg.fail(p);
+    reg.release(&p);
+    for (ResultRef &h : pins) reg.release(&h);
+}
+
+// Eviction order: every unpinned probationary entry goes (least recently used first) before the
+// least recently used protected one; an attach (a reader joining a producer) protects as a hit
+// does; the same order holds for a role's own entries under its quota.
+TEST(ResultRegistry, ProbationaryEntriesAreEvictedBeforeProtectedOnes) {
+    const size_t log_bytes = TupleLog::region_size(small_log()) + 64;
+    size_t size = ResultRegistry::region_size(kEntries, 4 * log_bytes);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    int64_t now = 0;
+    auto has = [&](uint8_t tag) {
+        for (const EntryInfo &e : reg.entries())
+            if (e.key == key_for(tag)) return true;
+        return false;
+    };
+    // Entry 1 is attached to while it is produced (protected), then entries 2 and 3 (new).
+    ResultRef p, a;
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 1, ++now, nullptr, &p), AcquireResult::Produce);
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 2, ++now, nullptr, &a), AcquireResult::Attach);
+    produce(reg, p, 3);
+    reg.release(&a);
+    reg.release(&p);
+    for (uint8_t tag = 2; tag <= 3; tag++) {
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+    }
+    // Entry 3 hit last: its recency does not matter, it is probationary; 2 is older.
+    for (uint8_t tag = 4; tag <= 5; tag++) {
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+    }
+    EXPECT_TRUE(has(1)) << "protected (attached), although least recently used";
+    EXPECT_FALSE(has(2));
+    // A role's own eviction under its quota follows the same order.
+    size_t size2 = ResultRegistry::region_size(kEntries, 16 * log_bytes);
+    Region r2(size2);
+    ResultRegistry::format(r2.mem, size2, kEntries);
+    ResultRegistry reg2(r2.mem);
+    Owner alice{10, false, 2 * TupleLog::region_size(small_log())};
+    ASSERT_EQ(reg2.acquire(key_for(1), small_log(), 1, ++now, nullptr, &p, alice),
+              AcquireResult::Produce);
+    produce(reg2, p, 1);
+    reg2.release(&p);
+    ASSERT_EQ(reg2.acquire(key_for(1), small_log(), 1, ++now, nullptr, &p, alice),
+              AcquireResult::Hit);
+    reg2.release(&p);
+    for (uint8_t tag = 2; tag <= 6; tag++) {
+        ASSERT_EQ(reg2.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p, alice),
+                  AcquireResult::Produce);
+        produce(reg2, p, 1);
+        reg2.release(&p);
+    }
+    bool kept = false;
+    for (const EntryInfo &e : reg2.entries()) kept = kept || e.key == key_for(1);
+    EXPECT_TRUE(kept) << "the role's reused entry survives its own misses";
+    EXPECT_EQ(reg2.entries().size(), 2u);
+}
+
+// The protected segment holds at most 3/4 of the log memory: when every entry has been reused,
+// the least recently used ones are demoted to probationary (and so evicted first).
+TEST(ResultRegistry, ProtectedSegmentIsBoundedAndDemotesItsOldest) {
+    const size_t log_bytes = TupleLog::region_size(small_log());
+    size_t size = ResultRegistry::region_size(kEntries, 8 * (log_bytes + 64));
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    int64_t now = 0;
+    ResultRef p;
+    uint8_t made = 0;
+    // New entries while they fit without evicting (the allocator's overhead decides how many).
+    for (uint8_t tag = 1; tag <= kEntries; tag++) {
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                  AcquireResult::Produce);
+        produce(reg, p, 1);
+        reg.release(&p);
+        if (reg.entries().size() < tag) break;
+        made = tag;
+    }
+    ASSERT_GE(made, 5);
+    if (made < kEntries) {  // the one that did not fit evicted entry 1: start over from 2
+        reg.reset();
+        for (uint8_t tag = 1; tag <= made; tag++) {
+            ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 1, ++now, nullptr, &p),
+                      AcquireResult::Produce);
+            produce(reg, p, 1);
+            reg.release(&p);
+        }
+    }
+    const size_t before = reg.entries().size();
+    ASSERT_EQ(before, made);
+    for (uint8_t tag = 1; tag <= made; tag++) {
+        ASSERT_EQ(reg.acquire(key_for(tag), small_log(), 2, ++now, nullptr, &p),
+                  AcquireResult::Hit);
+        reg.release(&p);
+    }
+    EXPECT_EQ(reg.entries().size(), before) << "hits evict nothing";
+    uint64_t held = 0;
+    uint8_t first_protected = 0;
+    for (uint8_t tag = 1; tag <= made; tag++)
+        for (const EntryInfo &e : reg.entries())
+            if (e.key == key_for(tag) && e.protected_segment) {
+                held += e.bytes;
+                if (first_protected == 0) first_protected = tag;
+            } else if (e.key == key_for(tag) && first_protected != 0) {
+                ADD_FAILURE() << "entry " << int(tag) << " demoted after a less recent one";
+            }
+    EXPECT_LE(held, reg.log_budget() / 4 * 3);
+    EXPECT_GT(first_protected, 1) << "the least recently used reused entry was demoted";
+    // The next miss evicts the demoted (least recently used probationary) entry 1.
+    ASSERT_EQ(reg.acquire(key_for(100), small_log(), 1, ++now, nullptr, &p),
+              AcquireResult::Produce);
+    bool has1 = false, has_last = false;
+    for (const EntryInfo &e : reg.entries()) {
+        has1 = has1 || e.key == key_for(1);
+        has_last = has_last || e.key == key_for(made);
+    }
+    EXPECT_FALSE(has1);
+    EXPECT_TRUE(has_last);
+    reg.fail(p);
+    reg.release(&p);
+}

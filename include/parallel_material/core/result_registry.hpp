@@ -11,7 +11,13 @@
 // stream), Ready (sealed; readers hit), or Failed (the producer errored or died; never found
 // again, freed when its last reader leaves). Readers and the producer pin an entry (readers
 // count); a pinned entry is never evicted or freed. When a new entry needs a slot or log memory
-// that is not free, unpinned entries are evicted least-recently-used first.
+// that is not free, unpinned entries are evicted by a segmented LRU: a new entry is
+// probationary; its first reuse (a hit or an attach by a later acquire) makes it protected.
+// Eviction takes the least recently used unpinned probationary entry, and a protected one only
+// when no probationary entry can go; protected entries hold at most kProtectedShareNum /
+// kProtectedShareDen of the log memory (past it, the least recently used protected entry is
+// demoted to probationary). So a stream of distinct one-shot results only recycles probationary
+// entries, and a result used twice survives it.
 //
 // Every entry is charged to the role that produced it (Owner): its ring memory and its spill
 // bytes count against per-role bounds (unless the owner is exempt) and the spill bytes of all
@@ -37,6 +43,9 @@ namespace pm::core {
 constexpr uint32_t kMaxKeyRelations = 16;
 constexpr size_t kSampleBytes = 128;
 constexpr size_t kSpillPrefixBytes = 200;  // room for the spill path prefix given at format
+// The protected segment's bound: this fraction of the log memory.
+constexpr uint64_t kProtectedShareNum = 3;
+constexpr uint64_t kProtectedShareDen = 4;
 
 // What a result depends on. Relations sorted by id; equal keys mean equal results.
 struct ResultKey {
@@ -97,6 +106,7 @@ struct EntryInfo {
     bool quota_exempt = true;    // Owner::exempt
     int64_t created_at = 0; // caller's clock
     int64_t last_used = 0;
+    bool protected_segment = false;  // reused since it was created (segmented LRU)
     char sample[kSampleBytes] = {};
 };
 
@@ -181,11 +191,15 @@ private:
     std::string path_for(uint32_t slot, uint64_t serial) const;
     void drop_log(Entry *e, Doomed *doomed);
     void free_entry(Entry *e, Doomed *doomed);
-    // Frees the least recently used unpinned entry (of `role` only, if role_only; with a spill
-    // charge only, if spilled_only). False when none. *freed: its log bytes and spill bytes.
+    // Frees the least recently used unpinned entry, probationary before protected (of `role`
+    // only, if role_only; with a spill charge only, if spilled_only). False when none. *freed:
+    // its log bytes and spill bytes.
     bool evict_one(Doomed *doomed, bool role_only = false, uint32_t role = 0,
                    bool spilled_only = false, uint64_t *freed_bytes = nullptr,
                    uint64_t *freed_spill = nullptr);
+    // Under the lock: e was reused; it joins the protected segment, whose least recently used
+    // entries (other than e) are demoted while the segment holds more than its share.
+    void promote(Entry *e);
     AcquireResult acquire_locked(const ResultKey &key, const LogConfig &cfg, int32_t pid,
                                  int64_t now, const char *sample, ResultRef *ref,
                                  const Owner &owner, Doomed *doomed);
