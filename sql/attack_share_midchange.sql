@@ -103,6 +103,9 @@ FETCH ALL FROM c;
 COMMIT;
 -- (4) an outer query calls set_config() per row while the MATERIALIZED CTE is pulled lazily
 :cte SELECT id, f, b, set_config('extra_float_digits', CASE WHEN id >= 3 THEN '0' ELSE '1' END, true) AS efd FROM c;
+-- what the CTE's site did (the first site with an outcome: the whole result is not shareable)
+\set q4 :cte' SELECT id, f, b, set_config(''extra_float_digits'', CASE WHEN id >= 3 THEN ''0'' ELSE ''1'' END, true) AS efd FROM c'
+SELECT pm_site(:'q4') AS cte_site;
 
 -- bob, with alice's original settings, reads the same plans (cursors are planned for a first
 -- fraction of rows: the same cursor kinds): stock's rows, not alice's new text.

@@ -18,7 +18,7 @@ namespace pm::pg {
 // Bumped by every assignment of a setting in the key (any source: SET, RESET, DISCARD,
 // set_config(), a function's SET clause and its restoration, transaction and subtransaction
 // ends that restore a value, a configuration reload). Backend-local.
-extern uint64_t g_settings_generation;
+extern uint64_t g_settings_generation __attribute__((visibility("hidden")));  // one load per check
 
 struct SettingsWatch {
     uint64_t seen = ~uint64_t{0};  // the generation at which digest was last found current
