@@ -1,4 +1,4 @@
-# 046_attack_share_midchange.pl — issue 12, class "settings": a producer whose settings change
+# 038_attack_share_midchange.pl — issue 12, class "settings": a producer whose settings change
 # while another session is attached to its entry. share_alice's cursor produces a shared result
 # (FETCH 2) and idles; share_bob, with the same settings and no bound on waits, attaches and reads
 # those 2 rows; share_alice then sets extra_float_digits = 0 and fetches the rest (stock: her
