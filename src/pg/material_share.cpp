@@ -18,6 +18,7 @@
 #include "pg/result_spill.hpp"
 #include "pg/share_key.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/share_settings_watch.hpp"
 #include "pg/shared_results.hpp"
 
 extern "C" {
@@ -138,6 +139,10 @@ public:
     // have not come again (hash of the row -> its log position).
     std::unique_ptr<std::unordered_multimap<size_t, uint64_t>> unmatched;
     pg_atomic_uint32 *pulling = nullptr;  // producer: the entry's "inside the plan" flag
+    // The settings of the key (their digest, and the generation at which it was last checked):
+    // a row computed, or read, with other settings is never shared (docs/shared-results.md,
+    // "Changes during a run").
+    SettingsWatch watch;
 };
 
 namespace {
@@ -251,8 +256,10 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
     auto *cs = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
     EState *estate = node->ss.ps.state;
     core::ResultKey key;
+    if (!settings_watch_start(&ns->watch)) return "settings digest failed";
     if (const char *why = pg_call([&] { return share_key_for(cs, estate->es_snapshot, &key); }))
         return why;
+    if (settings_may_differ(&ns->watch)) return "a setting changed while the key was computed";
     core::ResultRegistry *reg = shared_registry();
     if (reg == nullptr || shared_result_cv(0) == nullptr)
         return "no shared memory for results (parallel_material.shared_memory = 0)";
@@ -361,6 +368,10 @@ void share_join(NodeShare **slot, ShareHandoff *h) {
     if (ns->reg == nullptr) throw core::Error(core::Error::Code::Internal, "no result registry");
     ns->ref.slot = h->slot;
     ns->ref.serial = h->serial;
+    // A parallel participant runs with the leader's settings, which cannot change during a
+    // parallel operation.
+    if (!settings_watch_start(&ns->watch))
+        throw core::Error(core::Error::Code::Internal, "settings digest failed");
     // The leader registered the producer when it created the entry; a producing handle here
     // appends (and spills) and finishes for it.
     if (h->role == kHandoffProduce)
@@ -399,6 +410,23 @@ namespace {
     throw core::Error(core::Error::Code::Internal, "unreachable");
 }
 
+// A reader whose own settings changed since its run started (docs/shared-results.md, "Changes
+// during a run"): its later rows would differ from the entry's, and running the plan here
+// cannot tell which of its rows are the ones already returned (another order, other rows).
+[[noreturn]] void settings_changed_while_reading() {
+    pg_call([] {
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("a setting that shared results depend on changed while reading a shared "
+                        "result"),
+                 errdetail("The rows already returned were computed with the earlier settings; "
+                           "the rest cannot be read from the shared result."),
+                 errhint("Keep such settings unchanged while a cursor over the query is open, or "
+                         "SET parallel_material.share_across_sessions = off before running it.")));
+    });
+    throw core::Error(core::Error::Code::Internal, "unreachable");
+}
+
 void finish_verify(NodeShare *ns) {
     share_stop(ns);  // drops the pin on the entry (a failed one is freed with its last pin)
     ns->role = Role::None;
@@ -429,6 +457,9 @@ bool match_unordered(NodeShare *ns, const void *data, uint32_t len) {
 
 bool share_check_row(NodeShare *ns, const void *data, uint32_t len) {
     if (!share_verifying(ns)) return false;
+    // The rows already read were computed with the key's settings; a row computed with others
+    // cannot be matched against them.
+    if (settings_may_differ(&ns->watch)) settings_changed_while_reading();
     if (ns->unmatched == nullptr) {
         core::RecordView rec;
         if (ns->log->reread(ns->cursor, ns->verify_upto, &rec) != core::ReadStatus::Record) {
@@ -492,6 +523,13 @@ TupleTableSlot *share_pull(NodeShare *ns, PlanState *child) {
 }
 
 ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
+    if (settings_may_differ(&ns->watch)) {
+        // Nothing returned from the entry yet: run the plan here, with the current settings.
+        *data = nullptr;
+        *len = 0;
+        if (ns->rows == 0) return take_over(ns, "a setting in the key changed");
+        settings_changed_while_reading();
+    }
     core::RecordView rec;
     core::ReadStatus status;
     try {
@@ -522,6 +560,13 @@ ShareNext share_next(NodeShare *ns, const void **data, uint32_t *len) {
 
 void share_row(NodeShare *ns, const void *data, uint32_t len) {
     if (ns == nullptr || ns->role != Role::Produce || ns->log == nullptr) return;
+    // This row was computed with other settings than the key's (SET between two FETCHes, say):
+    // it is right for this session only. The entry fails (attached readers take over: the rows
+    // they read were all computed with the key's settings) and this run goes on locally.
+    if (settings_may_differ(&ns->watch)) {
+        abandon(ns, "a setting in the key changed while producing; ran locally");
+        return;
+    }
     // share_max_bytes bounds the whole log (the ring's tail plus the spilled prefix).
     ns->log_bytes += 8 + ((static_cast<uint64_t>(len) + 7) & ~uint64_t{7});
     if (static_cast<double>(ns->log_bytes) >
@@ -546,6 +591,12 @@ void share_row(NodeShare *ns, const void *data, uint32_t len) {
 
 void share_child_done(NodeShare *ns) {
     if (ns == nullptr || ns->role != Role::Produce || ns->log == nullptr) return;
+    // The last pulls ran with other settings: they may have skipped rows the key's settings
+    // return (a setting that changes which rows a scan returns). Not published.
+    if (settings_may_differ(&ns->watch)) {
+        abandon(ns, "a setting in the key changed while producing; ran locally");
+        return;
+    }
     ns->log->producer_done();
     ns->reg->publish(ns->ref, ns->rows);
     ns->published = true;

@@ -5,6 +5,7 @@
 #include "pg/result_spill.hpp"
 #include "pg/share_allowlist.hpp"
 #include "pg/share_planner.hpp"
+#include "pg/share_settings_watch.hpp"
 #include "pg/share_sites.hpp"
 #include "pg/shmem.hpp"
 #include "pg/write_tracking.hpp"
@@ -29,4 +30,5 @@ void _PG_init(void) {
         if (pm::pg::settings.arrangement_memory_kb > 0) pm::pg::arr::register_reclaim_worker();
     }
     pm::pg::install_executor_hooks();
+    pm::pg::install_settings_watch();  // settings that change while a shared node runs
 }

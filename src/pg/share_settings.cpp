@@ -229,6 +229,8 @@ bool settings_digest(uint8 out[kSettingsDigestBytes]) {
     return true;
 }
 
+bool setting_in_key(const config_generic *g) { return in_key(g); }
+
 bool setting_in_key(const char *name) {
     int n = GetNumConfigOptions();
     config_generic **vars = get_guc_variables();

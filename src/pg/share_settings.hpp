@@ -5,6 +5,8 @@
 
 #include "pg/pg.hpp"
 
+struct config_generic;  // utils/guc_tables.h
+
 namespace pm::pg {
 
 constexpr int kSettingsDigestBytes = 32;  // SHA-256
@@ -16,5 +18,7 @@ bool settings_digest(uint8 out[kSettingsDigestBytes]);
 
 // Whether the named setting is in the digest (for share_settings_in_key()).
 bool setting_in_key(const char *name);
+// Whether a setting (an entry of PostgreSQL's table of settings) is in the digest.
+bool setting_in_key(const config_generic *g);
 
 }  // namespace pm::pg
