@@ -136,11 +136,14 @@ is(scalar(grep { -f "$datadir/$_" } @live), scalar(@live), 'and their files exis
 #    registry starts empty.
 my $victim = $node->background_psql('postgres', on_error_stop => 0);
 my $vpid = $victim->query_safe('SELECT pg_backend_pid()');
+$log_offset = -s $node->logfile;
 kill 'KILL', $vpid;
 {
 	local $SIG{PIPE} = 'IGNORE';
 	eval { $victim->{run}->finish; };
 }
+# Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.shared_results'), '0',
 	'the crash restart cleared every entry');
