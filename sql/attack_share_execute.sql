@@ -49,11 +49,25 @@ BEGIN
      WHERE jsonb_typeof(value) = 'object' AND value ? 'Shared Site';
 END $$;
 
+-- Every node's sharing outcome (Material sites included).
+CREATE FUNCTION sx_sharing(q text) RETURNS TABLE (sharing text)
+LANGUAGE plpgsql AS $$
+DECLARE plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
+  RETURN QUERY
+    SELECT value->>'Cross-Session Sharing'
+      FROM jsonb_path_query(plan, 'strict $.**') AS value
+     WHERE jsonb_typeof(value) = 'object' AND value ? 'Cross-Session Sharing';
+END $$;
+
 -- A function (whole result), an operator's function (whole result), an aggregate in an InitPlan
 -- site and a function in a MATERIALIZED CTE site.
 \set qf 'SELECT grp, sha256(flag::bytea) AS h, count(*) AS n FROM sx_t GROUP BY 1, 2 ORDER BY 1, 2'
 \set qo 'SELECT grp, sum(id # 5) AS s FROM sx_t GROUP BY grp ORDER BY grp'
 \set qa 'SELECT grp FROM sx_t WHERE id = (SELECT bit_xor(id) FROM sx_t WHERE id < 50) ORDER BY grp'
+-- A Material site (a nested loop's inner) over an aggregate that calls bit_xor.
+\set qm 'SELECT a.grp, count(*) AS n FROM sx_t a JOIN (SELECT grp, bit_xor(id) AS x FROM sx_t GROUP BY grp) g ON g.x > a.id GROUP BY a.grp ORDER BY a.grp'
 \set qc 'WITH c AS MATERIALIZED (SELECT grp, sha256(flag::bytea) AS h FROM sx_t WHERE id < 40) SELECT count(*) FROM c a JOIN c b USING (grp, h)'
 
 SET ROLE sx_alice;
@@ -70,6 +84,12 @@ SELECT * FROM sx_sites(:'qc');
 SET parallel_material.share_whole_results = off;
 SELECT * FROM sx_sites(:'qa');
 SELECT * FROM sx_sites(:'qc');
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SELECT * FROM sx_sharing(:'qm');
+SELECT * FROM sx_sharing(:'qm');
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 SET parallel_material.share_whole_results = on;
 RESET ROLE;
 
@@ -88,6 +108,14 @@ ROLLBACK;
 SET parallel_material.share_whole_results = off;
 :qa;
 :qc;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+:qm;
+SET parallel_material.enable = off;
+:qm;
+SET parallel_material.enable = on;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 SET parallel_material.share_whole_results = on;
 -- A prepared statement, at each execution (its plan is cached: the check is per start).
 EXECUTE sx_prep;
@@ -115,6 +143,11 @@ SELECT * FROM sx_sites(:'qc');
 SET parallel_material.share_whole_results = off;
 SELECT * FROM sx_sites(:'qa');
 SELECT * FROM sx_sites(:'qc');
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SELECT * FROM sx_sharing(:'qm');
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 SET parallel_material.share_whole_results = on;
 PREPARE sx_prep AS SELECT grp, sha256(flag::bytea) AS h, count(*) AS n FROM sx_t GROUP BY 1, 2 ORDER BY 1, 2;
 EXECUTE sx_prep;
@@ -135,6 +168,7 @@ REVOKE EXECUTE ON FUNCTION sha256(bytea) FROM sx_carol;
 REVOKE EXECUTE ON FUNCTION int4xor(integer, integer) FROM sx_carol;
 REVOKE EXECUTE ON FUNCTION bit_xor(integer) FROM sx_carol;
 DROP FUNCTION sx_sites(text);
+DROP FUNCTION sx_sharing(text);
 DROP TABLE sx_t;
 DROP ROLE sx_alice;
 DROP ROLE sx_bob;

@@ -34,6 +34,18 @@ BEGIN
   RETURN QUERY SELECT plan->0->'Plan'->>'Cross-Session Sharing',
                       coalesce((plan->0->'JIT'->>'Functions')::int, 0);
 END $$;
+-- Every node's sharing outcome, and the JIT functions of the query.
+CREATE FUNCTION hi_jit_all(q text) RETURNS TABLE (sharing text, jit_functions int)
+LANGUAGE plpgsql AS $$
+DECLARE plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS ON, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
+  RETURN QUERY
+    SELECT (SELECT string_agg(value->>'Cross-Session Sharing', ', ')
+              FROM jsonb_path_query(plan, 'strict $.**') AS value
+             WHERE jsonb_typeof(value) = 'object' AND value ? 'Cross-Session Sharing'),
+           coalesce((plan->0->'JIT'->>'Functions')::int, 0);
+END $$;
 -- Every sharing site of a plan: (site, what its last run did), in plan order.
 CREATE FUNCTION hi_sites(q text) RETURNS TABLE (site text, sharing text)
 LANGUAGE plpgsql AS $$
@@ -61,6 +73,20 @@ SET parallel_material.enable = off;
 SELECT sharing, jit_functions > 0 AS compiled FROM hi_jit(:'q1');
 SET parallel_material.enable = on;
 SELECT pm_query_rows(:'q1', true) = pm_query_rows(:'q1', false) AS same_rows_jit;
+-- A Material site (a nested loop's inner, no whole-result site): its hit compiles only what
+-- runs above it.
+SET parallel_material.share_whole_results = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+\set qmj 'SELECT s.name, g.t FROM hi_sup s JOIN (SELECT grp, sum(qty * 2) AS t, avg(qty + 1) AS a FROM hi_li GROUP BY grp) g ON g.t > s.id * 1000 ORDER BY 1, 2'
+-- (no table to keep the counts in: a write would make new keys)
+SELECT a.sharing AS first_run, a.jit_functions > 0 AS compiled, b.sharing AS second_run,
+       b.jit_functions < a.jit_functions AS hit_compiles_less
+  FROM hi_jit_all(:'qmj') a, LATERAL (SELECT * FROM hi_jit_all(:'qmj' || repeat(' ', a.jit_functions * 0))) b;
+SELECT pm_query_rows(:'qmj', true) = pm_query_rows(:'qmj', false) AS same_rows_material;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+SET parallel_material.share_whole_results = on;
 SET jit = off;
 
 -- ---- EXPLAIN shows the child; EXPLAIN ANALYZE of a hit shows it never executed ----
@@ -134,5 +160,6 @@ SELECT state, hits FROM parallel_material.shared_results WHERE query LIKE '%id >
 DROP FUNCTION hi_check(text);
 DROP FUNCTION hi_sites(text);
 DROP FUNCTION hi_jit(text);
+DROP FUNCTION hi_jit_all(text);
 DROP TABLE hi_li, hi_sup;
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;

@@ -169,8 +169,9 @@ void release_log(MaterialState *st, bool free_region) {
 
 void detach_callback(dsm_segment *seg, Datum arg);
 
-// Initializes the child (ExecInitNode) unless it already is: at node start, or — a streaming site
-// whose hits never run it (issue 15) — when a run first executes it (produce, skip, take-over).
+// Initializes the child (ExecInitNode) unless it already is: at node start, or — a node whose
+// hits never run it (issue 15, child_may_wait) — when a run first executes it (produce, skip,
+// take-over).
 // display: only so that EXPLAIN ANALYZE shows the subtree that did not run, as stock shows a node
 // never executed; nothing in it is JIT-compiled (if a later run of a cursor does execute it, it
 // runs interpreted: same rows).
@@ -331,6 +332,7 @@ bool produce_one(MaterialState *st) {
                 break;
         }
     }
+    init_child(st, false);  // a take-over: this run executes the child after all
     TupleTableSlot *slot = share_pull(st->share, st->child);
     if (TupIsNull(slot)) {
         share_check_end(st->share);
@@ -559,6 +561,7 @@ TupleTableSlot *exec_material(MaterialState *st) {
         // and a run this node produces for other sessions has one producer (it streams the
         // rows to them as they come).
         share_start(&st->share, &st->css, st->child_plan, share_obstacle(st));
+        if (!share_reading(st->share)) init_child(st, false);  // producer workers look at it
         start_log(st, !share_engaged(st->share));
         st->needs_restart = false;
     }
@@ -579,7 +582,8 @@ void rescan_material(MaterialState *st) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
     }
-    if (st->css.ss.ps.chgParam != nullptr) UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
+    if (st->css.ss.ps.chgParam != nullptr && child != nullptr)
+        UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
     if (st->passthrough) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
@@ -593,10 +597,14 @@ void rescan_material(MaterialState *st) {
         return;
     }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
-    if (child->chgParam != nullptr || (st->eflags & EXEC_FLAG_REWIND) == 0) {
+    // A child never initialized (the run read a shared entry): a parameter change of the node
+    // stands for its child's (it would start fresh if it ran).
+    const bool changed =
+        child != nullptr ? child->chgParam != nullptr : st->css.ss.ps.chgParam != nullptr;
+    if (changed || (st->eflags & EXEC_FLAG_REWIND) == 0) {
         // The child's output changes: materialize again (same ring, emptied).
         st->needs_restart = true;
-        if (child->chgParam == nullptr) ExecReScan(child);
+        if (!changed && child != nullptr) ExecReScan(child);
         return;
     }
     st->at = Saved{};
@@ -771,9 +779,10 @@ void shutdown_impl(MaterialState *st) {
 
 Node *create_state(CustomScan *cscan);
 
-// Issue 15: whether a streaming site may leave its child uninitialized until a run executes it,
+// Issue 15: whether a node (a streaming site, or a serial node with its local log: a Material
+// site, a scrollable cursor's site) may leave its child uninitialized until a run executes it,
 // so that a hit (or an attach) never builds — nor JIT-compiles — the expressions of a subtree it
-// does not run. Only a serial site outside any parallel part of the plan (a parallel-aware node
+// does not run. Only a serial node outside any parallel part of the plan (a parallel-aware node
 // below needs its state before the Gather starts; a worker never shares), that may be shared
 // (otherwise the child runs anyway), not for EXPLAIN without ANALYZE (it shows the child), and
 // only for a child whose initialization share_exec_privileges.cpp mirrors: it then checks the
@@ -782,7 +791,7 @@ Node *create_state(CustomScan *cscan);
 // scan of it already is; partition pruning at initialization; node types not on the list)
 // initializes the child here as before.
 bool child_may_wait(MaterialState *st, CustomScan *cscan, int eflags) {
-    if (!st->direct || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0) return false;
+    if (st->passthrough || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0) return false;
     if (st->mode != MaterialMode::Serial || IsParallelWorker() || share_obstacle(st) != nullptr)
         return false;
     if (!settings.enable || !share_settings.share_across_sessions) return false;
