@@ -6,6 +6,7 @@
 -- denied for function ..." / "... for aggregate ..."), at the same statement (a cursor's
 -- DECLARE), also through a cached plan. sx_carol, granted EXECUTE, hits the same entries: the
 -- path checked for bob is the hit path (every grant comes first: a catalog write makes new keys).
+-- Table privileges stay checked for the whole range table (sx_priv, which bob may not read).
 SET client_min_messages = warning;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
@@ -20,6 +21,11 @@ INSERT INTO sx_t SELECT g, g % 4, CASE WHEN g % 3 = 0 THEN 'A' ELSE 'N' END
   FROM generate_series(1, 2000) g;
 ANALYZE sx_t;
 GRANT SELECT ON sx_t TO sx_alice, sx_bob, sx_carol;
+-- Table privileges are checked for the whole range table by ExecutorStart (ExecCheckRTPerms),
+-- initialized or not: sx_priv is readable by alice and carol only.
+CREATE TABLE sx_priv AS SELECT g AS id, g % 3 AS grp FROM generate_series(1, 300) g;
+ANALYZE sx_priv;
+GRANT SELECT ON sx_priv TO sx_alice, sx_carol;
 REVOKE EXECUTE ON FUNCTION sha256(bytea) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION int4xor(integer, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION bit_xor(integer) FROM PUBLIC;
@@ -68,9 +74,12 @@ END $$;
 \set qa 'SELECT grp FROM sx_t WHERE id = (SELECT bit_xor(id) FROM sx_t WHERE id < 50) ORDER BY grp'
 -- A Material site (a nested loop's inner) over an aggregate that calls bit_xor.
 \set qm 'SELECT a.grp, count(*) AS n FROM sx_t a JOIN (SELECT grp, bit_xor(id) AS x FROM sx_t GROUP BY grp) g ON g.x > a.id GROUP BY a.grp ORDER BY a.grp'
+\set qt 'SELECT grp, count(*) AS n FROM sx_priv GROUP BY grp ORDER BY grp'
 \set qc 'WITH c AS MATERIALIZED (SELECT grp, sha256(flag::bytea) AS h FROM sx_t WHERE id < 40) SELECT count(*) FROM c a JOIN c b USING (grp, h)'
 
 SET ROLE sx_alice;
+SELECT * FROM sx_sites(:'qt');
+SELECT * FROM sx_sites(:'qt');
 SELECT * FROM sx_sites(:'qf');
 SELECT * FROM sx_sites(:'qf');
 SELECT * FROM sx_sites(:'qo');
@@ -96,6 +105,7 @@ RESET ROLE;
 -- Bob, with sharing: every query fails as stock fails (below), although an entry is ready.
 SET ROLE sx_bob;
 PREPARE sx_prep AS SELECT grp, sha256(flag::bytea) AS h, count(*) AS n FROM sx_t GROUP BY 1, 2 ORDER BY 1, 2;
+:qt;
 :qf;
 :qo;
 :qa;
@@ -122,6 +132,7 @@ EXECUTE sx_prep;
 EXECUTE sx_prep;
 -- Stock: the same errors.
 SET parallel_material.enable = off;
+:qt;
 :qf;
 :qo;
 :qa;
@@ -136,6 +147,7 @@ RESET ROLE;
 
 -- Carol, who may execute them, hits alice's entries (the path bob took), with stock's rows.
 SET ROLE sx_carol;
+SELECT * FROM sx_sites(:'qt');
 SELECT * FROM sx_sites(:'qf');
 SELECT * FROM sx_sites(:'qo');
 SELECT * FROM sx_sites(:'qa');
@@ -169,7 +181,7 @@ REVOKE EXECUTE ON FUNCTION int4xor(integer, integer) FROM sx_carol;
 REVOKE EXECUTE ON FUNCTION bit_xor(integer) FROM sx_carol;
 DROP FUNCTION sx_sites(text);
 DROP FUNCTION sx_sharing(text);
-DROP TABLE sx_t;
+DROP TABLE sx_t, sx_priv;
 DROP ROLE sx_alice;
 DROP ROLE sx_bob;
 DROP ROLE sx_carol;
