@@ -80,10 +80,9 @@ InterruptHooks g_interrupt_hooks;
 
 struct MaterialState {
     CustomScanState css;  // must be first
-    PlanState *child;      // null until initialized (a streaming site initializes it lazily)
+    PlanState *child;      // null until initialized (lazily where child_may_wait says so)
     Plan *child_plan;
     int child_eflags;
-    bool child_for_display;  // initialized without JIT only so that EXPLAIN ANALYZE shows it
     int eflags;            // REWIND | BACKWARD | MARK as Material keeps them
     bool passthrough;      // no flags: stream the child, store nothing (as Material does)
     ShareSite site;        // a replaced Material, or a node the sharing pass put above a root
@@ -188,7 +187,6 @@ void init_child(MaterialState *st, bool display) {
         st->child = child;
         MemoryContextSwitchTo(old);
     });
-    st->child_for_display = display;
 }
 
 // EXPLAIN ANALYZE (es_instrument): initializes, for display, every child of a ParallelMaterial
