@@ -22,6 +22,7 @@
 #include "pg/material_producers.hpp"
 #include "pg/material_share.hpp"
 #include "pg/material_shared.hpp"
+#include "pg/share_exec_privileges.hpp"
 #include "pg/shmem.hpp"
 #include "pg/temp_spill.hpp"
 
@@ -32,6 +33,8 @@ extern "C" {
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "jit/jit.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/execnodes.h"
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
@@ -77,7 +80,9 @@ InterruptHooks g_interrupt_hooks;
 
 struct MaterialState {
     CustomScanState css;  // must be first
-    PlanState *child;
+    PlanState *child;      // null until initialized (lazily where child_may_wait says so)
+    Plan *child_plan;
+    int child_eflags;
     int eflags;            // REWIND | BACKWARD | MARK as Material keeps them
     bool passthrough;      // no flags: stream the child, store nothing (as Material does)
     ShareSite site;        // a replaced Material, or a node the sharing pass put above a root
@@ -162,6 +167,46 @@ void release_log(MaterialState *st, bool free_region) {
 }
 
 void detach_callback(dsm_segment *seg, Datum arg);
+
+// Initializes the child (ExecInitNode) unless it already is: at node start, or — a node whose
+// hits never run it (issue 15, child_may_wait) — when a run first executes it (produce, skip,
+// take-over).
+// display: only so that EXPLAIN ANALYZE shows the subtree that did not run, as stock shows a node
+// never executed; nothing in it is JIT-compiled (if a later run of a cursor does execute it, it
+// runs interpreted: same rows).
+void init_child(MaterialState *st, bool display) {
+    if (st->child != nullptr) return;
+    EState *estate = st->css.ss.ps.state;
+    pg_call([&] {
+        MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+        const int jit_flags = estate->es_jit_flags;
+        if (display) estate->es_jit_flags = PGJIT_NONE;
+        PlanState *child = ExecInitNode(st->child_plan, estate, st->child_eflags);
+        estate->es_jit_flags = jit_flags;
+        st->css.custom_ps = list_make1(child);
+        st->child = child;
+        MemoryContextSwitchTo(old);
+    });
+}
+
+// EXPLAIN ANALYZE (es_instrument): initializes, for display, every child of a ParallelMaterial
+// node at or below ps that no run initialized, so that the plan prints as stock's.
+bool init_for_display_walker(PlanState *ps, void *) {
+    if (ps == nullptr) return false;
+    if (IsA(ps->plan, CustomScan) &&
+        castNode(CustomScan, ps->plan)->methods == &material_scan_methods) {
+        auto *st = reinterpret_cast<MaterialState *>(ps);
+        if (st->child == nullptr) init_child(st, true);
+    }
+    return planstate_tree_walker(
+        ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(init_for_display_walker)),
+        nullptr);
+}
+
+void init_for_display(MaterialState *st) {
+    if (st->child == nullptr && st->css.ss.ps.state->es_instrument != 0)
+        init_for_display_walker(&st->css.ss.ps, nullptr);
+}
 
 void cleanup_callback(void *arg) {
     auto *st = static_cast<MaterialState *>(arg);
@@ -285,6 +330,7 @@ bool produce_one(MaterialState *st) {
                 break;
         }
     }
+    init_child(st, false);  // a take-over: this run executes the child after all
     TupleTableSlot *slot = share_pull(st->share, st->child);
     if (TupIsNull(slot)) {
         share_check_end(st->share);
@@ -426,7 +472,7 @@ TupleTableSlot *exec_direct(MaterialState *st) {
     if (!st->direct_started) {
         st->direct_started = true;
         st->materializations++;
-        share_start(&st->share, &st->css, st->child, nullptr);
+        share_start(&st->share, &st->css, st->child_plan, nullptr);
     }
     if (share_reading(st->share)) {
         const void *data = nullptr;
@@ -443,6 +489,7 @@ TupleTableSlot *exec_direct(MaterialState *st) {
                 break;  // run the child from the start (checking the rows already returned)
         }
     }
+    init_child(st, false);  // produce, skip or take over: this run executes the child
     TupleTableSlot *slot;
     for (;;) {
         slot = share_pull(st->share, st->child);
@@ -511,7 +558,8 @@ TupleTableSlot *exec_material(MaterialState *st) {
         // Sharing first: a run another session produces or produced starts no producer workers,
         // and a run this node produces for other sessions has one producer (it streams the
         // rows to them as they come).
-        share_start(&st->share, &st->css, st->child, share_obstacle(st));
+        share_start(&st->share, &st->css, st->child_plan, share_obstacle(st));
+        if (!share_reading(st->share)) init_child(st, false);  // producer workers look at it
         start_log(st, !share_engaged(st->share));
         st->needs_restart = false;
     }
@@ -521,16 +569,19 @@ TupleTableSlot *exec_material(MaterialState *st) {
 
 void rescan_material(MaterialState *st) {
     PlanState *child = st->child;
-    if (st->css.ss.ps.chgParam != nullptr) UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
     if (st->direct) {
         // The next read starts a new run (a producer that did not finish fails its entry).
         share_stop(st->share);
         ExecClearTuple(st->out);
         st->direct_started = false;
         st->child_done = false;
+        if (child == nullptr) return;  // never initialized: it will start fresh if it runs
+        if (st->css.ss.ps.chgParam != nullptr) UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
     }
+    if (st->css.ss.ps.chgParam != nullptr && child != nullptr)
+        UpdateChangedParamSet(child, st->css.ss.ps.chgParam);
     if (st->passthrough) {
         if (child->chgParam == nullptr) ExecReScan(child);
         return;
@@ -544,10 +595,14 @@ void rescan_material(MaterialState *st) {
         return;
     }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
-    if (child->chgParam != nullptr || (st->eflags & EXEC_FLAG_REWIND) == 0) {
+    // A child never initialized (the run read a shared entry): a parameter change of the node
+    // stands for its child's (it would start fresh if it ran).
+    const bool changed =
+        child != nullptr ? child->chgParam != nullptr : st->css.ss.ps.chgParam != nullptr;
+    if (changed || (st->eflags & EXEC_FLAG_REWIND) == 0) {
         // The child's output changes: materialize again (same ring, emptied).
         st->needs_restart = true;
-        if (child->chgParam == nullptr) ExecReScan(child);
+        if (!changed && child != nullptr) ExecReScan(child);
         return;
     }
     st->at = Saved{};
@@ -722,6 +777,27 @@ void shutdown_impl(MaterialState *st) {
 
 Node *create_state(CustomScan *cscan);
 
+// Issue 15: whether a node (a streaming site, or a serial node with its local log: a Material
+// site, a scrollable cursor's site) may leave its child uninitialized until a run executes it,
+// so that a hit (or an attach) never builds — nor JIT-compiles — the expressions of a subtree it
+// does not run. Only a serial node outside any parallel part of the plan (a parallel-aware node
+// below needs its state before the Gather starts; a worker never shares), that may be shared
+// (otherwise the child runs anyway), not for EXPLAIN without ANALYZE (it shows the child), and
+// only for a child whose initialization share_exec_privileges.cpp mirrors: it then checks the
+// EXECUTE privileges that ExecInitNode would have checked, now, as stock does at ExecutorStart.
+// Anything else (a CTE scan, whose late initialization would start reading the CTE where another
+// scan of it already is; partition pruning at initialization; node types not on the list)
+// initializes the child here as before.
+bool child_may_wait(MaterialState *st, CustomScan *cscan, int eflags) {
+    if (st->passthrough || (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0) return false;
+    if (st->mode != MaterialMode::Serial || IsParallelWorker() || share_obstacle(st) != nullptr)
+        return false;
+    if (!settings.enable || !share_settings.share_across_sessions) return false;
+    ShareAnnotation a;
+    if (!share_annotation(cscan, &a)) return false;
+    return pg_call([&] { return check_subtree_execute(st->child_plan); });
+}
+
 void begin_scan(CustomScanState *node, EState *estate, int eflags) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
@@ -736,11 +812,10 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         st->site = share_site_of(cscan);
         st->direct = st->passthrough && st->site != ShareSite::Material;
         if (st->direct) st->passthrough = false;
-        int child_flags = eflags & ~(EXEC_FLAG_REWIND | EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
-        st->child = ExecInitNode(static_cast<Plan *>(linitial(cscan->custom_plans)), estate,
-                                 child_flags);
-        node->custom_ps = list_make1(st->child);
+        st->child_eflags = eflags & ~(EXEC_FLAG_REWIND | EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
+        st->child_plan = static_cast<Plan *>(linitial(cscan->custom_plans));
         st->query_cxt = estate->es_query_cxt;
+        if (!child_may_wait(st, cscan, eflags)) init_child(st, false);
         log_tuple_prepare(&st->form, st->query_cxt);
         st->io_mode = "none";
         if (!st->passthrough && !st->direct) {
@@ -805,7 +880,11 @@ void initialize_worker(CustomScanState *node, shm_toc *, void *coordinate) {
 }
 
 void shutdown_scan(CustomScanState *node) {
-    guarded([&] { shutdown_impl(reinterpret_cast<MaterialState *>(node)); });
+    guarded([&] {
+        auto *st = reinterpret_cast<MaterialState *>(node);
+        init_for_display(st);  // EXPLAIN ANALYZE prints the plan after this
+        shutdown_impl(st);
+    });
 }
 
 void mark_pos(CustomScanState *node) {
@@ -820,6 +899,8 @@ void restr_pos(CustomScanState *node) {
 
 void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     auto *st = reinterpret_cast<MaterialState *>(node);
+    // A child no run initialized (hit, or a node never executed): shown as stock shows it.
+    if (st->child == nullptr) guarded([&] { init_for_display_walker(&st->css.ss.ps, nullptr); });
     const char *mode = st->passthrough ? "pass-through" : "serial";
     if (st->direct) mode = "streaming";
     if (st->mode == MaterialMode::Shared) mode = "shared, one producer";

@@ -248,7 +248,7 @@ void open_log(NodeShare *ns) {
 }
 
 // Decides this run's role; returns why not shared, or nullptr.
-const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const char *obstacle) {
+const char *decide(NodeShare *ns, CustomScanState *node, Plan *child, const char *obstacle) {
     if (!settings.enable || !share_settings.share_across_sessions)
         return "share_across_sessions is off";
     if (IsParallelWorker()) return "parallel worker";
@@ -264,7 +264,7 @@ const char *decide(NodeShare *ns, CustomScanState *node, PlanState *child, const
     if (reg == nullptr || shared_result_cv(0) == nullptr)
         return "no shared memory for results (parallel_material.shared_memory = 0)";
     core::LogConfig cfg;
-    if (!entry_config(child->plan, &cfg)) return "parallel_material.share_max_bytes too small";
+    if (!entry_config(child, &cfg)) return "parallel_material.share_max_bytes too small";
     const std::string sample = statement_sample(estate);
     ns->reg = reg;
     core::Owner owner;
@@ -336,7 +336,7 @@ NodeShare *fresh_state(NodeShare **slot, CustomScanState *node) {
 
 }  // namespace
 
-void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle) {
+void share_start(NodeShare **slot, CustomScanState *node, Plan *child, const char *obstacle) {
     NodeShare *ns = fresh_state(slot, node);
     if (ns == nullptr) return;
     if (const char *skip = decide(ns, node, child, obstacle)) abandon(ns, skip);
@@ -345,7 +345,7 @@ void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, cons
 void share_start_parallel(NodeShare **slot, CustomScanState *node, PlanState *child,
                           ShareHandoff *out) {
     *out = ShareHandoff{};
-    share_start(slot, node, child, nullptr);
+    share_start(slot, node, child->plan, nullptr);
     NodeShare *ns = *slot;
     if (ns == nullptr || !ns->ref.valid()) return;
     out->role = ns->role == Role::Produce ? kHandoffProduce : kHandoffRead;

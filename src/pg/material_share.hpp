@@ -44,11 +44,12 @@ enum class ShareNext {
     RunChild,
 };
 
-// At the start of a materialization of a serial node (child not run yet). *slot: the node's
+// At the start of a materialization of a serial node (child not run yet; child: its plan, which
+// a hit or an attach never initializes, issue 15). *slot: the node's
 // state, created here on first use (stays nullptr when the node carries no sharing verdict) and
 // freed by share_free from the node's cleanup. obstacle: why this run may not be shared (a
 // parallel part of the plan, producer workers), or nullptr. Ends the previous run first.
-void share_start(NodeShare **slot, CustomScanState *node, PlanState *child, const char *obstacle);
+void share_start(NodeShare **slot, CustomScanState *node, Plan *child, const char *obstacle);
 // Parallel query, leader, before the workers start a run (InitializeDSM, ReInitializeDSM):
 // share_start for the whole query, and what the participants need to follow it.
 void share_start_parallel(NodeShare **slot, CustomScanState *node, PlanState *child,
