@@ -7,6 +7,7 @@
 SET client_min_messages = warning;
 SET parallel_material.enable = on;
 SET parallel_material.share_across_sessions = on;
+SET parallel_material.share_min_cost = 0;
 SET max_parallel_workers_per_gather = 0;
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;
 

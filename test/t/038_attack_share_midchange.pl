@@ -30,7 +30,7 @@ GRANT SELECT ON t, k TO share_alice, share_bob;
 ok($node->poll_query_until('postgres',
 		"SELECT parallel_material.data_version('t') IS NOT NULL AND parallel_material.data_version('k') IS NOT NULL"),
 	'data versions usable');
-my $share = 'SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on;';
+my $share = 'SET parallel_material.enable = on; SET parallel_material.share_across_sessions = on; SET parallel_material.share_min_cost = 0;';
 my $query = 'SELECT t.id, t.f::text FROM t JOIN k ON k.id = t.id';
 my $stock = $node->safe_psql('postgres', "SET parallel_material.enable = off; $query");
 my $stock0 = $node->safe_psql('postgres',
