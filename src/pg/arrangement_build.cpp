@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -195,7 +196,7 @@ namespace {
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
-        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode); });
+        slot = pg_call([&] { return begin_build(def, pm_rel_filenumber(rel)); });
         if (slot >= 0) break;
         pg_call([] {  // another backend is building it: wait
             CHECK_FOR_INTERRUPTS();
@@ -273,7 +274,7 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
         EntryInfo e = pin_ready(def.defid);
         if (e.slot >= 0) {
             const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
-            if (e.relfilenode == rel->rd_node.relNode && too_old == nullptr) return e;
+            if (e.relfilenode == pm_rel_filenumber(rel) && too_old == nullptr) return e;
             unpin(e.slot);
             // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it
             // holds xids the heap has frozen: rebuilt before they could be misread.
@@ -289,7 +290,7 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
             throw;
         }
         EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode &&
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == pm_rel_filenumber(rel) &&
             xids_too_old(now.oldest_xid, rel->rd_rel->relfrozenxid) == nullptr) {
             progress_end(progress);
             continue;
