@@ -43,6 +43,10 @@ pm_private_install_tree() {
     sys_share=$("$PG_CONFIG" --sharedir)
     sys_lib=$("$PG_CONFIG" --pkglibdir)
     for rel in "$(dirname "$sys_bin")" "$sys_share" "$sys_lib"; do
+        # A tree of tools/pg-versions carries a stamp: a rebuilt tree replaces its copy.
+        if [ -f "$rel/.pm-stamp" ] && ! cmp -s "$rel/.pm-stamp" "$PM_PG_ROOT$rel/.pm-stamp"; then
+            rm -rf "${PM_PG_ROOT:?}$rel"
+        fi
         if [ ! -d "$PM_PG_ROOT$rel" ]; then
             mkdir -p "$(dirname "$PM_PG_ROOT$rel")" && cp -a "$rel" "$PM_PG_ROOT$rel" ||
                 pm_die "cannot copy $rel into PM_PG_ROOT=$PM_PG_ROOT"

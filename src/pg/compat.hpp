@@ -15,8 +15,16 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/guc_tables.h"
 #include "utils/rel.h"
+#include "access/htup_details.h"
+#include "commands/explain.h"
+#include "optimizer/pathnode.h"
+#include "utils/lsyscache.h"
 #if PG_VERSION_NUM >= 170000
 #include "common/file_utils.h"  // PG_TEMP_FILE_PREFIX, PG_TEMP_FILES_DIR (storage/fd.h up to 16)
+#endif
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"  // ExplainProperty* (commands/explain.h up to 17)
+#include "commands/explain_state.h"   // ExplainState
 #endif
 }
 
@@ -54,7 +62,10 @@ inline auto *pm_transam_variables() {
 
 // The executor's range table for a plan: from 16 on it also takes the plan's RTEPermissionInfos.
 inline void pm_exec_init_range_table(EState *estate, PlannedStmt *pstmt) {
-#if PG_VERSION_NUM >= 160000
+#if PG_VERSION_NUM >= 180000
+    // 18 also takes the relations that initial partition pruning cannot remove
+    ExecInitRangeTable(estate, pstmt->rtable, pstmt->permInfos, bms_copy(pstmt->unprunableRelids));
+#elif PG_VERSION_NUM >= 160000
     ExecInitRangeTable(estate, pstmt->rtable, pstmt->permInfos);
 #else
     ExecInitRangeTable(estate, pstmt->rtable);
@@ -87,4 +98,82 @@ inline int pm_num_config_options() {
 #else
     return GetNumConfigOptions();
 #endif
+}
+
+// A MinimalTuple from values: 18 added the number of extra bytes to reserve in front.
+inline MinimalTuple pm_heap_form_minimal_tuple(TupleDesc desc, const Datum *values, const bool *isnull) {
+#if PG_VERSION_NUM >= 180000
+    return heap_form_minimal_tuple(desc, values, isnull, 0);
+#else
+    return heap_form_minimal_tuple(desc, const_cast<Datum *>(values), const_cast<bool *>(isnull));
+#endif
+}
+
+// add_partial_path_precheck: 18 also compares the number of disabled nodes (enable_* = off).
+inline bool pm_add_partial_path_precheck(RelOptInfo *rel, const JoinCostWorkspace &ws, List *pathkeys) {
+#if PG_VERSION_NUM >= 180000
+    return add_partial_path_precheck(rel, ws.disabled_nodes, ws.total_cost, pathkeys);
+#else
+    return add_partial_path_precheck(rel, ws.total_cost, pathkeys);
+#endif
+}
+
+// get_ordering_op_properties without the strategy (18 reports a CompareType instead of an int16).
+inline bool pm_get_ordering_op_properties(Oid opno, Oid *opfamily, Oid *opcintype) {
+#if PG_VERSION_NUM >= 180000
+    CompareType cmp;
+#else
+    int16 cmp;
+#endif
+    return get_ordering_op_properties(opno, opfamily, opcintype, &cmp);
+}
+
+// A SetOp's comparison operators: dupOperators (equality) up to 17; from 18 cmpOperators, which
+// are sort operators when the SetOp sorts (callers that accept only equality operators then
+// refuse, which keeps the stock plan).
+inline const Oid *pm_setop_operators(const SetOp *so) {
+#if PG_VERSION_NUM >= 180000
+    return so->cmpOperators;
+#else
+    return so->dupOperators;
+#endif
+}
+
+// The GUC group of a setting as PostgreSQL 15 groups them (share_settings.cpp decides by group).
+// 18 split RESOURCES_ASYNCHRONOUS into RESOURCES_IO and RESOURCES_WORKER_PROCESSES, moved
+// vacuum's settings into VACUUM_* groups (the freezing ages were CLIENT_CONN_STATEMENT); the
+// old names are defined here for 18 with the new groups' values.
+#if PG_VERSION_NUM >= 180000
+constexpr config_group RESOURCES_ASYNCHRONOUS = RESOURCES_IO;
+constexpr config_group RESOURCES_VACUUM_DELAY = VACUUM_COST_DELAY;
+constexpr config_group AUTOVACUUM = VACUUM_AUTOVACUUM;
+#endif
+inline int pm_guc_group(const struct config_generic *g) {
+#if PG_VERSION_NUM >= 180000
+    switch (g->group) {
+        case RESOURCES_WORKER_PROCESSES:
+            return RESOURCES_ASYNCHRONOUS;
+        case VACUUM_DEFAULT:
+        case VACUUM_FREEZING:
+            return CLIENT_CONN_STATEMENT;
+        default:
+            return g->group;
+    }
+#else
+    return g->group;
+#endif
+}
+
+// Fields a PlannedStmt sent to parallel workers carries beyond 15's, as execParallel.c's
+// ExecSerializePlan sets them: the RTEPermissionInfos (16) and the unprunable relations (18;
+// without them a worker's ExecGetRangeTableRelation fails with "trying to open a pruned relation").
+inline void pm_set_worker_plan_fields(PlannedStmt *pstmt, EState *estate) {
+#if PG_VERSION_NUM >= 160000
+    pstmt->permInfos = estate->es_rteperminfos;
+#endif
+#if PG_VERSION_NUM >= 180000
+    pstmt->unprunableRelids = estate->es_unpruned_relids;
+#endif
+    (void)pstmt;
+    (void)estate;
 }

@@ -1,6 +1,7 @@
 // log_tuple.cpp — rows enter a tuple log with their non-string short varlenas unpacked (see
 // log_tuple.hpp for why). C-style PostgreSQL code: callers wrap it in pg_call.
 #include "pg/log_tuple.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -72,7 +73,7 @@ MinimalTuple log_tuple_fetch(LogTupleForm *f, TupleTableSlot *slot, bool *should
         }
         f->values[i] = v;
     }
-    MinimalTuple tuple = heap_form_minimal_tuple(f->plain, f->values, slot->tts_isnull);
+    MinimalTuple tuple = pm_heap_form_minimal_tuple(f->plain, f->values, slot->tts_isnull);
     MemoryContextSwitchTo(old);
     *should_free = false;
     return tuple;

@@ -167,6 +167,7 @@ ProducerGroup *ProducerGroup::start(PlanState *child, const core::LogConfig &cfg
         pstmt->canSetTag = true;
         pstmt->planTree = static_cast<Plan *>(copyObject(child->plan));
         pstmt->rtable = estate->es_range_table;
+        pm_set_worker_plan_fields(pstmt, estate);
         pstmt->paramExecTypes = estate->es_plannedstmt->paramExecTypes;
         pstmt->stmt_location = -1;
         return nodeToString(pstmt);

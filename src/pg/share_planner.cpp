@@ -4,6 +4,7 @@
 // whether its child's result may be shared across sessions and, if so, its fingerprint.
 // Also the sharing settings, the EXPLAIN VERBOSE line, and share_verdicts(query) for tests.
 #include "pg/share_planner.hpp"
+#include "pg/compat.hpp"
 
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"

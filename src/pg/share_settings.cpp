@@ -72,7 +72,7 @@ bool in_key(const config_generic *g) {
         default:
             break;
     }
-    switch (g->group) {
+    switch (pm_guc_group(g)) {
         case FILE_LOCATIONS:
         case CONN_AUTH_SETTINGS:
         case CONN_AUTH_AUTH:
