@@ -9,6 +9,7 @@
 extern "C" {
 #include "access/transam.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "storage/fd.h"
@@ -176,4 +177,14 @@ inline void pm_set_worker_plan_fields(PlannedStmt *pstmt, EState *estate) {
 #endif
     (void)pstmt;
     (void)estate;
+}
+
+// Sets a TupleDesc column's storage to plain (never packed into a short varlena header): 18
+// caches per-column flags in CompactAttribute (attispackable), which must be refreshed after a
+// change to pg_attribute's fields, or heap_fill_tuple keeps packing.
+inline void pm_tupdesc_set_plain_storage(TupleDesc desc, int i) {
+    TupleDescAttr(desc, i)->attstorage = TYPSTORAGE_PLAIN;
+#if PG_VERSION_NUM >= 180000
+    populate_compact_attribute(desc, i);
+#endif
 }

@@ -37,7 +37,7 @@ void log_tuple_init(LogTupleForm *f, TupleDesc desc) {
     if (f->any) {
         f->plain = CreateTupleDescCopy(desc);
         for (int i = 0; i < desc->natts; ++i)
-            if (f->unpack[i]) TupleDescAttr(f->plain, i)->attstorage = TYPSTORAGE_PLAIN;
+            if (f->unpack[i]) pm_tupdesc_set_plain_storage(f->plain, i);
         f->values = static_cast<Datum *>(palloc(sizeof(Datum) * desc->natts));
         f->row_cxt = AllocSetContextCreate(cxt, "parallel_material row", ALLOCSET_SMALL_SIZES);
     }
