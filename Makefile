@@ -1,20 +1,22 @@
-# Makefile — PGXS build of the parallel_material extension (C++17 over PostgreSQL 15).
+# Makefile — PGXS build of the parallel_material extension (C++17 over PostgreSQL 15, 17 or 18).
 # `make` builds parallel_material.so, `make install` installs it with its control and SQL files.
-# PG_CONFIG may be overridden: make PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# PG_CONFIG picks the PostgreSQL major version: make PG_CONFIG=/usr/lib/postgresql/17/bin/pg_config
+# (tools/pg-versions sets 17 and 18 up; docs/pg-versions.md). Objects built for another major
+# version are removed first (.pg-major records the one they were built for).
 
 PG_CONFIG ?= pg_config
-PG_REQUIRED_MAJOR := 15
+PG_SUPPORTED_MAJORS := 15 17 18
 
 PG_CONFIG_PATH := $(shell command -v $(PG_CONFIG) 2>/dev/null)
 ifeq ($(PG_CONFIG_PATH),)
-$(error pg_config not found ($(PG_CONFIG)): run tools/deps as root, or set PG_CONFIG=/path/to/pg_config of PostgreSQL $(PG_REQUIRED_MAJOR))
+$(error pg_config not found ($(PG_CONFIG)): run tools/deps as root, or set PG_CONFIG=/path/to/pg_config of PostgreSQL $(PG_SUPPORTED_MAJORS))
 endif
 PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
-ifneq ($(PG_MAJOR),$(PG_REQUIRED_MAJOR))
-$(error $(PG_CONFIG) is PostgreSQL $(PG_MAJOR), this extension needs $(PG_REQUIRED_MAJOR): set PG_CONFIG=/usr/lib/postgresql/$(PG_REQUIRED_MAJOR)/bin/pg_config)
+ifeq ($(filter $(PG_MAJOR),$(PG_SUPPORTED_MAJORS)),)
+$(error $(PG_CONFIG) is PostgreSQL $(PG_MAJOR), this extension supports $(PG_SUPPORTED_MAJORS): set PG_CONFIG to one of theirs (docs/pg-versions.md))
 endif
 ifeq ($(wildcard $(shell $(PG_CONFIG) --includedir-server)/postgres.h),)
-$(error PostgreSQL $(PG_MAJOR) server headers are missing: run tools/deps as root (installs postgresql-server-dev-$(PG_REQUIRED_MAJOR)))
+$(error PostgreSQL $(PG_MAJOR) server headers are missing: run tools/deps as root (installs postgresql-server-dev-$(PG_MAJOR)))
 endif
 
 EXTENSION = parallel_material
@@ -32,7 +34,7 @@ SHLIB_LINK = -luring -lstdc++
 override with_llvm = no
 override autodepend = yes
 
-EXTRA_CLEAN = .deps
+EXTRA_CLEAN = .deps .pg-major
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -40,6 +42,14 @@ include $(PGXS)
 # PostgreSQL's headers are not warning-clean C++: include them as system headers so that
 # -Wall -Wextra -Werror applies to our code only.
 override CPPFLAGS := -Iinclude -Isrc $(patsubst -I%,-isystem %,$(filter-out -Iinclude -Isrc,$(CPPFLAGS)))
+
+# Objects of another major version: clean them before anything is compiled (the .o files live
+# next to their sources, one build at a time).
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell cat .pg-major 2>/dev/null),$(PG_MAJOR))
+$(shell rm -f $(OBJS) $(MODULE_big).so; echo $(PG_MAJOR) > .pg-major)
+endif
+endif
 
 .PHONY: unit
 unit:

@@ -120,9 +120,12 @@ EXPLAIN (COSTS OFF, VERBOSE) SELECT count(*) FROM pq_big WHERE b < ALL (SELECT y
 SET max_parallel_workers_per_gather = 2;
 
 -- 10. force_parallel_mode: a serial plan under a single-copy Gather (one worker participant).
-SET force_parallel_mode = on;
+--     (renamed debug_parallel_query in PostgreSQL 16)
+SELECT CASE WHEN current_setting('server_version_num')::int < 160000 THEN 'force_parallel_mode'
+            ELSE 'debug_parallel_query' END AS debug_parallel_guc \gset
+SET :debug_parallel_guc = on;
 SELECT * FROM pq_same('SELECT a, x FROM pq_big, pq_small WHERE a < 40 AND x < 30 AND a > x');
-RESET force_parallel_mode;
+RESET :debug_parallel_guc;
 
 -- 11. Producer workers of a serial node (parallel_material.max_producers): a serial plan whose
 --     SubPlan materializes a Seq Scan of a table above min_parallel_table_scan_size; the leader

@@ -108,7 +108,7 @@ SELECT s AS setting, parallel_material.share_setting_in_key(s) AS in_key, pm_dig
                ('random_page_cost', '9'), ('jit', 'off'), ('plan_cache_mode', 'force_generic_plan'),
                ('default_transaction_isolation', 'serializable'), ('role', 'al_other'),
                ('vacuum_freeze_min_age', '1000'), ('temp_tablespaces', ''),
-               ('parallel_material.share_max_bytes', '1MB'), ('force_parallel_mode', 'on'),
+               ('parallel_material.share_max_bytes', '1MB'), ('jit_expressions', 'off'),
                ('exit_on_error', 'on'))
        AS v(s, v)
  ORDER BY 1;

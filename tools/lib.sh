@@ -1,30 +1,33 @@
-# tools/lib.sh — shared shell helpers: locating PostgreSQL 15, running as the postgres OS user,
+# tools/lib.sh — shared shell helpers: locating PostgreSQL (15, 17 or 18), running as the postgres OS user,
 # a postgres-writable work directory, free ports, and the private throwaway cluster.
 # Sourced by tools/*, test/run and benchmarks/run; never executed directly.
 
 PM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PM_PG_MAJOR=15
+PM_PG_MAJORS="15 17 18"   # supported major versions (Makefile: PG_SUPPORTED_MAJORS)
+PM_PG_MAJOR=15              # the one PG_CONFIG points to, once pm_check_pg_config ran
 
 pm_die() { echo "parallel_material: $*" >&2; exit 1; }
 pm_log() { echo "== $*" >&2; }
 
-# PG_CONFIG: from the environment, else pg_config on PATH; must be PostgreSQL 15 with server headers.
+# PG_CONFIG: from the environment, else pg_config on PATH; must be a supported major version
+# (PM_PG_MAJORS) with server headers. Sets PM_PG_MAJOR.
 pm_check_pg_config() {
     PG_CONFIG=${PG_CONFIG:-pg_config}
     command -v "$PG_CONFIG" >/dev/null 2>&1 ||
-        pm_die "pg_config not found ($PG_CONFIG): run tools/deps as root, or set PG_CONFIG to PostgreSQL $PM_PG_MAJOR's pg_config"
+        pm_die "pg_config not found ($PG_CONFIG): run tools/deps as root, or set PG_CONFIG to the pg_config of PostgreSQL $PM_PG_MAJORS"
     local v major
-    v=$("$PG_CONFIG" --version 2>/dev/null) || pm_die "$PG_CONFIG does not run: set PG_CONFIG to PostgreSQL $PM_PG_MAJOR's pg_config"
+    v=$("$PG_CONFIG" --version 2>/dev/null) || pm_die "$PG_CONFIG does not run: set PG_CONFIG to the pg_config of PostgreSQL $PM_PG_MAJORS"
     major=$(sed -E 's/^PostgreSQL ([0-9]+).*/\1/' <<<"$v")
-    [ "$major" = "$PM_PG_MAJOR" ] ||
-        pm_die "$PG_CONFIG is $v, this extension needs PostgreSQL $PM_PG_MAJOR: set PG_CONFIG=/usr/lib/postgresql/$PM_PG_MAJOR/bin/pg_config"
+    [[ " $PM_PG_MAJORS " == *" $major "* ]] ||
+        pm_die "$PG_CONFIG is $v, this extension supports PostgreSQL $PM_PG_MAJORS: set PG_CONFIG (tools/pg-versions pg-config MAJOR)"
+    PM_PG_MAJOR=$major
     [ -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] ||
-        pm_die "PostgreSQL $PM_PG_MAJOR server headers missing: run tools/deps as root (postgresql-server-dev-$PM_PG_MAJOR)"
+        pm_die "PostgreSQL $PM_PG_MAJOR server headers missing: run tools/deps as root"
     PM_BINDIR=$("$PG_CONFIG" --bindir)
     [ -x "$PM_BINDIR/postgres" ] ||
         pm_die "no PostgreSQL server at $PM_BINDIR: run tools/deps as root (postgresql-$PM_PG_MAJOR)"
     PM_PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
-    export PG_CONFIG PM_BINDIR PM_PGXS_DIR
+    export PG_CONFIG PM_BINDIR PM_PGXS_DIR PM_PG_MAJOR
     [ -n "${PM_PG_ROOT:-}" ] && pm_private_install_tree
     return 0
 }
@@ -40,6 +43,10 @@ pm_private_install_tree() {
     sys_share=$("$PG_CONFIG" --sharedir)
     sys_lib=$("$PG_CONFIG" --pkglibdir)
     for rel in "$(dirname "$sys_bin")" "$sys_share" "$sys_lib"; do
+        # A tree of tools/pg-versions carries a stamp: a rebuilt tree replaces its copy.
+        if [ -f "$rel/.pm-stamp" ] && ! cmp -s "$rel/.pm-stamp" "$PM_PG_ROOT$rel/.pm-stamp"; then
+            rm -rf "${PM_PG_ROOT:?}$rel"
+        fi
         if [ ! -d "$PM_PG_ROOT$rel" ]; then
             mkdir -p "$(dirname "$PM_PG_ROOT$rel")" && cp -a "$rel" "$PM_PG_ROOT$rel" ||
                 pm_die "cannot copy $rel into PM_PG_ROOT=$PM_PG_ROOT"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -196,7 +197,7 @@ namespace {
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
-        slot = pg_call([&] { return begin_build(def, rel->rd_node.relNode, rel->rd_rel->relowner); });
+        slot = pg_call([&] { return begin_build(def, pm_rel_filenumber(rel), rel->rd_rel->relowner); });
         if (slot >= 0) break;
         pg_call([] {  // another backend is building it: wait
             CHECK_FOR_INTERRUPTS();
@@ -319,7 +320,7 @@ EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild) {
     EntryInfo e = pin_ready(def.defid);
     if (e.slot < 0) return e;
     const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
-    if (e.relfilenode == rel->rd_node.relNode &&
+    if (e.relfilenode == pm_rel_filenumber(rel) &&
         (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild())))
         return e;
     unpin(e.slot);
@@ -370,7 +371,7 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
             throw;
         }
         EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == rel->rd_node.relNode &&
+        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == pm_rel_filenumber(rel) &&
             xids_too_old(now.oldest_xid, rel->rd_rel->relfrozenxid) == nullptr) {
             progress_end(progress);
             continue;

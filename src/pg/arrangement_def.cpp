@@ -3,6 +3,7 @@
 // decide who may change it) and the row encoding: canonical key bytes, their hash, the projected
 // MinimalTuple and its text form. Plain PostgreSQL code; called through pg_call from C++.
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/detoast.h"
@@ -213,7 +214,7 @@ MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull) {
             pv[i] = PointerGetDatum(
                 detoast_external_attr(reinterpret_cast<struct varlena *>(DatumGetPointer(pv[i]))));
     }
-    return heap_form_minimal_tuple(s->projdesc, pv, pn);
+    return pm_heap_form_minimal_tuple(s->projdesc, pv, pn);
 }
 
 text *row_text(const Shape *s, const char *tuple, uint32_t len) {

@@ -10,6 +10,7 @@
 // under the query's snapshot once, keeps the arranged columns of the visible rows in a hash table
 // in backend memory, and probes that with the same keys: a hash join, exactly stock's rows.
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/arrangement_join.hpp"
 #include "pg/guard.hpp"
 

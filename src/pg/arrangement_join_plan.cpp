@@ -5,6 +5,7 @@
 // outer row: no inner scan, no hash table. parallel_material.enable_arrangement_join turns it off.
 // Anything else keeps the stock paths.
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/arrangement_join.hpp"
 #include "pg/guard.hpp"
 #include "pg/gucs.hpp"
@@ -118,7 +119,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
     pull_varattnos(reinterpret_cast<Node *>(join_quals), innerrel->relid, &attrs);
 
     Relation heap = table_open(rte->relid, NoLock);  // locked by the planner already
-    Oid relfilenode = heap->rd_node.relNode;
+    Oid relfilenode = pm_rel_filenumber(heap);
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(rte->relid, defs);
     for (int i = 0; i < n; ++i) {

@@ -3,6 +3,7 @@
 // every snapshot" tests used by maintenance and reclaim. Plain PostgreSQL code: callers wrap each
 // call in pg_call (clog lookups may raise errors).
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -42,7 +43,7 @@ bool did_commit(TransactionId xid) {
     // truncation out while we read (as txid_status does). A stored xid that old means the
     // arrangement should have been rebuilt: fail rather than guess.
     LWLockAcquire(XactTruncationLock, LW_SHARED);
-    if (TransactionIdPrecedes(xid, ShmemVariableCache->oldestClogXid)) {
+    if (TransactionIdPrecedes(xid, pm_transam_variables()->oldestClogXid)) {
         LWLockRelease(XactTruncationLock);
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("an arrangement holds transaction %u, older than the commit log",

@@ -3,6 +3,7 @@
 // arrangement under the caller's snapshot, reclaim, the per-entry state behind the arrangements
 // view, and the DROP TABLE hook. Each entry point is a thin extern "C" shim over guarded().
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -128,7 +129,7 @@ namespace {
 
 void check_relation(Relation rel) {
     const char *name = RelationGetRelationName(rel);
-    if (!pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
+    if (!pm_class_ownercheck(RelationGetRelid(rel), GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(rel->rd_rel->relkind), name);
     switch (rel->rd_rel->relkind) {
         case RELKIND_RELATION:
@@ -265,7 +266,7 @@ void check_before_lock(Oid relid, bool need_owner) {
                         errmsg("relation with OID %u does not exist", relid)));
     ObjectType kind = get_relkind_objtype(get_rel_relkind(relid));
     if (need_owner) {
-        if (!pg_class_ownercheck(relid, GetUserId())) aclcheck_error(ACLCHECK_NOT_OWNER, kind, name);
+        if (!pm_class_ownercheck(relid, GetUserId())) aclcheck_error(ACLCHECK_NOT_OWNER, kind, name);
     } else if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
         aclcheck_error(ACLCHECK_NO_PRIV, kind, name);
     }
@@ -551,7 +552,7 @@ Datum drop(FunctionCallInfo fcinfo) {
     pg_call([&] {
         check_before_lock(relid, true);
         Relation rel = relation_open(relid, AccessExclusiveLock);
-        if (!pg_class_ownercheck(relid, GetUserId()))
+        if (!pm_class_ownercheck(relid, GetUserId()))
             aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(rel->rd_rel->relkind),
                            RelationGetRelationName(rel));
         Def *d = find_def(rel, key);
@@ -685,7 +686,7 @@ Datum age_for_test(FunctionCallInfo fcinfo) {
             TransactionIdRetreat(t);
         } else if (strcmp(what, "clog") == 0) {
             LWLockAcquire(XactTruncationLock, LW_SHARED);
-            t = ShmemVariableCache->oldestClogXid;
+            t = pm_transam_variables()->oldestClogXid;
             LWLockRelease(XactTruncationLock);
             for (int i = 0; i < 1000; ++i) TransactionIdRetreat(t);
         } else {

@@ -7,6 +7,7 @@
 // The function is not executable by PUBLIC, and checks that the trigger firing it is one that
 // create_arrangement made, on the arrangement's own table (docs/arrangements.md, "Maintenance").
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -167,11 +168,11 @@ void maintain(FunctionCallInfo fcinfo) {
         // Marked used, so that the next command's snapshot sees the truncation.
         CommandId cid = pg_call([] { return GetCurrentCommandId(true); });
         uint64_t n = index.truncate_all(xid, cid, current_version);
-        set_relfilenode(e.slot, rel->rd_node.relNode);
+        set_relfilenode(e.slot, pm_rel_filenumber(rel));
         count_delta(e.slot, n);
         return;
     }
-    if (e.relfilenode != rel->rd_node.relNode) {
+    if (e.relfilenode != pm_rel_filenumber(rel)) {
         set_invalid(e.slot, "the table was rewritten", DEBUG1);
         return;
     }

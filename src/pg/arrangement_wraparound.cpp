@@ -13,6 +13,7 @@
 //   * a clog lookup for an xid older than the commit log's horizon (a race with a concurrent
 //     truncation) raises an error instead of answering (arrangement_mvcc.cpp).
 #include "pg/arrangement.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -28,7 +29,7 @@ namespace {
 // The oldest xid whose commit status the commit log still holds.
 TransactionId clog_horizon() {
     LWLockAcquire(XactTruncationLock, LW_SHARED);
-    TransactionId x = ShmemVariableCache->oldestClogXid;
+    TransactionId x = pm_transam_variables()->oldestClogXid;
     LWLockRelease(XactTruncationLock);
     return x;
 }

@@ -1,6 +1,7 @@
 // log_tuple.cpp — rows enter a tuple log with their non-string short varlenas unpacked (see
 // log_tuple.hpp for why). C-style PostgreSQL code: callers wrap it in pg_call.
 #include "pg/log_tuple.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -36,7 +37,7 @@ void log_tuple_init(LogTupleForm *f, TupleDesc desc) {
     if (f->any) {
         f->plain = CreateTupleDescCopy(desc);
         for (int i = 0; i < desc->natts; ++i)
-            if (f->unpack[i]) TupleDescAttr(f->plain, i)->attstorage = TYPSTORAGE_PLAIN;
+            if (f->unpack[i]) pm_tupdesc_set_plain_storage(f->plain, i);
         f->values = static_cast<Datum *>(palloc(sizeof(Datum) * desc->natts));
         f->row_cxt = AllocSetContextCreate(cxt, "parallel_material row", ALLOCSET_SMALL_SIZES);
     }
@@ -72,7 +73,7 @@ MinimalTuple log_tuple_fetch(LogTupleForm *f, TupleTableSlot *slot, bool *should
         }
         f->values[i] = v;
     }
-    MinimalTuple tuple = heap_form_minimal_tuple(f->plain, f->values, slot->tts_isnull);
+    MinimalTuple tuple = pm_heap_form_minimal_tuple(f->plain, f->values, slot->tts_isnull);
     MemoryContextSwitchTo(old);
     *should_free = false;
     return tuple;

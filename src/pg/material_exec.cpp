@@ -15,6 +15,7 @@
 
 #include "parallel_material/core/tuple_log.hpp"
 #include "pg/gucs.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 #include "pg/log_tuple.hpp"
 #include "pg/material_node.hpp"

@@ -7,6 +7,7 @@
 // waits for the shared log) and a cheap rescan per outer row. The planning pass
 // (material_plan.cpp) turns that Material, which lies under Gather, into the shared node.
 #include "pg/gucs.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 #include "pg/material_node.hpp"
 
@@ -52,7 +53,7 @@ void add_shared_inner_nestloop(PlannerInfo *root, RelOptInfo *joinrel, RelOptInf
     JoinCostWorkspace workspace;
     initial_cost_nestloop(root, &workspace, jointype, outer, &mat->path, extra);
     List *pathkeys = build_join_pathkeys(root, joinrel, jointype, outer->pathkeys);
-    if (!add_partial_path_precheck(joinrel, workspace.total_cost, pathkeys)) return;
+    if (!pm_add_partial_path_precheck(joinrel, workspace, pathkeys)) return;
     NestPath *nest = create_nestloop_path(root, joinrel, jointype, &workspace, extra, outer,
                                           &mat->path, extra->restrictlist, pathkeys, nullptr);
     add_partial_path(joinrel, &nest->jpath.path);

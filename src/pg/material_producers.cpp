@@ -3,6 +3,7 @@
 // child Seq Scan (quals and projection included) over the shared parallel table scan and appends
 // its rows to the log.
 #include "pg/material_producers.hpp"
+#include "pg/compat.hpp"
 
 #include <unistd.h>
 
@@ -76,7 +77,7 @@ void producer_main(dsm_segment *, shm_toc *toc) {
             estate->es_crosscheck_snapshot = InvalidSnapshot;
             estate->es_plannedstmt = pstmt;
             estate->es_top_eflags = 0;
-            ExecInitRangeTable(estate, pstmt->rtable);
+            pm_exec_init_range_table(estate, pstmt);
             if (params_space != nullptr) {
                 char *p = params_space;
                 estate->es_param_list_info = RestoreParamList(&p);
@@ -166,6 +167,7 @@ ProducerGroup *ProducerGroup::start(PlanState *child, const core::LogConfig &cfg
         pstmt->canSetTag = true;
         pstmt->planTree = static_cast<Plan *>(copyObject(child->plan));
         pstmt->rtable = estate->es_range_table;
+        pm_set_worker_plan_fields(pstmt, estate);
         pstmt->paramExecTypes = estate->es_plannedstmt->paramExecTypes;
         pstmt->stmt_location = -1;
         return nodeToString(pstmt);

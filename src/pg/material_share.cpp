@@ -2,6 +2,7 @@
 // registry lookup, producing into / reading from a shared entry, failure and budget fallbacks,
 // and the EXPLAIN ANALYZE line (see material_share.hpp and docs/shared-results.md, "Executor").
 #include "pg/material_share.hpp"
+#include "pg/compat.hpp"
 
 #include <algorithm>
 #include <functional>

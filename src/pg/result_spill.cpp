@@ -1,6 +1,7 @@
 // result_spill.cpp — creates, opens, accounts and removes the spill files of shared results (see
 // result_spill.hpp and docs/shared-results.md, "Storage").
 #include "pg/result_spill.hpp"
+#include "pg/compat.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

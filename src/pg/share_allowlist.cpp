@@ -7,6 +7,7 @@
 // system_functions.sql: SQL-language functions, replaceable with CREATE OR REPLACE) and are not
 // on the list.
 #include "pg/share_allowlist.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -80,10 +81,9 @@ const char *family_compare_reason(Oid opfamily, Oid lefttype, Oid righttype) {
 const char *sort_operator_reason(Oid opno) {
     if (const char *r = operator_reason(opno)) return r;
     Oid opfamily, opcintype;
-    int16 strategy;
     // Not a B-tree ordering operator (an index scan's ORDER BY distance operator): the operator
     // alone is what runs.
-    if (!get_ordering_op_properties(opno, &opfamily, &opcintype, &strategy)) return nullptr;
+    if (!pm_get_ordering_op_properties(opno, &opfamily, &opcintype)) return nullptr;
     return family_compare_reason(opfamily, opcintype, opcintype);
 }
 

@@ -8,6 +8,7 @@
 // TABLESAMPLE, transition tables, parameters from outside the subtree (correlated, or generic-plan
 // $n), other extensions' custom scans, row locks, system columns, anonymous record values.
 #include "pg/share_analysis.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -518,7 +519,7 @@ void walk_plan(Walk &w, Plan *plan, int depth) {
         }
         case T_SetOp: {
             auto *so = castNode(SetOp, plan);
-            check_eq_ops(w, so->numCols, so->dupOperators);
+            check_eq_ops(w, so->numCols, pm_setop_operators(so));
             break;
         }
         case T_RecursiveUnion: {

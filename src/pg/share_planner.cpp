@@ -6,6 +6,7 @@
 #include <cfloat>
 
 #include "pg/share_planner.hpp"
+#include "pg/compat.hpp"
 
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"

@@ -9,6 +9,7 @@
 // values it was made from; each call compares the current values with the copy (one pass over
 // about 40 variables, no allocation) and rehashes only when one differs.
 #include "pg/share_settings.hpp"
+#include "pg/compat.hpp"
 
 #include "pg/guard.hpp"
 
@@ -56,7 +57,7 @@ const char *const kIrrelevant[] = {
     // security and functions that read the user are never shared
     "role", "session_authorization",
     // how, not what: planning (the plan is in the fingerprint), JIT, tracing and debugging
-    "force_parallel_mode", "jit_expressions", "jit_tuple_deforming", "jit_debugging_support",
+    "force_parallel_mode", "debug_parallel_query", "jit_expressions", "jit_tuple_deforming", "jit_debugging_support",
     "jit_profiling_support", "jit_dump_bitcode", "trace_notify", "trace_sort",
     "backtrace_functions", "post_auth_delay", "debug_discard_caches",
 };
@@ -71,7 +72,7 @@ bool in_key(const config_generic *g) {
         default:
             break;
     }
-    switch (g->group) {
+    switch (pm_guc_group(g)) {
         case FILE_LOCATIONS:
         case CONN_AUTH_SETTINGS:
         case CONN_AUTH_AUTH:
@@ -130,8 +131,8 @@ uint8 digest[kSettingsDigestBytes];
 // The included variables, in name order; rebuilt when an extension defines a new setting (the
 // core ones, the only ones included, do not change).
 void build_list() {
-    int n = GetNumConfigOptions();
-    config_generic **vars = get_guc_variables();
+    int n;
+    config_generic **vars = pm_guc_variables(&n);
     if (cache != nullptr) {
         for (int k = 0; k < ncache; k++)
             if (cache[k].s != nullptr) pfree(cache[k].s);
@@ -208,7 +209,7 @@ void record(Cached &c, StringInfo buf) {
 }  // namespace
 
 bool settings_digest(uint8 out[kSettingsDigestBytes]) {
-    if (cache == nullptr || cache_num_options != GetNumConfigOptions()) build_list();
+    if (cache == nullptr || cache_num_options != pm_num_config_options()) build_list();
     bool valid = digest_valid;
     for (int k = 0; k < ncache && valid; k++) valid = same(cache[k]);
     if (!valid) {
@@ -232,8 +233,8 @@ bool settings_digest(uint8 out[kSettingsDigestBytes]) {
 bool setting_in_key(const config_generic *g) { return in_key(g); }
 
 bool setting_in_key(const char *name) {
-    int n = GetNumConfigOptions();
-    config_generic **vars = get_guc_variables();
+    int n;
+    config_generic **vars = pm_guc_variables(&n);
     for (int k = 0; k < n; k++)
         if (pg_strcasecmp(vars[k]->name, name) == 0) return in_key(vars[k]);
     return false;

@@ -1,5 +1,6 @@
 // temp_spill.cpp — opens, accounts and removes the temporary files that hold spilled pages.
 #include "pg/temp_spill.hpp"
+#include "pg/compat.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
