@@ -9,6 +9,7 @@
 extern "C" {
 #include "access/transam.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
@@ -49,6 +50,15 @@ inline bool pm_class_ownercheck(Oid relid, Oid roleid) {
     return object_ownercheck(RelationRelationId, relid, roleid);
 #else
     return pg_class_ownercheck(relid, roleid);
+#endif
+}
+
+// EXECUTE privilege on a function: pg_proc_aclcheck up to 15, object_aclcheck from 16 on.
+inline AclResult pm_proc_aclcheck(Oid funcid, Oid roleid, AclMode mode) {
+#if PG_VERSION_NUM >= 160000
+    return object_aclcheck(ProcedureRelationId, funcid, roleid, mode);
+#else
+    return pg_proc_aclcheck(funcid, roleid, mode);
 #endif
 }
 

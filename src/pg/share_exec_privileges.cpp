@@ -10,6 +10,8 @@
 // initializes the subtree as stock does (so its checks are stock's).
 #include "pg/share_exec_privileges.hpp"
 
+#include "pg/compat.hpp"
+
 #include "pg/material_node.hpp"
 
 extern "C" {
@@ -225,7 +227,7 @@ void walk_plan(Plan *plan, Walk *w) {
 
 // As the executor checks a function: stock's error and the object access hook.
 void check_function(Oid fn, Oid role, ObjectType kind) {
-    AclResult r = pg_proc_aclcheck(fn, role, ACL_EXECUTE);
+    AclResult r = pm_proc_aclcheck(fn, role, ACL_EXECUTE);
     if (r != ACLCHECK_OK) aclcheck_error(r, kind, get_func_name(fn));
     InvokeFunctionExecuteHook(fn);
 }

@@ -16,6 +16,7 @@
 #include <array>
 #include <utility>
 
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -89,8 +90,8 @@ bool wrap(config_generic *g) {
 void install_settings_watch() {
     if (g_installed) return;
     g_installed = true;
-    const int n = GetNumConfigOptions();
-    config_generic **vars = get_guc_variables();
+    int n = 0;
+    config_generic **vars = pm_guc_variables(&n);
     for (int k = 0; k < n; k++) {
         if (!setting_in_key(vars[k])) continue;
         if (!wrap(vars[k])) g_complete = false;
