@@ -62,6 +62,16 @@ inline AclResult pm_proc_aclcheck(Oid funcid, Oid roleid, AclMode mode) {
 #endif
 }
 
+// The range table's privileges, as the executor checks them (ereport on a violation):
+// ExecCheckRTPerms up to 15, ExecCheckPermissions with the plan's RTEPermissionInfos from 16 on.
+inline bool pm_exec_check_permissions(PlannedStmt *stmt) {
+#if PG_VERSION_NUM >= 160000
+    return ExecCheckPermissions(stmt->rtable, stmt->permInfos, true);
+#else
+    return ExecCheckRTPerms(stmt->rtable, true);
+#endif
+}
+
 // Shared transaction-id counters: ShmemVariableCache up to 16, TransamVariables from 17 on.
 inline auto *pm_transam_variables() {
 #if PG_VERSION_NUM >= 170000

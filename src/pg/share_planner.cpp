@@ -175,7 +175,7 @@ List *plan_and_find_shared_nodes(const char *query) {
                 // Issue 12: the privileges running the query needs (as EXPLAIN checks them), so
                 // that share_verdicts()/share_keys() never answer for relations the caller
                 // cannot read.
-                (void)ExecCheckRTPerms(p->rtable, true);
+                (void)pm_exec_check_permissions(p);
                 return p;
             });
         } catch (...) {
