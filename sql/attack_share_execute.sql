@@ -45,16 +45,7 @@ DO $$ BEGIN
 END $$;
 
 -- Every sharing site of a plan: (site, what its last run did), in plan order.
-CREATE FUNCTION sx_sites(q text) RETURNS TABLE (site text, sharing text)
-LANGUAGE plpgsql AS $$
-DECLARE plan jsonb;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
-  RETURN QUERY
-    SELECT value->>'Shared Site', value->>'Cross-Session Sharing'
-      FROM jsonb_path_query(plan, 'strict $.**') AS value
-     WHERE jsonb_typeof(value) = 'object' AND value ? 'Shared Site';
-END $$;
+\i sql/include/share_sites.psql
 
 -- Every node's sharing outcome (Material sites included).
 CREATE FUNCTION sx_sharing(q text) RETURNS TABLE (sharing text)
@@ -79,21 +70,21 @@ END $$;
 \set qc 'WITH c AS MATERIALIZED (SELECT grp, sha256(flag::bytea) AS h FROM sx_t WHERE id < 40) SELECT count(*) FROM c a JOIN c b USING (grp, h)'
 
 SET ROLE sx_alice;
-SELECT * FROM sx_sites(:'qt');
-SELECT * FROM sx_sites(:'qt');
-SELECT * FROM sx_sites(:'qf');
-SELECT * FROM sx_sites(:'qf');
-SELECT * FROM sx_sites(:'qo');
-SELECT * FROM sx_sites(:'qo');
-SELECT * FROM sx_sites(:'qa');
-SELECT * FROM sx_sites(:'qa');
-SELECT * FROM sx_sites(:'qc');
-SELECT * FROM sx_sites(:'qc');
+SELECT * FROM pm_share_sites(:'qt');
+SELECT * FROM pm_share_sites(:'qt');
+SELECT * FROM pm_share_sites(:'qf');
+SELECT * FROM pm_share_sites(:'qf');
+SELECT * FROM pm_share_sites(:'qo');
+SELECT * FROM pm_share_sites(:'qo');
+SELECT * FROM pm_share_sites(:'qa');
+SELECT * FROM pm_share_sites(:'qa');
+SELECT * FROM pm_share_sites(:'qc');
+SELECT * FROM pm_share_sites(:'qc');
 :qa;
 -- The InitPlan and CTE sites by themselves (no whole-result site above them).
 SET parallel_material.share_whole_results = off;
-SELECT * FROM sx_sites(:'qa');
-SELECT * FROM sx_sites(:'qc');
+SELECT * FROM pm_share_sites(:'qa');
+SELECT * FROM pm_share_sites(:'qc');
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SELECT * FROM sx_sharing(:'qm');
@@ -111,7 +102,7 @@ PREPARE sx_prep AS SELECT grp, sha256(flag::bytea) AS h, count(*) AS n FROM sx_t
 :qo;
 :qa;
 :qc;
-SELECT * FROM sx_sites(:'qf');
+SELECT * FROM pm_share_sites(:'qf');
 -- A cursor fails at DECLARE (ExecutorStart), as in stock.
 BEGIN;
 DECLARE sx_cur CURSOR FOR SELECT grp, sha256(flag::bytea) AS h, count(*) AS n FROM sx_t GROUP BY 1, 2 ORDER BY 1, 2;
@@ -148,14 +139,14 @@ RESET ROLE;
 
 -- Carol, who may execute them, hits alice's entries (the path bob took), with stock's rows.
 SET ROLE sx_carol;
-SELECT * FROM sx_sites(:'qt');
-SELECT * FROM sx_sites(:'qf');
-SELECT * FROM sx_sites(:'qo');
-SELECT * FROM sx_sites(:'qa');
-SELECT * FROM sx_sites(:'qc');
+SELECT * FROM pm_share_sites(:'qt');
+SELECT * FROM pm_share_sites(:'qf');
+SELECT * FROM pm_share_sites(:'qo');
+SELECT * FROM pm_share_sites(:'qa');
+SELECT * FROM pm_share_sites(:'qc');
 SET parallel_material.share_whole_results = off;
-SELECT * FROM sx_sites(:'qa');
-SELECT * FROM sx_sites(:'qc');
+SELECT * FROM pm_share_sites(:'qa');
+SELECT * FROM pm_share_sites(:'qc');
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SELECT * FROM sx_sharing(:'qm');
@@ -180,7 +171,7 @@ REVOKE EXECUTE ON FUNCTION bit_xor(integer) FROM sx_alice;
 REVOKE EXECUTE ON FUNCTION sha256(bytea) FROM sx_carol;
 REVOKE EXECUTE ON FUNCTION int4xor(integer, integer) FROM sx_carol;
 REVOKE EXECUTE ON FUNCTION bit_xor(integer) FROM sx_carol;
-DROP FUNCTION sx_sites(text);
+DROP FUNCTION pm_share_sites(text);
 DROP FUNCTION sx_sharing(text);
 DROP TABLE sx_t, sx_priv;
 DROP ROLE sx_alice;

@@ -48,16 +48,7 @@ BEGIN
            coalesce((plan->0->'JIT'->>'Functions')::int, 0);
 END $$;
 -- Every sharing site of a plan: (site, what its last run did), in plan order.
-CREATE FUNCTION hi_sites(q text) RETURNS TABLE (site text, sharing text)
-LANGUAGE plpgsql AS $$
-DECLARE plan jsonb;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
-  RETURN QUERY
-    SELECT value->>'Shared Site', value->>'Cross-Session Sharing'
-      FROM jsonb_path_query(plan, 'strict $.**') AS value
-     WHERE jsonb_typeof(value) = 'object' AND value ? 'Shared Site';
-END $$;
+\i sql/include/share_sites.psql
 \i sql/include/query_rows.psql
 
 -- ---- JIT compiles nothing for a hit ----
@@ -100,7 +91,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY SELECT string_agg(coalesce(s.site, '') || ': ' || coalesce(s.sharing, '-'), ', '),
                       pm_query_rows(q, true) = pm_query_rows(q, false)
-                 FROM hi_sites(q) s;
+                 FROM pm_share_sites(q) s;
 END $$;
 -- A parallel plan below the site (Gather Merge over a partial aggregate).
 SET max_parallel_workers_per_gather = 2;
@@ -159,7 +150,7 @@ COMMIT;
 SELECT state, hits FROM parallel_material.shared_results WHERE query LIKE '%id > 5 GROUP BY grp%';
 
 DROP FUNCTION hi_check(text);
-DROP FUNCTION hi_sites(text);
+DROP FUNCTION pm_share_sites(text);
 DROP FUNCTION hi_jit(text);
 DROP FUNCTION hi_jit_all(text);
 DROP TABLE hi_li, hi_sup;

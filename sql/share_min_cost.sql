@@ -29,16 +29,7 @@ END $$;
 
 -- (site, sharing) of every sharing node of a plan run under EXPLAIN ANALYZE, in plan order;
 -- and the total cost of a plan (to show where each query stands against the threshold).
-CREATE FUNCTION mc_sites(q text) RETURNS TABLE (site text, sharing text)
-LANGUAGE plpgsql AS $$
-DECLARE plan jsonb;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
-  RETURN QUERY
-    SELECT value->>'Shared Site', value->>'Cross-Session Sharing'
-      FROM jsonb_path_query(plan, 'strict $.**') AS value
-     WHERE jsonb_typeof(value) = 'object' AND value ? 'Shared Site';
-END $$;
+\i sql/include/share_sites.psql
 CREATE FUNCTION mc_cost(q text) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE plan jsonb;
 BEGIN
@@ -55,55 +46,55 @@ SELECT mc_cost(:'qcheap') < 1000 AS cheap_below, mc_cost(:'qdear') > 1000 AS dea
 -- The cheap query: stock's plan (no node at all), the verdict names the setting, no entry.
 SELECT verdict FROM parallel_material.share_verdicts(:'qcheap');
 EXPLAIN (VERBOSE, COSTS OFF) :qcheap;
-SELECT count(*) AS cheap_sites FROM mc_sites(:'qcheap');
+SELECT count(*) AS cheap_sites FROM pm_share_sites(:'qcheap');
 :qcheap;
 :qcheap;
 SELECT count(*) AS entries_after_cheap FROM parallel_material.shared_results;
 
 -- The dear query: shared as before (produced, then hit).
 SELECT verdict FROM parallel_material.share_verdicts(:'qdear');
-SELECT * FROM mc_sites(:'qdear');
-SELECT * FROM mc_sites(:'qdear');
+SELECT * FROM pm_share_sites(:'qdear');
+SELECT * FROM pm_share_sites(:'qdear');
 :qdear;
 SELECT count(*) AS entries_after_dear FROM parallel_material.shared_results;
 
 -- Each site on its own cost: the whole result is shared, its cheap CTE gets no node.
 SELECT verdict FROM parallel_material.share_verdicts(:'qmixed');
-SELECT * FROM mc_sites(:'qmixed');
+SELECT * FROM pm_share_sites(:'qmixed');
 :qmixed;
 
 -- A lower threshold (any role may lower it for its own queries) shares the cheap query too.
 SET parallel_material.share_min_cost = 0;
 SELECT verdict FROM parallel_material.share_verdicts(:'qcheap');
-SELECT * FROM mc_sites(:'qcheap');
-SELECT * FROM mc_sites(:'qcheap');
+SELECT * FROM pm_share_sites(:'qcheap');
+SELECT * FROM pm_share_sites(:'qcheap');
 SELECT verdict FROM parallel_material.share_verdicts(:'qmixed');
 -- A higher one keeps even the dear query out.
 SET parallel_material.share_min_cost = 1e9;
 SELECT verdict FROM parallel_material.share_verdicts(:'qdear');
-SELECT count(*) AS dear_sites_at_1e9 FROM mc_sites(:'qdear');
+SELECT count(*) AS dear_sites_at_1e9 FROM pm_share_sites(:'qdear');
 RESET parallel_material.share_min_cost;
 
 -- A login role lowers it for itself only: another role's session keeps the default.
 CREATE ROLE pm_mc_alice LOGIN;
 CREATE ROLE pm_mc_bob LOGIN;
 GRANT SELECT ON mc_small TO pm_mc_alice, pm_mc_bob;
-GRANT EXECUTE ON FUNCTION mc_sites(text) TO pm_mc_alice, pm_mc_bob;
+GRANT EXECUTE ON FUNCTION pm_share_sites(text) TO pm_mc_alice, pm_mc_bob;
 ALTER ROLE pm_mc_alice SET parallel_material.enable = on;
 ALTER ROLE pm_mc_bob SET parallel_material.enable = on;
 ALTER ROLE pm_mc_alice SET parallel_material.share_across_sessions = on;
 ALTER ROLE pm_mc_bob SET parallel_material.share_across_sessions = on;
 \c - pm_mc_alice
 SET parallel_material.share_min_cost = 0;
-SELECT * FROM mc_sites(:'qcheap');
+SELECT * FROM pm_share_sites(:'qcheap');
 \c - pm_mc_bob
 SHOW parallel_material.share_min_cost;
-SELECT count(*) AS bob_cheap_sites FROM mc_sites(:'qcheap');
+SELECT count(*) AS bob_cheap_sites FROM pm_share_sites(:'qcheap');
 :qcheap;
 \c - postgres
 
 SELECT parallel_material.reset_shared_results() >= 0 AS reset;
-DROP FUNCTION mc_sites(text), mc_cost(text);
+DROP FUNCTION pm_share_sites(text), mc_cost(text);
 DROP TABLE mc_small, mc_big;
 DROP OWNED BY pm_mc_alice, pm_mc_bob;
 DROP ROLE pm_mc_alice, pm_mc_bob;
