@@ -21,9 +21,9 @@ endif
 
 EXTENSION = parallel_material
 MODULE_big = parallel_material
-DATA = parallel_material--0.1.sql
+DATA = parallel_material--0.1.sql parallel_material--0.1--0.2.sql
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
-PG_SRCS := $(sort $(wildcard src/pg/*.cpp))
+PG_SRCS := $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -Iinclude -Isrc

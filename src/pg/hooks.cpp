@@ -1,8 +1,8 @@
 // hooks.cpp — chains the extension's planner-level hooks onto PostgreSQL's.
 #include "pg/hooks.hpp"
 
-#include "pg/arrangement_join.hpp"
-#include "pg/material_node.hpp"
+#include "pg/arrangement/arrangement_join.hpp"
+#include "pg/material/material_node.hpp"
 
 namespace pm::pg {
 

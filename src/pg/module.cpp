@@ -1,14 +1,14 @@
 // module.cpp — the library's entry: PG_MODULE_MAGIC and _PG_init (settings, hooks, shared memory).
-#include "pg/arrangement.hpp"
+#include "pg/arrangement/arrangement.hpp"
 #include "pg/gucs.hpp"
 #include "pg/hooks.hpp"
-#include "pg/result_spill.hpp"
-#include "pg/share_allowlist.hpp"
-#include "pg/share_planner.hpp"
-#include "pg/share_settings_watch.hpp"
-#include "pg/share_sites.hpp"
+#include "pg/share/result_spill.hpp"
+#include "pg/share/share_allowlist.hpp"
+#include "pg/share/share_planner.hpp"
+#include "pg/share/share_settings_watch.hpp"
+#include "pg/share/share_sites.hpp"
 #include "pg/shmem.hpp"
-#include "pg/write_tracking.hpp"
+#include "pg/share/write_tracking.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;

@@ -1,9 +1,9 @@
 // shmem.cpp — requests and initializes the extension's shared memory at postmaster start.
 #include "pg/shmem.hpp"
 
-#include "pg/arrangement.hpp"
-#include "pg/data_versions.hpp"
-#include "pg/shared_results.hpp"
+#include "pg/arrangement/arrangement.hpp"
+#include "pg/share/data_versions.hpp"
+#include "pg/share/shared_results.hpp"
 
 extern "C" {
 #include "storage/ipc.h"

@@ -67,7 +67,7 @@ Datum stats(FunctionCallInfo fcinfo) {
 }  // namespace
 
 Datum pm_version(PG_FUNCTION_ARGS) {
-    return pm::pg::guarded([&] { return CStringGetTextDatum("0.1"); });
+    return pm::pg::guarded([&] { return CStringGetTextDatum("0.2"); });
 }
 
 Datum pm_stats(PG_FUNCTION_ARGS) {

@@ -12,7 +12,7 @@ $node->start;
 
 # Not preloaded: CREATE EXTENSION loads the library in the session; settings work.
 $node->safe_psql('postgres', 'CREATE EXTENSION parallel_material');
-is($node->safe_psql('postgres', 'SELECT parallel_material.version()'), '0.1',
+is($node->safe_psql('postgres', 'SELECT parallel_material.version()'), '0.2',
 	'extension works without shared_preload_libraries');
 is($node->safe_psql('postgres',
 		"LOAD 'parallel_material'; SET parallel_material.enable = on; SHOW parallel_material.enable"),
@@ -38,7 +38,7 @@ $bg->quit;
 # Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a backend crash');
-is($node->safe_psql('postgres', 'SELECT parallel_material.version()'), '0.1',
+is($node->safe_psql('postgres', 'SELECT parallel_material.version()'), '0.2',
 	'extension works after crash restart');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.stats'), '1',
 	'shared counters re-created after crash restart');

@@ -1,0 +1,42 @@
+// arrangement_join.hpp — declarations shared by the ArrangementJoin path/plan code
+// (arrangement_join_plan.cpp) and its executor (arrangement_join_exec.cpp).
+#pragma once
+
+#include "pg/arrangement/arrangement.hpp"
+#include "pg/pg.hpp"
+
+extern "C" {
+#include "nodes/extensible.h"
+#include "nodes/plannodes.h"
+}
+
+namespace pm::pg::arr {
+
+constexpr const char *kJoinName = "ArrangementJoin";
+
+// CustomScan payload, all PostgreSQL nodes (survives nodeToString/stringToNode):
+//   custom_private = (Const int8 defid, Const oid relid, Integer n_outer)
+//   custom_exprs   = the outer side's key expressions, in key order
+//   custom_scan_tlist = the outer child's output columns, then the arranged columns (as Vars of
+//                    the inner relation, in arranged order)
+//   custom_plans   = (outer plan); scan.plan.qual = join clauses + the inner relation's quals
+extern CustomScanMethods join_scan_methods;
+
+void register_join_methods();
+// Also defines the hidden test setting parallel_material.debug_join_fallback (superuser): every
+// execution runs the node's fallback, so that the differential tests cover it.
+void install_join_hook();
+extern bool debug_join_fallback;
+
+// When the join may not read an arrangement (arrangement_join_trust.cpp): a reason, or nullptr.
+// An arranged column is dropped (a typed table's type lost an attribute, say).
+const char *dropped_column(Relation rel, const Def &d);
+// The maintenance triggers are missing, not enabled ALWAYS, or were changed since the
+// arrangement was created (writes may have been missed).
+const char *untrusted_maintenance(Relation rel, const Def &d);
+// At executor start, under the query's snapshot: the above, or this transaction has writes of
+// the table whose maintenance is still queued, or the table's catalog row (relfilenode: a
+// TRUNCATE) changed after the snapshot was taken. The node then runs its fallback.
+const char *exec_refusal(Relation rel, const Def &d, Snapshot snap);
+
+}  // namespace pm::pg::arr

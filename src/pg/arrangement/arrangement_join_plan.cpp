@@ -1,0 +1,290 @@
+// arrangement_join_plan.cpp — the ArrangementJoin path: a set_join_pathlist_hook that, for an
+// inner equi-join whose inner side is a base table with a ready arrangement on exactly the join
+// key (compared with the key type's default equality) covering every column the query needs
+// from that table, adds a CustomPath that runs the outer side and probes the arrangement per
+// outer row: no inner scan, no hash table. parallel_material.enable_arrangement_join turns it off.
+// Anything else keeps the stock paths.
+#include "pg/arrangement/arrangement.hpp"
+#include "pg/compat.hpp"
+#include "pg/arrangement/arrangement_join.hpp"
+#include "pg/guard.hpp"
+#include "pg/gucs.hpp"
+
+extern "C" {
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace pm::pg::arr {
+
+namespace {
+
+set_join_pathlist_hook_type prev_join_hook = nullptr;
+
+bool is_key_var(Node *n, Index relid, AttrNumber attno) {
+    if (n != nullptr && IsA(n, RelabelType)) n = reinterpret_cast<Node *>(castNode(RelabelType, n)->arg);
+    if (n == nullptr || !IsA(n, Var)) return false;
+    Var *v = castNode(Var, n);
+    return v->varno == static_cast<int>(relid) && v->varattno == attno && v->varlevelsup == 0;
+}
+
+// The outer expression of a join clause "inner.attno = outer_expr" (either way round) using the
+// key type's default btree equality under a deterministic collation; nullptr otherwise.
+Expr *outer_key_expr(RestrictInfo *ri, Index relid, Relids outer_relids, AttrNumber attno,
+                     Oid keytype) {
+    if (ri->pseudoconstant || !ri->can_join || !is_opclause(ri->clause)) return nullptr;
+    OpExpr *op = reinterpret_cast<OpExpr *>(ri->clause);
+    if (list_length(op->args) != 2) return nullptr;
+    Node *l = static_cast<Node *>(linitial(op->args));
+    Node *r = static_cast<Node *>(lsecond(op->args));
+    Node *outer = nullptr;
+    if (is_key_var(l, relid, attno) && !bms_is_empty(ri->right_relids) &&
+        bms_is_subset(ri->right_relids, outer_relids))
+        outer = r;
+    else if (is_key_var(r, relid, attno) && !bms_is_empty(ri->left_relids) &&
+             bms_is_subset(ri->left_relids, outer_relids))
+        outer = l;
+    if (outer == nullptr) return nullptr;
+    Oid base = getBaseType(keytype);
+    if (getBaseType(exprType(outer)) != base) return nullptr;
+    Oid opc = GetDefaultOpClass(base, BTREE_AM_OID);
+    if (!OidIsValid(opc)) return nullptr;
+    Oid eq = get_opfamily_member(get_opclass_family(opc), base, base, BTEqualStrategyNumber);
+    if (op->opno != eq) return nullptr;
+    if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
+        return nullptr;
+    if (contain_volatile_functions(outer)) return nullptr;
+    return reinterpret_cast<Expr *>(outer);
+}
+
+bool all_vars(List *exprs) {
+    ListCell *lc;
+    foreach (lc, exprs)
+        if (!IsA(lfirst(lc), Var)) return false;
+    return true;
+}
+
+bool covered(Bitmapset *attrs, const Def &d) {
+    int i = -1;
+    while ((i = bms_next_member(attrs, i)) >= 0) {
+        AttrNumber a = static_cast<AttrNumber>(i + FirstLowInvalidHeapAttributeNumber);
+        if (a <= 0) return false;  // system column or whole-row reference
+        bool found = false;
+        for (int c = 0; c < d.ncols; ++c) found = found || d.cols[c] == a;
+        if (!found) return false;
+    }
+    return true;
+}
+
+const CustomPathMethods *path_methods();
+void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
+                   List *keys, List *quals);
+
+void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
+              JoinType jointype, JoinPathExtraData *extra) {
+    if (!settings.enable_arrangement_join || !available() || jointype != JOIN_INNER) return;
+    if (innerrel->reloptkind != RELOPT_BASEREL || innerrel->rtekind != RTE_RELATION) return;
+    if (!bms_is_empty(innerrel->lateral_relids)) return;
+    RangeTblEntry *rte = planner_rt_fetch(innerrel->relid, root);
+    if (rte->relkind != RELKIND_RELATION || rte->securityQuals != NIL || rte->tablesample) return;
+    // An inheritance parent read with its children (not ONLY): its arrangement holds the
+    // parent's own rows only. (The planner clears inh for a table without children.)
+    if (rte->inh) return;
+    if (!has_ready_entry(rte->relid)) return;  // cheap: no catalog access for other tables
+    Path *outer = outerrel->cheapest_total_path;
+    if (outer == nullptr || PATH_REQ_OUTER(outer) != nullptr || !all_vars(outer->pathtarget->exprs))
+        return;
+    if (!all_vars(joinrel->reltarget->exprs)) return;
+    List *inner_quals = extract_actual_clauses(innerrel->baserestrictinfo, false);
+    List *join_quals = extract_actual_clauses(extra->restrictlist, false);
+    if (contain_volatile_functions(reinterpret_cast<Node *>(inner_quals))) return;
+    Bitmapset *attrs = nullptr;
+    pull_varattnos(reinterpret_cast<Node *>(innerrel->reltarget->exprs), innerrel->relid, &attrs);
+    pull_varattnos(reinterpret_cast<Node *>(inner_quals), innerrel->relid, &attrs);
+    pull_varattnos(reinterpret_cast<Node *>(join_quals), innerrel->relid, &attrs);
+
+    Relation heap = table_open(rte->relid, NoLock);  // locked by the planner already
+    Oid relfilenode = pm_rel_filenumber(heap);
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(rte->relid, defs);
+    for (int i = 0; i < n; ++i) {
+        const Def &d = defs[i];
+        EntryInfo e = lookup(d.defid);
+        // Never plan on one that is not ready, nor on one built before a heap rewrite, nor on
+        // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
+        if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
+        if (dropped_column(heap, d) != nullptr || !covered(attrs, d)) continue;
+        List *keys = NIL;
+        for (int k = 0; k < d.nkeys; ++k) {
+            Expr *found = nullptr;
+            ListCell *lc;
+            foreach (lc, extra->restrictlist) {
+                found = outer_key_expr(lfirst_node(RestrictInfo, lc), innerrel->relid,
+                                       outerrel->relids, d.keys[k],
+                                       get_atttype(rte->relid, d.keys[k]));
+                if (found != nullptr) break;
+            }
+            if (found == nullptr) break;
+            keys = lappend(keys, found);
+        }
+        if (list_length(keys) != d.nkeys) continue;
+        // Maintenance disabled, dropped or changed since the arrangement was created: it may
+        // have missed writes. (Checked again at executor start, for cached plans.)
+        if (untrusted_maintenance(heap, d) != nullptr) continue;
+
+        List *quals = list_concat(list_copy(join_quals), inner_quals);
+        add_join_path(root, joinrel, outer, false, d, keys, quals);
+        // A partial path: the outer side is partial (each participant runs its share of it) and
+        // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
+        // so that the leader can hand its pin on the entry to the workers through the DSM.
+        if (joinrel->consider_parallel && outerrel->partial_pathlist != NIL) {
+            Path *partial = static_cast<Path *>(linitial(outerrel->partial_pathlist));
+            if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
+                all_vars(partial->pathtarget->exprs))
+                add_join_path(root, joinrel, partial, true, d, keys, quals);
+        }
+    }
+    table_close(heap, NoLock);
+}
+
+void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
+                   List *keys, List *quals) {
+    QualCost qc;
+    cost_qual_eval(&qc, quals, root);
+    double rows = joinrel->rows;
+    if (partial) {
+        // The outer path's rows are per participant: scale the join's rows the same way.
+        double outer_total = outer->parent->rows;
+        if (outer_total > 0 && outer->rows < outer_total)
+            rows = clamp_row_est(rows * outer->rows / outer_total);
+    }
+    // A first guess, not calibrated: a probe is a random access into shared memory (cache and
+    // TLB misses dominate), each match a visibility check, a deform and the quals.
+    double probe = cpu_operator_cost * (20 + 2 * d.nkeys);
+    double per_match = 10 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
+
+    CustomPath *cp = makeNode(CustomPath);
+    cp->path.pathtype = T_CustomScan;
+    cp->path.parent = joinrel;
+    cp->path.pathtarget = joinrel->reltarget;
+    cp->path.param_info = nullptr;
+    // Only the partial path runs in workers (a worker reads the entry the leader pinned, which
+    // it learns through the DSM of a parallel-aware node); the non-partial one stays in the
+    // leader (parallel_safe = false), as before.
+    cp->path.parallel_aware = partial;
+    cp->path.parallel_safe = partial;
+    cp->path.parallel_workers = partial ? outer->parallel_workers : 0;
+    cp->path.rows = rows;
+    cp->path.startup_cost = outer->startup_cost + qc.startup;
+    cp->path.total_cost = outer->total_cost + qc.startup + outer->rows * probe + rows * per_match;
+    cp->path.pathkeys = NIL;
+    cp->flags = 0;
+    cp->custom_paths = list_make1(outer);
+    cp->custom_private =
+        list_make4(makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(d.defid), false, true), keys,
+                   quals,
+                   makeConst(OIDOID, -1, InvalidOid, 4, ObjectIdGetDatum(d.relid), false, true));
+    cp->methods = path_methods();
+    if (partial)
+        add_partial_path(joinrel, &cp->path);
+    else
+        add_path(joinrel, &cp->path);
+}
+
+void join_hook(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
+               JoinType jointype, JoinPathExtraData *extra) {
+    if (prev_join_hook != nullptr) prev_join_hook(root, joinrel, outerrel, innerrel, jointype, extra);
+    guarded([&] { consider(root, joinrel, outerrel, innerrel, jointype, extra); });
+}
+
+Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, List *,
+                List *custom_plans) {
+    return guarded([&]() -> Plan * {
+        Const *defid = static_cast<Const *>(linitial(best->custom_private));
+        List *keys = static_cast<List *>(lsecond(best->custom_private));
+        List *quals = static_cast<List *>(lthird(best->custom_private));
+        Const *relid = static_cast<Const *>(lfourth(best->custom_private));
+        Plan *outer = static_cast<Plan *>(linitial(custom_plans));
+        Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+        int n = load_defs(DatumGetObjectId(relid->constvalue), defs);
+        const Def *d = nullptr;
+        for (int i = 0; i < n; ++i)
+            if (defs[i].defid == DatumGetInt64(defid->constvalue)) d = &defs[i];
+        if (d == nullptr) elog(ERROR, "arrangement disappeared while planning");
+        Index inner_relid = 0;
+        {
+            // The inner relation is the one of rel's relids that is not the outer plan's.
+            Relids outer_relids = best->custom_paths != NIL
+                                      ? static_cast<Path *>(linitial(best->custom_paths))->parent->relids
+                                      : nullptr;
+            Relids inner = bms_difference(rel->relids, outer_relids);
+            int m = -1;
+            if (bms_get_singleton_member(inner, &m)) inner_relid = static_cast<Index>(m);
+        }
+        if (inner_relid == 0) elog(ERROR, "ArrangementJoin: cannot identify the inner relation");
+        List *scan_tlist = NIL;
+        AttrNumber resno = 1;
+        ListCell *lc;
+        foreach (lc, outer->targetlist) {
+            TargetEntry *tle = lfirst_node(TargetEntry, lc);
+            scan_tlist = lappend(scan_tlist, makeTargetEntry(static_cast<Expr *>(copyObject(tle->expr)),
+                                                             resno++, nullptr, false));
+        }
+        int n_outer = list_length(scan_tlist);
+        Oid reloid = DatumGetObjectId(relid->constvalue);
+        for (int c = 0; c < d->ncols; ++c) {
+            Oid typid;
+            int32 typmod;
+            Oid coll;
+            get_atttypetypmodcoll(reloid, d->cols[c], &typid, &typmod, &coll);
+            Var *v = makeVar(inner_relid, d->cols[c], typid, typmod, coll, 0);
+            scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(v), resno++,
+                                                             nullptr, false));
+        }
+        CustomScan *cs = makeNode(CustomScan);
+        cs->scan.plan.targetlist = tlist;
+        cs->scan.plan.qual = quals;
+        cs->scan.scanrelid = 0;
+        cs->flags = best->flags;
+        cs->custom_plans = custom_plans;
+        cs->custom_exprs = keys;
+        cs->custom_private = list_make3(defid, relid, makeInteger(n_outer));
+        cs->custom_scan_tlist = scan_tlist;
+        cs->methods = &join_scan_methods;
+        return &cs->scan.plan;
+    });
+}
+
+const CustomPathMethods g_path_methods = {kJoinName, plan_path, nullptr};
+const CustomPathMethods *path_methods() { return &g_path_methods; }
+
+}  // namespace
+
+bool debug_join_fallback = false;
+
+void install_join_hook() {
+    prev_join_hook = set_join_pathlist_hook;
+    set_join_pathlist_hook = join_hook;
+    DefineCustomBoolVariable("parallel_material.debug_join_fallback",
+                             "Test setting: every ArrangementJoin runs its fallback (a heap scan "
+                             "and a hash table) instead of reading the arrangement.",
+                             nullptr, &debug_join_fallback, false, PGC_SUSET,
+                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+}  // namespace pm::pg::arr

@@ -1,0 +1,249 @@
+// arrangement_trigger.cpp — maintenance: the AFTER ROW trigger (INSERT, UPDATE, DELETE; fired by
+// COPY, MERGE, ON CONFLICT and logical replication apply too, being ENABLE ALWAYS) and the AFTER
+// TRUNCATE statement trigger that create_arrangement installs. Row triggers, not transition
+// tables: a transition table holds copies without the heap TID, which is what a delete must find
+// (docs/arrangements.md, "Maintenance"). The MVCC fields come from the heap tuple's header, read
+// under a share lock on its buffer: the (sub)transaction xid that wrote it and its command id.
+// The function is not executable by PUBLIC, and checks that the trigger firing it is one that
+// create_arrangement made, on the arrangement's own table (docs/arrangements.md, "Maintenance").
+#include "pg/arrangement/arrangement.hpp"
+#include "pg/compat.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+}
+
+
+extern "C" {
+PGDLLEXPORT Datum pm_arrangement_trigger(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(pm_arrangement_trigger);
+}
+
+namespace pm::pg::arr {
+
+namespace {
+
+struct RowVersion {
+    core::Tid tid;
+    TransactionId xid;  // xmin of a new row, updating xmax of an old one
+    CommandId cid;
+    StringInfoData key;
+    uint64_t hash;
+    MinimalTuple tuple;  // new rows only
+};
+
+// Reads a trigger tuple: header fields under the buffer's share lock, then the encoded row.
+void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, RowVersion *out) {
+    Buffer buf = InvalidBuffer;
+    if (slot != nullptr && TTS_IS_BUFFERTUPLE(slot))
+        buf = reinterpret_cast<BufferHeapTupleTableSlot *>(slot)->buffer;
+    if (BufferIsValid(buf)) LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HeapTupleHeader h = tup->t_data;
+    if (is_new) {
+        // COPY FREEZE writes frozen tuples, visible to every snapshot: store them as the build does.
+        out->xid = HeapTupleHeaderXminFrozen(h) ? FrozenTransactionId : HeapTupleHeaderGetRawXmin(h);
+        out->cid = HeapTupleHeaderGetCmin(h);
+    } else {
+        out->xid = HeapTupleHeaderGetUpdateXid(h);
+        out->cid = HeapTupleHeaderGetCmax(h);
+    }
+    if (BufferIsValid(buf)) LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    out->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
+                         ItemPointerGetOffsetNumber(&tup->t_self)};
+    int natts = s->reldesc->natts;
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
+    bool *isnull = static_cast<bool *>(palloc(sizeof(bool) * natts));
+    heap_deform_tuple(tup, s->reldesc, values, isnull);
+    initStringInfo(&out->key);
+    encode_key_from_values(s, values, isnull, &out->key);
+    out->hash = hash_key(&out->key);
+    out->tuple = is_new ? project(s, values, isnull) : nullptr;
+}
+
+// The heap's current version of a TID (a lambda object: FunctionRef refers to callables).
+const auto current_version = [](const core::VersionView &v) {
+    return pg_call([&] { return version_current(v); });
+};
+
+// The last trigger found to belong to its definition's table while the entry was not built
+// (a definition's table never changes: its defid is never reused for another table).
+struct Verified {
+    Oid tgoid = InvalidOid;
+    Oid relid = InvalidOid;
+    int64 defid = 0;
+};
+Verified g_verified;
+
+[[noreturn]] void not_maintenance(const TriggerData *td, const char *why) {
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("trigger \"%s\" on \"%s\" is not an arrangement's maintenance trigger",
+                           td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+                    errdetail("%s", why),
+                    errhint("parallel_material._arrangement_trigger() runs only in the triggers "
+                            "create_arrangement installs.")));
+}
+
+// The definition id of a trigger create_arrangement made: one argument, a decimal defid; AFTER
+// INSERT OR UPDATE OR DELETE FOR EACH ROW named pm_arrangement_<defid>, or AFTER TRUNCATE FOR
+// EACH STATEMENT named pm_arrangement_<defid>_truncate; no WHEN clause, no column list. Anything
+// else (another table, statement-level, BEFORE, a copy under another name) is an ERROR.
+int64 checked_defid(const TriggerData *td) {
+    const Trigger *t = td->tg_trigger;
+    if (t->tgnargs != 1) not_maintenance(td, "It must have exactly one argument, a definition id.");
+    // A decimal defid (no sign, no leading zero); checked per row, so without formatting.
+    const char *arg = t->tgargs[0];
+    size_t len = 0;
+    int64 defid = 0;
+    while (arg[len] >= '0' && arg[len] <= '9' && len < 18) defid = defid * 10 + (arg[len++] - '0');
+    if (len == 0 || arg[len] != '\0' || arg[0] == '0')
+        not_maintenance(td, "Its argument is not a definition id.");
+    TriggerEvent ev = td->tg_event;
+    bool truncate = TRIGGER_FIRED_BY_TRUNCATE(ev);
+    // pm_arrangement_<defid>, or pm_arrangement_<defid>_truncate
+    constexpr char kPrefix[] = "pm_arrangement_";
+    constexpr size_t kPrefixLen = sizeof(kPrefix) - 1;
+    const char *name = t->tgname;
+    bool name_ok = strncmp(name, kPrefix, kPrefixLen) == 0 &&
+                   strncmp(name + kPrefixLen, arg, len) == 0 &&
+                   strcmp(name + kPrefixLen + len, truncate ? "_truncate" : "") == 0;
+    int16 type = truncate ? TRIGGER_TYPE_TRUNCATE
+                          : static_cast<int16>(TRIGGER_TYPE_ROW | TRIGGER_TYPE_INSERT |
+                                               TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
+    bool level_ok = truncate ? TRIGGER_FIRED_FOR_STATEMENT(ev) : TRIGGER_FIRED_FOR_ROW(ev);
+    if (!TRIGGER_FIRED_AFTER(ev) || !level_ok || t->tgtype != type)
+        not_maintenance(td, "It must be AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, or AFTER "
+                            "TRUNCATE FOR EACH STATEMENT.");
+    if (t->tgqual != nullptr || t->tgnattr != 0)
+        not_maintenance(td, "It must have neither a WHEN condition nor a column list.");
+    if (!name_ok) not_maintenance(td, "Its name is not the one create_arrangement gave it.");
+    return defid;
+}
+
+// The arrangement's table is the trigger's table (entry, or definition when not built).
+void check_table(const TriggerData *td, int64 defid, const EntryInfo &e) {
+    Oid relid = RelationGetRelid(td->tg_relation);
+    if (e.slot >= 0) {
+        if (e.def.relid != relid)
+            not_maintenance(td, "Its definition id names an arrangement of another table.");
+        return;
+    }
+    const Trigger *t = td->tg_trigger;
+    if (g_verified.tgoid == t->tgoid && g_verified.relid == relid && g_verified.defid == defid)
+        return;
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(relid, defs);
+    bool found = false;
+    for (int i = 0; i < n && !found; ++i) found = defs[i].defid == defid;
+    pfree(defs);
+    if (!found) not_maintenance(td, "Its definition id names no arrangement of this table.");
+    g_verified = Verified{t->tgoid, relid, defid};
+}
+
+void maintain(FunctionCallInfo fcinfo) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        pg_call([] {
+            ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                            errmsg("parallel_material._arrangement_trigger() must be called as a "
+                                   "trigger")));
+        });
+    auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    int64 defid = pg_call([&] { return checked_defid(td); });
+    EntryInfo e = lookup(defid);
+    pg_call([&] { check_table(td, defid, e); });
+    // Not built (after a restart) or invalid: the next build scans the heap, nothing to do.
+    if (e.slot < 0 || e.state != State::Ready) return;
+    Relation rel = td->tg_relation;
+    core::ArrangementIndex index = index_at(e.index_offset);
+    TriggerEvent ev = td->tg_event;
+
+    if (TRIGGER_FIRED_BY_TRUNCATE(ev)) {
+        TransactionId xid = pg_call([] { return GetCurrentTransactionId(); });
+        // Marked used, so that the next command's snapshot sees the truncation.
+        CommandId cid = pg_call([] { return GetCurrentCommandId(true); });
+        uint64_t n = index.truncate_all(xid, cid, current_version);
+        set_relfilenode(e.slot, pm_rel_filenumber(rel));
+        count_delta(e.slot, n);
+        return;
+    }
+    if (e.relfilenode != pm_rel_filenumber(rel)) {
+        set_invalid(e.slot, "the table was rewritten", DEBUG1);
+        return;
+    }
+    // An arranged column dropped since the build: stop maintaining (reads then ask to re-create);
+    // the user's write must not fail because of the arrangement.
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < e.def.ncols; ++i) {
+        AttrNumber a = e.def.cols[i];
+        if (a > desc->natts || TupleDescAttr(desc, a - 1)->attisdropped) {
+            pg_call([&] { set_invalid(e.slot, "an arranged column was dropped"); });
+            return;
+        }
+    }
+    const Shape *s = pg_call([&] { return make_shape(rel, e.def); });
+    // Built by this very transaction: the build's scan may already hold this row.
+    bool built_here = TransactionIdIsValid(e.build_xid) &&
+                      pg_call([&] { return TransactionIdIsCurrentTransactionId(e.build_xid); });
+    uint64_t applied = 0;
+
+    if (TRIGGER_FIRED_BY_UPDATE(ev) || TRIGGER_FIRED_BY_DELETE(ev)) {
+        auto *old = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
+        pg_call([&] { read_row(s, td->tg_trigtuple, td->tg_trigslot, false, old); });
+        bool found = index.mark_deleted(old->tid, old->hash, old->xid, old->cid, current_version);
+        if (!found && !built_here) {
+            pg_call([&] { set_invalid(e.slot, "a deleted row version was not found"); });
+            return;
+        }
+        applied += found ? 1 : 0;
+    }
+    if (TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev)) {
+        HeapTuple tup = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple;
+        TupleTableSlot *slot = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot;
+        auto *nv = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
+        pg_call([&] { read_row(s, tup, slot, true, nv); });
+        bool present = false;
+        if (built_here) {
+            index.probe(
+                nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len),
+                [&](const core::VersionView &v) {
+                    if (v.tid == nv->tid && v.xmin == nv->xid && v.cmin == nv->cid) present = true;
+                    return false;
+                },
+                [](const core::VersionView &) {});
+        }
+        if (!present) {
+            try {
+                index.insert(nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len), nv->tuple,
+                             nv->tuple->t_len, nv->tid, nv->xid, nv->cid);
+                ++applied;
+            } catch (const core::Error &err) {
+                if (err.code() != core::Error::Code::OutOfMemory) throw;
+                pg_call([&] {
+                    set_invalid(e.slot, refused_by_quota()
+                                            ? "the table owner's share of parallel_material.arrangement_memory "
+                                              "(arrangement_memory_per_role) is exhausted"
+                                            : "parallel_material.arrangement_memory is exhausted");
+                });
+                return;
+            }
+        }
+    }
+    count_delta(e.slot, applied);
+}
+
+}  // namespace
+
+}  // namespace pm::pg::arr
+
+Datum pm_arrangement_trigger(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] {
+        pm::pg::arr::maintain(fcinfo);
+        return PointerGetDatum(nullptr);
+    });
+}

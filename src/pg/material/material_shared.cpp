@@ -1,0 +1,72 @@
+// material_shared.cpp — layout of ParallelMaterial's per-node dynamic shared memory and the
+// ConditionVariable wait hooks of its shared log.
+#include "pg/material/material_shared.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+}
+
+namespace pm::pg {
+
+SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg) {
+    SharedLayout l;
+    Size off = TYPEALIGN(64, offsetof(SharedMaterial, slots) + sizeof(ParticipantCounters) * nslots);
+    if (scan_size > 0) {
+        l.scan_offset = off;
+        off = TYPEALIGN(64, off + scan_size);
+    }
+    l.log_offset = off;
+    off += core::TupleLog::region_size(cfg);
+    l.total = off + 64;  // shm_toc chunks are only MAXALIGNed: room to align the struct itself
+    return l;
+}
+
+void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
+                          int nslots) {
+    memset(static_cast<void *>(sh), 0, l.log_offset);
+    pg_atomic_init_u32(&sh->producer_claimed, 0);
+    pg_atomic_init_u32(&sh->materializations, 0);
+    ConditionVariableInit(&sh->cv);
+    sh->nslots = static_cast<uint32>(nslots);
+    sh->scan_offset = l.scan_offset;
+    sh->log_offset = l.log_offset;
+    core::TupleLog::create(shared_log_region(sh), cfg);
+}
+
+void CvWaitHooks::check_interrupts() {
+    pg_call([] { CHECK_FOR_INTERRUPTS(); });
+}
+
+void CvWaitHooks::prepare_to_sleep() {
+    pg_call([&] { ConditionVariablePrepareToSleep(cv_); });
+}
+
+void CvWaitHooks::sleep() {
+    pg_call([&] { ConditionVariableSleep(cv_, PG_WAIT_EXTENSION); });
+}
+
+void CvWaitHooks::cancel_sleep() {
+    pg_call([] { ConditionVariableCancelSleep(); });
+}
+
+void CvWaitHooks::wake_all() {
+    pg_call([&] { ConditionVariableBroadcast(cv_); });
+}
+
+void await_producer_error() {
+    pg_call([] {
+        for (int i = 0; i < 100; ++i) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+        }
+    });
+}
+
+}  // namespace pm::pg
