@@ -36,6 +36,12 @@ override autodepend = yes
 
 EXTRA_CLEAN = .deps .pg-major
 
+# The regression suite for `make installcheck` (against an installed extension and a running
+# server with shared_preload_libraries = parallel_material): what pg_buildext installcheck runs
+# for the Debian package (debian/rules, debian/tests/installcheck). test/run runs the same files.
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=parallel_material
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

@@ -824,13 +824,16 @@ class Runner:
                 variant TEXT, phase TEXT, action TEXT, clients INTEGER, rate REAL, metric TEXT, value REAL);
             CREATE INDEX IF NOT EXISTS measurements_run ON measurements (run_id, scenario);
         """)
-        # per scenario, the latest earlier run of the same mode and scale factor that measured it
-        # (a --sf override is another series; a --scenario subset run does not hide the others)
+        # per scenario, the latest earlier run of the same mode, scale factor and PostgreSQL major
+        # version that measured it (a --sf override or another --pg is another series; a
+        # --scenario subset run does not hide the others; runs before pg_major was stored were 15)
         same = []
         for rid, st in con.execute("SELECT run_id, settings FROM runs WHERE mode = ? AND run_id <> ? "
                                    "ORDER BY started DESC", (self.mode, self.run_id)):
             try:
-                if json.loads(st).get("sf") == settings["sf"]:
+                prev_settings = json.loads(st)
+                if (prev_settings.get("sf") == settings["sf"]
+                        and prev_settings.get("pg_major", 15) == settings["pg_major"]):
                     same.append(rid)
             except (TypeError, ValueError):
                 continue
@@ -954,10 +957,13 @@ def main():
     runner.execute(todo)
     runner.check_guarantees(scenarios)
     ver = psql("SELECT version()")[0][0]
+    pg_major = int(psql("SHOW server_version_num")[0][0]) // 10000
+    client = subprocess.run([PSQL, "--version"], capture_output=True, text=True).stdout.strip()
     ext = psql("SELECT parallel_material.version()", db="bench", check=False)
     settings = {"mode": runner.mode, "sf": runner.cfg["sf"], "seed": args.seed, "reps": runner.cfg["reps"],
                 "duration_scale": args.duration_scale, "scenarios": args.scenario or "all",
-                "postgres": ver, "extension_version": ext[0][0] if ext else None,
+                "postgres": ver, "pg_major": pg_major, "client": client,
+                "extension_version": ext[0][0] if ext else None,
                 "data_load_s": round(runner.data_s, 1), "nproc": os.cpu_count(),
                 "skipped": [{"scenario": s, "variant": v, "reason": r} for s, v, r in runner.skipped]}
     runner.store(settings)
@@ -965,7 +971,7 @@ def main():
     hdr, lines = runner.table()
     print()
     print(f"parallel_material benchmarks — run {runner.run_id} ({runner.mode}, SF {runner.cfg['sf']}, "
-          f"commit {runner.git_commit})")
+          f"PostgreSQL {pg_major}, commit {runner.git_commit})")
     print(Runner.render(hdr, lines))
     print()
     for line in runner.other_ratios():

@@ -111,7 +111,8 @@ def write(runner, settings, hdr, table_lines, scenarios):
     md = [f"# parallel_material benchmarks — run {runner.run_id}", "",
           f"- mode: **{runner.mode}**, TPC-H-shaped scale factor {settings['sf']}, seed {settings['seed']}, "
           f"{settings['reps']} repetition(s) per variant by default, interleaved A B A B",
-          f"- commit {runner.git_commit}, {settings['postgres']}, extension {settings['extension_version']}",
+          f"- commit {runner.git_commit}, {settings['postgres']}, extension {settings['extension_version']}"
+          f"; client programs: {settings.get('client', '?')}",
           f"- data load {settings['data_load_s']} s; benchmark took {runner.elapsed:.0f} s on "
           f"{settings['nproc']} CPU(s)",
           f"- previous {runner.mode} run compared: {runner.prev_run or 'none'}", "",
