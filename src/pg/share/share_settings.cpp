@@ -124,12 +124,15 @@ struct Cached {
 
 Cached *cache = nullptr;
 int ncache = 0;
-int cache_num_options = -1;
 bool digest_valid = false;
 uint8 digest[kSettingsDigestBytes];
 
-// The included variables, in name order; rebuilt when an extension defines a new setting (the
-// core ones, the only ones included, do not change).
+// The included variables, in name order; built once per process. Only core settings are
+// included, and they are all defined before the first query and never replaced (an extension's
+// definition replaces only placeholders, whose names have a dot), so a setting an extension
+// defines later can never join the list. (Rebuilding when the number of settings changed cost a
+// palloc'd copy of every setting per key on PostgreSQL 16+, where counting them means
+// collecting them.)
 void build_list() {
     int n;
     config_generic **vars = pm_guc_variables(&n);
@@ -142,7 +145,6 @@ void build_list() {
     ncache = 0;
     for (int k = 0; k < n; k++)
         if (in_key(vars[k])) cache[ncache++].gen = vars[k];
-    cache_num_options = n;
     digest_valid = false;
 }
 
@@ -209,7 +211,7 @@ void record(Cached &c, StringInfo buf) {
 }  // namespace
 
 bool settings_digest(uint8 out[kSettingsDigestBytes]) {
-    if (cache == nullptr || cache_num_options != pm_num_config_options()) build_list();
+    if (cache == nullptr) build_list();
     bool valid = digest_valid;
     for (int k = 0; k < ncache && valid; k++) valid = same(cache[k]);
     if (!valid) {
