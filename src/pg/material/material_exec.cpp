@@ -490,7 +490,8 @@ TupleTableSlot *exec_direct(MaterialState *st) {
                 break;  // run the child from the start (checking the rows already returned)
         }
     }
-    init_child(st, false);  // produce, skip or take over: this run executes the child
+    // produce, skip or take over: this run executes the child
+    share_initializing(st->share, [&] { init_child(st, false); });
     TupleTableSlot *slot;
     for (;;) {
         slot = share_pull(st->share, st->child);
