@@ -960,7 +960,7 @@ def main():
     # Issue 15: the server's settings that are not PostgreSQL's defaults (from the configuration
     # files; connection plumbing and what initdb writes included), listed in the output and the report.
     nondefault = [f"{n} = {v}" for n, v in psql(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings "
+        "SELECT name, current_setting(name) FROM pg_settings "
         "WHERE source IN ('configuration file', 'command line', 'environment variable') ORDER BY name")]
     settings = {"mode": runner.mode, "sf": runner.cfg["sf"], "seed": args.seed, "reps": runner.cfg["reps"],
                 "duration_scale": args.duration_scale, "scenarios": args.scenario or "all",
