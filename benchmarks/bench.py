@@ -351,6 +351,8 @@ def action_cmd(action, db, duration, logprefix, defines):
     cmd += ["-c", str(clients), "-j", str(min(clients, 4))]
     if action.get("rate"):
         cmd += ["-R", str(action["rate"])]
+    if action.get("protocol"):
+        cmd += ["-M", action["protocol"]]  # simple (pgbench's default), extended, prepared
     if action.get("builtin"):
         cmd += ["-b", action["builtin"]]
     else:
@@ -960,11 +962,17 @@ def main():
     pg_major = int(psql("SHOW server_version_num")[0][0]) // 10000
     client = subprocess.run([PSQL, "--version"], capture_output=True, text=True).stdout.strip()
     ext = psql("SELECT parallel_material.version()", db="bench", check=False)
+    # Issue 15: the server's settings that are not PostgreSQL's defaults (from the configuration
+    # files; connection plumbing and what initdb writes included), listed in the output and the report.
+    nondefault = [f"{n} = {v}" for n, v in psql(
+        "SELECT name, current_setting(name) FROM pg_settings "
+        "WHERE source IN ('configuration file', 'command line', 'environment variable') ORDER BY name")]
     settings = {"mode": runner.mode, "sf": runner.cfg["sf"], "seed": args.seed, "reps": runner.cfg["reps"],
                 "duration_scale": args.duration_scale, "scenarios": args.scenario or "all",
                 "postgres": ver, "pg_major": pg_major, "client": client,
                 "extension_version": ext[0][0] if ext else None,
                 "data_load_s": round(runner.data_s, 1), "nproc": os.cpu_count(),
+                "nondefault_settings": nondefault,
                 "skipped": [{"scenario": s, "variant": v, "reason": r} for s, v, r in runner.skipped]}
     runner.store(settings)
     runner.elapsed = time.time() - t0
@@ -973,6 +981,8 @@ def main():
     print(f"parallel_material benchmarks — run {runner.run_id} ({runner.mode}, SF {runner.cfg['sf']}, "
           f"PostgreSQL {pg_major}, commit {runner.git_commit})")
     print(Runner.render(hdr, lines))
+    print()
+    print("server settings not at PostgreSQL's default (docs/benchmarks.md, \"Settings\"): " + "; ".join(nondefault))
     print()
     for line in runner.other_ratios():
         print(f"RATIO {line}")

@@ -115,7 +115,9 @@ def write(runner, settings, hdr, table_lines, scenarios):
           f"; client programs: {settings.get('client', '?')}",
           f"- data load {settings['data_load_s']} s; benchmark took {runner.elapsed:.0f} s on "
           f"{settings['nproc']} CPU(s)",
-          f"- previous {runner.mode} run compared: {runner.prev_run or 'none'}", "",
+          f"- previous {runner.mode} run compared: {runner.prev_run or 'none'}",
+          "- server settings not at PostgreSQL's default (docs/benchmarks.md, \"Settings\"): "
+          + ("; ".join(f"`{x}`" for x in settings.get("nondefault_settings", [])) or "none"), "",
           "Latency percentiles are over every transaction of every repetition (pgbench -l logs, µs → ms). "
           "QPS is the mean over repetitions. `qps/stock` is the variant's QPS over stock's in the same "
           "phase of this run. `cpu ms/txn` is CPU time of all cluster processes (backends, parallel workers, "

@@ -122,10 +122,14 @@ pm_cluster_start() {
             echo "port = $port"
             echo "unix_socket_directories = ''"
             echo "shared_preload_libraries = '${PM_PRELOAD-parallel_material}'"
-            echo "max_worker_processes = 16"
-            echo "max_parallel_workers = 8"
-            echo "fsync = ${PM_FSYNC:-off}"
-            echo "log_min_messages = warning"
+            # PM_CLUSTER_DEFAULTS=1 (benchmarks/run): PostgreSQL's defaults for everything but
+            # the connection plumbing above and the caller's lines (docs/benchmarks.md).
+            if [ "${PM_CLUSTER_DEFAULTS:-0}" != 1 ]; then
+                echo "max_worker_processes = 16"
+                echo "max_parallel_workers = 8"
+                echo "fsync = ${PM_FSYNC:-off}"
+                echo "log_min_messages = warning"
+            fi
             echo "log_line_prefix = '%m [%p] '"
             for line in "$@"; do echo "$line"; done
         } | pm_as_pg tee "$dir/data/postgresql.auto.conf" >/dev/null

@@ -490,7 +490,8 @@ TupleTableSlot *exec_direct(MaterialState *st) {
                 break;  // run the child from the start (checking the rows already returned)
         }
     }
-    init_child(st, false);  // produce, skip or take over: this run executes the child
+    // produce, skip or take over: this run executes the child
+    share_initializing(st->share, [&] { init_child(st, false); });
     TupleTableSlot *slot;
     for (;;) {
         slot = share_pull(st->share, st->child);
@@ -796,7 +797,11 @@ bool child_may_wait(MaterialState *st, CustomScan *cscan, int eflags) {
     if (!settings.enable || !share_settings.share_across_sessions) return false;
     ShareAnnotation a;
     if (!share_annotation(cscan, &a)) return false;
-    return pg_call([&] { return check_subtree_execute(st->child_plan); });
+    // The walk made at planning when the node is eligible (once per plan), else walk now.
+    return pg_call([&] {
+        return (a.exec_summary != NIL && check_execute_summary(a.exec_summary)) ||
+               check_subtree_execute(st->child_plan);
+    });
 }
 
 void begin_scan(CustomScanState *node, EState *estate, int eflags) {

@@ -512,6 +512,16 @@ ShareNext take_over(NodeShare *ns, const char *why) {
 }
 }  // namespace
 
+void share_initializing(NodeShare *ns, const std::function<void()> &init) {
+    if (ns == nullptr || ns->role != Role::Produce || ns->pulling == nullptr) return init();
+    struct Pulling {
+        pg_atomic_uint32 *flag;
+        explicit Pulling(pg_atomic_uint32 *f) : flag(f) { pg_atomic_write_u32(flag, 1); }
+        ~Pulling() { pg_atomic_write_u32(flag, 0); }
+    } pulling(ns->pulling);
+    init();
+}
+
 TupleTableSlot *share_pull(NodeShare *ns, PlanState *child) {
     if (ns == nullptr || ns->role != Role::Produce || ns->pulling == nullptr)
         return pg_call([&] { return ExecProcNode(child); });

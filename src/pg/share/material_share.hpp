@@ -14,6 +14,8 @@
 // copy the entry into it or to produce the entry as well.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 
 #include "pg/pg.hpp"
@@ -43,6 +45,13 @@ enum class ShareNext {
     // through share_check_row (the ones this node already has are checked, not used again).
     RunChild,
 };
+
+// Issue 15: a producing run initializes its child (ExecInitNode, JIT) when it first runs it, with
+// the entry's "pulling" flag set as while it pulls rows, so that readers waiting for it do not
+// count that time as the producer's idle time (at 64 clients on 2 cores initializing Q1 with
+// JIT took past share_wait_timeout, and every reader took over). Calls init(); PostgreSQL
+// errors from init must arrive as C++ exceptions (pg_call).
+void share_initializing(NodeShare *ns, const std::function<void()> &init);
 
 // At the start of a materialization of a serial node (child not run yet; child: its plan, which
 // a hit or an attach never initializes, issue 15). *slot: the node's

@@ -22,16 +22,24 @@ namespace pm::pg {
 namespace {
 
 // Field names whose value does not change what the subtree returns.
-const char *const kNeutral[] = {
-    ":location ",  ":plan_node_id ", ":startup_cost ", ":total_cost ",
-    ":plan_rows ", ":plan_width ",   ":varnosyn ",     ":varattnosyn ",
+struct Neutral {
+    const char *name;
+    size_t len;
 };
+#define PM_NEUTRAL(s) {s, sizeof(s) - 1}
+constexpr Neutral kNeutral[] = {
+    PM_NEUTRAL(":location "),  PM_NEUTRAL(":plan_node_id "), PM_NEUTRAL(":startup_cost "),
+    PM_NEUTRAL(":total_cost "), PM_NEUTRAL(":plan_rows "),   PM_NEUTRAL(":plan_width "),
+    PM_NEUTRAL(":varnosyn "),  PM_NEUTRAL(":varattnosyn "),
+};
+#undef PM_NEUTRAL
 
 // Length of the neutral field name at p (p points at a ':' preceded by a space), or 0.
 size_t neutral_key(const char *p) {
-    for (const char *key : kNeutral) {
-        size_t n = strlen(key);
-        if (p[1] == key[1] && strncmp(p, key, n) == 0) return n;
+    for (const Neutral &key : kNeutral) {
+        if (p[1] == key.name[1] && p[2] == key.name[2] &&
+            strncmp(p, key.name, key.len) == 0)
+            return key.len;
     }
     return 0;
 }
@@ -59,8 +67,11 @@ void append_normalized(StringInfo buf, const char *text) {
 
 char *plan_canonical_text(Plan *plan, PlannedStmt *stmt, const ShareVerdict &verdict) {
     StringInfoData buf;
-    initStringInfo(&buf);
     char *text = nodeToString(plan);
+    // The normalized text is at most as long as the plan's (plus the lines below): one
+    // allocation instead of doublings with copies.
+    initStringInfo(&buf);
+    enlargeStringInfo(&buf, static_cast<int>(strlen(text)) + 1024);
     append_normalized(&buf, text);
     pfree(text);
     int rti = -1;

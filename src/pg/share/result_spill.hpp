@@ -62,6 +62,7 @@ private:
     Role role_;
     core::SpillMode mode_;
     std::string path_;
+    bool path_known_ = false;  // path_ formatted (at the first file())
     uint64_t written_ = 0;
     uint64_t limit_;  // temp_file_limit in bytes (UINT64_MAX: none)
     OpenedSpillFile file_;

@@ -275,4 +275,51 @@ bool check_subtree_execute(Plan *plan) {
     return true;
 }
 
+// The summary: (tag, funcs OidList, aggregates' aggfnoid OidList, their aggsplit IntList, their
+// "transition type is internal" IntList). Node lists only: copyObject, nodeToString and
+// stringToNode keep them.
+constexpr const char *kSummaryTag = "exec_checks";
+
+List *subtree_execute_summary(Plan *plan) {
+    Walk w;
+    walk_plan(plan, &w);
+    if (w.unknown) return NIL;
+    List *fnoids = NIL, *splits = NIL, *internal = NIL;
+    ListCell *lc;
+    foreach (lc, w.aggs) {
+        auto *agg = static_cast<Aggref *>(lfirst(lc));
+        fnoids = lappend_oid(fnoids, agg->aggfnoid);
+        splits = lappend_int(splits, static_cast<int>(agg->aggsplit));
+        internal = lappend_int(internal, agg->aggtranstype == INTERNALOID ? 1 : 0);
+    }
+    list_free(w.aggs);
+    // An empty OidList is NIL, which nodeToString prints as "<>" and reads back as NIL: fine.
+    return list_make5(makeString(pstrdup(kSummaryTag)), w.funcs, fnoids, splits, internal);
+}
+
+bool check_execute_summary(List *summary) {
+    if (list_length(summary) != 5 || !IsA(linitial(summary), String) ||
+        strcmp(strVal(linitial(summary)), kSummaryTag) != 0)
+        return false;
+    List *funcs = static_cast<List *>(lsecond(summary));
+    List *fnoids = static_cast<List *>(lthird(summary));
+    List *splits = static_cast<List *>(lfourth(summary));
+    List *internal = static_cast<List *>(list_nth(summary, 4));
+    if (list_length(fnoids) != list_length(splits) || list_length(fnoids) != list_length(internal))
+        return false;
+    const Oid user = GetUserId();
+    ListCell *lc;
+    foreach (lc, funcs) check_function(lfirst_oid(lc), user, OBJECT_FUNCTION);
+    for (int i = 0; i < list_length(fnoids); i++) {
+        // check_aggregate reads only these three fields of the Aggref.
+        Aggref agg;
+        memset(&agg, 0, sizeof(agg));
+        agg.aggfnoid = list_nth_oid(fnoids, i);
+        agg.aggsplit = static_cast<AggSplit>(list_nth_int(splits, i));
+        agg.aggtranstype = list_nth_int(internal, i) != 0 ? INTERNALOID : InvalidOid;
+        check_aggregate(&agg);
+    }
+    return true;
+}
+
 }  // namespace pm::pg

@@ -20,4 +20,18 @@ namespace pm::pg {
 // errors: call through pg_call.
 bool check_subtree_execute(Plan *plan);
 
+// The same checks in two steps, so that the walk runs once per plan (at planning) and each
+// execution only makes the privilege checks: subtree_execute_summary(plan) walks the subtree and
+// returns what check_subtree_execute would check (the functions, and each aggregate's oid and
+// step), as a node List that survives copyObject and nodeToString (stored in the node's
+// custom_private), or NIL where check_subtree_execute would return false. The summary depends
+// only on the plan subtree (function and aggregate oids and steps are in the plan; the
+// aggregates' component functions, owners and every ACL are read at each check), so a REVOKE
+// still applies to the next execution of a cached plan. check_execute_summary(summary) makes the
+// checks (stock's errors, the object access hook) and returns true, or returns false for a
+// malformed summary (the caller then falls back to check_subtree_execute or initializes the
+// child). PostgreSQL errors: call through pg_call.
+List *subtree_execute_summary(Plan *plan);
+bool check_execute_summary(List *summary);
+
 }  // namespace pm::pg

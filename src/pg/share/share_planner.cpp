@@ -12,6 +12,7 @@
 #include "pg/guard.hpp"
 #include "pg/material/material_node.hpp"
 #include "pg/share/share_analysis.hpp"
+#include "pg/share/share_exec_privileges.hpp"
 #include "pg/shmem.hpp"
 
 extern "C" {
@@ -57,7 +58,8 @@ List *find_annotation(CustomScan *cs) {
     ListCell *lc;
     foreach (lc, cs->custom_private) {
         Node *n = static_cast<Node *>(lfirst(lc));
-        if (n != nullptr && IsA(n, List) && list_length(castNode(List, n)) == 4 &&
+        if (n != nullptr && IsA(n, List) &&
+            (list_length(castNode(List, n)) == 4 || list_length(castNode(List, n)) == 5) &&
             IsA(linitial(castNode(List, n)), String) &&
             strcmp(strVal(linitial(castNode(List, n))), kShareTag) == 0)
             return castNode(List, n);
@@ -75,6 +77,13 @@ void annotate(CustomScan *cs, PlannedStmt *stmt) {
     List *note = list_make4(makeString(pstrdup(kShareTag)),
                             makeString(pstrdup(reason == nullptr ? "eligible" : reason)),
                             makeString(pstrdup(hex)), relids);
+    // Issue 15: an eligible node's hit checks EXECUTE on its child's functions without
+    // initializing it; the walk that finds them runs here, once per plan, and each execution
+    // only checks the privileges (share_exec_privileges.hpp). A fifth element, when known.
+    if (reason == nullptr) {
+        if (List *summary = subtree_execute_summary(static_cast<Plan *>(linitial(cs->custom_plans))))
+            note = lappend(note, summary);
+    }
     cs->custom_private = lappend(cs->custom_private, note);
 }
 
@@ -152,6 +161,7 @@ bool share_annotation(CustomScan *cs, ShareAnnotation *out) {
     out->eligible = strcmp(out->verdict, "eligible") == 0;
     out->fingerprint_hex = strVal(lthird(note));
     out->relids = static_cast<List *>(lfourth(note));
+    out->exec_summary = list_length(note) == 5 ? static_cast<List *>(list_nth(note, 4)) : NIL;
     return true;
 }
 

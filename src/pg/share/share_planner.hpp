@@ -41,6 +41,7 @@ struct ShareAnnotation {
     bool eligible = false;
     const char *fingerprint_hex = nullptr;  // 32 hex digits, "" when not eligible
     List *relids = NIL;                     // OidList: relations the child scans
+    List *exec_summary = NIL;  // eligible nodes: the child's EXECUTE checks (share_exec_privileges.hpp)
 };
 // False when the node carries no annotation (sharing off at planning).
 bool share_annotation(CustomScan *cs, ShareAnnotation *out);

@@ -102,6 +102,8 @@ void install_settings_watch() {
                         "settings watch holds; each row of a shared result compares the settings")));
 }
 
+bool settings_watch_complete() { return g_installed && g_complete; }
+
 bool settings_watch_start(SettingsWatch *w) {
     const bool ok = pg_call([&] { return settings_digest(w->digest); });
     w->seen = g_complete && ok ? g_settings_generation : ~uint64_t{0};

@@ -28,6 +28,10 @@ struct SettingsWatch {
 // Wraps the assign hook of every setting in the key (once, from _PG_init).
 void install_settings_watch();
 
+// Whether every setting in the key is watched (the watch is installed and no pool ran out): then
+// an unchanged g_settings_generation means no setting in the key was assigned.
+bool settings_watch_complete();
+
 // Starts watching: the current generation and settings digest. False when hashing failed.
 // Throws PgException (C++ frames only).
 bool settings_watch_start(SettingsWatch *w);
