@@ -364,8 +364,11 @@ Plan *rewrite(Plan *plan, Site site, Pass *pass) {
         if (reason == nullptr) {
             SerialReason why;
             MaterialMode mode = choose_mode(mat, site, &why);
-            // Issue 15: an aggregate every participant helps produce (else one producer).
-            if (mode == MaterialMode::Shared && settings.partial_aggregation && !site.ordered_inner) {
+            // Issue 15: an aggregate every participant helps produce (else one producer). Not
+            // with cross-session sharing on: a run shared across sessions has one producer, and
+            // the sharing pass does not fingerprint the split form (a hit beats the split).
+            if (mode == MaterialMode::Shared && settings.partial_aggregation &&
+                !share_settings.share_across_sessions && !site.ordered_inner) {
                 const char *refused = nullptr;
                 if (Plan *split = build_partial_agg(outerPlan(&mat->plan), &pass->next_id, &refused)) {
                     mat->plan.lefttree = split;
