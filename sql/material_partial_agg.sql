@@ -173,6 +173,24 @@ SELECT count(*) AS leftover_spill_files FROM pg_ls_tmpdir() WHERE name LIKE '%.p
 -- 11. LIMIT above: the query stops early, nothing is left behind.
 SELECT * FROM pa_same('SELECT a FROM pa_outer WHERE b < ALL (SELECT avg(num) - 40 FROM pa_in GROUP BY k) ORDER BY a LIMIT 5');
 
+-- 12. A parallel plan executed without parallelism (PL/pgSQL's SELECT INTO asks the executor
+--     for one row, so the Gather runs its plan in the leader alone, with no shared memory): the
+--     node runs serially and the PartialAggLog node passes the Partial Agg's rows through, over
+--     the whole table.
+CREATE FUNCTION pa_into_sum() RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE n numeric;
+BEGIN
+  SELECT sum(a * 1000 + s.y) INTO n
+  FROM pa_outer JOIN (SELECT y, min(x) lo, max(x) hi FROM pa_in GROUP BY y) s
+    ON pa_outer.a BETWEEN s.lo AND s.hi;
+  RETURN n;
+END $$;
+SET parallel_material.enable = off;
+SELECT pa_into_sum() AS stock_sum \gset
+SET parallel_material.enable = on;
+SELECT pa_into_sum() = :stock_sum AS same_sum;
+DROP FUNCTION pa_into_sum();
+
 DROP AGGREGATE pa_mysum(int);
 DROP FUNCTION pa_volatile(int);
 DROP TABLE pa_outer, pa_in, pa_empty;
