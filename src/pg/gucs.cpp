@@ -25,6 +25,11 @@ void define_gucs() {
         "Maximum number of producer workers one materialization may start outside a parallel query.",
         "0 disables producer workers; also bounded by max_parallel_workers.",
         &settings.max_producers, 2, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "parallel_material.partial_aggregation",
+        "Lets every participant of a parallel query produce a shared aggregate (partial aggregation).",
+        "Off: one participant produces a shared materialization of an aggregate while the others wait.",
+        &settings.partial_aggregation, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "parallel_material.memory_limit",
         "In-memory part of one materialization; beyond it pages spill to temporary files.",

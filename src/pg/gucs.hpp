@@ -8,6 +8,7 @@ enum class SpillIo : int { Auto = 0, IoUring = 1, Sync = 2 };
 struct Settings {
     bool enable = false;          // parallel_material.enable
     int max_producers = 2;        // parallel_material.max_producers
+    bool partial_aggregation = true;  // parallel_material.partial_aggregation (issue 15)
     int memory_limit_kb = -1;     // parallel_material.memory_limit; -1 = use work_mem
     int spill_io = 0;             // parallel_material.spill_io (SpillIo)
     int arrangement_memory_kb = 65536;  // parallel_material.arrangement_memory (postmaster); 0 = off

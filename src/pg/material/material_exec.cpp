@@ -23,6 +23,7 @@
 #include "pg/material/material_producers.hpp"
 #include "pg/share/material_share.hpp"
 #include "pg/material/material_shared.hpp"
+#include "pg/material/partial_agg.hpp"
 #include "pg/share/share_exec_privileges.hpp"
 #include "pg/shmem.hpp"
 #include "pg/material/temp_spill.hpp"
@@ -66,6 +67,10 @@ struct LogState {
     std::unique_ptr<ProducerGroup> producers;  // serial node with producer workers
     std::unique_ptr<core::TupleLog> log;
     core::Cursor cursor;
+    // SharedPartialAgg: this participant's handle on the log of partial rows
+    std::unique_ptr<TempSpillFile> partial_spill;
+    std::unique_ptr<core::WaitHooks> partial_hooks;
+    std::unique_ptr<core::TupleLog> partial;
 };
 
 class InterruptHooks final : public core::WaitHooks {
@@ -123,7 +128,37 @@ struct MaterialState {
     const char *io_mode;
     NodeShare *share;  // issue 6: sharing the result across sessions (serial mode), or null
     LogTupleForm form; // how rows enter the log and shared entries
+    // SharedPartialAgg (issue 15)
+    PartialAggParts parts;      // Finalize Agg's reader, the Partial Agg, its Seq Scan
+    bool partial_used;          // the Partial Agg ran since it was last restarted
+    LogTupleForm partial_form;  // how partial rows enter their log
+    uint64 partial_producers;   // leader: participants that aggregated a share, all runs
+    uint64 partial_rows;        // leader: partial rows they appended, all runs
 };
+
+// The Partial Agg starts over at its next fetch: a hashed aggregate would otherwise return the
+// groups it already built (ExecReScanAgg keeps a filled hash table when nothing changed), but a
+// new run aggregates another share of the table. A "changed parameter" on its Seq Scan makes
+// ExecReScanAgg drop the table; the scan is rescanned at its next fetch (ExecProcNode).
+void restart_partial(MaterialState *st) {
+    PlanState *partial = st->parts.partial;
+    PlanState *scan = &st->parts.scan->ps;
+    pg_call([&] {
+        MemoryContext old = MemoryContextSwitchTo(st->query_cxt);
+        scan->chgParam = bms_add_member(scan->chgParam, 0);
+        MemoryContextSwitchTo(old);
+        ExecReScan(partial);
+    });
+    st->partial_used = false;
+}
+
+// Points the Finalize Agg's reader at this participant's handle on the partial rows, or back at
+// the Partial Agg (a serial run: then the Partial Agg restarts if it ran for the shared log).
+void attach_reader(MaterialState *st, core::TupleLog *log) {
+    if (st->parts.reader == nullptr) return;
+    partial_reader_attach(st->parts.reader, log);
+    if (log == nullptr && st->partial_used) restart_partial(st);
+}
 
 void fold_stats(MaterialState *st) {
     // No handle: a release that failed half-way (an error, such as a statement_timeout, while
@@ -161,6 +196,8 @@ void release_log(MaterialState *st, bool free_region) {
             g->release();
         }
     }
+    if (st->ls->partial && st->parts.reader != nullptr)
+        partial_reader_attach(st->parts.reader, nullptr);
     void *raw = st->ls->raw;
     delete st->ls;
     st->ls = nullptr;
@@ -219,7 +256,11 @@ void cleanup_callback(void *arg) {
         // The query's memory goes before its parallel segment (an aborted portal): unhook, and
         // remove the spill file now.
         cancel_on_dsm_detach(st->dsm_seg, detach_callback, PointerGetDatum(st));
-        if (st->dsm_shared != nullptr) unlink(st->dsm_shared->spill_path);
+        if (st->dsm_shared != nullptr) {
+            unlink(st->dsm_shared->spill_path);
+            if (st->dsm_shared->partial_spill_path[0] != '\0')
+                unlink(st->dsm_shared->partial_spill_path);
+        }
         st->dsm_seg = nullptr;
         st->dsm_shared = nullptr;
     }
@@ -407,7 +448,7 @@ void produce_shared(MaterialState *st) {
     // A run shared across sessions (issue 6) has one producer in every mode: it copies the
     // other session's entry into the log, or produces the entry while it produces the log.
     const bool cross_session = sh->share.role != kHandoffNone;
-    if ((st->mode == MaterialMode::Shared || cross_session) && !first) return;
+    if ((st->mode != MaterialMode::SharedScan || cross_session) && !first) return;
     if (!log.try_register_producer()) return;  // SharedScan: the others already finished
     if (cross_session) share_join(&st->share, &sh->share);
     if (first) {
@@ -431,6 +472,59 @@ void produce_shared(MaterialState *st) {
         }
     }
     if (failed_elsewhere) producer_failed();
+}
+
+// SharedPartialAgg: aggregate the table blocks this participant claims (the Partial Agg over the
+// shared parallel scan) into the log of partial rows, unless every producer already finished
+// (then every block was aggregated by one of them). A failure fails both logs: the participant
+// combining the partial rows and the readers of the final rows all stop.
+void produce_partial(MaterialState *st) {
+    SharedMaterial *sh = st->shared;
+    core::TupleLog &plog = *st->ls->partial;
+    if (!plog.try_register_producer()) return;
+    pg_atomic_fetch_add_u32(&sh->partial_producers, 1);
+    bool failed_elsewhere = false;
+    try {
+        if (st->partial_used) restart_partial(st);
+        st->partial_used = true;
+        st->child_used = true;  // the Finalize Agg above restarts before a serial run reads it
+        uint64 rows = 0;
+        for (;;) {
+            if (plog.failed()) producer_failed();
+            TupleTableSlot *slot = pg_call([&] { return ExecProcNode(st->parts.partial); });
+            if (TupIsNull(slot)) break;
+            bool should_free = false;
+            MinimalTuple tuple =
+                pg_call([&] { return log_tuple_fetch(&st->partial_form, slot, &should_free); });
+            plog.append(tuple, tuple->t_len);
+            if (should_free) pfree(tuple);
+            rows++;
+        }
+        pg_atomic_fetch_add_u64(&sh->partial_rows, rows);
+        plog.flush();
+        plog.producer_done();
+    } catch (...) {
+        failed_elsewhere = plog.failed();
+        if (!failed_elsewhere) {
+            plog.fail();
+            st->ls->log->fail();  // wakes the readers of the final rows too
+            throw;
+        }
+    }
+    if (failed_elsewhere) producer_failed();
+}
+
+// SharedPartialAgg: every participant aggregates its share, then the first to claim production
+// of the node's log runs the Finalize Agg over everyone's partial rows. A run shared across
+// sessions has one producer, which runs the whole aggregate over the parallel scan alone.
+void produce_partial_agg(MaterialState *st) {
+    if (st->shared->share.role != kHandoffNone) {
+        attach_reader(st, nullptr);
+        produce_shared(st);
+        return;
+    }
+    produce_partial(st);
+    produce_shared(st);
 }
 
 TupleTableSlot *exec_backward(MaterialState *st) {
@@ -546,7 +640,10 @@ TupleTableSlot *exec_material(MaterialState *st) {
         return slot;
     }
     if (st->shared != nullptr) {
-        if (!st->role_decided) produce_shared(st);
+        if (!st->role_decided) {
+            if (st->mode == MaterialMode::SharedPartialAgg) produce_partial_agg(st);
+            else produce_shared(st);
+        }
         if (!ScanDirectionIsForward(st->css.ss.ps.state->es_direction))
             throw core::Error(core::Error::Code::Internal,
                               "backward scan of a shared materialization");
@@ -557,6 +654,8 @@ TupleTableSlot *exec_material(MaterialState *st) {
             pg_call([&] { ExecReScan(st->child); });
             st->child_used = false;
         }
+        // A Partial Agg that aggregated one participant's share starts over on the whole table.
+        if (st->mode == MaterialMode::SharedPartialAgg && st->partial_used) restart_partial(st);
         // Sharing first: a run another session produces or produced starts no producer workers,
         // and a run this node produces for other sessions has one producer (it streams the
         // rows to them as they come).
@@ -613,16 +712,40 @@ void rescan_material(MaterialState *st) {
 
 // ---- shared modes: the log in the parallel query's dynamic shared memory ----
 
-Relation child_relation(MaterialState *st) {
-    return reinterpret_cast<ScanState *>(st->child)->ss_currentRelation;
+// The Seq Scan the participants split: the child itself (SharedScan), or the one below the
+// Partial Agg (SharedPartialAgg).
+ScanState *split_scan(MaterialState *st) {
+    if (st->mode == MaterialMode::SharedPartialAgg) return st->parts.scan;
+    return reinterpret_cast<ScanState *>(st->child);
 }
 
+bool splits_scan(const MaterialState *st) {
+    return st->mode == MaterialMode::SharedScan || st->mode == MaterialMode::SharedPartialAgg;
+}
+
+Relation child_relation(MaterialState *st) { return split_scan(st)->ss_currentRelation; }
+
 core::LogConfig shared_config(const MaterialState *st) {
-    return shared_log_config(st->mode == MaterialMode::Shared);
+    return shared_log_config(st->mode != MaterialMode::SharedScan);
+}
+
+// The log of partial rows: every participant appends; usually a few rows per group and
+// participant, so a small ring (it spills beyond, as any log).
+constexpr long kPartialRingCap = 1L * 1024 * 1024;
+core::LogConfig partial_config() {
+    core::LogConfig cfg = config_for(std::min(memory_limit_bytes(), kPartialRingCap));
+    cfg.single_producer = false;
+    return cfg;
+}
+
+SharedLayout layout_for(MaterialState *st, int nslots, Size scan_size) {
+    const core::LogConfig pcfg = partial_config();
+    return shared_layout(nslots, scan_size, shared_config(st),
+                         st->mode == MaterialMode::SharedPartialAgg ? &pcfg : nullptr);
 }
 
 Size shared_scan_size(MaterialState *st) {
-    if (st->mode != MaterialMode::SharedScan) return 0;
+    if (!splits_scan(st)) return 0;
     return pg_call([&] {
         return table_parallelscan_estimate(child_relation(st), st->css.ss.ps.state->es_snapshot);
     });
@@ -630,13 +753,13 @@ Size shared_scan_size(MaterialState *st) {
 
 // SharedScan: the child Seq Scan reads the blocks it claims from the shared scan descriptor.
 void use_parallel_scan(MaterialState *st, SharedMaterial *sh) {
-    auto *scan = reinterpret_cast<ScanState *>(st->child);
+    ScanState *scan = split_scan(st);
     auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) + sh->scan_offset);
     pg_call([&] {
         if (scan->ss_currentScanDesc != nullptr) table_endscan(scan->ss_currentScanDesc);
         scan->ss_currentScanDesc = table_beginscan_parallel(scan->ss_currentRelation, pscan);
     });
-    st->child_used = false;  // a fresh scan
+    if (st->mode == MaterialMode::SharedScan) st->child_used = false;  // a fresh scan
 }
 
 // This participant reads (and may produce) the shared log from now on.
@@ -650,6 +773,15 @@ void attach_shared(MaterialState *st, SharedMaterial *sh, int slot) {
                                                 spill_mode_setting());
     ls->hooks = std::make_unique<CvWaitHooks>(&sh->cv);
     ls->log = std::make_unique<core::TupleLog>(ls->region, ls->spill.get(), ls->hooks.get());
+    if (st->mode == MaterialMode::SharedPartialAgg && shared_partial_region(sh) != nullptr) {
+        ls->partial_spill = std::make_unique<TempSpillFile>(
+            TempSpillFile::Shared{}, sh->partial_spill_path, spill_mode_setting());
+        ls->partial_hooks = std::make_unique<CvWaitHooks>(&sh->cv);
+        ls->partial = std::make_unique<core::TupleLog>(shared_partial_region(sh),
+                                                       ls->partial_spill.get(),
+                                                       ls->partial_hooks.get());
+        attach_reader(st, ls->partial.get());
+    }
     st->shared = sh;
     st->slot = slot;
     st->role_decided = false;
@@ -674,6 +806,9 @@ void detach_callback(dsm_segment *, Datum arg) {
             if (c.io_mode[0] != '\0') memcpy(w.io_mode, c.io_mode, sizeof(w.io_mode));
         }
         st->shared_materializations += pg_atomic_read_u32(&sh->materializations);
+        st->partial_producers += pg_atomic_read_u32(&sh->partial_producers);
+        st->partial_rows += pg_atomic_read_u64(&sh->partial_rows);
+        if (sh->partial_spill_path[0] != '\0') unlink(sh->partial_spill_path);
         if (sh->share.fell_back) share_note_fallback(st->share);
         unlink(sh->spill_path);
     }
@@ -688,14 +823,16 @@ void detach_callback(dsm_segment *, Datum arg) {
 }
 
 Size estimate_dsm_impl(MaterialState *st, ParallelContext *pcxt) {
-    return shared_layout(pcxt->nworkers + 1, shared_scan_size(st), shared_config(st)).total;
+    return layout_for(st, pcxt->nworkers + 1, shared_scan_size(st)).total;
 }
 
 void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordinate) {
     SharedMaterial *sh = shared_at(coordinate);
     const core::LogConfig cfg = shared_config(st);
-    const SharedLayout l = shared_layout(pcxt->nworkers + 1, shared_scan_size(st), cfg);
-    init_shared_material(sh, l, cfg, pcxt->nworkers + 1);
+    const core::LogConfig pcfg = partial_config();
+    const bool partial = st->mode == MaterialMode::SharedPartialAgg;
+    const SharedLayout l = layout_for(st, pcxt->nworkers + 1, shared_scan_size(st));
+    init_shared_material(sh, l, cfg, pcxt->nworkers + 1, partial ? &pcfg : nullptr);
     if (st->nworker_slots < static_cast<uint32>(pcxt->nworkers)) {
         auto *grown = static_cast<ParticipantCounters *>(pg_call([&] {
             return MemoryContextAllocZero(st->query_cxt,
@@ -714,7 +851,10 @@ void initialize_dsm_impl(MaterialState *st, ParallelContext *pcxt, void *coordin
     if (st->spill_dir[0] == '\0')
         pg_call([&] { TempSpillFile::temp_dir(st->spill_dir, sizeof(st->spill_dir)); });
     TempSpillFile::create_shared(st->spill_dir, sh->spill_path, sizeof(sh->spill_path));
-    if (st->mode == MaterialMode::SharedScan) {
+    if (partial)
+        TempSpillFile::create_shared(st->spill_dir, sh->partial_spill_path,
+                                     sizeof(sh->partial_spill_path));
+    if (splits_scan(st)) {
         auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) +
                                                              sh->scan_offset);
         pg_call([&] {
@@ -735,11 +875,14 @@ void reinitialize_dsm_impl(MaterialState *st, void *coordinate) {
     release_log(st, true);
     core::TupleLog::reset(shared_log_region(sh));
     pg_atomic_write_u32(&sh->producer_claimed, 0);
-    if (st->mode == MaterialMode::SharedScan) {
+    if (shared_partial_region(sh) != nullptr) core::TupleLog::reset(shared_partial_region(sh));
+    if (splits_scan(st)) {
         auto pscan = reinterpret_cast<ParallelTableScanDesc>(reinterpret_cast<char *>(sh) +
                                                              sh->scan_offset);
         pg_call([&] { table_parallelscan_reinitialize(child_relation(st), pscan); });
-        st->child_used = true;  // the leader's scan is rescanned before it produces again
+        // the leader's scan is rescanned before it produces again (SharedPartialAgg: the
+        // Partial Agg restarts, see produce_partial)
+        if (st->mode == MaterialMode::SharedScan) st->child_used = true;
     }
     attach_shared(st, sh, 0);
     share_start_parallel(&st->share, &st->css, st->child, &sh->share);
@@ -747,7 +890,7 @@ void reinitialize_dsm_impl(MaterialState *st, void *coordinate) {
 
 void initialize_worker_impl(MaterialState *st, void *coordinate) {
     SharedMaterial *sh = shared_at(coordinate);
-    if (st->mode == MaterialMode::SharedScan) use_parallel_scan(st, sh);
+    if (splits_scan(st)) use_parallel_scan(st, sh);
     attach_shared(st, sh, ParallelWorkerNumber + 1);
 }
 
@@ -765,12 +908,12 @@ void shutdown_impl(MaterialState *st) {
         if (st->ls->spill->opened()) strlcpy(c.io_mode, st->ls->spill->mode_name(), sizeof(c.io_mode));
         st->counters_flushed = true;
     }
-    if (st->mode == MaterialMode::SharedScan) {
-        auto *scan = reinterpret_cast<ScanState *>(st->child);
+    if (splits_scan(st)) {
+        ScanState *scan = split_scan(st);
         if (scan->ss_currentScanDesc != nullptr) {
             pg_call([&] { table_endscan(scan->ss_currentScanDesc); });
             scan->ss_currentScanDesc = nullptr;
-            st->child_used = false;
+            if (st->mode == MaterialMode::SharedScan) st->child_used = false;
         }
     }
 }
@@ -823,6 +966,11 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         st->query_cxt = estate->es_query_cxt;
         if (!child_may_wait(st, cscan, eflags)) init_child(st, false);
         log_tuple_prepare(&st->form, st->query_cxt);
+        log_tuple_prepare(&st->partial_form, st->query_cxt);
+        // SharedPartialAgg: find the Partial Agg and its scan (else one producer, as Shared).
+        if (st->mode == MaterialMode::SharedPartialAgg &&
+            (st->child == nullptr || !find_partial_agg_parts(st->child, &st->parts)))
+            st->mode = MaterialMode::Shared;
         st->io_mode = "none";
         if (!st->passthrough && !st->direct) {
             TupleDesc desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
@@ -911,6 +1059,7 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     if (st->direct) mode = "streaming";
     if (st->mode == MaterialMode::Shared) mode = "shared, one producer";
     if (st->mode == MaterialMode::SharedScan) mode = "shared, every participant scans";
+    if (st->mode == MaterialMode::SharedPartialAgg) mode = "shared, every participant aggregates";
     if (st->site != ShareSite::Material)
         ExplainPropertyText("Shared Site", share_site_text(st->site), es);
     ExplainPropertyText("Mode", mode, es);
@@ -955,6 +1104,12 @@ void explain_scan(CustomScanState *node, List *, ExplainState *es) {
     ExplainPropertyInteger("Peak Memory", "kB", static_cast<int64>((peak + 1023) / 1024), es);
     ExplainPropertyInteger("Pages Spilled", nullptr, static_cast<int64>(spilled), es);
     ExplainPropertyText("Spill I/O", io, es);
+    if (st->mode == MaterialMode::SharedPartialAgg && st->nworker_slots > 0) {
+        // Participants that aggregated a share of the table, and the partial rows combined.
+        ExplainPropertyInteger("Partial Producers", nullptr,
+                               static_cast<int64>(st->partial_producers), es);
+        ExplainPropertyInteger("Partial Rows", nullptr, static_cast<int64>(st->partial_rows), es);
+    }
     if (st->producer_runs > 0) {
         ExplainPropertyInteger("Producer Workers Launched", nullptr,
                                static_cast<int64>(st->producers_launched), es);
@@ -999,6 +1154,9 @@ Node *create_state(CustomScan *) {
 
 CustomScanMethods material_scan_methods = {kMaterialName, create_state};
 
-void register_material_methods() { RegisterCustomScanMethods(&material_scan_methods); }
+void register_material_methods() {
+    RegisterCustomScanMethods(&material_scan_methods);
+    register_partial_reader_methods();
+}
 
 }  // namespace pm::pg

@@ -54,7 +54,10 @@ constexpr const char *kMaterialName = "ParallelMaterial";
 // the query's dynamic shared memory serves every participant. Shared: the child runs once, in
 // the first participant to arrive. SharedScan: the child is a plain Seq Scan that every
 // participant runs over one parallel table scan, each appending the blocks it claims.
-enum class MaterialMode : int { Serial = 0, Shared = 1, SharedScan = 2 };
+// SharedPartialAgg (issue 15): the child is an aggregate rebuilt as Finalize Agg over partial
+// aggregates (partial_agg.hpp): every participant aggregates the blocks it claims into a second
+// shared log of partial rows, then one participant combines them into the node's log.
+enum class MaterialMode : int { Serial = 0, Shared = 1, SharedScan = 2, SharedPartialAgg = 3 };
 // custom_private [2]: why a node runs Serial (EXPLAIN VERBOSE prints it).
 enum class SerialReason : int {
     None = 0,           // shared
@@ -82,6 +85,9 @@ void replace_materials(PlannedStmt *stmt);
 // same rows as child, column for column. nullptr when an output column cannot be resolved for
 // EXPLAIN. The caller gives it a plan_node_id.
 Plan *make_share_wrapper(Plan *child, ShareSite site);
+// expr (evaluated in plan) with every OUTER_VAR/INNER_VAR/INDEX_VAR reference replaced by the
+// expression it points at, so that EXPLAIN can deparse it from any node. *failed when unresolved.
+Node *flatten_plan_expr(Node *expr, Plan *plan, bool *failed);
 // Installs the planner hook.
 void install_material_planner();
 // Installs the join-path hook adding partial nested loops over a shared inner.

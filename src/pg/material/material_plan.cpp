@@ -6,6 +6,7 @@
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material/material_node.hpp"
+#include "pg/material/partial_agg.hpp"
 #include "pg/share/share_planner.hpp"
 #include "pg/share/share_sites.hpp"
 #include "pg/shmem.hpp"
@@ -33,7 +34,15 @@ struct Site {
 struct Pass {
     PlannedStmt *stmt;
     Bitmapset *parallel_subplans = nullptr;  // plan_ids (1-based) of SubPlans run in workers
+    int next_id = 0;  // a plan_node_id no node of the statement has (nodes the pass adds)
 };
+
+int max_node_id(Plan *plan) {
+    if (plan == nullptr) return 0;
+    int m = plan->plan_node_id;
+    for_each_child(plan, [&](Plan **child, bool) { m = Max(m, max_node_id(*child)); });
+    return m;
+}
 
 Plan *rewrite(Plan *plan, Site site, Pass *pass);
 
@@ -285,6 +294,8 @@ Plan *make_parallel_material(Material *mat, MaterialMode mode, SerialReason why)
 
 }  // namespace
 
+Node *flatten_plan_expr(Node *expr, Plan *plan, bool *failed) { return flatten(expr, plan, failed); }
+
 Plan *make_share_wrapper(Plan *child, ShareSite site) {
     bool failed = false;
     List *scan_tlist = NIL;
@@ -353,6 +364,21 @@ Plan *rewrite(Plan *plan, Site site, Pass *pass) {
         if (reason == nullptr) {
             SerialReason why;
             MaterialMode mode = choose_mode(mat, site, &why);
+            // Issue 15: an aggregate every participant helps produce (else one producer). Not
+            // with cross-session sharing on: a run shared across sessions has one producer, and
+            // the sharing pass does not fingerprint the split form (a hit beats the split).
+            if (mode == MaterialMode::Shared && settings.partial_aggregation &&
+                !share_settings.share_across_sessions && !site.ordered_inner) {
+                const char *refused = nullptr;
+                if (Plan *split = build_partial_agg(outerPlan(&mat->plan), &pass->next_id, &refused)) {
+                    mat->plan.lefttree = split;
+                    mode = MaterialMode::SharedPartialAgg;
+                } else if (refused != nullptr) {
+                    ereport(DEBUG1, (errmsg_internal(
+                                        "parallel_material: node %d keeps one producer: %s",
+                                        mat->plan.plan_node_id, refused)));
+                }
+            }
             if (Plan *replacement = make_parallel_material(mat, mode, why)) return replacement;
             reason = "an output column cannot be resolved for EXPLAIN";
         }
@@ -424,6 +450,10 @@ const char *serial_reason_text(SerialReason r) {
 
 void replace_materials(PlannedStmt *stmt) {
     Pass pass{stmt};
+    pass.next_id = max_node_id(stmt->planTree);
+    ListCell *lc;
+    foreach (lc, stmt->subplans) pass.next_id = Max(pass.next_id, max_node_id(static_cast<Plan *>(lfirst(lc))));
+    pass.next_id++;
     stmt->planTree = rewrite(stmt->planTree, Site{}, &pass);
     // SubPlans: a SubPlan referenced from the parallel part runs in every participant, and so
     // does every SubPlan it references. Lower plan_ids may be referenced by higher ones and the

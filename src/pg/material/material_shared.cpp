@@ -13,7 +13,8 @@ extern "C" {
 
 namespace pm::pg {
 
-SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg) {
+SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg,
+                           const core::LogConfig *partial) {
     SharedLayout l;
     Size off = TYPEALIGN(64, offsetof(SharedMaterial, slots) + sizeof(ParticipantCounters) * nslots);
     if (scan_size > 0) {
@@ -22,20 +23,29 @@ SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cf
     }
     l.log_offset = off;
     off += core::TupleLog::region_size(cfg);
+    if (partial != nullptr) {
+        off = TYPEALIGN(64, off);
+        l.partial_offset = off;
+        off += core::TupleLog::region_size(*partial);
+    }
     l.total = off + 64;  // shm_toc chunks are only MAXALIGNed: room to align the struct itself
     return l;
 }
 
 void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
-                          int nslots) {
+                          int nslots, const core::LogConfig *partial) {
     memset(static_cast<void *>(sh), 0, l.log_offset);
     pg_atomic_init_u32(&sh->producer_claimed, 0);
     pg_atomic_init_u32(&sh->materializations, 0);
+    pg_atomic_init_u32(&sh->partial_producers, 0);
+    pg_atomic_init_u64(&sh->partial_rows, 0);
     ConditionVariableInit(&sh->cv);
     sh->nslots = static_cast<uint32>(nslots);
     sh->scan_offset = l.scan_offset;
     sh->log_offset = l.log_offset;
+    sh->partial_offset = l.partial_offset;
     core::TupleLog::create(shared_log_region(sh), cfg);
+    if (partial != nullptr) core::TupleLog::create(shared_partial_region(sh), *partial);
 }
 
 void CvWaitHooks::check_interrupts() {

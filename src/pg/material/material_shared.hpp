@@ -33,6 +33,11 @@ struct SharedMaterial {
     Size scan_offset;     // ParallelTableScanDesc (SharedScan), bytes from this struct; 0: none
     Size log_offset;      // the tuple log's region, 64-byte aligned, bytes from this struct
     char spill_path[MAXPGPATH];
+    // SharedPartialAgg (issue 15): the log of partial rows every participant appends to
+    Size partial_offset;  // its region, bytes from this struct; 0: none
+    pg_atomic_uint32 partial_producers;  // participants that aggregated a share (all runs)
+    pg_atomic_uint64 partial_rows;       // partial rows they appended (all runs)
+    char partial_spill_path[MAXPGPATH];
     ShareHandoff share;   // issue 6: the leader's cross-session decision for this run
     ParticipantCounters slots[FLEXIBLE_ARRAY_MEMBER];
 };
@@ -40,6 +45,7 @@ struct SharedMaterial {
 struct SharedLayout {
     Size scan_offset = 0;
     Size log_offset = 0;
+    Size partial_offset = 0;
     Size total = 0;
 };
 
@@ -48,12 +54,14 @@ struct SharedLayout {
 // paid even by a small result. Beyond it the log spills as it does serially.
 constexpr long kSharedRingCap = 16L * 1024 * 1024;
 
-SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg);
+// partial: the config of a second log (SharedPartialAgg's partial rows), or null.
+SharedLayout shared_layout(int nslots, Size scan_size, const core::LogConfig &cfg,
+                           const core::LogConfig *partial = nullptr);
 
 // Initializes the header, counters and tuple log of a SharedMaterial laid out by l (the scan
 // descriptor, if any, is the caller's). nslots: participants, leader included.
 void init_shared_material(SharedMaterial *sh, const SharedLayout &l, const core::LogConfig &cfg,
-                          int nslots);
+                          int nslots, const core::LogConfig *partial = nullptr);
 
 // The SharedMaterial of a DSM chunk: chunks are only MAXALIGNed, the log needs 64 bytes (the
 // same offset in every process, whatever the mapping address).
@@ -63,6 +71,10 @@ inline SharedMaterial *shared_at(void *chunk) {
 
 inline char *shared_log_region(SharedMaterial *sh) {
     return reinterpret_cast<char *>(sh) + sh->log_offset;
+}
+
+inline char *shared_partial_region(SharedMaterial *sh) {
+    return sh->partial_offset == 0 ? nullptr : reinterpret_cast<char *>(sh) + sh->partial_offset;
 }
 
 // Waits on the node's ConditionVariable; every call may raise (cancel, worker error), which
