@@ -12,7 +12,7 @@ Prints every measurement, then per figure the median B/A ratio over rounds with 
 Usage (root, from the checkout; each root must hold an installed build, `make install
 DESTDIR=<root>` as benchmarks/run --no-install expects):
   benchmarks/arrangement_ab.py --a /work/pgroot/oldmain --b /work/pgroot/arr-perf \
-      [--rounds 4] [--secs 10] [--only q3,insert,stock] [--sf 0.05]
+      [--rounds 4] [--secs 10] [--only q3,insert,stock,stockw0] [--sf 0.05] [--waits] [--keep]
 """
 import argparse
 import os
@@ -175,7 +175,7 @@ def main():
     try:
         vals = {}
         for c in clusters:
-            if want & {"q3", "stock"}:
+            if want & {"q3", "stock", "stockw0"}:
                 vals = load(c, "q3", args.sf, args.seed)
                 for s in Q3_ARR:
                     psql(c, s, db="q3")
@@ -188,6 +188,8 @@ def main():
             measures += [("q3_c1", "q3", "q3.sql", 1, ON), ("q3_c4", "q3", "q3.sql", 4, ON)]
         if "stock" in want:
             measures += [("stock_q3_c1", "q3", "q3.sql", 1, OFF), ("stock_q3_c4", "q3", "q3.sql", 4, OFF)]
+        if "stockw0" in want:  # stock without parallel workers: as many processes as the extension's
+            measures += [("stockw0_q3_c4", "q3", "q3.sql", 4, OFF + " -c max_parallel_workers_per_gather=0")]
         if "insert" in want:
             measures += [("insert_arr", "ins", "insert_order.sql", 1, "-c parallel_material.enable=on")]
         results = {}  # (figure, label) -> list per round
@@ -208,6 +210,8 @@ def main():
                         tot = sum(res["waits"].values())
                         print("      waits: " + ", ".join(f"{k} {100 * v / tot:.0f}%" for k, v in
                                                          sorted(res["waits"].items(), key=lambda kv: -kv[1])[:6]))
+        if args.rounds == 0:
+            return
         print("\nB/A per figure: median (min..max) over rounds")
         for name, *_ in measures:
             a, b = results[(name, "a")], results[(name, "b")]
@@ -232,6 +236,16 @@ def main():
                           f"{statistics.median(x['machine_cores'] for x in e):.2f}, stock "
                           f"{statistics.median(y['cluster_cores'] for y in s):.2f} of "
                           f"{statistics.median(y['machine_cores'] for y in s):.2f}")
+        if "stockw0" in want and "q3" in want:
+            print("\nextension / stock without parallel workers, 4 clients, same cluster and round")
+            for lab in ("a", "b"):
+                e, s = results[("q3_c4", lab)], results[("stockw0_q3_c4", lab)]
+                q = [x["tps"] / y["tps"] for x, y in zip(e, s)]
+                u = [x["cpu_ms"] / y["cpu_ms"] for x, y in zip(e, s)]
+                k = [x["cluster_cores"] / y["cluster_cores"] for x, y in zip(e, s)]
+                print(f"{lab} c4: qps x{statistics.median(q):.2f} ({min(q):.2f}..{max(q):.2f}), cpu/query "
+                      f"{statistics.median(u):.3f} ({min(u):.3f}..{max(u):.3f}), cluster cores ext/stock "
+                      f"{statistics.median(k):.2f} ({min(k):.2f}..{max(k):.2f})")
     finally:
         for c in clusters:
             if args.keep:
