@@ -17,6 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(ls -d "$ROOT"/usr/lib/postgresql/*/bin | head -1)
 W=$(mktemp -d /tmp/arrangement_callgrind.XXXXXX)
 chown postgres "$W"
+trap 'rm -rf "$W"' EXIT
 q3=$(grep -v '^--' "$HERE/scripts/q3.sql" | tr '\n' ' ')
 gen_insert() {
     echo "SELECT parallel_material.drop_arrangement('orders'::regclass, '{o_custkey}');"; echo
@@ -53,4 +54,3 @@ if [ "$WHAT" != insert ]; then
     a=$(ir q3 "$W/q1.sql"); b=$(ir q3 "$W/q2.sql")
     echo "instructions per Q3 through arrangements: $(( (b - a) / 10 ))"
 fi
-rm -rf "$W"
