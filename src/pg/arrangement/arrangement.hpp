@@ -144,7 +144,10 @@ void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls
 // kMaxStoredKey bytes becomes kHashedKeyMarker and its SHA-256. Both encoders call it last.
 constexpr int kMaxStoredKey = 64;
 constexpr unsigned char kHashedKeyMarker = 0xff;
-void bound_key(StringInfo key, int start);
+void bound_long_key(StringInfo key, int start);  // the digest, for a key longer than that
+inline void bound_key(StringInfo key, int start) {
+    if (key->len - start > kMaxStoredKey) bound_long_key(key, start);
+}
 uint64_t hash_key(const StringInfo key);
 uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
@@ -157,7 +160,22 @@ text *row_text(const Shape *s, const char *tuple, uint32_t len);
 bool version_visible(const core::VersionView &v, Snapshot snap);
 // The same without anything that can raise an error (no clog or subtrans reads): 1 visible,
 // 0 not, -1 unknown (then call version_visible through pg_call).
+struct VisMemo;
+int version_visible_fast_memo(const core::VersionView &v, Snapshot snap, VisMemo *m);
 int version_visible_fast(const core::VersionView &v, Snapshot snap);
+// version_visible_fast with a memo of the last answer for a version never deleted whose inserter
+// is not this transaction: under one snapshot that answer depends on the xmin alone (whether an
+// xid is in the snapshot is fixed, a finished xid's outcome never changes), and versions built or
+// loaded together share their xmin. A memo belongs to one scan under one snapshot (zeroed: empty).
+struct VisMemo {
+    TransactionId xmin;  // InvalidTransactionId: nothing remembered
+    bool visible;
+};
+inline int version_visible_memo(const core::VersionView &v, Snapshot snap, VisMemo *m) {
+    if (v.xmin == m->xmin && v.xmax == InvalidTransactionId && m->xmin != InvalidTransactionId)
+        return m->visible ? 1 : 0;
+    return version_visible_fast_memo(v, snap, m);
+}
 // The heap's current version of its TID: never deleted, or deleted by an aborted transaction.
 bool version_current(const core::VersionView &v);
 // Dead to every snapshot: aborted inserter, or deleter committed before oldest_xmin.

@@ -108,6 +108,7 @@ struct JoinState {
     int next;  // next index into order
     core::ArrangementIndex::Reader *reader;  // one reader slot for the whole scan (C++ heap)
     uint64_t probes, found, emitted;
+    VisMemo vis;  // visibility answers under es_snapshot, for this scan (arrangement_mvcc.cpp)
     SharedJoin *shared;     // parallel-aware plans only
     // Why this execution does not read the arrangement (nullptr: it does). Then the fallback:
     // the hash table below, built from a heap scan on the first batch (fb_built).
@@ -140,10 +141,8 @@ void unpin_state(JoinState *js) {
     }
 }
 
-// Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
-// from the probe: plain C++, throws std::bad_alloc).
-void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len) {
-    size_t len = MAXALIGN(tuple_len);
+// Makes room for one more match of tuple_len bytes (plain C++, throws std::bad_alloc).
+__attribute__((noinline)) void grow_matches(JoinState *js, size_t len) {
     if (js->buf_used + len > js->buf_cap) {
         size_t cap = js->buf_cap == 0 ? 65536 : js->buf_cap;
         while (cap < js->buf_used + len) cap *= 2;
@@ -165,6 +164,14 @@ void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len) {
         js->order = static_cast<int *>(p);
         js->offs_cap = cap;
     }
+}
+
+// Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
+// from the probe: plain C++, throws std::bad_alloc). Once per match: the growth is out of line.
+inline void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len) {
+    size_t len = MAXALIGN(tuple_len);
+    if (unlikely(js->buf_used + len > js->buf_cap || js->nmatches == js->offs_cap))
+        grow_matches(js, len);
     memcpy(js->buf + js->buf_used, tuple, tuple_len);
     js->match_row[js->nmatches] = row;
     js->offs[js->nmatches++] = js->buf_used;
@@ -432,7 +439,7 @@ TupleTableSlot *exec_join(JoinState *js) {
             js->found += index.probe_batch(
                 *js->reader, keys, static_cast<uint32_t>(nprobes),
                 [&](const core::VersionView &v) {
-                    int fast = version_visible_fast(v, snap);
+                    int fast = version_visible_memo(v, snap, &js->vis);
                     return fast >= 0 ? fast == 1
                                      : pg_call([&] { return version_visible(v, snap); });
                 },

@@ -15,9 +15,8 @@ extern "C" {
 
 namespace pm::pg::arr {
 
-void bound_key(StringInfo key, int start) {
+void bound_long_key(StringInfo key, int start) {
     int len = key->len - start;
-    if (len <= kMaxStoredKey) return;
     uint8 digest[PG_SHA256_DIGEST_LENGTH];
     pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
     if (pg_cryptohash_init(ctx) < 0 ||

@@ -89,6 +89,16 @@ int version_visible_fast(const core::VersionView &v, Snapshot snap) {
     return c == 1 ? 0 : 1;
 }
 
+int version_visible_fast_memo(const core::VersionView &v, Snapshot snap, VisMemo *m) {
+    int r = version_visible_fast(v, snap);
+    // Remembered only when the answer cannot depend on the command id (another transaction's
+    // insert) or on a deleter (none): see VisMemo.
+    if (r >= 0 && !TransactionIdIsValid(v.xmax) && TransactionIdIsValid(v.xmin) &&
+        !TransactionIdIsCurrentTransactionId(v.xmin))
+        *m = VisMemo{v.xmin, r == 1};
+    return r;
+}
+
 bool version_visible(const core::VersionView &v, Snapshot snap) {
     TransactionId xmin = v.xmin;
     TransactionId xmax = v.xmax;

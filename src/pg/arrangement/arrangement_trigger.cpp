@@ -17,6 +17,8 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "storage/bufmgr.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 }
 
@@ -146,6 +148,63 @@ void check_table(const TriggerData *td, int64 defid, const EntryInfo &e) {
     g_verified = Verified{t->tgoid, relid, defid};
 }
 
+// The shapes of the arrangements maintained lately (a projected tuple descriptor, built and
+// blessed): made once per definition instead of once per row. Any invalidation of the table's
+// relcache entry (ALTER TABLE, a changed column type, a rewrite) marks its shapes stale; a stale
+// one is freed the next time a shape is looked up, never while a row is being maintained. A
+// definition's columns never change (its defid is never reused), so (defid, relid) names one
+// shape for as long as the relation's descriptor is unchanged.
+struct CachedShape {
+    int64 defid;
+    Oid relid;
+    bool stale;
+    Shape *shape;  // in CacheMemoryContext; nullptr: free
+};
+constexpr int kShapes = 8;
+CachedShape g_shapes[kShapes];
+int g_next_shape = 0;
+bool g_shape_callback = false;
+
+void forget_shapes(Datum, Oid relid) {
+    for (CachedShape &c : g_shapes)
+        if (c.shape != nullptr && (!OidIsValid(relid) || c.relid == relid)) c.stale = true;
+}
+
+void free_shape(CachedShape &c) {
+    if (c.shape == nullptr) return;
+    FreeTupleDesc(c.shape->projdesc);
+    pfree(c.shape);
+    c.shape = nullptr;
+}
+
+const Shape *shape_for(Relation rel, const Def &def) {
+    Oid relid = RelationGetRelid(rel);
+    for (CachedShape &c : g_shapes)
+        if (c.shape != nullptr && !c.stale && c.defid == def.defid && c.relid == relid) {
+            c.shape->reldesc = RelationGetDescr(rel);  // the relcache may have rebuilt it equal
+            return c.shape;
+        }
+    if (!g_shape_callback) {
+        CacheRegisterRelcacheCallback(forget_shapes, static_cast<Datum>(0));
+        g_shape_callback = true;
+    }
+    CachedShape *slot = nullptr;
+    for (CachedShape &c : g_shapes) {
+        if (c.shape != nullptr && c.stale) free_shape(c);
+        if (slot == nullptr && c.shape == nullptr) slot = &c;
+    }
+    if (slot == nullptr) {
+        slot = &g_shapes[g_next_shape];
+        g_next_shape = (g_next_shape + 1) % kShapes;
+        free_shape(*slot);
+    }
+    MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+    Shape *s = make_shape(rel, def);
+    MemoryContextSwitchTo(old);
+    *slot = CachedShape{def.defid, relid, false, s};
+    return s;
+}
+
 void maintain(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         pg_call([] {
@@ -186,7 +245,7 @@ void maintain(FunctionCallInfo fcinfo) {
             return;
         }
     }
-    const Shape *s = pg_call([&] { return make_shape(rel, e.def); });
+    const Shape *s = pg_call([&] { return shape_for(rel, e.def); });
     // Built by this very transaction: the build's scan may already hold this row.
     bool built_here = TransactionIdIsValid(e.build_xid) &&
                       pg_call([&] { return TransactionIdIsCurrentTransactionId(e.build_xid); });
