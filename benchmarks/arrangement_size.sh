@@ -16,12 +16,14 @@ DB=${BENCH_DB:-bench}
 q() { "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SET client_min_messages = warning" -c "$1"; }
 # Seconds taken by a statement, measured in the server (no connection cost).
 timed() {
+    {
     "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 SET client_min_messages = warning;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 $1;
 SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3);
 SQL
+    } | tail -1  # the statement's own output (a void result's empty line) comes first
 }
 min() { printf '%s\n' "$@" | sort -g | head -1; }
 

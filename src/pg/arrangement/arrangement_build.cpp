@@ -105,6 +105,15 @@ bool build_next(BuildState *st) {
                 st->xmax = x;  // a committed deleter (an in-progress one cannot hold our lock)
             }
         }
+        // A tuple every snapshot sees as inserted and not deleted (what VACUUM would call
+        // all-visible: committed before the oldest snapshot's xmin, live) is stored as frozen:
+        // the heap's own rules give it the same visibility, and core keeps it without xmin and
+        // cmin (the compact form, docs/arrangements.md "Layout").
+        if (r == HEAPTUPLE_LIVE && st->xmax == InvalidTransactionId &&
+            TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, st->oldest_xmin)) {
+            st->xmin = FrozenTransactionId;
+            st->cmin = 0;
+        }
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         st->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
                             ItemPointerGetOffsetNumber(&tup->t_self)};
@@ -121,7 +130,10 @@ bool build_next(BuildState *st) {
 // frames convert PostgreSQL errors, and these vectors are freed on every path).
 class Stager {
   public:
-    Stager(core::ArrangementIndex &index, size_t limit) : index_(index), limit_(limit) {}
+    Stager(core::ArrangementIndex &index, size_t limit) : index_(index), limit_(limit) {
+        // No regrowth (and copy) of the arena while it fills, up to 256 MB reserved.
+        arena_.reserve(std::min(limit_, size_t{256} << 20) + 8192);
+    }
     void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
              uint32_t tuple_len, core::Tid tid, TransactionId xmin, CommandId cmin,
              TransactionId xmax, CommandId cmax) {
@@ -133,15 +145,16 @@ class Stager {
         arena_.insert(arena_.end(), tp, tp + tuple_len);
     }
     void flush() {
-        // Ties keep heap order (the arena offset grows with it).
-        std::sort(staged_.begin(), staged_.end(), [](const Staged &a, const Staged &b) {
-            return a.order != b.order ? a.order < b.order : a.off < b.off;
-        });
+        // Sorts (bucket order, position) pairs rather than the versions: ties keep heap order.
+        std::vector<std::pair<uint64_t, size_t>> ord(staged_.size());
+        for (size_t i = 0; i < staged_.size(); ++i) ord[i] = {staged_[i].order, i};
+        std::sort(ord.begin(), ord.end());
         // One bulk insert: the blocks are handed out in address order, so the layout follows
         // the buckets even when they come from the free lists of a dropped index.
         std::vector<core::BulkVersion> bulk;
         bulk.reserve(staged_.size());
-        for (const Staged &s : staged_) {
+        for (const auto &o : ord) {
+            const Staged &s = staged_[o.second];
             const char *p = arena_.data() + s.off;
             bulk.push_back(core::BulkVersion{s.hash, p, s.key_len, p + s.key_len, s.tuple_len,
                                              s.tid, s.xmin, s.cmin, s.xmax,
@@ -216,6 +229,7 @@ int build_reported(Relation rel, const Def &def) {
         opt.expected_rows = expected_rows(rel);
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
         opt.account = entry_account(slot);  // the table owner's memory quota
+        opt.frozen_xmin = FrozenTransactionId;  // frozen versions are stored compact
         core::ArrangementIndex index = create_index(opt);
         offset = index.index_offset();
         try {
