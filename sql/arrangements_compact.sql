@@ -35,3 +35,16 @@ SELECT count(*), sum(c.v) FROM generate_series(1, 2000) g JOIN cmp c ON c.id = g
 RESET parallel_material.enable_arrangement_join;
 SELECT count(*), sum(v) FROM cmp;
 DROP TABLE cmp;
+-- An arrangement of every column copies each heap tuple's bytes, except for rows that lack a
+-- column added later (its default is filled in) or hold an external TOAST value (fetched).
+CREATE TABLE wr (id int, t text);
+ALTER TABLE wr ALTER t SET STORAGE EXTERNAL;
+INSERT INTO wr SELECT g, repeat(md5(g::text), g % 3 * 100) FROM generate_series(1, 30) g;
+ALTER TABLE wr ADD COLUMN d int DEFAULT 7;
+INSERT INTO wr VALUES (100, 'new', 8), (101, repeat('x', 5000), NULL);
+SELECT parallel_material.create_arrangement('wr', '{id}');
+SELECT count(*) FROM parallel_material.arrangement_check('wr');
+SELECT w.id, length(w.t), w.d, md5(p.row_text) = md5(w::text) AS same
+  FROM wr w, parallel_material.arrangement_probe('wr', ARRAY[w.id::text]) p
+ WHERE w.id IN (1, 2, 3, 100, 101) ORDER BY w.id;
+DROP TABLE wr;

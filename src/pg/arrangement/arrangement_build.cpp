@@ -37,6 +37,7 @@ struct BuildState {
     TransactionId oldest_xmin;
     Datum *values;
     bool *isnull;
+    bool whole_row;  // the arrangement holds every column of the relation, in order
     StringInfoData key;
     // the current version
     MinimalTuple tuple;
@@ -55,6 +56,9 @@ void build_begin(BuildState *st) {
     st->values = static_cast<Datum *>(palloc(sizeof(Datum) * st->shape->reldesc->natts));
     st->isnull = static_cast<bool *>(palloc(sizeof(bool) * st->shape->reldesc->natts));
     initStringInfo(&st->key);
+    const Def &d = st->shape->def;
+    st->whole_row = d.ncols == st->shape->reldesc->natts;
+    for (int i = 0; st->whole_row && i < d.ncols; ++i) st->whole_row = d.cols[i] == i + 1;
     double reltuples = st->rel->rd_rel->reltuples;
     progress_scan_start(st->shape->def.defid,
                         reinterpret_cast<HeapScanDesc>(st->scan)->rs_nblocks,
@@ -117,11 +121,27 @@ bool build_next(BuildState *st) {
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         st->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
                             ItemPointerGetOffsetNumber(&tup->t_self)};
-        heap_deform_tuple(tup, st->shape->reldesc, st->values, st->isnull);
+        TupleDesc rd = st->shape->reldesc;
         resetStringInfo(&st->key);
-        encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+        if (st->whole_row && !HeapTupleHasExternal(tup) &&
+            HeapTupleHeaderGetNatts(tup->t_data) == rd->natts) {
+            // Every column, none missing nor external: the projection is the heap tuple's own
+            // bytes (the layout heap_form_minimal_tuple would give), so only the key columns
+            // are read, and the hint bits are dropped from the copy.
+            for (int k = 0; k < st->shape->def.nkeys; ++k) {
+                int a = st->shape->def.keys[k] - 1;
+                st->values[a] = heap_getattr(tup, a + 1, rd, &st->isnull[a]);
+            }
+            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            st->tuple = minimal_tuple_from_heap_tuple(tup);
+            st->tuple->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);
+            st->tuple->t_infomask2 &= HEAP_NATTS_MASK;
+        } else {
+            heap_deform_tuple(tup, rd, st->values, st->isnull);
+            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            st->tuple = project(st->shape, st->values, st->isnull);
+        }
         st->hash = hash_key(&st->key);
-        st->tuple = project(st->shape, st->values, st->isnull);
         return true;
     }
 }
