@@ -157,7 +157,9 @@ class Stager {
     void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
              uint32_t tuple_len, core::Tid tid, TransactionId xmin, CommandId cmin,
              TransactionId xmax, CommandId cmax) {
-        if (!staged_.empty() && arena_.size() + key_len + tuple_len > limit_) flush();
+        if (!staged_.empty() &&
+            (arena_.size() + key_len + tuple_len > limit_ || staged_.size() >= UINT32_MAX))
+            flush();
         staged_.push_back(Staged{core::ArrangementIndex::bucket_order(hash), hash, arena_.size(),
                                  key_len, tuple_len, tid, xmin, cmin, xmax, cmax});
         arena_.insert(arena_.end(), key, key + key_len);
@@ -165,14 +167,29 @@ class Stager {
         arena_.insert(arena_.end(), tp, tp + tuple_len);
     }
     void flush() {
-        // Sorts (bucket order, position) pairs rather than the versions: ties keep heap order.
-        std::vector<std::pair<uint64_t, size_t>> ord(staged_.size());
-        for (size_t i = 0; i < staged_.size(); ++i) ord[i] = {staged_[i].order, i};
-        std::sort(ord.begin(), ord.end());
+        // The versions in bucket order, ties in heap order: a stable radix sort of (bucket,
+        // position) pairs, 12 bits of the bucket per pass (the bucket is the top log2(nbuckets)
+        // bits of bucket_order()).
+        const size_t n = staged_.size();
+        const int bits = __builtin_ctzll(index_.nbuckets());
+        std::vector<std::pair<uint32_t, uint32_t>> ord(n), tmp(n);
+        for (size_t i = 0; i < n; ++i)
+            ord[i] = {bits == 0 ? 0u : static_cast<uint32_t>(staged_[i].order >> (64 - bits)),
+                      static_cast<uint32_t>(i)};
+        std::vector<size_t> count;
+        for (int shift = 0; shift < bits; shift += 12) {
+            const int w = std::min(12, bits - shift);
+            const uint32_t mask = (1u << w) - 1;
+            count.assign(size_t{mask} + 2, 0);
+            for (const auto &o : ord) ++count[((o.first >> shift) & mask) + 1];
+            for (size_t d = 1; d < count.size(); ++d) count[d] += count[d - 1];
+            for (const auto &o : ord) tmp[count[(o.first >> shift) & mask]++] = o;
+            ord.swap(tmp);
+        }
         // One bulk insert: the blocks are handed out in address order, so the layout follows
         // the buckets even when they come from the free lists of a dropped index.
         std::vector<core::BulkVersion> bulk;
-        bulk.reserve(staged_.size());
+        bulk.reserve(n);
         for (const auto &o : ord) {
             const Staged &s = staged_[o.second];
             const char *p = arena_.data() + s.off;
