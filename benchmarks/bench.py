@@ -688,6 +688,11 @@ class Runner:
             out, rc = f"timed out after {e.timeout}s", 124
         self.add(sc["name"], "-", "-", "-", "exit_code", rc)
         self.add(sc["name"], "-", "-", "-", "wall_s", time.time() - t)
+        # Figures the command reports as "METRIC <variant> <metric> <number>" lines.
+        for line in out.splitlines():
+            m = re.match(r"^METRIC (\S+) (\S+) (-?[0-9.]+(?:e-?[0-9]+)?)$", line.strip())
+            if m:
+                self.add(sc["name"], m.group(1), "-", "-", m.group(2), float(m.group(3)))
         self.externals[sc["name"]] = (" ".join(cmd), rc, out)
 
     def aggregate(self, sc, raw):

@@ -28,12 +28,12 @@ constexpr uint64_t kIndexMagic = 0x706d5f6172726e31ULL;  // "pm_arrn1"
 constexpr uint64_t kNoEpoch = 0;
 constexpr uint64_t kMixer = 0x9E3779B97F4A7C15ULL;
 
-inline uint64_t round8(uint64_t v) {
-    return (v + 7) & ~uint64_t{7};
-}
 inline uint64_t pack_xmax(uint32_t xmax, uint32_t cmax) {
     return uint64_t{xmax} | (uint64_t{cmax} << 32);
 }
+constexpr uint16_t kFormCompact = 0;  // xmin is the index's frozen_xmin, cmin 0: not stored
+constexpr uint16_t kFormFull = 1;     // xmin and cmin follow the common header
+constexpr uint32_t kMaxKeyLen = 0xffff;
 
 }  // namespace
 
@@ -47,7 +47,7 @@ struct ArrangementIndex::Header {
     std::atomic<uint32_t> valid;
     std::atomic<uint32_t> reclaim_lock;
     std::atomic<uint64_t> epoch;  // starts at 1; 0 in a slot means "not reading"
-    uint64_t retired_head;        // under reclaim_lock: unlinked nodes via Node::retire_next
+    uint64_t retired_head;        // under reclaim_lock: RetireRecords of unlinked versions
     std::atomic<uint64_t> versions;
     std::atomic<uint64_t> delete_marked;
     std::atomic<uint64_t> inserts;
@@ -56,30 +56,50 @@ struct ArrangementIndex::Header {
     std::atomic<uint64_t> reclaimed;
     std::atomic<uint64_t> retired_pending;
     std::atomic<uint64_t> version_bytes;
-    uint32_t account;  // Options::account: every block is allocated and freed for it
+    uint32_t account;      // Options::account: every block is allocated and freed for it
+    uint32_t frozen_xmin;  // Options::frozen_xmin (0: every version is stored in full)
 };
 
-// One version. Immutable after publication except next (reclaim relinks) and xmax_cmax.
+// One version. Immutable after publication except next (reclaim relinks) and xmax_cmax. Two
+// forms share this 40-byte header: a compact version (xmin is the index's frozen_xmin, cmin 0,
+// neither stored) and a full one, followed by its xmin and cmin (8 bytes). Then the tuple bytes
+// (8-byte aligned), then the key bytes right after them (no padding: keys are compared bytewise).
 struct ArrangementIndex::Node {
     std::atomic<uint64_t> next;       // offset of the next (older) version in the chain, 0 = end
     std::atomic<uint64_t> xmax_cmax;  // xmax in the low 32 bits, cmax in the high 32 bits
     uint64_t hash;
-    uint32_t xmin;
-    uint32_t cmin;
     uint32_t tid_block;
     uint16_t tid_offset;
     uint16_t flags;
-    uint32_t key_len;
     uint32_t tuple_len;
-    uint64_t retire_next;   // reclaimer only, after unlink
-    uint64_t retire_epoch;  // reclaimer only: free once every reader slot is idle or >= this
-    // followed by key bytes (padded to 8), then tuple bytes
+    uint16_t key_len;
+    uint16_t form;  // kFormCompact or kFormFull
 
-    const char *key() const { return reinterpret_cast<const char *>(this + 1); }
-    const char *tuple() const { return key() + round8(key_len); }
-    size_t size() const { return sizeof(Node) + round8(key_len) + tuple_len; }
+    static size_t header_size(bool full) { return sizeof(Node) + (full ? 8 : 0); }
+    static size_t size_of(bool full, uint32_t key_len, uint32_t tuple_len) {
+        return header_size(full) + tuple_len + key_len;
+    }
+    bool full() const { return form == kFormFull; }
+    const uint32_t *mvcc() const { return reinterpret_cast<const uint32_t *>(this + 1); }
+    uint32_t *mvcc() { return reinterpret_cast<uint32_t *>(this + 1); }
+    const char *tuple() const { return reinterpret_cast<const char *>(this) + header_size(full()); }
+    const char *key() const { return tuple() + tuple_len; }
+    size_t size() const { return size_of(full(), key_len, tuple_len); }
 };
-static_assert(sizeof(ArrangementIndex::Node) == 64, "node header layout");
+static_assert(sizeof(ArrangementIndex::Node) == 40, "node header layout");
+
+// Versions unlinked by one reclaim pass, waiting for their grace period (kept outside the
+// versions, so that a version carries no reclaim-only fields): a block of 24 + 8 * count bytes.
+// At most kRetireChunk versions per record (4 KiB), so that no pass needs a large block.
+struct RetireRecord {
+    uint64_t next;     // next record (offset), 0 = end
+    uint64_t epoch;    // free once every reader slot is idle or >= this
+    uint32_t count;
+    uint32_t charged;  // allocated for the index's account (else uncharged: the account was full)
+    uint64_t offs[1];  // count offsets of unlinked versions
+    static size_t size_of(uint64_t count) { return 24 + 8 * count; }
+};
+constexpr size_t kRetireChunk = 509;
 
 // One reader slot, padded to a cache line.
 struct ArrangementIndex::Slot {
@@ -93,14 +113,19 @@ static_assert(sizeof(ArrangementIndex::Slot) == 64, "slot layout");
 namespace {
 
 // Builds a VersionView of a node; xmax/cmax come from one atomic load.
-inline VersionView view_of(const ArrangementIndex::Node *n) {
+inline VersionView view_of(const ArrangementIndex::Node *n, uint32_t frozen_xmin) {
     uint64_t xc = n->xmax_cmax.load(std::memory_order_acquire);
     VersionView v;
     v.hash = n->hash;
     v.tid.block = n->tid_block;
     v.tid.offset = n->tid_offset;
-    v.xmin = n->xmin;
-    v.cmin = n->cmin;
+    if (n->full()) {
+        v.xmin = n->mvcc()[0];
+        v.cmin = n->mvcc()[1];
+    } else {
+        v.xmin = frozen_xmin;
+        v.cmin = 0;
+    }
     v.xmax = static_cast<uint32_t>(xc);
     v.cmax = static_cast<uint32_t>(xc >> 32);
     v.flags = n->flags;
@@ -122,6 +147,18 @@ class StripeGuard {
   private:
     WriterLock &l_;
     uint32_t s_;
+};
+
+template <class F>
+class ScopeExit {
+  public:
+    explicit ScopeExit(F f) : f_(f) {}
+    ~ScopeExit() { f_(); }
+    ScopeExit(const ScopeExit &) = delete;
+    ScopeExit &operator=(const ScopeExit &) = delete;
+
+  private:
+    F f_;
 };
 
 class SpinGuard {
@@ -189,6 +226,7 @@ ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lo
     h->buckets_off = boff;
     h->slots_off = soff;
     h->account = acct;
+    h->frozen_xmin = opt.frozen_xmin;
     h->valid.store(1, std::memory_order_relaxed);
     h->reclaim_lock.store(0, std::memory_order_relaxed);
     h->epoch.store(1, std::memory_order_relaxed);
@@ -219,19 +257,53 @@ static inline uint64_t bucket_of(uint64_t hash, uint32_t log2) {
     return log2 == 0 ? 0 : (hash * kMixer) >> (64 - log2);
 }
 
-void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
-    if (n == 0)
-        return;
-    for (size_t i = 0; i < n; ++i)
-        if ((v[i].key_len != 0 && v[i].key == nullptr) ||
-            (v[i].tuple_len != 0 && v[i].tuple == nullptr))
-            throw Error(Error::Code::InvalidArgument,
-                        "arrangement insert without key or tuple bytes");
-    // Allocate everything first: an exhausted region changes nothing.
-    std::vector<uint64_t> offs(n);
-    std::vector<size_t> sizes(n);
+void ArrangementIndex::check_version(const void *key, uint32_t key_len, const void *tuple,
+                                     uint32_t tuple_len) {
+    if ((key_len != 0 && key == nullptr) || (tuple_len != 0 && tuple == nullptr))
+        throw Error(Error::Code::InvalidArgument, "arrangement insert without key or tuple bytes");
+    if (key_len > kMaxKeyLen)
+        throw Error(Error::Code::InvalidArgument, "arrangement key longer than 65535 bytes");
+}
+
+bool ArrangementIndex::stores_full(uint32_t xmin, uint32_t cmin) const {
+    return hdr_->frozen_xmin == 0 || xmin != hdr_->frozen_xmin || cmin != 0;
+}
+
+// Writes a version (next 0, xmax_cmax left to the caller) at off, compact when its xmin is the
+// frozen one, and returns it; it is not linked yet.
+ArrangementIndex::Node *ArrangementIndex::write_node(uint64_t off, uint64_t hash, const void *key,
+                                                     uint32_t key_len, const void *tuple,
+                                                     uint32_t tuple_len, Tid tid, uint32_t xmin,
+                                                     uint32_t cmin, uint16_t flags) {
+    const bool full = stores_full(xmin, cmin);
+    Node *n = new (base_ + off) Node;
+    n->next.store(0, std::memory_order_relaxed);
+    n->hash = hash;
+    n->tid_block = tid.block;
+    n->tid_offset = tid.offset;
+    n->flags = flags;
+    n->tuple_len = tuple_len;
+    n->key_len = static_cast<uint16_t>(key_len);
+    n->form = full ? kFormFull : kFormCompact;
+    if (full) {
+        n->mvcc()[0] = xmin;
+        n->mvcc()[1] = cmin;
+    }
+    char *tp = base_ + off + Node::header_size(full);
+    if (tuple_len != 0)
+        std::memcpy(tp, tuple, tuple_len);
+    if (key_len != 0)
+        std::memcpy(tp + tuple_len, key, key_len);
+    return n;
+}
+
+// insert_bulk's fallback: one block per version; then, within each size class (blocks of one
+// class are interchangeable), the blocks are handed out in ascending address order, following
+// the caller's order.
+void ArrangementIndex::allocate_each(const std::vector<size_t> &sizes,
+                                     std::vector<uint64_t> &offs) {
+    const size_t n = sizes.size();
     for (size_t i = 0; i < n; ++i) {
-        sizes[i] = sizeof(Node) + round8(v[i].key_len) + v[i].tuple_len;
         offs[i] = alloc_->allocate_for(hdr_->account, sizes[i]);
         if (offs[i] == 0) {
             for (size_t j = 0; j < i; ++j) alloc_->free_for(hdr_->account, offs[j], sizes[j]);
@@ -239,8 +311,6 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
                                                       std::to_string(sizes[i]) + " bytes)");
         }
     }
-    // Within each size class (blocks of one class are interchangeable), hand the blocks out in
-    // ascending address order, following the caller's order.
     std::vector<size_t> idx(n);
     for (size_t i = 0; i < n; ++i) idx[i] = i;
     std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
@@ -257,35 +327,60 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
         for (size_t k = lo; k < hi; ++k) offs[idx[k]] = blocks[k - lo];
         lo = hi;
     }
+}
+
+void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; ++i)
+        check_version(v[i].key, v[i].key_len, v[i].tuple, v[i].tuple_len);
+    // Allocate everything first: an exhausted region changes nothing. One block for the whole
+    // batch when the region has one that large (no allocator lock per version, and the versions
+    // lie exactly in the order given; each is freed on its own later: blocks carry no header),
+    // else one block per version.
+    std::vector<uint64_t> offs(n);
+    std::vector<size_t> sizes(n);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+        sizes[i] = Node::size_of(stores_full(v[i].xmin, v[i].cmin), v[i].key_len, v[i].tuple_len);
+        total += FixedRegionAllocator::rounded_size(sizes[i]);
+    }
+    if (uint64_t whole = n > 1 ? alloc_->allocate_for(hdr_->account, total) : 0; whole != 0) {
+        for (size_t i = 0; i < n; ++i) {
+            offs[i] = whole;
+            whole += FixedRegionAllocator::rounded_size(sizes[i]);
+        }
+    } else {
+        allocate_each(sizes, offs);
+    }
     uint64_t deleted = 0, bytes = 0;
+    // Consecutive versions of one stripe (a batch sorted by bucket_order() has each chain's
+    // versions in a row) are linked under one acquisition of its lock.
+    const uint32_t stripes = lock_->stripes();
+    uint32_t held = UINT32_MAX;
+    ScopeExit unlock_held([&] {
+        if (held != UINT32_MAX)
+            lock_->unlock(held);
+    });
     for (size_t i = 0; i < n; ++i) {
         const BulkVersion &b = v[i];
-        Node *nd = new (base_ + offs[i]) Node;
-        nd->next.store(0, std::memory_order_relaxed);
+        Node *nd = write_node(offs[i], b.hash, b.key, b.key_len, b.tuple, b.tuple_len, b.tid,
+                              b.xmin, b.cmin, b.flags);
         nd->xmax_cmax.store(b.xmax != 0 ? pack_xmax(b.xmax, b.cmax) : 0,
                             std::memory_order_relaxed);
-        nd->hash = b.hash;
-        nd->xmin = b.xmin;
-        nd->cmin = b.cmin;
-        nd->tid_block = b.tid.block;
-        nd->tid_offset = b.tid.offset;
-        nd->flags = b.flags;
-        nd->key_len = b.key_len;
-        nd->tuple_len = b.tuple_len;
-        nd->retire_next = 0;
-        nd->retire_epoch = 0;
-        char *kp = base_ + offs[i] + sizeof(Node);
-        if (b.key_len != 0)
-            std::memcpy(kp, b.key, b.key_len);
-        std::memset(kp + b.key_len, 0, round8(b.key_len) - b.key_len);
-        if (b.tuple_len != 0)
-            std::memcpy(kp + round8(b.key_len), b.tuple, b.tuple_len);
         if (b.xmax != 0)
             ++deleted;
         bytes += FixedRegionAllocator::rounded_size(sizes[i]);
         // Published like insert(): fully written, then a release store of the chain head.
         uint64_t bk = bucket_of(b.hash, hdr_->nbuckets_log2);
-        StripeGuard g(*lock_, static_cast<uint32_t>(bk % lock_->stripes()));
+        const uint32_t stripe = static_cast<uint32_t>(bk % stripes);
+        if (stripe != held) {
+            if (held != UINT32_MAX)
+                lock_->unlock(held);
+            held = UINT32_MAX;
+            lock_->lock(stripe);
+            held = stripe;
+        }
         nd->next.store(buckets_[bk].load(std::memory_order_relaxed), std::memory_order_relaxed);
         buckets_[bk].store(offs[i], std::memory_order_release);
     }
@@ -303,32 +398,14 @@ uint64_t ArrangementIndex::bucket_order(uint64_t hash) {
 void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                               uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin,
                               uint16_t flags) {
-    if ((key_len != 0 && key == nullptr) || (tuple_len != 0 && tuple == nullptr))
-        throw Error(Error::Code::InvalidArgument, "arrangement insert without key or tuple bytes");
-    size_t size = sizeof(Node) + round8(key_len) + tuple_len;
+    check_version(key, key_len, tuple, tuple_len);
+    size_t size = Node::size_of(stores_full(xmin, cmin), key_len, tuple_len);
     uint64_t off = alloc_->allocate_for(hdr_->account, size);
     if (off == 0)
         throw Error(Error::Code::OutOfMemory,
                     "arrangement memory budget exhausted (" + std::to_string(size) + " bytes)");
-    Node *n = new (base_ + off) Node;
-    n->next.store(0, std::memory_order_relaxed);
+    Node *n = write_node(off, hash, key, key_len, tuple, tuple_len, tid, xmin, cmin, flags);
     n->xmax_cmax.store(0, std::memory_order_relaxed);
-    n->hash = hash;
-    n->xmin = xmin;
-    n->cmin = cmin;
-    n->tid_block = tid.block;
-    n->tid_offset = tid.offset;
-    n->flags = flags;
-    n->key_len = key_len;
-    n->tuple_len = tuple_len;
-    n->retire_next = 0;
-    n->retire_epoch = 0;
-    char *kp = base_ + off + sizeof(Node);
-    if (key_len != 0)
-        std::memcpy(kp, key, key_len);
-    std::memset(kp + key_len, 0, round8(key_len) - key_len);
-    if (tuple_len != 0)
-        std::memcpy(kp + round8(key_len), tuple, tuple_len);
 
     uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
     {
@@ -349,7 +426,7 @@ bool ArrangementIndex::mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint3
     for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
         Node *n = node(off);
         if (n->hash == hash && n->tid_block == tid.block && n->tid_offset == tid.offset) {
-            VersionView v = view_of(n);
+            VersionView v = view_of(n, hdr_->frozen_xmin);
             if (current(v)) {
                 n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
                 if (v.xmax == 0)
@@ -373,7 +450,7 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
         StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
         for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
             Node *n = node(off);
-            VersionView v = view_of(n);
+            VersionView v = view_of(n, hdr_->frozen_xmin);
             if (current(v)) {
                 n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
                 if (v.xmax == 0)
@@ -389,9 +466,17 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
 }
 
 ReclaimResult ArrangementIndex::reclaim(DeadFn dead) {
+    return reclaim_impl(dead, nullptr);
+}
+
+ReclaimResult ArrangementIndex::reclaim(DeadFn dead, FreezeFn freeze) {
+    return reclaim_impl(dead, hdr_->frozen_xmin != 0 ? &freeze : nullptr);
+}
+
+ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze) {
     SpinGuard rg(hdr_->reclaim_lock);
     ReclaimResult res;
-    uint64_t unlinked_head = 0, unlinked_tail = 0;
+    std::vector<uint64_t> unlinked;
     const uint64_t nb = hdr_->nbuckets;
     const uint32_t stripes = lock_->stripes();
     for (uint64_t b = 0; b < nb; ++b) {
@@ -403,37 +488,92 @@ ReclaimResult ArrangementIndex::reclaim(DeadFn dead) {
         while (off != 0) {
             Node *n = node(off);
             uint64_t next = n->next.load(std::memory_order_acquire);
-            VersionView v = view_of(n);
+            VersionView v = view_of(n, hdr_->frozen_xmin);
             if (dead(v)) {
+                unlinked.reserve(unlinked.size() + 1);  // may throw before the unlink, not after
                 // n keeps its own next link: a reader standing on n can still move on.
                 link->store(next, std::memory_order_seq_cst);
-                n->retire_next = 0;
-                if (unlinked_tail == 0)
-                    unlinked_head = off;
-                else
-                    node(unlinked_tail)->retire_next = off;
-                unlinked_tail = off;
-                ++res.unlinked;
+                unlinked.push_back(off);
                 hdr_->versions.fetch_sub(1, std::memory_order_relaxed);
                 if (v.xmax != 0)
                     hdr_->delete_marked.fetch_sub(1, std::memory_order_relaxed);
+            } else if (freeze != nullptr && n->full() && (*freeze)(v)) {
+                // Compaction: a compact copy takes n's place (xmax_cmax cannot change meanwhile:
+                // writers of this chain wait for the stripe lock we hold); n is retired.
+                unlinked.reserve(unlinked.size() + 1);
+                const size_t csize = Node::size_of(false, n->key_len, n->tuple_len);
+                uint64_t coff = alloc_->allocate_for(hdr_->account, csize);
+                if (coff == 0) {
+                    link = &n->next;
+                } else {
+                    Node *c = write_node(coff, n->hash, n->key(), n->key_len, n->tuple(),
+                                         n->tuple_len, v.tid, hdr_->frozen_xmin, 0, n->flags);
+                    c->xmax_cmax.store(n->xmax_cmax.load(std::memory_order_relaxed),
+                                       std::memory_order_relaxed);
+                    c->next.store(next, std::memory_order_relaxed);
+                    // Published like an insert: written, then the link (seq_cst: also orders
+                    // n's unlinking before the epoch bump below, as for a dead version).
+                    link->store(coff, std::memory_order_seq_cst);
+                    unlinked.push_back(off);
+                    ++res.compacted;
+                    hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
+                                                  std::memory_order_relaxed);
+                    link = &c->next;
+                }
             } else {
                 link = &n->next;
             }
             off = next;
         }
     }
-    if (res.unlinked != 0) {
-        // Readers that publish an epoch >= retire_epoch started after every unlink above.
-        uint64_t retire_epoch = hdr_->epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
-        for (uint64_t o = unlinked_head; o != 0; o = node(o)->retire_next)
-            node(o)->retire_epoch = retire_epoch;
-        node(unlinked_tail)->retire_next = hdr_->retired_head;
-        hdr_->retired_head = unlinked_head;
-        hdr_->retired_pending.fetch_add(res.unlinked, std::memory_order_relaxed);
+    res.unlinked = unlinked.size();
+    if (unlinked.empty()) {
+        ReclaimResult f = free_retired_locked();
+        res.freed = f.freed;
+        res.pending = f.pending;
+        return res;
+    }
+    // Readers that publish an epoch >= retire_epoch started after every unlink above.
+    const uint64_t retire_epoch = hdr_->epoch.fetch_add(1, std::memory_order_seq_cst) + 1;
+    // Older records first: what they free makes room for this pass's records.
+    res.freed = free_retired_locked().freed;
+    size_t done = 0;
+    while (done < unlinked.size()) {
+        const size_t cnt = std::min(kRetireChunk, unlinked.size() - done);
+        const size_t rsize = RetireRecord::size_of(cnt);
+        uint32_t charged = 1;
+        uint64_t roff = alloc_->allocate_for(hdr_->account, rsize);
+        if (roff == 0) {
+            charged = 0;  // a full account must not stop its own memory from coming back
+            roff = alloc_->allocate(rsize);
+        }
+        if (roff == 0)
+            break;
+        auto *r = new (base_ + roff) RetireRecord;
+        r->epoch = retire_epoch;
+        r->count = static_cast<uint32_t>(cnt);
+        r->charged = charged;
+        std::memcpy(r->offs, unlinked.data() + done, cnt * sizeof(uint64_t));
+        r->next = hdr_->retired_head;
+        hdr_->retired_head = roff;
+        hdr_->retired_pending.fetch_add(cnt, std::memory_order_relaxed);
+        done += cnt;
+    }
+    if (done < unlinked.size()) {
+        // The region has no room even for the list of what was unlinked: wait (a bounded time;
+        // read sections are short) for this pass's grace period and free the rest at once. A
+        // reclaim called from inside a read section of this index would wait for itself: then
+        // the rest is lost to this index (never freed) rather than freed under a reader.
+        for (unsigned k = 0; k < 100000 && oldest_reader_epoch() < retire_epoch; ++k)
+            sched_yield();
+        if (oldest_reader_epoch() >= retire_epoch) {
+            for (size_t k = done; k < unlinked.size(); ++k) free_version(unlinked[k]);
+            res.freed += unlinked.size() - done;
+            hdr_->reclaimed.fetch_add(unlinked.size() - done, std::memory_order_relaxed);
+        }
     }
     ReclaimResult f = free_retired_locked();
-    res.freed = f.freed;
+    res.freed += f.freed;
     res.pending = f.pending;
     return res;
 }
@@ -443,31 +583,50 @@ ReclaimResult ArrangementIndex::free_retired() {
     return free_retired_locked();
 }
 
-ReclaimResult ArrangementIndex::free_retired_locked() {
-    ReclaimResult res;
-    if (hdr_->retired_head == 0)
-        return res;
-    // The oldest epoch any reader may still be reading under (UINT64_MAX: nobody reads).
+// The oldest epoch any reader may still be reading under (UINT64_MAX: nobody reads).
+uint64_t ArrangementIndex::oldest_reader_epoch() const {
     uint64_t oldest = UINT64_MAX;
     for (uint32_t i = 0; i < hdr_->nslots; ++i) {
         uint64_t e = slots_[i].epoch.load(std::memory_order_seq_cst);
         if (e != kNoEpoch && e < oldest)
             oldest = e;
     }
+    return oldest;
+}
+
+void ArrangementIndex::free_version(uint64_t off) {
+    size_t size = node(off)->size();
+    alloc_->free_for(hdr_->account, off, size);
+    hdr_->version_bytes.fetch_sub(FixedRegionAllocator::rounded_size(size),
+                                  std::memory_order_relaxed);
+}
+
+void ArrangementIndex::free_record(uint64_t roff) {
+    auto *r = reinterpret_cast<RetireRecord *>(base_ + roff);
+    const size_t rsize = RetireRecord::size_of(r->count);
+    if (r->charged)
+        alloc_->free_for(hdr_->account, roff, rsize);
+    else
+        alloc_->free(roff, rsize);
+}
+
+ReclaimResult ArrangementIndex::free_retired_locked() {
+    ReclaimResult res;
+    if (hdr_->retired_head == 0)
+        return res;
+    const uint64_t oldest = oldest_reader_epoch();
     uint64_t *link = &hdr_->retired_head;
     while (*link != 0) {
-        uint64_t off = *link;
-        Node *n = node(off);
-        if (n->retire_epoch <= oldest) {
-            *link = n->retire_next;
-            size_t size = n->size();
-            alloc_->free_for(hdr_->account, off, size);
-            hdr_->version_bytes.fetch_sub(FixedRegionAllocator::rounded_size(size),
-                                          std::memory_order_relaxed);
-            ++res.freed;
+        uint64_t roff = *link;
+        auto *r = reinterpret_cast<RetireRecord *>(base_ + roff);
+        if (r->epoch <= oldest) {
+            *link = r->next;
+            for (uint64_t k = 0; k < r->count; ++k) free_version(r->offs[k]);
+            res.freed += r->count;
+            free_record(roff);
         } else {
-            link = &n->retire_next;
-            ++res.pending;
+            link = &r->next;
+            res.pending += r->count;
         }
     }
     hdr_->retired_pending.fetch_sub(res.freed, std::memory_order_relaxed);
@@ -605,19 +764,6 @@ bool try_claim(ArrangementIndex::Slot &s) {
 }
 }  // namespace
 
-namespace {
-template <class F>
-class ScopeExit {
-  public:
-    explicit ScopeExit(F f) : f_(f) {}
-    ~ScopeExit() { f_(); }
-    ScopeExit(const ScopeExit &) = delete;
-    ScopeExit &operator=(const ScopeExit &) = delete;
-
-  private:
-    F f_;
-};
-}  // namespace
 
 uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t hash, const void *key,
                                       uint32_t key_len, VisibilityFn visible, EmitFn emit) const {
@@ -626,7 +772,7 @@ uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t has
         const Node *n = node(off);
         if (!match_key || (n->hash == hash && n->key_len == key_len &&
                            (key_len == 0 || std::memcmp(n->key(), key, key_len) == 0))) {
-            VersionView v = view_of(n);
+            VersionView v = view_of(n, hdr_->frozen_xmin);
             if (visible(v)) {
                 emit(v);
                 ++emitted;
@@ -684,7 +830,7 @@ uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uin
             const ProbeKey &k = keys[i];
             if (nd->hash == k.hash && nd->key_len == k.key_len &&
                 (k.key_len == 0 || std::memcmp(nd->key(), k.key, k.key_len) == 0)) {
-                VersionView v = view_of(nd);
+                VersionView v = view_of(nd, hdr_->frozen_xmin);
                 if (visible(v)) {
                     emit(i, v);
                     ++emitted;
@@ -757,11 +903,13 @@ bool ArrangementIndex::is_valid() const {
 void ArrangementIndex::destroy() {
     {
         SpinGuard rg(hdr_->reclaim_lock);
-        for (uint64_t off = hdr_->retired_head; off != 0;) {
-            Node *n = node(off);
-            uint64_t next = n->retire_next;
-            alloc_->free_for(hdr_->account, off, n->size());
-            off = next;
+        for (uint64_t roff = hdr_->retired_head; roff != 0;) {
+            auto *r = reinterpret_cast<RetireRecord *>(base_ + roff);
+            uint64_t next = r->next;
+            for (uint64_t k = 0; k < r->count; ++k)
+                alloc_->free_for(hdr_->account, r->offs[k], node(r->offs[k])->size());
+            free_record(roff);
+            roff = next;
         }
         hdr_->retired_head = 0;
         for (uint64_t b = 0; b < hdr_->nbuckets; ++b) {

@@ -305,11 +305,16 @@ void FixedRegionAllocator::free(uint64_t offset, size_t size) {
     }
     if ((h->debug & (kScribbleFreed | kPoisonFreed)) != 0)  // test aid: under the lock is fine
         std::memset(base_ + offset, 0xdb, need);
+    // A merged neighbour's boundary bits are cleared: bits are set only at the first and last
+    // granule of free blocks, never inside a block (free or allocated). So a block may also be
+    // freed in pieces (each piece at least a granule, on granule boundaries: insert_bulk
+    // allocates a batch's versions as one block and frees each on its own).
     uint64_t start = offset, total = need;
     if (offset > h->first && bl.is_free(offset - kGranule)) {  // merge with the block before
         uint64_t ps = bl.rd(offset - 8);
         start = offset - ps;
         bl.unlink(start, ps);
+        bl.make_used(start, ps);
         total += ps;
     }
     uint64_t next = offset + need;
@@ -320,6 +325,7 @@ void FixedRegionAllocator::free(uint64_t offset, size_t size) {
         if (bl.is_free(next)) {  // merge with the block after
             uint64_t ns = bl.rd(next);
             bl.unlink(next, ns);
+            bl.make_used(next, ns);
             total += ns;
         }
         bl.make_free(start, total);

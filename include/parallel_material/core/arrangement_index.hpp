@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "parallel_material/core/arrangement_region.hpp"
 #include "parallel_material/core/error.hpp"
@@ -105,6 +106,10 @@ using CurrentFn = FunctionRef<bool(const VersionView &)>;
 // committed before the oldest snapshot's xmin).
 // CurrentFn and DeadFn run under a writer-lock stripe: keep them short and do not call this index.
 using DeadFn = FunctionRef<bool(const VersionView &)>;
+// Says whether a version's xmin is committed for every snapshot, present and future (committed
+// before the oldest snapshot's xmin): reclaim then stores it compact, as if inserted with the
+// index's frozen_xmin and cmin 0 (see Options::frozen_xmin).
+using FreezeFn = FunctionRef<bool(const VersionView &)>;
 
 struct CurrentIfNoXmax {
     bool operator()(const VersionView &v) const { return v.xmax == 0; }
@@ -139,7 +144,8 @@ struct ArrangementStats {
 };
 
 struct ReclaimResult {
-    uint64_t unlinked = 0;  // versions unlinked by this pass
+    uint64_t unlinked = 0;  // versions unlinked by this pass (dead ones and compacted originals)
+    uint64_t compacted = 0;  // versions replaced by a compact copy (counted in unlinked too)
     uint64_t freed = 0;     // versions freed by this pass (from this or earlier passes)
     uint64_t pending = 0;   // unlinked versions still waiting for a grace period
 };
@@ -154,6 +160,10 @@ class ArrangementIndex {
         uint32_t reader_slots = 64;
         // Whom every block of this index is charged to (RegionAllocator::allocate_for).
         uint32_t account = 0;
+        // An xmin every snapshot sees as committed (PostgreSQL's FrozenTransactionId), or 0. A
+        // version inserted with this xmin and cmin 0 is stored in the compact form, without
+        // xmin and cmin (8 bytes less); readers see it with exactly these values.
+        uint32_t frozen_xmin = 0;
     };
 
     // A reader of the index. From register_reader(): it claims one of the region's reader slots
@@ -208,10 +218,12 @@ class ArrangementIndex {
     void insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                 uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin, uint16_t flags = 0);
     // Inserts n versions, each as insert() then (when xmax != 0) mark_deleted() would, laying
-    // them out in the order given as far as the allocator allows: every block is allocated
-    // first, then the blocks of each size class are handed out in ascending address order. So a
-    // batch sorted by bucket_order() keeps each chain's versions together even when the blocks
-    // come from free lists (a rebuild after a drop), not only from a fresh bump pointer.
+    // them out in the order given as far as the allocator allows: in one block when the region
+    // has one large enough for all (each version is still freed on its own), else every block
+    // is allocated first, then the blocks of each size class are handed out in ascending
+    // address order. So a batch sorted by bucket_order() keeps each chain's versions together
+    // even when the blocks come from free lists (a rebuild after a drop). Consecutive versions
+    // of one writer-lock stripe are linked under one acquisition of its lock.
     // Throws Error(OutOfMemory) with nothing changed when the region cannot hold them all.
     void insert_bulk(const BulkVersion *v, size_t n);
     // The order of buckets as a function of the hash: a bulk load sorted by it and inserted in
@@ -230,6 +242,12 @@ class ArrangementIndex {
     // passed. Never blocks on readers: versions still possibly in use stay pending for a later
     // pass. One reclaim runs at a time (others wait for it).
     ReclaimResult reclaim(DeadFn dead);
+    // The same, and every full version that is not dead and that `freeze` accepts is replaced by
+    // a compact copy (frozen xmin, no cmin; 8 bytes less), linked in its place; the original is
+    // retired like an unlinked version, so a reader standing on it walks on. A reader sees the
+    // original or the copy, which every snapshot sees alike. Needs Options::frozen_xmin; a copy
+    // the region has no room for is simply not made.
+    ReclaimResult reclaim(DeadFn dead, FreezeFn freeze);
     // Frees pending versions whose grace period has passed (reclaim without unlinking).
     ReclaimResult free_retired();
 
@@ -284,6 +302,17 @@ class ArrangementIndex {
                         uint32_t key_len, VisibilityFn visible, EmitFn emit) const;
     Node *node(uint64_t off) const { return reinterpret_cast<Node *>(base_ + off); }
     ReclaimResult free_retired_locked();
+    ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze);
+    uint64_t oldest_reader_epoch() const;
+    void free_version(uint64_t off);
+    void free_record(uint64_t roff);
+    void allocate_each(const std::vector<size_t> &sizes, std::vector<uint64_t> &offs);
+    static void check_version(const void *key, uint32_t key_len, const void *tuple,
+                              uint32_t tuple_len);
+    bool stores_full(uint32_t xmin, uint32_t cmin) const;
+    Node *write_node(uint64_t off, uint64_t hash, const void *key, uint32_t key_len,
+                     const void *tuple, uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin,
+                     uint16_t flags);
 
     RegionAllocator *alloc_;
     WriterLock *lock_;

@@ -180,6 +180,9 @@ inline int version_visible_memo(const core::VersionView &v, Snapshot snap, VisMe
 bool version_current(const core::VersionView &v);
 // Dead to every snapshot: aborted inserter, or deleter committed before oldest_xmin.
 bool version_dead(const core::VersionView &v, TransactionId oldest_xmin);
+// Inserted for every snapshot, present and future: inserter committed before oldest_xmin (what
+// VACUUM would freeze). Reclaim then stores the version compact, with a frozen xmin.
+bool version_freezable(const core::VersionView &v, TransactionId oldest_xmin);
 
 // ---- xid wraparound (arrangement_wraparound.cpp) ----
 // Why an arrangement whose oldest-xid bound is `oldest` must be rebuilt before it is read, or

@@ -37,6 +37,7 @@ struct BuildState {
     TransactionId oldest_xmin;
     Datum *values;
     bool *isnull;
+    bool whole_row;  // the arrangement holds every column of the relation, in order
     StringInfoData key;
     // the current version
     MinimalTuple tuple;
@@ -55,6 +56,9 @@ void build_begin(BuildState *st) {
     st->values = static_cast<Datum *>(palloc(sizeof(Datum) * st->shape->reldesc->natts));
     st->isnull = static_cast<bool *>(palloc(sizeof(bool) * st->shape->reldesc->natts));
     initStringInfo(&st->key);
+    const Def &d = st->shape->def;
+    st->whole_row = d.ncols == st->shape->reldesc->natts;
+    for (int i = 0; st->whole_row && i < d.ncols; ++i) st->whole_row = d.cols[i] == i + 1;
     double reltuples = st->rel->rd_rel->reltuples;
     progress_scan_start(st->shape->def.defid,
                         reinterpret_cast<HeapScanDesc>(st->scan)->rs_nblocks,
@@ -105,14 +109,39 @@ bool build_next(BuildState *st) {
                 st->xmax = x;  // a committed deleter (an in-progress one cannot hold our lock)
             }
         }
+        // A tuple every snapshot sees as inserted and not deleted (what VACUUM would call
+        // all-visible: committed before the oldest snapshot's xmin, live) is stored as frozen:
+        // the heap's own rules give it the same visibility, and core keeps it without xmin and
+        // cmin (the compact form, docs/arrangements.md "Layout").
+        if (r == HEAPTUPLE_LIVE && st->xmax == InvalidTransactionId &&
+            TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, st->oldest_xmin)) {
+            st->xmin = FrozenTransactionId;
+            st->cmin = 0;
+        }
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         st->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
                             ItemPointerGetOffsetNumber(&tup->t_self)};
-        heap_deform_tuple(tup, st->shape->reldesc, st->values, st->isnull);
+        TupleDesc rd = st->shape->reldesc;
         resetStringInfo(&st->key);
-        encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+        if (st->whole_row && !HeapTupleHasExternal(tup) &&
+            HeapTupleHeaderGetNatts(tup->t_data) == rd->natts) {
+            // Every column, none missing nor external: the projection is the heap tuple's own
+            // bytes (the layout heap_form_minimal_tuple would give), so only the key columns
+            // are read, and the hint bits are dropped from the copy.
+            for (int k = 0; k < st->shape->def.nkeys; ++k) {
+                int a = st->shape->def.keys[k] - 1;
+                st->values[a] = heap_getattr(tup, a + 1, rd, &st->isnull[a]);
+            }
+            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            st->tuple = minimal_tuple_from_heap_tuple(tup);
+            st->tuple->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);
+            st->tuple->t_infomask2 &= HEAP_NATTS_MASK;
+        } else {
+            heap_deform_tuple(tup, rd, st->values, st->isnull);
+            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            st->tuple = project(st->shape, st->values, st->isnull);
+        }
         st->hash = hash_key(&st->key);
-        st->tuple = project(st->shape, st->values, st->isnull);
         return true;
     }
 }
@@ -121,11 +150,16 @@ bool build_next(BuildState *st) {
 // frames convert PostgreSQL errors, and these vectors are freed on every path).
 class Stager {
   public:
-    Stager(core::ArrangementIndex &index, size_t limit) : index_(index), limit_(limit) {}
+    Stager(core::ArrangementIndex &index, size_t limit) : index_(index), limit_(limit) {
+        // No regrowth (and copy) of the arena while it fills, up to 256 MB reserved.
+        arena_.reserve(std::min(limit_, size_t{256} << 20) + 8192);
+    }
     void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
              uint32_t tuple_len, core::Tid tid, TransactionId xmin, CommandId cmin,
              TransactionId xmax, CommandId cmax) {
-        if (!staged_.empty() && arena_.size() + key_len + tuple_len > limit_) flush();
+        if (!staged_.empty() &&
+            (arena_.size() + key_len + tuple_len > limit_ || staged_.size() >= UINT32_MAX))
+            flush();
         staged_.push_back(Staged{core::ArrangementIndex::bucket_order(hash), hash, arena_.size(),
                                  key_len, tuple_len, tid, xmin, cmin, xmax, cmax});
         arena_.insert(arena_.end(), key, key + key_len);
@@ -133,15 +167,31 @@ class Stager {
         arena_.insert(arena_.end(), tp, tp + tuple_len);
     }
     void flush() {
-        // Ties keep heap order (the arena offset grows with it).
-        std::sort(staged_.begin(), staged_.end(), [](const Staged &a, const Staged &b) {
-            return a.order != b.order ? a.order < b.order : a.off < b.off;
-        });
+        // The versions in bucket order, ties in heap order: a stable radix sort of (bucket,
+        // position) pairs, 12 bits of the bucket per pass (the bucket is the top log2(nbuckets)
+        // bits of bucket_order()).
+        const size_t n = staged_.size();
+        const int bits = __builtin_ctzll(index_.nbuckets());
+        std::vector<std::pair<uint32_t, uint32_t>> ord(n), tmp(n);
+        for (size_t i = 0; i < n; ++i)
+            ord[i] = {bits == 0 ? 0u : static_cast<uint32_t>(staged_[i].order >> (64 - bits)),
+                      static_cast<uint32_t>(i)};
+        std::vector<size_t> count;
+        for (int shift = 0; shift < bits; shift += 12) {
+            const int w = std::min(12, bits - shift);
+            const uint32_t mask = (1u << w) - 1;
+            count.assign(size_t{mask} + 2, 0);
+            for (const auto &o : ord) ++count[((o.first >> shift) & mask) + 1];
+            for (size_t d = 1; d < count.size(); ++d) count[d] += count[d - 1];
+            for (const auto &o : ord) tmp[count[(o.first >> shift) & mask]++] = o;
+            ord.swap(tmp);
+        }
         // One bulk insert: the blocks are handed out in address order, so the layout follows
         // the buckets even when they come from the free lists of a dropped index.
         std::vector<core::BulkVersion> bulk;
-        bulk.reserve(staged_.size());
-        for (const Staged &s : staged_) {
+        bulk.reserve(n);
+        for (const auto &o : ord) {
+            const Staged &s = staged_[o.second];
             const char *p = arena_.data() + s.off;
             bulk.push_back(core::BulkVersion{s.hash, p, s.key_len, p + s.key_len, s.tuple_len,
                                              s.tid, s.xmin, s.cmin, s.xmax,
@@ -216,6 +266,7 @@ int build_reported(Relation rel, const Def &def) {
         opt.expected_rows = expected_rows(rel);
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
         opt.account = entry_account(slot);  // the table owner's memory quota
+        opt.frozen_xmin = FrozenTransactionId;  // frozen versions are stored compact
         core::ArrangementIndex index = create_index(opt);
         offset = index.index_offset();
         try {

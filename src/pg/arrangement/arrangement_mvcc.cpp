@@ -128,6 +128,12 @@ bool version_current(const core::VersionView &v) {
     return !TransactionIdIsInProgress(xmax) && !did_commit(xmax);
 }
 
+bool version_freezable(const core::VersionView &v, TransactionId oldest_xmin) {
+    TransactionId xmin = v.xmin;
+    return TransactionIdIsNormal(xmin) && TransactionIdPrecedes(xmin, oldest_xmin) &&
+           did_commit(xmin);
+}
+
 bool version_dead(const core::VersionView &v, TransactionId oldest_xmin) {
     TransactionId xmin = v.xmin;
     if (TransactionIdIsNormal(xmin) && TransactionIdPrecedes(xmin, oldest_xmin) &&

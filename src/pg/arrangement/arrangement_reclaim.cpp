@@ -64,15 +64,20 @@ void reclaim_pass() {
                 TransactionId oldest =
                     pg_call([] { return GetOldestNonRemovableTransactionId(nullptr); });
                 XidFloor floor;
-                core::ReclaimResult r = index.reclaim([&](const core::VersionView &v) {
-                    bool dead = pg_call([&] { return version_dead(v, oldest); });
-                    if (!dead) floor.see(v);
-                    return dead;
-                });
+                core::ReclaimResult r = index.reclaim(
+                    [&](const core::VersionView &v) {
+                        bool dead = pg_call([&] { return version_dead(v, oldest); });
+                        if (!dead) floor.see(v);
+                        return dead;
+                    },
+                    [&](const core::VersionView &v) {  // compacted (docs: "Layout")
+                        return pg_call([&] { return version_freezable(v, oldest); });
+                    });
                 note_reclaim(slot);
                 note_reclaim_floor(slot, floor, oldest);
                 // Versions still in the grace period, or deleters not yet old enough: retry.
-                if (r.pending == 0 && st.delete_marked == r.unlinked) g_seen_deltas[slot] = deltas;
+                if (r.pending == 0 && st.delete_marked == r.unlinked - r.compacted)
+                    g_seen_deltas[slot] = deltas;
             }
         } catch (const std::exception &ex) {
             elog(WARNING, "parallel_material: reclaim of arrangement %lld failed: %s",

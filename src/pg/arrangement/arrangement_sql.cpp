@@ -591,17 +591,21 @@ Datum reclaim(FunctionCallInfo fcinfo) {
     }
     TransactionId oldest = pg_call([&] { return GetOldestNonRemovableTransactionId(rel); });
     XidFloor floor;
-    core::ReclaimResult r = index_at(pin.info().index_offset).reclaim([&](const core::VersionView &v) {
-        bool dead = pg_call([&] { return version_dead(v, oldest); });
-        if (!dead) floor.see(v);
-        return dead;
-    });
+    core::ReclaimResult r = index_at(pin.info().index_offset).reclaim(
+        [&](const core::VersionView &v) {
+            bool dead = pg_call([&] { return version_dead(v, oldest); });
+            if (!dead) floor.see(v);
+            return dead;
+        },
+        [&](const core::VersionView &v) {  // compacted (docs: "Layout")
+            return pg_call([&] { return version_freezable(v, oldest); });
+        });
     pg_call([&] {
         note_reclaim(pin.info().slot);
         note_reclaim_floor(pin.info().slot, floor, oldest);
         relation_close(rel, NoLock);
     });
-    return Int64GetDatum(static_cast<int64>(r.unlinked));
+    return Int64GetDatum(static_cast<int64>(r.unlinked - r.compacted));  // dead ones
 }
 
 const char *state_name(State s) {

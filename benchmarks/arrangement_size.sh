@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# benchmarks/arrangement_size.sh — size and build time of an arrangement of lineitem on l_orderkey
+# (issue 15, "Compact arrangements"): bytes per row and total against the heap, build time against
+# CREATE INDEX on the same key, for 4 columns (Q3's: l_orderkey, l_extendedprice, l_discount,
+# l_shipdate) and for all columns (create_arrangement's default). Run by benchmarks/run as the
+# external scenario arrangement_size (scenarios/arrangement_size.json) against its cluster and
+# TPC-H-shaped data (database bench); runs as well by hand against any cluster holding them:
+#     PGHOST=... PGPORT=... benchmarks/arrangement_size.sh [--reps N]
+# Prints one METRIC line per figure (read back by the harness) and a table. Each build is run
+# --reps times (default 2) and the fastest kept; sizes do not vary between repetitions.
+set -euo pipefail
+reps=2
+[ "${1:-}" = --reps ] && reps=$2
+PSQL=${PM_BINDIR:+$PM_BINDIR/}psql
+DB=${BENCH_DB:-bench}
+q() { "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "SET client_min_messages = warning" -c "$1"; }
+# "wall cpu": seconds a statement took, measured in the server (no connection cost), and the CPU
+# seconds (user + system) of its backend from /proc/self/stat (read with pg_read_file: superuser;
+# -1 where that fails). CPU time is far less sensitive than wall time to other jobs on a shared
+# machine; it misses parallel workers' CPU, hence the serial CREATE INDEX below.
+timed() {
+    {
+    "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<SQL
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.cpu() RETURNS numeric LANGUAGE sql AS \$\$
+    SELECT (split_part(s, ' ', 12)::numeric + split_part(s, ' ', 13)::numeric) / 100
+      FROM (SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS s) x  -- from field 3 \$\$;
+SELECT extract(epoch FROM clock_timestamp()) AS t0, coalesce(pg_temp.cpu(), -1) AS c0 \gset
+$1;
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) || ' ' || round(pg_temp.cpu() - :c0, 2);
+SQL
+    } | tail -1  # the statement's own output (a void result's empty line) comes first
+}
+min() { printf '%s\n' "$@" | sort -g | head -1; }
+
+q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}')
+   WHERE EXISTS (SELECT FROM parallel_material.arrangements WHERE relation = 'lineitem'::regclass)" >/dev/null
+q "VACUUM (ANALYZE) lineitem"  # hint bits set and reltuples known, for both builds alike
+rows=$(q "SELECT count(*) FROM lineitem")
+heap=$(q "SELECT pg_relation_size('lineitem')")
+# The bucket array: 8 bytes per bucket, the next power of two at or above reltuples (>= 1024).
+buckets=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, reltuples)::numeric)) FROM pg_class WHERE oid = 'lineitem'::regclass")
+buckets=${buckets%.*}
+t=(); c=()
+for _ in $(seq "$reps"); do
+    read -r w _ <<<"$(timed "CREATE INDEX lineitem_arrsize_bench ON lineitem (l_orderkey)")"
+    t+=("$w")
+    q "DROP INDEX lineitem_arrsize_bench"
+    # serial, for a CPU figure that holds all of its work
+    read -r _ cpu <<<"$(timed "SET max_parallel_maintenance_workers = 0; CREATE INDEX lineitem_arrsize_bench ON lineitem (l_orderkey)")"
+    c+=("$cpu")
+    q "DROP INDEX lineitem_arrsize_bench"
+done
+t_index=$(min "${t[@]}")
+c_index=$(min "${c[@]}")
+echo "METRIC index build_s $t_index"
+echo "METRIC index build_cpu_s_serial $c_index"
+printf '%-10s %10s %12s %8s %9s %7s %8s %8s %8s %9s\n' variant rows bytes B/row +buckets x_heap build_s x_index cpu_s x_idx_cpu
+for variant in cols4 all; do
+    if [ $variant = cols4 ]; then
+        include="'{l_extendedprice,l_discount,l_shipdate}'"
+    else
+        include=NULL
+    fi
+    t=(); c=()
+    for _ in $(seq "$reps"); do
+        q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}')
+           WHERE EXISTS (SELECT FROM parallel_material.arrangements WHERE relation = 'lineitem'::regclass)" >/dev/null
+        read -r w cpu <<<"$(timed "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', $include)")"
+        t+=("$w"); c+=("$cpu")
+    done
+    build=$(min "${t[@]}")
+    cpu=$(min "${c[@]}")
+    bytes=$(q "SELECT bytes FROM parallel_material.arrangements WHERE relation = 'lineitem'::regclass")
+    q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}')" >/dev/null
+    read -r bpr bprb xheap xindex xcpu <<<"$(q "SELECT round($bytes::numeric / $rows, 1), round(($bytes + $buckets)::numeric / $rows, 1),
+        round(($bytes + $buckets)::numeric / $heap, 3), round($build / nullif($t_index, 0), 2),
+        round($cpu / nullif($c_index, 0), 2)" | tr '|' ' ')"
+    printf '%-10s %10s %12s %8s %9s %7s %8s %8s %8s %9s\n' $variant "$rows" "$bytes" "$bpr" "$bprb" "$xheap" "$build" "$xindex" "$cpu" "$xcpu"
+    echo "METRIC $variant bytes_per_row $bpr"
+    echo "METRIC $variant bytes_per_row_with_buckets $bprb"
+    echo "METRIC $variant ratio_to_heap $xheap"
+    echo "METRIC $variant build_s $build"
+    echo "METRIC $variant build_ratio_to_index $xindex"
+    echo "METRIC $variant build_cpu_s $cpu"
+    echo "METRIC $variant build_cpu_ratio_to_serial_index $xcpu"
+done
+echo "heap: $heap bytes ($(q "SELECT round($heap::numeric / $rows, 1)") B/row); bucket array: $buckets bytes; CREATE INDEX (l_orderkey): ${t_index}s wall (default parallel maintenance workers), ${c_index}s CPU serial (max_parallel_maintenance_workers = 0); x_index: wall ratio, x_idx_cpu: backend CPU ratio to the serial CREATE INDEX"
