@@ -8,8 +8,6 @@
 #include "pg/views/views.hpp"
 
 #include <algorithm>
-#include <map>
-#include <set>
 
 extern "C" {
 #include "catalog/catalog.h"
@@ -56,9 +54,9 @@ bool find_sublink(Node *node, void *) {
                                       nullptr);
 }
 
-void raw_from_item(Node *n, std::vector<RangeVar *> &rvs) {
+void raw_from_item(Node *n, PgArray<RangeVar *> &rvs) {
     if (IsA(n, RangeVar)) {
-        rvs.push_back(castNode(RangeVar, n));
+        rvs.push(castNode(RangeVar, n));
     } else if (IsA(n, JoinExpr)) {
         JoinExpr *j = castNode(JoinExpr, n);
         if (j->jointype != JOIN_INNER) refuse("outer joins (LEFT, RIGHT, FULL JOIN)",
@@ -77,7 +75,7 @@ void raw_from_item(Node *n, std::vector<RangeVar *> &rvs) {
     }
 }
 
-SelectStmt *raw_checks(RawStmt *raw, std::vector<RangeVar *> &rvs) {
+SelectStmt *raw_checks(RawStmt *raw, PgArray<RangeVar *> &rvs) {
     if (!IsA(raw->stmt, SelectStmt)) refuse("statements other than SELECT");
     SelectStmt *s = castNode(SelectStmt, raw->stmt);
     if (s->op != SETOP_NONE) refuse("UNION, INTERSECT or EXCEPT");
@@ -134,9 +132,15 @@ void check_input_relation(Oid relid) {
     if (load_view_def_by_rel(relid, &vd)) refuse("a maintained view as an input");
 }
 
+void add_column(PgArray<JoinColumn> &cols, Oid relid, AttrNumber attnum) {
+    for (const JoinColumn &c : cols)
+        if (c.relid == relid && c.attnum == attnum) return;
+    cols.push(JoinColumn{relid, attnum});
+}
+
 struct Walk {
     Query *q;
-    std::set<std::pair<Oid, AttrNumber>> used;
+    PgArray<JoinColumn> used;
 };
 
 // Base-table Var of a (possibly join-alias) expression, or nullptr.
@@ -165,7 +169,7 @@ bool collect_vars(Node *node, Walk *w) {
             if (v->varattno > list_length(rte->joinaliasvars)) refuse("this join column");
             return collect_vars(static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)), w);
         }
-        w->used.insert({rte->relid, v->varattno});
+        add_column(w->used, rte->relid, v->varattno);
         return false;
     }
     return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(collect_vars)), w);
@@ -187,7 +191,7 @@ void collect_quals(Node *n, List **quals) {
     }
 }
 
-int find_root(std::vector<int> &parent, int i) {
+int find_root(int *parent, int i) {
     while (parent[i] != i) i = parent[i] = parent[parent[i]];
     return i;
 }
@@ -200,19 +204,19 @@ Analysis analyze_view_query(const char *sql) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("create_view needs exactly one SELECT statement")));
     RawStmt *raw = linitial_node(RawStmt, raws);
-    std::vector<RangeVar *> rvs;
+    PgArray<RangeVar *> rvs;
     raw_checks(raw, rvs);
     // Ownership before any lock: a role that may not create the view fails at once instead of
     // queueing behind the owner's writers (and blocking them).
-    std::vector<Oid> named;
+    PgArray<Oid> named;
     for (RangeVar *rv : rvs) {
         Oid relid = RangeVarGetRelid(rv, NoLock, true);
         if (!OidIsValid(relid)) continue;  // analysis reports it
         check_owner(relid, rv->relname);
-        named.push_back(relid);
+        named.push(relid);
     }
     std::sort(named.begin(), named.end());
-    named.erase(std::unique(named.begin(), named.end()), named.end());
+    named.n = static_cast<int>(std::unique(named.begin(), named.end()) - named.begin());
     for (Oid relid : named) LockRelationOid(relid, ShareRowExclusiveLock);
 
     Query *q = parse_analyze_fixedparams(raw, sql, nullptr, 0, nullptr);
@@ -250,16 +254,16 @@ Analysis analyze_view_query(const char *sql) {
                             errhint("Retry.")));
         check_owner(rte->relid, get_rel_name(rte->relid));
         check_input_relation(rte->relid);
-        a.inputs.push_back(Input{pos, rte->relid});
-        a.relids.push_back(rte->relid);
+        a.inputs.push(Input{pos, rte->relid});
+        a.relids.push(rte->relid);
     }
     if (a.inputs.empty()) refuse("a query without tables");
-    if (static_cast<int>(a.inputs.size()) > kMaxInputs) refuse("more than 16 table references");
+    if (a.inputs.size() > kMaxInputs) refuse("more than 16 table references");
     std::sort(a.relids.begin(), a.relids.end());
-    a.relids.erase(std::unique(a.relids.begin(), a.relids.end()), a.relids.end());
+    a.relids.n = static_cast<int>(std::unique(a.relids.begin(), a.relids.end()) - a.relids.begin());
 
     // Output columns: named, distinct, of a storable type.
-    std::set<std::string> names;
+    PgArray<const char *> names;
     foreach (lc, q->targetList) {
         TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
         if (te->resjunk) continue;
@@ -270,7 +274,10 @@ Analysis analyze_view_query(const char *sql) {
         if (strncmp(te->resname, "__pm", 4) == 0)
             ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
                             errmsg("column names starting with \"__pm\" are reserved")));
-        if (!names.insert(te->resname).second)
+        bool twice = false;
+        for (const char *other : names) twice = twice || strcmp(other, te->resname) == 0;
+        names.push(te->resname);
+        if (twice)
             ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
                             errmsg("column \"%s\" appears twice in the view's output", te->resname),
                             errhint("Give the columns distinct names with AS.")));
@@ -290,16 +297,18 @@ Analysis analyze_view_query(const char *sql) {
                "Only immutable expressions are supported (now(), random(), or a cast to text of a "
                "timestamp are not).");
 
-    Walk w{q, {}};
+    Walk w{q, PgArray<JoinColumn>{}};
     collect_vars(reinterpret_cast<Node *>(q->targetList), &w);
     collect_vars(reinterpret_cast<Node *>(quals), &w);
 
     // Equi-join clauses between inputs; every input must be connected to the others by them.
-    std::map<int, int> index_of;  // rtindex -> position in inputs
-    for (size_t i = 0; i < a.inputs.size(); ++i) index_of[a.inputs[i].rtindex] = static_cast<int>(i);
-    std::vector<int> parent(a.inputs.size());
-    for (size_t i = 0; i < parent.size(); ++i) parent[i] = static_cast<int>(i);
-    std::set<std::pair<Oid, AttrNumber>> joincols;
+    auto index_of = [&](int rtindex) {
+        for (int i = 0; i < a.inputs.size(); ++i)
+            if (a.inputs[i].rtindex == rtindex) return i;
+        return 0;
+    };
+    int *parent = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(a.inputs.size())));
+    for (int i = 0; i < a.inputs.size(); ++i) parent[i] = i;
     List *conj = NIL;
     foreach (lc, quals) conj = list_concat(conj, make_ands_implicit(static_cast<Expr *>(lfirst(lc))));
     foreach (lc, conj) {
@@ -311,21 +320,16 @@ Analysis analyze_view_query(const char *sql) {
         if (l == nullptr || r == nullptr || l->varno == r->varno) continue;
         Oid lt = exprType(static_cast<Node *>(linitial(op->args)));
         if (!op_mergejoinable(op->opno, lt) && !op_hashjoinable(op->opno, lt)) continue;
-        int li = index_of[l->varno], ri = index_of[r->varno];
+        int li = index_of(static_cast<int>(l->varno)), ri = index_of(static_cast<int>(r->varno));
         parent[find_root(parent, li)] = find_root(parent, ri);
-        joincols.insert({rt_fetch(l->varno, q->rtable)->relid, l->varattno});
-        joincols.insert({rt_fetch(r->varno, q->rtable)->relid, r->varattno});
+        add_column(a.join_columns, rt_fetch(l->varno, q->rtable)->relid, l->varattno);
+        add_column(a.join_columns, rt_fetch(r->varno, q->rtable)->relid, r->varattno);
     }
-    for (size_t i = 1; i < parent.size(); ++i)
-        if (find_root(parent, static_cast<int>(i)) != find_root(parent, 0))
+    for (int i = 1; i < a.inputs.size(); ++i)
+        if (find_root(parent, i) != find_root(parent, 0))
             refuse("cross joins (inputs not connected by equality conditions between columns)",
                    "Join every table to another one with an equality between their columns.");
-    for (const auto &jc : joincols) a.join_columns.push_back(JoinColumn{jc.first, jc.second});
-    for (const auto &u : w.used) {
-        if (a.used_columns.empty() || a.used_columns.back().first != u.first)
-            a.used_columns.push_back({u.first, {}});
-        a.used_columns.back().second.push_back(u.second);
-    }
+    a.used_columns = w.used;
     return a;
 }
 

@@ -8,9 +8,6 @@
 // the maintenance's back: an error, never a silently wrong view.
 #include "pg/views/views.hpp"
 
-#include <string>
-#include <unordered_map>
-
 extern "C" {
 #include "access/detoast.h"
 #include "access/htup_details.h"
@@ -47,31 +44,47 @@ const char *qualified_name(Relation rel) {
 }
 
 // The binary image of columns [0, n) of a row: null flags, then bytes (varlena detoasted).
-void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, std::string &key) {
-    key.clear();
+void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key) {
+    resetStringInfo(key);
     for (int i = 0; i < n; ++i) {
         Form_pg_attribute a = TupleDescAttr(desc, i);
         if (nulls[i]) {
-            key.push_back('\0');
+            appendStringInfoChar(key, '\0');
             continue;
         }
-        key.push_back('\1');
+        appendStringInfoChar(key, '\1');
         if (a->attbyval) {
             Datum d = values[i];
-            key.append(reinterpret_cast<const char *>(&d), sizeof(Datum));
+            appendBinaryStringInfo(key, reinterpret_cast<const char *>(&d), sizeof(Datum));
         } else if (a->attlen > 0) {
-            key.append(DatumGetPointer(values[i]), a->attlen);
+            appendBinaryStringInfo(key, DatumGetPointer(values[i]), a->attlen);
         } else if (a->attlen == -1) {
             struct varlena *v = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(
                 DatumGetPointer(values[i])));
             uint32 len = VARSIZE_ANY_EXHDR(v);
-            key.append(reinterpret_cast<const char *>(&len), sizeof(len));
-            key.append(VARDATA_ANY(v), len);
+            appendBinaryStringInfo(key, reinterpret_cast<const char *>(&len), sizeof(len));
+            appendBinaryStringInfo(key, VARDATA_ANY(v), static_cast<int>(len));
         } else {
             const char *c = DatumGetCString(values[i]);
-            key.append(c, strlen(c) + 1);
+            appendBinaryStringInfo(key, c, static_cast<int>(strlen(c) + 1));
         }
     }
+}
+
+// One delta row: its image and sign.
+struct Keyed {
+    char *key;
+    int len;
+    uint64 row;
+    int32 sign;
+};
+
+int compare_keyed(const void *a, const void *b) {
+    const Keyed *x = static_cast<const Keyed *>(a), *y = static_cast<const Keyed *>(b);
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->key, y->key, static_cast<size_t>(x->len));
+    if (c != 0) return c;
+    return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
 }
 
 }  // namespace
@@ -87,28 +100,23 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
                         errmsg("maintained view \"%s\" no longer has its query's columns",
                                RelationGetRelationName(viewrel)),
                         errhint("Drop it with parallel_material.drop_view and create it again.")));
-    // Net count per distinct row (binary image of its columns).
-    struct Net {
-        uint64 first;  // index of the first delta row with this image
-        int64 n;
-    };
-    std::unordered_map<std::string, size_t> index;
-    std::vector<Net> nets;
-    std::vector<Datum> values(n + 1);
-    std::vector<char> nulls(n + 1);
-    std::string key;
+    // Net count per distinct row (binary image of its columns): sort the rows by image, sum the
+    // signs of each run.
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
+    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
+    Keyed *rows = static_cast<Keyed *>(palloc(sizeof(Keyed) * (ntuples + 1)));
+    StringInfoData key;
+    initStringInfo(&key);
     for (uint64 r = 0; r < ntuples; ++r) {
-        heap_deform_tuple(tuptable->vals[r], ddesc, values.data(), reinterpret_cast<bool *>(nulls.data()));
-        image_key(ddesc, n, values.data(), reinterpret_cast<bool *>(nulls.data()), key);
-        int64 sign = nulls[n] ? 0 : DatumGetInt32(values[n]);
-        auto it = index.find(key);
-        if (it == index.end()) {
-            index.emplace(key, nets.size());
-            nets.push_back(Net{r, sign});
-        } else {
-            nets[it->second].n += sign;
-        }
+        heap_deform_tuple(tuptable->vals[r], ddesc, values, nulls);
+        image_key(ddesc, n, values, nulls, &key);
+        rows[r].key = static_cast<char *>(palloc(static_cast<size_t>(key.len) + 1));
+        memcpy(rows[r].key, key.data, static_cast<size_t>(key.len));
+        rows[r].len = key.len;
+        rows[r].row = r;
+        rows[r].sign = nulls[n] ? 0 : DatumGetInt32(values[n]);
     }
+    if (ntuples > 1) qsort(rows, ntuples, sizeof(Keyed), compare_keyed);
     // The net change as an ephemeral relation pm_net(view columns..., __pm_n, __pm_id).
     TupleDesc ndesc = CreateTemplateTupleDesc(n + 2);
     for (int i = 0; i < n; ++i) TupleDescCopyEntry(ndesc, static_cast<AttrNumber>(i + 1), ddesc, static_cast<AttrNumber>(i + 1));
@@ -116,19 +124,22 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
     TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 2), "__pm_id", INT8OID, -1, 0);
     Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
     int64 to_delete = 0, to_insert = 0, id = 0, nrows = 0;
-    std::vector<Datum> nv(n + 2);
-    std::vector<char> nn(n + 2, 0);
-    for (const Net &net : nets) {
-        if (net.n == 0) continue;
-        heap_deform_tuple(tuptable->vals[net.first], ddesc, nv.data(), reinterpret_cast<bool *>(nn.data()));
-        nv[n] = Int64GetDatum(net.n);
-        nn[n] = false;
-        nv[n + 1] = Int64GetDatum(++id);
-        nn[n + 1] = false;
-        tuplestore_putvalues(ts, ndesc, nv.data(), reinterpret_cast<bool *>(nn.data()));
+    for (uint64 r = 0; r < ntuples;) {
+        uint64 first = r;
+        int64 net = 0;
+        while (r < ntuples && rows[r].len == rows[first].len &&
+               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
+            net += rows[r++].sign;
+        if (net == 0) continue;
+        heap_deform_tuple(tuptable->vals[rows[first].row], ddesc, values, nulls);
+        values[n] = Int64GetDatum(net);
+        nulls[n] = false;
+        values[n + 1] = Int64GetDatum(++id);
+        nulls[n + 1] = false;
+        tuplestore_putvalues(ts, ndesc, values, nulls);
         ++nrows;
-        if (net.n < 0) to_delete -= net.n;
-        else to_insert += net.n;
+        if (net < 0) to_delete -= net;
+        else to_insert += net;
     }
     if (nrows == 0) {
         tuplestore_end(ts);

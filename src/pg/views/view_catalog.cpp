@@ -49,22 +49,22 @@ void exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values) {
     SetUserIdAndSecContext(save_user, save_sec);
 }
 
-Datum int64_array(const std::vector<int64> &v) {
-    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (v.size() + 1)));
-    for (size_t i = 0; i < v.size(); ++i) d[i] = Int64GetDatum(v[i]);
-    return PointerGetDatum(construct_array(d, static_cast<int>(v.size()), INT8OID, 8,
+Datum int64_array(const PgArray<int64> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = Int64GetDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), INT8OID, 8,
                                            FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-Datum oid_array(const std::vector<Oid> &v) {
-    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (v.size() + 1)));
-    for (size_t i = 0; i < v.size(); ++i) d[i] = ObjectIdGetDatum(v[i]);
-    return PointerGetDatum(construct_array(d, static_cast<int>(v.size()), OIDOID, sizeof(Oid), true,
+Datum oid_array(const PgArray<Oid> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = ObjectIdGetDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), OIDOID, sizeof(Oid), true,
                                            TYPALIGN_INT));
 }
 
 template <class T>
-void read_array(Datum d, Oid type, std::vector<T> &out) {
+void read_array(Datum d, Oid type, PgArray<T> &out) {
     ArrayType *arr = DatumGetArrayTypeP(d);
     Datum *elems;
     bool *nulls;
@@ -76,8 +76,8 @@ void read_array(Datum d, Oid type, std::vector<T> &out) {
     deconstruct_array(arr, type, len, byval, align, &elems, &nulls, &n);
     for (int i = 0; i < n; ++i) {
         if (nulls[i]) continue;
-        if constexpr (std::is_same_v<T, Oid>) out.push_back(DatumGetObjectId(elems[i]));
-        else out.push_back(DatumGetInt64(elems[i]));
+        if constexpr (std::is_same_v<T, Oid>) out.push(DatumGetObjectId(elems[i]));
+        else out.push(DatumGetInt64(elems[i]));
     }
 }
 

@@ -62,14 +62,14 @@ void to_delta_rte(RangeTblEntry *rte, bool deleted, int64 nrows) {
 
 }  // namespace
 
-char *delta_query_sql(Query *q, const std::vector<DeltaInput> &deltas) {
+char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas) {
     // Changed positions and the parts (inserted, deleted) each has.
     struct Pos {
         int rtindex;
         int64 ins;  // rows, -1 when none
         int64 del;
     };
-    std::vector<Pos> pos;
+    PgArray<Pos> pos;
     int rtindex = 0;
     ListCell *lc;
     foreach (lc, q->rtable) {
@@ -79,15 +79,15 @@ char *delta_query_sql(Query *q, const std::vector<DeltaInput> &deltas) {
         Pos p{rtindex, -1, -1};
         for (const auto &d : deltas)
             if (d.relid == rte->relid) (d.deleted ? p.del : p.ins) = d.nrows;
-        if (p.ins >= 0 || p.del >= 0) pos.push_back(p);
+        if (p.ins >= 0 || p.del >= 0) pos.push(p);
     }
     // Each position: 0 = new state, 1 = inserted rows, 2 = deleted rows.
-    std::vector<int> choice(pos.size(), 0);
+    int *choice = static_cast<int *>(palloc0(sizeof(int) * static_cast<size_t>(pos.size() + 1)));
     StringInfoData sql;
     initStringInfo(&sql);
     int terms = 0;
     for (;;) {
-        size_t i = 0;  // next assignment (odometer), skipping parts that do not exist
+        int i = 0;  // next assignment (odometer), skipping parts that do not exist
         for (; i < pos.size(); ++i) {
             int c = choice[i] + 1;
             while (c <= 2 && ((c == 1 && pos[i].ins < 0) || (c == 2 && pos[i].del < 0))) ++c;
@@ -101,7 +101,7 @@ char *delta_query_sql(Query *q, const std::vector<DeltaInput> &deltas) {
         if (++terms > kMaxDeltaTerms) return nullptr;
         Query *t = static_cast<Query *>(copyObject(q));
         int nsel = 0, ndel = 0;
-        for (size_t j = 0; j < pos.size(); ++j) {
+        for (int j = 0; j < pos.size(); ++j) {
             if (choice[j] == 0) continue;
             ++nsel;
             if (choice[j] == 2) ++ndel;

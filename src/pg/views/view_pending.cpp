@@ -34,16 +34,17 @@ struct PendingTruncate {
     int level;
 };
 
-std::vector<OpenStatement> g_open;
-std::vector<PendingStash> g_stashes;
-std::vector<PendingTruncate> g_truncates;
+// In TopMemoryContext (set when the callbacks are registered, before any use).
+PgArray<OpenStatement> g_open;
+PgArray<PendingStash> g_stashes;
+PgArray<PendingTruncate> g_truncates;
 bool g_registered = false;
 
 void forget_all() {
     reset_trust();
-    g_open.clear();
-    g_stashes.clear();  // memory and temp files go with the transaction
-    g_truncates.clear();
+    g_open.n = 0;
+    g_stashes.n = 0;  // memory and temp files go with the transaction
+    g_truncates.n = 0;
 }
 
 void xact_callback(XactEvent event, void *) {
@@ -51,7 +52,7 @@ void xact_callback(XactEvent event, void *) {
         case XACT_EVENT_PRE_COMMIT:
         case XACT_EVENT_PARALLEL_PRE_COMMIT:
         case XACT_EVENT_PRE_PREPARE:
-            if (!g_stashes.empty() || !g_truncates.empty()) {
+            if (g_stashes.n > 0 || g_truncates.n > 0) {
                 forget_all();
                 ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                                 errmsg("changes of a maintained view's inputs were not applied to it"),
@@ -74,20 +75,20 @@ void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, vo
     int level = GetCurrentTransactionNestLevel();
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         reset_trust();
-        std::vector<OpenStatement> open;
-        for (const auto &o : g_open)
-            if (o.level < level) open.push_back(o);
-        g_open.swap(open);
-        std::vector<PendingStash> kept;
-        for (auto &s : g_stashes) {
-            if (s.level < level) kept.push_back(s);
-            else tuplestore_end(s.stash.rows);
+        int k = 0;
+        for (int i = 0; i < g_open.n; ++i)
+            if (g_open[i].level < level) g_open[k++] = g_open[i];
+        g_open.n = k;
+        k = 0;
+        for (int i = 0; i < g_stashes.n; ++i) {
+            if (g_stashes[i].level < level) g_stashes[k++] = g_stashes[i];
+            else tuplestore_end(g_stashes[i].stash.rows);
         }
-        g_stashes.swap(kept);
-        std::vector<PendingTruncate> tk;
-        for (const auto &t : g_truncates)
-            if (t.level < level) tk.push_back(t);
-        g_truncates.swap(tk);
+        g_stashes.n = k;
+        k = 0;
+        for (int i = 0; i < g_truncates.n; ++i)
+            if (g_truncates[i].level < level) g_truncates[k++] = g_truncates[i];
+        g_truncates.n = k;
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
         for (auto &o : g_open)
             if (o.level >= level) o.level = level - 1;
@@ -124,6 +125,7 @@ Stash copy_rows(Oid relid, bool deleted, TupleDesc desc, Tuplestorestate *src) {
 
 void register_xact_callbacks() {
     if (g_registered) return;
+    g_open.cxt = g_stashes.cxt = g_truncates.cxt = TopMemoryContext;
     RegisterXactCallback(xact_callback, nullptr);
     RegisterSubXactCallback(subxact_callback, nullptr);
     g_registered = true;
@@ -131,21 +133,22 @@ void register_xact_callbacks() {
 
 void note_statement_start(int64 viewid) {
     register_xact_callbacks();
-    g_open.push_back(OpenStatement{viewid, GetCurrentTransactionNestLevel()});
+    g_open.push(OpenStatement{viewid, GetCurrentTransactionNestLevel()});
 }
 
 bool note_statement_end(int64 viewid, Oid relid, TupleDesc desc, Tuplestorestate *oldrows,
                         Tuplestorestate *newrows, bool truncated) {
     register_xact_callbacks();
     int level = GetCurrentTransactionNestLevel();
-    if (oldrows != nullptr) g_stashes.push_back(PendingStash{viewid, level, copy_rows(relid, true, desc, oldrows)});
-    if (newrows != nullptr) g_stashes.push_back(PendingStash{viewid, level, copy_rows(relid, false, desc, newrows)});
-    if (truncated) g_truncates.push_back(PendingTruncate{viewid, level});
+    if (oldrows != nullptr) g_stashes.push(PendingStash{viewid, level, copy_rows(relid, true, desc, oldrows)});
+    if (newrows != nullptr) g_stashes.push(PendingStash{viewid, level, copy_rows(relid, false, desc, newrows)});
+    if (truncated) g_truncates.push(PendingTruncate{viewid, level});
     // Close the latest open statement of this view (an AFTER without its BEFORE, e.g. triggers
     // created inside the statement, closes nothing).
-    for (size_t i = g_open.size(); i-- > 0;) {
+    for (int i = g_open.n; i-- > 0;) {
         if (g_open[i].viewid == viewid) {
-            g_open.erase(g_open.begin() + static_cast<long>(i));
+            for (int j = i + 1; j < g_open.n; ++j) g_open[j - 1] = g_open[j];
+            --g_open.n;
             break;
         }
     }
@@ -156,24 +159,24 @@ bool note_statement_end(int64 viewid, Oid relid, TupleDesc desc, Tuplestorestate
 
 Pending take_pending(int64 viewid) {
     Pending p;
-    std::vector<PendingStash> kept;
-    for (auto &s : g_stashes) {
-        if (s.viewid == viewid) p.stashes.push_back(s.stash);
-        else kept.push_back(s);
+    int k = 0;
+    for (int i = 0; i < g_stashes.n; ++i) {
+        if (g_stashes[i].viewid == viewid) p.stashes.push(g_stashes[i].stash);
+        else g_stashes[k++] = g_stashes[i];
     }
-    g_stashes.swap(kept);
-    std::vector<PendingTruncate> tk;
-    for (const auto &t : g_truncates) {
-        if (t.viewid == viewid) p.truncated = true;
-        else tk.push_back(t);
+    g_stashes.n = k;
+    k = 0;
+    for (int i = 0; i < g_truncates.n; ++i) {
+        if (g_truncates[i].viewid == viewid) p.truncated = true;
+        else g_truncates[k++] = g_truncates[i];
     }
-    g_truncates.swap(tk);
+    g_truncates.n = k;
     return p;
 }
 
 void release_pending(Pending &p) {
-    for (auto &s : p.stashes) tuplestore_end(s.rows);
-    p.stashes.clear();
+    for (Stash &s : p.stashes) tuplestore_end(s.rows);
+    p.stashes.n = 0;
 }
 
 }  // namespace pm::pg::views

@@ -54,14 +54,20 @@ void spi_exec(const char *sql, int nargs, Oid *types, Datum *values) {
     SPI_finish();
 }
 
-Datum text_array(const std::vector<const char *> &v) {
-    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (v.size() + 1)));
-    for (size_t i = 0; i < v.size(); ++i) d[i] = CStringGetTextDatum(v[i]);
-    return PointerGetDatum(construct_array(d, static_cast<int>(v.size()), TEXTOID, -1, false, TYPALIGN_INT));
+Datum text_array(const PgArray<const char *> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = CStringGetTextDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Datum text_array1(const char *s) {
+    PgArray<const char *> v;
+    v.push(s);
+    return text_array(v);
 }
 
 // The arrangement of relid on the single key column attnum, or 0.
-int64 find_arrangement(Oid relid, AttrNumber attnum, bool *covers, const std::vector<AttrNumber> &need) {
+int64 find_arrangement(Oid relid, AttrNumber attnum, bool *covers, const PgArray<AttrNumber> &need) {
     arr::Def *defs = static_cast<arr::Def *>(palloc(sizeof(arr::Def) * arr::kMaxArrangements));
     int n = arr::load_defs(relid, defs);
     for (int i = 0; i < n; ++i) {
@@ -86,9 +92,9 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
         return;
     }
     for (const JoinColumn &jc : a.join_columns) {
-        std::vector<AttrNumber> need;
-        for (const auto &u : a.used_columns)
-            if (u.first == jc.relid) need = u.second;
+        PgArray<AttrNumber> need;
+        for (const JoinColumn &u : a.used_columns)
+            if (u.relid == jc.relid) need.push(u.attnum);
         const char *relname = get_rel_name(jc.relid);
         const char *col = attname_of(jc.relid, jc.attnum);
         bool covers = false;
@@ -98,7 +104,7 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
                 ereport(NOTICE, (errmsg("the arrangement on %s (%s) does not hold every column the "
                                         "view reads: delta joins into %s use the stock plan",
                                         relname, col, relname)));
-            vd.arrangements.push_back(defid);
+            vd.arrangements.push(defid);
             continue;
         }
         // A key type an arrangement cannot hold (numeric, float, a nondeterministic collation).
@@ -121,17 +127,16 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
                                     relname, col, relname)));
             continue;
         }
-        std::vector<const char *> include;
-        for (AttrNumber c : need) include.push_back(attname_of(jc.relid, c));
-        std::vector<const char *> key{col};
+        PgArray<const char *> include;
+        for (AttrNumber c : need) include.push(attname_of(jc.relid, c));
         Oid types[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
-        Datum values[3] = {ObjectIdGetDatum(jc.relid), text_array(key), text_array(include)};
+        Datum values[3] = {ObjectIdGetDatum(jc.relid), text_array1(col), text_array(include)};
         spi_exec("SELECT parallel_material.create_arrangement($1, $2, $3)", 3, types, values);
         defid = find_arrangement(jc.relid, jc.attnum, &covers, need);
         if (defid == 0) elog(ERROR, "created arrangement on %s (%s) not found", relname, col);
         ereport(NOTICE, (errmsg("create_view: created arrangement on %s (%s)", relname, col)));
-        vd.arrangements.push_back(defid);
-        vd.created_arrangements.push_back(defid);
+        vd.arrangements.push(defid);
+        vd.created_arrangements.push(defid);
     }
 }
 
@@ -214,9 +219,8 @@ Datum drop_view(FunctionCallInfo fcinfo) {
             const char *relname = get_rel_name(defs[i].relid);
             const char *col = attname_of(defs[i].relid, defs[i].keys[0]);
             if (relname == nullptr || !pm_class_ownercheck(defs[i].relid, GetUserId())) continue;
-            std::vector<const char *> key{col};
             Oid types[2] = {REGCLASSOID, TEXTARRAYOID};
-            Datum values[2] = {ObjectIdGetDatum(defs[i].relid), text_array(key)};
+            Datum values[2] = {ObjectIdGetDatum(defs[i].relid), text_array1(col)};
             spi_exec("SELECT parallel_material.drop_arrangement($1, $2)", 2, types, values);
             ereport(NOTICE, (errmsg("drop_view: dropped arrangement on %s (%s)", relname, col)));
         }
@@ -229,9 +233,8 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     check_view_owner(viewrel);
     require_read_committed("refresh_view");
     ViewDef vd = view_of(viewrel, "refresh_view");
-    std::vector<Oid> relids = vd.relids;
-    std::sort(relids.begin(), relids.end());
-    for (Oid relid : relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
+    std::sort(vd.relids.begin(), vd.relids.end());
+    for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
     LockRelationOid(viewrel, ExclusiveLock);
     return Int64GetDatum(recompute(viewrel, vd.query_sql));
 }

@@ -14,8 +14,6 @@
 #include "pg/guard.hpp"
 #include "pg/views/views.hpp"
 
-#include <algorithm>
-
 extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
@@ -42,13 +40,17 @@ namespace pm::pg::views {
 
 namespace {
 
-std::vector<Oid> g_trusted;
+// The inputs whose arrangements a running delta query may trust (maintenance_trusts); set only
+// around the delta query, cleared after it and on any (sub)transaction abort.
+Oid g_trusted[64];
+int g_ntrusted = 0;
 bool g_debug_explain = false;
 
-struct TrustScope {
-    explicit TrustScope(const std::vector<Oid> &relids) { g_trusted = relids; }
-    ~TrustScope() { g_trusted.clear(); }
-};
+void trust(const PgArray<Oid> &relids) {
+    g_ntrusted = 0;
+    for (Oid r : relids)
+        if (g_ntrusted < 64) g_trusted[g_ntrusted++] = r;
+}
 
 Oid trigger_function_oid() {
     Oid nsp = get_namespace_oid("parallel_material", false);
@@ -86,9 +88,9 @@ void explain_delta(const char *sql) {
 
 // Registers one ephemeral relation per (input, inserted|deleted), merging the stashes of several
 // statements; returns what the delta query can read.
-std::vector<DeltaInput> register_deltas(Pending &p) {
-    std::vector<DeltaInput> out;
-    for (size_t i = 0; i < p.stashes.size(); ++i) {
+PgArray<DeltaInput> register_deltas(Pending &p) {
+    PgArray<DeltaInput> out;
+    for (int i = 0; i < p.stashes.size(); ++i) {
         Stash &s = p.stashes[i];
         bool seen = false;
         for (const auto &d : out)
@@ -98,7 +100,7 @@ std::vector<DeltaInput> register_deltas(Pending &p) {
         int64 n = s.nrows;
         Relation rel = relation_open(s.relid, NoLock);
         TupleTableSlot *slot = nullptr;
-        for (size_t j = i + 1; j < p.stashes.size(); ++j) {
+        for (int j = i + 1; j < p.stashes.size(); ++j) {
             Stash &o = p.stashes[j];
             if (o.relid != s.relid || o.deleted != s.deleted) continue;
             if (slot == nullptr) slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
@@ -121,7 +123,7 @@ std::vector<DeltaInput> register_deltas(Pending &p) {
         enr->reldata = ts;
         if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
             elog(ERROR, "SPI_register_relation failed");
-        out.push_back(DeltaInput{s.relid, s.deleted, n});
+        out.push(DeltaInput{s.relid, s.deleted, n});
     }
     return out;
 }
@@ -133,7 +135,7 @@ void maintain(int64 viewid, Oid firing_relid) {
         release_pending(p);
         return;
     }
-    if (std::find(vd.relids.begin(), vd.relids.end(), firing_relid) == vd.relids.end())
+    if (!vd.relids.contains(firing_relid))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired on a table that is not an input of view %lld",
                                static_cast<long long>(viewid))));
@@ -159,7 +161,7 @@ void maintain(int64 viewid, Oid firing_relid) {
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     char *sql = nullptr;
-    std::vector<DeltaInput> deltas;
+    PgArray<DeltaInput> deltas;
     if (!p.truncated) {
         deltas = register_deltas(p);
         sql = delta_query_sql(vd.query, deltas);
@@ -167,15 +169,10 @@ void maintain(int64 viewid, Oid firing_relid) {
     if (sql == nullptr) {
         changed = recompute(vd.viewrel, vd.query_sql);
     } else {
-        if (g_debug_explain) {
-            TrustScope trust(vd.relids);
-            explain_delta(sql);
-        }
-        int rc;
-        {
-            TrustScope trust(vd.relids);
-            rc = SPI_execute(sql, false, 0);
-        }
+        trust(vd.relids);
+        if (g_debug_explain) explain_delta(sql);
+        int rc = SPI_execute(sql, false, 0);
+        reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
         changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
     }
@@ -220,10 +217,12 @@ Datum trigger_entry(FunctionCallInfo fcinfo) {
 }  // namespace
 
 bool maintenance_trusts(Oid relid) {
-    return std::find(g_trusted.begin(), g_trusted.end(), relid) != g_trusted.end();
+    for (int i = 0; i < g_ntrusted; ++i)
+        if (g_trusted[i] == relid) return true;
+    return false;
 }
 
-void reset_trust() { g_trusted.clear(); }
+void reset_trust() { g_ntrusted = 0; }
 
 void define_view_gucs() {
     DefineCustomBoolVariable(
@@ -234,7 +233,7 @@ void define_view_gucs() {
         &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
-void create_view_triggers(int64 viewid, Oid viewrel, const std::vector<Oid> &relids) {
+void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {
     Oid fn = trigger_function_oid();
     HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
     if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for _view_trigger");

@@ -14,8 +14,6 @@
 
 #include "pg/pg.hpp"
 
-#include <vector>
-
 extern "C" {
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
@@ -24,6 +22,42 @@ extern "C" {
 }
 
 namespace pm::pg::views {
+
+// A growable array in PostgreSQL memory (the context current at construction, or set with
+// cxt). Trivially destructible, allocating with palloc (which reports out of memory as a
+// PostgreSQL error, never a C++ exception): code of this folder runs inside pg_call, where an
+// ereport longjmps over the frames, so it holds no object with a destructor and throws nothing.
+template <class T>
+struct PgArray {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+    T *data = nullptr;
+    int n = 0;
+    int cap = 0;
+    MemoryContext cxt = CurrentMemoryContext;
+    void push(const T &v) {
+        if (n == cap) {
+            int ncap = cap == 0 ? 8 : cap * 2;
+            T *nd = static_cast<T *>(MemoryContextAlloc(cxt, sizeof(T) * static_cast<size_t>(ncap)));
+            if (n > 0) memcpy(static_cast<void *>(nd), data, sizeof(T) * static_cast<size_t>(n));
+            data = nd;
+            cap = ncap;
+        }
+        data[n++] = v;
+    }
+    T &operator[](int i) { return data[i]; }
+    const T &operator[](int i) const { return data[i]; }
+    T *begin() { return data; }
+    T *end() { return data + n; }
+    const T *begin() const { return data; }
+    const T *end() const { return data + n; }
+    int size() const { return n; }
+    bool empty() const { return n == 0; }
+    bool contains(const T &v) const {
+        for (int i = 0; i < n; ++i)
+            if (memcmp(&data[i], &v, sizeof(T)) == 0) return true;
+        return false;
+    }
+};
 
 // One input occurrence (range table position) of the query.
 struct Input {
@@ -40,11 +74,10 @@ struct JoinColumn {
 // What create_view learns from the query (view_analyze.cpp).
 struct Analysis {
     Query *query;                      // analyzed, allowlisted
-    std::vector<Input> inputs;         // RTE_RELATION entries, in range-table order
-    std::vector<Oid> relids;           // distinct input relations, ascending
-    std::vector<JoinColumn> join_columns;  // distinct, each side of every equi-join clause
-    // Columns each relation contributes to the query (for arrangement include lists).
-    std::vector<std::pair<Oid, std::vector<AttrNumber>>> used_columns;
+    PgArray<Input> inputs;             // RTE_RELATION entries, in range-table order
+    PgArray<Oid> relids;               // distinct input relations, ascending
+    PgArray<JoinColumn> join_columns;  // distinct, each side of every equi-join clause
+    PgArray<JoinColumn> used_columns;  // every column of an input the query reads, distinct
 };
 
 // Raw checks (before any lock: ownership of every named table, no WITH, no sublinks...), then
@@ -60,9 +93,9 @@ struct ViewDef {
     char *definition = nullptr;  // as given
     char *query_sql = nullptr;   // qualified, from deparse_qualified
     Query *query = nullptr;      // the analyzed query (stringToNode of the stored tree)
-    std::vector<Oid> relids;     // distinct inputs
-    std::vector<int64> arrangements;  // definition ids it uses
-    std::vector<int64> created_arrangements;  // those create_view created
+    PgArray<Oid> relids;     // distinct inputs
+    PgArray<int64> arrangements;  // definition ids it uses
+    PgArray<int64> created_arrangements;  // those create_view created
 };
 int64 next_viewid();
 void insert_view_def(const ViewDef &d, const char *query_tree);
@@ -92,7 +125,7 @@ void note_statement_start(int64 viewid);
 bool note_statement_end(int64 viewid, Oid relid, TupleDesc desc, Tuplestorestate *oldrows,
                         Tuplestorestate *newrows, bool truncated);
 struct Pending {
-    std::vector<Stash> stashes;
+    PgArray<Stash> stashes;
     bool truncated = false;
 };
 Pending take_pending(int64 viewid);
@@ -112,7 +145,7 @@ struct DeltaInput {
 // UNION ALL term per inclusion-exclusion term over the changed positions; nullptr when there
 // would be more than kMaxDeltaTerms terms (the caller recomputes instead).
 constexpr int kMaxDeltaTerms = 256;
-char *delta_query_sql(Query *q, const std::vector<DeltaInput> &deltas);
+char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
 
 // ---- apply (view_apply.cpp) ----
 // Nets the rows of a delta result (SPI_tuptable: view columns + sign) by binary image and applies
@@ -134,7 +167,7 @@ void define_view_gucs();  // from _PG_init, before the prefix is reserved
 // Installs maintenance for viewid on each input (as the trigger function's owner): BEFORE and
 // AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and
 // TRUNCATE, ENABLE ALWAYS, each dropped automatically with the view table.
-void create_view_triggers(int64 viewid, Oid viewrel, const std::vector<Oid> &relids);
+void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids);
 
 // ---- stats (view_stats.cpp) ----
 size_t stats_shmem_size();
