@@ -52,17 +52,18 @@ CREATE FUNCTION refresh_view(name regclass) RETURNS bigint
 COMMENT ON FUNCTION refresh_view(regclass) IS
     'recompute a maintained view from its query (repair); returns its rows';
 
+CREATE FUNCTION view_query(name regclass) RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_view_query' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION view_query(regclass) IS
+    'a maintained view''s query as SQL, with the names its tables and columns have now';
+
 CREATE FUNCTION view_check(name regclass)
     RETURNS TABLE (side text, row_text text, copies bigint)
     LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
 DECLARE
     q text;
 BEGIN
-    SELECT d.query_sql INTO q FROM parallel_material.view_defs d
-     WHERE d.viewrel OPERATOR(pg_catalog.=) name;
-    IF q IS NULL THEN
-        RAISE EXCEPTION '"%" is not a maintained view', name USING ERRCODE = '42809';
-    END IF;
+    q := parallel_material.view_query(name);  -- raises 42809 for a table that is not a view
     -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
     RETURN QUERY EXECUTE pg_catalog.format(
         $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n

@@ -217,6 +217,18 @@ DELETE FROM emp WHERE id % 3 = 0;
 SELECT pg_temp.chk('v_self');
 SELECT count(*) FROM v_self;
 
+-- DDL on an input: the view table depends on every column its query reads (as a view's rule
+-- does); other columns come and go, renamed columns keep being maintained
+ALTER TABLE emp ADD COLUMN note text;
+ALTER TABLE emp DROP COLUMN note;
+SELECT pg_temp.err($$ALTER TABLE emp DROP COLUMN boss$$);
+SELECT pg_temp.err($$ALTER TABLE emp ALTER COLUMN name TYPE varchar(20)$$);
+ALTER TABLE emp RENAME COLUMN name TO ename;
+INSERT INTO emp VALUES (40, 7, 1, 'e40');
+UPDATE emp SET ename = ename || '!' WHERE id = 7;
+SELECT pg_temp.chk('v_self');
+SELECT parallel_material.view_query('v_self');
+
 -- refresh_view recomputes; a table written behind the maintenance's back is caught
 DELETE FROM v_ol WHERE o_orderkey = 8;
 SELECT pg_temp.chk('v_ol');

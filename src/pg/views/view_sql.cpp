@@ -27,6 +27,8 @@ extern "C" {
 PGDLLEXPORT Datum pm_create_view(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_drop_view(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_refresh_view(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_view_query(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(pm_view_query);
 PG_FUNCTION_INFO_V1(pm_create_view);
 PG_FUNCTION_INFO_V1(pm_drop_view);
 PG_FUNCTION_INFO_V1(pm_refresh_view);
@@ -164,11 +166,11 @@ Datum create_view(FunctionCallInfo fcinfo) {
     CommandCounterIncrement();
     vd.viewrel = RangeVarGetRelid(rv, AccessExclusiveLock, false);
     vd.viewid = next_viewid();
+    // The table depends on what the query reads (the inputs, every column it reads, functions,
+    // operators, types), as a view's rule does: DROP of one fails unless CASCADE, which drops
+    // the view table (and its triggers).
     ObjectAddress view{RelationRelationId, vd.viewrel, 0};
-    for (Oid relid : vd.relids) {
-        ObjectAddress base{RelationRelationId, relid, 0};
-        recordDependencyOn(&view, &base, DEPENDENCY_NORMAL);
-    }
+    recordDependencyOnExpr(&view, reinterpret_cast<Node *>(a.query), NIL, DEPENDENCY_NORMAL);
     create_view_triggers(vd.viewid, vd.viewrel, vd.relids);
     insert_view_def(vd, nodeToString(a.query));
     stats_forget(vd.viewid);
@@ -236,7 +238,15 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     std::sort(vd.relids.begin(), vd.relids.end());
     for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
     LockRelationOid(viewrel, ExclusiveLock);
-    return Int64GetDatum(recompute(viewrel, vd.query_sql));
+    return Int64GetDatum(recompute(viewrel, deparse_qualified(vd.query)));
+}
+
+// The view's query as SQL, deparsed now from the stored tree (column and table names as they
+// are now, every name qualified).
+Datum view_query(FunctionCallInfo fcinfo) {
+    Oid viewrel = PG_GETARG_OID(0);
+    ViewDef vd = view_of(viewrel, "view_query");
+    return CStringGetTextDatum(deparse_qualified(vd.query));
 }
 
 }  // namespace
@@ -248,6 +258,9 @@ Datum pm_create_view(PG_FUNCTION_ARGS) {
 }
 Datum pm_drop_view(PG_FUNCTION_ARGS) {
     return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::drop_view(fcinfo); }); });
+}
+Datum pm_view_query(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::view_query(fcinfo); }); });
 }
 Datum pm_refresh_view(PG_FUNCTION_ARGS) {
     return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::refresh_view(fcinfo); }); });

@@ -167,7 +167,7 @@ void maintain(int64 viewid, Oid firing_relid) {
         sql = delta_query_sql(vd.query, deltas);
     }
     if (sql == nullptr) {
-        changed = recompute(vd.viewrel, vd.query_sql);
+        changed = recompute(vd.viewrel, deparse_qualified(vd.query));
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
