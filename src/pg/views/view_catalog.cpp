@@ -163,6 +163,50 @@ bool load_view_def(int64 viewid, ViewDef *out) {
     return load_where("viewid OPERATOR(pg_catalog.=) $1", INT8OID, Int64GetDatum(viewid), out);
 }
 
+// Definitions by view id, per backend. A view id is never reused and its definition (query
+// tree, inputs, arrangements used) never changes, so an entry never goes stale; only the
+// created_arrangements list (drop_view's hand-over) can, which maintenance does not read.
+namespace {
+constexpr int kCachedViews = 64;
+struct CachedView {
+    int64 viewid;
+    ViewDef def;
+};
+CachedView *g_cache = nullptr;
+int g_ncached = 0;
+MemoryContext g_cache_cxt = nullptr;
+}  // namespace
+
+bool load_view_def_cached(int64 viewid, ViewDef *out) {
+    for (int i = 0; i < g_ncached; ++i)
+        if (g_cache[i].viewid == viewid) {
+            *out = g_cache[i].def;
+            return true;
+        }
+    if (g_cache_cxt == nullptr) {
+        g_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material views",
+                                            ALLOCSET_SMALL_SIZES);
+        g_cache = static_cast<CachedView *>(
+            MemoryContextAllocZero(g_cache_cxt, sizeof(CachedView) * kCachedViews));
+    }
+    if (g_ncached == kCachedViews) {  // full: start over
+        MemoryContextReset(g_cache_cxt);
+        g_cache = static_cast<CachedView *>(
+            MemoryContextAllocZero(g_cache_cxt, sizeof(CachedView) * kCachedViews));
+        g_ncached = 0;
+    }
+    MemoryContext old = MemoryContextSwitchTo(g_cache_cxt);
+    ViewDef def;
+    bool found = load_view_def(viewid, &def);
+    MemoryContextSwitchTo(old);
+    if (!found) return false;
+    g_cache[g_ncached].viewid = viewid;
+    g_cache[g_ncached].def = def;
+    ++g_ncached;
+    *out = def;
+    return true;
+}
+
 bool load_view_def_by_rel(Oid viewrel, ViewDef *out) {
     return load_where("viewrel OPERATOR(pg_catalog.=) $1", OIDOID, ObjectIdGetDatum(viewrel), out);
 }

@@ -16,7 +16,9 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 namespace pm::pg::views {
@@ -122,6 +124,66 @@ char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas) {
         appendStringInfo(&sql, "(%s)", term);
     }
     return sql.data;
+}
+
+// Deparsed delta queries, per backend, by (view, which inputs have inserted / deleted rows).
+// The text names tables, columns, functions, operators and types as they are now: any relcache
+// invalidation (a rename, ALTER TABLE) or change of a function, operator, type or schema
+// empties the cache.
+namespace {
+constexpr int kCachedSql = 128;
+struct CachedSql {
+    char *key;
+    char *sql;
+};
+CachedSql *g_sql = nullptr;
+int g_nsql = 0;
+MemoryContext g_sql_cxt = nullptr;
+
+void forget_sql(Datum, Oid) { g_nsql = 0; if (g_sql_cxt != nullptr) { MemoryContextReset(g_sql_cxt); g_sql = nullptr; } }
+void forget_sql_syscache(Datum, int, uint32) { forget_sql(0, InvalidOid); }
+
+}  // namespace
+
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas) {
+    if (g_sql_cxt == nullptr) {
+        g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
+                                          ALLOCSET_DEFAULT_SIZES);
+        CacheRegisterRelcacheCallback(forget_sql, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(PROCOID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(OPEROID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(TYPEOID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_sql_syscache, static_cast<Datum>(0));
+    }
+    // The key: view id, then the (relation, part) pairs present, in a fixed order.
+    StringInfoData key;
+    initStringInfo(&key);
+    appendStringInfo(&key, "%lld", static_cast<long long>(viewid));
+    int ncols = deltas.size();
+    bool *done = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(ncols + 1)));
+    for (int k = 0; k < ncols; ++k) {
+        int best = -1;
+        for (int i = 0; i < ncols; ++i) {
+            if (done[i]) continue;
+            if (best < 0 || deltas[i].relid < deltas[best].relid ||
+                (deltas[i].relid == deltas[best].relid && deltas[i].deleted && !deltas[best].deleted))
+                best = i;
+        }
+        done[best] = true;
+        appendStringInfo(&key, ":%u%c", deltas[best].relid, deltas[best].deleted ? '-' : '+');
+    }
+    for (int i = 0; i < g_nsql; ++i)
+        if (strcmp(g_sql[i].key, key.data) == 0) return g_sql[i].sql;
+    char *sql = delta_query_sql(q, deltas);
+    if (sql == nullptr) return nullptr;
+    if (g_sql == nullptr || g_nsql == kCachedSql) {
+        MemoryContextReset(g_sql_cxt);
+        g_sql = static_cast<CachedSql *>(MemoryContextAllocZero(g_sql_cxt, sizeof(CachedSql) * kCachedSql));
+        g_nsql = 0;
+    }
+    g_sql[g_nsql].key = MemoryContextStrdup(g_sql_cxt, key.data);
+    g_sql[g_nsql].sql = MemoryContextStrdup(g_sql_cxt, sql);
+    return g_sql[g_nsql++].sql;
 }
 
 }  // namespace pm::pg::views

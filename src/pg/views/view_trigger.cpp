@@ -131,7 +131,7 @@ PgArray<DeltaInput> register_deltas(Pending &p) {
 void maintain(int64 viewid, Oid firing_relid) {
     Pending p = take_pending(viewid);
     ViewDef vd;
-    if (!load_view_def(viewid, &vd)) {  // dropped meanwhile (its triggers go with it)
+    if (!load_view_def_cached(viewid, &vd)) {  // dropped meanwhile (its triggers go with it)
         release_pending(p);
         return;
     }
@@ -164,7 +164,7 @@ void maintain(int64 viewid, Oid firing_relid) {
     PgArray<DeltaInput> deltas;
     if (!p.truncated) {
         deltas = register_deltas(p);
-        sql = delta_query_sql(vd.query, deltas);
+        sql = delta_query_sql_cached(viewid, vd.query, deltas);
     }
     if (sql == nullptr) {
         changed = recompute(vd.viewrel, deparse_qualified(vd.query));

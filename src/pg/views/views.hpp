@@ -102,6 +102,8 @@ void insert_view_def(const ViewDef &d, const char *query_tree);
 void delete_view_def(int64 viewid);
 // Loads by view id (false: none). Results palloc'd in CurrentMemoryContext.
 bool load_view_def(int64 viewid, ViewDef *out);
+// The same through a per-backend cache (maintenance); the result is shared: do not modify it.
+bool load_view_def_cached(int64 viewid, ViewDef *out);
 bool load_view_def_by_rel(Oid viewrel, ViewDef *out);
 // A view (whose table still exists) other than except_viewid that uses arrangement defid;
 // InvalidOid when none.
@@ -146,6 +148,8 @@ struct DeltaInput {
 // would be more than kMaxDeltaTerms terms (the caller recomputes instead).
 constexpr int kMaxDeltaTerms = 256;
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
+// The same through a per-backend cache of the deparsed text (do not modify the result).
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
 
 // ---- apply (view_apply.cpp) ----
 // Nets the rows of a delta result (SPI_tuptable: view columns + sign) by binary image and applies
