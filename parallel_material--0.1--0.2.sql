@@ -133,3 +133,35 @@ SELECT d.viewrel::pg_catalog.regclass AS name,
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.viewrel
   LEFT JOIN parallel_material.view_maintenance_stats() s ON s.viewid OPERATOR(pg_catalog.=) d.viewid;
 GRANT SELECT ON views TO PUBLIC;
+
+-- A view's inputs must stay outside inheritance and partition hierarchies: statement triggers
+-- on a child or partition do not fire for writes made through its parent, and a parent's do not
+-- see its children's rows. create_view refuses such inputs; this refuses the DDL that would
+-- later put an input into one (CREATE TABLE ... INHERITS / PARTITION OF, ALTER TABLE ... INHERIT
+-- / ATTACH PARTITION).
+CREATE FUNCTION _views_on_ddl_end() RETURNS event_trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    bad text;
+BEGIN
+    SELECT pg_catalog.format('%s (input of maintained view %s)', r.relid::pg_catalog.regclass,
+                             d.viewrel::pg_catalog.regclass)
+      INTO bad
+      FROM parallel_material.view_defs d
+      CROSS JOIN LATERAL pg_catalog.unnest(d.base_relids) r(relid)
+      JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) d.viewrel
+     WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                    WHERE i.inhparent OPERATOR(pg_catalog.=) r.relid
+                       OR i.inhrelid OPERATOR(pg_catalog.=) r.relid)
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'table % cannot be part of an inheritance or partition hierarchy', bad
+            USING ERRCODE = '0A000',
+                  HINT = 'Statement triggers do not see writes made through a parent. Drop the view first (parallel_material.drop_view).';
+    END IF;
+END
+$f$;
+REVOKE ALL ON FUNCTION _views_on_ddl_end() FROM PUBLIC;
+CREATE EVENT TRIGGER parallel_material_views_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION _views_on_ddl_end();

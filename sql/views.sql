@@ -229,6 +229,15 @@ UPDATE emp SET ename = ename || '!' WHERE id = 7;
 SELECT pg_temp.chk('v_self');
 SELECT parallel_material.view_query('v_self');
 
+-- an input cannot later join an inheritance or partition hierarchy (statement triggers would
+-- miss writes made through the parent)
+SELECT pg_temp.err($$CREATE TABLE emp_child () INHERITS (emp)$$);
+CREATE TABLE emp_parent (id int, boss int, dept int, ename text);
+SELECT pg_temp.err($$ALTER TABLE emp INHERIT emp_parent$$);
+CREATE TABLE emp_parted (id int, boss int, dept int, ename text) PARTITION BY RANGE (id);
+SELECT pg_temp.err($$ALTER TABLE emp_parted ATTACH PARTITION emp FOR VALUES FROM (0) TO (1000)$$);
+DROP TABLE emp_parent, emp_parted;
+
 -- refresh_view recomputes; a table written behind the maintenance's back is caught
 DELETE FROM v_ol WHERE o_orderkey = 8;
 SELECT pg_temp.chk('v_ol');
