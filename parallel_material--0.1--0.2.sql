@@ -6,3 +6,162 @@
 -- names qualified, internal functions revoked from PUBLIC.
 
 \echo Use "ALTER EXTENSION parallel_material UPDATE TO '0.2'" to load this file. \quit
+
+SET LOCAL search_path = parallel_material, pg_catalog;
+
+-- ---------------------------------------------------------------------------------------------
+-- Maintained views (issue 13; docs/views.md): create_view, drop_view, refresh_view, view_check,
+-- the views view. A view is an ordinary heap table kept equal to its query by statement-level
+-- triggers joining each input's changes against the shared arrangements of the other inputs.
+
+-- One row per view. Written only by create_view/drop_view (after their ownership checks, as this
+-- table's owner), readable by everyone like pg_views.
+CREATE TABLE view_defs (
+    viewid bigint PRIMARY KEY,
+    viewrel oid NOT NULL UNIQUE,
+    definition text NOT NULL,
+    query_sql text NOT NULL,
+    query_tree text NOT NULL,
+    base_relids oid[] NOT NULL,
+    arrangements bigint[] NOT NULL,
+    created_arrangements bigint[] NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now());
+COMMENT ON TABLE view_defs IS 'maintained views: table, query, inputs and arrangements used';
+REVOKE ALL ON view_defs FROM PUBLIC;
+GRANT SELECT ON view_defs TO PUBLIC;
+CREATE SEQUENCE view_id_seq;
+REVOKE ALL ON view_id_seq FROM PUBLIC;
+
+-- The maintenance trigger: create_view attaches it (as the function's owner), nobody else.
+CREATE FUNCTION _view_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pm_view_trigger' LANGUAGE C;
+REVOKE ALL ON FUNCTION _view_trigger() FROM PUBLIC;
+
+CREATE FUNCTION create_view(name text, query text) RETURNS regclass
+    AS 'MODULE_PATHNAME', 'pm_create_view' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION create_view(text, text) IS
+    'create table name filled from query (inner equi-joins, filters, projections) and keep it equal to query';
+
+CREATE FUNCTION drop_view(name regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'pm_drop_view' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION drop_view(regclass) IS
+    'drop a maintained view: its table, triggers, and the arrangements it created that no other view uses';
+
+CREATE FUNCTION refresh_view(name regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_refresh_view' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION refresh_view(regclass) IS
+    'recompute a maintained view from its query (repair); returns its rows';
+
+CREATE FUNCTION view_query(name regclass) RETURNS text
+    AS 'MODULE_PATHNAME', 'pm_view_query' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION view_query(regclass) IS
+    'a maintained view''s query as SQL, with the names its tables and columns have now';
+
+CREATE FUNCTION view_check(name regclass)
+    RETURNS TABLE (side text, row_text text, copies bigint)
+    LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    q text;
+BEGIN
+    q := parallel_material.view_query(name);  -- raises 42809 for a table that is not a view
+    -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
+    RETURN QUERY EXECUTE pg_catalog.format(
+        $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM ONLY %s x GROUP BY 1),
+               qc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM (%s) x GROUP BY 1)
+           SELECT CASE WHEN COALESCE(vc.n, 0) OPERATOR(pg_catalog.>) COALESCE(qc.n, 0)
+                       THEN 'view only' ELSE 'query only' END,
+                  COALESCE(vc.r, qc.r),
+                  pg_catalog.abs(COALESCE(vc.n, 0) OPERATOR(pg_catalog.-) COALESCE(qc.n, 0))
+             FROM vc FULL JOIN qc ON vc.r OPERATOR(pg_catalog.=) qc.r
+            WHERE vc.n IS DISTINCT FROM qc.n
+            ORDER BY 2, 1$q$, name, q);
+END
+$f$;
+COMMENT ON FUNCTION view_check(regclass) IS
+    'differences between a maintained view''s table and its query under one snapshot (none: exact)';
+
+CREATE FUNCTION view_maintenance_stats(
+    OUT viewid bigint, OUT statements bigint, OUT rows_changed bigint, OUT total_us bigint,
+    OUT last_maintenance timestamptz)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_view_stats' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION view_maintenance_stats() IS
+    'maintenance counters of this database''s views since server start (the views view)';
+
+-- Rows of a view table, NULL for a role that may not read it (the views view).
+CREATE FUNCTION view_rows(rel regclass) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', rel) INTO n;
+    RETURN n;
+END
+$f$;
+COMMENT ON FUNCTION view_rows(regclass) IS 'rows of a table, NULL without SELECT on it';
+
+CREATE VIEW views AS
+SELECT d.viewrel::pg_catalog.regclass AS name,
+       d.definition,
+       ARRAY(SELECT r::pg_catalog.regclass FROM pg_catalog.unnest(d.base_relids) r) AS base_relations,
+       ARRAY(SELECT pg_catalog.format('%s(%s)', ad.relid::pg_catalog.regclass,
+                     (SELECT pg_catalog.string_agg(a.attname::pg_catalog.text, ', ' ORDER BY k.i)
+                        FROM pg_catalog.unnest(ad.key_attnums) WITH ORDINALITY k(n, i)
+                        JOIN pg_catalog.pg_attribute a
+                          ON a.attrelid OPERATOR(pg_catalog.=) ad.relid
+                         AND a.attnum OPERATOR(pg_catalog.=) k.n))
+               FROM parallel_material.arrangement_defs ad
+              WHERE ad.defid OPERATOR(pg_catalog.=) ANY (d.arrangements)
+              ORDER BY ad.defid) AS arrangements,
+       parallel_material.view_rows(d.viewrel::pg_catalog.regclass) AS rows,
+       COALESCE(s.statements, 0) AS deltas_applied,
+       COALESCE(s.rows_changed, 0) AS rows_changed,
+       s.last_maintenance,
+       CASE WHEN s.statements OPERATOR(pg_catalog.>) 0
+            THEN s.total_us::pg_catalog.float8 OPERATOR(pg_catalog./) s.statements::pg_catalog.float8
+                 OPERATOR(pg_catalog./) 1000.0::pg_catalog.float8 END AS maintenance_ms_per_statement,
+       -- what the view holds beyond its table: nothing (docs/views.md, "Memory")
+       0::pg_catalog.int8 AS memory_bytes,
+       -- the shared arrangements it probes (other views and queries use them too)
+       (SELECT pg_catalog.sum(st.bytes) FROM parallel_material._arrangement_state() st
+         WHERE st.defid OPERATOR(pg_catalog.=) ANY (d.arrangements))::pg_catalog.int8 AS arrangement_bytes
+  FROM parallel_material.view_defs d
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.viewrel
+  LEFT JOIN parallel_material.view_maintenance_stats() s ON s.viewid OPERATOR(pg_catalog.=) d.viewid;
+GRANT SELECT ON views TO PUBLIC;
+
+-- A view's inputs must stay outside inheritance and partition hierarchies: statement triggers
+-- on a child or partition do not fire for writes made through its parent, and a parent's do not
+-- see its children's rows. create_view refuses such inputs; this refuses the DDL that would
+-- later put an input into one (CREATE TABLE ... INHERITS / PARTITION OF, ALTER TABLE ... INHERIT
+-- / ATTACH PARTITION).
+CREATE FUNCTION _views_on_ddl_end() RETURNS event_trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    bad text;
+BEGIN
+    SELECT pg_catalog.format('%s (input of maintained view %s)', r.relid::pg_catalog.regclass,
+                             d.viewrel::pg_catalog.regclass)
+      INTO bad
+      FROM parallel_material.view_defs d
+      CROSS JOIN LATERAL pg_catalog.unnest(d.base_relids) r(relid)
+      JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) d.viewrel
+     WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i
+                    WHERE i.inhparent OPERATOR(pg_catalog.=) r.relid
+                       OR i.inhrelid OPERATOR(pg_catalog.=) r.relid)
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'table % cannot be part of an inheritance or partition hierarchy', bad
+            USING ERRCODE = '0A000',
+                  HINT = 'Statement triggers do not see writes made through a parent. Drop the view first (parallel_material.drop_view).';
+    END IF;
+END
+$f$;
+REVOKE ALL ON FUNCTION _views_on_ddl_end() FROM PUBLIC;
+CREATE EVENT TRIGGER parallel_material_views_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION _views_on_ddl_end();

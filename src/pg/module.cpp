@@ -8,6 +8,7 @@
 #include "pg/share/share_settings_watch.hpp"
 #include "pg/share/share_sites.hpp"
 #include "pg/shmem.hpp"
+#include "pg/views/views.hpp"
 #include "pg/share/write_tracking.hpp"
 
 extern "C" {
@@ -23,6 +24,7 @@ void _PG_init(void) {
     pm::pg::define_result_spill_gucs();
     pm::pg::define_share_site_gucs();
     pm::pg::define_write_tracking_gucs();
+    pm::pg::views::define_view_gucs();
     pm::pg::define_gucs();
     if (process_shared_preload_libraries_in_progress) {
         pm::pg::install_shmem_hooks();

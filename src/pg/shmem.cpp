@@ -4,6 +4,7 @@
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/share/data_versions.hpp"
 #include "pg/share/shared_results.hpp"
+#include "pg/views/views.hpp"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -24,6 +25,7 @@ void request_shmem() {
     RequestAddinShmemSpace(data_versions_shmem_size());
     data_versions_request_locks();
     RequestAddinShmemSpace(shared_results_shmem_size());
+    RequestAddinShmemSpace(views::stats_shmem_size());
     arr::request_shmem();
 }
 
@@ -42,6 +44,7 @@ void startup_shmem() {
     }
     data_versions_shmem_init();
     shared_results_shmem_init();
+    views::stats_shmem_init();
     LWLockRelease(AddinShmemInitLock);
     g_state = state;
     arr::startup_shmem();

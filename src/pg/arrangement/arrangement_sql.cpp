@@ -3,6 +3,7 @@
 // arrangement under the caller's snapshot, reclaim, the per-entry state behind the arrangements
 // view, and the DROP TABLE hook. Each entry point is a thin extern "C" shim over guarded().
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/views/views.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
@@ -557,6 +558,12 @@ Datum drop(FunctionCallInfo fcinfo) {
                            RelationGetRelationName(rel));
         Def *d = find_def(rel, key);
         const char *relname = relation_sql_name(rel);
+        Oid view = views::view_using_arrangement(d->defid);
+        if (OidIsValid(view))
+            ereport(ERROR, (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+                            errmsg("the arrangement on %s is used by maintained view %s", relname,
+                                   get_rel_name(view)),
+                            errhint("Drop the view first with parallel_material.drop_view.")));
         relation_close(rel, NoLock);
         drop_def_and_triggers(relname, d);
         remember_dropped(d->defid);

@@ -1,0 +1,212 @@
+// view_apply.cpp — applying a delta to the view table (docs/views.md, "Representation"). The
+// table holds one heap row per row of the query's result (bag semantics: duplicates are
+// duplicate rows), so the table is exactly what the query returns. A delta (rows with signs) is
+// first netted per distinct row *by binary image* (numeric 1.0 and 1.00 are different rows of
+// the result, although they compare equal), then applied: for a net count -k, k table rows
+// whose columns have the same images are deleted (matched with record image equality *=); for
+// +k, k copies are inserted. Fewer rows found than to delete means the table was changed behind
+// the maintenance's back: an error, never a silently wrong view.
+#include "pg/views/views.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/tupdesc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/lsyscache.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+}
+
+namespace pm::pg::views {
+
+char *view_columns_sql(Relation viewrel, const char *prefix) {
+    TupleDesc desc = RelationGetDescr(viewrel);
+    StringInfoData s;
+    initStringInfo(&s);
+    for (int i = 0; i < desc->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (a->attisdropped) continue;
+        if (s.len > 0) appendStringInfoString(&s, ", ");
+        if (prefix != nullptr) appendStringInfo(&s, "%s.", prefix);
+        appendStringInfoString(&s, quote_identifier(NameStr(a->attname)));
+    }
+    return s.data;
+}
+
+namespace {
+
+const char *qualified_name(Relation rel) {
+    return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                      RelationGetRelationName(rel));
+}
+
+// The binary image of columns [0, n) of a row: null flags, then bytes (varlena detoasted).
+void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key) {
+    resetStringInfo(key);
+    for (int i = 0; i < n; ++i) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (nulls[i]) {
+            appendStringInfoChar(key, '\0');
+            continue;
+        }
+        appendStringInfoChar(key, '\1');
+        if (a->attbyval) {
+            Datum d = values[i];
+            appendBinaryStringInfo(key, reinterpret_cast<const char *>(&d), sizeof(Datum));
+        } else if (a->attlen > 0) {
+            appendBinaryStringInfo(key, DatumGetPointer(values[i]), a->attlen);
+        } else if (a->attlen == -1) {
+            struct varlena *v = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(
+                DatumGetPointer(values[i])));
+            uint32 len = VARSIZE_ANY_EXHDR(v);
+            appendBinaryStringInfo(key, reinterpret_cast<const char *>(&len), sizeof(len));
+            appendBinaryStringInfo(key, VARDATA_ANY(v), static_cast<int>(len));
+        } else {
+            const char *c = DatumGetCString(values[i]);
+            appendBinaryStringInfo(key, c, static_cast<int>(strlen(c) + 1));
+        }
+    }
+}
+
+// One delta row: its image and sign.
+struct Keyed {
+    char *key;
+    int len;
+    uint64 row;
+    int32 sign;
+};
+
+int compare_keyed(const void *a, const void *b) {
+    const Keyed *x = static_cast<const Keyed *>(a), *y = static_cast<const Keyed *>(b);
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->key, y->key, static_cast<size_t>(x->len));
+    if (c != 0) return c;
+    return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
+}
+
+}  // namespace
+
+int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
+    TupleDesc vdesc = RelationGetDescr(viewrel);
+    int n = 0;
+    for (int i = 0; i < vdesc->natts; ++i)
+        if (!TupleDescAttr(vdesc, i)->attisdropped) ++n;
+    TupleDesc ddesc = tuptable->tupdesc;
+    if (ddesc->natts != n + 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("maintained view \"%s\" no longer has its query's columns",
+                               RelationGetRelationName(viewrel)),
+                        errhint("Drop it with parallel_material.drop_view and create it again.")));
+    // Net count per distinct row (binary image of its columns): sort the rows by image, sum the
+    // signs of each run.
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
+    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
+    Keyed *rows = static_cast<Keyed *>(palloc(sizeof(Keyed) * (ntuples + 1)));
+    StringInfoData key;
+    initStringInfo(&key);
+    for (uint64 r = 0; r < ntuples; ++r) {
+        heap_deform_tuple(tuptable->vals[r], ddesc, values, nulls);
+        image_key(ddesc, n, values, nulls, &key);
+        rows[r].key = static_cast<char *>(palloc(static_cast<size_t>(key.len) + 1));
+        memcpy(rows[r].key, key.data, static_cast<size_t>(key.len));
+        rows[r].len = key.len;
+        rows[r].row = r;
+        rows[r].sign = nulls[n] ? 0 : DatumGetInt32(values[n]);
+    }
+    if (ntuples > 1) qsort(rows, ntuples, sizeof(Keyed), compare_keyed);
+    // The net change as an ephemeral relation pm_net(view columns..., __pm_n, __pm_id).
+    TupleDesc ndesc = CreateTemplateTupleDesc(n + 2);
+    for (int i = 0; i < n; ++i) TupleDescCopyEntry(ndesc, static_cast<AttrNumber>(i + 1), ddesc, static_cast<AttrNumber>(i + 1));
+    TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 1), "__pm_n", INT8OID, -1, 0);
+    TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 2), "__pm_id", INT8OID, -1, 0);
+    Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+    int64 to_delete = 0, to_insert = 0, id = 0, nrows = 0;
+    for (uint64 r = 0; r < ntuples;) {
+        uint64 first = r;
+        int64 net = 0;
+        while (r < ntuples && rows[r].len == rows[first].len &&
+               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
+            net += rows[r++].sign;
+        if (net == 0) continue;
+        heap_deform_tuple(tuptable->vals[rows[first].row], ddesc, values, nulls);
+        values[n] = Int64GetDatum(net);
+        nulls[n] = false;
+        values[n + 1] = Int64GetDatum(++id);
+        nulls[n + 1] = false;
+        tuplestore_putvalues(ts, ndesc, values, nulls);
+        ++nrows;
+        if (net < 0) to_delete -= net;
+        else to_insert += net;
+    }
+    if (nrows == 0) {
+        tuplestore_end(ts);
+        return 0;
+    }
+    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup("pm_net");
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = ndesc;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = static_cast<double>(nrows);
+    enr->reldata = ts;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+
+    const char *vname = qualified_name(viewrel);
+    char *tcols = view_columns_sql(viewrel, "t");
+    char *dcols = view_columns_sql(viewrel, "d");
+    char *cols = view_columns_sql(viewrel, nullptr);
+    if (to_delete > 0) {
+        char *del = psprintf(
+            "DELETE FROM ONLY %s v USING (SELECT x.tid FROM (SELECT t.ctid AS tid, "
+            "pg_catalog.row_number() OVER (PARTITION BY d.__pm_id ORDER BY t.ctid) AS rn, "
+            "d.__pm_n AS n FROM pm_net d JOIN ONLY %s t ON ROW(%s)::pg_catalog.record OPERATOR(pg_catalog.*=) ROW(%s)::pg_catalog.record "
+            "WHERE d.__pm_n OPERATOR(pg_catalog.<) 0) x "
+            "WHERE x.rn OPERATOR(pg_catalog.<=) pg_catalog.abs(x.n)) y "
+            "WHERE v.ctid OPERATOR(pg_catalog.=) y.tid",
+            vname, vname, tcols, dcols);
+        int rc = SPI_execute(del, false, 0);
+        if (rc != SPI_OK_DELETE) elog(ERROR, "view maintenance delete failed (%d)", rc);
+        if (static_cast<int64>(SPI_processed) != to_delete)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("maintained view \"%s\" is out of step with its query",
+                                   RelationGetRelationName(viewrel)),
+                            errdetail("%lld rows to delete, %lld found.",
+                                      static_cast<long long>(to_delete),
+                                      static_cast<long long>(SPI_processed)),
+                            errhint("Was the table written directly? parallel_material.refresh_view "
+                                    "recomputes it.")));
+    }
+    if (to_insert > 0) {
+        char *ins = psprintf(
+            "INSERT INTO %s (%s) SELECT %s FROM pm_net d, "
+            "pg_catalog.generate_series(1::pg_catalog.int8, d.__pm_n) g "
+            "WHERE d.__pm_n OPERATOR(pg_catalog.>) 0",
+            vname, cols, dcols);
+        int rc = SPI_execute(ins, false, 0);
+        if (rc != SPI_OK_INSERT || static_cast<int64>(SPI_processed) != to_insert)
+            elog(ERROR, "view maintenance insert failed (%d)", rc);
+    }
+    SPI_unregister_relation("pm_net");
+    tuplestore_end(ts);
+    return to_delete + to_insert;
+}
+
+int64 recompute(Oid viewrelid, const char *query_sql) {
+    Relation viewrel = relation_open(viewrelid, NoLock);
+    const char *vname = qualified_name(viewrel);
+    char *cols = view_columns_sql(viewrel, nullptr);
+    relation_close(viewrel, NoLock);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(psprintf("DELETE FROM ONLY %s", vname), false, 0);
+    if (rc != SPI_OK_DELETE) elog(ERROR, "view recompute delete failed (%d)", rc);
+    rc = SPI_execute(psprintf("INSERT INTO %s (%s) %s", vname, cols, query_sql), false, 0);
+    if (rc != SPI_OK_INSERT) elog(ERROR, "view recompute insert failed (%d)", rc);
+    int64 n = static_cast<int64>(SPI_processed);
+    SPI_finish();
+    return n;
+}
+
+}  // namespace pm::pg::views

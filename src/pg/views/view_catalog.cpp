@@ -1,0 +1,237 @@
+// view_catalog.cpp — parallel_material.view_defs, one row per maintained view: its table, the
+// query as given and qualified, the analyzed query tree, inputs and arrangements. Readable by
+// everyone (like pg_views), written only by create_view/drop_view after their own checks, as the
+// table's owner (the role that created the extension): no role needs write access to it.
+#include "pg/views/views.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace pm::pg::views {
+
+namespace {
+
+Oid defs_relid() {
+    Oid nsp = get_namespace_oid("parallel_material", false);
+    Oid relid = get_relname_relid("view_defs", nsp);
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("parallel_material.view_defs is missing"),
+                        errhint("ALTER EXTENSION parallel_material UPDATE.")));
+    return relid;
+}
+
+Oid defs_owner() {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(defs_relid()));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for view_defs");
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    return owner;
+}
+
+// Runs a catalog write as the catalog's owner.
+void exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values) {
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(defs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                             SECURITY_RESTRICTED_OPERATION);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    if (rc < 0) elog(ERROR, "SPI failed (%d): %s", rc, sql);
+    SPI_finish();
+    SetUserIdAndSecContext(save_user, save_sec);
+}
+
+Datum int64_array(const PgArray<int64> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = Int64GetDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), INT8OID, 8,
+                                           FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum oid_array(const PgArray<Oid> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = ObjectIdGetDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), OIDOID, sizeof(Oid), true,
+                                           TYPALIGN_INT));
+}
+
+template <class T>
+void read_array(Datum d, Oid type, PgArray<T> &out) {
+    ArrayType *arr = DatumGetArrayTypeP(d);
+    Datum *elems;
+    bool *nulls;
+    int n;
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(type, &len, &byval, &align);
+    deconstruct_array(arr, type, len, byval, align, &elems, &nulls, &n);
+    for (int i = 0; i < n; ++i) {
+        if (nulls[i]) continue;
+        if constexpr (std::is_same_v<T, Oid>) out.push(DatumGetObjectId(elems[i]));
+        else out.push(DatumGetInt64(elems[i]));
+    }
+}
+
+bool load_where(const char *where, Oid argtype, Datum arg, ViewDef *out) {
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    char *sql = psprintf(
+        "SELECT viewid, viewrel, definition, query_sql, query_tree, base_relids, arrangements, "
+        "created_arrangements FROM parallel_material.view_defs WHERE %s", where);
+    int rc = SPI_execute_with_args(sql, 1, &argtype, &arg, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d): %s", rc, sql);
+    bool found = SPI_processed == 1;
+    if (found) {
+        HeapTuple t = SPI_tuptable->vals[0];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        bool isnull;
+        MemoryContext spi = MemoryContextSwitchTo(caller);
+        out->viewid = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+        out->viewrel = DatumGetObjectId(SPI_getbinval(t, td, 2, &isnull));
+        out->definition = TextDatumGetCString(SPI_getbinval(t, td, 3, &isnull));
+        out->query_sql = TextDatumGetCString(SPI_getbinval(t, td, 4, &isnull));
+        char *tree = TextDatumGetCString(SPI_getbinval(t, td, 5, &isnull));
+        out->query = static_cast<Query *>(stringToNode(tree));
+        read_array(SPI_getbinval(t, td, 6, &isnull), OIDOID, out->relids);
+        read_array(SPI_getbinval(t, td, 7, &isnull), INT8OID, out->arrangements);
+        read_array(SPI_getbinval(t, td, 8, &isnull), INT8OID, out->created_arrangements);
+        MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+    return found;
+}
+
+}  // namespace
+
+int64 next_viewid() {
+    MemoryContext caller = CurrentMemoryContext;
+    (void)caller;
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(defs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                             SECURITY_RESTRICTED_OPERATION);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute("SELECT pg_catalog.nextval('parallel_material.view_id_seq')", false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "nextval of view_id_seq failed");
+    bool isnull;
+    int64 id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    SetUserIdAndSecContext(save_user, save_sec);
+    return id;
+}
+
+void insert_view_def(const ViewDef &d, const char *query_tree) {
+    Oid types[8] = {INT8OID, OIDOID, TEXTOID, TEXTOID, TEXTOID, OIDARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+    Datum values[8] = {Int64GetDatum(d.viewid), ObjectIdGetDatum(d.viewrel),
+                       CStringGetTextDatum(d.definition), CStringGetTextDatum(d.query_sql),
+                       CStringGetTextDatum(query_tree), oid_array(d.relids),
+                       int64_array(d.arrangements), int64_array(d.created_arrangements)};
+    exec_as_owner("INSERT INTO parallel_material.view_defs (viewid, viewrel, definition, "
+                  "query_sql, query_tree, base_relids, arrangements, created_arrangements) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  8, types, values);
+}
+
+void delete_view_def(int64 viewid) {
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(viewid)};
+    exec_as_owner("DELETE FROM parallel_material.view_defs WHERE viewid OPERATOR(pg_catalog.=) $1",
+                  1, types, values);
+}
+
+void hand_over_arrangement(int64 defid, int64 to_viewid) {
+    Oid types[2] = {INT8OID, INT8OID};
+    Datum values[2] = {Int64GetDatum(defid), Int64GetDatum(to_viewid)};
+    exec_as_owner("UPDATE parallel_material.view_defs SET created_arrangements = "
+                  "pg_catalog.array_append(created_arrangements, $1) "
+                  "WHERE viewid OPERATOR(pg_catalog.=) $2 "
+                  "AND NOT $1 OPERATOR(pg_catalog.=) ANY (created_arrangements)",
+                  2, types, values);
+}
+
+bool load_view_def(int64 viewid, ViewDef *out) {
+    return load_where("viewid OPERATOR(pg_catalog.=) $1", INT8OID, Int64GetDatum(viewid), out);
+}
+
+// Definitions by view id, per backend. A view id is never reused and its definition (query
+// tree, inputs, arrangements used) never changes, so an entry never goes stale; only the
+// created_arrangements list (drop_view's hand-over) can, which maintenance does not read.
+namespace {
+constexpr int kCachedViews = 64;
+struct CachedView {
+    int64 viewid;
+    ViewDef def;
+};
+CachedView *g_cache = nullptr;
+int g_ncached = 0;
+MemoryContext g_cache_cxt = nullptr;
+}  // namespace
+
+bool load_view_def_cached(int64 viewid, ViewDef *out) {
+    for (int i = 0; i < g_ncached; ++i)
+        if (g_cache[i].viewid == viewid) {
+            *out = g_cache[i].def;
+            return true;
+        }
+    if (g_cache_cxt == nullptr) {
+        g_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material views",
+                                            ALLOCSET_SMALL_SIZES);
+        g_cache = static_cast<CachedView *>(
+            MemoryContextAllocZero(g_cache_cxt, sizeof(CachedView) * kCachedViews));
+    }
+    if (g_ncached == kCachedViews) {  // full: start over
+        MemoryContextReset(g_cache_cxt);
+        g_cache = static_cast<CachedView *>(
+            MemoryContextAllocZero(g_cache_cxt, sizeof(CachedView) * kCachedViews));
+        g_ncached = 0;
+    }
+    MemoryContext old = MemoryContextSwitchTo(g_cache_cxt);
+    ViewDef def;
+    bool found = load_view_def(viewid, &def);
+    MemoryContextSwitchTo(old);
+    if (!found) return false;
+    g_cache[g_ncached].viewid = viewid;
+    g_cache[g_ncached].def = def;
+    ++g_ncached;
+    *out = def;
+    return true;
+}
+
+bool load_view_def_by_rel(Oid viewrel, ViewDef *out) {
+    return load_where("viewrel OPERATOR(pg_catalog.=) $1", OIDOID, ObjectIdGetDatum(viewrel), out);
+}
+
+Oid view_using_arrangement(int64 defid, int64 except_viewid) {
+    if (!OidIsValid(get_namespace_oid("parallel_material", true))) return InvalidOid;
+    Oid nsp = get_namespace_oid("parallel_material", false);
+    if (!OidIsValid(get_relname_relid("view_defs", nsp))) return InvalidOid;  // 0.1 schema
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid types[2] = {INT8OID, INT8OID};
+    Datum values[2] = {Int64GetDatum(defid), Int64GetDatum(except_viewid)};
+    int rc = SPI_execute_with_args(
+        "SELECT d.viewrel FROM parallel_material.view_defs d "
+        "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.viewrel "
+        "WHERE $1 OPERATOR(pg_catalog.=) ANY (d.arrangements) "
+        "AND d.viewid OPERATOR(pg_catalog.<>) $2 ORDER BY d.viewid LIMIT 1",
+        2, types, values, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d)", rc);
+    Oid rel = InvalidOid;
+    if (SPI_processed == 1) {
+        bool isnull;
+        rel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    SPI_finish();
+    return rel;
+}
+
+}  // namespace pm::pg::views

@@ -1,0 +1,267 @@
+// view_sql.cpp — the SQL functions of maintained views: create_view, drop_view, refresh_view
+// (docs/views.md, "SQL surface"). Each checks ownership before it takes any lock.
+#include "pg/arrangement/arrangement.hpp"
+#include "pg/compat.hpp"
+#include "pg/guard.hpp"
+#include "pg/views/views.hpp"
+
+#include <algorithm>
+
+extern "C" {
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+}
+
+extern "C" {
+PGDLLEXPORT Datum pm_create_view(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_drop_view(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_refresh_view(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_view_query(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(pm_view_query);
+PG_FUNCTION_INFO_V1(pm_create_view);
+PG_FUNCTION_INFO_V1(pm_drop_view);
+PG_FUNCTION_INFO_V1(pm_refresh_view);
+}
+
+namespace pm::pg::views {
+
+namespace {
+
+void require_read_committed(const char *fn) {
+    // The fill must see every row committed before the inputs were locked: a transaction
+    // snapshot taken earlier (REPEATABLE READ, SERIALIZABLE) could miss some.
+    if (IsolationUsesXactSnapshot())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s must run at READ COMMITTED", fn),
+                        errhint("Its snapshot must be taken after the inputs are locked.")));
+}
+
+char *attname_of(Oid relid, AttrNumber a) { return get_attname(relid, a, false); }
+
+void spi_exec(const char *sql, int nargs, Oid *types, Datum *values) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    if (rc < 0) elog(ERROR, "SPI failed (%d): %s", rc, sql);
+    SPI_finish();
+}
+
+Datum text_array(const PgArray<const char *> &v) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * (static_cast<size_t>(v.size()) + 1)));
+    for (int i = 0; i < v.size(); ++i) d[i] = CStringGetTextDatum(v[i]);
+    return PointerGetDatum(construct_array(d, v.size(), TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Datum text_array1(const char *s) {
+    PgArray<const char *> v;
+    v.push(s);
+    return text_array(v);
+}
+
+// The arrangement of relid on the single key column attnum, or 0.
+int64 find_arrangement(Oid relid, AttrNumber attnum, bool *covers, const PgArray<AttrNumber> &need) {
+    arr::Def *defs = static_cast<arr::Def *>(palloc(sizeof(arr::Def) * arr::kMaxArrangements));
+    int n = arr::load_defs(relid, defs);
+    for (int i = 0; i < n; ++i) {
+        if (defs[i].nkeys != 1 || defs[i].keys[0] != attnum) continue;
+        *covers = true;
+        for (AttrNumber a : need) {
+            bool held = false;
+            for (int c = 0; c < defs[i].ncols; ++c) held = held || defs[i].cols[c] == a;
+            *covers = *covers && held;
+        }
+        return defs[i].defid;
+    }
+    return 0;
+}
+
+// Arrangements on every join column the delta plans probe: existing ones are used, missing ones
+// created (NOTICE naming each). A column that cannot be a key is left to the stock plan.
+void ensure_arrangements(const Analysis &a, ViewDef &vd) {
+    if (!arr::available()) {
+        ereport(NOTICE, (errmsg("arrangements are not available (parallel_material not preloaded "
+                                "or arrangement_memory = 0): delta joins use stock plans")));
+        return;
+    }
+    for (const JoinColumn &jc : a.join_columns) {
+        PgArray<AttrNumber> need;
+        for (const JoinColumn &u : a.used_columns)
+            if (u.relid == jc.relid) need.push(u.attnum);
+        const char *relname = get_rel_name(jc.relid);
+        const char *col = attname_of(jc.relid, jc.attnum);
+        bool covers = false;
+        int64 defid = find_arrangement(jc.relid, jc.attnum, &covers, need);
+        if (defid != 0) {
+            if (!covers)
+                ereport(NOTICE, (errmsg("the arrangement on %s (%s) does not hold every column the "
+                                        "view reads: delta joins into %s use the stock plan",
+                                        relname, col, relname)));
+            vd.arrangements.push(defid);
+            continue;
+        }
+        // A key type an arrangement cannot hold (numeric, float, a nondeterministic collation).
+        volatile bool arrangeable = true;
+        Relation rel = relation_open(jc.relid, NoLock);
+        MemoryContext cxt = CurrentMemoryContext;
+        PG_TRY();
+        { arr::check_key_type(rel, jc.attnum); }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(cxt);
+            FlushErrorState();
+            arrangeable = false;
+        }
+        PG_END_TRY();
+        relation_close(rel, NoLock);
+        if (!arrangeable) {
+            ereport(NOTICE, (errmsg("column %s.%s cannot be an arrangement key: delta joins into %s "
+                                    "use the stock plan",
+                                    relname, col, relname)));
+            continue;
+        }
+        PgArray<const char *> include;
+        for (AttrNumber c : need) include.push(attname_of(jc.relid, c));
+        Oid types[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
+        Datum values[3] = {ObjectIdGetDatum(jc.relid), text_array1(col), text_array(include)};
+        spi_exec("SELECT parallel_material.create_arrangement($1, $2, $3)", 3, types, values);
+        defid = find_arrangement(jc.relid, jc.attnum, &covers, need);
+        if (defid == 0) elog(ERROR, "created arrangement on %s (%s) not found", relname, col);
+        ereport(NOTICE, (errmsg("create_view: created arrangement on %s (%s)", relname, col)));
+        vd.arrangements.push(defid);
+        vd.created_arrangements.push(defid);
+    }
+}
+
+Datum create_view(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("name and query must not be NULL")));
+    require_read_committed("create_view");
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    List *names = pm_string_to_qualified_name_list(name);
+    RangeVar *rv = makeRangeVarFromNameList(names);
+    Analysis a = analyze_view_query(sql);
+    ViewDef vd;
+    vd.definition = sql;
+    vd.relids = a.relids;
+    vd.query = a.query;
+    vd.query_sql = deparse_qualified(a.query);
+    ensure_arrangements(a, vd);
+
+    // The table, owned by the caller, with the query's columns.
+    const char *qname = rv->schemaname != nullptr
+                            ? quote_qualified_identifier(rv->schemaname, rv->relname)
+                            : quote_identifier(rv->relname);
+    spi_exec(psprintf("CREATE TABLE %s AS %s WITH NO DATA", qname, vd.query_sql), 0, nullptr, nullptr);
+    CommandCounterIncrement();
+    vd.viewrel = RangeVarGetRelid(rv, AccessExclusiveLock, false);
+    vd.viewid = next_viewid();
+    // The table depends on what the query reads (the inputs, every column it reads, functions,
+    // operators, types), as a view's rule does: DROP of one fails unless CASCADE, which drops
+    // the view table (and its triggers).
+    ObjectAddress view{RelationRelationId, vd.viewrel, 0};
+    recordDependencyOnExpr(&view, reinterpret_cast<Node *>(a.query), NIL, DEPENDENCY_NORMAL);
+    create_view_triggers(vd.viewid, vd.viewrel, vd.relids);
+    insert_view_def(vd, nodeToString(a.query));
+    stats_forget(vd.viewid);
+    CommandCounterIncrement();
+    (void)recompute(vd.viewrel, vd.query_sql);
+    return ObjectIdGetDatum(vd.viewrel);
+}
+
+ViewDef view_of(Oid viewrel, const char *fn) {
+    ViewDef vd;
+    if (!load_view_def_by_rel(viewrel, &vd))
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not a maintained view", get_rel_name(viewrel)),
+                        errhint("%s takes a table made by parallel_material.create_view.", fn)));
+    return vd;
+}
+
+void check_view_owner(Oid viewrel) {
+    char *relname = get_rel_name(viewrel);
+    if (relname == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", viewrel)));
+    if (!pm_class_ownercheck(viewrel, GetUserId())) aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+}
+
+Datum drop_view(FunctionCallInfo fcinfo) {
+    Oid viewrel = PG_GETARG_OID(0);
+    check_view_owner(viewrel);  // before any lock
+    ViewDef vd = view_of(viewrel, "drop_view");
+    const char *qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(viewrel)),
+                                                   get_rel_name(viewrel));
+    delete_view_def(vd.viewid);
+    stats_forget(vd.viewid);
+    spi_exec(psprintf("DROP TABLE %s", qname), 0, nullptr, nullptr);
+    CommandCounterIncrement();
+    // Arrangements this view created go unless another view uses them (those that existed
+    // before the view stay); the caller must own their table to drop them.
+    arr::Def *defs = static_cast<arr::Def *>(palloc(sizeof(arr::Def) * arr::kMaxArrangements));
+    for (int64 defid : vd.created_arrangements) {
+        Oid other = view_using_arrangement(defid, vd.viewid);
+        if (OidIsValid(other)) {
+            ViewDef od;
+            if (load_view_def_by_rel(other, &od)) hand_over_arrangement(defid, od.viewid);
+            continue;
+        }
+        int n = arr::load_defs(InvalidOid, defs);
+        for (int i = 0; i < n; ++i) {
+            if (defs[i].defid != defid) continue;
+            const char *relname = get_rel_name(defs[i].relid);
+            const char *col = attname_of(defs[i].relid, defs[i].keys[0]);
+            if (relname == nullptr || !pm_class_ownercheck(defs[i].relid, GetUserId())) continue;
+            Oid types[2] = {REGCLASSOID, TEXTARRAYOID};
+            Datum values[2] = {ObjectIdGetDatum(defs[i].relid), text_array1(col)};
+            spi_exec("SELECT parallel_material.drop_arrangement($1, $2)", 2, types, values);
+            ereport(NOTICE, (errmsg("drop_view: dropped arrangement on %s (%s)", relname, col)));
+        }
+    }
+    return static_cast<Datum>(0);
+}
+
+Datum refresh_view(FunctionCallInfo fcinfo) {
+    Oid viewrel = PG_GETARG_OID(0);
+    check_view_owner(viewrel);
+    require_read_committed("refresh_view");
+    ViewDef vd = view_of(viewrel, "refresh_view");
+    std::sort(vd.relids.begin(), vd.relids.end());
+    for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
+    LockRelationOid(viewrel, ExclusiveLock);
+    return Int64GetDatum(recompute(viewrel, deparse_qualified(vd.query)));
+}
+
+// The view's query as SQL, deparsed now from the stored tree (column and table names as they
+// are now, every name qualified).
+Datum view_query(FunctionCallInfo fcinfo) {
+    Oid viewrel = PG_GETARG_OID(0);
+    ViewDef vd = view_of(viewrel, "view_query");
+    return CStringGetTextDatum(deparse_qualified(vd.query));
+}
+
+}  // namespace
+
+}  // namespace pm::pg::views
+
+Datum pm_create_view(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::create_view(fcinfo); }); });
+}
+Datum pm_drop_view(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::drop_view(fcinfo); }); });
+}
+Datum pm_view_query(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::view_query(fcinfo); }); });
+}
+Datum pm_refresh_view(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::refresh_view(fcinfo); }); });
+}

@@ -1,0 +1,287 @@
+// view_trigger.cpp — the maintenance trigger of maintained views (docs/views.md, "Maintenance")
+// and the maintenance run itself. Each input carries, per view, BEFORE and AFTER statement
+// triggers for INSERT, UPDATE, DELETE and TRUNCATE calling _view_trigger(viewid); the AFTER ones
+// of INSERT/UPDATE/DELETE reference the statement's transition tables. When the last open
+// statement on the view's inputs ends (view_pending.cpp), the run
+//   * switches to the view table's owner (SECURITY_RESTRICTED_OPERATION, search_path
+//     pg_catalog, pg_temp), as REFRESH MATERIALIZED VIEW does;
+//   * registers the copied transition tables as ephemeral named relations and runs the delta
+//     query (view_delta.cpp) through SPI; while it runs, ArrangementJoin may trust the
+//     arrangements of the view's inputs although this statement's AFTER events are still queued
+//     (maintenance_trusts: every row-level event of the writing statements has fired);
+//   * nets and applies the result to the view table (view_apply.cpp), in the writing
+//     transaction; a TRUNCATE of an input recomputes the view instead.
+#include "pg/guard.hpp"
+#include "pg/views/views.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "portability/instr_time.h"
+#include "utils/lsyscache.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+}
+
+extern "C" {
+PGDLLEXPORT Datum pm_view_trigger(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(pm_view_trigger);
+}
+
+namespace pm::pg::views {
+
+namespace {
+
+// The inputs whose arrangements a running delta query may trust (maintenance_trusts); set only
+// around the delta query, cleared after it and on any (sub)transaction abort.
+Oid g_trusted[64];
+int g_ntrusted = 0;
+bool g_debug_explain = false;
+
+void trust(const PgArray<Oid> &relids) {
+    g_ntrusted = 0;
+    for (Oid r : relids)
+        if (g_ntrusted < 64) g_trusted[g_ntrusted++] = r;
+}
+
+Oid trigger_function_oid() {
+    Oid nsp = get_namespace_oid("parallel_material", false);
+    Oid fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_view_trigger"),
+                             PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
+    if (!OidIsValid(fn))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                        errmsg("parallel_material._view_trigger() is missing"),
+                        errhint("ALTER EXTENSION parallel_material UPDATE.")));
+    return fn;
+}
+
+void run_sql(const char *sql) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(sql, false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
+    SPI_finish();
+}
+
+// EXPLAIN ANALYZE of the delta query, the lines about arrangements as NOTICEs (a test aid).
+void explain_delta(const char *sql) {
+    int rc = SPI_execute(psprintf("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) %s", sql),
+                         false, 0);
+    if (rc < 0) elog(ERROR, "EXPLAIN of the delta query failed (%d)", rc);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+        char *line = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        if (line == nullptr) continue;
+        if (strstr(line, "ArrangementJoin") == nullptr && strstr(line, "Arrangement:") == nullptr &&
+            strstr(line, "Fallback") == nullptr)
+            continue;
+        while (*line == ' ' || *line == '-' || *line == '>') ++line;
+        ereport(NOTICE, (errmsg("delta plan: %s", line)));
+    }
+}
+
+// Registers one ephemeral relation per (input, inserted|deleted), merging the stashes of several
+// statements; returns what the delta query can read.
+PgArray<DeltaInput> register_deltas(Pending &p) {
+    PgArray<DeltaInput> out;
+    for (int i = 0; i < p.stashes.size(); ++i) {
+        Stash &s = p.stashes[i];
+        bool seen = false;
+        for (const auto &d : out)
+            if (d.relid == s.relid && d.deleted == s.deleted) seen = true;
+        if (seen) continue;
+        Tuplestorestate *ts = s.rows;
+        int64 n = s.nrows;
+        Relation rel = relation_open(s.relid, NoLock);
+        TupleTableSlot *slot = nullptr;
+        for (int j = i + 1; j < p.stashes.size(); ++j) {
+            Stash &o = p.stashes[j];
+            if (o.relid != s.relid || o.deleted != s.deleted) continue;
+            if (slot == nullptr) slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+            tuplestore_rescan(o.rows);
+            while (tuplestore_gettupleslot(o.rows, true, false, slot)) {
+                tuplestore_puttupleslot(ts, slot);
+                ++n;
+            }
+        }
+        if (slot != nullptr) ExecDropSingleTupleTableSlot(slot);
+        relation_close(rel, NoLock);
+        tuplestore_rescan(ts);
+        EphemeralNamedRelation enr =
+            static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+        enr->md.name = delta_enr_name(s.relid, s.deleted);
+        enr->md.reliddesc = s.relid;
+        enr->md.tupdesc = nullptr;
+        enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+        enr->md.enrtuples = static_cast<double>(n);
+        enr->reldata = ts;
+        if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+            elog(ERROR, "SPI_register_relation failed");
+        out.push(DeltaInput{s.relid, s.deleted, n});
+    }
+    return out;
+}
+
+void maintain(int64 viewid, Oid firing_relid) {
+    Pending p = take_pending(viewid);
+    ViewDef vd;
+    if (!load_view_def_cached(viewid, &vd)) {  // dropped meanwhile (its triggers go with it)
+        release_pending(p);
+        return;
+    }
+    if (!vd.relids.contains(firing_relid))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("_view_trigger fired on a table that is not an input of view %lld",
+                               static_cast<long long>(viewid))));
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(vd.viewrel));
+    if (!HeapTupleIsValid(tup)) {
+        release_pending(p);
+        return;
+    }
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+
+    instr_time start, elapsed;
+    INSTR_TIME_SET_CURRENT(start);
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    int level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    int64 changed = 0;
+    Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    char *sql = nullptr;
+    PgArray<DeltaInput> deltas;
+    if (!p.truncated) {
+        deltas = register_deltas(p);
+        sql = delta_query_sql_cached(viewid, vd.query, deltas);
+    }
+    if (sql == nullptr) {
+        changed = recompute(vd.viewrel, deparse_qualified(vd.query));
+    } else {
+        trust(vd.relids);
+        if (g_debug_explain) explain_delta(sql);
+        int rc = SPI_execute(sql, false, 0);
+        reset_trust();
+        if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
+        changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
+    }
+    SPI_finish();
+    table_close(viewrel, NoLock);
+    AtEOXact_GUC(true, level);
+    SetUserIdAndSecContext(save_user, save_sec);
+    release_pending(p);
+    INSTR_TIME_SET_CURRENT(elapsed);
+    INSTR_TIME_SUBTRACT(elapsed, start);
+    stats_note(viewid, static_cast<uint64>(changed), static_cast<int64>(INSTR_TIME_GET_MICROSEC(elapsed)));
+}
+
+Datum trigger_entry(FunctionCallInfo fcinfo) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("_view_trigger must be called as a trigger")));
+    TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    const Trigger *tg = td->tg_trigger;
+    if (!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || tg->tgnargs != 1)
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("_view_trigger must be fired FOR EACH STATEMENT with one argument")));
+    char *end = nullptr;
+    long long viewid = strtoll(tg->tgargs[0], &end, 10);
+    char *prefix = psprintf("pm_view_%lld_", viewid);
+    if (end == tg->tgargs[0] || *end != '\0' || viewid <= 0 ||
+        strncmp(tg->tgname, prefix, strlen(prefix)) != 0)
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("_view_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
+    if (TRIGGER_FIRED_BEFORE(td->tg_event)) {
+        note_statement_start(viewid);
+        return PointerGetDatum(nullptr);
+    }
+    Relation rel = td->tg_relation;
+    bool done = note_statement_end(viewid, RelationGetRelid(rel), RelationGetDescr(rel),
+                                   td->tg_oldtable, td->tg_newtable,
+                                   TRIGGER_FIRED_BY_TRUNCATE(td->tg_event));
+    if (done) maintain(viewid, RelationGetRelid(rel));
+    return PointerGetDatum(nullptr);
+}
+
+}  // namespace
+
+bool maintenance_trusts(Oid relid) {
+    for (int i = 0; i < g_ntrusted; ++i)
+        if (g_trusted[i] == relid) return true;
+    return false;
+}
+
+void reset_trust() { g_ntrusted = 0; }
+
+void define_view_gucs() {
+    DefineCustomBoolVariable(
+        "parallel_material.debug_view_explain",
+        "Reports the arrangement lines of each maintained view's delta plan (test aid).",
+        "Runs EXPLAIN ANALYZE of the delta query before running it and reports the lines "
+        "naming ArrangementJoin, arrangements or fallbacks as NOTICEs.",
+        &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {
+    Oid fn = trigger_function_oid();
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for _view_trigger");
+    Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup))->proowner;
+    ReleaseSysCache(tup);
+    struct Kind {
+        const char *suffix;
+        const char *event;
+        const char *referencing;
+    };
+    static const Kind kinds[] = {
+        {"bi", "BEFORE INSERT", ""},
+        {"bu", "BEFORE UPDATE", ""},
+        {"bd", "BEFORE DELETE", ""},
+        {"bt", "BEFORE TRUNCATE", ""},
+        {"ai", "AFTER INSERT", "REFERENCING NEW TABLE AS pm_new"},
+        {"au", "AFTER UPDATE", "REFERENCING OLD TABLE AS pm_old NEW TABLE AS pm_new"},
+        {"ad", "AFTER DELETE", "REFERENCING OLD TABLE AS pm_old"},
+        {"at", "AFTER TRUNCATE", ""},
+    };
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    for (Oid relid : relids) {
+        char *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                   get_rel_name(relid));
+        for (const Kind &k : kinds) {
+            char *name = psprintf("pm_view_%lld_%s", static_cast<long long>(viewid), k.suffix);
+            run_sql(psprintf("CREATE TRIGGER %s %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION "
+                             "parallel_material._view_trigger('%lld')",
+                             name, k.event, relname, k.referencing, static_cast<long long>(viewid)));
+            run_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", relname, name));
+            // The trigger goes when the view table goes (DROP TABLE of the view, drop_view).
+            ObjectAddress trig{TriggerRelationId, get_trigger_oid(relid, name, false), 0};
+            ObjectAddress view{RelationRelationId, viewrel, 0};
+            recordDependencyOn(&trig, &view, DEPENDENCY_AUTO);
+        }
+    }
+    SetUserIdAndSecContext(save_user, save_sec);
+    CommandCounterIncrement();
+}
+
+}  // namespace pm::pg::views
+
+Datum pm_view_trigger(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] {
+        return pm::pg::pg_call([&] { return pm::pg::views::trigger_entry(fcinfo); });
+    });
+}

@@ -1,0 +1,182 @@
+// views.hpp — maintained views (docs/views.md): a heap table kept equal to a join query by
+// statement-level triggers that join each input's changes (transition tables) against the other
+// inputs through the shared arrangements. The files of src/pg/views/:
+//   view_analyze.cpp  parse + allowlist of supported query shapes, what the query reads
+//   view_catalog.cpp  parallel_material.view_defs: one row per view
+//   view_pending.cpp  per-backend changes waiting for the end of the writing statements
+//   view_delta.cpp    the delta query (inclusion-exclusion over changed positions)
+//   view_apply.cpp    netting the delta by value and applying it to the view table
+//   view_trigger.cpp  the trigger function and the maintenance run
+//   view_stats.cpp    per-view counters in shared memory (the views view)
+//   view_sql.cpp      create_view, drop_view, refresh_view and helpers
+// Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
+#pragma once
+
+#include "pg/pg.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+}
+
+namespace pm::pg::views {
+
+// A growable array in PostgreSQL memory (the context current at construction, or set with
+// cxt). Trivially destructible, allocating with palloc (which reports out of memory as a
+// PostgreSQL error, never a C++ exception): code of this folder runs inside pg_call, where an
+// ereport longjmps over the frames, so it holds no object with a destructor and throws nothing.
+template <class T>
+struct PgArray {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+    T *data = nullptr;
+    int n = 0;
+    int cap = 0;
+    MemoryContext cxt = CurrentMemoryContext;
+    void push(const T &v) {
+        if (n == cap) {
+            int ncap = cap == 0 ? 8 : cap * 2;
+            T *nd = static_cast<T *>(MemoryContextAlloc(cxt, sizeof(T) * static_cast<size_t>(ncap)));
+            if (n > 0) memcpy(static_cast<void *>(nd), data, sizeof(T) * static_cast<size_t>(n));
+            data = nd;
+            cap = ncap;
+        }
+        data[n++] = v;
+    }
+    T &operator[](int i) { return data[i]; }
+    const T &operator[](int i) const { return data[i]; }
+    T *begin() { return data; }
+    T *end() { return data + n; }
+    const T *begin() const { return data; }
+    const T *end() const { return data + n; }
+    int size() const { return n; }
+    bool empty() const { return n == 0; }
+    bool contains(const T &v) const {
+        for (int i = 0; i < n; ++i)
+            if (memcmp(&data[i], &v, sizeof(T)) == 0) return true;
+        return false;
+    }
+};
+
+// One input occurrence (range table position) of the query.
+struct Input {
+    int rtindex;  // 1-based position in the query's range table
+    Oid relid;
+};
+
+// A join column that a delta plan probes: (relation, column) of an equality between inputs.
+struct JoinColumn {
+    Oid relid;
+    AttrNumber attnum;
+};
+
+// What create_view learns from the query (view_analyze.cpp).
+struct Analysis {
+    Query *query;                      // analyzed, allowlisted
+    PgArray<Input> inputs;             // RTE_RELATION entries, in range-table order
+    PgArray<Oid> relids;               // distinct input relations, ascending
+    PgArray<JoinColumn> join_columns;  // distinct, each side of every equi-join clause
+    PgArray<JoinColumn> used_columns;  // every column of an input the query reads, distinct
+};
+
+// Raw checks (before any lock: ownership of every named table, no WITH, no sublinks...), then
+// locks every input in ShareRowExclusiveLock (OID order), analyzes and applies the allowlist.
+Analysis analyze_view_query(const char *sql);
+// The analyzed query as SQL text with every name qualified (search_path pg_catalog, pg_temp).
+char *deparse_qualified(Query *q);
+
+// ---- catalog (view_catalog.cpp) ----
+struct ViewDef {
+    int64 viewid = 0;
+    Oid viewrel = InvalidOid;
+    char *definition = nullptr;  // as given
+    char *query_sql = nullptr;   // qualified, from deparse_qualified
+    Query *query = nullptr;      // the analyzed query (stringToNode of the stored tree)
+    PgArray<Oid> relids;     // distinct inputs
+    PgArray<int64> arrangements;  // definition ids it uses
+    PgArray<int64> created_arrangements;  // those create_view created
+};
+int64 next_viewid();
+void insert_view_def(const ViewDef &d, const char *query_tree);
+void delete_view_def(int64 viewid);
+// Loads by view id (false: none). Results palloc'd in CurrentMemoryContext.
+bool load_view_def(int64 viewid, ViewDef *out);
+// The same through a per-backend cache (maintenance); the result is shared: do not modify it.
+bool load_view_def_cached(int64 viewid, ViewDef *out);
+bool load_view_def_by_rel(Oid viewrel, ViewDef *out);
+// A view (whose table still exists) other than except_viewid that uses arrangement defid;
+// InvalidOid when none.
+Oid view_using_arrangement(int64 defid, int64 except_viewid = 0);
+// Records arrangement defid as created by view to_viewid (drop_view hands the arrangements it
+// created and another view still uses over to that view, which drops them in turn).
+void hand_over_arrangement(int64 defid, int64 to_viewid);
+
+// ---- pending changes (view_pending.cpp) ----
+struct Stash {
+    Oid relid;
+    bool deleted;  // OLD rows (deleted) or NEW rows (inserted)
+    Tuplestorestate *rows;
+    int64 nrows;
+};
+// BEFORE STATEMENT: one more open statement on an input of the view.
+void note_statement_start(int64 viewid);
+// AFTER STATEMENT: copies the transition tables (may be nullptr), marks a TRUNCATE, closes one
+// statement. Returns true when no statement on the view's inputs is open any more: the caller
+// then takes the changes with take_pending and applies them.
+bool note_statement_end(int64 viewid, Oid relid, TupleDesc desc, Tuplestorestate *oldrows,
+                        Tuplestorestate *newrows, bool truncated);
+struct Pending {
+    PgArray<Stash> stashes;
+    bool truncated = false;
+};
+Pending take_pending(int64 viewid);
+void release_pending(Pending &p);  // frees the tuplestores
+void register_xact_callbacks();
+
+// ---- delta query (view_delta.cpp) ----
+// Name of the ephemeral relation holding the inserted (deleted) rows of relid.
+char *delta_enr_name(Oid relid, bool deleted);
+// Changed rows of one input: the ephemeral relation delta_enr_name(relid, deleted).
+struct DeltaInput {
+    Oid relid;
+    bool deleted;
+    int64 nrows;
+};
+// The SQL of the view's change: the query's target list plus an int4 column __pm_sign, one
+// UNION ALL term per inclusion-exclusion term over the changed positions; nullptr when there
+// would be more than kMaxDeltaTerms terms (the caller recomputes instead).
+constexpr int kMaxDeltaTerms = 256;
+char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
+// The same through a per-backend cache of the deparsed text (do not modify the result).
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
+
+// ---- apply (view_apply.cpp) ----
+// Nets the rows of a delta result (SPI_tuptable: view columns + sign) by binary image and applies
+// the net change to the view table (deletes exactly the copies gone, inserts the new ones).
+// Returns the number of view rows changed.
+int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples);
+// Full recompute: deletes every row and inserts the query's result; returns the rows inserted.
+int64 recompute(Oid viewrel, const char *query_sql);
+char *view_columns_sql(Relation viewrel, const char *prefix);
+
+// ---- maintenance (view_trigger.cpp) ----
+// True while a maintenance run executes the delta query of a view with relid among its inputs
+// at a point where no write of relid is still waiting for its arrangement deltas (every
+// statement on the view's inputs has ended): ArrangementJoin may then trust the arrangement
+// although the running AFTER STATEMENT event of relid is still queued.
+bool maintenance_trusts(Oid relid);
+void reset_trust();  // (sub)transaction abort
+void define_view_gucs();  // from _PG_init, before the prefix is reserved
+// Installs maintenance for viewid on each input (as the trigger function's owner): BEFORE and
+// AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and
+// TRUNCATE, ENABLE ALWAYS, each dropped automatically with the view table.
+void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids);
+
+// ---- stats (view_stats.cpp) ----
+size_t stats_shmem_size();
+void stats_shmem_init();
+void stats_note(int64 viewid, uint64 rows_changed, int64 elapsed_us);
+void stats_forget(int64 viewid);
+
+}  // namespace pm::pg::views
