@@ -24,6 +24,40 @@ namespace pm::pg {
 
 namespace {
 
+// Whether two equal values of this type (and collation) are always the same value: then which
+// of several equal values a min/max or a group's key keeps does not depend on the order the rows
+// arrive in. Not so for numeric without a fixed scale (1.0 = 1.00), floats (0 = -0), interval
+// ('1 day' = '24 hours'), blank-padded char without a length, nondeterministic collations.
+bool equal_means_identical(Oid type, int32 typmod, Oid collation) {
+    switch (type) {
+        case INT2OID:
+        case INT4OID:
+        case INT8OID:
+        case OIDOID:
+        case BOOLOID:
+        case CHAROID:
+        case DATEOID:
+        case TIMEOID:
+        case TIMESTAMPOID:
+        case TIMESTAMPTZOID:
+        case UUIDOID:
+        case BYTEAOID:
+        case CASHOID:
+            return true;
+        case NUMERICOID:
+            return typmod >= 0;  // numeric(p, s): every value has scale s
+        case BPCHAROID:
+            if (typmod < 0) return false;
+            [[fallthrough]];
+        case TEXTOID:
+        case VARCHAROID:
+        case NAMEOID:
+            return OidIsValid(collation) && get_collation_isdeterministic(collation);
+        default:
+            return false;
+    }
+}
+
 // Aggregates whose combined result equals the serial one exactly, whatever the split: counts,
 // extremes, boolean and bit folds, and sums/averages of exact types. Sums of floating-point
 // values are refused (their last bits depend on the order of additions).
@@ -58,8 +92,18 @@ bool allowed_aggregate(Aggref *agg, const char **why) {
     static const char *const exact[] = {"count",   "min",    "max",    "bool_and", "bool_or",
                                         "every",   "bit_and", "bit_or", "bit_xor"};
     static const char *const sums[] = {"sum", "avg"};
-    for (const char *n : exact)
-        if (name != nullptr && strcmp(name, n) == 0) return true;
+    for (const char *n : exact) {
+        if (name == nullptr || strcmp(name, n) != 0) continue;
+        if (strcmp(n, "min") == 0 || strcmp(n, "max") == 0) {
+            auto *arg = static_cast<TargetEntry *>(linitial(agg->args));
+            Node *e = reinterpret_cast<Node *>(arg->expr);
+            if (!equal_means_identical(exprType(e), exprTypmod(e), agg->inputcollid)) {
+                *why = "a min or max over a type whose equal values may differ";
+                return false;
+            }
+        }
+        return true;
+    }
     for (const char *n : sums) {
         if (name == nullptr || strcmp(name, n) != 0) continue;
         const Oid t = agg->aggtranstype;
@@ -184,7 +228,20 @@ Plan *split_agg(Agg *agg, int *next_id, const char **why) {
         return nullptr;
     }
     Collect c;
-    for (int i = 0; i < agg->numCols; ++i) c.group_cols.push_back(agg->grpColIdx[i]);
+    for (int i = 0; i < agg->numCols; ++i) {
+        c.group_cols.push_back(agg->grpColIdx[i]);
+        // Which of a group's equal keys is output depends on which row comes first.
+        if (agg->grpColIdx[i] < 1 || agg->grpColIdx[i] > list_length(scan->targetlist)) {
+            *why = "a grouping column out of range";
+            return nullptr;
+        }
+        auto *gtle = static_cast<TargetEntry *>(list_nth(scan->targetlist, agg->grpColIdx[i] - 1));
+        Node *ge = reinterpret_cast<Node *>(gtle->expr);
+        if (!equal_means_identical(exprType(ge), exprTypmod(ge), agg->grpCollations[i])) {
+            *why = "a grouping key of a type whose equal values may differ";
+            return nullptr;
+        }
+    }
     collect_walker(reinterpret_cast<Node *>(agg->plan.targetlist), &c);
     collect_walker(reinterpret_cast<Node *>(agg->plan.qual), &c);
     if (c.why == nullptr && c.aggs == NIL) c.why = "no aggregate";
