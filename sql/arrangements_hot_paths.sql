@@ -84,9 +84,23 @@ SELECT note, count(*), min(hv.id), max(hv.id) FROM hv_outer o JOIN hv ON hv.k = 
 SET parallel_material.enable_arrangement_join = off;
 SELECT note, count(*), min(hv.id), max(hv.id) FROM hv_outer o JOIN hv ON hv.k = o.k GROUP BY note ORDER BY note;
 RESET parallel_material.enable_arrangement_join;
+
+-- (3) probe keys: a plain outer column is read from the outer row as copied (here not the first
+-- column, and NULL in one row: no match), an expression is evaluated; both as stock
+CREATE TABLE hk_outer (a text, k int, b int);
+INSERT INTO hk_outer VALUES ('one', 1, 10), ('two', 2, 20), ('none', NULL, 30), ('three', 3, 40);
+ANALYZE hk_outer;
+EXPLAIN (COSTS OFF) SELECT o.a, hv.id FROM hk_outer o JOIN hv ON hv.k = o.k;
+EXPLAIN (COSTS OFF) SELECT o.a, hv.id FROM hk_outer o JOIN hv ON hv.k = o.b / 10;
+SELECT o.a, count(*), sum(hv.id) FROM hk_outer o JOIN hv ON hv.k = o.k GROUP BY o.a ORDER BY o.a;
+SELECT o.a, count(*), sum(hv.id) FROM hk_outer o JOIN hv ON hv.k = o.b / 10 GROUP BY o.a ORDER BY o.a;
+SET parallel_material.enable_arrangement_join = off;
+SELECT o.a, count(*), sum(hv.id) FROM hk_outer o JOIN hv ON hv.k = o.k GROUP BY o.a ORDER BY o.a;
+SELECT o.a, count(*), sum(hv.id) FROM hk_outer o JOIN hv ON hv.k = o.b / 10 GROUP BY o.a ORDER BY o.a;
+RESET parallel_material.enable_arrangement_join;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 -- every arrangement goes with its table (later tests count the definitions left)
-DROP TABLE hp, hp_1, hp_2, hp_3, hp_4, hp_5, hp_6, hp_7, hp_8, hp_9, hp_10, hv, hv_outer;
+DROP TABLE hp, hp_1, hp_2, hp_3, hp_4, hp_5, hp_6, hp_7, hp_8, hp_9, hp_10, hv, hv_outer, hk_outer;
 SELECT count(*) AS defs_left FROM parallel_material.arrangement_defs
  WHERE relid::regclass::text LIKE 'h%';

@@ -74,6 +74,11 @@ struct JoinState {
     int n_outer;
     int nkeys;
     List *key_states;  // ExprState per key
+    // Each key a plain outer column (the usual equi join): its position among the outer
+    // columns, read from the batch's copied values without evaluating key_states.
+    bool keys_direct;
+    int n_key_exprs;
+    int key_col[kMaxKeyColumns];
     TupleTableSlot *inner_slot;  // MinimalTuple slot over the arranged columns
     // The quals that read arranged columns only, renumbered to inner_slot's attributes: checked
     // on the match alone, before its columns are copied next to the outer row's and the other
@@ -245,19 +250,27 @@ void fill_batch(JoinState *js) {
                                          : datumCopy(outer->tts_values[i], false, att->attlen);
         }
         MemoryContextSwitchTo(old);
-        // The key expressions read the outer columns of the scan slot.
-        load_outer_row(js, r);
-        ResetExprContext(econtext);
-        econtext->ecxt_scantuple = js->css.ss.ss_ScanTupleSlot;
         Datum vals[kMaxKeyColumns];
         bool nulls[kMaxKeyColumns];
         bool has_key = true;
-        ListCell *lc;
-        int k = 0;
-        foreach (lc, js->key_states) {
-            vals[k] = ExecEvalExpr(static_cast<ExprState *>(lfirst(lc)), econtext, &nulls[k]);
-            if (nulls[k]) has_key = false;
-            ++k;
+        if (js->keys_direct) {
+            for (int k = 0; k < js->n_key_exprs; ++k) {
+                vals[k] = v[js->key_col[k]];
+                nulls[k] = n[js->key_col[k]];
+                if (nulls[k]) has_key = false;
+            }
+        } else {
+            // The key expressions read the outer columns of the scan slot.
+            load_outer_row(js, r);
+            ResetExprContext(econtext);
+            econtext->ecxt_scantuple = js->css.ss.ss_ScanTupleSlot;
+            ListCell *lc;
+            int k = 0;
+            foreach (lc, js->key_states) {
+                vals[k] = ExecEvalExpr(static_cast<ExprState *>(lfirst(lc)), econtext, &nulls[k]);
+                if (nulls[k]) has_key = false;
+                ++k;
+            }
         }
         js->key_off[r] = -1;
         if (has_key) {
@@ -533,10 +546,21 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     js->outer = ExecInitNode(static_cast<Plan *>(linitial(cs->custom_plans)), estate, eflags);
     js->css.custom_ps = list_make1(js->outer);
     js->key_states = NIL;
+    js->keys_direct = list_length(cs->custom_exprs) <= kMaxKeyColumns;
     ListCell *lc;
-    foreach (lc, cs->custom_exprs)
-        js->key_states = lappend(js->key_states,
-                                 ExecInitExpr(static_cast<Expr *>(lfirst(lc)), &js->css.ss.ps));
+    int k = 0;
+    foreach (lc, cs->custom_exprs) {
+        auto *e = static_cast<Expr *>(lfirst(lc));
+        js->key_states = lappend(js->key_states, ExecInitExpr(e, &js->css.ss.ps));
+        auto *v = reinterpret_cast<Var *>(e);
+        if (js->keys_direct && IsA(e, Var) && v->varno == INDEX_VAR && v->varlevelsup == 0 &&
+            v->varattno >= 1 && v->varattno <= js->n_outer)
+            js->key_col[k] = v->varattno - 1;
+        else
+            js->keys_direct = false;
+        ++k;
+    }
+    js->n_key_exprs = k;
     xid_cache_maintain();
     initStringInfo(&js->keybuf);
     js->outer_vals = static_cast<Datum *>(palloc(sizeof(Datum) * kBatch * Max(js->n_outer, 1)));
