@@ -20,6 +20,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 }
 
@@ -133,7 +134,37 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
         for (AttrNumber c : need) include.push(attname_of(jc.relid, c));
         Oid types[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
         Datum values[3] = {ObjectIdGetDatum(jc.relid), text_array1(col), text_array(include)};
-        spi_exec("SELECT parallel_material.create_arrangement($1, $2, $3)", 3, types, values);
+        // In a subtransaction: an arrangement that cannot be built (memory, slots, quotas) leaves
+        // that input to the stock plan instead of failing create_view.
+        MemoryContext cxt2 = CurrentMemoryContext;
+        ResourceOwner owner = CurrentResourceOwner;
+        char *volatile failure = nullptr;
+        BeginInternalSubTransaction(nullptr);
+        MemoryContextSwitchTo(cxt2);
+        PG_TRY();
+        {
+            spi_exec("SELECT parallel_material.create_arrangement($1, $2, $3)", 3, types, values);
+            ReleaseCurrentSubTransaction();
+            MemoryContextSwitchTo(cxt2);
+            CurrentResourceOwner = owner;
+        }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(cxt2);
+            ErrorData *edata = CopyErrorData();
+            FlushErrorState();
+            RollbackAndReleaseCurrentSubTransaction();
+            MemoryContextSwitchTo(cxt2);
+            CurrentResourceOwner = owner;
+            failure = edata->message;
+        }
+        PG_END_TRY();
+        if (failure != nullptr) {
+            ereport(NOTICE, (errmsg("create_view: no arrangement on %s (%s): %s; delta joins into %s "
+                                    "use the stock plan",
+                                    relname, col, failure, relname)));
+            continue;
+        }
         defid = find_arrangement(jc.relid, jc.attnum, &covers, need);
         if (defid == 0) elog(ERROR, "created arrangement on %s (%s) not found", relname, col);
         ereport(NOTICE, (errmsg("create_view: created arrangement on %s (%s)", relname, col)));
