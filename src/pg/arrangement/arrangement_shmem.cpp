@@ -207,8 +207,12 @@ void destroy_locked(Entry &e) {
     e.builder_pid = 0;
 }
 
+// Pairs with unpin(): the state store, then (full barrier) the pins load here; the pins
+// decrement (a full barrier), then the state load there. One of the two sees the other's write,
+// so a dropped entry is destroyed by whoever comes last.
 void drop_locked(Entry &e) {
     e.state = State::Dropped;
+    pg_memory_barrier();
     if (pg_atomic_read_u32(&e.pins) == 0) destroy_locked(e);
 }
 
@@ -443,7 +447,10 @@ uint64_t entry_deltas(int slot) { return pg_atomic_read_u64(&g_dir->entries[slot
 
 void unpin(int slot) {
     Entry &e = g_dir->entries[slot];
-    if (pg_atomic_sub_fetch_u32(&e.pins, 1) == 0) {
+    // The directory lock only when the entry was dropped meanwhile (see drop_locked): maintenance
+    // triggers pin and unpin once per row.
+    if (pg_atomic_sub_fetch_u32(&e.pins, 1) == 0 &&
+        *static_cast<volatile State *>(&e.state) == State::Dropped) {
         LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
         if (e.state == State::Dropped && pg_atomic_read_u32(&e.pins) == 0) destroy_locked(e);
         LWLockRelease(dir_lock());
