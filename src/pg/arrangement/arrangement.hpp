@@ -103,6 +103,9 @@ State entry_state(int slot);
 // Serializes a concurrent build's final merge (exclusive) with the maintenance triggers that
 // write into the build (shared). Taken before the directory lock, never after.
 LWLock *build_merge_lock(int slot);
+// Entered and left around such a lock: allocations inside do not look up pg_database to free a
+// dropped database's arrangements when the region is full (no catalog access under an LWLock).
+void merge_section(bool enter);
 // Ready -> Invalid (rebuilt on next use), reported at elevel (WARNING for lost deltas).
 void set_invalid(int slot, const char *why, int elevel = WARNING);
 void set_relfilenode(int slot, Oid relfilenode);

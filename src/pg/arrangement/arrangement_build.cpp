@@ -332,8 +332,12 @@ class MergeLock {
   public:
     explicit MergeLock(int slot) : lock_(build_merge_lock(slot)) {
         LWLockAcquire(lock_, LW_EXCLUSIVE);
+        merge_section(true);
     }
-    ~MergeLock() { LWLockRelease(lock_); }
+    ~MergeLock() {
+        merge_section(false);
+        LWLockRelease(lock_);
+    }
     MergeLock(const MergeLock &) = delete;
     MergeLock &operator=(const MergeLock &) = delete;
 

@@ -101,12 +101,13 @@ uint64_t role_quota_bytes() {
 bool g_refused_by_quota = false;  // the last refusal of this process: quota (else region full)
 
 bool g_releasing = false;
+int g_no_catalog = 0;  // > 0: inside a build-merge lock section (no catalog access)
 
 // A block of the region; when it is full, the entries of dropped databases (which nobody can use
 // any more) are freed first, by a backend that can read pg_database, and the request retried.
 uint64_t region_allocate(size_t size) {
     uint64_t off = g_alloc->allocate(size);
-    if (off != 0 || g_releasing || IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
+    if (off != 0 || g_releasing || g_no_catalog > 0 || IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
         !IsTransactionState())
         return off;
     g_releasing = true;
@@ -595,6 +596,8 @@ State entry_state(int slot) {
 }
 
 LWLock *build_merge_lock(int slot) { return &g_locks[1 + kStripes + slot].lock; }
+
+void merge_section(bool enter) { g_no_catalog += enter ? 1 : -1; }
 
 void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid) {
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);

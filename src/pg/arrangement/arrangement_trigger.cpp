@@ -103,7 +103,10 @@ class MaintenancePin {
   public:
     explicit MaintenancePin(int slot) : slot_(slot) {}
     ~MaintenancePin() {
-        if (merge_ != nullptr) LWLockRelease(merge_);
+        if (merge_ != nullptr) {
+            merge_section(false);
+            LWLockRelease(merge_);
+        }
         unpin(slot_);
     }
     MaintenancePin(const MaintenancePin &) = delete;
@@ -111,6 +114,7 @@ class MaintenancePin {
     void lock_merge() {
         merge_ = build_merge_lock(slot_);
         LWLockAcquire(merge_, LW_SHARED);
+        merge_section(true);
     }
 
   private:
