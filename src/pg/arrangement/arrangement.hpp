@@ -12,6 +12,7 @@ extern "C" {
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+#include "storage/lwlock.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -46,6 +47,12 @@ struct EntryInfo {
     Def def{};  // the definition it was built from (maintenance needs no catalog access)
     // Lower bound of the normal xids its versions hold (arrangement_wraparound.cpp).
     TransactionId oldest_xid = InvalidTransactionId;
+    // Concurrent builds (arrangement_build.cpp): the side index of delete records while building
+    // (0 otherwise), and the xid counter when the build published its index. A transaction whose
+    // top-level xid precedes valid_xid (other than the builder's) may have written rows whose
+    // command ids the build could not read: its own reads fall back to the heap.
+    uint64_t side_offset = 0;
+    TransactionId valid_xid = InvalidTransactionId;
 };
 
 // ---- shared memory (arrangement_shmem.cpp) ----
@@ -83,7 +90,22 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner);
 // -> Ready; oldest_xid: a lower bound of the normal xids the build stored (and of every running
 // transaction's xid, which later deltas may store).
 void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid);
-void abort_build(int slot);                          // -> Free (frees nothing: caller destroyed)
+// Drops a build that failed; its indexes are freed with the last pin (maintenance triggers may
+// hold some while a concurrent build runs).
+void abort_build(int slot);
+// A concurrent build publishes its (empty) index and side index: from here on the maintenance
+// triggers apply every write to them. Returns the entry's valid_xid (the xid counter then).
+TransactionId publish_build(int slot, uint64_t index_offset, uint64_t side_offset);
+// The maintenance trigger's look-up: the entry pinned when it is Ready or a published build;
+// slot -1 - s when it exists in slot s but is neither (not pinned); -1 when there is none.
+EntryInfo pin_for_maintenance(int64 defid);
+State entry_state(int slot);
+// Serializes a concurrent build's final merge (exclusive) with the maintenance triggers that
+// write into the build (shared). Taken before the directory lock, never after.
+LWLock *build_merge_lock(int slot);
+// Entered and left around such a lock: allocations inside do not look up pg_database to free a
+// dropped database's arrangements when the region is full (no catalog access under an LWLock).
+void merge_section(bool enter);
 // Ready -> Invalid (rebuilt on next use), reported at elevel (WARNING for lost deltas).
 void set_invalid(int slot, const char *why, int elevel = WARNING);
 void set_relfilenode(int slot, Oid relfilenode);
@@ -220,6 +242,10 @@ EntryInfo pin_or_build(Relation rel, const Def &def);
 // when the current role may block writers (as pin_or_build); slot -1 when it is not ready and
 // this role may not rebuild it (nothing locked, nothing waited for).
 EntryInfo pin_for_reader(Relation rel, const Def &def);
+// Why the last pin_for_reader of this backend returned no entry (for EXPLAIN's Fallback line).
+const char *reader_refusal();
+// Defines the hidden test setting parallel_material.debug_build_pause (from _PG_init).
+void define_build_gucs();
 
 // ---- SQL-level helpers (arrangement_sql.cpp; plain PostgreSQL code: call through pg_call) ----
 // Raises the create_arrangement error when key column a of rel cannot be a key (no hash opclass,

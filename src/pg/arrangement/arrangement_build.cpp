@@ -1,10 +1,17 @@
-// arrangement_build.cpp — the initial (and lazy re-) build of an arrangement: one SnapshotAny scan
-// of the heap under ShareLock (as CREATE INDEX), keeping every tuple some snapshot may still see
-// (HeapTupleSatisfiesVacuum != DEAD) with its header's MVCC fields: xmin (FrozenTransactionId when
-// frozen), the updating xmax (lockers ignored, multixacts resolved, aborted ones dropped), and the
-// command ids when this transaction wrote the tuple (combo command ids resolved here, in the only
-// backend that can resolve them).
+// arrangement_build.cpp — the initial (and lazy re-) build of an arrangement, concurrent with
+// writers (as CREATE INDEX CONCURRENTLY, within one statement): no lock beyond the caller's own.
+// The build publishes an empty index in the directory; from then on the maintenance triggers of
+// every writer apply their writes to it (deletes of versions not stored yet go to a side index as
+// delete records). One SnapshotAny scan of the heap then stores every tuple some snapshot may
+// still see (HeapTupleSatisfiesVacuum != DEAD) with its header's MVCC fields: xmin
+// (FrozenTransactionId when frozen), the updating xmax (lockers ignored, multixacts resolved,
+// aborted ones dropped), and the command ids when this transaction wrote the tuple (combo command
+// ids resolved here, in the only backend that can resolve them). Tuples whose writers may also
+// reach the index through their triggers are merged at the end, under a lock the triggers share,
+// without duplicates; then the delete records are applied and the entry turns Ready.
+// docs/arrangements.md, "Build" and "Concurrent builds", argues why the result is exact.
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "pg/arrangement/arrangement.hpp"
@@ -18,10 +25,14 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/procarray.h"
 #include "utils/rel.h"
 }
@@ -35,6 +46,14 @@ struct BuildState {
     const Shape *shape;
     TableScanDesc scan;
     TransactionId oldest_xmin;
+    // Concurrent writers: s0 was taken just before the index was published (an xid it does not
+    // see as running finished before, and its triggers found no index); valid_xid is the xid
+    // counter at the publication (a transaction given an xid from then on reaches the index
+    // through its triggers for every row it writes).
+    Snapshot s0;
+    TransactionId valid_xid;
+    bool uncertain;  // the current version: its inserter's trigger may reach the index too
+    bool paused;     // parallel_material.debug_build_pause done
     Datum *values;
     bool *isnull;
     bool whole_row;  // the arrangement holds every column of the relation, in order
@@ -49,6 +68,22 @@ struct BuildState {
     BlockNumber reported_block;
     uint64_t versions;
 };
+
+// parallel_material.debug_build_pause (superuser, hidden): a test aid. When not 0, a build
+// waits, once its scan has passed the heap's first block (or at its end), for the advisory lock
+// of that key in share mode (pg_advisory_lock_shared), so a test can hold a build in the middle
+// of its scan while other sessions write.
+int g_debug_build_pause = 0;
+
+void debug_pause() {
+    if (g_debug_build_pause == 0) return;
+    LOCKTAG tag;
+    int64 key = g_debug_build_pause;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(key >> 32),
+                         static_cast<uint32>(key), 1);
+    (void)LockAcquire(&tag, ShareLock, false, false);
+    LockRelease(&tag, ShareLock, false);
+}
 
 void build_begin(BuildState *st) {
     st->scan = table_beginscan_strat(st->rel, SnapshotAny, 0, nullptr, true, false);
@@ -81,11 +116,12 @@ bool build_next(BuildState *st) {
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         HeapTuple tup = heap_getnext(st->scan, ForwardScanDirection);
-        if (tup == nullptr) {
-            build_progress(st, true);
-            return false;
+        build_progress(st, tup == nullptr);
+        if (!st->paused && (tup == nullptr || ItemPointerGetBlockNumber(&tup->t_self) > 0)) {
+            st->paused = true;
+            debug_pause();
         }
-        build_progress(st, false);
+        if (tup == nullptr) return false;
         Buffer buf = reinterpret_cast<HeapScanDesc>(st->scan)->rs_cbuf;
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         HTSV_Result r = HeapTupleSatisfiesVacuum(tup, st->oldest_xmin, buf);
@@ -95,7 +131,17 @@ bool build_next(BuildState *st) {
         }
         HeapTupleHeader h = tup->t_data;
         st->xmin = HeapTupleHeaderGetXmin(h);  // FrozenTransactionId when frozen
-        st->cmin = TransactionIdIsCurrentTransactionId(st->xmin) ? HeapTupleHeaderGetCmin(h) : 0;
+        bool own = TransactionIdIsCurrentTransactionId(st->xmin);
+        st->cmin = own ? HeapTupleHeaderGetCmin(h) : 0;
+        // Written by a transaction running when s0 was taken (or later): its trigger may have
+        // stored this version, or may store it later; merged at the end without duplicates.
+        st->uncertain = !own && TransactionIdIsNormal(st->xmin) && XidInMVCCSnapshot(st->xmin, st->s0);
+        if (st->uncertain && TransactionIdFollowsOrEquals(st->xmin, st->valid_xid)) {
+            // Its writer had no xid at the publication: its trigger stores it (and only it knows
+            // the command id).
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            continue;
+        }
         st->xmax = InvalidTransactionId;
         st->cmax = 0;
         uint16 mask = h->t_infomask;
@@ -104,9 +150,16 @@ bool build_next(BuildState *st) {
             if (TransactionIdIsCurrentTransactionId(x)) {
                 st->xmax = x;
                 st->cmax = HeapTupleHeaderGetCmax(h);
-            } else if (TransactionIdIsValid(x) &&
-                       (TransactionIdIsInProgress(x) || TransactionIdDidCommit(x))) {
-                st->xmax = x;  // a committed deleter (an in-progress one cannot hold our lock)
+            } else if (!TransactionIdIsValid(x)) {
+                // nothing
+            } else if (!XidInMVCCSnapshot(x, st->s0)) {
+                if (TransactionIdDidCommit(x)) st->xmax = x;  // finished before s0
+            } else if (TransactionIdFollowsOrEquals(x, st->valid_xid)) {
+                // Its trigger stamps the version (or leaves a delete record), command id included.
+            } else if (TransactionIdIsInProgress(x) || TransactionIdDidCommit(x)) {
+                // Its trigger may have fired before the publication: stamped here, without the
+                // command id (re-stamped with it if the trigger fires later).
+                st->xmax = x;
             }
         }
         // A tuple every snapshot sees as inserted and not deleted (what VACUUM would call
@@ -244,6 +297,129 @@ int build(Relation rel, const Def &def) {
 
 namespace {
 
+// Versions whose writers' triggers may also reach the index (see BuildState::uncertain): kept in
+// backend memory until the merge (plain C++, freed on every path).
+class Deferred {
+  public:
+    void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
+             uint32_t tuple_len, core::Tid tid, TransactionId xmin, TransactionId xmax,
+             CommandId cmax) {
+        items_.push_back(Item{hash, arena_.size(), key_len, tuple_len, tid, xmin, xmax, cmax});
+        arena_.insert(arena_.end(), key, key + key_len);
+        const char *tp = static_cast<const char *>(tuple);
+        arena_.insert(arena_.end(), tp, tp + tuple_len);
+    }
+    // Stores the ones the index does not hold yet (a trigger stored the others, with their
+    // command ids). The caller holds the build-merge lock exclusively: no trigger writes now.
+    void merge(core::ArrangementIndex &index) {
+        std::vector<core::BulkVersion> bulk;
+        for (const Item &it : items_) {
+            const char *p = arena_.data() + it.off;
+            bool present = false;
+            index.probe(
+                it.hash, p, it.key_len,
+                [&](const core::VersionView &v) {
+                    if (v.tid == it.tid && v.xmin == it.xmin) present = true;
+                    return false;
+                },
+                [](const core::VersionView &) {});
+            if (present) continue;
+            bulk.push_back(core::BulkVersion{it.hash, p, it.key_len, p + it.key_len, it.tuple_len,
+                                             it.tid, it.xmin, 0, it.xmax,
+                                             it.xmax != InvalidTransactionId ? it.cmax : 0, 0});
+        }
+        if (!bulk.empty()) index.insert_bulk(bulk.data(), bulk.size());
+    }
+
+  private:
+    struct Item {
+        uint64_t hash;
+        size_t off;
+        uint32_t key_len, tuple_len;
+        core::Tid tid;
+        TransactionId xmin, xmax;
+        CommandId cmax;
+    };
+    std::vector<Item> items_;
+    std::vector<char> arena_;
+};
+
+// The delete records the triggers left in the side index (deletes of versions the build had not
+// stored yet), applied to the index: (xmin, cmin) of a record are the deleter's xid and command,
+// its tuple bytes the deleted row's raw xmin.
+void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex &side) {
+    struct Record {
+        core::Tid tid;
+        uint64_t hash;
+        TransactionId xid;
+        CommandId cid;
+        TransactionId row_xmin;
+    };
+    std::vector<Record> records;
+    side.scan_all(
+        [&](const core::VersionView &v) {
+            TransactionId row_xmin = InvalidTransactionId;
+            if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
+            records.push_back(Record{v.tid, v.hash, v.xmin, v.cmin, row_xmin});
+            return false;
+        },
+        [](const core::VersionView &) {});
+    for (const Record &r : records) {
+        // The current version of the TID, or the one the scan stamped with this deleter (without
+        // its command id). Among the records of one TID at most one deleter did not abort (row
+        // locks), and only it keeps its stamp, whatever the order.
+        // The version must be the deleted row's (its xmin, or frozen by the scan): VACUUM may have
+        // given a dead row's TID to a newer row meanwhile.
+        index.mark_deleted(r.tid, r.hash, r.xid, r.cid, [&](const core::VersionView &v) {
+            if (v.xmin != r.row_xmin && v.xmin != FrozenTransactionId) return false;
+            return v.xmax == r.xid || pg_call([&] { return version_current(v); });
+        });
+    }
+}
+
+// Holds a build-merge lock exclusively (released on every exit path).
+class MergeLock {
+  public:
+    explicit MergeLock(int slot) : lock_(build_merge_lock(slot)) {
+        LWLockAcquire(lock_, LW_EXCLUSIVE);
+        merge_section(true);
+    }
+    ~MergeLock() {
+        merge_section(false);
+        LWLockRelease(lock_);
+    }
+    MergeLock(const MergeLock &) = delete;
+    MergeLock &operator=(const MergeLock &) = delete;
+
+  private:
+    LWLock *lock_;
+};
+
+[[noreturn]] void raise_out_of_memory(Relation rel) {
+    pg_call([&] {
+        if (refused_by_quota()) {
+            const char *owner = GetUserNameFromId(rel->rd_rel->relowner, true);
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                            errmsg("arrangement on \"%s\" does not fit in "
+                                   "parallel_material.arrangement_memory_per_role",
+                                   RelationGetRelationName(rel)),
+                            errdetail("The arrangements of tables owned by role \"%s\" may "
+                                      "hold at most %llu kB of shared memory.",
+                                      owner ? owner : "?",
+                                      static_cast<unsigned long long>(role_memory_quota() / 1024)),
+                            errhint("Drop some of them, arrange fewer columns, or raise "
+                                    "parallel_material.arrangement_memory_per_role.")));
+        }
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                        errmsg("arrangement on \"%s\" does not fit in "
+                               "parallel_material.arrangement_memory",
+                               RelationGetRelationName(rel)),
+                        errhint("Raise parallel_material.arrangement_memory (needs a "
+                                "restart) or arrange fewer columns.")));
+    });
+    throw core::Error(core::Error::Code::OutOfMemory, "unreachable");
+}
+
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
@@ -256,8 +432,8 @@ int build_reported(Relation rel, const Def &def) {
         EntryInfo e = lookup(def.defid);
         if (e.slot >= 0 && e.state == State::Ready) return e.slot;
     }
-    uint64_t offset = 0;
-    TransactionId oldest = InvalidTransactionId;
+    // From here on every failure drops the entry (abort_build): a build is never readable before
+    // finish_build, and its indexes are freed once no trigger pins them.
     try {
         auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
         st->rel = rel;
@@ -268,70 +444,69 @@ int build_reported(Relation rel, const Def &def) {
         opt.account = entry_account(slot);  // the table owner's memory quota
         opt.frozen_xmin = FrozenTransactionId;  // frozen versions are stored compact
         core::ArrangementIndex index = create_index(opt);
-        offset = index.index_offset();
+        core::ArrangementIndex::Options side_opt = opt;
+        side_opt.expected_rows = 1024;
+        std::optional<core::ArrangementIndex> side;
         try {
-            pg_call([&] { build_begin(st); });
-            // The xid bound. Every xid a later delta stores belongs to a transaction running now
-            // or later, so it follows both the scan's horizon and the table's relfrozenxid (a
-            // vacuum's relfrozenxid precedes every xid running during it); the stored xids are
-            // checked one by one (unfrozen ones follow relfrozenxid too).
-            oldest = st->oldest_xmin;
-            TransactionId frozen = rel->rd_rel->relfrozenxid;
-            if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen))
-                oldest = frozen;
-            // Versions are staged in chunks of maintenance_work_mem, sorted by bucket and
-            // inserted chain by chain: the versions of one key then sit side by side in the
-            // region instead of in heap order (a probe touches one area, not one per version).
-            Stager stager(index, size_t(maintenance_work_mem) * 1024);
-            while (pg_call([&] { return build_next(st); })) {
-                if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, oldest))
-                    oldest = st->xmin;
-                if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
-                    oldest = st->xmax;
-                const MinimalTuple t = st->tuple;
-                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
-                           t->t_len, st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
-                ++st->versions;
-                pg_call([&] { pfree(t); });
-            }
-            stager.flush();
-            pg_call([&] { table_endscan(st->scan); });
+            side.emplace(create_index(side_opt));
         } catch (...) {
             index.destroy();
             throw;
         }
+        // s0 first, then the publication: a writer s0 sees as finished fired its triggers before
+        // the index existed (the scan finds its rows), any other may reach the index too.
+        st->s0 = pg_call([] { return RegisterSnapshot(GetLatestSnapshot()); });
+        st->valid_xid = publish_build(slot, index.index_offset(), side->index_offset());
+        pg_call([&] { build_begin(st); });
+        // The xid bound. Every xid a later delta stores belongs to a transaction running now
+        // or later, so it follows both the scan's horizon and the table's relfrozenxid (a
+        // vacuum's relfrozenxid precedes every xid running during it); the stored xids are
+        // checked one by one (unfrozen ones follow relfrozenxid too).
+        TransactionId oldest = st->oldest_xmin;
+        TransactionId frozen = rel->rd_rel->relfrozenxid;
+        if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen)) oldest = frozen;
+        // Versions are staged in chunks of maintenance_work_mem, sorted by bucket and
+        // inserted chain by chain: the versions of one key then sit side by side in the
+        // region instead of in heap order (a probe touches one area, not one per version).
+        Stager stager(index, size_t(maintenance_work_mem) * 1024);
+        Deferred deferred;
+        while (pg_call([&] { return build_next(st); })) {
+            if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, oldest))
+                oldest = st->xmin;
+            if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
+                oldest = st->xmax;
+            const MinimalTuple t = st->tuple;
+            if (st->uncertain)
+                deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
+                             t->t_len, st->tid, st->xmin, st->xmax, st->cmax);
+            else
+                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
+                           t->t_len, st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
+            ++st->versions;
+            pg_call([&] { pfree(t); });
+        }
+        stager.flush();
+        pg_call([&] {
+            table_endscan(st->scan);
+            UnregisterSnapshot(st->s0);
+        });
+        {
+            // The merge: no trigger writes into the build meanwhile (they share this lock).
+            MergeLock merge(slot);
+            deferred.merge(index);
+            apply_delete_records(index, *side);
+            if (!index.is_valid())  // a trigger ran out of memory writing into the build
+                throw core::Error(core::Error::Code::OutOfMemory, "a concurrent write did not fit");
+            finish_build(slot, index.index_offset(), oldest);
+        }
     } catch (const core::Error &e) {
         abort_build(slot);
-        if (e.code() == core::Error::Code::OutOfMemory && refused_by_quota())
-            pg_call([&] {
-                const char *owner = GetUserNameFromId(rel->rd_rel->relowner, true);
-                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-                                errmsg("arrangement on \"%s\" does not fit in "
-                                       "parallel_material.arrangement_memory_per_role",
-                                       RelationGetRelationName(rel)),
-                                errdetail("The arrangements of tables owned by role \"%s\" may "
-                                          "hold at most %llu kB of shared memory.",
-                                          owner ? owner : "?",
-                                          static_cast<unsigned long long>(role_memory_quota() /
-                                                                          1024)),
-                                errhint("Drop some of them, arrange fewer columns, or raise "
-                                        "parallel_material.arrangement_memory_per_role.")));
-            });
-        if (e.code() == core::Error::Code::OutOfMemory)
-            pg_call([&] {
-                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-                                errmsg("arrangement on \"%s\" does not fit in "
-                                       "parallel_material.arrangement_memory",
-                                       RelationGetRelationName(rel)),
-                                errhint("Raise parallel_material.arrangement_memory (needs a "
-                                        "restart) or arrange fewer columns.")));
-            });
+        if (e.code() == core::Error::Code::OutOfMemory) raise_out_of_memory(rel);
         throw;
     } catch (...) {
         abort_build(slot);
         throw;
     }
-    finish_build(slot, offset, oldest);
     return slot;
 }
 
@@ -339,21 +514,22 @@ int build_reported(Relation rel, const Def &def) {
 
 namespace {
 
-// Whether the current user could take ShareLock on the table in its own right: LOCK TABLE ... IN
-// SHARE MODE needs UPDATE, DELETE or TRUNCATE (PostgreSQL's LockTableAclCheck; owners and
-// superusers have them). Only such a role rebuilds an arrangement, since a rebuild holds ShareLock
-// and so blocks the table's writers: a role with SELECT only never makes writers wait.
-bool may_block_writers(Oid relid) {
+// Whether the current user may rebuild an arrangement of the table: its owner, a superuser, or a
+// role with UPDATE, DELETE or TRUNCATE on it (what LOCK TABLE ... IN SHARE MODE requires, which
+// the rebuild took before it was concurrent). A rebuild takes no lock now, so it makes nobody
+// wait; the allowlist is kept so that a SELECT-only role does not spend the owner's memory quota
+// on a rebuild: it reads the heap instead (the join's fallback).
+bool may_rebuild_table(Oid relid) {
     return pg_class_aclmask(relid, GetUserId(), ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
                             ACLMASK_ANY) != 0;
 }
 
-// may_block_writers, asked once and only when needed (a ready, usable entry needs no ACL check).
+// may_rebuild_table, asked once and only when needed (a ready, usable entry needs no ACL check).
 class MayRebuild {
   public:
     explicit MayRebuild(Oid relid) : relid_(relid) {}
     bool operator()() {
-        if (known_ < 0) known_ = pg_call([&] { return may_block_writers(relid_); }) ? 1 : 0;
+        if (known_ < 0) known_ = pg_call([&] { return may_rebuild_table(relid_); }) ? 1 : 0;
         return known_ == 1;
     }
 
@@ -362,18 +538,40 @@ class MayRebuild {
     int known_ = -1;
 };
 
+// A concurrent build stores the rows of transactions that were writing when it published its
+// index without their command ids (only their own backend can read those): such a transaction,
+// if it may have written the table (it holds RowExclusiveLock until it ends), must not read
+// through the arrangement. Its xid precedes the entry's valid_xid; the builder's own transaction
+// read its command ids itself.
+bool wrote_before_build(Relation rel, const EntryInfo &e) {
+    if (!TransactionIdIsValid(e.valid_xid)) return false;
+    return pg_call([&] {
+        TransactionId top = GetTopTransactionIdIfAny();
+        return TransactionIdIsValid(top) && TransactionIdPrecedes(top, e.valid_xid) &&
+               !TransactionIdEquals(top, e.build_xid) &&
+               CheckRelationLockedByMe(rel, RowExclusiveLock, true);
+    });
+}
+
+const char *g_refusal = nullptr;  // why pin_for_reader returned no entry
+
 // The Ready entry of def pinned, if it is usable as it is (built on the table's current heap,
 // no xid older than the heap keeps); slot -1 otherwise (an unusable one is marked invalid). For a
 // role that may not rebuild it (!may_rebuild), an entry that only holds xids older than the
 // table's relfrozenxid is still usable: the commit log still answers for them, and the rebuild
-// that would drop them early is left to a role that may block writers.
-EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild) {
+// that would drop them early is left to a role that may rebuild it. *mine (when not null) is
+// set when the entry is ready but this transaction may not read it (wrote_before_build).
+EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild, bool *mine = nullptr) {
     EntryInfo e = pin_ready(def.defid);
     if (e.slot < 0) return e;
     const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
     if (e.relfilenode == pm_rel_filenumber(rel) &&
-        (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild())))
-        return e;
+        (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild()))) {
+        if (!wrote_before_build(rel, e)) return e;
+        unpin(e.slot);
+        if (mine != nullptr) *mine = true;
+        return EntryInfo{};
+    }
     unpin(e.slot);
     // The heap was rewritten (VACUUM FULL, CLUSTER, ALTER TABLE): TIDs changed. Or it holds xids
     // the heap has frozen: rebuilt before they could be misread.
@@ -381,22 +579,59 @@ EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild) {
     return EntryInfo{};
 }
 
+[[noreturn]] void raise_written_before(Relation rel) {
+    pg_call([&] {
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("arrangement on \"%s\" was built while this transaction was writing the "
+                        "table", RelationGetRelationName(rel)),
+                 errdetail("The build could not read the command ids of this transaction's "
+                           "rows, so this transaction does not read through it."),
+                 errhint("Retry in a new transaction.")));
+    });
+    throw core::Error(core::Error::Code::Internal, "unreachable");
+}
+
 }  // namespace
+
+void define_build_gucs() {
+    DefineCustomIntVariable("parallel_material.debug_build_pause",
+                            "Test setting: a build waits, once its heap scan has passed the first "
+                            "block, for the advisory lock of this key (0: never).",
+                            nullptr, &g_debug_build_pause, 0, 0, INT_MAX, PGC_SUSET,
+                            GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+const char *reader_refusal() {
+    return g_refusal != nullptr ? g_refusal
+                                : "the arrangement is not ready and this role may not rebuild it";
+}
 
 EntryInfo pin_for_reader(Relation rel, const Def &def) {
     MayRebuild may(RelationGetRelid(rel));
-    EntryInfo e = pin_usable(rel, def, may);
-    if (e.slot >= 0 || !may()) return e;
+    bool mine = false;
+    g_refusal = nullptr;
+    EntryInfo e = pin_usable(rel, def, may, &mine);
+    if (e.slot >= 0) return e;
+    if (mine) {
+        g_refusal = "the arrangement was built while this transaction was writing the table";
+        return e;
+    }
+    if (pg_call([] { return RecoveryInProgress(); })) {
+        g_refusal = "a standby does not build arrangements";
+        return e;
+    }
+    if (!may()) return e;
     return pin_or_build(rel, def);
 }
 
 EntryInfo pin_or_build(Relation rel, const Def &def) {
     MayRebuild may(def.relid);
     for (int attempt = 0; attempt < 3; ++attempt) {
-        EntryInfo e = pin_usable(rel, def, may);
+        bool mine = false;
+        EntryInfo e = pin_usable(rel, def, may, &mine);
         if (e.slot >= 0) return e;
-        // A reader that may not block the table's writers never rebuilds (the interim answer to
-        // a concurrent build; see docs/arrangements.md, "Restart and crash: lazy rebuild").
+        if (mine) raise_written_before(rel);
         bool allowed = may();
         pg_call([&] {
             if (!allowed)
@@ -406,34 +641,20 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
                                 "rebuild it",
                                 RelationGetRelationName(rel),
                                 GetUserNameFromId(GetUserId(), false)),
-                         errdetail("A rebuild holds a SHARE lock that blocks the table's writers; "
-                                   "only its owner and roles that may update, delete or truncate "
-                                   "it rebuild it."),
+                         errdetail("Only its owner and roles that may update, delete or truncate "
+                                   "it rebuild it (into the owner's share of memory)."),
                          errhint("Retry once such a role has read through the arrangement, or "
                                  "set parallel_material.enable_arrangement_join to off.")));
         });
-        // Build as CREATE INDEX does: ShareLock keeps writers out during the scan. The wait
-        // for writers is reported as the build's first phase.
-        bool progress = progress_begin(def.relid, def.defid, kProgressWaiting);
-        try {
-            pg_call([&] { LockRelationOid(def.relid, ShareLock); });
-        } catch (...) {
-            progress_end(progress);
-            throw;
-        }
-        EntryInfo now = lookup(def.defid);  // built by another backend while we waited?
-        if (now.slot >= 0 && now.state == State::Ready && now.relfilenode == pm_rel_filenumber(rel) &&
-            xids_too_old(now.oldest_xid, rel->rd_rel->relfrozenxid) == nullptr) {
-            progress_end(progress);
-            continue;
-        }
-        try {
-            build(rel, def);
-        } catch (...) {
-            progress_end(progress);
-            throw;
-        }
-        progress_end(progress);
+        // Replay fires no triggers: an arrangement built on a standby would go stale.
+        pg_call([] {
+            if (RecoveryInProgress())
+                ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                                errmsg("cannot build an arrangement during recovery")));
+        });
+        // A concurrent build (no lock beyond the caller's: writers go on, and their triggers
+        // write into the build); build() waits while another backend builds the same one.
+        build(rel, def);
     }
     pg_call([] {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

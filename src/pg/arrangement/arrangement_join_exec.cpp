@@ -633,7 +633,7 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
         // heap for it instead.
         js->entry = pin_for_reader(js->rel, js->shape->def);
         if (js->entry.slot < 0) {
-            js->fallback = "the arrangement is not ready and this role may not rebuild it";
+            js->fallback = reader_refusal();
             return;
         }
         js->pinned = true;

@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "access/parallel.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
@@ -40,7 +41,12 @@ struct Entry {
     uint32_t account;  // 1 + index into Directory::accounts (0: none); the index's blocks
     int64 defid;
     Def def;                // copied at build
-    uint64_t index_offset;  // 0: none
+    uint64_t index_offset;  // 0: none (during a build: set once the index is published)
+    // A concurrent build's side index of delete records (tombstones) for versions not stored
+    // yet (arrangement_build.cpp); 0 when none. Freed when the build finishes or is dropped.
+    uint64_t side_offset;
+    // The xid counter when the build published its index: see EntryInfo::valid_xid.
+    TransactionId valid_xid;
     int builder_pid;
     TransactionId build_xid;
     pg_atomic_uint32 pins;  // readers inside a probe; incremented under the shared lock
@@ -69,7 +75,9 @@ struct Directory {
 Directory *g_dir = nullptr;
 char *g_region = nullptr;
 std::optional<core::FixedRegionAllocator> g_alloc;
-LWLockPadded *g_locks = nullptr;  // [0] directory, [1..kStripes] writer stripes
+// [0] directory, [1..kStripes] writer stripes, then one build-merge lock per directory slot
+LWLockPadded *g_locks = nullptr;
+constexpr int kLockCount = 1 + int(kStripes) + kMaxArrangements;
 
 class LwWriterLock final : public core::WriterLock {
   public:
@@ -93,12 +101,13 @@ uint64_t role_quota_bytes() {
 bool g_refused_by_quota = false;  // the last refusal of this process: quota (else region full)
 
 bool g_releasing = false;
+int g_no_catalog = 0;  // > 0: inside a build-merge lock section (no catalog access)
 
 // A block of the region; when it is full, the entries of dropped databases (which nobody can use
 // any more) are freed first, by a backend that can read pg_database, and the request retried.
 uint64_t region_allocate(size_t size) {
     uint64_t off = g_alloc->allocate(size);
-    if (off != 0 || g_releasing || IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
+    if (off != 0 || g_releasing || g_no_catalog > 0 || IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
         !IsTransactionState())
         return off;
     g_releasing = true;
@@ -182,6 +191,14 @@ void destroy_locked(Entry &e) {
         }
     }
     e.index_offset = 0;
+    if (e.side_offset != 0) {
+        try {
+            index_at(e.side_offset).destroy();
+        } catch (...) {
+        }
+    }
+    e.side_offset = 0;
+    e.valid_xid = InvalidTransactionId;
     if (e.account != 0) --g_dir->accounts[e.account - 1].users;
     e.account = 0;
     e.state = State::Free;
@@ -191,8 +208,12 @@ void destroy_locked(Entry &e) {
     e.builder_pid = 0;
 }
 
+// Pairs with unpin(): the state store, then (full barrier) the pins load here; the pins
+// decrement (a full barrier), then the state load there. One of the two sees the other's write,
+// so a dropped entry is destroyed by whoever comes last.
 void drop_locked(Entry &e) {
     e.state = State::Dropped;
+    pg_memory_barrier();
     if (pg_atomic_read_u32(&e.pins) == 0) destroy_locked(e);
 }
 
@@ -270,20 +291,29 @@ void remember(int64 defid, bool created) {
     g_pending[g_npending++] = Pending{defid, GetCurrentSubTransactionId(), created};
 }
 
-// A backend that exits (FATAL) in the middle of a build frees its half-built entry.
+// A backend that exits (FATAL) in the middle of a build frees its half-built entry (once the
+// maintenance triggers that pinned it meanwhile are done with it).
 void release_builds_at_exit(int, Datum) {
     if (g_dir == nullptr) return;
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
     for (Entry &e : g_dir->entries)
-        if (e.state == State::Building && e.builder_pid == MyProcPid) destroy_locked(e);
+        if (e.state == State::Building && e.builder_pid == MyProcPid) drop_locked(e);
     LWLockRelease(dir_lock());
+}
+
+EntryInfo info_of(int slot, Entry &e) {
+    EntryInfo info{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
+                   pg_atomic_read_u32(&e.oldest_xid)};
+    info.side_offset = e.side_offset;
+    info.valid_xid = e.valid_xid;
+    return info;
 }
 
 }  // namespace
 
 void request_shmem() {
     RequestAddinShmemSpace(total_bytes());
-    RequestNamedLWLockTranche(kTranche, 1 + kStripes);
+    RequestNamedLWLockTranche(kTranche, kLockCount);
 }
 
 void startup_shmem() {
@@ -362,8 +392,7 @@ EntryInfo lookup(int64 defid) {
         Entry &e = g_dir->entries[i];
         if (e.state != State::Free && e.state != State::Dropped && e.dboid == MyDatabaseId &&
             e.defid == defid) {
-            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
-                              pg_atomic_read_u32(&e.oldest_xid)};
+            info = info_of(i, e);
             break;
         }
     }
@@ -379,8 +408,7 @@ EntryInfo pin_ready(int64 defid) {
         Entry &e = g_dir->entries[i];
         if (e.state == State::Ready && e.dboid == MyDatabaseId && e.defid == defid) {
             pg_atomic_fetch_add_u32(&e.pins, 1);
-            info = EntryInfo{i, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
-                              pg_atomic_read_u32(&e.oldest_xid)};
+            info = info_of(i, e);
             break;
         }
     }
@@ -395,8 +423,7 @@ EntryInfo pin_slot_if_ready(int slot) {
     Entry &e = g_dir->entries[slot];
     if (e.state == State::Ready) {
         pg_atomic_fetch_add_u32(&e.pins, 1);
-        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
-                              pg_atomic_read_u32(&e.oldest_xid)};
+        info = info_of(slot, e);
     }
     LWLockRelease(dir_lock());
     return info;
@@ -411,8 +438,7 @@ EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset) {
     if (e.state != State::Free && e.state != State::Building && e.dboid == MyDatabaseId &&
         e.defid == defid && e.index_offset == index_offset && pg_atomic_read_u32(&e.pins) > 0) {
         pg_atomic_fetch_add_u32(&e.pins, 1);
-        info = EntryInfo{slot, e.state, e.index_offset, e.relfilenode, e.build_xid, e.def,
-                              pg_atomic_read_u32(&e.oldest_xid)};
+        info = info_of(slot, e);
     }
     LWLockRelease(dir_lock());
     return info;
@@ -422,7 +448,10 @@ uint64_t entry_deltas(int slot) { return pg_atomic_read_u64(&g_dir->entries[slot
 
 void unpin(int slot) {
     Entry &e = g_dir->entries[slot];
-    if (pg_atomic_sub_fetch_u32(&e.pins, 1) == 0) {
+    // The directory lock only when the entry was dropped meanwhile (see drop_locked): maintenance
+    // triggers pin and unpin once per row.
+    if (pg_atomic_sub_fetch_u32(&e.pins, 1) == 0 &&
+        *static_cast<volatile State *>(&e.state) == State::Dropped) {
         LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
         if (e.state == State::Dropped && pg_atomic_read_u32(&e.pins) == 0) destroy_locked(e);
         LWLockRelease(dir_lock());
@@ -513,6 +542,8 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     e.defid = def.defid;
     e.def = def;
     e.index_offset = 0;
+    e.side_offset = 0;
+    e.valid_xid = InvalidTransactionId;
     e.builder_pid = MyProcPid;
     e.build_xid = GetTopTransactionIdIfAny();
     pg_atomic_write_u32(&e.pins, 0);
@@ -523,11 +554,64 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     return free_slot;
 }
 
+TransactionId publish_build(int slot, uint64_t index_offset, uint64_t side_offset) {
+    LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
+    Entry &e = g_dir->entries[slot];
+    e.index_offset = index_offset;
+    e.side_offset = side_offset;
+    // Read under the exclusive lock: a transaction given an xid from here on writes the heap
+    // after this, so its maintenance triggers look the entry up after this section and find the
+    // published index.
+    e.valid_xid = ReadNextTransactionId();
+    TransactionId valid = e.valid_xid;
+    LWLockRelease(dir_lock());
+    return valid;
+}
+
+EntryInfo pin_for_maintenance(int64 defid) {
+    EntryInfo info;
+    if (!available()) return info;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (int i = 0; i < kMaxArrangements; ++i) {
+        Entry &e = g_dir->entries[i];
+        if (e.state == State::Free || e.state == State::Dropped || e.dboid != MyDatabaseId ||
+            e.defid != defid)
+            continue;
+        info = info_of(i, e);
+        if (e.state == State::Ready || (e.state == State::Building && e.index_offset != 0))
+            pg_atomic_fetch_add_u32(&e.pins, 1);
+        else
+            info.slot = -1 - i;  // found, not pinned: -1 - slot
+        break;
+    }
+    LWLockRelease(dir_lock());
+    return info;
+}
+
+State entry_state(int slot) {
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    State s = g_dir->entries[slot].state;
+    LWLockRelease(dir_lock());
+    return s;
+}
+
+LWLock *build_merge_lock(int slot) { return &g_locks[1 + kStripes + slot].lock; }
+
+void merge_section(bool enter) { g_no_catalog += enter ? 1 : -1; }
+
 void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid) {
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
     Entry &e = g_dir->entries[slot];
     e.index_offset = index_offset;
     pg_atomic_write_u32(&e.oldest_xid, oldest_xid);
+    if (e.side_offset != 0) {
+        // The caller holds the build-merge lock: no maintenance trigger is inside the side index.
+        try {
+            index_at(e.side_offset).destroy();
+        } catch (...) {
+        }
+        e.side_offset = 0;
+    }
     e.state = State::Ready;
     e.builder_pid = 0;
     LWLockRelease(dir_lock());
@@ -535,7 +619,8 @@ void finish_build(int slot, uint64_t index_offset, TransactionId oldest_xid) {
 
 void abort_build(int slot) {
     LWLockAcquire(dir_lock(), LW_EXCLUSIVE);
-    destroy_locked(g_dir->entries[slot]);
+    // Maintenance triggers may hold pins on a published build: its indexes go with the last one.
+    drop_locked(g_dir->entries[slot]);
     LWLockRelease(dir_lock());
 }
 

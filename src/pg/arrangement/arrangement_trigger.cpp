@@ -17,6 +17,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "storage/bufmgr.h"
+#include "storage/lwlock.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -36,6 +37,7 @@ struct RowVersion {
     core::Tid tid;
     TransactionId xid;  // xmin of a new row, updating xmax of an old one
     CommandId cid;
+    TransactionId row_xmin;  // an old row's raw xmin (kept when frozen)
     StringInfoData key;
     uint64_t hash;
     MinimalTuple tuple;  // new rows only
@@ -55,6 +57,7 @@ void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, 
     } else {
         out->xid = HeapTupleHeaderGetUpdateXid(h);
         out->cid = HeapTupleHeaderGetCmax(h);
+        out->row_xmin = HeapTupleHeaderGetRawXmin(h);
     }
     if (BufferIsValid(buf)) LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     out->tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self),
@@ -72,6 +75,53 @@ void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, 
 // The heap's current version of a TID (a lambda object: FunctionRef refers to callables).
 const auto current_version = [](const core::VersionView &v) {
     return pg_call([&] { return version_current(v); });
+};
+
+// mark_deleted's choice for a delete by `xid`: the current version, or one already stamped
+// with that very xid (a concurrent build stores the in-progress deleter it read in the heap
+// header, without its command id, which this stamp then sets).
+struct CurrentOrStampedBy {
+    TransactionId xid;
+    bool operator()(const core::VersionView &v) const {
+        return v.xmax == xid || pg_call([&] { return version_current(v); });
+    }
+};
+
+// Whether the index holds the version of this TID inserted by xid (whatever its command id).
+bool holds_version(core::ArrangementIndex &index, const RowVersion *nv) {
+    bool present = false;
+    index.probe(
+        nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len),
+        [&](const core::VersionView &v) {
+            if (v.tid == nv->tid && v.xmin == nv->xid) present = true;
+            return false;
+        },
+        [](const core::VersionView &) {});
+    return present;
+}
+
+// Holds a pin on a directory entry (and, for a build, the build-merge lock shared).
+class MaintenancePin {
+  public:
+    explicit MaintenancePin(int slot) : slot_(slot) {}
+    ~MaintenancePin() {
+        if (merge_ != nullptr) {
+            merge_section(false);
+            LWLockRelease(merge_);
+        }
+        unpin(slot_);
+    }
+    MaintenancePin(const MaintenancePin &) = delete;
+    MaintenancePin &operator=(const MaintenancePin &) = delete;
+    void lock_merge() {
+        merge_ = build_merge_lock(slot_);
+        LWLockAcquire(merge_, LW_SHARED);
+        merge_section(true);
+    }
+
+  private:
+    int slot_;
+    LWLock *merge_ = nullptr;
 };
 
 // The last trigger found to belong to its definition's table while the entry was not built
@@ -131,7 +181,7 @@ int64 checked_defid(const TriggerData *td) {
 // The arrangement's table is the trigger's table (entry, or definition when not built).
 void check_table(const TriggerData *td, int64 defid, const EntryInfo &e) {
     Oid relid = RelationGetRelid(td->tg_relation);
-    if (e.slot >= 0) {
+    if (e.slot != -1) {  // in the directory (pinned or not): its definition is at hand
         if (e.def.relid != relid)
             not_maintenance(td, "Its definition id names an arrangement of another table.");
         return;
@@ -205,6 +255,8 @@ const Shape *shape_for(Relation rel, const Def &def) {
     return s;
 }
 
+void apply(TriggerData *td, EntryInfo &e, MaintenancePin &pin);
+
 void maintain(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         pg_call([] {
@@ -214,15 +266,25 @@ void maintain(FunctionCallInfo fcinfo) {
         });
     auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
     int64 defid = pg_call([&] { return checked_defid(td); });
-    EntryInfo e = lookup(defid);
+    EntryInfo e = pin_for_maintenance(defid);
+    if (e.slot >= 0) {
+        MaintenancePin pin(e.slot);
+        pg_call([&] { check_table(td, defid, e); });
+        apply(td, e, pin);
+        return;
+    }
     pg_call([&] { check_table(td, defid, e); });
-    // Not built (after a restart) or invalid: the next build scans the heap, nothing to do.
-    if (e.slot < 0 || e.state != State::Ready) return;
-    Relation rel = td->tg_relation;
-    core::ArrangementIndex index = index_at(e.index_offset);
-    TriggerEvent ev = td->tg_event;
+    // Not built (after a restart), invalid, or a build that has not published its index yet
+    // (its heap scan starts after that, and sees this write): nothing to do.
+}
 
+void apply(TriggerData *td, EntryInfo &e, MaintenancePin &pin) {
+    Relation rel = td->tg_relation;
+    TriggerEvent ev = td->tg_event;
     if (TRIGGER_FIRED_BY_TRUNCATE(ev)) {
+        // Never during a build: TRUNCATE's AccessExclusiveLock waits for the builder's lock.
+        if (e.state != State::Ready) return;
+        core::ArrangementIndex index = index_at(e.index_offset);
         TransactionId xid = pg_call([] { return GetCurrentTransactionId(); });
         // Marked used, so that the next command's snapshot sees the truncation.
         CommandId cid = pg_call([] { return GetCurrentCommandId(true); });
@@ -246,36 +308,82 @@ void maintain(FunctionCallInfo fcinfo) {
         }
     }
     const Shape *s = pg_call([&] { return shape_for(rel, e.def); });
-    // Built by this very transaction: the build's scan may already hold this row.
+    bool deletes = TRIGGER_FIRED_BY_UPDATE(ev) || TRIGGER_FIRED_BY_DELETE(ev);
+    bool inserts = TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev);
+    RowVersion *old = nullptr, *nv = nullptr;
+    if (deletes) {
+        old = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
+        pg_call([&] { read_row(s, td->tg_trigtuple, td->tg_trigslot, false, old); });
+    }
+    if (inserts) {
+        HeapTuple tup = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple;
+        TupleTableSlot *slot = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot;
+        nv = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
+        pg_call([&] { read_row(s, tup, slot, true, nv); });
+    }
+    // Built by this very transaction: the build's scan may already hold this row. Or this
+    // transaction had an xid before a concurrent build published its index: the build may have
+    // stored its rows from the heap (without their command ids).
     bool built_here = TransactionIdIsValid(e.build_xid) &&
                       pg_call([&] { return TransactionIdIsCurrentTransactionId(e.build_xid); });
-    uint64_t applied = 0;
+    bool before_build = TransactionIdIsValid(e.valid_xid) && pg_call([&] {
+        TransactionId top = GetTopTransactionIdIfAny();
+        return TransactionIdIsValid(top) && TransactionIdPrecedes(top, e.valid_xid);
+    });
 
-    if (TRIGGER_FIRED_BY_UPDATE(ev) || TRIGGER_FIRED_BY_DELETE(ev)) {
-        auto *old = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
-        pg_call([&] { read_row(s, td->tg_trigtuple, td->tg_trigslot, false, old); });
-        bool found = index.mark_deleted(old->tid, old->hash, old->xid, old->cid, current_version);
-        if (!found && !built_here) {
+    // A concurrent build (arrangement_build.cpp): writes go into its index under the build-merge
+    // lock (shared), so that its final merge (exclusive) sees all or none of each one. The state
+    // is read again under the lock: the build may have finished (Ready) or failed meanwhile.
+    // Nothing in between reads the catalog or a buffer.
+    bool building = e.state == State::Building;
+    if (building) {
+        pin.lock_merge();
+        State now = entry_state(e.slot);
+        if (now != State::Building && now != State::Ready) return;
+        building = now == State::Building;
+    }
+    core::ArrangementIndex index = index_at(e.index_offset);
+    uint64_t applied = 0;
+    // Out of region memory: a ready arrangement goes invalid (the user's write never fails); a
+    // build in progress is flagged, and fails at its merge.
+    auto out_of_memory = [&] {
+        if (building) {
+            index.mark_invalid();
+            return;
+        }
+        pg_call([&] {
+            set_invalid(e.slot, refused_by_quota()
+                                    ? "the table owner's share of parallel_material.arrangement_memory "
+                                      "(arrangement_memory_per_role) is exhausted"
+                                    : "parallel_material.arrangement_memory is exhausted");
+        });
+    };
+
+    if (deletes) {
+        bool found = index.mark_deleted(old->tid, old->hash, old->xid, old->cid,
+                                        CurrentOrStampedBy{old->xid});
+        if (!found && building) {
+            // The build has not stored that version yet: a delete record in its side index,
+            // applied once the scan is stored (its (xmin, cmin) carry the deleter's xid and cid,
+            // its tuple bytes the row's raw xmin).
+            try {
+                index_at(e.side_offset)
+                    .insert(old->hash, old->key.data, static_cast<uint32_t>(old->key.len),
+                            &old->row_xmin, sizeof(old->row_xmin), old->tid, old->xid, old->cid);
+            } catch (const core::Error &err) {
+                if (err.code() != core::Error::Code::OutOfMemory) throw;
+                out_of_memory();
+                return;
+            }
+        } else if (!found && !built_here) {
             pg_call([&] { set_invalid(e.slot, "a deleted row version was not found"); });
             return;
         }
         applied += found ? 1 : 0;
     }
-    if (TRIGGER_FIRED_BY_INSERT(ev) || TRIGGER_FIRED_BY_UPDATE(ev)) {
-        HeapTuple tup = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple;
-        TupleTableSlot *slot = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot;
-        auto *nv = static_cast<RowVersion *>(pg_call([] { return palloc0(sizeof(RowVersion)); }));
-        pg_call([&] { read_row(s, tup, slot, true, nv); });
-        bool present = false;
-        if (built_here) {
-            index.probe(
-                nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len),
-                [&](const core::VersionView &v) {
-                    if (v.tid == nv->tid && v.xmin == nv->xid && v.cmin == nv->cid) present = true;
-                    return false;
-                },
-                [](const core::VersionView &) {});
-        }
+    if (inserts) {
+        // While building, the build's merge (exclusive lock) checks for this version instead.
+        bool present = !building && (built_here || before_build) && holds_version(index, nv);
         if (!present) {
             try {
                 index.insert(nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len), nv->tuple,
@@ -283,12 +391,7 @@ void maintain(FunctionCallInfo fcinfo) {
                 ++applied;
             } catch (const core::Error &err) {
                 if (err.code() != core::Error::Code::OutOfMemory) throw;
-                pg_call([&] {
-                    set_invalid(e.slot, refused_by_quota()
-                                            ? "the table owner's share of parallel_material.arrangement_memory "
-                                              "(arrangement_memory_per_role) is exhausted"
-                                            : "parallel_material.arrangement_memory is exhausted");
-                });
+                out_of_memory();
                 return;
             }
         }
