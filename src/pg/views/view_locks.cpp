@@ -9,8 +9,11 @@
 //     ShareRowExclusiveLock — plus a RowExclusiveLock on the key's bucket (hash >> 24);
 //     more than kMaxKeyLocks distinct keys of one (pair, side) in one run lock their buckets in
 //     ShareRowExclusiveLock instead (conflicting with every key of the bucket, big or small);
-//   * for a pair not joined directly (the ends of a chain customer - orders - lineitem), or only
-//     by a merge-joinable operator: one lock on (view, pair), by side as above.
+//   * for a pair (i, j) not joined directly but through a middle position m (the ends of a chain
+//     customer - orders - lineitem): the writers of i derive the keys of edge (m, j) from the m
+//     rows their changed rows join (a query, under a snapshot taken after their other locks) and
+//     lock them from m's side; the writers of j take nothing more;
+//   * for any other pair: one lock on (view, pair), by side as above.
 // The delta query then runs under a snapshot taken after the locks (READ COMMITTED: SPI takes a
 // fresh one), so it sees every conflicting writer that committed before. Under REPEATABLE READ
 // and SERIALIZABLE the snapshot cannot move: the delta is also computed under the latest
@@ -35,7 +38,10 @@ extern "C" {
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "catalog/pg_operator.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -61,6 +67,8 @@ struct Edge {
     int i, j;              // positions (index into the inputs), i < j
     AttrNumber ai, aj;     // join columns
     bool hashed;           // false: merge-joinable only (a pair lock)
+    Oid opno;              // the equality; its left operand is position i unless swapped
+    bool swapped;
     FmgrInfo hi, hj;       // hash functions of the operand types (hash-compatible)
     Oid collation;
 };
@@ -177,6 +185,8 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         e->ai = l->varattno;
         e->aj = r->varattno;
         e->collation = op->inputcollid;
+        e->opno = op->opno;
+        e->swapped = swapped;
         e->hashed = false;
         if (hashed) {
             RegProcedure lh = InvalidOid, rh = InvalidOid;
@@ -189,24 +199,42 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         }
     }
 
+    // A pair without a hashed direct edge, joined through a middle position m (hashed edges
+    // (i, m) and (m, j)): the writers of its lower position i derive the keys of edge (m, j)
+    // from their rows (phase 2); otherwise one pair lock.
+    int *mid = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos * npos)));
+    auto hashed_edge = [&](int a, int b) -> Edge * {
+        Edge *e = edges[std::min(a, b) * npos + std::max(a, b)];
+        return e != nullptr && e->hashed ? e : nullptr;
+    };
+    for (int i = 0; i < npos; ++i)
+        for (int j = i + 1; j < npos; ++j) {
+            mid[i * npos + j] = -1;
+            if (hashed_edge(i, j) != nullptr) continue;
+            for (int m = 0; m < npos && mid[i * npos + j] < 0; ++m)
+                if (m != i && m != j && hashed_edge(i, m) != nullptr && hashed_edge(m, j) != nullptr)
+                    mid[i * npos + j] = m;
+        }
+
     // Hash values per (pair, side): side 0 = position i, 1 = position j.
     PgArray<uint32> *hashes =
         static_cast<PgArray<uint32> *>(palloc0(sizeof(PgArray<uint32>) * static_cast<size_t>(npos * npos * 2)));
     for (int k = 0; k < npos * npos * 2; ++k) hashes[k].cxt = CurrentMemoryContext;
-    PgArray<Want> wants;
-    auto want = [&](uint32 f2, uint32 f3, uint16 f4, LOCKMODE m) { wants.push(Want{f2, f3, f4, m}); };
     bool *pair_side = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos * 2)));
+    bool *derive = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos)));
 
     for (const Stash &s : p.stashes) {
         if (s.nrows == 0) continue;
         for (int pi = 0; pi < npos; ++pi) {
             if (inputs[pi].relid != s.relid) continue;
-            // Pairs without a hash edge: one lock per (pair, side), whatever the rows.
             for (int o = 0; o < npos; ++o) {
                 if (o == pi) continue;
                 int i = std::min(pi, o), j = std::max(pi, o);
-                Edge *e = edges[i * npos + j];
-                if (e == nullptr || !e->hashed) pair_side[(i * npos + j) * 2 + (pi == i ? 0 : 1)] = true;
+                if (hashed_edge(i, j) != nullptr) continue;
+                if (mid[i * npos + j] < 0)
+                    pair_side[(i * npos + j) * 2 + (pi == i ? 0 : 1)] = true;
+                else if (pi == i)
+                    derive[i * npos + j] = true;
             }
         }
     }
@@ -215,11 +243,8 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         bool any = false;
         for (int pi = 0; pi < npos && !any; ++pi)
             if (inputs[pi].relid == s.relid)
-                for (int o = 0; o < npos; ++o) {
-                    if (o == pi) continue;
-                    Edge *e = edges[std::min(pi, o) * npos + std::max(pi, o)];
-                    if (e != nullptr && e->hashed) any = true;
-                }
+                for (int o = 0; o < npos; ++o)
+                    if (o != pi && hashed_edge(pi, o) != nullptr) any = true;
         if (!any) continue;
         Relation rel = relation_open(s.relid, NoLock);
         TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
@@ -230,8 +255,8 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
                 for (int o = 0; o < npos; ++o) {
                     if (o == pi) continue;
                     int i = std::min(pi, o), j = std::max(pi, o);
-                    Edge *e = edges[i * npos + j];
-                    if (e == nullptr || !e->hashed) continue;
+                    Edge *e = hashed_edge(i, j);
+                    if (e == nullptr) continue;
                     bool isnull = false;
                     Datum v = slot_getattr(slot, pi == i ? e->ai : e->aj, &isnull);
                     if (isnull) continue;  // a NULL key meets no row on this strict equality
@@ -249,42 +274,108 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         g_xid = GetTopTransactionIdIfAny();
         g_xact_locks = 0;
     }
-    bool buckets_only = g_xact_locks >= kMaxXactKeyLocks;
-    for (int i = 0; i < npos; ++i)
-        for (int j = i + 1; j < npos; ++j) {
-            int pair = i * npos + j;
-            uint32 f3 = view_pair_field(viewid, pair);
-            for (int side = 0; side < 2; ++side) {
-                LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
-                if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
-                PgArray<uint32> &hs = hashes[pair * 2 + side];
-                if (hs.empty()) continue;
-                qsort(hs.data, static_cast<size_t>(hs.n), sizeof(uint32), cmp_u32);
-                hs.n = static_cast<int>(std::unique(hs.begin(), hs.end()) - hs.begin());
-                if (hs.n <= kMaxKeyLocks && !buckets_only) {
-                    for (uint32 h : hs) {
-                        want(h, f3, kTagKey, m);
-                        want(h >> 24, f3, kTagBucket, RowExclusiveLock);
+    // Turns the gathered hashes and pair flags into locks, takes them in sorted order, clears.
+    auto acquire = [&]() {
+        PgArray<Want> wants;
+        auto want = [&](uint32 f2, uint32 f3, uint16 f4, LOCKMODE m) { wants.push(Want{f2, f3, f4, m}); };
+        bool buckets_only = g_xact_locks >= kMaxXactKeyLocks;
+        for (int i = 0; i < npos; ++i)
+            for (int j = i + 1; j < npos; ++j) {
+                int pair = i * npos + j;
+                uint32 f3 = view_pair_field(viewid, pair);
+                for (int side = 0; side < 2; ++side) {
+                    LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
+                    if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
+                    pair_side[pair * 2 + side] = false;
+                    PgArray<uint32> &hs = hashes[pair * 2 + side];
+                    if (hs.empty()) continue;
+                    qsort(hs.data, static_cast<size_t>(hs.n), sizeof(uint32), cmp_u32);
+                    hs.n = static_cast<int>(std::unique(hs.begin(), hs.end()) - hs.begin());
+                    if (hs.n <= kMaxKeyLocks && !buckets_only) {
+                        for (uint32 h : hs) {
+                            want(h, f3, kTagKey, m);
+                            want(h >> 24, f3, kTagBucket, RowExclusiveLock);
+                        }
+                    } else {
+                        for (uint32 h : hs) want(h >> 24, f3, kTagBucket, ShareRowExclusiveLock);
                     }
-                } else {
-                    for (uint32 h : hs) want(h >> 24, f3, kTagBucket, ShareRowExclusiveLock);
+                    hs.n = 0;
                 }
             }
+        if (wants.empty()) return;
+        qsort(wants.data, static_cast<size_t>(wants.n), sizeof(Want), cmp_want);
+        int n = 0;
+        for (int k = 0; k < wants.n; ++k) {
+            if (n > 0 && cmp_want(&wants[n - 1], &wants[k]) == 0)
+                wants[n - 1].mode = merge_mode(wants[n - 1].mode, wants[k].mode);
+            else
+                wants[n++] = wants[k];
         }
-    if (wants.empty()) return;
-    qsort(wants.data, static_cast<size_t>(wants.n), sizeof(Want), cmp_want);
-    int n = 0;
-    for (int k = 0; k < wants.n; ++k) {
-        if (n > 0 && cmp_want(&wants[n - 1], &wants[k]) == 0)
-            wants[n - 1].mode = merge_mode(wants[n - 1].mode, wants[k].mode);
-        else
-            wants[n++] = wants[k];
-    }
-    for (int k = 0; k < n; ++k) {
-        LOCKTAG tag;
-        SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, wants[k].f2, wants[k].f3, wants[k].f4);
-        if (LockAcquire(&tag, wants[k].mode, false, false) == LOCKACQUIRE_OK) ++g_xact_locks;
-    }
+        for (int k = 0; k < n; ++k) {
+            LOCKTAG tag;
+            SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, wants[k].f2, wants[k].f3, wants[k].f4);
+            if (LockAcquire(&tag, wants[k].mode, false, false) == LOCKACQUIRE_OK) ++g_xact_locks;
+        }
+    };
+    acquire();  // phase 1: the keys of the changed rows' own edges, pair locks
+
+    // Phase 2, under a snapshot taken after phase 1's locks (the latest one at REPEATABLE READ
+    // and SERIALIZABLE too): for each pair (i, j) through m that this run's rows at i start,
+    // the m rows they join give the keys of edge (m, j), locked from m's side, so that they
+    // conflict with the writers of those keys at j.
+    bool any_derive = false;
+    for (int k = 0; k < npos * npos; ++k) any_derive = any_derive || derive[k];
+    if (!any_derive) return;
+    for (int i = 0; i < npos; ++i)
+        for (int j = i + 1; j < npos; ++j) {
+            if (!derive[i * npos + j]) continue;
+            int m = mid[i * npos + j];
+            Edge *e1 = hashed_edge(i, m), *e2 = hashed_edge(m, j);
+            AttrNumber col_i = i == e1->i ? e1->ai : e1->aj, col_m1 = m == e1->i ? e1->ai : e1->aj;
+            AttrNumber col_m2 = m == e2->i ? e2->ai : e2->aj;
+            int side_m = m == e2->i ? 0 : 1;
+            FmgrInfo *hf = side_m == 0 ? &e2->hi : &e2->hj;
+            int left = e1->swapped ? e1->j : e1->i;  // the position of the operator's left operand
+            HeapTuple optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(e1->opno));
+            if (!HeapTupleIsValid(optup)) elog(ERROR, "cache lookup failed for operator %u", e1->opno);
+            Form_pg_operator opf = reinterpret_cast<Form_pg_operator>(GETSTRUCT(optup));
+            char *opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(opf->oprnamespace)),
+                                    NameStr(opf->oprname));
+            ReleaseSysCache(optup);
+            Oid relid_i = inputs[i].relid, relid_m = inputs[m].relid;
+            char *di = psprintf("d.%s", quote_identifier(get_attname(relid_i, col_i, false)));
+            char *mi = psprintf("m.%s", quote_identifier(get_attname(relid_m, col_m1, false)));
+            char *cond = left == i ? psprintf("%s %s %s", di, opname, mi) : psprintf("%s %s %s", mi, opname, di);
+            char *mrel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid_m)),
+                                                    get_rel_name(relid_m));
+            for (int del = 0; del < 2; ++del) {
+                bool present = false;
+                for (const Stash &s : p.stashes)
+                    if (s.relid == relid_i && s.deleted == (del == 1) && s.nrows > 0) present = true;
+                if (!present) continue;
+                char *sql = psprintf("SELECT m.%s FROM %s d JOIN ONLY %s m ON %s",
+                                     quote_identifier(get_attname(relid_m, col_m2, false)),
+                                     quote_identifier(delta_enr_name(relid_i, del == 1)), mrel, cond);
+                int rc;
+                if (IsolationUsesXactSnapshot()) {
+                    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+                    if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql);
+                    rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                              false, false, 0);
+                } else {
+                    rc = SPI_execute(sql, false, 0);
+                }
+                if (rc != SPI_OK_SELECT) elog(ERROR, "view lock derivation failed (%d): %s", rc, sql);
+                PgArray<uint32> &hs = hashes[(std::min(m, j) * npos + std::max(m, j)) * 2 + side_m];
+                for (uint64 r = 0; r < SPI_processed; ++r) {
+                    bool isnull = false;
+                    Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+                    if (!isnull) hs.push(DatumGetUInt32(FunctionCall1Coll(hf, e2->collation, v)));
+                }
+                SPI_freetuptable(SPI_tuptable);
+            }
+        }
+    acquire();
 }
 
 namespace {

@@ -163,8 +163,8 @@ void maintain(int64 viewid, Oid firing_relid) {
     char *sql = nullptr;
     PgArray<DeltaInput> deltas;
     if (!p.truncated) {
-        lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         deltas = register_deltas(p);
+        lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         sql = delta_query_sql(vd.query, deltas);
     }
     if (sql == nullptr) {

@@ -172,7 +172,8 @@ void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids)
 
 // ---- concurrent writers (view_locks.cpp) ----
 // Takes the transaction-level locks on (view, pair of inputs, join key hash) for every changed
-// row of p, in sorted order (docs/views.md, "Concurrency"); call before the delta query.
+// row of p, in sorted order (docs/views.md, "Concurrency"); call after the deltas are
+// registered (keys derived through a middle input read them) and before the delta query.
 void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
