@@ -21,6 +21,7 @@ extern "C" {
 #include "commands/explain.h"
 #include "optimizer/pathnode.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #if PG_VERSION_NUM >= 170000
 #include "common/file_utils.h"  // PG_TEMP_FILE_PREFIX, PG_TEMP_FILES_DIR (storage/fd.h up to 16)
 #endif
@@ -206,5 +207,15 @@ inline void pm_tupdesc_set_plain_storage(TupleDesc desc, int i) {
     TupleDescAttr(desc, i)->attstorage = TYPSTORAGE_PLAIN;
 #if PG_VERSION_NUM >= 180000
     populate_compact_attribute(desc, i);
+#endif
+}
+
+// A qualified name (schema.name) parsed into a List of String: stringToQualifiedNameList(s) up
+// to 15, with a soft-error context argument from 16 on (NULL: errors are raised).
+inline List *pm_string_to_qualified_name_list(const char *s) {
+#if PG_VERSION_NUM >= 160000
+    return stringToQualifiedNameList(s, nullptr);
+#else
+    return stringToQualifiedNameList(s);
 #endif
 }

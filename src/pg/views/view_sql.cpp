@@ -148,7 +148,7 @@ Datum create_view(FunctionCallInfo fcinfo) {
     require_read_committed("create_view");
     char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
     char *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
-    List *names = stringToQualifiedNameList(name);
+    List *names = pm_string_to_qualified_name_list(name);
     RangeVar *rv = makeRangeVarFromNameList(names);
     Analysis a = analyze_view_query(sql);
     ViewDef vd;
