@@ -164,6 +164,7 @@ void maintain(int64 viewid, Oid firing_relid) {
     PgArray<DeltaInput> deltas;
     if (!p.truncated) {
         deltas = register_deltas(p);
+        lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         sql = delta_query_sql_cached(viewid, vd.query, deltas);
     }
     if (sql == nullptr) {
@@ -171,7 +172,7 @@ void maintain(int64 viewid, Oid firing_relid) {
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
-        int rc = SPI_execute(sql, false, 0);
+        int rc = run_delta_query(sql);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
         changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
@@ -231,6 +232,7 @@ void define_view_gucs() {
         "Runs EXPLAIN ANALYZE of the delta query before running it and reports the lines "
         "naming ArrangementJoin, arrangements or fallbacks as NOTICEs.",
         &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+    define_view_lock_gucs();
 }
 
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {

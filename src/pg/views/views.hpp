@@ -8,6 +8,7 @@
 //   view_apply.cpp    netting the delta by value and applying it to the view table
 //   view_trigger.cpp  the trigger function and the maintenance run
 //   view_stats.cpp    per-view counters in shared memory (the views view)
+//   view_locks.cpp    concurrent writers: per-key locks before the delta query, 40001 checks
 //   view_sql.cpp      create_view, drop_view, refresh_view and helpers
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #pragma once
@@ -172,6 +173,16 @@ void define_view_gucs();  // from _PG_init, before the prefix is reserved
 // AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and
 // TRUNCATE, ENABLE ALWAYS, each dropped automatically with the view table.
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids);
+
+// ---- concurrent writers (view_locks.cpp) ----
+// Takes the transaction-level locks on (view, pair of inputs, join key hash) for every changed
+// row of p, in sorted order (docs/views.md, "Concurrency"); call after the deltas are
+// registered (keys derived through a middle input read them) and before the delta query.
+void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
+// SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
+// snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
+int run_delta_query(const char *sql);
+void define_view_lock_gucs();  // from define_view_gucs
 
 // ---- stats (view_stats.cpp) ----
 size_t stats_shmem_size();

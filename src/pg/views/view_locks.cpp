@@ -1,0 +1,457 @@
+// view_locks.cpp — concurrent writers of a view's inputs (docs/views.md, "Concurrency").
+// Two transactions writing rows that can meet in one view row (an order and its lineitem) must
+// not each compute their delta against a snapshot lacking the other's rows. Before the delta
+// query, a maintenance run takes transaction-level heavyweight locks, in sorted order:
+//   * for every pair of input positions (i, j) joined by a hash-joinable equality, and every
+//     changed row at position i (or j): a lock on (view, pair, hash of the row's join value) —
+//     RowExclusiveLock from the i side, ShareLock from the j side (these conflict with each
+//     other, not with themselves: writers of one side of a key never wait for each other), both
+//     ShareRowExclusiveLock — plus a RowExclusiveLock on the key's bucket (hash >> 24);
+//     more than kMaxKeyLocks distinct keys of one (pair, side) in one run lock their buckets in
+//     ShareRowExclusiveLock instead (conflicting with every key of the bucket, big or small);
+//   * for a pair (i, j) not joined directly but through a middle position m (the ends of a chain
+//     customer - orders - lineitem): the writers of i derive the keys of edge (m, j) from the m
+//     rows their changed rows join (a query, under a snapshot taken after their other locks) and
+//     lock them from m's side; the writers of j take nothing more;
+//   * for any other pair: one lock on (view, pair), by side as above.
+// The delta query then runs under a snapshot taken after the locks (READ COMMITTED: SPI takes a
+// fresh one), so it sees every conflicting writer that committed before. Under REPEATABLE READ
+// and SERIALIZABLE the snapshot cannot move: the delta is also computed under the latest
+// snapshot and a difference (rows another transaction committed after ours was taken) raises a
+// serialization failure (40001).
+// The locks are advisory-type tags (LOCKTAG_ADVISORY) whose fourth field is 0x7601..0x7603:
+// user advisory locks use 1 and 2 there, so they never collide; pg_locks shows them with
+// locktype advisory, objsubid 30209..30211.
+#include <algorithm>
+
+#include "pg/views/views.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "catalog/pg_operator.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
+}
+
+namespace pm::pg::views {
+
+namespace {
+
+constexpr uint16 kTagKey = 0x7601;     // (view, pair, hash)
+constexpr uint16 kTagBucket = 0x7602;  // (view, pair, hash >> 24)
+constexpr uint16 kTagPair = 0x7603;    // (view, pair): inputs not joined directly
+constexpr int kMaxKeyLocks = 64;       // per (pair, side) and run, before buckets
+// Per-key locks a transaction may gather over all its runs before later runs lock buckets only
+// (a loop of single-row inserts in one transaction would otherwise fill the shared lock table).
+constexpr int kMaxXactKeyLocks = 1024;
+
+// Locks the transaction g_xid took (its own id: no callback needed to reset; a run always
+// follows a write, so the transaction has one).
+TransactionId g_xid = InvalidTransactionId;
+int g_xact_locks = 0;
+bool g_locks_on = true;  // parallel_material.debug_view_locks (superuser, measurement aid)
+
+struct Edge {
+    int i, j;              // positions (index into the inputs), i < j
+    AttrNumber ai, aj;     // join columns
+    bool hashed;           // false: merge-joinable only (a pair lock)
+    Oid opno;              // the equality; its left operand is position i unless swapped
+    bool swapped;
+    FmgrInfo hi, hj;       // hash functions of the operand types (hash-compatible)
+    Oid collation;
+};
+
+struct Want {
+    uint32 f2, f3;
+    uint16 f4;
+    LOCKMODE mode;
+};
+
+Var *base_var(Query *q, Node *n) {
+    while (n != nullptr && IsA(n, RelabelType)) n = reinterpret_cast<Node *>(castNode(RelabelType, n)->arg);
+    if (n == nullptr || !IsA(n, Var)) return nullptr;
+    Var *v = castNode(Var, n);
+    if (v->varlevelsup != 0) return nullptr;
+    RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
+    if (rte->rtekind == RTE_JOIN) {
+        if (v->varattno <= 0 || v->varattno > list_length(rte->joinaliasvars)) return nullptr;
+        return base_var(q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)));
+    }
+    return rte->rtekind == RTE_RELATION ? v : nullptr;
+}
+
+void collect_quals(Node *n, List **quals) {
+    if (n == nullptr) return;
+    if (IsA(n, FromExpr)) {
+        FromExpr *f = castNode(FromExpr, n);
+        ListCell *lc;
+        foreach (lc, f->fromlist) collect_quals(static_cast<Node *>(lfirst(lc)), quals);
+        if (f->quals != nullptr) *quals = lappend(*quals, f->quals);
+    } else if (IsA(n, JoinExpr)) {
+        JoinExpr *j = castNode(JoinExpr, n);
+        collect_quals(j->larg, quals);
+        collect_quals(j->rarg, quals);
+        if (j->quals != nullptr) *quals = lappend(*quals, j->quals);
+    }
+}
+
+// Lock strength of one side, merged: RowExclusive (i side) and Share (j side) conflict with
+// each other only; holding both is ShareRowExclusive (taken at once: no upgrade deadlock).
+LOCKMODE merge_mode(LOCKMODE a, LOCKMODE b) { return a == b ? a : ShareRowExclusiveLock; }
+
+int cmp_want(const void *a, const void *b) {
+    const Want *x = static_cast<const Want *>(a), *y = static_cast<const Want *>(b);
+    if (x->f4 != y->f4) return x->f4 < y->f4 ? -1 : 1;
+    if (x->f3 != y->f3) return x->f3 < y->f3 ? -1 : 1;
+    if (x->f2 != y->f2) return x->f2 < y->f2 ? -1 : 1;
+    return 0;
+}
+
+int cmp_u32(const void *a, const void *b) {
+    uint32 x = *static_cast<const uint32 *>(a), y = *static_cast<const uint32 *>(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+uint32 view_pair_field(int64 viewid, int pair) {
+    return (static_cast<uint32>(viewid) << 12) ^ static_cast<uint32>(pair & 0xFFF);
+}
+
+}  // namespace
+
+void define_view_lock_gucs() {
+    DefineCustomBoolVariable(
+        "parallel_material.debug_view_locks",
+        "Takes the per-key locks that keep maintained views exact under concurrent writers.",
+        "Superuser measurement aid: off, concurrent writers of rows that meet in a view can "
+        "leave it wrong (docs/views.md, \"Concurrency\").",
+        &g_locks_on, true, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
+    if (!g_locks_on) return;
+    // Positions (range-table entries of relations), in order.
+    PgArray<Input> inputs;
+    for (int rti = 1; rti <= list_length(q->rtable); ++rti) {
+        RangeTblEntry *rte = rt_fetch(rti, q->rtable);
+        if (rte->rtekind == RTE_RELATION) inputs.push(Input{rti, rte->relid});
+    }
+    int npos = inputs.size();
+    if (npos < 2) return;
+    auto pos_of = [&](Index rtindex) {
+        for (int k = 0; k < npos; ++k)
+            if (inputs[k].rtindex == static_cast<int>(rtindex)) return k;
+        return -1;
+    };
+    // The first equality between each pair of positions (one is enough: every one must hold).
+    Edge **edges = static_cast<Edge **>(palloc0(sizeof(Edge *) * static_cast<size_t>(npos * npos)));
+    List *quals = NIL, *conj = NIL;
+    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals);
+    ListCell *lc;
+    foreach (lc, quals) conj = list_concat(conj, make_ands_implicit(static_cast<Expr *>(lfirst(lc))));
+    foreach (lc, conj) {
+        Node *c = static_cast<Node *>(lfirst(lc));
+        if (!IsA(c, OpExpr) || list_length(castNode(OpExpr, c)->args) != 2) continue;
+        OpExpr *op = castNode(OpExpr, c);
+        Var *l = base_var(q, static_cast<Node *>(linitial(op->args)));
+        Var *r = base_var(q, static_cast<Node *>(lsecond(op->args)));
+        if (l == nullptr || r == nullptr || l->varno == r->varno) continue;
+        int li = pos_of(l->varno), ri = pos_of(r->varno);
+        if (li < 0 || ri < 0) continue;
+        Oid lt = exprType(static_cast<Node *>(linitial(op->args)));
+        bool hashed = op_hashjoinable(op->opno, lt);
+        if (!hashed && !op_mergejoinable(op->opno, lt)) continue;
+        bool swapped = li > ri;  // the edge's i side is the operator's right operand
+        if (swapped) {
+            std::swap(li, ri);
+            std::swap(l, r);
+        }
+        Edge *&e = edges[li * npos + ri];
+        if (e != nullptr && (e->hashed || !hashed)) continue;
+        e = static_cast<Edge *>(palloc0(sizeof(Edge)));
+        e->i = li;
+        e->j = ri;
+        e->ai = l->varattno;
+        e->aj = r->varattno;
+        e->collation = op->inputcollid;
+        e->opno = op->opno;
+        e->swapped = swapped;
+        e->hashed = false;
+        if (hashed) {
+            RegProcedure lh = InvalidOid, rh = InvalidOid;
+            if (get_op_hash_functions(op->opno, &lh, &rh) && OidIsValid(lh) && OidIsValid(rh)) {
+                // lh hashes the operator's left operand, rh its right one
+                fmgr_info(swapped ? rh : lh, &e->hi);
+                fmgr_info(swapped ? lh : rh, &e->hj);
+                e->hashed = true;
+            }
+        }
+    }
+
+    // A pair without a hashed direct edge, joined through a middle position m (hashed edges
+    // (i, m) and (m, j)): the writers of its lower position i derive the keys of edge (m, j)
+    // from their rows (phase 2); otherwise one pair lock.
+    int *mid = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos * npos)));
+    auto hashed_edge = [&](int a, int b) -> Edge * {
+        Edge *e = edges[std::min(a, b) * npos + std::max(a, b)];
+        return e != nullptr && e->hashed ? e : nullptr;
+    };
+    for (int i = 0; i < npos; ++i)
+        for (int j = i + 1; j < npos; ++j) {
+            mid[i * npos + j] = -1;
+            if (hashed_edge(i, j) != nullptr) continue;
+            for (int m = 0; m < npos && mid[i * npos + j] < 0; ++m)
+                if (m != i && m != j && hashed_edge(i, m) != nullptr && hashed_edge(m, j) != nullptr)
+                    mid[i * npos + j] = m;
+        }
+
+    // Hash values per (pair, side): side 0 = position i, 1 = position j.
+    PgArray<uint32> *hashes =
+        static_cast<PgArray<uint32> *>(palloc0(sizeof(PgArray<uint32>) * static_cast<size_t>(npos * npos * 2)));
+    for (int k = 0; k < npos * npos * 2; ++k) hashes[k].cxt = CurrentMemoryContext;
+    bool *pair_side = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos * 2)));
+    bool *derive = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos)));
+
+    for (const Stash &s : p.stashes) {
+        if (s.nrows == 0) continue;
+        for (int pi = 0; pi < npos; ++pi) {
+            if (inputs[pi].relid != s.relid) continue;
+            for (int o = 0; o < npos; ++o) {
+                if (o == pi) continue;
+                int i = std::min(pi, o), j = std::max(pi, o);
+                if (hashed_edge(i, j) != nullptr) continue;
+                if (mid[i * npos + j] < 0)
+                    pair_side[(i * npos + j) * 2 + (pi == i ? 0 : 1)] = true;
+                else if (pi == i)
+                    derive[i * npos + j] = true;
+            }
+        }
+    }
+    for (const Stash &s : p.stashes) {
+        if (s.nrows == 0 || s.rows == nullptr) continue;
+        bool any = false;
+        for (int pi = 0; pi < npos && !any; ++pi)
+            if (inputs[pi].relid == s.relid)
+                for (int o = 0; o < npos; ++o)
+                    if (o != pi && hashed_edge(pi, o) != nullptr) any = true;
+        if (!any) continue;
+        Relation rel = relation_open(s.relid, NoLock);
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+        tuplestore_rescan(s.rows);
+        while (tuplestore_gettupleslot(s.rows, true, false, slot)) {
+            for (int pi = 0; pi < npos; ++pi) {
+                if (inputs[pi].relid != s.relid) continue;
+                for (int o = 0; o < npos; ++o) {
+                    if (o == pi) continue;
+                    int i = std::min(pi, o), j = std::max(pi, o);
+                    Edge *e = hashed_edge(i, j);
+                    if (e == nullptr) continue;
+                    bool isnull = false;
+                    Datum v = slot_getattr(slot, pi == i ? e->ai : e->aj, &isnull);
+                    if (isnull) continue;  // a NULL key meets no row on this strict equality
+                    uint32 h = DatumGetUInt32(FunctionCall1Coll(pi == i ? &e->hi : &e->hj, e->collation, v));
+                    hashes[(i * npos + j) * 2 + (pi == i ? 0 : 1)].push(h);
+                }
+            }
+        }
+        tuplestore_rescan(s.rows);
+        ExecDropSingleTupleTableSlot(slot);
+        relation_close(rel, NoLock);
+    }
+
+    if (GetTopTransactionIdIfAny() != g_xid) {
+        g_xid = GetTopTransactionIdIfAny();
+        g_xact_locks = 0;
+    }
+    // Turns the gathered hashes and pair flags into locks, takes them in sorted order, clears.
+    auto acquire = [&]() {
+        PgArray<Want> wants;
+        auto want = [&](uint32 f2, uint32 f3, uint16 f4, LOCKMODE m) { wants.push(Want{f2, f3, f4, m}); };
+        bool buckets_only = g_xact_locks >= kMaxXactKeyLocks;
+        for (int i = 0; i < npos; ++i)
+            for (int j = i + 1; j < npos; ++j) {
+                int pair = i * npos + j;
+                uint32 f3 = view_pair_field(viewid, pair);
+                for (int side = 0; side < 2; ++side) {
+                    LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
+                    if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
+                    pair_side[pair * 2 + side] = false;
+                    PgArray<uint32> &hs = hashes[pair * 2 + side];
+                    if (hs.empty()) continue;
+                    qsort(hs.data, static_cast<size_t>(hs.n), sizeof(uint32), cmp_u32);
+                    hs.n = static_cast<int>(std::unique(hs.begin(), hs.end()) - hs.begin());
+                    if (hs.n <= kMaxKeyLocks && !buckets_only) {
+                        for (uint32 h : hs) {
+                            want(h, f3, kTagKey, m);
+                            want(h >> 24, f3, kTagBucket, RowExclusiveLock);
+                        }
+                    } else {
+                        for (uint32 h : hs) want(h >> 24, f3, kTagBucket, ShareRowExclusiveLock);
+                    }
+                    hs.n = 0;
+                }
+            }
+        if (wants.empty()) return;
+        qsort(wants.data, static_cast<size_t>(wants.n), sizeof(Want), cmp_want);
+        int n = 0;
+        for (int k = 0; k < wants.n; ++k) {
+            if (n > 0 && cmp_want(&wants[n - 1], &wants[k]) == 0)
+                wants[n - 1].mode = merge_mode(wants[n - 1].mode, wants[k].mode);
+            else
+                wants[n++] = wants[k];
+        }
+        for (int k = 0; k < n; ++k) {
+            LOCKTAG tag;
+            SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, wants[k].f2, wants[k].f3, wants[k].f4);
+            if (LockAcquire(&tag, wants[k].mode, false, false) == LOCKACQUIRE_OK) ++g_xact_locks;
+        }
+    };
+    acquire();  // phase 1: the keys of the changed rows' own edges, pair locks
+
+    // Phase 2, under a snapshot taken after phase 1's locks (the latest one at REPEATABLE READ
+    // and SERIALIZABLE too): for each pair (i, j) through m that this run's rows at i start,
+    // the m rows they join give the keys of edge (m, j), locked from m's side, so that they
+    // conflict with the writers of those keys at j.
+    bool any_derive = false;
+    for (int k = 0; k < npos * npos; ++k) any_derive = any_derive || derive[k];
+    if (!any_derive) return;
+    for (int i = 0; i < npos; ++i)
+        for (int j = i + 1; j < npos; ++j) {
+            if (!derive[i * npos + j]) continue;
+            int m = mid[i * npos + j];
+            Edge *e1 = hashed_edge(i, m), *e2 = hashed_edge(m, j);
+            AttrNumber col_i = i == e1->i ? e1->ai : e1->aj, col_m1 = m == e1->i ? e1->ai : e1->aj;
+            AttrNumber col_m2 = m == e2->i ? e2->ai : e2->aj;
+            int side_m = m == e2->i ? 0 : 1;
+            FmgrInfo *hf = side_m == 0 ? &e2->hi : &e2->hj;
+            int left = e1->swapped ? e1->j : e1->i;  // the position of the operator's left operand
+            HeapTuple optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(e1->opno));
+            if (!HeapTupleIsValid(optup)) elog(ERROR, "cache lookup failed for operator %u", e1->opno);
+            Form_pg_operator opf = reinterpret_cast<Form_pg_operator>(GETSTRUCT(optup));
+            char *opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(opf->oprnamespace)),
+                                    NameStr(opf->oprname));
+            ReleaseSysCache(optup);
+            Oid relid_i = inputs[i].relid, relid_m = inputs[m].relid;
+            char *di = psprintf("d.%s", quote_identifier(get_attname(relid_i, col_i, false)));
+            char *mi = psprintf("m.%s", quote_identifier(get_attname(relid_m, col_m1, false)));
+            char *cond = left == i ? psprintf("%s %s %s", di, opname, mi) : psprintf("%s %s %s", mi, opname, di);
+            char *mrel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid_m)),
+                                                    get_rel_name(relid_m));
+            for (int del = 0; del < 2; ++del) {
+                bool present = false;
+                for (const Stash &s : p.stashes)
+                    if (s.relid == relid_i && s.deleted == (del == 1) && s.nrows > 0) present = true;
+                if (!present) continue;
+                char *sql = psprintf("SELECT m.%s FROM %s d JOIN ONLY %s m ON %s",
+                                     quote_identifier(get_attname(relid_m, col_m2, false)),
+                                     quote_identifier(delta_enr_name(relid_i, del == 1)), mrel, cond);
+                int rc;
+                if (IsolationUsesXactSnapshot()) {
+                    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+                    if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql);
+                    rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                              false, false, 0);
+                } else {
+                    rc = SPI_execute(sql, false, 0);
+                }
+                if (rc != SPI_OK_SELECT) elog(ERROR, "view lock derivation failed (%d): %s", rc, sql);
+                PgArray<uint32> &hs = hashes[(std::min(m, j) * npos + std::max(m, j)) * 2 + side_m];
+                for (uint64 r = 0; r < SPI_processed; ++r) {
+                    bool isnull = false;
+                    Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+                    if (!isnull) hs.push(DatumGetUInt32(FunctionCall1Coll(hf, e2->collation, v)));
+                }
+                SPI_freetuptable(SPI_tuptable);
+            }
+        }
+    acquire();
+}
+
+namespace {
+
+// The net multiset of a delta result (rows as text, last column the sign), sorted.
+struct NetRow {
+    char *text;
+    int64 count;
+};
+
+int cmp_netrow(const void *a, const void *b) {
+    return strcmp(static_cast<const NetRow *>(a)->text, static_cast<const NetRow *>(b)->text);
+}
+
+PgArray<NetRow> net_rows(SPITupleTable *tt, uint64 n) {
+    PgArray<NetRow> rows;
+    TupleDesc desc = tt->tupdesc;
+    StringInfoData s;
+    for (uint64 r = 0; r < n; ++r) {
+        initStringInfo(&s);
+        for (int c = 1; c < desc->natts; ++c) {
+            char *v = SPI_getvalue(tt->vals[r], desc, c);
+            if (v == nullptr) {
+                appendStringInfoString(&s, "\x01N");
+            } else {
+                appendStringInfoString(&s, "\x01V");
+                appendStringInfoString(&s, v);
+            }
+        }
+        bool isnull = false;
+        Datum sign = SPI_getbinval(tt->vals[r], desc, desc->natts, &isnull);
+        rows.push(NetRow{s.data, isnull ? 0 : DatumGetInt32(sign)});
+    }
+    if (rows.n > 1) qsort(rows.data, static_cast<size_t>(rows.n), sizeof(NetRow), cmp_netrow);
+    int k = 0;
+    for (int r = 0; r < rows.n; ++r) {
+        if (k > 0 && strcmp(rows[k - 1].text, rows[r].text) == 0)
+            rows[k - 1].count += rows[r].count;
+        else
+            rows[k++] = rows[r];
+    }
+    int m = 0;
+    for (int r = 0; r < k; ++r)
+        if (rows[r].count != 0) rows[m++] = rows[r];
+    rows.n = m;
+    return rows;
+}
+
+}  // namespace
+
+int run_delta_query(const char *sql) {
+    if (!IsolationUsesXactSnapshot() || !g_locks_on) return SPI_execute(sql, false, 0);
+    // The transaction snapshot cannot see what conflicting writers committed after it: compute
+    // the delta under the latest snapshot too (our locks are held, so no conflicting writer can
+    // commit any more); any difference means the delta needs rows ours cannot see.
+    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+    if (plan == nullptr) elog(ERROR, "SPI_prepare of the view delta query failed (%d)", SPI_result);
+    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, false,
+                                  false, 0);
+    if (rc != SPI_OK_SELECT) return rc;
+    SPITupleTable *latest = SPI_tuptable;
+    uint64 nlatest = SPI_processed;
+    rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    if (rc != SPI_OK_SELECT) return rc;
+    PgArray<NetRow> a = net_rows(latest, nlatest), b = net_rows(SPI_tuptable, SPI_processed);
+    bool same = a.n == b.n;
+    for (int k = 0; same && k < a.n; ++k)
+        same = a[k].count == b[k].count && strcmp(a[k].text, b[k].text) == 0;
+    if (!same)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to a concurrent write of a "
+                               "maintained view's input"),
+                        errdetail("Another transaction committed rows that meet this "
+                                  "transaction's changes in the view after its snapshot was taken."),
+                        errhint("The transaction might succeed if retried.")));
+    return rc;
+}
+
+}  // namespace pm::pg::views
