@@ -143,19 +143,6 @@ struct Walk {
     PgArray<JoinColumn> used;
 };
 
-// Base-table Var of a (possibly join-alias) expression, or nullptr.
-Var *base_var(Query *q, Node *n) {
-    while (n != nullptr && IsA(n, RelabelType)) n = reinterpret_cast<Node *>(castNode(RelabelType, n)->arg);
-    if (n == nullptr || !IsA(n, Var)) return nullptr;
-    Var *v = castNode(Var, n);
-    if (v->varlevelsup != 0) return nullptr;
-    RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
-    if (rte->rtekind == RTE_JOIN) {
-        if (v->varattno <= 0 || v->varattno > list_length(rte->joinaliasvars)) return nullptr;
-        return base_var(q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)));
-    }
-    return rte->rtekind == RTE_RELATION ? v : nullptr;
-}
 
 bool collect_vars(Node *node, Walk *w) {
     if (node == nullptr) return false;
@@ -175,28 +162,45 @@ bool collect_vars(Node *node, Walk *w) {
     return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(collect_vars)), w);
 }
 
-void collect_quals(Node *n, List **quals) {
-    if (n == nullptr) return;
-    if (IsA(n, FromExpr)) {
-        FromExpr *f = castNode(FromExpr, n);
-        ListCell *lc;
-        foreach (lc, f->fromlist) collect_quals(static_cast<Node *>(lfirst(lc)), quals);
-        if (f->quals != nullptr) *quals = lappend(*quals, f->quals);
-    } else if (IsA(n, JoinExpr)) {
-        JoinExpr *j = castNode(JoinExpr, n);
-        if (j->jointype != JOIN_INNER) refuse("outer joins (LEFT, RIGHT, FULL JOIN)");
-        collect_quals(j->larg, quals);
-        collect_quals(j->rarg, quals);
-        if (j->quals != nullptr) *quals = lappend(*quals, j->quals);
-    }
-}
-
 int find_root(int *parent, int i) {
     while (parent[i] != i) i = parent[i] = parent[parent[i]];
     return i;
 }
 
 }  // namespace
+
+// The join and WHERE conditions of a FROM tree, in order; refuse_outer: an outer join is refused
+// (create_view), otherwise its conditions are collected like an inner join's.
+void collect_quals(Node *n, List **quals, bool refuse_outer) {
+    if (n == nullptr) return;
+    if (IsA(n, FromExpr)) {
+        FromExpr *f = castNode(FromExpr, n);
+        ListCell *lc;
+        foreach (lc, f->fromlist) collect_quals(static_cast<Node *>(lfirst(lc)), quals, refuse_outer);
+        if (f->quals != nullptr) *quals = lappend(*quals, f->quals);
+    } else if (IsA(n, JoinExpr)) {
+        JoinExpr *j = castNode(JoinExpr, n);
+        if (refuse_outer && j->jointype != JOIN_INNER) refuse("outer joins (LEFT, RIGHT, FULL JOIN)");
+        collect_quals(j->larg, quals, refuse_outer);
+        collect_quals(j->rarg, quals, refuse_outer);
+        if (j->quals != nullptr) *quals = lappend(*quals, j->quals);
+    }
+}
+
+
+// Base-table Var of a (possibly join-alias) expression, or nullptr.
+Var *base_var(Query *q, Node *n) {
+    while (n != nullptr && IsA(n, RelabelType)) n = reinterpret_cast<Node *>(castNode(RelabelType, n)->arg);
+    if (n == nullptr || !IsA(n, Var)) return nullptr;
+    Var *v = castNode(Var, n);
+    if (v->varlevelsup != 0) return nullptr;
+    RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
+    if (rte->rtekind == RTE_JOIN) {
+        if (v->varattno <= 0 || v->varattno > list_length(rte->joinaliasvars)) return nullptr;
+        return base_var(q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)));
+    }
+    return rte->rtekind == RTE_RELATION ? v : nullptr;
+}
 
 Analysis analyze_view_query(const char *sql) {
     List *raws = raw_parser(sql, RAW_PARSE_DEFAULT);
@@ -290,7 +294,7 @@ Analysis analyze_view_query(const char *sql) {
     // Immutable expressions only: the maintenance computes each row's value again, later and in
     // another context, and must get what the defining query gives.
     List *quals = NIL;
-    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals);
+    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals, true);
     if (contain_mutable_functions(reinterpret_cast<Node *>(q->targetList)) ||
         contain_mutable_functions(reinterpret_cast<Node *>(quals)))
         refuse("volatile or stable functions or operators",

@@ -79,34 +79,6 @@ struct Want {
     LOCKMODE mode;
 };
 
-Var *base_var(Query *q, Node *n) {
-    while (n != nullptr && IsA(n, RelabelType)) n = reinterpret_cast<Node *>(castNode(RelabelType, n)->arg);
-    if (n == nullptr || !IsA(n, Var)) return nullptr;
-    Var *v = castNode(Var, n);
-    if (v->varlevelsup != 0) return nullptr;
-    RangeTblEntry *rte = rt_fetch(v->varno, q->rtable);
-    if (rte->rtekind == RTE_JOIN) {
-        if (v->varattno <= 0 || v->varattno > list_length(rte->joinaliasvars)) return nullptr;
-        return base_var(q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)));
-    }
-    return rte->rtekind == RTE_RELATION ? v : nullptr;
-}
-
-void collect_quals(Node *n, List **quals) {
-    if (n == nullptr) return;
-    if (IsA(n, FromExpr)) {
-        FromExpr *f = castNode(FromExpr, n);
-        ListCell *lc;
-        foreach (lc, f->fromlist) collect_quals(static_cast<Node *>(lfirst(lc)), quals);
-        if (f->quals != nullptr) *quals = lappend(*quals, f->quals);
-    } else if (IsA(n, JoinExpr)) {
-        JoinExpr *j = castNode(JoinExpr, n);
-        collect_quals(j->larg, quals);
-        collect_quals(j->rarg, quals);
-        if (j->quals != nullptr) *quals = lappend(*quals, j->quals);
-    }
-}
-
 // Lock strength of one side, merged: RowExclusive (i side) and Share (j side) conflict with
 // each other only; holding both is ShareRowExclusive (taken at once: no upgrade deadlock).
 LOCKMODE merge_mode(LOCKMODE a, LOCKMODE b) { return a == b ? a : ShareRowExclusiveLock; }
@@ -157,7 +129,7 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
     // The first equality between each pair of positions (one is enough: every one must hold).
     Edge **edges = static_cast<Edge **>(palloc0(sizeof(Edge *) * static_cast<size_t>(npos * npos)));
     List *quals = NIL, *conj = NIL;
-    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals);
+    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals, false);
     ListCell *lc;
     foreach (lc, quals) conj = list_concat(conj, make_ands_implicit(static_cast<Expr *>(lfirst(lc))));
     foreach (lc, conj) {

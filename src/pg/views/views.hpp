@@ -86,6 +86,10 @@ struct Analysis {
 Analysis analyze_view_query(const char *sql);
 // The analyzed query as SQL text with every name qualified (search_path pg_catalog, pg_temp).
 char *deparse_qualified(Query *q);
+// The base-table Var under a (possibly join-alias, relabelled) expression of q, or nullptr.
+Var *base_var(Query *q, Node *n);
+// The join and WHERE conditions of a FROM tree (refuse_outer: refuse an outer join).
+void collect_quals(Node *n, List **quals, bool refuse_outer);
 
 // ---- catalog (view_catalog.cpp) ----
 struct ViewDef {
