@@ -25,6 +25,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "portability/instr_time.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
@@ -160,18 +161,25 @@ void maintain(int64 viewid, Oid firing_relid) {
     int64 changed = 0;
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    // Every input locked (the writer holds its own; the others would be locked by the planner):
+    // invalidations of DDL committed meanwhile are processed here, before the cached SQL text
+    // and plans are looked up, and no DDL changes an input until the transaction ends.
+    for (Oid relid : vd.relids) LockRelationOid(relid, AccessShareLock);
     char *sql = nullptr;
     PgArray<DeltaInput> deltas;
+    bool small = true;
     if (!p.truncated) {
         deltas = register_deltas(p);
         sql = delta_query_sql_cached(viewid, vd.query, deltas);
+        for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
         changed = recompute(vd.viewrel, deparse_qualified(vd.query));
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
-        int rc = SPI_execute(sql, false, 0);
+        SPIPlanPtr plan = small ? cached_plan(psprintf("d%s", delta_cache_key(viewid, deltas)), sql) : nullptr;
+        int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(sql, false, 0);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
         changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
@@ -231,6 +239,7 @@ void define_view_gucs() {
         "Runs EXPLAIN ANALYZE of the delta query before running it and reports the lines "
         "naming ArrangementJoin, arrangements or fallbacks as NOTICEs.",
         &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+    define_plan_cache_gucs();
 }
 
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {
