@@ -2,7 +2,7 @@
 -- view); anything else: one single-row INSERT into lineitem (as view_insert_lineitem.sql).
 \set orderkey random(1, :n_orders)
 \set qty random(1, 50)
-SELECT current_setting('bench.view_action', true) = 'refresh' AS refresh \gset
+SELECT CASE WHEN current_setting('bench.view_action', true) = 'refresh' THEN 1 ELSE 0 END AS refresh \gset
 \if :refresh
 REFRESH MATERIALIZED VIEW q3_mv;
 \else

@@ -10,7 +10,7 @@ SELECT o_orderkey, 1, 1, nextval('bench.new_orderkey'), 1, 1000.0, 0.05, 0.02, '
        date '1996-02-01', date '1996-02-15', date '1996-02-20', 'DELIVER IN PERSON', 'AIR', 'benchmark insert'
 FROM bench.q3_orders WHERE n = 1 + :r % (SELECT max(n) FROM bench.q3_orders)
 RETURNING l_orderkey AS k, l_linenumber AS ln \gset
-SELECT current_setting('bench.q3_source', true) = 'view' AS from_view \gset
+SELECT CASE WHEN current_setting('bench.q3_source', true) = 'view' THEN 1 ELSE 0 END AS from_view \gset
 \if :from_view
 SELECT CASE WHEN count(*) = 1 THEN 1
             ELSE ('committed lineitem ' || :k || '/' || :ln || ' not in the view: ' || count(*) || ' rows')::int END
