@@ -167,7 +167,8 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
             "WHERE x.rn OPERATOR(pg_catalog.<=) pg_catalog.abs(x.n)) y "
             "WHERE v.ctid OPERATOR(pg_catalog.=) y.tid",
             vname, vname, tcols, dcols);
-        int rc = SPI_execute(del, false, 0);
+        SPIPlanPtr plan = nrows <= kSmallDelta ? cached_plan(psprintf("a%u:del", RelationGetRelid(viewrel)), del) : nullptr;
+        int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(del, false, 0);
         if (rc != SPI_OK_DELETE) elog(ERROR, "view maintenance delete failed (%d)", rc);
         if (static_cast<int64>(SPI_processed) != to_delete)
             ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
@@ -185,7 +186,8 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
             "pg_catalog.generate_series(1::pg_catalog.int8, d.__pm_n) g "
             "WHERE d.__pm_n OPERATOR(pg_catalog.>) 0",
             vname, cols, dcols);
-        int rc = SPI_execute(ins, false, 0);
+        SPIPlanPtr plan = nrows <= kSmallDelta ? cached_plan(psprintf("a%u:ins", RelationGetRelid(viewrel)), ins) : nullptr;
+        int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(ins, false, 0);
         if (rc != SPI_OK_INSERT || static_cast<int64>(SPI_processed) != to_insert)
             elog(ERROR, "view maintenance insert failed (%d)", rc);
     }

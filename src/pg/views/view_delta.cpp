@@ -145,17 +145,9 @@ void forget_sql_syscache(Datum, int, uint32) { forget_sql(0, InvalidOid); }
 
 }  // namespace
 
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas) {
-    if (g_sql_cxt == nullptr) {
-        g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
-                                          ALLOCSET_DEFAULT_SIZES);
-        CacheRegisterRelcacheCallback(forget_sql, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(PROCOID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(OPEROID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(TYPEOID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_sql_syscache, static_cast<Datum>(0));
-    }
-    // The key: view id, then the (relation, part) pairs present, in a fixed order.
+// The cache key of a delta query: view id, then the (relation, part) pairs present, in a
+// fixed order.
+char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
     StringInfoData key;
     initStringInfo(&key);
     appendStringInfo(&key, "%lld", static_cast<long long>(viewid));
@@ -172,8 +164,22 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
         done[best] = true;
         appendStringInfo(&key, ":%u%c", deltas[best].relid, deltas[best].deleted ? '-' : '+');
     }
+    return key.data;
+}
+
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas) {
+    if (g_sql_cxt == nullptr) {
+        g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
+                                          ALLOCSET_DEFAULT_SIZES);
+        CacheRegisterRelcacheCallback(forget_sql, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(PROCOID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(OPEROID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(TYPEOID, forget_sql_syscache, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_sql_syscache, static_cast<Datum>(0));
+    }
+    char *key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
-        if (strcmp(g_sql[i].key, key.data) == 0) return g_sql[i].sql;
+        if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
     char *sql = delta_query_sql(q, deltas);
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
@@ -181,7 +187,7 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
         g_sql = static_cast<CachedSql *>(MemoryContextAllocZero(g_sql_cxt, sizeof(CachedSql) * kCachedSql));
         g_nsql = 0;
     }
-    g_sql[g_nsql].key = MemoryContextStrdup(g_sql_cxt, key.data);
+    g_sql[g_nsql].key = MemoryContextStrdup(g_sql_cxt, key);
     g_sql[g_nsql].sql = MemoryContextStrdup(g_sql_cxt, sql);
     return g_sql[g_nsql++].sql;
 }

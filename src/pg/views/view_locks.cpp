@@ -398,8 +398,9 @@ PgArray<NetRow> net_rows(SPITupleTable *tt, uint64 n) {
 
 }  // namespace
 
-int run_delta_query(const char *sql) {
-    if (!IsolationUsesXactSnapshot() || !g_locks_on) return SPI_execute(sql, false, 0);
+int run_delta_query(const char *sql, SPIPlanPtr cached) {
+    if (!IsolationUsesXactSnapshot() || !g_locks_on)
+        return cached != nullptr ? execute_cached(cached) : SPI_execute(sql, false, 0);
     // The transaction snapshot cannot see what conflicting writers committed after it: compute
     // the delta under the latest snapshot too (our locks are held, so no conflicting writer can
     // commit any more); any difference means the delta needs rows ours cannot see.

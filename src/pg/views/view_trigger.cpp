@@ -25,6 +25,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "portability/instr_time.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
@@ -160,19 +161,26 @@ void maintain(int64 viewid, Oid firing_relid) {
     int64 changed = 0;
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    // Every input locked (the writer holds its own; the others would be locked by the planner):
+    // invalidations of DDL committed meanwhile are processed here, before the cached SQL text
+    // and plans are looked up, and no DDL changes an input until the transaction ends.
+    for (Oid relid : vd.relids) LockRelationOid(relid, AccessShareLock);
     char *sql = nullptr;
     PgArray<DeltaInput> deltas;
+    bool small = true;
     if (!p.truncated) {
         deltas = register_deltas(p);
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         sql = delta_query_sql_cached(viewid, vd.query, deltas);
+        for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
         changed = recompute(vd.viewrel, deparse_qualified(vd.query));
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
-        int rc = run_delta_query(sql);
+        SPIPlanPtr plan = small ? cached_plan(psprintf("d%s", delta_cache_key(viewid, deltas)), sql) : nullptr;
+        int rc = run_delta_query(sql, plan);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
         changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
@@ -233,6 +241,7 @@ void define_view_gucs() {
         "naming ArrangementJoin, arrangements or fallbacks as NOTICEs.",
         &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     define_view_lock_gucs();
+    define_plan_cache_gucs();
 }
 
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {

@@ -10,6 +10,7 @@
 //   view_stats.cpp    per-view counters in shared memory (the views view)
 //   view_locks.cpp    concurrent writers: per-key locks before the delta query, 40001 checks
 //   view_sql.cpp      create_view, drop_view, refresh_view and helpers
+//   view_plan_cache.cpp prepared plans of the delta and apply statements, per backend
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #pragma once
 
@@ -155,6 +156,16 @@ constexpr int kMaxDeltaTerms = 256;
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
 // The same through a per-backend cache of the deparsed text (do not modify the result).
 char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
+char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas);
+
+// ---- prepared plans of maintenance statements (view_plan_cache.cpp) ----
+// Deltas with at most this many rows per part run through cached prepared plans.
+constexpr int64 kSmallDelta = 100;
+// The kept plan of sql under key (prepared now if new); nullptr when the cache is off or cannot
+// be used now (stale while a cached plan runs): then run the text.
+SPIPlanPtr cached_plan(const char *key, const char *sql);
+int execute_cached(SPIPlanPtr plan);  // SPI_execute_plan, read-write, no row limit
+void define_plan_cache_gucs();
 
 // ---- apply (view_apply.cpp) ----
 // Nets the rows of a delta result (SPI_tuptable: view columns + sign) by binary image and applies
@@ -185,7 +196,7 @@ void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids)
 void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
-int run_delta_query(const char *sql);
+int run_delta_query(const char *sql, SPIPlanPtr cached);
 void define_view_lock_gucs();  // from define_view_gucs
 
 // ---- stats (view_stats.cpp) ----
