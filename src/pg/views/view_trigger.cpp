@@ -164,17 +164,19 @@ void maintain(int64 viewid, Oid firing_relid) {
     PgArray<DeltaInput> deltas;
     if (!p.truncated) {
         deltas = register_deltas(p);
-        sql = delta_query_sql_cached(viewid, vd.query, deltas);
+        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
     }
     if (sql == nullptr) {
-        changed = recompute(vd.viewrel, deparse_qualified(vd.query));
+        changed = recompute(vd.viewrel, view_fill_sql(vd.query));
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
         int rc = SPI_execute(sql, false, 0);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
-        changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
+        changed = is_aggregate_query(vd.query)
+                      ? apply_aggregate_delta(viewrel, vd.query, SPI_tuptable, SPI_processed)
+                      : apply_delta(viewrel, SPI_tuptable, SPI_processed);
     }
     SPI_finish();
     table_close(viewrel, NoLock);
