@@ -226,6 +226,8 @@ bool maintenance_trusts(Oid relid) {
 
 void reset_trust() { g_ntrusted = 0; }
 
+void trust_inputs(const PgArray<Oid> &relids) { trust(relids); }
+
 void define_view_gucs() {
     DefineCustomBoolVariable(
         "parallel_material.debug_view_explain",

@@ -189,6 +189,9 @@ void create_group_index(Oid viewrel, Query *q);
 // although the running AFTER STATEMENT event of relid is still queued.
 bool maintenance_trusts(Oid relid);
 void reset_trust();  // (sub)transaction abort
+// Sets maintenance_trusts for relids (the maintenance run's own read-only queries of the inputs,
+// after every statement on them has ended); reset_trust() after the query.
+void trust_inputs(const PgArray<Oid> &relids);
 void define_view_gucs();  // from _PG_init, before the prefix is reserved
 // Installs maintenance for viewid on each input (as the trigger function's owner): BEFORE and
 // AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and
