@@ -62,7 +62,7 @@ CALL pg_temp.chk_all();
 INSERT INTO ord VALUES (21, 9, 'new'), (22, 9, NULL);
 INSERT INTO line VALUES (21, 1, 1.5, 1, 'x'), (22, NULL, NULL, NULL, NULL);
 CALL pg_temp.chk_all();
-SELECT * FROM va_all WHERE o_prio = 'new' OR (o_prio IS NULL AND nq = 0);
+SELECT * FROM va_all WHERE o_prio = 'new' OR (o_prio IS NULL AND nq = 0) ORDER BY o_prio NULLS FIRST;
 -- a group whose arguments are all NULL: count 1, sum and avg NULL
 SELECT n, nq, sq, aq, sp, mnq FROM va_all WHERE n = 1 AND nq = 0;
 -- deletes: a group's min and max deleted (recomputed from the query), groups disappearing
