@@ -535,25 +535,17 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
 
     const char *vname = qualified_name(viewrel);
     const char *match = key_match(s, "d", nullable);
-    int64 changed = 0;
 
-    // 3. Out of step: a group would get a negative count (or lose rows it does not have).
-    spi(psprintf("SELECT 1 FROM pm_gdelta d LEFT JOIN ONLY %s v ON %s "
-                 "WHERE COALESCE(v.__pm_count, 0) + d.__pm_dcnt < 0 LIMIT 1", vname, match),
-        SPI_OK_SELECT);
-    if (SPI_processed > 0)
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("maintained view \"%s\" is out of step with its query",
-                               RelationGetRelationName(viewrel)),
-                        errdetail("A group would have fewer than 0 rows."),
-                        errhint("Was the table written directly? parallel_material.refresh_view "
-                                "recomputes it.")));
-
-    // 4. Groups that go (count 0) or must be recomputed (lost their min/max, or a deleted value
-    // of a numeric sum): deleted; the second kind is remembered in pm_regroup.
+    // 3. One statement (its parts see the table as it was before it, and touch disjoint rows):
+    //   del: groups whose count reaches 0 and groups to recompute (lost their min/max, or a
+    //        deleted value of a numeric sum), remembered by the caller in pm_regroup;
+    //   upd: the other existing groups, updated from the grouped delta;
+    //   ins: new groups.
+    // A count below 0 (deleted or inserted) means the table was written behind the
+    // maintenance's back: an error.
     StringInfoData regroup;
     initStringInfo(&regroup);
-    appendStringInfoString(&regroup, "false");
+    appendStringInfoString(&regroup, "v.__pm_count + d.__pm_dcnt <= 0");
     for (int j = 0; j < s.aggs.size(); ++j) {
         const AggCol &a = s.aggs[j];
         if (a.kind == kMin || a.kind == kMax)
@@ -563,33 +555,119 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         else if ((a.kind == kSum || a.kind == kAvg) && a.numeric)
             appendStringInfo(&regroup, " OR d.__pm_ddel_%d", j);
     }
+    char *gone = psprintf("COALESCE(%s, true)", regroup.data);  // NULL: recompute, to be safe
     StringInfoData ret;
     initStringInfo(&ret);
     for (int i = 0; i < nk; ++i) appendStringInfo(&ret, "v.%s AS __pm_k%d, ", s.keys[i].col, i + 1);
-    spi(psprintf("DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND "
-                 "(v.__pm_count + d.__pm_dcnt = 0 OR %s) RETURNING %s v.__pm_count + d.__pm_dcnt <> 0 AS __pm_again",
-                 vname, match, regroup.data, ret.data),
-        SPI_OK_DELETE_RETURNING);
-    changed += static_cast<int64>(SPI_processed);
-    // keep the rows to recompute
-    {
-        SPITupleTable *tt = SPI_tuptable;
-        uint64 nret = SPI_processed;
-        TupleDesc rdesc = CreateTemplateTupleDesc(nk);
-        for (int i = 0; i < nk; ++i)
-            TupleDescCopyEntry(rdesc, static_cast<AttrNumber>(i + 1), tt->tupdesc, static_cast<AttrNumber>(i + 1));
-        Tuplestorestate *rts = tuplestore_begin_heap(false, false, work_mem);
-        Datum *rv = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(nk + 2)));
-        bool *rn = static_cast<bool *>(palloc(sizeof(bool) * static_cast<size_t>(nk + 2)));
-        bool *rnullable = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(nk + 1)));
-        int64 nregroup = 0;
-        for (uint64 r = 0; r < nret; ++r) {
-            heap_deform_tuple(tt->vals[r], tt->tupdesc, rv, rn);
-            if (rn[nk] || !DatumGetBool(rv[nk])) continue;
-            for (int i = 0; i < nk; ++i) rnullable[i] = rnullable[i] || rn[i];
-            tuplestore_putvalues(rts, rdesc, rv, rn);
-            ++nregroup;
+
+    StringInfoData set;
+    initStringInfo(&set);
+    appendStringInfoString(&set, "__pm_count = v.__pm_count + d.__pm_dcnt");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        char *nn = psprintf("(v.__pm_nn_%d + d.__pm_dnn_%d)", a.hidden, j);
+        switch (a.kind) {
+        case kCountStar: appendStringInfo(&set, ", %s = v.%s + d.__pm_dcnt", a.col, a.col); break;
+        case kCount: appendStringInfo(&set, ", %s = v.%s + d.__pm_dnn_%d", a.col, a.col, j); break;
+        case kSum:
+            appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
+            appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN COALESCE(v.%s, 0) + COALESCE(d.__pm_dsum_%d, 0) END",
+                             a.col, nn, a.col, j);
+            break;
+        case kAvg: {
+            char *sum = psprintf("(COALESCE(v.__pm_sum_%d, 0) + COALESCE(d.__pm_dsum_%d, 0))", a.hidden, j);
+            appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
+            appendStringInfo(&set, ", __pm_sum_%d = CASE WHEN %s > 0 THEN %s END", a.hidden, nn, sum);
+            appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN (%s)::pg_catalog.numeric / (%s)::pg_catalog.numeric END",
+                             a.col, nn, sum, nn);
+            break;
         }
+        case kMin:
+        case kMax:
+            appendStringInfo(&set, ", %s = CASE WHEN d.__pm_dins_%d IS NULL THEN v.%s WHEN v.%s IS NULL THEN d.__pm_dins_%d "
+                             "WHEN d.__pm_dins_%d %s v.%s THEN d.__pm_dins_%d ELSE v.%s END",
+                             a.col, j, a.col, a.col, j, j, op_sql(a.cmpop), a.col, j, a.col);
+            break;
+        }
+    }
+
+    StringInfoData cols, vals;
+    initStringInfo(&cols);
+    initStringInfo(&vals);
+    for (int i = 0; i < nk; ++i) {
+        appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "", s.keys[i].col);
+        appendStringInfo(&vals, "%sd.__pm_k%d", i > 0 ? ", " : "", i + 1);
+    }
+    appendStringInfoString(&cols, ", __pm_count");
+    appendStringInfoString(&vals, ", d.__pm_dcnt");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        appendStringInfo(&cols, ", %s", a.col);
+        switch (a.kind) {
+        case kCountStar: appendStringInfoString(&vals, ", d.__pm_dcnt"); break;
+        case kCount: appendStringInfo(&vals, ", d.__pm_dnn_%d", j); break;
+        case kSum:
+            appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j);
+            appendStringInfo(&cols, ", __pm_nn_%d", a.hidden);
+            appendStringInfo(&vals, ", d.__pm_dnn_%d", j);
+            break;
+        case kAvg:
+            appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN (d.__pm_dsum_%d)::pg_catalog.numeric / "
+                             "(d.__pm_dnn_%d)::pg_catalog.numeric END", j, j, j);
+            appendStringInfo(&cols, ", __pm_nn_%d, __pm_sum_%d", a.hidden, a.hidden);
+            appendStringInfo(&vals, ", d.__pm_dnn_%d, CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j, j);
+            break;
+        case kMin:
+        case kMax: appendStringInfo(&vals, ", d.__pm_dins_%d", j); break;
+        }
+    }
+    StringInfoData nulls_k;
+    initStringInfo(&nulls_k);
+    for (int i = 0; i < nk; ++i) appendStringInfo(&nulls_k, "NULL, ");
+    spi(psprintf("WITH del AS (DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND %s "
+                 "RETURNING %s v.__pm_count + d.__pm_dcnt AS __pm_new), "
+                 "upd AS (UPDATE ONLY %s v SET %s FROM pm_gdelta d WHERE %s AND NOT %s RETURNING v.__pm_count), "
+                 "ins AS (INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt <> 0 "
+                 "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) RETURNING __pm_count) "
+                 "SELECT *, 1 AS __pm_kind FROM del UNION ALL SELECT %s __pm_count, 2 FROM upd "
+                 "UNION ALL SELECT %s __pm_count, 3 FROM ins",
+                 vname, match, gone, ret.data, vname, set.data, match, gone, vname, cols.data, vals.data,
+                 vname, match, nulls_k.data, nulls_k.data),
+        SPI_OK_SELECT);
+    int64 changed = static_cast<int64>(SPI_processed);
+    SPITupleTable *tt = SPI_tuptable;
+    uint64 nret = SPI_processed;
+    TupleDesc rdesc = CreateTemplateTupleDesc(nk);
+    for (int i = 0; i < nk; ++i)
+        TupleDescCopyEntry(rdesc, static_cast<AttrNumber>(i + 1), tt->tupdesc, static_cast<AttrNumber>(i + 1));
+    Tuplestorestate *rts = tuplestore_begin_heap(false, false, work_mem);
+    Datum *rv = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(nk + 2)));
+    bool *rn = static_cast<bool *>(palloc(sizeof(bool) * static_cast<size_t>(nk + 2)));
+    bool *rnullable = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(nk + 1)));
+    int64 nregroup = 0;
+    for (uint64 r = 0; r < nret; ++r) {
+        heap_deform_tuple(tt->vals[r], tt->tupdesc, rv, rn);
+        if (rn[nk]) continue;
+        int64 count = DatumGetInt64(rv[nk]);
+        if (count < 0)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("maintained view \"%s\" is out of step with its query",
+                                   RelationGetRelationName(viewrel)),
+                            errdetail("A group would have fewer than 0 rows."),
+                            errhint("Was the table written directly? parallel_material.refresh_view "
+                                    "recomputes it.")));
+        // a deleted group with rows left: recomputed below
+        if (DatumGetInt32(rv[nk + 1]) != 1 || count == 0) continue;
+        for (int i = 0; i < nk; ++i) rnullable[i] = rnullable[i] || rn[i];
+        tuplestore_putvalues(rts, rdesc, rv, rn);
+        ++nregroup;
+    }
+
+    // 4. Recomputed groups: the query restricted to their keys (pm_regroup). Read-only, of the
+    // inputs only, every statement on them ended: the arrangements may be trusted as during the
+    // delta query (view_trigger.cpp). The insert into the view table runs untrusted (its
+    // triggers are the user's).
+    if (nregroup > 0) {
         EphemeralNamedRelation renr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
         renr->md.name = pstrdup("pm_regroup");
         renr->md.reliddesc = InvalidOid;
@@ -598,109 +676,25 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         renr->md.enrtuples = static_cast<double>(nregroup);
         renr->reldata = rts;
         if (SPI_register_relation(renr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
-
-        // 5. The other existing groups: updated from the grouped delta.
-        StringInfoData set;
-        initStringInfo(&set);
-        appendStringInfoString(&set, "__pm_count = v.__pm_count + d.__pm_dcnt");
-        for (int j = 0; j < s.aggs.size(); ++j) {
-            const AggCol &a = s.aggs[j];
-            char *nn = psprintf("(v.__pm_nn_%d + d.__pm_dnn_%d)", a.hidden, j);
-            switch (a.kind) {
-            case kCountStar: appendStringInfo(&set, ", %s = v.%s + d.__pm_dcnt", a.col, a.col); break;
-            case kCount: appendStringInfo(&set, ", %s = v.%s + d.__pm_dnn_%d", a.col, a.col, j); break;
-            case kSum:
-                appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
-                appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN COALESCE(v.%s, 0) + COALESCE(d.__pm_dsum_%d, 0) END",
-                                 a.col, nn, a.col, j);
-                break;
-            case kAvg: {
-                char *sum = psprintf("(COALESCE(v.__pm_sum_%d, 0) + COALESCE(d.__pm_dsum_%d, 0))", a.hidden, j);
-                appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
-                appendStringInfo(&set, ", __pm_sum_%d = CASE WHEN %s > 0 THEN %s END", a.hidden, nn, sum);
-                appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN (%s)::pg_catalog.numeric / (%s)::pg_catalog.numeric END",
-                                 a.col, nn, sum, nn);
-                break;
-            }
-            case kMin:
-            case kMax:
-                appendStringInfo(&set, ", %s = CASE WHEN d.__pm_dins_%d IS NULL THEN v.%s WHEN v.%s IS NULL THEN d.__pm_dins_%d "
-                                 "WHEN d.__pm_dins_%d %s v.%s THEN d.__pm_dins_%d ELSE v.%s END",
-                                 a.col, j, a.col, a.col, j, j, op_sql(a.cmpop), a.col, j, a.col);
-                break;
-            }
+        char *fill = restricted_fill_sql(s, rdesc, rnullable);
+        PgArray<Oid> relids;
+        ListCell *rc;
+        foreach (rc, s.q->rtable) {
+            RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
+            if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
         }
-        spi(psprintf("UPDATE ONLY %s v SET %s FROM pm_gdelta d WHERE %s", vname, set.data, match), SPI_OK_UPDATE);
+        trust_inputs(relids);
+        int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
+        reset_trust();
+        if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
+        register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
+        char *allcols = view_columns_sql(viewrel, nullptr);
+        spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);
+        SPI_unregister_relation("pm_refill");
         changed += static_cast<int64>(SPI_processed);
-
-        // 6. New groups.
-        StringInfoData cols, vals;
-        initStringInfo(&cols);
-        initStringInfo(&vals);
-        for (int i = 0; i < nk; ++i) {
-            appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "", s.keys[i].col);
-            appendStringInfo(&vals, "%sd.__pm_k%d", i > 0 ? ", " : "", i + 1);
-        }
-        appendStringInfoString(&cols, ", __pm_count");
-        appendStringInfoString(&vals, ", d.__pm_dcnt");
-        for (int j = 0; j < s.aggs.size(); ++j) {
-            const AggCol &a = s.aggs[j];
-            appendStringInfo(&cols, ", %s", a.col);
-            switch (a.kind) {
-            case kCountStar: appendStringInfoString(&vals, ", d.__pm_dcnt"); break;
-            case kCount: appendStringInfo(&vals, ", d.__pm_dnn_%d", j); break;
-            case kSum:
-                appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j);
-                appendStringInfo(&cols, ", __pm_nn_%d", a.hidden);
-                appendStringInfo(&vals, ", d.__pm_dnn_%d", j);
-                break;
-            case kAvg:
-                appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN (d.__pm_dsum_%d)::pg_catalog.numeric / "
-                                 "(d.__pm_dnn_%d)::pg_catalog.numeric END", j, j, j);
-                appendStringInfo(&cols, ", __pm_nn_%d, __pm_sum_%d", a.hidden, a.hidden);
-                appendStringInfo(&vals, ", d.__pm_dnn_%d, CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j, j);
-                break;
-            case kMin:
-            case kMax: appendStringInfo(&vals, ", d.__pm_dins_%d", j); break;
-            }
-        }
-        StringInfoData rmatch;
-        initStringInfo(&rmatch);
-        for (int i = 0; i < nk; ++i)
-            appendStringInfo(&rmatch, "%s(r.__pm_k%d %s d.__pm_k%d OR (r.__pm_k%d IS NULL AND d.__pm_k%d IS NULL))",
-                             i > 0 ? " AND " : "", i + 1, op_sql(s.keys[i].eqop), i + 1, i + 1, i + 1);
-        spi(psprintf("INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt > 0 "
-                     "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) "
-                     "AND NOT EXISTS (SELECT FROM pm_regroup r WHERE %s)",
-                     vname, cols.data, vals.data, vname, match, rmatch.data),
-            SPI_OK_INSERT);
-        changed += static_cast<int64>(SPI_processed);
-
-        // 7. Recomputed groups: the query restricted to their keys.
-        if (nregroup > 0) {
-            // Read-only, of the inputs only, every statement on them ended: the arrangements
-            // may be trusted as during the delta query (view_trigger.cpp). The insert into the
-            // view table runs untrusted (its triggers are the user's).
-            char *fill = restricted_fill_sql(s, rdesc, rnullable);
-            PgArray<Oid> relids;
-            ListCell *rc;
-            foreach (rc, s.q->rtable) {
-                RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
-                if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
-            }
-            trust_inputs(relids);
-            int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
-            reset_trust();
-            if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
-            register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
-            char *allcols = view_columns_sql(viewrel, nullptr);
-            spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);
-            SPI_unregister_relation("pm_refill");
-            changed += static_cast<int64>(SPI_processed);
-        }
         SPI_unregister_relation("pm_regroup");
-        tuplestore_end(rts);
     }
+    tuplestore_end(rts);
     SPI_unregister_relation("pm_gdelta");
     tuplestore_end(ts);
     return changed;
