@@ -83,9 +83,7 @@ SelectStmt *raw_checks(RawStmt *raw, PgArray<RangeVar *> &rvs) {
     if (s->withClause != nullptr) refuse("WITH (common table expressions)");
     if (s->intoClause != nullptr) refuse("SELECT INTO");
     if (s->lockingClause != NIL) refuse("FOR UPDATE or FOR SHARE");
-    if (s->distinctClause != NIL) refuse("DISTINCT", "DISTINCT views are not built yet.");
-    if (s->groupClause != NIL || s->havingClause != nullptr)
-        refuse("GROUP BY or HAVING", "Aggregate views are not built yet.");
+    // DISTINCT, GROUP BY, HAVING: checked on the analyzed query (view_aggregate.cpp).
     if (s->windowClause != NIL) refuse("window functions");
     if (s->sortClause != NIL) refuse("ORDER BY", "A view is a table: order it when you read it.");
     if (s->limitCount != nullptr || s->limitOffset != nullptr) refuse("LIMIT or OFFSET");
@@ -225,15 +223,12 @@ Analysis analyze_view_query(const char *sql) {
 
     Query *q = parse_analyze_fixedparams(raw, sql, nullptr, 0, nullptr);
     if (q->commandType != CMD_SELECT || q->utilityStmt != nullptr) refuse("this statement");
-    if (q->hasAggs) refuse("aggregate functions", "Aggregate views are not built yet.");
     if (q->hasWindowFuncs) refuse("window functions");
     if (q->hasTargetSRFs) refuse("set-returning functions");
     if (q->hasSubLinks) refuse("subqueries", "Write the subquery as an inner join.");
-    if (q->hasDistinctOn || q->distinctClause != NIL) refuse("DISTINCT", "DISTINCT views are not built yet.");
     if (q->hasRecursive || q->cteList != NIL) refuse("WITH (common table expressions)");
     if (q->hasModifyingCTE || q->hasForUpdate || q->rowMarks != NIL) refuse("FOR UPDATE or data-modifying WITH");
-    if (q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != nullptr)
-        refuse("GROUP BY or HAVING", "Aggregate views are not built yet.");
+    if (is_aggregate_query(q)) check_aggregate_query(q);  // GROUP BY, aggregates, DISTINCT
     if (q->sortClause != NIL || q->limitCount != nullptr || q->limitOffset != nullptr)
         refuse("ORDER BY, LIMIT or OFFSET");
     if (q->setOperations != nullptr) refuse("UNION, INTERSECT or EXCEPT");

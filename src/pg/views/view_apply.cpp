@@ -36,13 +36,6 @@ char *view_columns_sql(Relation viewrel, const char *prefix) {
     return s.data;
 }
 
-namespace {
-
-const char *qualified_name(Relation rel) {
-    return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-                                      RelationGetRelationName(rel));
-}
-
 // The binary image of columns [0, n) of a row: null flags, then bytes (varlena detoasted).
 void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key) {
     resetStringInfo(key);
@@ -69,6 +62,13 @@ void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, St
             appendBinaryStringInfo(key, c, static_cast<int>(strlen(c) + 1));
         }
     }
+}
+
+namespace {
+
+const char *qualified_name(Relation rel) {
+    return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                      RelationGetRelationName(rel));
 }
 
 // One delta row: its image and sign.

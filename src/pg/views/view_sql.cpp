@@ -193,7 +193,8 @@ Datum create_view(FunctionCallInfo fcinfo) {
     const char *qname = rv->schemaname != nullptr
                             ? quote_qualified_identifier(rv->schemaname, rv->relname)
                             : quote_identifier(rv->relname);
-    spi_exec(psprintf("CREATE TABLE %s AS %s WITH NO DATA", qname, vd.query_sql), 0, nullptr, nullptr);
+    char *fill_sql = view_fill_sql(a.query);  // an aggregate view adds hidden columns
+    spi_exec(psprintf("CREATE TABLE %s AS %s WITH NO DATA", qname, fill_sql), 0, nullptr, nullptr);
     CommandCounterIncrement();
     vd.viewrel = RangeVarGetRelid(rv, AccessExclusiveLock, false);
     vd.viewid = next_viewid();
@@ -206,7 +207,8 @@ Datum create_view(FunctionCallInfo fcinfo) {
     insert_view_def(vd, nodeToString(a.query));
     stats_forget(vd.viewid);
     CommandCounterIncrement();
-    (void)recompute(vd.viewrel, vd.query_sql);
+    (void)recompute(vd.viewrel, fill_sql);
+    create_group_index(vd.viewrel, a.query);
     return ObjectIdGetDatum(vd.viewrel);
 }
 
@@ -269,7 +271,7 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     std::sort(vd.relids.begin(), vd.relids.end());
     for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
     LockRelationOid(viewrel, ExclusiveLock);
-    return Int64GetDatum(recompute(viewrel, deparse_qualified(vd.query)));
+    return Int64GetDatum(recompute(viewrel, view_fill_sql(vd.query)));
 }
 
 // The view's query as SQL, deparsed now from the stored tree (column and table names as they

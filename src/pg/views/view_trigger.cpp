@@ -171,11 +171,11 @@ void maintain(int64 viewid, Oid firing_relid) {
     if (!p.truncated) {
         deltas = register_deltas(p);
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, vd.query, deltas);
+        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
-        changed = recompute(vd.viewrel, deparse_qualified(vd.query));
+        changed = recompute(vd.viewrel, view_fill_sql(vd.query));
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
@@ -183,7 +183,9 @@ void maintain(int64 viewid, Oid firing_relid) {
         int rc = run_delta_query(sql, plan);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
-        changed = apply_delta(viewrel, SPI_tuptable, SPI_processed);
+        changed = is_aggregate_query(vd.query)
+                      ? apply_aggregate_delta(viewrel, vd.query, SPI_tuptable, SPI_processed)
+                      : apply_delta(viewrel, SPI_tuptable, SPI_processed);
     }
     SPI_finish();
     table_close(viewrel, NoLock);
@@ -232,6 +234,8 @@ bool maintenance_trusts(Oid relid) {
 }
 
 void reset_trust() { g_ntrusted = 0; }
+
+void trust_inputs(const PgArray<Oid> &relids) { trust(relids); }
 
 void define_view_gucs() {
     DefineCustomBoolVariable(

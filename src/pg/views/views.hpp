@@ -172,9 +172,31 @@ void define_plan_cache_gucs();
 // the net change to the view table (deletes exactly the copies gone, inserts the new ones).
 // Returns the number of view rows changed.
 int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples);
+// The binary image of columns [0, n) of a row (null flags, bytes; varlena detoasted) into key.
+void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key);
 // Full recompute: deletes every row and inserts the query's result; returns the rows inserted.
 int64 recompute(Oid viewrel, const char *query_sql);
 char *view_columns_sql(Relation viewrel, const char *prefix);
+
+// ---- aggregate and DISTINCT views (view_aggregate.cpp) ----
+// True for a query with GROUP BY, aggregates or DISTINCT (one view-table row per group).
+bool is_aggregate_query(Query *q);
+// The allowlist for such a query (called by analyze_view_query): refuses with 0A000 and a hint.
+void check_aggregate_query(Query *q);
+// The SQL that creates and fills the view table: the query itself for a join view; for an
+// aggregate view the query plus its hidden columns (__pm_count, __pm_key_<i>, __pm_nn_<j>,
+// __pm_sum_<j>).
+char *view_fill_sql(Query *q);
+// The query whose delta the maintenance computes: q itself, or for an aggregate view the join
+// before grouping (group keys and aggregate arguments as columns __pm_k<i>, __pm_a<j>).
+Query *delta_source_query(Query *q);
+// Applies a delta of delta_source_query(q) (rows + __pm_sign) to an aggregate view's table:
+// nets it, groups it, upserts per group key, deletes groups whose count reaches 0, recomputes
+// groups whose min/max (or numeric sum) lost a value. Returns the view rows changed.
+int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable, uint64 ntuples);
+// After create_view filled an aggregate view: an index on its group key columns (when every key
+// type has a default btree operator class).
+void create_group_index(Oid viewrel, Query *q);
 
 // ---- maintenance (view_trigger.cpp) ----
 // True while a maintenance run executes the delta query of a view with relid among its inputs
@@ -183,6 +205,9 @@ char *view_columns_sql(Relation viewrel, const char *prefix);
 // although the running AFTER STATEMENT event of relid is still queued.
 bool maintenance_trusts(Oid relid);
 void reset_trust();  // (sub)transaction abort
+// Sets maintenance_trusts for relids (the maintenance run's own read-only queries of the inputs,
+// after every statement on them has ended); reset_trust() after the query.
+void trust_inputs(const PgArray<Oid> &relids);
 void define_view_gucs();  // from _PG_init, before the prefix is reserved
 // Installs maintenance for viewid on each input (as the trigger function's owner): BEFORE and
 // AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and

@@ -1,0 +1,115 @@
+-- views_agg_differential: random sequences of writes (fixed seed) to the inputs of several
+-- aggregate and DISTINCT views — inserts, updates of group keys, join keys and arguments,
+-- deletes, writable CTEs writing two inputs, savepoints and transactions rolled back — with
+-- view_check of every view after every statement inside the writing transaction and after each
+-- commit. NULLs in group keys and arguments, numeric arguments of different scales. Expected: no
+-- failure.
+SET client_min_messages = warning;
+CREATE TABLE da (k int, v int, tag text);
+CREATE TABLE db (k int, w int, x text, p numeric);
+CREATE TABLE dc (x text, y int);
+SELECT setseed(0.4242);
+INSERT INTO da SELECT (random() * 8)::int, (random() * 8)::int, CASE WHEN random() < 0.1 THEN NULL ELSE 't' || (random() * 3)::int END FROM generate_series(1, 40);
+INSERT INTO db SELECT (random() * 8)::int, (random() * 6)::int, 'x' || (random() * 4)::int, round((random() * 10)::numeric, (random() * 3)::int) FROM generate_series(1, 40);
+INSERT INTO dc SELECT 'x' || (random() * 4)::int, (random() * 10)::int FROM generate_series(1, 15);
+
+SELECT parallel_material.create_view('dg_ab', $$
+  SELECT da.tag, db.x, count(*) AS n, count(da.v) AS nv, sum(da.v) AS sv, avg(db.w) AS aw,
+         min(da.v) AS mnv, max(db.w) AS mxw, min(db.x) AS mnx
+    FROM da JOIN db ON da.k = db.k GROUP BY da.tag, db.x $$) IS NOT NULL AS created;
+SELECT parallel_material.create_view('dg_num', $$
+  SELECT da.k % 3 AS m, db.w, sum(db.p) AS sp, avg(db.p) AS ap, count(*) AS n
+    FROM da JOIN db ON da.k = db.k GROUP BY da.k % 3, db.w $$) IS NOT NULL AS created;
+SELECT parallel_material.create_view('dg_abc', $$
+  SELECT dc.y, count(*) AS n, sum(db.w) AS sw, min(da.tag) AS mt, max(da.v) AS mv
+    FROM da, db, dc WHERE da.k = db.k AND db.x = dc.x GROUP BY dc.y $$) IS NOT NULL AS created;
+SELECT parallel_material.create_view('dg_dist', $$
+  SELECT DISTINCT da.tag, dc.y FROM da JOIN db ON da.k = db.k JOIN dc ON db.x = dc.x $$) IS NOT NULL AS created;
+SELECT parallel_material.create_view('dg_self', $$
+  SELECT a1.k, count(*) AS n, max(a2.tag) AS mt, min(a2.v) AS mv
+    FROM da a1 JOIN da a2 ON a1.k = a2.v GROUP BY a1.k $$) IS NOT NULL AS created;
+
+CREATE TABLE diff_log (step int, in_xact bool, view text, diff text);
+CREATE TABLE diff_counts (checks int);
+INSERT INTO diff_counts VALUES (0);
+
+-- checks every view, logging any difference
+CREATE PROCEDURE check_all(step int, in_xact bool) LANGUAGE plpgsql AS $$
+DECLARE
+    v text;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self'] LOOP
+        INSERT INTO diff_log SELECT step, in_xact, v, side || ' ' || copies || 'x ' || row_text
+          FROM parallel_material.view_check(v::regclass);
+    END LOOP;
+    UPDATE diff_counts SET checks = checks + 5;
+END $$;
+
+-- one random write statement
+CREATE FUNCTION pg_temp.rnd(n int) RETURNS int LANGUAGE sql AS $$ SELECT (random() * n)::int $$;
+CREATE FUNCTION pg_temp.rnull(n int) RETURNS int LANGUAGE sql AS
+  $$ SELECT CASE WHEN random() < 0.05 THEN NULL ELSE (random() * n)::int END $$;
+CREATE PROCEDURE random_write() LANGUAGE plpgsql AS $$
+DECLARE
+    op int := pg_temp.rnd(11);
+BEGIN
+    CASE op
+    WHEN 0 THEN INSERT INTO da SELECT pg_temp.rnull(8), pg_temp.rnull(8), 't' || pg_temp.rnd(3) FROM generate_series(1, 1 + pg_temp.rnd(3));
+    WHEN 1 THEN INSERT INTO db SELECT pg_temp.rnull(8), pg_temp.rnull(6), 'x' || pg_temp.rnd(4), round((random() * 10)::numeric, pg_temp.rnd(3)) FROM generate_series(1, 1 + pg_temp.rnd(3));
+    WHEN 2 THEN INSERT INTO dc VALUES ('x' || pg_temp.rnd(4), pg_temp.rnull(10));
+    WHEN 3 THEN UPDATE da SET k = pg_temp.rnull(8) WHERE v = pg_temp.rnd(8);
+    WHEN 4 THEN UPDATE da SET v = pg_temp.rnull(8), tag = CASE WHEN random() < 0.1 THEN NULL ELSE 't' || pg_temp.rnd(3) END WHERE k = pg_temp.rnd(8);
+    WHEN 5 THEN UPDATE db SET x = 'x' || pg_temp.rnd(4), w = w + 1, p = round((random() * 10)::numeric, pg_temp.rnd(3)) WHERE k = pg_temp.rnd(8);
+    WHEN 6 THEN UPDATE dc SET y = pg_temp.rnd(10) WHERE x = 'x' || pg_temp.rnd(4);
+    WHEN 7 THEN DELETE FROM da WHERE k = pg_temp.rnd(8) AND v % 2 = pg_temp.rnd(1);
+    WHEN 8 THEN DELETE FROM db WHERE ctid IN (SELECT ctid FROM db WHERE k = pg_temp.rnd(8) LIMIT 2);
+    WHEN 9 THEN DELETE FROM dc WHERE y = pg_temp.rnd(10);
+    WHEN 10 THEN
+        WITH moved AS (DELETE FROM da WHERE k = pg_temp.rnd(8) RETURNING k, v)
+        INSERT INTO db SELECT v, k, 'x' || pg_temp.rnd(4), k * 0.5 FROM moved;
+    ELSE
+        WITH u AS (UPDATE db SET k = k + 1 WHERE k = pg_temp.rnd(8) RETURNING k)
+        UPDATE da SET k = k + 1 WHERE k IN (SELECT k FROM u);
+    END CASE;
+END $$;
+
+-- 200 transactions of 1 to 4 statements, one in four with a savepoint rolled back in the middle,
+-- one in ten rolled back entirely; checks inside the transaction after each statement and after
+-- each commit or rollback
+CREATE PROCEDURE run(n int) LANGUAGE plpgsql AS $$
+DECLARE
+    step int := 0;
+BEGIN
+    FOR t IN 1..n LOOP
+        FOR s IN 1..1 + pg_temp.rnd(3) LOOP
+            step := step + 1;
+            IF random() < 0.25 THEN
+                BEGIN
+                    CALL random_write();
+                    CALL check_all(step, true);
+                    RAISE EXCEPTION 'roll back to savepoint';
+                EXCEPTION WHEN raise_exception THEN NULL;
+                END;
+            ELSE
+                CALL random_write();
+            END IF;
+            CALL check_all(step, true);
+        END LOOP;
+        IF random() < 0.1 THEN ROLLBACK; ELSE COMMIT; END IF;
+        CALL check_all(step, false);
+        COMMIT;
+    END LOOP;
+END $$;
+SELECT setseed(0.1234);
+CALL run(200);
+
+SELECT checks > 2500 AS enough_checks FROM diff_counts;
+SELECT count(*) AS failures FROM diff_log;
+SELECT * FROM diff_log ORDER BY step, view LIMIT 10;
+-- the views did change along the way
+SELECT name, deltas_applied > 50 AS maintained, rows > 0 AS has_rows FROM parallel_material.views ORDER BY name;
+
+SELECT parallel_material.drop_view(v) FROM unnest(ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self']::regclass[]) v;
+SELECT count(*) AS arrangements_left FROM parallel_material.arrangements;
+DROP TABLE da, db, dc, diff_log, diff_counts;
+DROP PROCEDURE run(int), random_write(), check_all(int, bool);

@@ -1,0 +1,703 @@
+// view_aggregate.cpp — aggregate and DISTINCT views (docs/views.md, "Aggregate and DISTINCT
+// views"): GROUP BY with count(*), count(x), sum, avg, min, max over the inner equi-joins the
+// join views support, and SELECT DISTINCT (a GROUP BY of every output column). The view table
+// holds one row per group: the query's columns, then hidden ones —
+//   __pm_key_<i>  a GROUP BY expression the query does not output (the group's identity)
+//   __pm_count    rows in the group (the group goes when it reaches 0)
+//   __pm_nn_<j>   non-NULL arguments of sum/avg number j (sum is NULL when it is 0)
+//   __pm_sum_<j>  the sum behind avg number j (avg = sum::numeric / nn::numeric, as PostgreSQL's)
+// Maintenance: the delta query is the join before grouping (delta_source_query: group keys and
+// aggregate arguments as columns), computed by view_delta.cpp as for a join view; here it is
+// netted per row (binary image), grouped per key, and applied: groups whose count reaches 0 are
+// deleted, others updated, new ones inserted; a group that lost its min or max (a deleted value
+// not beyond the current extreme) or a deleted value of a numeric sum (whose display scale may
+// shrink) is recomputed through the query restricted to its key.
+#include "pg/views/views.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+}
+
+namespace pm::pg::views {
+
+namespace {
+
+[[noreturn]] void refuse(const char *construct, const char *hint = nullptr) {
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("create_view does not support %s", construct),
+             errhint("%s", hint != nullptr
+                               ? hint
+                               : "Supported in aggregate views: GROUP BY of columns or immutable "
+                                 "expressions with count(*), count(x), sum, avg, min, max as whole "
+                                 "output columns, or SELECT DISTINCT.")));
+    pg_unreachable();
+}
+
+enum AggKind { kCountStar, kCount, kSum, kAvg, kMin, kMax };
+
+struct KeyCol {
+    const char *col;  // quoted view column name
+    Oid type;
+    Oid eqop;
+    TargetEntry *tle;  // in the normalized query
+    Oid sortop_unused;
+};
+
+struct AggCol {
+    AggKind kind;
+    const char *col;  // quoted view column name
+    int arg;          // 1-based argument column __pm_a<arg> of the base query, 0 for count(*)
+    Oid argtype;
+    Oid sumtype;      // sum/avg: the type of the sum (int8 or numeric)
+    bool numeric;     // sum/avg of numeric
+    Oid cmpop;        // min: <, max: > (the aggregate's sort operator)
+    Oid aggfnoid;
+    int hidden;       // j of __pm_nn_<j> / __pm_sum_<j>
+    Aggref *aggref;
+};
+
+struct Shape {
+    Query *q;  // normalized: DISTINCT turned into GROUP BY
+    PgArray<KeyCol> keys;
+    PgArray<AggCol> aggs;
+    PgArray<TargetEntry *> args;  // aggregate arguments (base query columns after the keys)
+};
+
+const char *op_sql(Oid op) {
+    HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(op));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for operator %u", op);
+    Form_pg_operator o = reinterpret_cast<Form_pg_operator>(GETSTRUCT(tup));
+    const char *s = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(o->oprnamespace)),
+                             NameStr(o->oprname));
+    ReleaseSysCache(tup);
+    return s;
+}
+
+const char *func_sql(Oid fn) {
+    return quote_qualified_identifier(get_namespace_name(get_func_namespace(fn)), get_func_name(fn));
+}
+
+const char *type_sql(Oid type) { return format_type_be_qualified(type); }
+
+Query *normalize(Query *q) {
+    Query *n = static_cast<Query *>(copyObject(q));
+    if (n->distinctClause != NIL) {
+        n->groupClause = n->distinctClause;
+        n->distinctClause = NIL;
+    }
+    return n;
+}
+
+// The view's shape; refuses what is not supported (the allowlist).
+Shape describe(Query *q) {
+    if (q->hasDistinctOn) refuse("DISTINCT ON");
+    if (q->distinctClause != NIL && (q->hasAggs || q->groupClause != NIL))
+        refuse("DISTINCT together with GROUP BY or aggregates");
+    if (q->groupingSets != NIL) refuse("GROUPING SETS, ROLLUP or CUBE");
+    if (q->havingQual != nullptr)
+        refuse("HAVING", "Filter the view's table when you read it.");
+    if (q->hasAggs && q->groupClause == NIL)
+        refuse("aggregates without GROUP BY", "Add a GROUP BY (a view of one group per key).");
+    Shape s;
+    s.q = normalize(q);
+    ListCell *lc;
+    foreach (lc, s.q->targetList) {
+        TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
+        SortGroupClause *sgc = te->ressortgroupref != 0
+                                   ? get_sortgroupref_clause_noerr(te->ressortgroupref, s.q->groupClause)
+                                   : nullptr;
+        if (sgc != nullptr) {
+            Oid type = exprType(reinterpret_cast<Node *>(te->expr));
+            if (type_is_rowtype(type) || get_typtype(type) == TYPTYPE_COMPOSITE)
+                refuse("GROUP BY or DISTINCT of a composite (row) value",
+                       "Group by the row's columns.");
+            if (!OidIsValid(sgc->eqop)) refuse("GROUP BY of a type without equality");
+            KeyCol k{};
+            k.col = te->resjunk ? psprintf("__pm_key_%d", s.keys.size() + 1) : quote_identifier(te->resname);
+            k.type = type;
+            k.eqop = sgc->eqop;
+            k.tle = te;
+            s.keys.push(k);
+            continue;
+        }
+        if (te->resjunk) refuse("this query (a hidden output column)");
+        if (te->expr == nullptr || !IsA(te->expr, Aggref))
+            refuse("output columns other than grouping expressions and single aggregates",
+                   "Each output column must be a GROUP BY expression or one of count(*), count(x), "
+                   "sum(x), avg(x), min(x), max(x); compute expressions over them when reading.");
+        Aggref *ag = castNode(Aggref, te->expr);
+        if (ag->agglevelsup != 0) refuse("outer aggregates");
+        if (ag->aggkind != AGGKIND_NORMAL || ag->aggdirectargs != NIL)
+            refuse("ordered-set or hypothetical-set aggregates");
+        if (ag->aggdistinct != NIL) refuse("DISTINCT aggregates (count(DISTINCT x))");
+        if (ag->aggorder != NIL) refuse("ORDER BY in aggregates");
+        if (ag->aggfilter != nullptr) refuse("FILTER in aggregates");
+        if (ag->aggvariadic) refuse("VARIADIC aggregates");
+        const char *name = get_func_name(ag->aggfnoid);
+        bool catalog = get_func_namespace(ag->aggfnoid) == PG_CATALOG_NAMESPACE;
+        AggCol a{};
+        a.col = quote_identifier(te->resname);
+        a.aggfnoid = ag->aggfnoid;
+        a.aggref = ag;
+        if (catalog && strcmp(name, "count") == 0 && ag->aggstar) a.kind = kCountStar;
+        else if (catalog && strcmp(name, "count") == 0) a.kind = kCount;
+        else if (catalog && strcmp(name, "sum") == 0) a.kind = kSum;
+        else if (catalog && strcmp(name, "avg") == 0) a.kind = kAvg;
+        else if (catalog && strcmp(name, "min") == 0) a.kind = kMin;
+        else if (catalog && strcmp(name, "max") == 0) a.kind = kMax;
+        else refuse(psprintf("the aggregate %s", name));
+        if (a.kind != kCountStar) {
+            if (list_length(ag->args) != 1) refuse(psprintf("the aggregate %s with several arguments", name));
+            TargetEntry *arg = linitial_node(TargetEntry, ag->args);
+            a.argtype = exprType(reinterpret_cast<Node *>(arg->expr));
+            s.args.push(arg);
+            a.arg = s.args.size();
+        }
+        if (a.kind == kSum || a.kind == kAvg) {
+            if (a.argtype != INT2OID && a.argtype != INT4OID && a.argtype != INT8OID &&
+                a.argtype != NUMERICOID)
+                refuse(psprintf("%s of %s", name, format_type_be(a.argtype)),
+                       "Supported: sum and avg of smallint, integer, bigint and numeric "
+                       "(a floating-point sum depends on the order of its additions).");
+            a.sumtype = (a.argtype == INT2OID || a.argtype == INT4OID) ? INT8OID : NUMERICOID;
+            a.numeric = a.argtype == NUMERICOID;
+            a.hidden = s.aggs.size() + 1;
+        }
+        if (a.kind == kMin || a.kind == kMax) {
+            HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(ag->aggfnoid));
+            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", ag->aggfnoid);
+            a.cmpop = reinterpret_cast<Form_pg_aggregate>(GETSTRUCT(tup))->aggsortop;
+            ReleaseSysCache(tup);
+            if (!OidIsValid(a.cmpop)) refuse(psprintf("%s of %s", name, format_type_be(a.argtype)));
+        }
+        s.aggs.push(a);
+    }
+    if (s.keys.empty()) refuse("aggregates without GROUP BY");
+    return s;
+}
+
+TargetEntry *tle(Expr *e, int resno, const char *name) {
+    return makeTargetEntry(e, static_cast<AttrNumber>(resno), pstrdup(name), false);
+}
+
+Aggref *count_star() {
+    Aggref *a = makeNode(Aggref);
+    a->aggfnoid = F_COUNT_;
+    a->aggtype = INT8OID;
+    a->aggtranstype = INT8OID;
+    a->aggstar = true;
+    a->aggkind = AGGKIND_NORMAL;
+    a->aggsplit = AGGSPLIT_SIMPLE;
+    a->aggno = -1;
+    a->aggtransno = -1;
+    a->location = -1;
+    return a;
+}
+
+// The query that fills the table: the normalized query, hidden group keys made columns, and the
+// hidden aggregates appended.
+Query *ext_query(const Shape &s) {
+    Query *e = static_cast<Query *>(copyObject(s.q));
+    int resno = 0;
+    int keyno = 0;
+    ListCell *lc;
+    foreach (lc, e->targetList) {
+        TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
+        ++resno;
+        if (te->ressortgroupref != 0 && get_sortgroupref_clause_noerr(te->ressortgroupref, e->groupClause) != nullptr) {
+            ++keyno;
+            if (te->resjunk) {
+                te->resjunk = false;
+                te->resname = psprintf("__pm_key_%d", keyno);
+            }
+        }
+    }
+    e->targetList = lappend(e->targetList, tle(reinterpret_cast<Expr *>(count_star()), ++resno, "__pm_count"));
+    for (const AggCol &a : s.aggs) {
+        if (a.kind != kSum && a.kind != kAvg) continue;
+        Aggref *nn = static_cast<Aggref *>(copyObject(a.aggref));
+        nn->aggfnoid = F_COUNT_ANY;
+        nn->aggtype = INT8OID;
+        nn->aggtranstype = INT8OID;
+        nn->aggcollid = InvalidOid;
+        e->targetList = lappend(e->targetList, tle(reinterpret_cast<Expr *>(nn), ++resno,
+                                                   psprintf("__pm_nn_%d", a.hidden)));
+        if (a.kind == kAvg) {
+            Aggref *sum = static_cast<Aggref *>(copyObject(a.aggref));
+            Oid argtype = a.argtype;
+            sum->aggfnoid = LookupFuncName(list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("sum"))),
+                                           1, &argtype, false);
+            sum->aggtype = a.sumtype;
+            e->targetList = lappend(e->targetList, tle(reinterpret_cast<Expr *>(sum), ++resno,
+                                                       psprintf("__pm_sum_%d", a.hidden)));
+        }
+    }
+    e->hasAggs = true;
+    return e;
+}
+
+// The join before grouping: __pm_k<i> (group keys), __pm_a<j> (aggregate arguments).
+Query *base_query(const Shape &s) {
+    Query *b = static_cast<Query *>(copyObject(s.q));
+    List *tl = NIL;
+    int resno = 0;
+    for (int i = 0; i < s.keys.size(); ++i)
+        tl = lappend(tl, tle(static_cast<Expr *>(copyObject(s.keys[i].tle->expr)), ++resno,
+                             psprintf("__pm_k%d", i + 1)));
+    for (int j = 0; j < s.args.size(); ++j)
+        tl = lappend(tl, tle(static_cast<Expr *>(copyObject(s.args[j]->expr)), ++resno,
+                             psprintf("__pm_a%d", j + 1)));
+    b->targetList = tl;
+    b->groupClause = NIL;
+    b->distinctClause = NIL;
+    b->hasAggs = false;
+    b->havingQual = nullptr;
+    return b;
+}
+
+// ---- apply ----
+
+void spi(const char *sql, int expect) {
+    int rc = SPI_execute(sql, false, 0);
+    if (rc != expect) elog(ERROR, "aggregate view maintenance failed (%d): %s", rc, sql);
+}
+
+// Copies the current SPI result (columns [0, ncols)) into a tuplestore registered as name.
+void register_result(const char *name, int ncols, TupleDesc *desc_out) {
+    TupleDesc src = SPI_tuptable->tupdesc;
+    TupleDesc desc = CreateTemplateTupleDesc(ncols);
+    for (int i = 0; i < ncols; ++i)
+        TupleDescCopyEntry(desc, static_cast<AttrNumber>(i + 1), src, static_cast<AttrNumber>(i + 1));
+    Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(src->natts + 1)));
+    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * static_cast<size_t>(src->natts + 1)));
+    for (uint64 r = 0; r < SPI_processed; ++r) {
+        heap_deform_tuple(SPI_tuptable->vals[r], src, values, nulls);
+        tuplestore_putvalues(ts, desc, values, nulls);
+    }
+    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(name);
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = desc;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = static_cast<double>(SPI_processed);
+    enr->reldata = ts;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+    if (desc_out != nullptr) *desc_out = desc;
+}
+
+// v.<key col> matches x.__pm_k<i> for every key (NULLs match NULLs where nullable[i]).
+char *key_match(const Shape &s, const char *x, const bool *nullable) {
+    StringInfoData m;
+    initStringInfo(&m);
+    for (int i = 0; i < s.keys.size(); ++i) {
+        if (i > 0) appendStringInfoString(&m, " AND ");
+        const char *op = op_sql(s.keys[i].eqop);
+        if (nullable[i])
+            appendStringInfo(&m, "(v.%s %s %s.__pm_k%d OR (v.%s IS NULL AND %s.__pm_k%d IS NULL))",
+                             s.keys[i].col, op, x, i + 1, s.keys[i].col, x, i + 1);
+        else
+            appendStringInfo(&m, "v.%s %s %s.__pm_k%d", s.keys[i].col, op, x, i + 1);
+    }
+    return m.data;
+}
+
+// The filling query restricted to the groups whose keys are in the ephemeral relation
+// pm_regroup (__pm_k1..): a join of the query's inputs with it, so only those groups' rows are
+// read (through equality with the key where the keys are not NULL).
+char *restricted_fill_sql(const Shape &s, TupleDesc rdesc, const bool *nullable) {
+    Query *e = ext_query(s);
+    RangeTblEntry *rte = makeNode(RangeTblEntry);
+    List *names = NIL, *types = NIL, *typmods = NIL, *colls = NIL;
+    for (int i = 0; i < rdesc->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(rdesc, i);
+        names = lappend(names, makeString(pstrdup(NameStr(a->attname))));
+        types = lappend_oid(types, a->atttypid);
+        typmods = lappend_int(typmods, a->atttypmod);
+        colls = lappend_oid(colls, a->attcollation);
+    }
+    rte->rtekind = RTE_CTE;
+    rte->ctename = pstrdup("pm_regroup");
+    rte->ctelevelsup = 0;
+    rte->alias = makeAlias("pm_regroup", NIL);
+    rte->eref = makeAlias("pm_regroup", names);
+    rte->coltypes = types;
+    rte->coltypmods = typmods;
+    rte->colcollations = colls;
+    rte->inFromCl = true;
+    e->rtable = lappend(e->rtable, rte);
+    int rtindex = list_length(e->rtable);
+    RangeTblRef *ref = makeNode(RangeTblRef);
+    ref->rtindex = rtindex;
+    e->jointree->fromlist = lappend(e->jointree->fromlist, ref);
+    List *quals = NIL;
+    for (int i = 0; i < s.keys.size(); ++i) {
+        // the key expression of the normalized query (same range table as e)
+        Expr *k = static_cast<Expr *>(copyObject(s.keys[i].tle->expr));
+        Form_pg_attribute a = TupleDescAttr(rdesc, i);
+        Var *v = makeVar(rtindex, static_cast<AttrNumber>(i + 1), a->atttypid, a->atttypmod, a->attcollation, 0);
+        Oid coll = exprCollation(reinterpret_cast<Node *>(k));
+        OpExpr *eq = reinterpret_cast<OpExpr *>(make_opclause(s.keys[i].eqop, BOOLOID, false, k,
+                                                              reinterpret_cast<Expr *>(v), InvalidOid, coll));
+        eq->opfuncid = get_opcode(s.keys[i].eqop);
+        Expr *q = reinterpret_cast<Expr *>(eq);
+        if (nullable[i]) {
+            NullTest *n1 = makeNode(NullTest);
+            n1->arg = static_cast<Expr *>(copyObject(k));
+            n1->nulltesttype = IS_NULL;
+            n1->location = -1;
+            NullTest *n2 = makeNode(NullTest);
+            n2->arg = reinterpret_cast<Expr *>(copyObject(v));
+            n2->nulltesttype = IS_NULL;
+            n2->location = -1;
+            q = makeBoolExpr(OR_EXPR, list_make2(q, makeBoolExpr(AND_EXPR, list_make2(n1, n2), -1)), -1);
+        }
+        quals = lappend(quals, q);
+    }
+    Node *extra = reinterpret_cast<Node *>(make_ands_explicit(quals));
+    e->jointree->quals = make_and_qual(e->jointree->quals, extra);
+    return deparse_qualified(e);
+}
+
+const char *qualified_name(Relation rel) {
+    return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                      RelationGetRelationName(rel));
+}
+
+}  // namespace
+
+bool is_aggregate_query(Query *q) {
+    return q->hasAggs || q->groupClause != NIL || q->distinctClause != NIL || q->groupingSets != NIL ||
+           q->havingQual != nullptr;
+}
+
+void check_aggregate_query(Query *q) { (void)describe(q); }
+
+char *view_fill_sql(Query *q) {
+    if (!is_aggregate_query(q)) return deparse_qualified(q);
+    return deparse_qualified(ext_query(describe(q)));
+}
+
+Query *delta_source_query(Query *q) {
+    if (!is_aggregate_query(q)) return q;
+    return base_query(describe(q));
+}
+
+void create_group_index(Oid viewrelid, Query *q) {
+    if (!is_aggregate_query(q)) return;
+    Shape s = describe(q);
+    StringInfoData cols;
+    initStringInfo(&cols);
+    for (int i = 0; i < s.keys.size(); ++i) {
+        if (!OidIsValid(GetDefaultOpClass(s.keys[i].type, BTREE_AM_OID))) return;
+        appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "", s.keys[i].col);
+    }
+    Relation rel = relation_open(viewrelid, NoLock);
+    const char *name = qualified_name(rel);
+    relation_close(rel, NoLock);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    spi(psprintf("CREATE INDEX ON %s (%s)", name, cols.data), SPI_OK_UTILITY);
+    SPI_finish();
+}
+
+int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable, uint64 ntuples) {
+    Shape s = describe(q);
+    int nk = s.keys.size(), na = s.args.size(), n = nk + na;
+    TupleDesc ddesc = tuptable->tupdesc;
+    if (ddesc->natts != n + 1) elog(ERROR, "aggregate view delta has %d columns, expected %d", ddesc->natts, n + 1);
+
+    // 1. Net the delta per row (binary image of keys and arguments): cross terms of the
+    // inclusion-exclusion produce rows that cancel, which must not reach min/max.
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
+    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
+    struct Keyed {
+        char *key;
+        int len;
+        uint64 row;
+        int64 net;
+    };
+    Keyed *rows = static_cast<Keyed *>(palloc(sizeof(Keyed) * (ntuples + 1)));
+    StringInfoData key;
+    initStringInfo(&key);
+    for (uint64 r = 0; r < ntuples; ++r) {
+        heap_deform_tuple(tuptable->vals[r], ddesc, values, nulls);
+        image_key(ddesc, n, values, nulls, &key);
+        rows[r].key = static_cast<char *>(palloc(static_cast<size_t>(key.len) + 1));
+        memcpy(rows[r].key, key.data, static_cast<size_t>(key.len));
+        rows[r].len = key.len;
+        rows[r].row = r;
+        rows[r].net = nulls[n] ? 0 : DatumGetInt32(values[n]);
+    }
+    auto cmp = [](const void *a, const void *b) {
+        const Keyed *x = static_cast<const Keyed *>(a), *y = static_cast<const Keyed *>(b);
+        if (x->len != y->len) return x->len < y->len ? -1 : 1;
+        int c = memcmp(x->key, y->key, static_cast<size_t>(x->len));
+        if (c != 0) return c;
+        return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
+    };
+    if (ntuples > 1) qsort(rows, ntuples, sizeof(Keyed), cmp);
+    TupleDesc ndesc = CreateTemplateTupleDesc(n + 1);
+    for (int i = 0; i < n; ++i)
+        TupleDescCopyEntry(ndesc, static_cast<AttrNumber>(i + 1), ddesc, static_cast<AttrNumber>(i + 1));
+    TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 1), "__pm_n", INT8OID, -1, 0);
+    Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+    int64 nnet = 0;
+    for (uint64 r = 0; r < ntuples;) {
+        uint64 first = r;
+        int64 net = 0;
+        while (r < ntuples && rows[r].len == rows[first].len &&
+               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
+            net += rows[r++].net;
+        if (net == 0) continue;
+        heap_deform_tuple(tuptable->vals[rows[first].row], ddesc, values, nulls);
+        values[n] = Int64GetDatum(net);
+        nulls[n] = false;
+        tuplestore_putvalues(ts, ndesc, values, nulls);
+        ++nnet;
+    }
+    if (nnet == 0) {
+        tuplestore_end(ts);
+        return 0;
+    }
+    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup("pm_dnet");
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = ndesc;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = static_cast<double>(nnet);
+    enr->reldata = ts;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+
+    // 2. Group the net delta per key: pm_gdelta(__pm_k<i>, __pm_dcnt, per aggregate j:
+    // __pm_dnn_j, __pm_dsum_j, __pm_dins_j, __pm_ddel_j).
+    StringInfoData g;
+    initStringInfo(&g);
+    appendStringInfoString(&g, "SELECT ");
+    for (int i = 0; i < nk; ++i) appendStringInfo(&g, "d.__pm_k%d, ", i + 1);
+    appendStringInfoString(&g, "pg_catalog.sum(d.__pm_n)::pg_catalog.int8 AS __pm_dcnt");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        int x = a.arg;
+        switch (a.kind) {
+        case kCountStar: break;
+        case kCount:
+        case kSum:
+        case kAvg:
+            appendStringInfo(&g, ", pg_catalog.sum(CASE WHEN d.__pm_a%d IS NOT NULL THEN d.__pm_n ELSE 0 END)::pg_catalog.int8 AS __pm_dnn_%d",
+                             x, j);
+            if (a.kind == kCount) break;
+            appendStringInfo(&g, ", pg_catalog.sum((d.__pm_a%d)::%s * d.__pm_n) AS __pm_dsum_%d", x,
+                             type_sql(a.sumtype), j);
+            appendStringInfo(&g, ", pg_catalog.bool_or(d.__pm_n < 0 AND d.__pm_a%d IS NOT NULL) AS __pm_ddel_%d", x, j);
+            break;
+        case kMin:
+        case kMax:
+            appendStringInfo(&g, ", %s(d.__pm_a%d) FILTER (WHERE d.__pm_n > 0) AS __pm_dins_%d", func_sql(a.aggfnoid), x, j);
+            appendStringInfo(&g, ", %s(d.__pm_a%d) FILTER (WHERE d.__pm_n < 0) AS __pm_ddel_%d", func_sql(a.aggfnoid), x, j);
+            break;
+        }
+    }
+    appendStringInfoString(&g, " FROM pm_dnet d");
+    if (nk > 0) {
+        appendStringInfoString(&g, " GROUP BY ");
+        for (int i = 0; i < nk; ++i) appendStringInfo(&g, "%s%d", i > 0 ? ", " : "", i + 1);
+    }
+    spi(g.data, SPI_OK_SELECT);
+    bool *nullable = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(nk + 1)));
+    for (uint64 r = 0; r < SPI_processed; ++r)
+        for (int i = 0; i < nk; ++i) {
+            bool isnull;
+            (void)SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i + 1, &isnull);
+            nullable[i] = nullable[i] || isnull;
+        }
+    register_result("pm_gdelta", SPI_tuptable->tupdesc->natts, nullptr);
+    SPI_unregister_relation("pm_dnet");
+
+    const char *vname = qualified_name(viewrel);
+    const char *match = key_match(s, "d", nullable);
+
+    // 3. One statement (its parts see the table as it was before it, and touch disjoint rows):
+    //   del: groups whose count reaches 0 and groups to recompute (lost their min/max, or a
+    //        deleted value of a numeric sum), remembered by the caller in pm_regroup;
+    //   upd: the other existing groups, updated from the grouped delta;
+    //   ins: new groups.
+    // A count below 0 (deleted or inserted) means the table was written behind the
+    // maintenance's back: an error.
+    StringInfoData regroup;
+    initStringInfo(&regroup);
+    appendStringInfoString(&regroup, "v.__pm_count + d.__pm_dcnt <= 0");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        if (a.kind == kMin || a.kind == kMax)
+            // the deleted extreme is not strictly beyond the current one (min: not min < deleted)
+            appendStringInfo(&regroup, " OR (d.__pm_ddel_%d IS NOT NULL AND NOT (v.%s %s d.__pm_ddel_%d))", j,
+                             a.col, op_sql(a.cmpop), j);
+        else if ((a.kind == kSum || a.kind == kAvg) && a.numeric)
+            appendStringInfo(&regroup, " OR d.__pm_ddel_%d", j);
+    }
+    char *gone = psprintf("COALESCE(%s, true)", regroup.data);  // NULL: recompute, to be safe
+    StringInfoData ret;
+    initStringInfo(&ret);
+    for (int i = 0; i < nk; ++i) appendStringInfo(&ret, "v.%s AS __pm_k%d, ", s.keys[i].col, i + 1);
+
+    StringInfoData set;
+    initStringInfo(&set);
+    appendStringInfoString(&set, "__pm_count = v.__pm_count + d.__pm_dcnt");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        char *nn = psprintf("(v.__pm_nn_%d + d.__pm_dnn_%d)", a.hidden, j);
+        switch (a.kind) {
+        case kCountStar: appendStringInfo(&set, ", %s = v.%s + d.__pm_dcnt", a.col, a.col); break;
+        case kCount: appendStringInfo(&set, ", %s = v.%s + d.__pm_dnn_%d", a.col, a.col, j); break;
+        case kSum:
+            appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
+            appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN COALESCE(v.%s, 0) + COALESCE(d.__pm_dsum_%d, 0) END",
+                             a.col, nn, a.col, j);
+            break;
+        case kAvg: {
+            char *sum = psprintf("(COALESCE(v.__pm_sum_%d, 0) + COALESCE(d.__pm_dsum_%d, 0))", a.hidden, j);
+            appendStringInfo(&set, ", __pm_nn_%d = %s", a.hidden, nn);
+            appendStringInfo(&set, ", __pm_sum_%d = CASE WHEN %s > 0 THEN %s END", a.hidden, nn, sum);
+            appendStringInfo(&set, ", %s = CASE WHEN %s > 0 THEN (%s)::pg_catalog.numeric / (%s)::pg_catalog.numeric END",
+                             a.col, nn, sum, nn);
+            break;
+        }
+        case kMin:
+        case kMax:
+            appendStringInfo(&set, ", %s = CASE WHEN d.__pm_dins_%d IS NULL THEN v.%s WHEN v.%s IS NULL THEN d.__pm_dins_%d "
+                             "WHEN d.__pm_dins_%d %s v.%s THEN d.__pm_dins_%d ELSE v.%s END",
+                             a.col, j, a.col, a.col, j, j, op_sql(a.cmpop), a.col, j, a.col);
+            break;
+        }
+    }
+
+    StringInfoData cols, vals;
+    initStringInfo(&cols);
+    initStringInfo(&vals);
+    for (int i = 0; i < nk; ++i) {
+        appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "", s.keys[i].col);
+        appendStringInfo(&vals, "%sd.__pm_k%d", i > 0 ? ", " : "", i + 1);
+    }
+    appendStringInfoString(&cols, ", __pm_count");
+    appendStringInfoString(&vals, ", d.__pm_dcnt");
+    for (int j = 0; j < s.aggs.size(); ++j) {
+        const AggCol &a = s.aggs[j];
+        appendStringInfo(&cols, ", %s", a.col);
+        switch (a.kind) {
+        case kCountStar: appendStringInfoString(&vals, ", d.__pm_dcnt"); break;
+        case kCount: appendStringInfo(&vals, ", d.__pm_dnn_%d", j); break;
+        case kSum:
+            appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j);
+            appendStringInfo(&cols, ", __pm_nn_%d", a.hidden);
+            appendStringInfo(&vals, ", d.__pm_dnn_%d", j);
+            break;
+        case kAvg:
+            appendStringInfo(&vals, ", CASE WHEN d.__pm_dnn_%d > 0 THEN (d.__pm_dsum_%d)::pg_catalog.numeric / "
+                             "(d.__pm_dnn_%d)::pg_catalog.numeric END", j, j, j);
+            appendStringInfo(&cols, ", __pm_nn_%d, __pm_sum_%d", a.hidden, a.hidden);
+            appendStringInfo(&vals, ", d.__pm_dnn_%d, CASE WHEN d.__pm_dnn_%d > 0 THEN d.__pm_dsum_%d END", j, j, j);
+            break;
+        case kMin:
+        case kMax: appendStringInfo(&vals, ", d.__pm_dins_%d", j); break;
+        }
+    }
+    StringInfoData nulls_k;
+    initStringInfo(&nulls_k);
+    for (int i = 0; i < nk; ++i) appendStringInfo(&nulls_k, "NULL, ");
+    spi(psprintf("WITH del AS (DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND %s "
+                 "RETURNING %s v.__pm_count + d.__pm_dcnt AS __pm_new), "
+                 "upd AS (UPDATE ONLY %s v SET %s FROM pm_gdelta d WHERE %s AND NOT %s RETURNING v.__pm_count), "
+                 "ins AS (INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt <> 0 "
+                 "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) RETURNING __pm_count) "
+                 "SELECT *, 1 AS __pm_kind FROM del UNION ALL SELECT %s __pm_count, 2 FROM upd "
+                 "UNION ALL SELECT %s __pm_count, 3 FROM ins",
+                 vname, match, gone, ret.data, vname, set.data, match, gone, vname, cols.data, vals.data,
+                 vname, match, nulls_k.data, nulls_k.data),
+        SPI_OK_SELECT);
+    int64 changed = static_cast<int64>(SPI_processed);
+    SPITupleTable *tt = SPI_tuptable;
+    uint64 nret = SPI_processed;
+    TupleDesc rdesc = CreateTemplateTupleDesc(nk);
+    for (int i = 0; i < nk; ++i)
+        TupleDescCopyEntry(rdesc, static_cast<AttrNumber>(i + 1), tt->tupdesc, static_cast<AttrNumber>(i + 1));
+    Tuplestorestate *rts = tuplestore_begin_heap(false, false, work_mem);
+    Datum *rv = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(nk + 2)));
+    bool *rn = static_cast<bool *>(palloc(sizeof(bool) * static_cast<size_t>(nk + 2)));
+    bool *rnullable = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(nk + 1)));
+    int64 nregroup = 0;
+    for (uint64 r = 0; r < nret; ++r) {
+        heap_deform_tuple(tt->vals[r], tt->tupdesc, rv, rn);
+        if (rn[nk]) continue;
+        int64 count = DatumGetInt64(rv[nk]);
+        if (count < 0)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("maintained view \"%s\" is out of step with its query",
+                                   RelationGetRelationName(viewrel)),
+                            errdetail("A group would have fewer than 0 rows."),
+                            errhint("Was the table written directly? parallel_material.refresh_view "
+                                    "recomputes it.")));
+        // a deleted group with rows left: recomputed below
+        if (DatumGetInt32(rv[nk + 1]) != 1 || count == 0) continue;
+        for (int i = 0; i < nk; ++i) rnullable[i] = rnullable[i] || rn[i];
+        tuplestore_putvalues(rts, rdesc, rv, rn);
+        ++nregroup;
+    }
+
+    // 4. Recomputed groups: the query restricted to their keys (pm_regroup). Read-only, of the
+    // inputs only, every statement on them ended: the arrangements may be trusted as during the
+    // delta query (view_trigger.cpp). The insert into the view table runs untrusted (its
+    // triggers are the user's).
+    if (nregroup > 0) {
+        EphemeralNamedRelation renr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+        renr->md.name = pstrdup("pm_regroup");
+        renr->md.reliddesc = InvalidOid;
+        renr->md.tupdesc = rdesc;
+        renr->md.enrtype = ENR_NAMED_TUPLESTORE;
+        renr->md.enrtuples = static_cast<double>(nregroup);
+        renr->reldata = rts;
+        if (SPI_register_relation(renr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+        char *fill = restricted_fill_sql(s, rdesc, rnullable);
+        PgArray<Oid> relids;
+        ListCell *rc;
+        foreach (rc, s.q->rtable) {
+            RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
+            if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
+        }
+        trust_inputs(relids);
+        int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
+        reset_trust();
+        if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
+        register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
+        char *allcols = view_columns_sql(viewrel, nullptr);
+        spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);
+        SPI_unregister_relation("pm_refill");
+        changed += static_cast<int64>(SPI_processed);
+        SPI_unregister_relation("pm_regroup");
+    }
+    tuplestore_end(rts);
+    SPI_unregister_relation("pm_gdelta");
+    tuplestore_end(ts);
+    return changed;
+}
+
+}  // namespace pm::pg::views
