@@ -57,17 +57,27 @@ CREATE FUNCTION view_query(name regclass) RETURNS text
 COMMENT ON FUNCTION view_query(regclass) IS
     'a maintained view''s query as SQL, with the names its tables and columns have now';
 
+-- Aggregate and DISTINCT views (issue 13, aggregate slice; docs/views.md): the table of a GROUP BY
+-- or DISTINCT view holds hidden columns after the query's (__pm_count, __pm_key_<i>, __pm_nn_<j>,
+-- __pm_sum_<j>; output names starting with __pm are reserved), so view_check compares only the
+-- query's columns.
 CREATE FUNCTION view_check(name regclass)
     RETURNS TABLE (side text, row_text text, copies bigint)
     LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
 DECLARE
     q text;
+    cols text;
 BEGIN
     q := parallel_material.view_query(name);  -- raises 42809 for a table that is not a view
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) name AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attname::pg_catalog.text NOT LIKE '\_\_pm%';
     -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
     RETURN QUERY EXECUTE pg_catalog.format(
         $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM ONLY %s x GROUP BY 1),
+                         FROM (SELECT %s FROM ONLY %s) x GROUP BY 1),
                qc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
                          FROM (%s) x GROUP BY 1)
            SELECT CASE WHEN COALESCE(vc.n, 0) OPERATOR(pg_catalog.>) COALESCE(qc.n, 0)
@@ -76,7 +86,7 @@ BEGIN
                   pg_catalog.abs(COALESCE(vc.n, 0) OPERATOR(pg_catalog.-) COALESCE(qc.n, 0))
              FROM vc FULL JOIN qc ON vc.r OPERATOR(pg_catalog.=) qc.r
             WHERE vc.n IS DISTINCT FROM qc.n
-            ORDER BY 2, 1$q$, name, q);
+            ORDER BY 2, 1$q$, cols, name, q);
 END
 $f$;
 COMMENT ON FUNCTION view_check(regclass) IS
@@ -166,35 +176,3 @@ CREATE EVENT TRIGGER parallel_material_views_ddl ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION _views_on_ddl_end();
 
--- Aggregate and DISTINCT views (issue 13, aggregate slice; docs/views.md): the table of a GROUP BY
--- or DISTINCT view holds hidden columns after the query's (__pm_count, __pm_key_<i>, __pm_nn_<j>,
--- __pm_sum_<j>; output names starting with __pm are reserved), so view_check compares only the
--- query's columns.
-CREATE OR REPLACE FUNCTION view_check(name regclass)
-    RETURNS TABLE (side text, row_text text, copies bigint)
-    LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
-DECLARE
-    q text;
-    cols text;
-BEGIN
-    q := parallel_material.view_query(name);  -- raises 42809 for a table that is not a view
-    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
-      INTO cols
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) name AND a.attnum OPERATOR(pg_catalog.>) 0
-       AND NOT a.attisdropped AND a.attname::pg_catalog.text NOT LIKE '\_\_pm%';
-    -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
-    RETURN QUERY EXECUTE pg_catalog.format(
-        $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (SELECT %s FROM ONLY %s) x GROUP BY 1),
-               qc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (%s) x GROUP BY 1)
-           SELECT CASE WHEN COALESCE(vc.n, 0) OPERATOR(pg_catalog.>) COALESCE(qc.n, 0)
-                       THEN 'view only' ELSE 'query only' END,
-                  COALESCE(vc.r, qc.r),
-                  pg_catalog.abs(COALESCE(vc.n, 0) OPERATOR(pg_catalog.-) COALESCE(qc.n, 0))
-             FROM vc FULL JOIN qc ON vc.r OPERATOR(pg_catalog.=) qc.r
-            WHERE vc.n IS DISTINCT FROM qc.n
-            ORDER BY 2, 1$q$, cols, name, q);
-END
-$f$;
