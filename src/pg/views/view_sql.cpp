@@ -181,6 +181,14 @@ Datum create_view(FunctionCallInfo fcinfo) {
     char *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
     List *names = pm_string_to_qualified_name_list(name);
     RangeVar *rv = makeRangeVarFromNameList(names);
+    // A temporary view table would make every other session's write of an input fail (another
+    // session's temporary table cannot be written): refused, as temporary inputs are.
+    if (rv->relpersistence == RELPERSISTENCE_TEMP ||
+        (rv->schemaname != nullptr && strncmp(rv->schemaname, "pg_temp", 7) == 0) ||
+        isAnyTempNamespace(RangeVarGetCreationNamespace(rv)))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("create_view does not support a temporary view table"),
+                        errhint("Name the view in a permanent schema.")));
     Analysis a = analyze_view_query(sql);
     ViewDef vd;
     vd.definition = sql;
@@ -206,15 +214,21 @@ Datum create_view(FunctionCallInfo fcinfo) {
     insert_view_def(vd, nodeToString(a.query));
     stats_forget(vd.viewid);
     CommandCounterIncrement();
+    int level = NewGUCNestLevel();
+    pin_view_settings();  // the fill computes what maintenance will (docs/views.md, "Security")
     (void)recompute(vd.viewrel, vd.query_sql);
+    AtEOXact_GUC(true, level);
     return ObjectIdGetDatum(vd.viewrel);
 }
 
 ViewDef view_of(Oid viewrel, const char *fn) {
     ViewDef vd;
+    const char *relname = get_rel_name(viewrel);
+    if (relname == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", viewrel)));
     if (!load_view_def_by_rel(viewrel, &vd))
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not a maintained view", get_rel_name(viewrel)),
+                        errmsg("\"%s\" is not a maintained view", relname),
                         errhint("%s takes a table made by parallel_material.create_view.", fn)));
     return vd;
 }
@@ -269,7 +283,26 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     std::sort(vd.relids.begin(), vd.relids.end());
     for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
     LockRelationOid(viewrel, ExclusiveLock);
-    return Int64GetDatum(recompute(viewrel, deparse_qualified(vd.query)));
+    // As the view table's owner, restricted, under the pinned settings, as REFRESH MATERIALIZED
+    // VIEW does: a superuser refreshing a hostile owner's view runs its functions as the owner.
+    Oid owner = InvalidOid;
+    {
+        Relation rel = relation_open(viewrel, NoLock);
+        owner = rel->rd_rel->relowner;
+        relation_close(rel, NoLock);
+    }
+    const char *sql = deparse_qualified(vd.query);
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    int level = NewGUCNestLevel();
+    pin_view_settings();
+    int64 n = recompute(viewrel, sql);
+    AtEOXact_GUC(true, level);
+    SetUserIdAndSecContext(save_user, save_sec);
+    return Int64GetDatum(n);
 }
 
 // The view's query as SQL, deparsed now from the stored tree (column and table names as they

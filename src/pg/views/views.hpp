@@ -85,6 +85,13 @@ struct Analysis {
 Analysis analyze_view_query(const char *sql);
 // The analyzed query as SQL text with every name qualified (search_path pg_catalog, pg_temp).
 char *deparse_qualified(Query *q);
+// Sets, at the current GUC nest level (GUC_ACTION_SAVE), the settings every view SQL is deparsed,
+// parsed and computed under, whoever runs it (docs/views.md, "Security"): search_path =
+// pg_catalog, pg_temp, and the settings that immutable output functions or the parsing of
+// deparsed literals read (extra_float_digits = 1, bytea_output = hex,
+// standard_conforming_strings = on). Stable functions are refused, so DateStyle, IntervalStyle
+// and TimeZone cannot change a view's rows.
+void pin_view_settings();
 
 // ---- catalog (view_catalog.cpp) ----
 struct ViewDef {
