@@ -32,6 +32,24 @@ SELECT parallel_material.create_view('av_v', $$
          l.note || 'a\b' AS ntext
     FROM av_l l JOIN av_o o ON l.ok = o.ok $$);
 GRANT SELECT, INSERT, UPDATE, DELETE ON av_l TO attack_views_writer;  -- nothing on av_o
+-- outputs that read DateStyle, IntervalStyle or TimeZone (stable output functions): refused
+SELECT pg_temp.err($$SELECT parallel_material.create_view('av_bad', 'SELECT l.lk, (date ''2020-01-01'' + o.ok)::text AS d FROM av_l l JOIN av_o o ON l.ok = o.ok')$$);
+SELECT pg_temp.err($$SELECT parallel_material.create_view('av_bad', 'SELECT l.lk, (timestamptz ''2020-01-01'' + o.ok * interval ''1h'')::text AS d FROM av_l l JOIN av_o o ON l.ok = o.ok')$$);
+SELECT pg_temp.err($$SELECT parallel_material.create_view('av_bad', 'SELECT l.lk, (o.ok * interval ''1h'')::text AS d FROM av_l l JOIN av_o o ON l.ok = o.ok')$$);
+-- a hostile but valid name: quoted everywhere maintenance names it
+SELECT parallel_material.create_view('"av we""ird; DROP TABLE av_o; --"', $$
+  SELECT l.lk, o.ok FROM av_l l JOIN av_o o ON l.ok = o.ok $$);
+GRANT SELECT ON "av we""ird; DROP TABLE av_o; --" TO attack_views_reader;
+-- a temporary table of the view's name (pg_temp comes first on the path) is not taken for the
+-- view table: before, the view bound to the temporary table, which other sessions cannot write
+CREATE TEMP TABLE av_shadow (x int);
+SELECT parallel_material.create_view('av_shadow', $$
+  SELECT l.lk, o.ok FROM av_l l JOIN av_o o ON l.ok = o.ok $$);
+SELECT (SELECT count(*) FROM pg_temp.av_shadow) AS temp_rows,
+       (SELECT count(*) > 0 FROM public.av_shadow) AS view_filled;
+SELECT * FROM parallel_material.view_check('public.av_shadow');
+DROP TABLE pg_temp.av_shadow;
+SELECT parallel_material.drop_view('av_shadow');
 GRANT SELECT ON av_v TO attack_views_reader;
 RESET SESSION AUTHORIZATION;
 
@@ -130,6 +148,7 @@ SELECT rows FROM parallel_material.views WHERE name = 'av_v'::regclass;
 RESET SESSION AUTHORIZATION;
 SELECT * FROM parallel_material.view_check('av_v');
 SELECT lk, ptext, dtext, ntext FROM av_v WHERE lk IN (3, 100, 101) ORDER BY lk;
+SELECT * FROM parallel_material.view_check('"av we""ird; DROP TABLE av_o; --"');
 -- view_check pins the same settings: a caller's cannot make an exact view look different
 SET extra_float_digits = -3;
 SET bytea_output = escape;
@@ -254,6 +273,7 @@ SELECT parallel_material.refresh_view('av_v2') > 0 AS refreshed;
 SELECT count(*) AS differences FROM parallel_material.view_check('av_v2');
 SELECT parallel_material.drop_view('av_v2');
 SELECT parallel_material.drop_view('av_hostile');
+SELECT parallel_material.drop_view('"av we""ird; DROP TABLE av_o; --"');
 RESET SESSION AUTHORIZATION;
 
 SELECT pg_postmaster_start_time() = :'started' AS same_postmaster;

@@ -183,9 +183,12 @@ Datum create_view(FunctionCallInfo fcinfo) {
     RangeVar *rv = makeRangeVarFromNameList(names);
     // A temporary view table would make every other session's write of an input fail (another
     // session's temporary table cannot be written): refused, as temporary inputs are.
+    // The schema the table is created in, fixed now: the table is named qualified below, so that
+    // a temporary table of the same name (pg_temp comes first on the path) is not taken for it.
+    Oid nsp = RangeVarGetCreationNamespace(rv);
     if (rv->relpersistence == RELPERSISTENCE_TEMP ||
         (rv->schemaname != nullptr && strncmp(rv->schemaname, "pg_temp", 7) == 0) ||
-        isAnyTempNamespace(RangeVarGetCreationNamespace(rv)))
+        isAnyTempNamespace(nsp))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("create_view does not support a temporary view table"),
                         errhint("Name the view in a permanent schema.")));
@@ -198,12 +201,13 @@ Datum create_view(FunctionCallInfo fcinfo) {
     ensure_arrangements(a, vd);
 
     // The table, owned by the caller, with the query's columns.
-    const char *qname = rv->schemaname != nullptr
-                            ? quote_qualified_identifier(rv->schemaname, rv->relname)
-                            : quote_identifier(rv->relname);
+    const char *qname = quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
     spi_exec(psprintf("CREATE TABLE %s AS %s WITH NO DATA", qname, vd.query_sql), 0, nullptr, nullptr);
     CommandCounterIncrement();
-    vd.viewrel = RangeVarGetRelid(rv, AccessExclusiveLock, false);
+    vd.viewrel = get_relname_relid(rv->relname, nsp);  // created above: locked AccessExclusive
+    if (!OidIsValid(vd.viewrel))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("create_view: table %s was not created", qname)));
     vd.viewid = next_viewid();
     // The table depends on what the query reads (the inputs, every column it reads, functions,
     // operators, types), as a view's rule does: DROP of one fails unless CASCADE, which drops
