@@ -62,7 +62,8 @@ CREATE FUNCTION view_check(name regclass)
     LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
     -- the settings maintenance pins (docs/views.md, "Security"): the caller's cannot make an
     -- exact view look different from its query, or a wrong one look exact
-    SET extra_float_digits = 1 SET bytea_output = 'hex' SET standard_conforming_strings = on AS $f$
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET standard_conforming_strings = on
+    SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres' SET array_nulls = on AS $f$
 DECLARE
     q text;
 BEGIN

@@ -155,6 +155,34 @@ SET bytea_output = escape;
 SELECT * FROM parallel_material.view_check('av_v');
 RESET extra_float_digits;
 RESET bytea_output;
+-- Settings read when the deparsed delta SQL's constants are parsed again: DateStyle (a date
+-- deparsed as '01/02/2020' under DMY was read back as January 2 under MDY: the filter let wrong
+-- rows in, silently) and array_nulls ('{x,NULL}' read with array_nulls = off has no NULL).
+SET SESSION AUTHORIZATION attack_views_owner;
+CREATE TABLE av_do (ok int PRIMARY KEY, d date);
+CREATE TABLE av_dl (lk int, ok int);
+INSERT INTO av_do SELECT g, date '2020-01-01' + g FROM generate_series(1, 60) g;
+SELECT parallel_material.create_view('av_dv', $$
+  SELECT l.lk, o.d, ('{x,NULL}'::text[])[2] IS NULL AS second_is_null
+    FROM av_dl l JOIN av_do o ON l.ok = o.ok
+   WHERE o.d > date '2020-02-01' $$);
+GRANT INSERT ON av_dl TO attack_views_writer;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION attack_views_writer;
+SET DateStyle = 'SQL, DMY';
+INSERT INTO av_dl VALUES (1, 50);
+SET DateStyle = 'SQL, MDY';
+INSERT INTO av_dl SELECT g, g FROM generate_series(2, 40) g;
+SET DateStyle = 'ISO, MDY';
+SET array_nulls = off;
+INSERT INTO av_dl VALUES (41, 41);
+RESET ALL;
+RESET SESSION AUTHORIZATION;
+SELECT * FROM parallel_material.view_check('av_dv');
+SELECT count(*), bool_and(second_is_null) FROM av_dv;
+SET SESSION AUTHORIZATION attack_views_owner;
+SELECT parallel_material.drop_view('av_dv');
+RESET SESSION AUTHORIZATION;
 -- the reader: reads the view table, nothing else
 SET SESSION AUTHORIZATION attack_views_reader;
 SELECT count(*) > 0 AS reads_view FROM av_v;

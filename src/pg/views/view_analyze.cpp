@@ -339,6 +339,10 @@ void pin_view_settings() {
         {"extra_float_digits", "1"},
         {"bytea_output", "hex"},
         {"standard_conforming_strings", "on"},
+        // read when the (cached) deparsed SQL's constants are parsed again
+        {"DateStyle", "ISO, MDY"},
+        {"IntervalStyle", "postgres"},
+        {"array_nulls", "on"},
     };
     for (const auto &kv : settings)
         (void)set_config_option(kv[0], kv[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
