@@ -63,7 +63,11 @@ COMMENT ON FUNCTION view_query(regclass) IS
 -- query's columns.
 CREATE FUNCTION view_check(name regclass)
     RETURNS TABLE (side text, row_text text, copies bigint)
-    LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS $f$
+    LANGUAGE plpgsql VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+    -- the settings maintenance pins (docs/views.md, "Security"): the caller's cannot make an
+    -- exact view look different from its query, or a wrong one look exact
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET standard_conforming_strings = on
+    SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres' SET array_nulls = on AS $f$
 DECLARE
     q text;
     cols text;

@@ -332,10 +332,25 @@ Analysis analyze_view_query(const char *sql) {
     return a;
 }
 
+void pin_view_settings() {
+    static const char *const settings[][2] = {
+        {"search_path", "pg_catalog, pg_temp"},
+        {"extra_float_digits", "1"},
+        {"bytea_output", "hex"},
+        {"standard_conforming_strings", "on"},
+        // read when the (cached) deparsed SQL's constants are parsed again
+        {"DateStyle", "ISO, MDY"},
+        {"IntervalStyle", "postgres"},
+        {"array_nulls", "on"},
+    };
+    for (const auto &kv : settings)
+        (void)set_config_option(kv[0], kv[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                                false);
+}
+
 char *deparse_qualified(Query *q) {
     int level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    pin_view_settings();
     char *sql = pg_get_querydef(static_cast<Query *>(copyObject(q)), false);
     AtEOXact_GUC(true, level);
     return sql;

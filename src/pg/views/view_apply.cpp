@@ -189,7 +189,13 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
         SPIPlanPtr plan = nrows <= kSmallDelta ? cached_plan(psprintf("a%u:ins", RelationGetRelid(viewrel)), ins) : nullptr;
         int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(ins, false, 0);
         if (rc != SPI_OK_INSERT || static_cast<int64>(SPI_processed) != to_insert)
-            elog(ERROR, "view maintenance insert failed (%d)", rc);
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("maintained view \"%s\" did not take the rows to insert",
+                                   RelationGetRelationName(viewrel)),
+                            errdetail("%lld rows to insert, %lld inserted.",
+                                      static_cast<long long>(to_insert),
+                                      static_cast<long long>(SPI_processed)),
+                            errhint("Is there a rule on the view table? Drop it.")));
     }
     SPI_unregister_relation("pm_net");
     tuplestore_end(ts);

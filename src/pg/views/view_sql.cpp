@@ -181,6 +181,17 @@ Datum create_view(FunctionCallInfo fcinfo) {
     char *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
     List *names = pm_string_to_qualified_name_list(name);
     RangeVar *rv = makeRangeVarFromNameList(names);
+    // A temporary view table would make every other session's write of an input fail (another
+    // session's temporary table cannot be written): refused, as temporary inputs are.
+    // The schema the table is created in, fixed now: the table is named qualified below, so that
+    // a temporary table of the same name (pg_temp comes first on the path) is not taken for it.
+    Oid nsp = RangeVarGetCreationNamespace(rv);
+    if (rv->relpersistence == RELPERSISTENCE_TEMP ||
+        (rv->schemaname != nullptr && strncmp(rv->schemaname, "pg_temp", 7) == 0) ||
+        isAnyTempNamespace(nsp))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("create_view does not support a temporary view table"),
+                        errhint("Name the view in a permanent schema.")));
     Analysis a = analyze_view_query(sql);
     ViewDef vd;
     vd.definition = sql;
@@ -189,14 +200,20 @@ Datum create_view(FunctionCallInfo fcinfo) {
     vd.query_sql = deparse_qualified(a.query);
     ensure_arrangements(a, vd);
 
-    // The table, owned by the caller, with the query's columns.
-    const char *qname = rv->schemaname != nullptr
-                            ? quote_qualified_identifier(rv->schemaname, rv->relname)
-                            : quote_identifier(rv->relname);
-    char *fill_sql = view_fill_sql(a.query);  // an aggregate view adds hidden columns
+    // The table, owned by the caller, with the query's columns (in the creation schema; an
+    // aggregate view adds hidden columns), its SQL deparsed and run
+    // under the pinned settings (docs/views.md, "Security").
+    const char *qname = quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
+    int fill_level = NewGUCNestLevel();
+    pin_view_settings();
+    char *fill_sql = view_fill_sql(a.query);
     spi_exec(psprintf("CREATE TABLE %s AS %s WITH NO DATA", qname, fill_sql), 0, nullptr, nullptr);
+    AtEOXact_GUC(true, fill_level);
     CommandCounterIncrement();
-    vd.viewrel = RangeVarGetRelid(rv, AccessExclusiveLock, false);
+    vd.viewrel = get_relname_relid(rv->relname, nsp);  // created above: locked AccessExclusive
+    if (!OidIsValid(vd.viewrel))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("create_view: table %s was not created", qname)));
     vd.viewid = next_viewid();
     // The table depends on what the query reads (the inputs, every column it reads, functions,
     // operators, types), as a view's rule does: DROP of one fails unless CASCADE, which drops
@@ -207,16 +224,22 @@ Datum create_view(FunctionCallInfo fcinfo) {
     insert_view_def(vd, nodeToString(a.query));
     stats_forget(vd.viewid);
     CommandCounterIncrement();
+    int level = NewGUCNestLevel();
+    pin_view_settings();  // the fill computes what maintenance will (docs/views.md, "Security")
     (void)recompute(vd.viewrel, fill_sql);
+    AtEOXact_GUC(true, level);
     create_group_index(vd.viewrel, a.query);
     return ObjectIdGetDatum(vd.viewrel);
 }
 
 ViewDef view_of(Oid viewrel, const char *fn) {
     ViewDef vd;
+    const char *relname = get_rel_name(viewrel);
+    if (relname == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", viewrel)));
     if (!load_view_def_by_rel(viewrel, &vd))
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not a maintained view", get_rel_name(viewrel)),
+                        errmsg("\"%s\" is not a maintained view", relname),
                         errhint("%s takes a table made by parallel_material.create_view.", fn)));
     return vd;
 }
@@ -271,7 +294,25 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     std::sort(vd.relids.begin(), vd.relids.end());
     for (Oid relid : vd.relids) LockRelationOid(relid, ShareLock);  // no writer meanwhile
     LockRelationOid(viewrel, ExclusiveLock);
-    return Int64GetDatum(recompute(viewrel, view_fill_sql(vd.query)));
+    // As the view table's owner, restricted, under the pinned settings, as REFRESH MATERIALIZED
+    // VIEW does: a superuser refreshing a hostile owner's view runs its functions as the owner.
+    Oid owner = InvalidOid;
+    {
+        Relation rel = relation_open(viewrel, NoLock);
+        owner = rel->rd_rel->relowner;
+        relation_close(rel, NoLock);
+    }
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    int level = NewGUCNestLevel();
+    pin_view_settings();
+    int64 n = recompute(viewrel, view_fill_sql(vd.query));
+    AtEOXact_GUC(true, level);
+    SetUserIdAndSecContext(save_user, save_sec);
+    return Int64GetDatum(n);
 }
 
 // The view's query as SQL, deparsed now from the stored tree (column and table names as they

@@ -3,8 +3,9 @@
 // triggers for INSERT, UPDATE, DELETE and TRUNCATE calling _view_trigger(viewid); the AFTER ones
 // of INSERT/UPDATE/DELETE reference the statement's transition tables. When the last open
 // statement on the view's inputs ends (view_pending.cpp), the run
-//   * switches to the view table's owner (SECURITY_RESTRICTED_OPERATION, search_path
-//     pg_catalog, pg_temp), as REFRESH MATERIALIZED VIEW does;
+//   * switches to the view table's owner (SECURITY_RESTRICTED_OPERATION) and pins search_path
+//     and the settings output functions read (pin_view_settings), as REFRESH MATERIALIZED VIEW
+//     does for the first two;
 //   * registers the copied transition tables as ephemeral named relations and runs the delta
 //     query (view_delta.cpp) through SPI; while it runs, ArrangementJoin may trust the
 //     arrangements of the view's inputs although this statement's AFTER events are still queued
@@ -156,8 +157,7 @@ void maintain(int64 viewid, Oid firing_relid) {
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
                                       SECURITY_RESTRICTED_OPERATION);
     int level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    pin_view_settings();  // the writer's settings cannot change what the delta computes
     int64 changed = 0;
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");

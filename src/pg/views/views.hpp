@@ -91,6 +91,16 @@ char *deparse_qualified(Query *q);
 Var *base_var(Query *q, Node *n);
 // The join and WHERE conditions of a FROM tree (refuse_outer: refuse an outer join).
 void collect_quals(Node *n, List **quals, bool refuse_outer);
+// Sets, at the current GUC nest level (GUC_ACTION_SAVE), the settings every view SQL is deparsed,
+// parsed and computed under, whoever runs it (docs/views.md, "Security"): search_path =
+// pg_catalog, pg_temp, and the settings that immutable output functions or the parsing of
+// deparsed literals read (extra_float_digits = 1, bytea_output = hex,
+// standard_conforming_strings = on), and those the parsing of deparsed constants reads
+// (DateStyle = ISO, MDY, IntervalStyle = postgres, array_nulls = on: a delta SQL deparsed under
+// one DateStyle and parsed again under another read '01/02/2020' as another day). Stable
+// functions are refused, so TimeZone cannot change a view's rows (timestamptz constants are
+// deparsed with their offset).
+void pin_view_settings();
 
 // ---- catalog (view_catalog.cpp) ----
 struct ViewDef {
