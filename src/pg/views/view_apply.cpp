@@ -178,15 +178,29 @@ char *delete_sql(const char *vname, const char *tcols, const char *dcols, const 
         vname, vname, tcols, dcols, keyq != nullptr ? keyq : "");
 }
 
-// The scans of the apply DELETE's plan (EXPLAIN, not run) as NOTICEs (a test aid).
+// How the apply DELETE's plan (EXPLAIN, not run) finds the table's rows, as NOTICEs (a test
+// aid): "index NAME" for an index scan of any kind, "Seq Scan on ..." for a full scan.
 void explain_apply(const char *sql) {
     int rc = SPI_execute(psprintf("EXPLAIN (COSTS OFF) %s", sql), false, 0);
     if (rc < 0) elog(ERROR, "EXPLAIN of the apply delete failed (%d)", rc);
     for (uint64 i = 0; i < SPI_processed; ++i) {
         char *line = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-        if (line == nullptr || strstr(line, "Scan") == nullptr || strstr(line, "Tuplestore") != nullptr) continue;
-        while (*line == ' ' || *line == '-' || *line == '>') ++line;
-        ereport(NOTICE, (errmsg("apply delete: %s", line)));
+        if (line == nullptr) continue;
+        const char *seq = strstr(line, "Seq Scan on ");
+        const char *ix = strstr(line, "Index Scan using ");
+        const char *ixo = strstr(line, "Index Only Scan using ");
+        const char *bix = strstr(line, "Bitmap Index Scan on ");
+        if (seq != nullptr) {
+            ereport(NOTICE, (errmsg("apply delete: %s", seq)));
+            continue;
+        }
+        const char *name = ix != nullptr    ? ix + strlen("Index Scan using ")
+                           : ixo != nullptr ? ixo + strlen("Index Only Scan using ")
+                           : bix != nullptr ? bix + strlen("Bitmap Index Scan on ")
+                                            : nullptr;
+        if (name == nullptr) continue;
+        size_t len = strcspn(name, " ");
+        ereport(NOTICE, (errmsg("apply delete: index %.*s", static_cast<int>(len), name)));
     }
 }
 
