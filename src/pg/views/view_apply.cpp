@@ -3,9 +3,12 @@
 // duplicate rows), so the table is exactly what the query returns. A delta (rows with signs) is
 // first netted per distinct row *by binary image* (numeric 1.0 and 1.00 are different rows of
 // the result, although they compare equal), then applied: for a net count -k, k table rows
-// whose columns have the same images are deleted (matched with record image equality *=); for
-// +k, k copies are inserted. Fewer rows found than to delete means the table was changed behind
-// the maintenance's back: an error, never a silently wrong view.
+// whose columns have the same images are deleted (matched with record image equality *=, and
+// with `=` on the columns of the view table's key index where it has one, so that the index
+// finds the candidates); for +k, k copies are inserted. Copies taken by a concurrent deleter of
+// the same duplicates are made up for by a retry under a fresh snapshot. Fewer rows found than
+// to delete means the table was changed behind the maintenance's back: an error, never a
+// silently wrong view.
 #include "pg/views/views.hpp"
 
 extern "C" {
