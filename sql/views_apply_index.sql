@@ -62,8 +62,10 @@ DELETE FROM ai_p WHERE id = 1000;
 RESET parallel_material.debug_view_explain;
 SELECT count(*) AS wrong FROM parallel_material.view_check('ai_s');
 
--- No join column among the outputs: no index, deletes scan, still exact.
+-- No join column among the outputs: no index, deletes scan, still exact. (ai_v goes first:
+-- two views of one input fire in trigger-name order, which depends on the view ids.)
 SET client_min_messages = warning;
+SELECT parallel_material.drop_view('ai_v');
 SELECT parallel_material.create_view('ai_w', 'SELECT c.c_name FROM ai_c c JOIN ai_o o ON o.o_cust = c.c_key');
 RESET client_min_messages;
 SELECT count(*) AS key_indexes FROM pg_index WHERE indrelid = 'ai_w'::regclass;
@@ -73,7 +75,6 @@ RESET parallel_material.debug_view_explain;
 SELECT count(*) AS wrong FROM parallel_material.view_check('ai_w');
 
 SET client_min_messages = warning;
-SELECT parallel_material.drop_view('ai_v');
 SELECT parallel_material.drop_view('ai_n');
 SELECT parallel_material.drop_view('ai_s');
 SELECT parallel_material.drop_view('ai_w');
