@@ -3,20 +3,30 @@
 // duplicate rows), so the table is exactly what the query returns. A delta (rows with signs) is
 // first netted per distinct row *by binary image* (numeric 1.0 and 1.00 are different rows of
 // the result, although they compare equal), then applied: for a net count -k, k table rows
-// whose columns have the same images are deleted (matched with record image equality *=); for
-// +k, k copies are inserted. Fewer rows found than to delete means the table was changed behind
-// the maintenance's back: an error, never a silently wrong view.
+// whose columns have the same images are deleted (matched with record image equality *=, and
+// with `=` on the columns of the view table's key index where it has one, so that the index
+// finds the candidates); for +k, k copies are inserted. Copies taken by a concurrent deleter of
+// the same duplicates are made up for by a retry under a fresh snapshot. Fewer rows found than
+// to delete means the table was changed behind the maintenance's back: an error, never a
+// silently wrong view.
 #include "pg/views/views.hpp"
 
 extern "C" {
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_operator.h"
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 }
 
@@ -87,6 +97,116 @@ int compare_keyed(const void *a, const void *b) {
     return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
 }
 
+// One distinct row of the net delta: its first row in the delta and its net count.
+struct NetRow {
+    uint64 row;
+    int64 net;
+};
+
+// A btree index of the view table that can find the copies of a row by `=` on its key columns:
+// plain columns (no expression, no predicate, valid), each compared with its operator class's
+// equality operator. pos: 0-based position among the table's non-dropped columns (the delta's
+// column order); sql: the AND of `t.c OPERATOR(ns.=) d.c`.
+struct KeyCols {
+    int n;
+    int pos[INDEX_MAX_KEYS];
+    char *sql;
+};
+
+Oid operator_namespace(Oid op) {
+    HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(op));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for operator %u", op);
+    Oid ns = reinterpret_cast<Form_pg_operator>(GETSTRUCT(tup))->oprnamespace;
+    ReleaseSysCache(tup);
+    return ns;
+}
+
+const KeyCols *key_index(Relation viewrel) {
+    TupleDesc desc = RelationGetDescr(viewrel);
+    List *indexes = RelationGetIndexList(viewrel);
+    ListCell *lc;
+    foreach (lc, indexes) {
+        Relation ix = index_open(lfirst_oid(lc), AccessShareLock);
+        Form_pg_index f = ix->rd_index;
+        bool ok = ix->rd_rel->relam == BTREE_AM_OID && f->indisvalid && f->indisready && f->indislive &&
+                  RelationGetIndexExpressions(ix) == NIL && RelationGetIndexPredicate(ix) == NIL &&
+                  f->indnkeyatts > 0;
+        KeyCols *kc = static_cast<KeyCols *>(palloc0(sizeof(KeyCols)));
+        StringInfoData s;
+        initStringInfo(&s);
+        for (int k = 0; ok && k < f->indnkeyatts; ++k) {
+            AttrNumber att = f->indkey.values[k];
+            if (att <= 0 || att > desc->natts || TupleDescAttr(desc, att - 1)->attisdropped) {
+                ok = false;
+                break;
+            }
+            Form_pg_attribute a = TupleDescAttr(desc, att - 1);
+            Oid eq = get_opfamily_member(ix->rd_opfamily[k], ix->rd_opcintype[k], ix->rd_opcintype[k],
+                                         BTEqualStrategyNumber);
+            if (!OidIsValid(eq) || a->atttypid != ix->rd_opcintype[k] ||
+                ix->rd_indcollation[k] != a->attcollation) {
+                ok = false;
+                break;
+            }
+            int pos = 0;
+            for (int i = 0; i < att - 1; ++i)
+                if (!TupleDescAttr(desc, i)->attisdropped) ++pos;
+            kc->pos[kc->n++] = pos;
+            const char *col = quote_identifier(NameStr(a->attname));
+            appendStringInfo(&s, " AND t.%s OPERATOR(%s.%s) d.%s", col,
+                             quote_identifier(get_namespace_name(operator_namespace(eq))),
+                             get_opname(eq), col);
+        }
+        index_close(ix, AccessShareLock);
+        if (ok) {
+            kc->sql = s.data;
+            list_free(indexes);
+            return kc;
+        }
+    }
+    list_free(indexes);
+    return nullptr;
+}
+
+// The apply DELETE: for each row of pm_net with a negative count n, |n| copies (the first by
+// ctid) of the table rows with the same image; returns the pm_net id of each deleted copy.
+char *delete_sql(const char *vname, const char *tcols, const char *dcols, const char *keyq) {
+    return psprintf(
+        "DELETE FROM ONLY %s v USING (SELECT x.tid, x.id FROM (SELECT t.ctid AS tid, d.__pm_id AS id, "
+        "pg_catalog.row_number() OVER (PARTITION BY d.__pm_id ORDER BY t.ctid) AS rn, "
+        "d.__pm_n AS n FROM pm_net d JOIN ONLY %s t ON ROW(%s)::pg_catalog.record OPERATOR(pg_catalog.*=) ROW(%s)::pg_catalog.record%s "
+        "WHERE d.__pm_n OPERATOR(pg_catalog.<) 0) x "
+        "WHERE x.rn OPERATOR(pg_catalog.<=) pg_catalog.abs(x.n)) y "
+        "WHERE v.ctid OPERATOR(pg_catalog.=) y.tid RETURNING y.id",
+        vname, vname, tcols, dcols, keyq != nullptr ? keyq : "");
+}
+
+// How the apply DELETE's plan (EXPLAIN, not run) finds the table's rows, as NOTICEs (a test
+// aid): "index NAME" for an index scan of any kind, "Seq Scan on ..." for a full scan.
+void explain_apply(const char *sql) {
+    int rc = SPI_execute(psprintf("EXPLAIN (COSTS OFF) %s", sql), false, 0);
+    if (rc < 0) elog(ERROR, "EXPLAIN of the apply delete failed (%d)", rc);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+        char *line = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        if (line == nullptr) continue;
+        const char *seq = strstr(line, "Seq Scan on ");
+        const char *ix = strstr(line, "Index Scan using ");
+        const char *ixo = strstr(line, "Index Only Scan using ");
+        const char *bix = strstr(line, "Bitmap Index Scan on ");
+        if (seq != nullptr) {
+            ereport(NOTICE, (errmsg("apply delete: %s", seq)));
+            continue;
+        }
+        const char *name = ix != nullptr    ? ix + strlen("Index Scan using ")
+                           : ixo != nullptr ? ixo + strlen("Index Only Scan using ")
+                           : bix != nullptr ? bix + strlen("Bitmap Index Scan on ")
+                                            : nullptr;
+        if (name == nullptr) continue;
+        size_t len = strcspn(name, " ");
+        ereport(NOTICE, (errmsg("apply delete: index %.*s", static_cast<int>(len), name)));
+    }
+}
+
 }  // namespace
 
 int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
@@ -124,6 +244,8 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
     TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 2), "__pm_id", INT8OID, -1, 0);
     Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
     int64 to_delete = 0, to_insert = 0, id = 0, nrows = 0;
+    NetRow *kept = static_cast<NetRow *>(palloc(sizeof(NetRow) * (ntuples + 1)));
+    uint64 nrows_kept = 0;
     for (uint64 r = 0; r < ntuples;) {
         uint64 first = r;
         int64 net = 0;
@@ -137,6 +259,7 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
         values[n + 1] = Int64GetDatum(++id);
         nulls[n + 1] = false;
         tuplestore_putvalues(ts, ndesc, values, nulls);
+        kept[nrows_kept++] = NetRow{rows[first].row, net};
         ++nrows;
         if (net < 0) to_delete -= net;
         else to_insert += net;
@@ -154,31 +277,106 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
     enr->reldata = ts;
     if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
 
+    const KeyCols *key_cols = key_index(viewrel);
     const char *vname = qualified_name(viewrel);
     char *tcols = view_columns_sql(viewrel, "t");
     char *dcols = view_columns_sql(viewrel, "d");
     char *cols = view_columns_sql(viewrel, nullptr);
     if (to_delete > 0) {
-        char *del = psprintf(
-            "DELETE FROM ONLY %s v USING (SELECT x.tid FROM (SELECT t.ctid AS tid, "
-            "pg_catalog.row_number() OVER (PARTITION BY d.__pm_id ORDER BY t.ctid) AS rn, "
-            "d.__pm_n AS n FROM pm_net d JOIN ONLY %s t ON ROW(%s)::pg_catalog.record OPERATOR(pg_catalog.*=) ROW(%s)::pg_catalog.record "
-            "WHERE d.__pm_n OPERATOR(pg_catalog.<) 0) x "
-            "WHERE x.rn OPERATOR(pg_catalog.<=) pg_catalog.abs(x.n)) y "
-            "WHERE v.ctid OPERATOR(pg_catalog.=) y.tid",
-            vname, vname, tcols, dcols);
-        SPIPlanPtr plan = nrows <= kSmallDelta ? cached_plan(psprintf("a%u:del", RelationGetRelid(viewrel)), del) : nullptr;
-        int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(del, false, 0);
-        if (rc != SPI_OK_DELETE) elog(ERROR, "view maintenance delete failed (%d)", rc);
-        if (static_cast<int64>(SPI_processed) != to_delete)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("maintained view \"%s\" is out of step with its query",
-                                   RelationGetRelationName(viewrel)),
-                            errdetail("%lld rows to delete, %lld found.",
-                                      static_cast<long long>(to_delete),
-                                      static_cast<long long>(SPI_processed)),
-                            errhint("Was the table written directly? parallel_material.refresh_view "
-                                    "recomputes it.")));
+        // Candidates by `=` on an index's columns where the view table has a usable one and no
+        // row to delete has a NULL there (`=` never matches NULL), then the image recheck.
+        const char *keyq = nullptr;
+        if (key_cols != nullptr) {
+            bool null_key = false;
+            for (uint64 r = 0; r < nrows_kept && !null_key; ++r) {
+                if (kept[r].net >= 0) continue;
+                HeapTuple tup = tuptable->vals[kept[r].row];
+                for (int k = 0; k < key_cols->n && !null_key; ++k)
+                    null_key = heap_attisnull(tup, key_cols->pos[k] + 1, ddesc);
+            }
+            if (!null_key) keyq = key_cols->sql;
+        }
+        char *del = delete_sql(vname, tcols, dcols, keyq);
+        if (debug_explain()) explain_apply(del);
+        SPIPlanPtr plan = nrows <= kSmallDelta
+                              ? cached_plan(psprintf("a%u:del%s", RelationGetRelid(viewrel), keyq != nullptr ? ":k" : ""), del)
+                              : nullptr;
+        // Each run deletes up to |n| copies per row and returns the row's id. A concurrent
+        // deleter of identical copies (duplicates produced by other input rows) may have taken
+        // a copy this run picked: it waited for that transaction's row lock and then skipped the
+        // copy, gone. The remainder is retried under a fresh snapshot (READ COMMITTED: each SPI
+        // statement takes one), which no longer shows the copies deleted meanwhile; at
+        // REPEATABLE READ the delete of a concurrently deleted copy fails 40001 instead. Runs
+        // that delete nothing three times in a row: the table lacks the rows (out of step).
+        int64 *left = static_cast<int64 *>(palloc(sizeof(int64) * static_cast<size_t>(nrows_kept)));
+        for (uint64 r = 0; r < nrows_kept; ++r) left[r] = kept[r].net < 0 ? -kept[r].net : 0;
+        int64 remaining = to_delete;
+        int idle = 0;
+        bool ts_rebuilt = false;
+        for (int attempt = 0;; ++attempt) {
+            int rc = attempt == 0 && plan != nullptr ? execute_cached(plan) : SPI_execute(del, false, 0);
+            if (rc != SPI_OK_DELETE_RETURNING) elog(ERROR, "view maintenance delete failed (%d)", rc);
+            uint64 got = SPI_processed;
+            for (uint64 i = 0; i < got; ++i) {
+                bool isnull = false;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+                int64 idv = isnull ? 0 : DatumGetInt64(d);
+                if (idv < 1 || idv > static_cast<int64>(nrows_kept) || left[idv - 1] <= 0)
+                    elog(ERROR, "view maintenance delete returned an unexpected row");
+                --left[idv - 1];
+            }
+            remaining -= static_cast<int64>(got);
+            if (remaining == 0) break;
+            idle = got == 0 ? idle + 1 : 0;
+            if (idle >= 3)
+                ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                                errmsg("maintained view \"%s\" is out of step with its query",
+                                       RelationGetRelationName(viewrel)),
+                                errdetail("%lld rows to delete, %lld found.",
+                                          static_cast<long long>(to_delete),
+                                          static_cast<long long>(to_delete - remaining)),
+                                errhint("Was the table written directly? parallel_material.refresh_view "
+                                        "recomputes it.")));
+            // pm_net again, with the remainder of each row still to delete (no inserts).
+            SPI_unregister_relation("pm_net");
+            tuplestore_end(ts);
+            ts = tuplestore_begin_heap(false, false, work_mem);
+            double kept_rows = 0;
+            for (uint64 r = 0; r < nrows_kept; ++r) {
+                if (left[r] <= 0) continue;
+                heap_deform_tuple(tuptable->vals[kept[r].row], ddesc, values, nulls);
+                values[n] = Int64GetDatum(-left[r]);
+                nulls[n] = false;
+                values[n + 1] = Int64GetDatum(static_cast<int64>(r + 1));
+                nulls[n + 1] = false;
+                tuplestore_putvalues(ts, ndesc, values, nulls);
+                ++kept_rows;
+            }
+            enr->md.enrtuples = kept_rows;
+            enr->reldata = ts;
+            if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+            ts_rebuilt = true;
+        }
+        if (to_insert > 0 && ts_rebuilt) {
+            // pm_net again, with the inserts only (the deletes are done).
+            SPI_unregister_relation("pm_net");
+            tuplestore_end(ts);
+            ts = tuplestore_begin_heap(false, false, work_mem);
+            double kept_rows = 0;
+            for (uint64 r = 0; r < nrows_kept; ++r) {
+                if (kept[r].net <= 0) continue;
+                heap_deform_tuple(tuptable->vals[kept[r].row], ddesc, values, nulls);
+                values[n] = Int64GetDatum(kept[r].net);
+                nulls[n] = false;
+                values[n + 1] = Int64GetDatum(static_cast<int64>(r + 1));
+                nulls[n + 1] = false;
+                tuplestore_putvalues(ts, ndesc, values, nulls);
+                ++kept_rows;
+            }
+            enr->md.enrtuples = kept_rows;
+            enr->reldata = ts;
+            if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+        }
     }
     if (to_insert > 0) {
         char *ins = psprintf(

@@ -12,7 +12,11 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -173,6 +177,35 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
     }
 }
 
+// The index that maintenance finds the rows to delete by (view_apply.cpp, key_index): a btree
+// on the view's output columns that are plain copies of a join column of the query (at most 3,
+// in output order, each type with a default btree operator class). A join key is NULL in no row
+// of an inner join and usually selective (Q3: l_orderkey). None such: no index, deletes scan.
+static void create_key_index(const Analysis &a, const char *qname) {
+    Query *q = a.query;
+    StringInfoData cols;
+    initStringInfo(&cols);
+    int ncols = 0;
+    ListCell *lc;
+    foreach (lc, q->targetList) {
+        TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
+        if (te->resjunk || te->resname == nullptr || ncols >= 3) continue;
+        Var *v = base_var(q, reinterpret_cast<Node *>(te->expr));
+        if (v == nullptr || v->varattno <= 0) continue;
+        Oid relid = rt_fetch(v->varno, q->rtable)->relid;
+        bool join = false;
+        for (const JoinColumn &j : a.join_columns)
+            if (j.relid == relid && j.attnum == v->varattno) join = true;
+        Oid type = exprType(reinterpret_cast<Node *>(te->expr));
+        if (!join || type != v->vartype || !OidIsValid(GetDefaultOpClass(type, BTREE_AM_OID))) continue;
+        appendStringInfo(&cols, "%s%s", ncols > 0 ? ", " : "", quote_identifier(te->resname));
+        ++ncols;
+    }
+    if (ncols == 0) return;
+    spi_exec(psprintf("CREATE INDEX ON %s (%s)", qname, cols.data), 0, nullptr, nullptr);
+    CommandCounterIncrement();
+}
+
 Datum create_view(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("name and query must not be NULL")));
@@ -228,7 +261,12 @@ Datum create_view(FunctionCallInfo fcinfo) {
     pin_view_settings();  // the fill computes what maintenance will (docs/views.md, "Security")
     (void)recompute(vd.viewrel, fill_sql);
     AtEOXact_GUC(true, level);
-    create_group_index(vd.viewrel, a.query);
+    // An aggregate view's rows are found by their group key; a join view's copies by the output
+    // columns that copy join keys.
+    if (is_aggregate_query(a.query))
+        create_group_index(vd.viewrel, a.query);
+    else
+        create_key_index(a, qname);
     return ObjectIdGetDatum(vd.viewrel);
 }
 

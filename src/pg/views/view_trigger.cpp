@@ -293,6 +293,8 @@ void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids)
     CommandCounterIncrement();
 }
 
+bool debug_explain() { return g_debug_explain; }
+
 }  // namespace pm::pg::views
 
 Datum pm_view_trigger(PG_FUNCTION_ARGS) {

@@ -151,6 +151,8 @@ void release_pending(Pending &p);  // frees the tuplestores
 void register_xact_callbacks();
 
 // ---- delta query (view_delta.cpp) ----
+// parallel_material.debug_view_explain (view_trigger.cpp): plans shown as NOTICEs.
+bool debug_explain();
 // Name of the ephemeral relation holding the inserted (deleted) rows of relid.
 char *delta_enr_name(Oid relid, bool deleted);
 // Changed rows of one input: the ephemeral relation delta_enr_name(relid, deleted).
