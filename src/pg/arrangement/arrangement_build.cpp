@@ -30,6 +30,8 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "catalog/pg_statistic.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -272,11 +274,45 @@ class Stager {
     std::vector<char> arena_;
 };
 
-uint64_t expected_rows(Relation rel) {
-    double n = rel->rd_rel->reltuples;
-    if (n < 1024) n = 1024;
-    if (n > double(uint64_t{1} << 26)) n = double(uint64_t{1} << 26);
-    return static_cast<uint64_t>(n);
+// Distinct keys ANALYZE estimated for one column (pg_statistic.stadistinct: > 0 a count, < 0 a
+// fraction of the rows), or -1 when the column has no statistics.
+double column_distinct(Oid relid, AttrNumber att, double rows) {
+    HeapTuple tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(att),
+                                    BoolGetDatum(false));
+    if (!HeapTupleIsValid(tup)) return -1;
+    double d = reinterpret_cast<Form_pg_statistic>(GETSTRUCT(tup))->stadistinct;
+    ReleaseSysCache(tup);
+    if (d < 0) return -d * rows;
+    return d > 0 ? d : -1;
+}
+
+// How many chains the bucket array is sized for: the estimated number of distinct keys, not of
+// rows (lineitem holds about 4 rows per l_orderkey), so that each bucket holds about one key's
+// versions (bucket_count() rounds up to a power of two: 0.5 to 1 key per bucket). The estimate
+// is the product of the key columns' pg_statistic n_distinct, at most the rows; without
+// statistics for every key column, the rows. ANALYZE underestimates the distinct values of
+// clustered columns (a sample of whole blocks holds neighbours with one key), so the estimate is
+// never taken below a sixteenth of the rows: a probe then walks at most about 16 versions of
+// other keys on average, and every version the underestimate allows shares its bucket's area
+// (the build stores a bucket's versions side by side, see "Build" in docs/arrangements.md).
+uint64_t expected_keys(Relation rel, const Def &def) {
+    double rows = rel->rd_rel->reltuples;
+    if (rows < 0) rows = 0;  // never vacuumed or analyzed (PostgreSQL 14+: -1)
+    double keys = 1;
+    for (int i = 0; i < def.nkeys; ++i) {
+        double d = column_distinct(RelationGetRelid(rel), def.keys[i], rows);
+        if (d < 0) {
+            keys = rows;
+            break;
+        }
+        keys *= d;
+        if (keys >= rows) break;
+    }
+    keys = std::min(keys, rows);
+    keys = std::max(keys, rows / 16);
+    if (keys < 1024) keys = 1024;
+    if (keys > double(uint64_t{1} << 26)) keys = double(uint64_t{1} << 26);
+    return static_cast<uint64_t>(keys);
 }
 
 int build_reported(Relation rel, const Def &def);
@@ -439,7 +475,7 @@ int build_reported(Relation rel, const Def &def) {
         st->rel = rel;
         st->shape = pg_call([&] { return make_shape(rel, def); });
         core::ArrangementIndex::Options opt;
-        opt.expected_rows = expected_rows(rel);
+        opt.expected_rows = pg_call([&] { return expected_keys(rel, def); });
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
         opt.account = entry_account(slot);  // the table owner's memory quota
         opt.frozen_xmin = FrozenTransactionId;  // frozen versions are stored compact
