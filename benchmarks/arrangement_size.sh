@@ -38,9 +38,19 @@ q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}
 q "VACUUM (ANALYZE) lineitem"  # hint bits set and reltuples known, for both builds alike
 rows=$(q "SELECT count(*) FROM lineitem")
 heap=$(q "SELECT pg_relation_size('lineitem')")
-# The bucket array: 8 bytes per bucket, the next power of two at or above reltuples (>= 1024).
-buckets=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, reltuples)::numeric)) FROM pg_class WHERE oid = 'lineitem'::regclass")
+# The bucket array: 8 bytes per bucket, the next power of two at or above twice the estimated
+# distinct keys (the build's expected_keys(): pg_stats' n_distinct of l_orderkey, at most
+# reltuples, at least reltuples / 16; twice that, at most reltuples, at least 1024). buckets_rows: what it was when sized by rows (reltuples).
+buckets=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, least(c.reltuples, 2 * greatest(c.reltuples / 16,
+        least(c.reltuples, CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * c.reltuples
+                                ELSE coalesce(nullif(s.n_distinct, 0), c.reltuples) END))))::numeric))
+    FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = 'public' AND s.tablename = 'lineitem' AND s.attname = 'l_orderkey'
+    WHERE c.oid = 'lineitem'::regclass")
 buckets=${buckets%.*}
+buckets_rows=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, reltuples)::numeric)) FROM pg_class WHERE oid = 'lineitem'::regclass")
+buckets_rows=${buckets_rows%.*}
+echo "METRIC buckets bytes $buckets"
+echo "METRIC buckets bytes_if_sized_by_rows $buckets_rows"
 t=(); c=()
 for _ in $(seq "$reps"); do
     read -r w _ <<<"$(timed "CREATE INDEX lineitem_arrsize_bench ON lineitem (l_orderkey)")"
@@ -85,4 +95,4 @@ for variant in cols4 all; do
     echo "METRIC $variant build_cpu_s $cpu"
     echo "METRIC $variant build_cpu_ratio_to_serial_index $xcpu"
 done
-echo "heap: $heap bytes ($(q "SELECT round($heap::numeric / $rows, 1)") B/row); bucket array: $buckets bytes; CREATE INDEX (l_orderkey): ${t_index}s wall (default parallel maintenance workers), ${c_index}s CPU serial (max_parallel_maintenance_workers = 0); x_index: wall ratio, x_idx_cpu: backend CPU ratio to the serial CREATE INDEX"
+echo "heap: $heap bytes ($(q "SELECT round($heap::numeric / $rows, 1)") B/row); bucket array: $buckets bytes ($buckets_rows if sized by rows; n_distinct(l_orderkey) $(q "SELECT n_distinct FROM pg_stats WHERE schemaname = 'public' AND tablename = 'lineitem' AND attname = 'l_orderkey'"), actual $(q "SELECT count(DISTINCT l_orderkey) FROM lineitem")); CREATE INDEX (l_orderkey): ${t_index}s wall (default parallel maintenance workers), ${c_index}s CPU serial (max_parallel_maintenance_workers = 0); x_index: wall ratio, x_idx_cpu: backend CPU ratio to the serial CREATE INDEX"

@@ -961,3 +961,36 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
                   .compacted,
               0u);
 }
+
+// The adapter keeps what a bare stored tuple lost (its MinimalTuple header: number of attributes,
+// variable width) in the version's flags: the build's bulk insert, insert() and reclaim's compact
+// copy must all carry them, next to a tuple whose bytes are copied exactly.
+TEST(ArrangementCompact, FlagsSurviveEveryPath) {
+    Fixture g(1 << 20, frozen_opts(4));
+    std::vector<std::string> tuples;
+    for (uint16_t i = 1; i <= 8; ++i) tuples.push_back(std::string(12 + i, static_cast<char>('a' + i)));
+    for (uint16_t i = 1; i <= 4; ++i)  // full form (xmin 5), then compacted by reclaim
+        g.index.insert(1, "k", 1, tuples[i - 1].data(), static_cast<uint32_t>(tuples[i - 1].size()),
+                       Tid{1, i}, 5, 0, static_cast<uint16_t>(0x8000 | 0x4000 | i));
+    std::vector<pm::core::BulkVersion> bulk;
+    for (uint16_t i = 5; i <= 8; ++i)  // compact form straight from the build
+        bulk.push_back(pm::core::BulkVersion{1, "k", 1, tuples[i - 1].data(),
+                                             static_cast<uint32_t>(tuples[i - 1].size()), Tid{1, i},
+                                             kFrozen, 0, 0, 0, static_cast<uint16_t>(0x8000 | i)});
+    g.index.insert_bulk(bulk.data(), bulk.size());
+    auto check = [&] {
+        uint32_t seen = 0;
+        g.index.scan_all(all_visible, [&](const VersionView &v) {
+            const uint16_t i = v.tid.offset;
+            EXPECT_EQ(v.flags, i <= 4 ? 0x8000 | 0x4000 | i : 0x8000 | i);
+            EXPECT_EQ(str(v.tuple, v.tuple_len), tuples[i - 1]);
+            ++seen;
+        });
+        EXPECT_EQ(seen, 8u);
+    };
+    check();
+    auto r = g.index.reclaim([](const VersionView &) { return false; },
+                             [](const VersionView &) { return true; });
+    EXPECT_EQ(r.compacted, 4u);
+    check();
+}

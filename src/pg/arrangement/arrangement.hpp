@@ -174,8 +174,9 @@ uint64_t hash_key(const StringInfo key);
 uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
 MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull);
-// record_out text of a stored MinimalTuple.
-text *row_text(const Shape *s, const char *tuple, uint32_t len);
+// record_out text of a version's stored tuple bytes (flags: the version's, see
+// arrangement_stored_tuple.hpp).
+text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags);
 
 // ---- MVCC (arrangement_mvcc.cpp) ----
 // The heap's MVCC rules (HeapTupleSatisfiesMVCC) applied to stored fields.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
@@ -30,6 +31,8 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "catalog/pg_statistic.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -208,13 +211,13 @@ class Stager {
         arena_.reserve(std::min(limit_, size_t{256} << 20) + 8192);
     }
     void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
-             uint32_t tuple_len, core::Tid tid, TransactionId xmin, CommandId cmin,
-             TransactionId xmax, CommandId cmax) {
+             uint32_t tuple_len, uint16_t flags, core::Tid tid, TransactionId xmin,
+             CommandId cmin, TransactionId xmax, CommandId cmax) {
         if (!staged_.empty() &&
             (arena_.size() + key_len + tuple_len > limit_ || staged_.size() >= UINT32_MAX))
             flush();
         staged_.push_back(Staged{core::ArrangementIndex::bucket_order(hash), hash, arena_.size(),
-                                 key_len, tuple_len, tid, xmin, cmin, xmax, cmax});
+                                 key_len, tuple_len, flags, tid, xmin, cmin, xmax, cmax});
         arena_.insert(arena_.end(), key, key + key_len);
         const char *tp = static_cast<const char *>(tuple);
         arena_.insert(arena_.end(), tp, tp + tuple_len);
@@ -248,7 +251,8 @@ class Stager {
             const char *p = arena_.data() + s.off;
             bulk.push_back(core::BulkVersion{s.hash, p, s.key_len, p + s.key_len, s.tuple_len,
                                              s.tid, s.xmin, s.cmin, s.xmax,
-                                             s.xmax != InvalidTransactionId ? s.cmax : 0, 0});
+                                             s.xmax != InvalidTransactionId ? s.cmax : 0,
+                                             s.flags});
         }
         index_.insert_bulk(bulk.data(), bulk.size());
         staged_.clear();
@@ -260,6 +264,7 @@ class Stager {
         uint64_t order, hash;
         size_t off;
         uint32_t key_len, tuple_len;
+        uint16_t flags;  // arrangement_stored_tuple.hpp
         core::Tid tid;
         TransactionId xmin;
         CommandId cmin;
@@ -272,11 +277,47 @@ class Stager {
     std::vector<char> arena_;
 };
 
-uint64_t expected_rows(Relation rel) {
-    double n = rel->rd_rel->reltuples;
-    if (n < 1024) n = 1024;
-    if (n > double(uint64_t{1} << 26)) n = double(uint64_t{1} << 26);
-    return static_cast<uint64_t>(n);
+// Distinct keys ANALYZE estimated for one column (pg_statistic.stadistinct: > 0 a count, < 0 a
+// fraction of the rows), or -1 when the column has no statistics.
+double column_distinct(Oid relid, AttrNumber att, double rows) {
+    HeapTuple tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(att),
+                                    BoolGetDatum(false));
+    if (!HeapTupleIsValid(tup)) return -1;
+    double d = reinterpret_cast<Form_pg_statistic>(GETSTRUCT(tup))->stadistinct;
+    ReleaseSysCache(tup);
+    if (d < 0) return -d * rows;
+    return d > 0 ? d : -1;
+}
+
+// How many chains the bucket array is sized for: twice the estimated number of distinct keys,
+// not the rows (lineitem holds about 4 rows per l_orderkey), so that a bucket holds at most one
+// key's versions as a rule (rounded up to a power of two: 0.25 to 0.5 keys per bucket; at one
+// key per bucket a repeated Q3 ran 1.8% more instructions, chains of two keys). The estimate
+// is the product of the key columns' pg_statistic n_distinct, at most the rows; without
+// statistics for every key column, the rows. ANALYZE underestimates the distinct values of
+// clustered columns (a sample of whole blocks holds neighbours with one key), so the estimate is
+// never taken below a sixteenth of the rows: a probe then walks at most about 16 versions of
+// other keys on average, and every version the underestimate allows shares its bucket's area
+// (the build stores a bucket's versions side by side, see "Build" in docs/arrangements.md).
+uint64_t expected_keys(Relation rel, const Def &def) {
+    double rows = rel->rd_rel->reltuples;
+    if (rows < 0) rows = 0;  // never vacuumed or analyzed (PostgreSQL 14+: -1)
+    double keys = 1;
+    for (int i = 0; i < def.nkeys; ++i) {
+        double d = column_distinct(RelationGetRelid(rel), def.keys[i], rows);
+        if (d < 0) {
+            keys = rows;
+            break;
+        }
+        keys *= d;
+        if (keys >= rows) break;
+    }
+    keys = std::min(keys, rows);
+    keys = std::max(keys, rows / 16);
+    double chains = std::min(2 * keys, rows);  // no more buckets than rows, as before
+    if (chains < 1024) chains = 1024;
+    if (chains > double(uint64_t{1} << 26)) chains = double(uint64_t{1} << 26);
+    return static_cast<uint64_t>(chains);
 }
 
 int build_reported(Relation rel, const Def &def);
@@ -302,9 +343,10 @@ namespace {
 class Deferred {
   public:
     void add(uint64_t hash, const char *key, uint32_t key_len, const void *tuple,
-             uint32_t tuple_len, core::Tid tid, TransactionId xmin, TransactionId xmax,
-             CommandId cmax) {
-        items_.push_back(Item{hash, arena_.size(), key_len, tuple_len, tid, xmin, xmax, cmax});
+             uint32_t tuple_len, uint16_t flags, core::Tid tid, TransactionId xmin,
+             TransactionId xmax, CommandId cmax) {
+        items_.push_back(
+            Item{hash, arena_.size(), key_len, tuple_len, flags, tid, xmin, xmax, cmax});
         arena_.insert(arena_.end(), key, key + key_len);
         const char *tp = static_cast<const char *>(tuple);
         arena_.insert(arena_.end(), tp, tp + tuple_len);
@@ -326,7 +368,8 @@ class Deferred {
             if (present) continue;
             bulk.push_back(core::BulkVersion{it.hash, p, it.key_len, p + it.key_len, it.tuple_len,
                                              it.tid, it.xmin, 0, it.xmax,
-                                             it.xmax != InvalidTransactionId ? it.cmax : 0, 0});
+                                             it.xmax != InvalidTransactionId ? it.cmax : 0,
+                                             it.flags});
         }
         if (!bulk.empty()) index.insert_bulk(bulk.data(), bulk.size());
     }
@@ -336,6 +379,7 @@ class Deferred {
         uint64_t hash;
         size_t off;
         uint32_t key_len, tuple_len;
+        uint16_t flags;
         core::Tid tid;
         TransactionId xmin, xmax;
         CommandId cmax;
@@ -439,7 +483,7 @@ int build_reported(Relation rel, const Def &def) {
         st->rel = rel;
         st->shape = pg_call([&] { return make_shape(rel, def); });
         core::ArrangementIndex::Options opt;
-        opt.expected_rows = expected_rows(rel);
+        opt.expected_rows = pg_call([&] { return expected_keys(rel, def); });
         opt.reader_slots = static_cast<uint32_t>(MaxBackends + 16);
         opt.account = entry_account(slot);  // the table owner's memory quota
         opt.frozen_xmin = FrozenTransactionId;  // frozen versions are stored compact
@@ -476,12 +520,15 @@ int build_reported(Relation rel, const Def &def) {
             if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
                 oldest = st->xmax;
             const MinimalTuple t = st->tuple;
+            const char *tb;
+            uint32_t tl;
+            const uint16_t tf = pack_stored(t, &tb, &tl);
             if (st->uncertain)
-                deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
-                             t->t_len, st->tid, st->xmin, st->xmax, st->cmax);
+                deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl,
+                             tf, st->tid, st->xmin, st->xmax, st->cmax);
             else
-                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), t,
-                           t->t_len, st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
+                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl, tf,
+                           st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
             ++st->versions;
             pg_call([&] { pfree(t); });
         }

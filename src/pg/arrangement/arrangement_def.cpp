@@ -3,6 +3,7 @@
 // decide who may change it) and the row encoding: canonical key bytes, their hash, the projected
 // MinimalTuple and its text form. Plain PostgreSQL code; called through pg_call from C++.
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 
 extern "C" {
@@ -217,9 +218,9 @@ MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull) {
     return pm_heap_form_minimal_tuple(s->projdesc, pv, pn);
 }
 
-text *row_text(const Shape *s, const char *tuple, uint32_t len) {
-    auto *mt = static_cast<MinimalTuple>(palloc(len));
-    memcpy(mt, tuple, len);
+text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags) {
+    auto *mt = static_cast<MinimalTuple>(palloc(stored_tuple_len(flags, len)));
+    unpack_stored(flags, tuple, len, reinterpret_cast<char *>(mt));
     HeapTuple ht = heap_tuple_from_minimal_tuple(mt);
     Datum rec = heap_copy_tuple_as_datum(ht, s->projdesc);
     char *out = OidOutputFunctionCall(F_RECORD_OUT, rec);

@@ -7,6 +7,7 @@
 // The function is not executable by PUBLIC, and checks that the trigger firing it is one that
 // create_arrangement made, on the arrangement's own table (docs/arrangements.md, "Maintenance").
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
 
@@ -386,8 +387,11 @@ void apply(TriggerData *td, EntryInfo &e, MaintenancePin &pin) {
         bool present = !building && (built_here || before_build) && holds_version(index, nv);
         if (!present) {
             try {
-                index.insert(nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len), nv->tuple,
-                             nv->tuple->t_len, nv->tid, nv->xid, nv->cid);
+                const char *tb;
+                uint32_t tl;
+                const uint16_t tf = pack_stored(nv->tuple, &tb, &tl);
+                index.insert(nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len), tb, tl,
+                             nv->tid, nv->xid, nv->cid, tf);
                 ++applied;
             } catch (const core::Error &err) {
                 if (err.code() != core::Error::Code::OutOfMemory) throw;
