@@ -92,8 +92,9 @@ private:
     ConditionVariable *cv_;
 };
 
-// After a producer failed: gives PostgreSQL up to about a second to deliver the producer's own
-// error (a worker's error reaches the leader as an interrupt), then returns.
+// After a producer failed: gives PostgreSQL up to 30 s to deliver the producer's own error (a
+// worker's error reaches the leader as an interrupt; it normally comes within milliseconds),
+// then returns.
 void await_producer_error();
 
 }  // namespace pm::pg
