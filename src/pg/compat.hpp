@@ -140,6 +140,26 @@ inline bool pm_add_partial_path_precheck(RelOptInfo *rel, const JoinCostWorkspac
 #endif
 }
 
+// A MinimalTuple copy of a heap tuple: 18 added the number of extra bytes to reserve in front.
+inline MinimalTuple pm_minimal_tuple_from_heap_tuple(HeapTuple tup) {
+#if PG_VERSION_NUM >= 180000
+    return minimal_tuple_from_heap_tuple(tup, 0);
+#else
+    return minimal_tuple_from_heap_tuple(tup);
+#endif
+}
+
+// Whether an Append or MergeAppend prunes partitions at run time: its PartitionPruneInfo up to
+// 17; from 18 an index into PlannedStmt.partPruneInfos, -1 when none.
+template <typename AppendNode>
+inline bool pm_has_run_time_pruning(const AppendNode *node) {
+#if PG_VERSION_NUM >= 180000
+    return node->part_prune_index >= 0;
+#else
+    return node->part_prune_info != nullptr;
+#endif
+}
+
 // get_ordering_op_properties without the strategy (18 reports a CompareType instead of an int16).
 inline bool pm_get_ordering_op_properties(Oid opno, Oid *opfamily, Oid *opcintype) {
 #if PG_VERSION_NUM >= 180000
