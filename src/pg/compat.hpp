@@ -140,6 +140,19 @@ inline bool pm_add_partial_path_precheck(RelOptInfo *rel, const JoinCostWorkspac
 #endif
 }
 
+// A MaterialPath the extension adds (material_paths.cpp) becomes ParallelMaterial, which
+// parallel_material.enable governs, not enable_material: up to 17 cost_material ignores
+// enable_material (only joinpath.c consults it); from 18 it counts the path as disabled
+// (disabled_nodes + 1), which would lose every comparison with enable_material = off. Keep the
+// subpath's count, as 15 and 17 effectively do.
+inline void pm_material_path_not_disabled(MaterialPath *mat) {
+#if PG_VERSION_NUM >= 180000
+    mat->path.disabled_nodes = mat->subpath->disabled_nodes;
+#else
+    (void)mat;
+#endif
+}
+
 // A MinimalTuple copy of a heap tuple: 18 added the number of extra bytes to reserve in front.
 inline MinimalTuple pm_minimal_tuple_from_heap_tuple(HeapTuple tup) {
 #if PG_VERSION_NUM >= 180000
