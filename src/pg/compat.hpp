@@ -153,6 +153,30 @@ inline void pm_material_path_not_disabled(MaterialPath *mat) {
 #endif
 }
 
+// A window function as the planning pass repeats it in a node's custom_scan_tlist (which only
+// EXPLAIN reads, and the executor for the column types): from 18 EXPLAIN deparses a WindowFunc
+// with its window's name, which it finds only while deparsing the WindowAgg itself ("could not
+// find window clause for winref N" anywhere else). From 18 the copy is a plain call of the same
+// function with the same arguments and result type (printed as `f(args)`, without OVER); up to
+// 17 the WindowFunc stays (printed `f(args) OVER (?)`). Never evaluated.
+inline Node *pm_explainable_window_func(WindowFunc *wf) {
+#if PG_VERSION_NUM >= 180000
+    FuncExpr *fe = makeNode(FuncExpr);
+    fe->funcid = wf->winfnoid;
+    fe->funcresulttype = wf->wintype;
+    fe->funcretset = false;
+    fe->funcvariadic = false;
+    fe->funcformat = COERCE_EXPLICIT_CALL;
+    fe->funccollid = wf->wincollid;
+    fe->inputcollid = wf->inputcollid;
+    fe->args = wf->args;
+    fe->location = wf->location;
+    return reinterpret_cast<Node *>(fe);
+#else
+    return reinterpret_cast<Node *>(wf);
+#endif
+}
+
 // A MinimalTuple copy of a heap tuple: 18 added the number of extra bytes to reserve in front.
 inline MinimalTuple pm_minimal_tuple_from_heap_tuple(HeapTuple tup) {
 #if PG_VERSION_NUM >= 180000
