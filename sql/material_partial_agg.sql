@@ -66,7 +66,7 @@ BEGIN
   PERFORM set_config('parallel_material.enable', 'on', true);
   FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
     IF line ~ 'Mode|Partial Producers|Finalize|Partial HashAggregate|Partial Aggregate  |PartialAggLog' THEN
-      RETURN NEXT regexp_replace(line, '[0-9]+', 'N', 'g');
+      RETURN NEXT regexp_replace(line, '[0-9]+(\.[0-9]+)?', 'N', 'g');  -- 18: rows=N.NN
     END IF;
   END LOOP;
 END $$;

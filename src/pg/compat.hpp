@@ -140,6 +140,63 @@ inline bool pm_add_partial_path_precheck(RelOptInfo *rel, const JoinCostWorkspac
 #endif
 }
 
+// A MaterialPath the extension adds (material_paths.cpp) becomes ParallelMaterial, which
+// parallel_material.enable governs, not enable_material: up to 17 cost_material ignores
+// enable_material (only joinpath.c consults it); from 18 it counts the path as disabled
+// (disabled_nodes + 1), which would lose every comparison with enable_material = off. Keep the
+// subpath's count, as 15 and 17 effectively do.
+inline void pm_material_path_not_disabled(MaterialPath *mat) {
+#if PG_VERSION_NUM >= 180000
+    mat->path.disabled_nodes = mat->subpath->disabled_nodes;
+#else
+    (void)mat;
+#endif
+}
+
+// A window function as the planning pass repeats it in a node's custom_scan_tlist (which only
+// EXPLAIN reads, and the executor for the column types): from 18 EXPLAIN deparses a WindowFunc
+// with its window's name, which it finds only while deparsing the WindowAgg itself ("could not
+// find window clause for winref N" anywhere else). From 18 the copy is a plain call of the same
+// function with the same arguments and result type (printed as `f(args)`, without OVER); up to
+// 17 the WindowFunc stays (printed `f(args) OVER (?)`). Never evaluated.
+inline Node *pm_explainable_window_func(WindowFunc *wf) {
+#if PG_VERSION_NUM >= 180000
+    FuncExpr *fe = makeNode(FuncExpr);
+    fe->funcid = wf->winfnoid;
+    fe->funcresulttype = wf->wintype;
+    fe->funcretset = false;
+    fe->funcvariadic = false;
+    fe->funcformat = COERCE_EXPLICIT_CALL;
+    fe->funccollid = wf->wincollid;
+    fe->inputcollid = wf->inputcollid;
+    fe->args = wf->args;
+    fe->location = wf->location;
+    return reinterpret_cast<Node *>(fe);
+#else
+    return reinterpret_cast<Node *>(wf);
+#endif
+}
+
+// A MinimalTuple copy of a heap tuple: 18 added the number of extra bytes to reserve in front.
+inline MinimalTuple pm_minimal_tuple_from_heap_tuple(HeapTuple tup) {
+#if PG_VERSION_NUM >= 180000
+    return minimal_tuple_from_heap_tuple(tup, 0);
+#else
+    return minimal_tuple_from_heap_tuple(tup);
+#endif
+}
+
+// Whether an Append or MergeAppend prunes partitions at run time: its PartitionPruneInfo up to
+// 17; from 18 an index into PlannedStmt.partPruneInfos, -1 when none.
+template <typename AppendNode>
+inline bool pm_has_run_time_pruning(const AppendNode *node) {
+#if PG_VERSION_NUM >= 180000
+    return node->part_prune_index >= 0;
+#else
+    return node->part_prune_info != nullptr;
+#endif
+}
+
 // get_ordering_op_properties without the strategy (18 reports a CompareType instead of an int16).
 inline bool pm_get_ordering_op_properties(Oid opno, Oid *opfamily, Oid *opcintype) {
 #if PG_VERSION_NUM >= 180000

@@ -189,7 +189,7 @@ bool build_next(BuildState *st) {
                 st->values[a] = heap_getattr(tup, a + 1, rd, &st->isnull[a]);
             }
             encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
-            st->tuple = minimal_tuple_from_heap_tuple(tup);
+            st->tuple = pm_minimal_tuple_from_heap_tuple(tup);
             st->tuple->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);
             st->tuple->t_infomask2 &= HEAP_NATTS_MASK;
         } else {

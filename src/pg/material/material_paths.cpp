@@ -50,6 +50,7 @@ void add_shared_inner_nestloop(PlannerInfo *root, RelOptInfo *joinrel, RelOptInf
     if (IsA(inner, MaterialPath)) inner = castNode(MaterialPath, inner)->subpath;
 
     MaterialPath *mat = create_material_path(innerrel, inner);
+    pm_material_path_not_disabled(mat);  // enable_material governs stock Materials only
     JoinCostWorkspace workspace;
     initial_cost_nestloop(root, &workspace, jointype, outer, &mat->path, extra);
     List *pathkeys = build_join_pathkeys(root, joinrel, jointype, outer->pathkeys);

@@ -3,6 +3,7 @@
 // over the same child, with the same costs, rows, node id and parameters.
 #include <vector>
 
+#include "pg/compat.hpp"
 #include "pg/gucs.hpp"
 #include "pg/guard.hpp"
 #include "pg/material/material_node.hpp"
@@ -191,6 +192,8 @@ Node *flatten_mutator(Node *node, FlattenContext *cxt) {
         if (inner.failed) cxt->failed = true;
         return result;
     }
+    // A WindowFunc lifted out of its WindowAgg cannot be deparsed on 18 (compat.hpp).
+    if (IsA(node, WindowFunc)) node = pm_explainable_window_func(castNode(WindowFunc, node));
     return expression_tree_mutator(
         node, reinterpret_cast<Node *(*)()>(reinterpret_cast<void (*)(void)>(flatten_mutator)),
         cxt);

@@ -193,11 +193,11 @@ void walk_plan(Plan *plan, Walk *w) {
             break;
         }
         case T_Append:
-            if (castNode(Append, plan)->part_prune_info != nullptr) w->unknown = true;
+            if (pm_has_run_time_pruning(castNode(Append, plan))) w->unknown = true;
             walk_plans(castNode(Append, plan)->appendplans, w);
             break;
         case T_MergeAppend:
-            if (castNode(MergeAppend, plan)->part_prune_info != nullptr) w->unknown = true;
+            if (pm_has_run_time_pruning(castNode(MergeAppend, plan))) w->unknown = true;
             walk_plans(castNode(MergeAppend, plan)->mergeplans, w);
             break;
         case T_SubqueryScan:

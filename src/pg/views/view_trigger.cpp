@@ -84,6 +84,14 @@ void explain_delta(const char *sql) {
             strstr(line, "Fallback") == nullptr)
             continue;
         while (*line == ' ' || *line == '-' || *line == '>') ++line;
+        // PostgreSQL 18 prints row counts with two decimals ("rows=2.00"): drop a ".00" after
+        // "rows=N" so the notice reads the same on every version.
+        for (char *r = strstr(line, "rows="); r != nullptr; r = strstr(r + 5, "rows=")) {
+            char *d = r + 5;
+            while (*d >= '0' && *d <= '9') ++d;
+            if (d > r + 5 && strncmp(d, ".00", 3) == 0 && !(d[3] >= '0' && d[3] <= '9'))
+                memmove(d, d + 3, strlen(d + 3) + 1);
+        }
         ereport(NOTICE, (errmsg("delta plan: %s", line)));
     }
 }
