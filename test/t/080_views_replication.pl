@@ -130,6 +130,16 @@ change('writes and a truncate in one transaction', q{
 	INSERT INTO emp VALUES (1, NULL, 'root'), (2, 1, 'two'), (3, 1, 'three');
 	DELETE FROM lineitem WHERE l_line = 2;
 	COMMIT});
+# Rows written before a TRUNCATE of the same input, in one transaction: maintained before the
+# TRUNCATE's recompute (not after it, where their delta would be applied twice).
+change('writes, truncate and refill of the written input in one transaction', q{
+	BEGIN;
+	UPDATE lineitem SET l_price = l_price + 7 WHERE l_line = 1;
+	INSERT INTO emp VALUES (800, 801, 'e800'), (801, 1, 'e801');
+	TRUNCATE lineitem, emp;
+	INSERT INTO lineitem SELECT o_orderkey, 1, 10 FROM orders;
+	INSERT INTO emp VALUES (1, NULL, 'root'), (2, 1, 'two');
+	COMMIT});
 change('truncate of every input', q{TRUNCATE orders, lineitem, emp});
 change('refill', q{
 	INSERT INTO orders SELECT g, g % 7, 'r' FROM generate_series(1, 30) g;
