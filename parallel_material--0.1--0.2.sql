@@ -36,6 +36,11 @@ REVOKE ALL ON view_id_seq FROM PUBLIC;
 CREATE FUNCTION _view_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'pm_view_trigger' LANGUAGE C;
 REVOKE ALL ON FUNCTION _view_trigger() FROM PUBLIC;
+-- Maintained views under logical replication (view_row_changes.cpp): the row trigger, ENABLE
+-- REPLICA, that collects the rows an apply worker writes; create_view attaches it, nobody else.
+CREATE FUNCTION _view_row_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pm_view_row_trigger' LANGUAGE C;
+REVOKE ALL ON FUNCTION _view_row_trigger() FROM PUBLIC;
 
 CREATE FUNCTION create_view(name text, query text) RETURNS regclass
     AS 'MODULE_PATHNAME', 'pm_create_view' LANGUAGE C VOLATILE;

@@ -157,6 +157,12 @@ bool note_statement_end(int64 viewid, Oid relid, TupleDesc desc, Tuplestorestate
     return true;
 }
 
+bool statement_open(int64 viewid) {
+    for (const auto &o : g_open)
+        if (o.viewid == viewid) return true;
+    return false;
+}
+
 Pending take_pending(int64 viewid) {
     Pending p;
     int k = 0;

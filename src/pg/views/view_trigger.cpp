@@ -138,14 +138,15 @@ PgArray<DeltaInput> register_deltas(Pending &p) {
     return out;
 }
 
-void maintain(int64 viewid, Oid firing_relid) {
-    Pending p = take_pending(viewid);
+}  // namespace
+
+void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     ViewDef vd;
     if (!load_view_def_cached(viewid, &vd)) {  // dropped meanwhile (its triggers go with it)
         release_pending(p);
         return;
     }
-    if (!vd.relids.contains(firing_relid))
+    if (OidIsValid(firing_relid) && !vd.relids.contains(firing_relid))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired on a table that is not an input of view %lld",
                                static_cast<long long>(viewid))));
@@ -205,6 +206,13 @@ void maintain(int64 viewid, Oid firing_relid) {
     stats_note(viewid, static_cast<uint64>(changed), static_cast<int64>(INSTR_TIME_GET_MICROSEC(elapsed)));
 }
 
+namespace {
+
+void maintain(int64 viewid, Oid firing_relid) {
+    Pending p = take_pending(viewid);
+    maintain_changes(viewid, firing_relid, p);
+}
+
 Datum trigger_entry(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -222,6 +230,7 @@ Datum trigger_entry(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
     if (TRIGGER_FIRED_BEFORE(td->tg_event)) {
+        flush_row_changes(viewid);  // rows an apply worker wrote before this statement
         note_statement_start(viewid);
         return PointerGetDatum(nullptr);
     }
@@ -296,6 +305,7 @@ void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids)
             ObjectAddress view{RelationRelationId, viewrel, 0};
             recordDependencyOn(&trig, &view, DEPENDENCY_AUTO);
         }
+        create_row_trigger(viewid, viewrel, relid, relname);  // view_row_changes.cpp
     }
     SetUserIdAndSecContext(save_user, save_sec);
     CommandCounterIncrement();

@@ -11,6 +11,7 @@
 //   view_locks.cpp    concurrent writers: per-key locks before the delta query, 40001 checks
 //   view_sql.cpp      create_view, drop_view, refresh_view and helpers
 //   view_plan_cache.cpp prepared plans of the delta and apply statements, per backend
+//   view_row_changes.cpp rows written without statements (logical replication apply workers)
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #pragma once
 
@@ -147,6 +148,8 @@ struct Pending {
     bool truncated = false;
 };
 Pending take_pending(int64 viewid);
+// True while a statement on the view's inputs is open (its statement triggers will see its rows).
+bool statement_open(int64 viewid);
 void release_pending(Pending &p);  // frees the tuplestores
 void register_xact_callbacks();
 
@@ -225,6 +228,17 @@ void define_view_gucs();  // from _PG_init, before the prefix is reserved
 // AFTER ... FOR EACH STATEMENT triggers for INSERT, UPDATE, DELETE (with transition tables) and
 // TRUNCATE, ENABLE ALWAYS, each dropped automatically with the view table.
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids);
+
+// Maintains viewid for the changes p (released here), as the trigger does when the last open
+// statement ends; firing_relid: the input whose trigger fired (checked), or InvalidOid.
+void maintain_changes(int64 viewid, Oid firing_relid, Pending &p);
+
+// ---- writes without statements: logical replication apply (view_row_changes.cpp) ----
+// Creates pm_view_<viewid>_rr on relid (named relname): AFTER INSERT OR UPDATE OR DELETE
+// FOR EACH ROW, ENABLE REPLICA, dropped with the view table. Call as the trigger function's owner.
+void create_row_trigger(int64 viewid, Oid viewrel, Oid relid, const char *relname);
+// Maintains viewid now for the rows its row trigger collected (none: returns at once).
+void flush_row_changes(int64 viewid);
 
 // ---- concurrent writers (view_locks.cpp) ----
 // Takes the transaction-level locks on (view, pair of inputs, join key hash) for every changed
