@@ -67,30 +67,7 @@ END $$;
 -- 200 transactions of 1 to 4 statements, one in four with a savepoint rolled back in the middle,
 -- one in ten rolled back entirely; checks inside the transaction after each statement and after
 -- each commit or rollback
-CREATE PROCEDURE run(n int) LANGUAGE plpgsql AS $$
-DECLARE
-    step int := 0;
-BEGIN
-    FOR t IN 1..n LOOP
-        FOR s IN 1..1 + pg_temp.rnd(3) LOOP
-            step := step + 1;
-            IF random() < 0.25 THEN
-                BEGIN
-                    CALL random_write();
-                    CALL check_all(step, true);
-                    RAISE EXCEPTION 'roll back to savepoint';
-                EXCEPTION WHEN raise_exception THEN NULL;
-                END;
-            ELSE
-                CALL random_write();
-            END IF;
-            CALL check_all(step, true);
-        END LOOP;
-        IF random() < 0.1 THEN ROLLBACK; ELSE COMMIT; END IF;
-        CALL check_all(step, false);
-        COMMIT;
-    END LOOP;
-END $$;
+\i sql/include/views_differential_run.psql
 SELECT setseed(0.1234);
 CALL run(200);
 

@@ -295,14 +295,7 @@ void register_result(const char *name, int ncols, TupleDesc *desc_out) {
         heap_deform_tuple(SPI_tuptable->vals[r], src, values, nulls);
         tuplestore_putvalues(ts, desc, values, nulls);
     }
-    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
-    enr->md.name = pstrdup(name);
-    enr->md.reliddesc = InvalidOid;
-    enr->md.tupdesc = desc;
-    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-    enr->md.enrtuples = static_cast<double>(SPI_processed);
-    enr->reldata = ts;
-    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+    (void)register_tuplestore(name, desc, ts, static_cast<double>(SPI_processed));
     if (desc_out != nullptr) *desc_out = desc;
 }
 
@@ -479,14 +472,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         tuplestore_end(ts);
         return 0;
     }
-    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
-    enr->md.name = pstrdup("pm_dnet");
-    enr->md.reliddesc = InvalidOid;
-    enr->md.tupdesc = ndesc;
-    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-    enr->md.enrtuples = static_cast<double>(nnet);
-    enr->reldata = ts;
-    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+    (void)register_tuplestore("pm_dnet", ndesc, ts, static_cast<double>(nnet));
 
     // 2. Group the net delta per key: pm_gdelta(__pm_k<i>, __pm_dcnt, per aggregate j:
     // __pm_dnn_j, __pm_dsum_j, __pm_dins_j, __pm_ddel_j).
@@ -668,14 +654,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     // delta query (view_trigger.cpp). The insert into the view table runs untrusted (its
     // triggers are the user's).
     if (nregroup > 0) {
-        EphemeralNamedRelation renr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
-        renr->md.name = pstrdup("pm_regroup");
-        renr->md.reliddesc = InvalidOid;
-        renr->md.tupdesc = rdesc;
-        renr->md.enrtype = ENR_NAMED_TUPLESTORE;
-        renr->md.enrtuples = static_cast<double>(nregroup);
-        renr->reldata = rts;
-        if (SPI_register_relation(renr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+        (void)register_tuplestore("pm_regroup", rdesc, rts, static_cast<double>(nregroup));
         char *fill = restricted_fill_sql(s, rdesc, rnullable);
         PgArray<Oid> relids;
         ListCell *rc;

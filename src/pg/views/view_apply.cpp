@@ -32,6 +32,23 @@ extern "C" {
 
 namespace pm::pg::views {
 
+// Registers ts (rows of desc) with SPI as the ephemeral named relation `name` of ntuples rows, as
+// PL/pgSQL registers transition tables; the caller keeps ts and ends it.
+EphemeralNamedRelation register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts,
+                                           double ntuples) {
+    EphemeralNamedRelation enr =
+        static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(name);
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = desc;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = ntuples;
+    enr->reldata = ts;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+    return enr;
+}
+
+
 char *view_columns_sql(Relation viewrel, const char *prefix) {
     TupleDesc desc = RelationGetDescr(viewrel);
     StringInfoData s;
@@ -268,14 +285,7 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
         tuplestore_end(ts);
         return 0;
     }
-    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
-    enr->md.name = pstrdup("pm_net");
-    enr->md.reliddesc = InvalidOid;
-    enr->md.tupdesc = ndesc;
-    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-    enr->md.enrtuples = static_cast<double>(nrows);
-    enr->reldata = ts;
-    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+    EphemeralNamedRelation enr = register_tuplestore("pm_net", ndesc, ts, static_cast<double>(nrows));
 
     const KeyCols *key_cols = key_index(viewrel);
     const char *vname = qualified_name(viewrel);

@@ -156,23 +156,6 @@ Datum row_trigger_entry(FunctionCallInfo fcinfo) {
     return PointerGetDatum(nullptr);
 }
 
-Oid row_trigger_function_oid() {
-    Oid nsp = get_namespace_oid("parallel_material", false);
-    Oid fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_view_row_trigger"),
-                             PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
-    if (!OidIsValid(fn))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                        errmsg("parallel_material._view_row_trigger() is missing"),
-                        errhint("ALTER EXTENSION parallel_material UPDATE.")));
-    return fn;
-}
-
-void run_sql(const char *sql) {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute(sql, false, 0);
-    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
-    SPI_finish();
-}
 
 }  // namespace
 
@@ -191,12 +174,12 @@ void flush_row_changes(int64 viewid) {
 }
 
 void create_row_trigger(int64 viewid, Oid viewrel, Oid relid, const char *relname) {
-    (void)row_trigger_function_oid();  // a clear error when the function is missing
+    (void)extension_function_oid("_view_row_trigger");  // a clear error when the function is missing
     char *name = psprintf("pm_view_%lld_rr", static_cast<long long>(viewid));
-    run_sql(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW "
+    run_view_sql(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW "
                      "EXECUTE FUNCTION parallel_material._view_row_trigger('%lld')",
                      name, relname, static_cast<long long>(viewid)));
-    run_sql(psprintf("ALTER TABLE %s ENABLE REPLICA TRIGGER %s", relname, name));
+    run_view_sql(psprintf("ALTER TABLE %s ENABLE REPLICA TRIGGER %s", relname, name));
     ObjectAddress trig{TriggerRelationId, get_trigger_oid(relid, name, false), 0};
     ObjectAddress view{RelationRelationId, viewrel, 0};
     recordDependencyOn(&trig, &view, DEPENDENCY_AUTO);

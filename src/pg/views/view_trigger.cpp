@@ -54,23 +54,6 @@ void trust(const PgArray<Oid> &relids) {
         if (g_ntrusted < 64) g_trusted[g_ntrusted++] = r;
 }
 
-Oid trigger_function_oid() {
-    Oid nsp = get_namespace_oid("parallel_material", false);
-    Oid fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_view_trigger"),
-                             PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
-    if (!OidIsValid(fn))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                        errmsg("parallel_material._view_trigger() is missing"),
-                        errhint("ALTER EXTENSION parallel_material UPDATE.")));
-    return fn;
-}
-
-void run_sql(const char *sql) {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute(sql, false, 0);
-    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
-    SPI_finish();
-}
 
 // EXPLAIN ANALYZE of the delta query, the lines about arrangements as NOTICEs (a test aid).
 void explain_delta(const char *sql) {
@@ -139,6 +122,27 @@ PgArray<DeltaInput> register_deltas(Pending &p) {
 }
 
 }  // namespace
+
+// The OID of the extension's function parallel_material.<name>() (no arguments); a clear error
+// when an older version of the extension's SQL lacks it.
+Oid extension_function_oid(const char *name) {
+    Oid nsp = get_namespace_oid("parallel_material", false);
+    Oid fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                             PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
+    if (!OidIsValid(fn))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                        errmsg("parallel_material.%s() is missing", name),
+                        errhint("ALTER EXTENSION parallel_material UPDATE.")));
+    return fn;
+}
+
+// Runs one utility or DML statement through SPI (its own connection).
+void run_view_sql(const char *sql) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(sql, false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, sql);
+    SPI_finish();
+}
 
 void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     ViewDef vd;
@@ -266,7 +270,7 @@ void define_view_gucs() {
 }
 
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {
-    Oid fn = trigger_function_oid();
+    Oid fn = extension_function_oid("_view_trigger");
     HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
     if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for _view_trigger");
     Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup))->proowner;
@@ -296,10 +300,10 @@ void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids)
                                                    get_rel_name(relid));
         for (const Kind &k : kinds) {
             char *name = psprintf("pm_view_%lld_%s", static_cast<long long>(viewid), k.suffix);
-            run_sql(psprintf("CREATE TRIGGER %s %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION "
+            run_view_sql(psprintf("CREATE TRIGGER %s %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION "
                              "parallel_material._view_trigger('%lld')",
                              name, k.event, relname, k.referencing, static_cast<long long>(viewid)));
-            run_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", relname, name));
+            run_view_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", relname, name));
             // The trigger goes when the view table goes (DROP TABLE of the view, drop_view).
             ObjectAddress trig{TriggerRelationId, get_trigger_oid(relid, name, false), 0};
             ObjectAddress view{RelationRelationId, viewrel, 0};

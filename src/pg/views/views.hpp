@@ -187,6 +187,9 @@ void define_plan_cache_gucs();
 // the net change to the view table (deletes exactly the copies gone, inserts the new ones).
 // Returns the number of view rows changed.
 int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples);
+// Registers a tuplestore with SPI as an ephemeral named relation (view_apply.cpp).
+EphemeralNamedRelation register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts,
+                                           double ntuples);
 // The binary image of columns [0, n) of a row (null flags, bytes; varlena detoasted) into key.
 void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key);
 // Full recompute: deletes every row and inserts the query's result; returns the rows inserted.
@@ -248,6 +251,10 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
 int run_delta_query(const char *sql, SPIPlanPtr cached);
+// parallel_material.<name>()'s OID, or a clear error (view_trigger.cpp).
+Oid extension_function_oid(const char *name);
+// One statement through SPI in its own connection (view_trigger.cpp).
+void run_view_sql(const char *sql);
 void define_view_lock_gucs();  // from define_view_gucs
 
 // ---- stats (view_stats.cpp) ----
