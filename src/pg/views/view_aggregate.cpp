@@ -423,46 +423,16 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     // inclusion-exclusion produce rows that cancel, which must not reach min/max.
     Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
     bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
-    struct Keyed {
-        char *key;
-        int len;
-        uint64 row;
-        int64 net;
-    };
-    Keyed *rows = static_cast<Keyed *>(palloc(sizeof(Keyed) * (ntuples + 1)));
-    StringInfoData key;
-    initStringInfo(&key);
-    for (uint64 r = 0; r < ntuples; ++r) {
-        heap_deform_tuple(tuptable->vals[r], ddesc, values, nulls);
-        image_key(ddesc, n, values, nulls, &key);
-        rows[r].key = static_cast<char *>(palloc(static_cast<size_t>(key.len) + 1));
-        memcpy(rows[r].key, key.data, static_cast<size_t>(key.len));
-        rows[r].len = key.len;
-        rows[r].row = r;
-        rows[r].net = nulls[n] ? 0 : DatumGetInt32(values[n]);
-    }
-    auto cmp = [](const void *a, const void *b) {
-        const Keyed *x = static_cast<const Keyed *>(a), *y = static_cast<const Keyed *>(b);
-        if (x->len != y->len) return x->len < y->len ? -1 : 1;
-        int c = memcmp(x->key, y->key, static_cast<size_t>(x->len));
-        if (c != 0) return c;
-        return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
-    };
-    if (ntuples > 1) qsort(rows, ntuples, sizeof(Keyed), cmp);
+    PgArray<NetDelta> netted = net_delta(tuptable, ntuples, n);
     TupleDesc ndesc = CreateTemplateTupleDesc(n + 1);
     for (int i = 0; i < n; ++i)
         TupleDescCopyEntry(ndesc, static_cast<AttrNumber>(i + 1), ddesc, static_cast<AttrNumber>(i + 1));
     TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 1), "__pm_n", INT8OID, -1, 0);
     Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
     int64 nnet = 0;
-    for (uint64 r = 0; r < ntuples;) {
-        uint64 first = r;
-        int64 net = 0;
-        while (r < ntuples && rows[r].len == rows[first].len &&
-               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
-            net += rows[r++].net;
-        if (net == 0) continue;
-        heap_deform_tuple(tuptable->vals[rows[first].row], ddesc, values, nulls);
+    for (int d = 0; d < netted.n; ++d) {
+        int64 net = netted[d].net;
+        heap_deform_tuple(tuptable->vals[netted[d].row], ddesc, values, nulls);
         values[n] = Int64GetDatum(net);
         nulls[n] = false;
         tuplestore_putvalues(ts, ndesc, values, nulls);

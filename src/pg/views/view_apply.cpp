@@ -114,12 +114,6 @@ int compare_keyed(const void *a, const void *b) {
     return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
 }
 
-// One distinct row of the net delta: its first row in the delta and its net count.
-struct NetRow {
-    uint64 row;
-    int64 net;
-};
-
 // A btree index of the view table that can find the copies of a row by `=` on its key columns:
 // plain columns (no expression, no predicate, valid), each compared with its operator class's
 // equality operator. pos: 0-based position among the table's non-dropped columns (the delta's
@@ -226,21 +220,12 @@ void explain_apply(const char *sql) {
 
 }  // namespace
 
-int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
-    TupleDesc vdesc = RelationGetDescr(viewrel);
-    int n = 0;
-    for (int i = 0; i < vdesc->natts; ++i)
-        if (!TupleDescAttr(vdesc, i)->attisdropped) ++n;
+// The delta netted per distinct row (binary image of its first n columns; column n + 1 is the
+// sign): each distinct row with a non-zero net count, its first delta row, in image order.
+PgArray<NetDelta> net_delta(SPITupleTable *tuptable, uint64 ntuples, int n) {
     TupleDesc ddesc = tuptable->tupdesc;
-    if (ddesc->natts != n + 1)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("maintained view \"%s\" no longer has its query's columns",
-                               RelationGetRelationName(viewrel)),
-                        errhint("Drop it with parallel_material.drop_view and create it again.")));
-    // Net count per distinct row (binary image of its columns): sort the rows by image, sum the
-    // signs of each run.
-    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
-    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 1)));
+    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 1)));
     Keyed *rows = static_cast<Keyed *>(palloc(sizeof(Keyed) * (ntuples + 1)));
     StringInfoData key;
     initStringInfo(&key);
@@ -254,6 +239,33 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
         rows[r].sign = nulls[n] ? 0 : DatumGetInt32(values[n]);
     }
     if (ntuples > 1) qsort(rows, ntuples, sizeof(Keyed), compare_keyed);
+    PgArray<NetDelta> out;
+    for (uint64 r = 0; r < ntuples;) {
+        uint64 first = r;
+        int64 net = 0;
+        while (r < ntuples && rows[r].len == rows[first].len &&
+               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
+            net += rows[r++].sign;
+        if (net != 0) out.push(NetDelta{rows[first].key, rows[first].len, rows[first].row, net});
+    }
+    return out;
+}
+
+int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
+    TupleDesc vdesc = RelationGetDescr(viewrel);
+    int n = 0;
+    for (int i = 0; i < vdesc->natts; ++i)
+        if (!TupleDescAttr(vdesc, i)->attisdropped) ++n;
+    TupleDesc ddesc = tuptable->tupdesc;
+    if (ddesc->natts != n + 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("maintained view \"%s\" no longer has its query's columns",
+                               RelationGetRelationName(viewrel)),
+                        errhint("Drop it with parallel_material.drop_view and create it again.")));
+    // Net count per distinct row (binary image of its columns).
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
+    bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
+    PgArray<NetDelta> netted = net_delta(tuptable, ntuples, n);
     // The net change as an ephemeral relation pm_net(view columns..., __pm_n, __pm_id).
     TupleDesc ndesc = CreateTemplateTupleDesc(n + 2);
     for (int i = 0; i < n; ++i) TupleDescCopyEntry(ndesc, static_cast<AttrNumber>(i + 1), ddesc, static_cast<AttrNumber>(i + 1));
@@ -261,22 +273,16 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
     TupleDescInitEntry(ndesc, static_cast<AttrNumber>(n + 2), "__pm_id", INT8OID, -1, 0);
     Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
     int64 to_delete = 0, to_insert = 0, id = 0, nrows = 0;
-    NetRow *kept = static_cast<NetRow *>(palloc(sizeof(NetRow) * (ntuples + 1)));
-    uint64 nrows_kept = 0;
-    for (uint64 r = 0; r < ntuples;) {
-        uint64 first = r;
-        int64 net = 0;
-        while (r < ntuples && rows[r].len == rows[first].len &&
-               memcmp(rows[r].key, rows[first].key, static_cast<size_t>(rows[r].len)) == 0)
-            net += rows[r++].sign;
-        if (net == 0) continue;
-        heap_deform_tuple(tuptable->vals[rows[first].row], ddesc, values, nulls);
+    const NetDelta *kept = netted.data;  // every netted row is kept (net != 0)
+    const uint64 nrows_kept = static_cast<uint64>(netted.n);
+    for (int d = 0; d < netted.n; ++d) {
+        int64 net = netted[d].net;
+        heap_deform_tuple(tuptable->vals[netted[d].row], ddesc, values, nulls);
         values[n] = Int64GetDatum(net);
         nulls[n] = false;
         values[n + 1] = Int64GetDatum(++id);
         nulls[n + 1] = false;
         tuplestore_putvalues(ts, ndesc, values, nulls);
-        kept[nrows_kept++] = NetRow{rows[first].row, net};
         ++nrows;
         if (net < 0) to_delete -= net;
         else to_insert += net;

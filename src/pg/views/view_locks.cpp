@@ -350,54 +350,6 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
     acquire();
 }
 
-namespace {
-
-// The net multiset of a delta result (rows as text, last column the sign), sorted.
-struct NetRow {
-    char *text;
-    int64 count;
-};
-
-int cmp_netrow(const void *a, const void *b) {
-    return strcmp(static_cast<const NetRow *>(a)->text, static_cast<const NetRow *>(b)->text);
-}
-
-PgArray<NetRow> net_rows(SPITupleTable *tt, uint64 n) {
-    PgArray<NetRow> rows;
-    TupleDesc desc = tt->tupdesc;
-    StringInfoData s;
-    for (uint64 r = 0; r < n; ++r) {
-        initStringInfo(&s);
-        for (int c = 1; c < desc->natts; ++c) {
-            char *v = SPI_getvalue(tt->vals[r], desc, c);
-            if (v == nullptr) {
-                appendStringInfoString(&s, "\x01N");
-            } else {
-                appendStringInfoString(&s, "\x01V");
-                appendStringInfoString(&s, v);
-            }
-        }
-        bool isnull = false;
-        Datum sign = SPI_getbinval(tt->vals[r], desc, desc->natts, &isnull);
-        rows.push(NetRow{s.data, isnull ? 0 : DatumGetInt32(sign)});
-    }
-    if (rows.n > 1) qsort(rows.data, static_cast<size_t>(rows.n), sizeof(NetRow), cmp_netrow);
-    int k = 0;
-    for (int r = 0; r < rows.n; ++r) {
-        if (k > 0 && strcmp(rows[k - 1].text, rows[r].text) == 0)
-            rows[k - 1].count += rows[r].count;
-        else
-            rows[k++] = rows[r];
-    }
-    int m = 0;
-    for (int r = 0; r < k; ++r)
-        if (rows[r].count != 0) rows[m++] = rows[r];
-    rows.n = m;
-    return rows;
-}
-
-}  // namespace
-
 int run_delta_query(const char *sql, SPIPlanPtr cached) {
     if (!IsolationUsesXactSnapshot() || !g_locks_on)
         return cached != nullptr ? execute_cached(cached) : SPI_execute(sql, false, 0);
@@ -413,10 +365,12 @@ int run_delta_query(const char *sql, SPIPlanPtr cached) {
     uint64 nlatest = SPI_processed;
     rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
     if (rc != SPI_OK_SELECT) return rc;
-    PgArray<NetRow> a = net_rows(latest, nlatest), b = net_rows(SPI_tuptable, SPI_processed);
+    int ncols = SPI_tuptable->tupdesc->natts - 1;  // the last column is the sign
+    PgArray<NetDelta> a = net_delta(latest, nlatest, ncols), b = net_delta(SPI_tuptable, SPI_processed, ncols);
     bool same = a.n == b.n;
     for (int k = 0; same && k < a.n; ++k)
-        same = a[k].count == b[k].count && strcmp(a[k].text, b[k].text) == 0;
+        same = a[k].net == b[k].net && a[k].len == b[k].len &&
+               memcmp(a[k].key, b[k].key, static_cast<size_t>(a[k].len)) == 0;
     if (!same)
         ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                         errmsg("could not serialize access due to a concurrent write of a "

@@ -192,6 +192,16 @@ EphemeralNamedRelation register_tuplestore(const char *name, TupleDesc desc, Tup
                                            double ntuples);
 // The binary image of columns [0, n) of a row (null flags, bytes; varlena detoasted) into key.
 void image_key(TupleDesc desc, int n, const Datum *values, const bool *nulls, StringInfo key);
+// One distinct row of a netted delta: its image, its first row in the delta, its net count.
+struct NetDelta {
+    const char *key;
+    int len;
+    uint64 row;
+    int64 net;
+};
+// The delta (first n columns a row, column n + 1 its sign) netted per distinct row by binary
+// image, rows whose net count is 0 left out, in image order (view_apply.cpp).
+PgArray<NetDelta> net_delta(SPITupleTable *tuptable, uint64 ntuples, int n);
 // Full recompute: deletes every row and inserts the query's result; returns the rows inserted.
 int64 recompute(Oid viewrel, const char *query_sql);
 char *view_columns_sql(Relation viewrel, const char *prefix);
