@@ -180,7 +180,7 @@ SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT o_cust
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT o_cust, count(*) + 1 AS n FROM ord GROUP BY o_cust')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT o_cust + 1 AS c, count(*) AS n FROM ord GROUP BY o_cust')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT o_cust, o_prio, count(*) AS n FROM ord GROUP BY ROLLUP (o_cust, o_prio)')$$);
-SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT count(*) AS n FROM ord')$$);
+SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT count(*) AS n FROM ord HAVING count(*) > 0')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT DISTINCT ON (o_cust) o_cust, o_key FROM ord')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT DISTINCT o_cust, count(*) AS n FROM ord GROUP BY o_cust')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('va_x', 'SELECT o_cust, percentile_disc(0.5) WITHIN GROUP (ORDER BY o_key) AS n FROM ord GROUP BY o_cust')$$);

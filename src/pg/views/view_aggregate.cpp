@@ -1,7 +1,9 @@
 // view_aggregate.cpp — aggregate and DISTINCT views (docs/views.md, "Aggregate and DISTINCT
 // views"): GROUP BY with count(*), count(x), sum, avg, min, max over the inner equi-joins the
-// join views support, and SELECT DISTINCT (a GROUP BY of every output column). The view table
-// holds one row per group: the query's columns, then hidden ones —
+// join views support, SELECT DISTINCT (a GROUP BY of every output column), and the same
+// aggregates without GROUP BY (a one-row view: one group with no key, whose row stays when its
+// count reaches 0, with counts 0 and the other aggregates NULL, as the query over no row
+// gives). The view table holds one row per group: the query's columns, then hidden ones —
 //   __pm_key_<i>  a GROUP BY expression the query does not output (the group's identity)
 //   __pm_count    rows in the group (the group goes when it reaches 0)
 //   __pm_nn_<j>   non-NULL arguments of sum/avg number j (sum is NULL when it is 0)
@@ -47,9 +49,9 @@ namespace {
              errmsg("create_view does not support %s", construct),
              errhint("%s", hint != nullptr
                                ? hint
-                               : "Supported in aggregate views: GROUP BY of columns or immutable "
-                                 "expressions with count(*), count(x), sum, avg, min, max as whole "
-                                 "output columns, or SELECT DISTINCT.")));
+                               : "Supported in aggregate views: count(*), count(x), sum, avg, min, "
+                                 "max as whole output columns, with or without a GROUP BY of columns "
+                                 "or immutable expressions, or SELECT DISTINCT.")));
     pg_unreachable();
 }
 
@@ -78,6 +80,7 @@ struct AggCol {
 
 struct Shape {
     Query *q;  // normalized: DISTINCT turned into GROUP BY
+    bool scalar = false;  // aggregates without GROUP BY: one row, even over no input row
     PgArray<KeyCol> keys;
     PgArray<AggCol> aggs;
     PgArray<TargetEntry *> args;  // aggregate arguments (base query columns after the keys)
@@ -116,10 +119,9 @@ Shape describe(Query *q) {
     if (q->groupingSets != NIL) refuse("GROUPING SETS, ROLLUP or CUBE");
     if (q->havingQual != nullptr)
         refuse("HAVING", "Filter the view's table when you read it.");
-    if (q->hasAggs && q->groupClause == NIL)
-        refuse("aggregates without GROUP BY", "Add a GROUP BY (a view of one group per key).");
     Shape s;
     s.q = normalize(q);
+    s.scalar = s.q->groupClause == NIL;  // aggregates without GROUP BY: exactly one row
     ListCell *lc;
     foreach (lc, s.q->targetList) {
         TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
@@ -192,7 +194,6 @@ Shape describe(Query *q) {
         }
         s.aggs.push(a);
     }
-    if (s.keys.empty()) refuse("aggregates without GROUP BY");
     return s;
 }
 
@@ -303,6 +304,7 @@ void register_result(const char *name, int ncols, TupleDesc *desc_out) {
 char *key_match(const Shape &s, const char *x, const bool *nullable) {
     StringInfoData m;
     initStringInfo(&m);
+    if (s.keys.empty()) appendStringInfoString(&m, "true");  // a one-row view: its only row
     for (int i = 0; i < s.keys.size(); ++i) {
         if (i > 0) appendStringInfoString(&m, " AND ");
         const char *op = op_sql(s.keys[i].eqop);
@@ -320,6 +322,7 @@ char *key_match(const Shape &s, const char *x, const bool *nullable) {
 // read (through equality with the key where the keys are not NULL).
 char *restricted_fill_sql(const Shape &s, TupleDesc rdesc, const bool *nullable) {
     Query *e = ext_query(s);
+    if (s.scalar) return deparse_qualified(e);  // one group: the whole query (one row)
     RangeTblEntry *rte = makeNode(RangeTblEntry);
     List *names = NIL, *types = NIL, *typmods = NIL, *colls = NIL;
     for (int i = 0; i < rdesc->natts; ++i) {
@@ -386,6 +389,10 @@ bool is_aggregate_query(Query *q) {
 
 void check_aggregate_query(Query *q) { (void)describe(q); }
 
+bool is_one_row_view(Query *q) {
+    return is_aggregate_query(q) && q->groupClause == NIL && q->distinctClause == NIL;
+}
+
 char *view_fill_sql(Query *q) {
     if (!is_aggregate_query(q)) return deparse_qualified(q);
     return deparse_qualified(ext_query(describe(q)));
@@ -399,6 +406,7 @@ Query *delta_source_query(Query *q) {
 void create_group_index(Oid viewrelid, Query *q) {
     if (!is_aggregate_query(q)) return;
     Shape s = describe(q);
+    if (s.keys.empty()) return;  // a one-row view: nothing to look up
     StringInfoData cols;
     initStringInfo(&cols);
     for (int i = 0; i < s.keys.size(); ++i) {
@@ -499,9 +507,11 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     //   ins: new groups.
     // A count below 0 (deleted or inserted) means the table was written behind the
     // maintenance's back: an error.
+    // A one-row view keeps its row when its count reaches 0 (the update below sets the empty
+    // input's values: counts 0, everything else NULL); it is recomputed only when it keeps rows.
     StringInfoData regroup;
     initStringInfo(&regroup);
-    appendStringInfoString(&regroup, "v.__pm_count + d.__pm_dcnt <= 0");
+    appendStringInfoString(&regroup, s.scalar ? "false" : "v.__pm_count + d.__pm_dcnt <= 0");
     for (int j = 0; j < s.aggs.size(); ++j) {
         const AggCol &a = s.aggs[j];
         if (a.kind == kMin || a.kind == kMax)
@@ -511,7 +521,8 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         else if ((a.kind == kSum || a.kind == kAvg) && a.numeric)
             appendStringInfo(&regroup, " OR d.__pm_ddel_%d", j);
     }
-    char *gone = psprintf("COALESCE(%s, true)", regroup.data);  // NULL: recompute, to be safe
+    char *gone = s.scalar ? psprintf("(v.__pm_count + d.__pm_dcnt > 0 AND COALESCE(%s, true))", regroup.data)
+                          : psprintf("COALESCE(%s, true)", regroup.data);  // NULL: recompute, to be safe
     StringInfoData ret;
     initStringInfo(&ret);
     for (int i = 0; i < nk; ++i) appendStringInfo(&ret, "v.%s AS __pm_k%d, ", s.keys[i].col, i + 1);
@@ -540,7 +551,9 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         }
         case kMin:
         case kMax:
-            appendStringInfo(&set, ", %s = CASE WHEN d.__pm_dins_%d IS NULL THEN v.%s WHEN v.%s IS NULL THEN d.__pm_dins_%d "
+            // (a one-row view whose count reaches 0: NULL, as over no input row)
+            appendStringInfo(&set, ", %s = CASE WHEN v.__pm_count + d.__pm_dcnt = 0 THEN NULL "
+                             "WHEN d.__pm_dins_%d IS NULL THEN v.%s WHEN v.%s IS NULL THEN d.__pm_dins_%d "
                              "WHEN d.__pm_dins_%d %s v.%s THEN d.__pm_dins_%d ELSE v.%s END",
                              a.col, j, a.col, a.col, j, j, op_sql(a.cmpop), a.col, j, a.col);
             break;
@@ -580,17 +593,30 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     StringInfoData nulls_k;
     initStringInfo(&nulls_k);
     for (int i = 0; i < nk; ++i) appendStringInfo(&nulls_k, "NULL, ");
+    // A one-row view never inserts: its row is there from create_view on (none, or two, is "out
+    // of step" below).
+    char *ins = s.scalar ? pstrdup("SELECT 0::pg_catalog.int8 AS __pm_count WHERE false")
+                         : psprintf("INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt <> 0 "
+                                    "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) RETURNING __pm_count",
+                                    vname, cols.data, vals.data, vname, match);
     spi(psprintf("WITH del AS (DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND %s "
                  "RETURNING %s v.__pm_count + d.__pm_dcnt AS __pm_new), "
                  "upd AS (UPDATE ONLY %s v SET %s FROM pm_gdelta d WHERE %s AND NOT %s RETURNING v.__pm_count), "
-                 "ins AS (INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt <> 0 "
-                 "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) RETURNING __pm_count) "
+                 "ins AS (%s) "
                  "SELECT *, 1 AS __pm_kind FROM del UNION ALL SELECT %s __pm_count, 2 FROM upd "
                  "UNION ALL SELECT %s __pm_count, 3 FROM ins",
-                 vname, match, gone, ret.data, vname, set.data, match, gone, vname, cols.data, vals.data,
-                 vname, match, nulls_k.data, nulls_k.data),
+                 vname, match, gone, ret.data, vname, set.data, match, gone, ins, nulls_k.data,
+                 nulls_k.data),
         SPI_OK_SELECT);
     int64 changed = static_cast<int64>(SPI_processed);
+    if (s.scalar && SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("maintained view \"%s\" is out of step with its query",
+                               RelationGetRelationName(viewrel)),
+                        errdetail("The view of aggregates without GROUP BY has %llu rows instead of one.",
+                                  static_cast<unsigned long long>(SPI_processed)),
+                        errhint("Was the table written directly? parallel_material.refresh_view "
+                                "recomputes it.")));
     SPITupleTable *tt = SPI_tuptable;
     uint64 nret = SPI_processed;
     TupleDesc rdesc = CreateTemplateTupleDesc(nk);

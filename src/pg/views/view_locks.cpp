@@ -19,9 +19,11 @@
 // and SERIALIZABLE the snapshot cannot move: the delta is also computed under the latest
 // snapshot and a difference (rows another transaction committed after ours was taken) raises a
 // serialization failure (40001).
-// The locks are advisory-type tags (LOCKTAG_ADVISORY) whose fourth field is 0x7601..0x7603:
+// A view of aggregates without GROUP BY (one row that every run updates) also takes one lock
+// of the whole view, exclusive, before all others (lock_one_row_view).
+// The locks are advisory-type tags (LOCKTAG_ADVISORY) whose fourth field is 0x7601..0x7604:
 // user advisory locks use 1 and 2 there, so they never collide; pg_locks shows them with
-// locktype advisory, objsubid 30209..30211.
+// locktype advisory, objsubid 30209..30212.
 #include <algorithm>
 
 #include "pg/views/views.hpp"
@@ -52,6 +54,7 @@ namespace {
 constexpr uint16 kTagKey = 0x7601;     // (view, pair, hash)
 constexpr uint16 kTagBucket = 0x7602;  // (view, pair, hash >> 24)
 constexpr uint16 kTagPair = 0x7603;    // (view, pair): inputs not joined directly
+constexpr uint16 kTagView = 0x7604;    // (view): the one row of a view without GROUP BY
 constexpr int kMaxKeyLocks = 64;       // per (pair, side) and run, before buckets
 // Per-key locks a transaction may gather over all its runs before later runs lock buckets only
 // (a loop of single-row inserts in one transaction would otherwise fill the shared lock table).
@@ -109,6 +112,13 @@ void define_view_lock_gucs() {
         "Superuser measurement aid: off, concurrent writers of rows that meet in a view can "
         "leave it wrong (docs/views.md, \"Concurrency\").",
         &g_locks_on, true, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+void lock_one_row_view(int64 viewid) {
+    if (!g_locks_on) return;
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, static_cast<uint32>(viewid), kTagView);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {

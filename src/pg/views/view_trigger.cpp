@@ -183,6 +183,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     bool small = true;
     if (!p.truncated) {
         deltas = register_deltas(p);
+        if (is_one_row_view(vd.query)) lock_one_row_view(viewid);  // first: no deadlock with keys
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;

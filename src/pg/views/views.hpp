@@ -211,6 +211,9 @@ char *view_columns_sql(Relation viewrel, const char *prefix);
 bool is_aggregate_query(Query *q);
 // The allowlist for such a query (called by analyze_view_query): refuses with 0A000 and a hint.
 void check_aggregate_query(Query *q);
+// True for aggregates without GROUP BY: a view of exactly one row, which every maintenance run
+// updates (lock_one_row_view serialises them).
+bool is_one_row_view(Query *q);
 // The SQL that creates and fills the view table: the query itself for a join view; for an
 // aggregate view the query plus its hidden columns (__pm_count, __pm_key_<i>, __pm_nn_<j>,
 // __pm_sum_<j>).
@@ -258,6 +261,10 @@ void flush_row_changes(int64 viewid);
 // row of p, in sorted order (docs/views.md, "Concurrency"); call after the deltas are
 // registered (keys derived through a middle input read them) and before the delta query.
 void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
+// A one-row view (aggregates without GROUP BY): every run updates its one row, so runs are
+// serialised on one transaction-level lock of the view (taken before the key locks and the
+// delta query's snapshot): a run then sees the row as the previous one committed it.
+void lock_one_row_view(int64 viewid);
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
 int run_delta_query(const char *sql, SPIPlanPtr cached);
