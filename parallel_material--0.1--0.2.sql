@@ -84,11 +84,13 @@ BEGIN
      WHERE a.attrelid OPERATOR(pg_catalog.=) name AND a.attnum OPERATOR(pg_catalog.>) 0
        AND NOT a.attisdropped AND a.attname::pg_catalog.text NOT LIKE '\_\_pm%';
     -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
+    -- The rows' alias __pm_row: no view column can be named so (names starting with __pm are
+    -- refused), while a column named like the alias (x) would be read instead of the row.
     RETURN QUERY EXECUTE pg_catalog.format(
-        $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (SELECT %s FROM ONLY %s) x GROUP BY 1),
-               qc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (%s) x GROUP BY 1)
+        $q$WITH vc AS (SELECT __pm_row::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM (SELECT %s FROM ONLY %s) __pm_row GROUP BY 1),
+               qc AS (SELECT __pm_row::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM (%s) __pm_row GROUP BY 1)
            SELECT CASE WHEN COALESCE(vc.n, 0) OPERATOR(pg_catalog.>) COALESCE(qc.n, 0)
                        THEN 'view only' ELSE 'query only' END,
                   COALESCE(vc.r, qc.r),
@@ -185,3 +187,32 @@ CREATE EVENT TRIGGER parallel_material_views_ddl ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION _views_on_ddl_end();
 
+
+-- ---------------------------------------------------------------------------------------------
+-- Maintained views across pg_dump and restore (issue 13, views-scalar slice; docs/views.md,
+-- "pg_dump and restore"). view_defs names relation OIDs, which a restore changes, so it is not
+-- dumped; this table is (an extension configuration table): each view's id, its table's name
+-- when created and its definition. In a restored database the views' triggers refuse every write
+-- of an input (never a silently stale view) until the owner runs restore_view, which binds the
+-- definition to the restored table again and refills it.
+CREATE TABLE view_restore_defs (
+    viewid bigint PRIMARY KEY,
+    view_schema text NOT NULL,
+    view_name text NOT NULL,
+    definition text NOT NULL);
+COMMENT ON TABLE view_restore_defs IS
+    'maintained views'' definitions by table name, carried by pg_dump (restore_view binds them again)';
+REVOKE ALL ON view_restore_defs FROM PUBLIC;
+GRANT SELECT ON view_restore_defs TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('parallel_material.view_restore_defs', '');
+-- views made before this table existed (an earlier build of 0.2)
+INSERT INTO view_restore_defs
+SELECT d.viewid, n.nspname, c.relname, d.definition
+  FROM view_defs d
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.viewrel
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace;
+
+CREATE FUNCTION restore_view(name regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pm_restore_view' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION restore_view(regclass) IS
+    'bind a maintained view''s table restored from a dump to its dumped definition again, and refill it';

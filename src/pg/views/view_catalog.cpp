@@ -2,11 +2,17 @@
 // query as given and qualified, the analyzed query tree, inputs and arrangements. Readable by
 // everyone (like pg_views), written only by create_view/drop_view after their own checks, as the
 // table's owner (the role that created the extension): no role needs write access to it.
+// Also parallel_material.view_restore_defs (an extension configuration table, so pg_dump carries
+// it): each view's id, table name and definition, from which restore_view binds a restored view
+// again (docs/views.md, "pg_dump and restore"); a trigger of a view id without a view_defs row
+// refuses the write (require_view_bound).
 #include "pg/views/views.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -121,10 +127,23 @@ int64 next_viewid() {
     SetUserIdAndSecContext(defs_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE |
                                              SECURITY_RESTRICTED_OPERATION);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute("SELECT pg_catalog.nextval('parallel_material.view_id_seq')", false, 1);
-    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "nextval of view_id_seq failed");
-    bool isnull;
-    int64 id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    // An id no dumped definition and no trigger of this database uses: a restored database's
+    // sequence starts again at 1 while its restored views' triggers keep their ids.
+    int64 id = 0;
+    for (int tries = 0;; ++tries) {
+        int rc = SPI_execute(
+            "SELECT i, EXISTS (SELECT FROM parallel_material.view_restore_defs r "
+            "                   WHERE r.viewid OPERATOR(pg_catalog.=) i) "
+            "       OR EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgname "
+            "                   OPERATOR(pg_catalog.=) pg_catalog.format('pm_view_%s_bi', i)) "
+            "  FROM (SELECT pg_catalog.nextval('parallel_material.view_id_seq') AS i) s",
+            false, 1);
+        if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "nextval of view_id_seq failed");
+        bool isnull;
+        id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))) break;
+        if (tries > 100000) elog(ERROR, "no free maintained view id");
+    }
     SPI_finish();
     SetUserIdAndSecContext(save_user, save_sec);
     return id;
@@ -147,6 +166,70 @@ void delete_view_def(int64 viewid) {
     Datum values[1] = {Int64GetDatum(viewid)};
     exec_as_owner("DELETE FROM parallel_material.view_defs WHERE viewid OPERATOR(pg_catalog.=) $1",
                   1, types, values);
+    exec_as_owner("DELETE FROM parallel_material.view_restore_defs WHERE viewid OPERATOR(pg_catalog.=) $1",
+                  1, types, values);
+}
+
+void insert_restore_def(int64 viewid, Oid viewrel, const char *definition) {
+    Oid types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+    Datum values[4] = {Int64GetDatum(viewid),
+                       CStringGetTextDatum(get_namespace_name(get_rel_namespace(viewrel))),
+                       CStringGetTextDatum(get_rel_name(viewrel)), CStringGetTextDatum(definition)};
+    exec_as_owner("INSERT INTO parallel_material.view_restore_defs (viewid, view_schema, view_name, "
+                  "definition) VALUES ($1, $2, $3, $4)",
+                  4, types, values);
+}
+
+bool load_restore_def(const char *where, Oid argtype, Datum arg, RestoreDef *out) {
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    char *sql = psprintf("SELECT viewid, view_schema, view_name, definition "
+                         "FROM parallel_material.view_restore_defs WHERE %s ORDER BY viewid",
+                         where);
+    int rc = SPI_execute_with_args(sql, 1, &argtype, &arg, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d): %s", rc, sql);
+    bool found = SPI_processed == 1;
+    if (found) {
+        HeapTuple t = SPI_tuptable->vals[0];
+        TupleDesc td = SPI_tuptable->tupdesc;
+        bool isnull;
+        MemoryContext spi = MemoryContextSwitchTo(caller);
+        out->viewid = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
+        out->schema = TextDatumGetCString(SPI_getbinval(t, td, 2, &isnull));
+        out->name = TextDatumGetCString(SPI_getbinval(t, td, 3, &isnull));
+        out->definition = TextDatumGetCString(SPI_getbinval(t, td, 4, &isnull));
+        MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+    return found;
+}
+
+void require_view_bound(int64 viewid, Relation input) {
+    ViewDef vd;
+    if (load_view_def_cached(viewid, &vd)) return;
+    RestoreDef rd;
+    if (load_restore_def("viewid OPERATOR(pg_catalog.=) $1", INT8OID, Int64GetDatum(viewid), &rd)) {
+        const char *qname = quote_qualified_identifier(rd.schema, rd.name);
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("maintained view %s (id %lld) was restored from a dump and is not maintained yet",
+                        qname, static_cast<long long>(viewid)),
+                 errdetail("A dump carries a maintained view's table, definition and triggers, not "
+                           "its binding to the restored tables; this write of its input \"%s\" "
+                           "would leave it stale.",
+                           RelationGetRelationName(input)),
+                 errhint("Its owner runs SELECT parallel_material.restore_view('%s'), which binds "
+                         "and refills it; or drops that table and the triggers pm_view_%lld_* of "
+                         "its inputs.",
+                         qname, static_cast<long long>(viewid))));
+    }
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("table \"%s\" has triggers of maintained view %lld, which does not exist "
+                           "in this database",
+                           RelationGetRelationName(input), static_cast<long long>(viewid)),
+                    errdetail("A write would leave the view's table stale."),
+                    errhint("Drop the triggers pm_view_%lld_* of this table.",
+                            static_cast<long long>(viewid))));
 }
 
 void hand_over_arrangement(int64 defid, int64 to_viewid) {

@@ -140,6 +140,7 @@ Datum row_trigger_entry(FunctionCallInfo fcinfo) {
                         errmsg("_view_row_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
     // A statement of the view's inputs is open: its statement triggers see this row.
     if (statement_open(viewid)) return PointerGetDatum(nullptr);
+    require_view_bound(viewid, td->tg_relation);  // restored triggers of an unbound view
     register_callbacks();
     Oid relid = RelationGetRelid(td->tg_relation);
     if (TRIGGER_FIRED_BY_INSERT(td->tg_event)) {

@@ -24,6 +24,10 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+#include "catalog/pg_proc.h"
+#include "utils/relcache.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 }
@@ -33,7 +37,9 @@ PGDLLEXPORT Datum pm_create_view(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_drop_view(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_refresh_view(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_view_query(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_restore_view(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(pm_view_query);
+PG_FUNCTION_INFO_V1(pm_restore_view);
 PG_FUNCTION_INFO_V1(pm_create_view);
 PG_FUNCTION_INFO_V1(pm_drop_view);
 PG_FUNCTION_INFO_V1(pm_refresh_view);
@@ -255,6 +261,7 @@ Datum create_view(FunctionCallInfo fcinfo) {
     recordDependencyOnExpr(&view, reinterpret_cast<Node *>(a.query), NIL, DEPENDENCY_NORMAL);
     create_view_triggers(vd.viewid, vd.viewrel, vd.relids);
     insert_view_def(vd, nodeToString(a.query));
+    insert_restore_def(vd.viewid, vd.viewrel, sql);
     stats_forget(vd.viewid);
     CommandCounterIncrement();
     int level = NewGUCNestLevel();
@@ -353,6 +360,155 @@ Datum refresh_view(FunctionCallInfo fcinfo) {
     return Int64GetDatum(n);
 }
 
+// Drops, on input relid, the triggers a dump restored that nothing maintains: pm_view_<viewid>_*
+// (restore_view creates them again) and arrangement triggers whose definition id names no
+// arrangement of relid (arrangement_defs is not dumped: they would fail every write).
+void drop_restored_triggers(int64 viewid, Oid relid) {
+    Oid arr_fn = InvalidOid;
+    {
+        Oid nsp = get_namespace_oid("parallel_material", false);
+        arr_fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_arrangement_trigger"),
+                                 PointerGetDatum(buildoidvector(nullptr, 0)), ObjectIdGetDatum(nsp));
+    }
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid types[3] = {OIDOID, TEXTOID, OIDOID};
+    Datum values[3] = {ObjectIdGetDatum(relid),
+                       CStringGetTextDatum(psprintf("pm\\_view\\_%lld\\_%%", static_cast<long long>(viewid))),
+                       ObjectIdGetDatum(arr_fn)};
+    int rc = SPI_execute_with_args(
+        "SELECT t.tgname::pg_catalog.text, t.tgfoid OPERATOR(pg_catalog.=) $3 FROM pg_catalog.pg_trigger t "
+        " WHERE t.tgrelid OPERATOR(pg_catalog.=) $1 AND NOT t.tgisinternal "
+        "   AND (t.tgname::pg_catalog.text LIKE $2 "
+        "        OR (t.tgfoid OPERATOR(pg_catalog.=) $3 AND NOT EXISTS ("
+        "            SELECT FROM parallel_material.arrangement_defs ad "
+        "             WHERE ad.relid OPERATOR(pg_catalog.=) t.tgrelid "
+        "               AND pg_catalog.encode(t.tgargs, 'escape') OPERATOR(pg_catalog.=) "
+        "                   (ad.defid::pg_catalog.text OPERATOR(pg_catalog.||) pg_catalog.chr(92) "
+        "                    OPERATOR(pg_catalog.||) '000'))))"
+        " ORDER BY 1",
+        3, types, values, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d)", rc);
+    PgArray<const char *> names;
+    PgArray<bool> arrangement;
+    for (uint64 r = 0; r < SPI_processed; ++r) {
+        bool isnull;
+        names.push(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
+        arrangement.push(DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull)));
+    }
+    const char *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                     get_rel_name(relid));
+    for (int i = 0; i < names.size(); ++i) {
+        rc = SPI_execute(psprintf("DROP TRIGGER %s ON %s", quote_identifier(names[i]), relname), false, 0);
+        if (rc != SPI_OK_UTILITY) elog(ERROR, "SPI failed (%d): DROP TRIGGER", rc);
+        if (arrangement[i])
+            ereport(NOTICE, (errmsg("restore_view: dropped trigger %s on %s: its arrangement is not in this "
+                                    "database",
+                                    names[i], relname)));
+    }
+    SPI_finish();
+}
+
+// restore_view(name): binds a view table restored from a dump to its dumped definition again
+// (docs/views.md, "pg_dump and restore"): the caller owns the table and every input; the
+// definition is analyzed anew (the inputs by their names now), the table must have the query's
+// columns; arrangements are made, the restored triggers replaced, the dependencies recorded,
+// and the table refilled (whatever the dump held). Keeps the view id (and the table, with its
+// indexes and grants). Returns the rows filled.
+Datum restore_view(FunctionCallInfo fcinfo) {
+    Oid viewrel = PG_GETARG_OID(0);
+    check_view_owner(viewrel);  // before any lock
+    require_read_committed("restore_view");
+    ViewDef existing;
+    if (load_view_def_by_rel(viewrel, &existing))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("\"%s\" is already maintained", get_rel_name(viewrel))));
+    char *nspname = get_namespace_name(get_rel_namespace(viewrel));
+    char *relname = get_rel_name(viewrel);
+    const char *qname = quote_qualified_identifier(nspname, relname);
+    RestoreDef rd;
+    if (!load_restore_def("(pg_catalog.quote_ident(view_schema) OPERATOR(pg_catalog.||) '.' "
+                          "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(view_name)) OPERATOR(pg_catalog.=) $1 "
+                          "AND NOT EXISTS (SELECT FROM parallel_material.view_defs d "
+                          "WHERE d.viewid OPERATOR(pg_catalog.=) view_restore_defs.viewid)",
+                          TEXTOID, CStringGetTextDatum(qname), &rd))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("no dumped definition of a maintained view for table %s", qname),
+                        errhint("parallel_material.view_restore_defs lists the definitions a dump "
+                                "carried, by the table's name when the view was created.")));
+    LockRelationOid(viewrel, ExclusiveLock);  // readers go on; no writer of the table meanwhile
+    Analysis a = analyze_view_query(rd.definition);  // owner of every input, locks them
+    ViewDef vd;
+    vd.viewid = rd.viewid;
+    vd.viewrel = viewrel;
+    vd.definition = rd.definition;
+    vd.relids = a.relids;
+    vd.query = a.query;
+    vd.query_sql = deparse_qualified(a.query);
+    for (Oid relid : a.relids) drop_restored_triggers(rd.viewid, relid);
+    CommandCounterIncrement();
+    ensure_arrangements(a, vd);
+
+    // The table must have the query's columns (names, types, typmods, in order): it is the
+    // table create_view made, or the view could not be maintained.
+    int fill_level = NewGUCNestLevel();
+    pin_view_settings();
+    char *fill_sql = view_fill_sql(a.query);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (SPI_execute(psprintf("SELECT * FROM (%s) pm_fill LIMIT 0", fill_sql), true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "restore_view: the view's query failed");
+    TupleDesc want = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+    SPI_finish();
+    AtEOXact_GUC(true, fill_level);
+    {
+        Relation rel = relation_open(viewrel, NoLock);
+        TupleDesc have = RelationGetDescr(rel);
+        int k = 0;
+        bool same = true;
+        for (int i = 0; i < have->natts && same; ++i) {
+            Form_pg_attribute h = TupleDescAttr(have, i);
+            if (h->attisdropped) continue;
+            if (k >= want->natts) {
+                same = false;
+                break;
+            }
+            Form_pg_attribute w = TupleDescAttr(want, k++);
+            same = strcmp(NameStr(h->attname), NameStr(w->attname)) == 0 && h->atttypid == w->atttypid &&
+                   (w->atttypmod < 0 || h->atttypmod == w->atttypmod);
+        }
+        same = same && k == want->natts;
+        relation_close(rel, NoLock);
+        if (!same)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("table %s does not have the columns of its maintained view's query", qname),
+                            errhint("Drop the table and create the view again with "
+                                    "parallel_material.create_view.")));
+    }
+
+    ObjectAddress view{RelationRelationId, vd.viewrel, 0};
+    recordDependencyOnExpr(&view, reinterpret_cast<Node *>(a.query), NIL, DEPENDENCY_NORMAL);
+    create_view_triggers(vd.viewid, vd.viewrel, vd.relids);
+    insert_view_def(vd, nodeToString(a.query));
+    stats_forget(vd.viewid);
+    CommandCounterIncrement();
+    int level = NewGUCNestLevel();
+    pin_view_settings();
+    int64 n = recompute(vd.viewrel, fill_sql);
+    AtEOXact_GUC(true, level);
+    // The restored table kept its indexes; one without any gets the one create_view makes.
+    {
+        Relation rel = relation_open(viewrel, NoLock);
+        List *idx = RelationGetIndexList(rel);
+        relation_close(rel, NoLock);
+        if (idx == NIL) {
+            if (is_aggregate_query(a.query))
+                create_group_index(vd.viewrel, a.query);
+            else
+                create_key_index(a, qname);
+        }
+    }
+    return Int64GetDatum(n);
+}
+
 // The view's query as SQL, deparsed now from the stored tree (column and table names as they
 // are now, every name qualified).
 Datum view_query(FunctionCallInfo fcinfo) {
@@ -373,6 +529,9 @@ Datum pm_drop_view(PG_FUNCTION_ARGS) {
 }
 Datum pm_view_query(PG_FUNCTION_ARGS) {
     return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::view_query(fcinfo); }); });
+}
+Datum pm_restore_view(PG_FUNCTION_ARGS) {
+    return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::restore_view(fcinfo); }); });
 }
 Datum pm_refresh_view(PG_FUNCTION_ARGS) {
     return pm::pg::guarded([&] { return pm::pg::pg_call([&] { return pm::pg::views::refresh_view(fcinfo); }); });

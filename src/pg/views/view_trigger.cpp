@@ -235,6 +235,7 @@ Datum trigger_entry(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
     if (TRIGGER_FIRED_BEFORE(td->tg_event)) {
+        require_view_bound(viewid, td->tg_relation);  // restored triggers of an unbound view
         flush_row_changes(viewid);  // rows an apply worker wrote before this statement
         note_statement_start(viewid);
         return PointerGetDatum(nullptr);

@@ -122,6 +122,20 @@ bool load_view_def(int64 viewid, ViewDef *out);
 // The same through a per-backend cache (maintenance); the result is shared: do not modify it.
 bool load_view_def_cached(int64 viewid, ViewDef *out);
 bool load_view_def_by_rel(Oid viewrel, ViewDef *out);
+// parallel_material.view_restore_defs (dumped with the database): a view's id, its table's name
+// when created, and its definition, from which restore_view binds a restored view again.
+struct RestoreDef {
+    int64 viewid = 0;
+    char *schema = nullptr;
+    char *name = nullptr;
+    char *definition = nullptr;
+};
+void insert_restore_def(int64 viewid, Oid viewrel, const char *definition);
+// The first row (by viewid) matching where ($1 of argtype); false: none.
+bool load_restore_def(const char *where, Oid argtype, Datum arg, RestoreDef *out);
+// The triggers of viewid fired on input: an ERROR when viewid has no view_defs row (a database
+// restored from a dump: its triggers came back, its binding did not), never a silently stale view.
+void require_view_bound(int64 viewid, Relation input);
 // A view (whose table still exists) other than except_viewid that uses arrangement defid;
 // InvalidOid when none.
 Oid view_using_arrangement(int64 defid, int64 except_viewid = 0);
