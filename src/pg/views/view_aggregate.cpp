@@ -20,6 +20,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_aggregate.h"
+#include "common/hashfn.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
@@ -487,6 +488,36 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         for (int i = 0; i < nk; ++i) appendStringInfo(&g, "%s%d", i > 0 ? ", " : "", i + 1);
     }
     spi(g.data, SPI_OK_SELECT);
+    // Lock the changed groups (by a hash of their keys) before looking them up: two runs on one
+    // group through unrelated join keys take no common key lock (a one-row view's runs are
+    // serialised before their delta query).
+    if (!s.scalar) {
+        bool whole = false;
+        FmgrInfo *hf = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * static_cast<size_t>(nk)));
+        Oid *colls = static_cast<Oid *>(palloc0(sizeof(Oid) * static_cast<size_t>(nk)));
+        for (int i = 0; i < nk; ++i) {
+            RegProcedure lh = InvalidOid, rh = InvalidOid;
+            if (!get_op_hash_functions(s.keys[i].eqop, &lh, &rh) || !OidIsValid(lh)) {
+                whole = true;
+                break;
+            }
+            fmgr_info(lh, &hf[i]);
+            colls[i] = exprCollation(reinterpret_cast<Node *>(s.keys[i].tle->expr));
+        }
+        int ng = static_cast<int>(SPI_processed);
+        uint32 *hashes = static_cast<uint32 *>(palloc(sizeof(uint32) * static_cast<size_t>(ng + 1)));
+        for (int r = 0; r < ng && !whole; ++r) {
+            uint32 h = 0;
+            for (int i = 0; i < nk; ++i) {
+                bool isnull;
+                Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i + 1, &isnull);
+                uint32 kh = isnull ? 0x5bd1e995u : DatumGetUInt32(FunctionCall1Coll(&hf[i], colls[i], v));
+                h = hash_combine(h, kh);
+            }
+            hashes[r] = h;
+        }
+        lock_groups(RelationGetRelid(viewrel), hashes, ng, whole);
+    }
     bool *nullable = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(nk + 1)));
     for (uint64 r = 0; r < SPI_processed; ++r)
         for (int i = 0; i < nk; ++i) {
@@ -499,6 +530,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
 
     const char *vname = qualified_name(viewrel);
     const char *match = key_match(s, "d", nullable);
+    if (!s.scalar) check_groups_unchanged(vname, match);  // REPEATABLE READ, SERIALIZABLE
 
     // 3. One statement (its parts see the table as it was before it, and touch disjoint rows):
     //   del: groups whose count reaches 0 and groups to recompute (lost their min/max, or a

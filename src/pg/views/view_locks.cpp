@@ -20,10 +20,11 @@
 // snapshot and a difference (rows another transaction committed after ours was taken) raises a
 // serialization failure (40001).
 // A view of aggregates without GROUP BY (one row that every run updates) also takes one lock
-// of the whole view, exclusive, before all others (lock_one_row_view).
-// The locks are advisory-type tags (LOCKTAG_ADVISORY) whose fourth field is 0x7601..0x7604:
+// of the whole view, exclusive, before all others (lock_one_row_view); an aggregate view's run
+// locks the groups it changes once it knows them (lock_groups, check_groups_unchanged).
+// The locks are advisory-type tags (LOCKTAG_ADVISORY) whose fourth field is 0x7601..0x7606:
 // user advisory locks use 1 and 2 there, so they never collide; pg_locks shows them with
-// locktype advisory, objsubid 30209..30212.
+// locktype advisory, objsubid 30209..30214.
 #include <algorithm>
 
 #include "pg/views/views.hpp"
@@ -40,6 +41,7 @@ extern "C" {
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/itemptr.h"
 #include "catalog/pg_operator.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -55,6 +57,9 @@ constexpr uint16 kTagKey = 0x7601;     // (view, pair, hash)
 constexpr uint16 kTagBucket = 0x7602;  // (view, pair, hash >> 24)
 constexpr uint16 kTagPair = 0x7603;    // (view, pair): inputs not joined directly
 constexpr uint16 kTagView = 0x7604;    // (view): the one row of a view without GROUP BY
+constexpr uint16 kTagGroup = 0x7605;   // (view table, group key hash): one group of an aggregate view
+constexpr uint16 kTagGroups = 0x7606;  // (view table): every group (see lock_groups)
+constexpr int kMaxGroupLocks = 64;     // per run, before the whole view
 constexpr int kMaxKeyLocks = 64;       // per (pair, side) and run, before buckets
 // Per-key locks a transaction may gather over all its runs before later runs lock buckets only
 // (a loop of single-row inserts in one transaction would otherwise fill the shared lock table).
@@ -119,6 +124,62 @@ void lock_one_row_view(int64 viewid) {
     LOCKTAG tag;
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, static_cast<uint32>(viewid), kTagView);
     (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+void lock_groups(Oid viewrel, uint32 *hashes, int n, bool whole) {
+    if (!g_locks_on || n == 0) return;
+    LOCKTAG tag;
+    if (GetTopTransactionIdIfAny() != g_xid) {
+        g_xid = GetTopTransactionIdIfAny();
+        g_xact_locks = 0;
+    }
+    whole = whole || n > kMaxGroupLocks || g_xact_locks + n > kMaxXactKeyLocks;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, static_cast<uint32>(viewrel), kTagGroups);
+    if (whole) {
+        (void)LockAcquire(&tag, ExclusiveLock, false, false);
+        return;
+    }
+    (void)LockAcquire(&tag, RowExclusiveLock, false, false);
+    qsort(hashes, static_cast<size_t>(n), sizeof(uint32), cmp_u32);
+    for (int k = 0; k < n; ++k) {
+        if (k > 0 && hashes[k] == hashes[k - 1]) continue;
+        SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hashes[k], static_cast<uint32>(viewrel), kTagGroup);
+        if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK) ++g_xact_locks;
+    }
+}
+
+void check_groups_unchanged(const char *vname, const char *match) {
+    if (!IsolationUsesXactSnapshot() || !g_locks_on) return;
+    char *sql = psprintf("SELECT v.ctid FROM ONLY %s v WHERE EXISTS (SELECT FROM pm_gdelta d WHERE %s) "
+                         "ORDER BY 1",
+                         vname, match);
+    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+    if (plan == nullptr) elog(ERROR, "SPI_prepare of the group check failed (%d)", SPI_result);
+    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, false,
+                                  false, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "group check failed (%d)", rc);
+    SPITupleTable *latest = SPI_tuptable;
+    uint64 nlatest = SPI_processed;
+    rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "group check failed (%d)", rc);
+    bool same = nlatest == SPI_processed;
+    for (uint64 r = 0; same && r < nlatest; ++r) {
+        bool n1, n2;
+        Datum a = SPI_getbinval(latest->vals[r], latest->tupdesc, 1, &n1);
+        Datum b = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &n2);
+        same = !n1 && !n2 && ItemPointerCompare(reinterpret_cast<ItemPointer>(DatumGetPointer(a)),
+                                                        reinterpret_cast<ItemPointer>(DatumGetPointer(b))) == 0;
+    }
+    SPI_freetuptable(latest);
+    SPI_freetuptable(SPI_tuptable);
+    SPI_freeplan(plan);
+    if (!same)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to a concurrent update of a "
+                               "maintained view's group"),
+                        errdetail("Another transaction changed a group of the view that this "
+                                  "transaction changes after its snapshot was taken."),
+                        errhint("The transaction might succeed if retried.")));
 }
 
 void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {

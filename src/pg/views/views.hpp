@@ -279,6 +279,16 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p);
 // serialised on one transaction-level lock of the view (taken before the key locks and the
 // delta query's snapshot): a run then sees the row as the previous one committed it.
 void lock_one_row_view(int64 viewid);
+// An aggregate view's run, once it knows the groups it changes (hashes of their keys), before it
+// looks them up: ExclusiveLock per group (and RowExclusiveLock on the whole view), or, for more
+// than 64 groups, unhashable keys (whole) or a transaction that took many, ExclusiveLock on the
+// whole view. Two runs on one group through unrelated join keys (no key lock between them) then
+// apply in turn, the later one to the group as the earlier one committed it.
+void lock_groups(Oid viewrel, uint32 *hashes, int n, bool whole);
+// Under REPEATABLE READ / SERIALIZABLE, after lock_groups: 40001 when the rows of the changed
+// groups (pm_gdelta, matched by match) differ between the transaction snapshot and the latest
+// one: another transaction changed or created one of them after this snapshot was taken.
+void check_groups_unchanged(const char *vname, const char *match);
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
 int run_delta_query(const char *sql, SPIPlanPtr cached);
