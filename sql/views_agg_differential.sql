@@ -37,6 +37,11 @@ SELECT parallel_material.create_view('dg_one', $$
 SELECT parallel_material.create_view('dg_one_rare', $$
   SELECT count(*) AS n, sum(da.v) AS sv, min(db.w) AS mw, max(da.tag) AS mt, avg(db.p) AS ap
     FROM da JOIN db ON da.k = db.k WHERE da.k = 3 AND db.w = 2 $$) IS NOT NULL AS created;
+-- HAVING: groups enter and leave the view as their (partly hidden) aggregates cross it
+SELECT parallel_material.create_view('dg_hav', $$
+  SELECT db.x, count(*) AS n, sum(da.v) AS sv
+    FROM da JOIN db ON da.k = db.k GROUP BY db.x HAVING count(*) > 12 AND max(da.tag) < 't3' $$) IS NOT NULL AS created;
+CREATE TABLE hav_sizes (n bigint);
 CREATE TABLE one_empty (n int);
 INSERT INTO one_empty VALUES (0);
 
@@ -49,12 +54,13 @@ CREATE PROCEDURE check_all(step int, in_xact bool) LANGUAGE plpgsql AS $$
 DECLARE
     v text;
 BEGIN
-    FOREACH v IN ARRAY ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self', 'dg_one', 'dg_one_rare'] LOOP
+    FOREACH v IN ARRAY ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self', 'dg_one', 'dg_one_rare', 'dg_hav'] LOOP
         INSERT INTO diff_log SELECT step, in_xact, v, side || ' ' || copies || 'x ' || row_text
           FROM parallel_material.view_check(v::regclass);
     END LOOP;
     UPDATE one_empty SET n = n + 1 WHERE (SELECT n FROM dg_one_rare) = 0;
-    UPDATE diff_counts SET checks = checks + 7;
+    INSERT INTO hav_sizes SELECT count(*) FROM dg_hav;
+    UPDATE diff_counts SET checks = checks + 8;
 END $$;
 
 -- one random write statement
@@ -95,12 +101,14 @@ CALL run(200);
 SELECT checks > 2500 AS enough_checks FROM diff_counts;
 SELECT count(*) AS failures FROM diff_log;
 -- the rare one-row view was empty at some checks and not at others
-SELECT n > 10 AS sometimes_empty, n < (SELECT checks FROM diff_counts) / 7 - 10 AS sometimes_not FROM one_empty;
+SELECT n > 10 AS sometimes_empty, n < (SELECT checks FROM diff_counts) / 8 - 10 AS sometimes_not FROM one_empty;
+-- the HAVING view had several sizes along the way
+SELECT count(DISTINCT n) >= 3 AS hav_varied FROM hav_sizes;
 SELECT * FROM diff_log ORDER BY step, view LIMIT 10;
 -- the views did change along the way
 SELECT name, deltas_applied > 50 AS maintained, rows > 0 AS has_rows FROM parallel_material.views ORDER BY name;
 
-SELECT parallel_material.drop_view(v) FROM unnest(ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self', 'dg_one', 'dg_one_rare']::regclass[]) v;
+SELECT parallel_material.drop_view(v) FROM unnest(ARRAY['dg_ab', 'dg_num', 'dg_abc', 'dg_dist', 'dg_self', 'dg_one', 'dg_one_rare', 'dg_hav']::regclass[]) v;
 SELECT count(*) AS arrangements_left FROM parallel_material.arrangements;
-DROP TABLE da, db, dc, diff_log, diff_counts, one_empty;
+DROP TABLE da, db, dc, diff_log, diff_counts, one_empty, hav_sizes;
 DROP PROCEDURE run(int), random_write(), check_all(int, bool);

@@ -82,6 +82,8 @@ struct AggCol {
 struct Shape {
     Query *q;  // normalized: DISTINCT turned into GROUP BY
     bool scalar = false;  // aggregates without GROUP BY: one row, even over no input row
+    bool having = false;  // HAVING: every changed group is recomputed
+    List *having_aggs = NIL;  // its aggregates (their arguments end the delta's columns)
     PgArray<KeyCol> keys;
     PgArray<AggCol> aggs;
     PgArray<TargetEntry *> args;  // aggregate arguments (base query columns after the keys)
@@ -112,17 +114,71 @@ Query *normalize(Query *q) {
     return n;
 }
 
+// A supported aggregate's description (col: its quoted view column); refuses any other.
+AggCol classify(Aggref *ag, const char *col) {
+    if (ag->agglevelsup != 0) refuse("outer aggregates");
+    if (ag->aggkind != AGGKIND_NORMAL || ag->aggdirectargs != NIL)
+        refuse("ordered-set or hypothetical-set aggregates");
+    if (ag->aggdistinct != NIL) refuse("DISTINCT aggregates (count(DISTINCT x))");
+    if (ag->aggorder != NIL) refuse("ORDER BY in aggregates");
+    if (ag->aggfilter != nullptr) refuse("FILTER in aggregates");
+    if (ag->aggvariadic) refuse("VARIADIC aggregates");
+    const char *name = get_func_name(ag->aggfnoid);
+    bool catalog = get_func_namespace(ag->aggfnoid) == PG_CATALOG_NAMESPACE;
+    AggCol a{};
+    a.col = col;
+    a.aggfnoid = ag->aggfnoid;
+    a.aggref = ag;
+    if (catalog && strcmp(name, "count") == 0 && ag->aggstar) a.kind = kCountStar;
+    else if (catalog && strcmp(name, "count") == 0) a.kind = kCount;
+    else if (catalog && strcmp(name, "sum") == 0) a.kind = kSum;
+    else if (catalog && strcmp(name, "avg") == 0) a.kind = kAvg;
+    else if (catalog && strcmp(name, "min") == 0) a.kind = kMin;
+    else if (catalog && strcmp(name, "max") == 0) a.kind = kMax;
+    else refuse(psprintf("the aggregate %s", name));
+    if (a.kind != kCountStar) {
+        if (list_length(ag->args) != 1) refuse(psprintf("the aggregate %s with several arguments", name));
+        TargetEntry *arg = linitial_node(TargetEntry, ag->args);
+        a.argtype = exprType(reinterpret_cast<Node *>(arg->expr));
+    }
+    if (a.kind == kSum || a.kind == kAvg) {
+        if (a.argtype != INT2OID && a.argtype != INT4OID && a.argtype != INT8OID &&
+            a.argtype != NUMERICOID)
+            refuse(psprintf("%s of %s", name, format_type_be(a.argtype)),
+                   "Supported: sum and avg of smallint, integer, bigint and numeric "
+                   "(a floating-point sum depends on the order of its additions).");
+        a.sumtype = (a.argtype == INT2OID || a.argtype == INT4OID) ? INT8OID : NUMERICOID;
+        a.numeric = a.argtype == NUMERICOID;
+    }
+    if (a.kind == kMin || a.kind == kMax) {
+        HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(ag->aggfnoid));
+        if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", ag->aggfnoid);
+        a.cmpop = reinterpret_cast<Form_pg_aggregate>(GETSTRUCT(tup))->aggsortop;
+        ReleaseSysCache(tup);
+        if (!OidIsValid(a.cmpop)) refuse(psprintf("%s of %s", name, format_type_be(a.argtype)));
+    }
+    return a;
+}
+
 // The view's shape; refuses what is not supported (the allowlist).
 Shape describe(Query *q) {
     if (q->hasDistinctOn) refuse("DISTINCT ON");
     if (q->distinctClause != NIL && (q->hasAggs || q->groupClause != NIL))
         refuse("DISTINCT together with GROUP BY or aggregates");
     if (q->groupingSets != NIL) refuse("GROUPING SETS, ROLLUP or CUBE");
-    if (q->havingQual != nullptr)
-        refuse("HAVING", "Filter the view's table when you read it.");
     Shape s;
     s.q = normalize(q);
     s.scalar = s.q->groupClause == NIL;  // aggregates without GROUP BY: exactly one row
+    s.having = s.q->havingQual != nullptr;
+    if (s.having) {
+        // Its aggregates: those supported as output columns (the same checks, results unused).
+        List *aggs = pull_var_clause(s.q->havingQual, PVC_INCLUDE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
+                                                         PVC_RECURSE_PLACEHOLDERS);
+        ListCell *hc;
+        foreach (hc, aggs)
+            if (IsA(lfirst(hc), Aggref)) (void)classify(castNode(Aggref, lfirst(hc)), "HAVING");
+        s.having_aggs = aggs;
+    }
     ListCell *lc;
     foreach (lc, s.q->targetList) {
         TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
@@ -148,52 +204,21 @@ Shape describe(Query *q) {
             refuse("output columns other than grouping expressions and single aggregates",
                    "Each output column must be a GROUP BY expression or one of count(*), count(x), "
                    "sum(x), avg(x), min(x), max(x); compute expressions over them when reading.");
-        Aggref *ag = castNode(Aggref, te->expr);
-        if (ag->agglevelsup != 0) refuse("outer aggregates");
-        if (ag->aggkind != AGGKIND_NORMAL || ag->aggdirectargs != NIL)
-            refuse("ordered-set or hypothetical-set aggregates");
-        if (ag->aggdistinct != NIL) refuse("DISTINCT aggregates (count(DISTINCT x))");
-        if (ag->aggorder != NIL) refuse("ORDER BY in aggregates");
-        if (ag->aggfilter != nullptr) refuse("FILTER in aggregates");
-        if (ag->aggvariadic) refuse("VARIADIC aggregates");
-        const char *name = get_func_name(ag->aggfnoid);
-        bool catalog = get_func_namespace(ag->aggfnoid) == PG_CATALOG_NAMESPACE;
-        AggCol a{};
-        a.col = quote_identifier(te->resname);
-        a.aggfnoid = ag->aggfnoid;
-        a.aggref = ag;
-        if (catalog && strcmp(name, "count") == 0 && ag->aggstar) a.kind = kCountStar;
-        else if (catalog && strcmp(name, "count") == 0) a.kind = kCount;
-        else if (catalog && strcmp(name, "sum") == 0) a.kind = kSum;
-        else if (catalog && strcmp(name, "avg") == 0) a.kind = kAvg;
-        else if (catalog && strcmp(name, "min") == 0) a.kind = kMin;
-        else if (catalog && strcmp(name, "max") == 0) a.kind = kMax;
-        else refuse(psprintf("the aggregate %s", name));
+        AggCol a = classify(castNode(Aggref, te->expr), quote_identifier(te->resname));
         if (a.kind != kCountStar) {
-            if (list_length(ag->args) != 1) refuse(psprintf("the aggregate %s with several arguments", name));
-            TargetEntry *arg = linitial_node(TargetEntry, ag->args);
-            a.argtype = exprType(reinterpret_cast<Node *>(arg->expr));
-            s.args.push(arg);
+            s.args.push(linitial_node(TargetEntry, a.aggref->args));
             a.arg = s.args.size();
         }
-        if (a.kind == kSum || a.kind == kAvg) {
-            if (a.argtype != INT2OID && a.argtype != INT4OID && a.argtype != INT8OID &&
-                a.argtype != NUMERICOID)
-                refuse(psprintf("%s of %s", name, format_type_be(a.argtype)),
-                       "Supported: sum and avg of smallint, integer, bigint and numeric "
-                       "(a floating-point sum depends on the order of its additions).");
-            a.sumtype = (a.argtype == INT2OID || a.argtype == INT4OID) ? INT8OID : NUMERICOID;
-            a.numeric = a.argtype == NUMERICOID;
-            a.hidden = s.aggs.size() + 1;
-        }
-        if (a.kind == kMin || a.kind == kMax) {
-            HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(ag->aggfnoid));
-            if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", ag->aggfnoid);
-            a.cmpop = reinterpret_cast<Form_pg_aggregate>(GETSTRUCT(tup))->aggsortop;
-            ReleaseSysCache(tup);
-            if (!OidIsValid(a.cmpop)) refuse(psprintf("%s of %s", name, format_type_be(a.argtype)));
-        }
+        if (a.kind == kSum || a.kind == kAvg) a.hidden = s.aggs.size() + 1;
         s.aggs.push(a);
+    }
+    // The arguments of HAVING's aggregates are delta columns too (after the outputs'): a change
+    // of one alone (an UPDATE of a column only HAVING reads) must not net away.
+    ListCell *hc;
+    foreach (hc, s.having_aggs) {
+        if (!IsA(lfirst(hc), Aggref)) continue;
+        Aggref *ag = castNode(Aggref, lfirst(hc));
+        if (!ag->aggstar) s.args.push(linitial_node(TargetEntry, ag->args));
     }
     return s;
 }
@@ -376,6 +401,32 @@ char *restricted_fill_sql(const Shape &s, TupleDesc rdesc, const bool *nullable)
     return deparse_qualified(e);
 }
 
+// Inserts the groups whose keys are in the registered ephemeral relation pm_regroup (rdesc),
+// recomputed through the query restricted to them (with its HAVING: only those that pass it).
+// Read-only, of the inputs only, every statement on them ended: the arrangements may be trusted
+// as during the delta query (view_trigger.cpp). The insert into the view table runs untrusted
+// (its triggers are the user's). Returns the rows inserted.
+int64 refill_groups(Relation viewrel, const Shape &s, TupleDesc rdesc, const bool *nullable,
+                    const char *vname) {
+    char *fill = restricted_fill_sql(s, rdesc, nullable);
+    PgArray<Oid> relids;
+    ListCell *rc;
+    foreach (rc, s.q->rtable) {
+        RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
+        if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
+    }
+    trust_inputs(relids);
+    int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
+    reset_trust();
+    if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
+    register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
+    char *allcols = view_columns_sql(viewrel, nullptr);
+    spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);
+    SPI_unregister_relation("pm_refill");
+    SPI_unregister_relation("pm_regroup");
+    return static_cast<int64>(SPI_processed);
+}
+
 const char *qualified_name(Relation rel) {
     return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                       RelationGetRelationName(rel));
@@ -532,6 +583,23 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     const char *match = key_match(s, "d", nullable);
     if (!s.scalar) check_groups_unchanged(vname, match);  // REPEATABLE READ, SERIALIZABLE
 
+    // With HAVING, every changed group is recomputed: whether it passes may change either way,
+    // and a group that failed it has no row to update (its state is not kept).
+    if (s.having) {
+        spi(psprintf("DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s", vname, match), SPI_OK_DELETE);
+        int64 changed = static_cast<int64>(SPI_processed);
+        StringInfoData k;
+        initStringInfo(&k);
+        for (int i = 0; i < nk; ++i) appendStringInfo(&k, "%sd.__pm_k%d", i > 0 ? ", " : "", i + 1);
+        spi(psprintf("SELECT %s FROM pm_gdelta d", k.data), SPI_OK_SELECT);
+        TupleDesc rdesc = nullptr;
+        register_result("pm_regroup", nk, &rdesc);
+        changed += refill_groups(viewrel, s, rdesc, nullable, vname);
+        SPI_unregister_relation("pm_gdelta");
+        tuplestore_end(ts);
+        return changed;
+    }
+
     // 3. One statement (its parts see the table as it was before it, and touch disjoint rows):
     //   del: groups whose count reaches 0 and groups to recompute (lost their min/max, or a
     //        deleted value of a numeric sum), remembered by the caller in pm_regroup;
@@ -683,23 +751,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
     // triggers are the user's).
     if (nregroup > 0) {
         (void)register_tuplestore("pm_regroup", rdesc, rts, static_cast<double>(nregroup));
-        char *fill = restricted_fill_sql(s, rdesc, rnullable);
-        PgArray<Oid> relids;
-        ListCell *rc;
-        foreach (rc, s.q->rtable) {
-            RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
-            if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
-        }
-        trust_inputs(relids);
-        int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
-        reset_trust();
-        if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
-        register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
-        char *allcols = view_columns_sql(viewrel, nullptr);
-        spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);
-        SPI_unregister_relation("pm_refill");
-        changed += static_cast<int64>(SPI_processed);
-        SPI_unregister_relation("pm_regroup");
+        changed += refill_groups(viewrel, s, rdesc, rnullable, vname);
     }
     tuplestore_end(rts);
     SPI_unregister_relation("pm_gdelta");

@@ -291,7 +291,8 @@ Analysis analyze_view_query(const char *sql) {
     List *quals = NIL;
     collect_quals(reinterpret_cast<Node *>(q->jointree), &quals, true);
     if (contain_mutable_functions(reinterpret_cast<Node *>(q->targetList)) ||
-        contain_mutable_functions(reinterpret_cast<Node *>(quals)))
+        contain_mutable_functions(reinterpret_cast<Node *>(quals)) ||
+        contain_mutable_functions(q->havingQual))
         refuse("volatile or stable functions or operators",
                "Only immutable expressions are supported (now(), random(), or a cast to text of a "
                "timestamp are not).");
@@ -299,6 +300,7 @@ Analysis analyze_view_query(const char *sql) {
     Walk w{q, PgArray<JoinColumn>{}};
     collect_vars(reinterpret_cast<Node *>(q->targetList), &w);
     collect_vars(reinterpret_cast<Node *>(quals), &w);
+    collect_vars(q->havingQual, &w);  // HAVING's aggregate arguments (a group's recompute reads them)
 
     // Equi-join clauses between inputs; every input must be connected to the others by them.
     auto index_of = [&](int rtindex) {
