@@ -14,6 +14,8 @@
 // deleted, others updated, new ones inserted; a group that lost its min or max (a deleted value
 // not beyond the current extreme) or a deleted value of a numeric sum (whose display scale may
 // shrink) is recomputed through the query restricted to its key.
+#include <algorithm>
+
 #include "pg/views/views.hpp"
 
 extern "C" {
@@ -37,6 +39,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -401,6 +404,32 @@ char *restricted_fill_sql(const Shape &s, TupleDesc rdesc, const bool *nullable)
     return deparse_qualified(e);
 }
 
+// The binary images of a result's rows, sorted (a multiset to compare).
+struct Image {
+    const char *p;
+    int len;
+};
+int cmp_image(const void *a, const void *b) {
+    const Image *x = static_cast<const Image *>(a), *y = static_cast<const Image *>(b);
+    int c = memcmp(x->p, y->p, static_cast<size_t>(std::min(x->len, y->len)));
+    return c != 0 ? c : (x->len < y->len ? -1 : x->len > y->len ? 1 : 0);
+}
+PgArray<Image> images(SPITupleTable *tt, uint64 n) {
+    PgArray<Image> out;
+    TupleDesc desc = tt->tupdesc;
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(desc->natts + 1)));
+    bool *nulls = static_cast<bool *>(palloc(sizeof(bool) * static_cast<size_t>(desc->natts + 1)));
+    for (uint64 r = 0; r < n; ++r) {
+        heap_deform_tuple(tt->vals[r], desc, values, nulls);
+        StringInfoData key;
+        initStringInfo(&key);
+        image_key(desc, desc->natts, values, nulls, &key);
+        out.push(Image{key.data, key.len});
+    }
+    if (out.n > 1) qsort(out.data, static_cast<size_t>(out.n), sizeof(Image), cmp_image);
+    return out;
+}
+
 // Inserts the groups whose keys are in the registered ephemeral relation pm_regroup (rdesc),
 // recomputed through the query restricted to them (with its HAVING: only those that pass it).
 // Read-only, of the inputs only, every statement on them ended: the arrangements may be trusted
@@ -415,10 +444,40 @@ int64 refill_groups(Relation viewrel, const Shape &s, TupleDesc rdesc, const boo
         RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(rc));
         if (rte->rtekind == RTE_RELATION && !relids.contains(rte->relid)) relids.push(rte->relid);
     }
+    // REPEATABLE READ / SERIALIZABLE: the transaction snapshot may miss rows of these groups
+    // that another transaction committed after it (through join keys ours do not meet, so the
+    // delta query's check did not see them; a group failing its HAVING has no row that the group
+    // check could see change): the groups computed under the latest snapshot must be the same.
+    PgArray<Image> latest;
+    bool check = IsolationUsesXactSnapshot() && locks_enabled();
+    if (check) {
+        SPIPlanPtr plan = SPI_prepare(fill, 0, nullptr);
+        if (plan == nullptr) elog(ERROR, "SPI_prepare of the group recompute failed (%d)", SPI_result);
+        trust_inputs(relids);
+        int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, false,
+                                      false, 0);
+        reset_trust();
+        if (rc != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rc);
+        latest = images(SPI_tuptable, SPI_processed);
+        SPI_freeplan(plan);
+    }
     trust_inputs(relids);
     int rcode = SPI_execute(fill, false, 0);  // false: a fresh snapshot (sees this statement)
     reset_trust();
     if (rcode != SPI_OK_SELECT) elog(ERROR, "aggregate view group recompute failed (%d)", rcode);
+    if (check) {
+        PgArray<Image> mine = images(SPI_tuptable, SPI_processed);
+        bool same = mine.n == latest.n;
+        for (int i = 0; same && i < mine.n; ++i)
+            same = mine[i].len == latest[i].len && memcmp(mine[i].p, latest[i].p, static_cast<size_t>(mine[i].len)) == 0;
+        if (!same)
+            ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                            errmsg("could not serialize access due to a concurrent write of a "
+                                   "maintained view's input"),
+                            errdetail("Another transaction committed rows of a group this "
+                                      "transaction recomputes after its snapshot was taken."),
+                            errhint("The transaction might succeed if retried.")));
+    }
     register_result("pm_refill", SPI_tuptable->tupdesc->natts, nullptr);
     char *allcols = view_columns_sql(viewrel, nullptr);
     spi(psprintf("INSERT INTO %s (%s) SELECT * FROM pm_refill", vname, allcols), SPI_OK_INSERT);

@@ -148,6 +148,8 @@ void lock_groups(Oid viewrel, uint32 *hashes, int n, bool whole) {
     }
 }
 
+bool locks_enabled() { return g_locks_on; }
+
 void check_groups_unchanged(const char *vname, const char *match) {
     if (!IsolationUsesXactSnapshot() || !g_locks_on) return;
     char *sql = psprintf("SELECT v.ctid FROM ONLY %s v WHERE EXISTS (SELECT FROM pm_gdelta d WHERE %s) "

@@ -289,6 +289,8 @@ void lock_groups(Oid viewrel, uint32 *hashes, int n, bool whole);
 // groups (pm_gdelta, matched by match) differ between the transaction snapshot and the latest
 // one: another transaction changed or created one of them after this snapshot was taken.
 void check_groups_unchanged(const char *vname, const char *match);
+// parallel_material.debug_view_locks (the locks and the REPEATABLE READ checks are on).
+bool locks_enabled();
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
 int run_delta_query(const char *sql, SPIPlanPtr cached);
