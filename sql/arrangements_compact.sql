@@ -2,16 +2,17 @@
 -- xmin and cmin (8 bytes less, docs/arrangements.md "Layout"): by the build for rows committed
 -- before it, by the reclaim pass (the background worker) for rows added later. Reads stay exact,
 -- deletes and updates of compact versions included.
-CREATE TABLE cmp (id int, v bigint);
-INSERT INTO cmp SELECT g, g FROM generate_series(1, 1000) g;
+CREATE TABLE cmp (id int, v bigint, w bigint);
+INSERT INTO cmp SELECT g, g, g FROM generate_series(1, 1000) g;
 SELECT parallel_material.create_arrangement('cmp', '{id}');
--- 40-byte header + 16 bytes of tuple data (int and bigint: the MinimalTuple stored bare, without
--- its 16-byte header, see "Compact arrangements") + 5-byte key = 61, in 16-byte granules: 64 bytes
+-- 32-byte header + 24 bytes of tuple data (int, bigint, bigint: the MinimalTuple stored bare,
+-- without its 16-byte header, see "Compact arrangements") + 5-byte key = 61, in 16-byte
+-- granules: 64 bytes
 SELECT live_versions, bytes, bytes / live_versions AS bytes_per_version
   FROM parallel_material.arrangements WHERE relation = 'cmp'::regclass;
 BEGIN;
-INSERT INTO cmp SELECT g, g FROM generate_series(1001, 2000) g;
--- while their inserter runs, the new versions carry xmin and cmin: 48 + 16 + 5 -> 80 bytes
+INSERT INTO cmp SELECT g, g, g FROM generate_series(1001, 2000) g;
+-- while their inserter runs, the new versions carry xmin and cmin: 40 + 24 + 5 -> 80 bytes
 SELECT live_versions, bytes FROM parallel_material.arrangements WHERE relation = 'cmp'::regclass;
 COMMIT;
 -- once every snapshot sees them, a reclaim pass (the worker's, or arrangement_reclaim's here, so
@@ -62,9 +63,10 @@ INSERT INTO bare SELECT g, CASE WHEN g % 4 <> 0 THEN g END, CASE WHEN g % 3 <> 0
        date '2020-01-01' + g FROM generate_series(1, 400) g;
 SELECT parallel_material.create_arrangement('bare', '{id}');
 SELECT parallel_material.create_arrangement('bare', '{a}', '{a, d}');
--- {id}: a row without a NULL is stored bare, 40 + 24 (int, bigint, text, date) + 5 -> 80 bytes;
--- with a NULL it keeps its 16-byte header (96 bytes, 80 when the NULL shortens the data enough).
--- {a}: (a, d) bare, 40 + 12 + 9 = 61 -> 64 bytes; where a is NULL, header kept, 40 + 16 + 4 + 1.
+-- {id}: a row without a NULL is stored bare, 32 + 24 (int, bigint, text, date) + 5 -> 64 bytes
+-- (80 with a long text); with a NULL it keeps its 16-byte header (80 bytes, 64 when the NULL
+-- shortens the data enough). {a}: (a, d) bare, 32 + 12 + 9 = 53 -> 64 bytes; where a is NULL,
+-- header kept, 32 + 16 + 4 + 1 -> 64.
 SELECT key, live_versions, bytes FROM parallel_material.arrangements
  WHERE relation = 'bare'::regclass ORDER BY key;
 INSERT INTO bare SELECT g, CASE WHEN g % 4 <> 0 THEN g END, CASE WHEN g % 3 <> 0 THEN 'r' || g END,

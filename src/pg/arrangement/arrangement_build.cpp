@@ -404,7 +404,10 @@ void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex 
         [&](const core::VersionView &v) {
             TransactionId row_xmin = InvalidTransactionId;
             if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
-            records.push_back(Record{v.tid, v.hash, v.xmin, v.cmin, row_xmin});
+            // v.hash holds only the low 32 bits of the hash (all a version keeps): the whole
+            // hash, which picks the bucket, comes from the key bytes again.
+            records.push_back(Record{v.tid, hash_key_bytes(v.key, static_cast<int>(v.key_len)),
+                                     v.xmin, v.cmin, row_xmin});
             return false;
         },
         [](const core::VersionView &) {});
