@@ -525,7 +525,8 @@ int build_reported(Relation rel, const Def &def) {
             const MinimalTuple t = st->tuple;
             const char *tb;
             uint32_t tl;
-            const uint16_t tf = pack_stored(t, &tb, &tl);
+            const uint16_t tf = pack_stored(t, &st->shape->cut, st->key.data,
+                                            static_cast<uint32_t>(st->key.len), &tb, &tl);
             if (st->uncertain)
                 deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl,
                              tf, st->tid, st->xmin, st->xmax, st->cmax);
