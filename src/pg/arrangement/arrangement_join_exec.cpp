@@ -175,8 +175,9 @@ __attribute__((noinline)) void grow_matches(JoinState *js, size_t len) {
 // Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
 // from the probe: plain C++, throws std::bad_alloc). Once per match: the growth is out of line.
 // flags and key: the version's (arrangement_stored_tuple.hpp); flags 0 for a whole MinimalTuple.
-inline void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len,
-                       uint16_t flags, const char *key) {
+__attribute__((always_inline)) inline void keep_bytes(JoinState *js, int row, const void *tuple,
+                                                      uint32_t tuple_len, uint16_t flags,
+                                                      const char *key) {
     size_t len = MAXALIGN(stored_tuple_len(flags, tuple_len, &js->shape->cut));
     if (unlikely(js->buf_used + len > js->buf_cap || js->nmatches == js->offs_cap))
         grow_matches(js, len);

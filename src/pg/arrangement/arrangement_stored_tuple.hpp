@@ -73,23 +73,38 @@ inline uint32_t stored_tuple_len(uint16_t flags, uint32_t tuple_len, const KeyCu
     return tuple_len + kBareSkip + ((flags & kStoredKeyCut) ? cut->len : 0);
 }
 
+// Writes the first cut->len data bytes of a cut tuple (not inlined: the rare shapes).
+__attribute__((noinline)) inline void put_key_prefix(const KeyCut *cut, const char *key,
+                                                     char *data) {
+    write_key_prefix(cut, key, data);
+}
+
 // Writes the MinimalTuple of a stored version at dst (stored_tuple_len() bytes, MAXALIGNed);
-// key: the version's key bytes.
-inline void unpack_stored(uint16_t flags, const char *tuple, uint32_t tuple_len,
-                          const KeyCut *cut, const char *key, char *dst) {
+// key: the version's key bytes. Inlined into the join's match copy (once per match): one key
+// column of 8 bytes (a bigint key, first) is copied in place, other cuts out of line.
+__attribute__((always_inline)) inline void unpack_stored(uint16_t flags, const char *tuple,
+                                                         uint32_t tuple_len, const KeyCut *cut,
+                                                         const char *key, char *dst) {
     if (!(flags & kStoredBare)) {
         std::memcpy(dst, tuple, tuple_len);
         return;
     }
-    const uint32_t pre = (flags & kStoredKeyCut) ? cut->len : 0;
+    char *data = dst + kBareSkip;
+    uint32_t pre = 0;
+    if (flags & kStoredKeyCut) {
+        pre = cut->len;
+        if (likely(cut->n == 1 && pre == 8))
+            std::memcpy(data, key + cut->col[0].key_off, 8);
+        else
+            put_key_prefix(cut, key, data);
+    }
     std::memset(dst, 0, kBareSkip);
     auto mt = reinterpret_cast<MinimalTuple>(dst);
     mt->t_len = tuple_len + pre + kBareSkip;
     mt->t_infomask2 = static_cast<uint16>(flags & kStoredNattsMask);
     mt->t_infomask = (flags & kStoredVarWidth) ? HEAP_HASVARWIDTH : 0;
     mt->t_hoff = kBareHoff;
-    if (pre != 0) write_key_prefix(cut, key, dst + kBareSkip);
-    std::memcpy(dst + kBareSkip + pre, tuple, tuple_len);
+    std::memcpy(data + pre, tuple, tuple_len);
 }
 
 }  // namespace pm::pg::arr
