@@ -5,9 +5,9 @@
 // (at any address) can attach to it. See docs/arrangements.md for the design.
 //
 // Contents: a fixed, power-of-two array of buckets, each the head of a singly linked chain of
-// row *versions*. A version holds the key's 64-bit hash, the key bytes, the projected tuple bytes
-// (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by a
-// delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
+// row *versions*. A version holds 32 bits of the key's hash, the key bytes, the projected tuple
+// bytes (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by
+// a delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
 // receives every candidate version (a VersionView) and says whether the caller's snapshot sees it.
 //
 // Concurrency:
