@@ -38,16 +38,16 @@ q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}
 q "VACUUM (ANALYZE) lineitem"  # hint bits set and reltuples known, for both builds alike
 rows=$(q "SELECT count(*) FROM lineitem")
 heap=$(q "SELECT pg_relation_size('lineitem')")
-# The bucket array: 8 bytes per bucket, the next power of two at or above twice the estimated
+# The bucket array: 4 bytes per bucket (a 32-bit link), the next power of two at or above twice the estimated
 # distinct keys (the build's expected_keys(): pg_stats' n_distinct of l_orderkey, at most
 # reltuples, at least reltuples / 16; twice that, at most reltuples, at least 1024). buckets_rows: what it was when sized by rows (reltuples).
-buckets=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, least(c.reltuples, 2 * greatest(c.reltuples / 16,
+buckets=$(q "SELECT 4 * 2 ^ ceil(log(2, greatest(1024, least(c.reltuples, 2 * greatest(c.reltuples / 16,
         least(c.reltuples, CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * c.reltuples
                                 ELSE coalesce(nullif(s.n_distinct, 0), c.reltuples) END))))::numeric))
     FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = 'public' AND s.tablename = 'lineitem' AND s.attname = 'l_orderkey'
     WHERE c.oid = 'lineitem'::regclass")
 buckets=${buckets%.*}
-buckets_rows=$(q "SELECT 8 * 2 ^ ceil(log(2, greatest(1024, reltuples)::numeric)) FROM pg_class WHERE oid = 'lineitem'::regclass")
+buckets_rows=$(q "SELECT 4 * 2 ^ ceil(log(2, greatest(1024, reltuples)::numeric)) FROM pg_class WHERE oid = 'lineitem'::regclass")
 buckets_rows=${buckets_rows%.*}
 echo "METRIC buckets bytes $buckets"
 echo "METRIC buckets bytes_if_sized_by_rows $buckets_rows"

@@ -2,16 +2,17 @@
 -- xmin and cmin (8 bytes less, docs/arrangements.md "Layout"): by the build for rows committed
 -- before it, by the reclaim pass (the background worker) for rows added later. Reads stay exact,
 -- deletes and updates of compact versions included.
-CREATE TABLE cmp (id int, v bigint);
-INSERT INTO cmp SELECT g, g FROM generate_series(1, 1000) g;
+CREATE TABLE cmp (id int, v bigint, w bigint);
+INSERT INTO cmp SELECT g, g, g FROM generate_series(1, 1000) g;
 SELECT parallel_material.create_arrangement('cmp', '{id}');
--- 40-byte header + 16 bytes of tuple data (int and bigint: the MinimalTuple stored bare, without
--- its 16-byte header, see "Compact arrangements") + 5-byte key = 61, in 16-byte granules: 64 bytes
+-- 32-byte header + 20 bytes of tuple data (int, bigint, bigint: the MinimalTuple stored bare,
+-- without its 16-byte header, and without the key column id, whose 4 bytes the key holds, see
+-- "Compact arrangements") + 5-byte key = 57, in 16-byte granules: 64 bytes
 SELECT live_versions, bytes, bytes / live_versions AS bytes_per_version
   FROM parallel_material.arrangements WHERE relation = 'cmp'::regclass;
 BEGIN;
-INSERT INTO cmp SELECT g, g FROM generate_series(1001, 2000) g;
--- while their inserter runs, the new versions carry xmin and cmin: 48 + 16 + 5 -> 80 bytes
+INSERT INTO cmp SELECT g, g, g FROM generate_series(1001, 2000) g;
+-- while their inserter runs, the new versions carry xmin and cmin: 40 + 20 + 5 -> 80 bytes
 SELECT live_versions, bytes FROM parallel_material.arrangements WHERE relation = 'cmp'::regclass;
 COMMIT;
 -- once every snapshot sees them, a reclaim pass (the worker's, or arrangement_reclaim's here, so
@@ -62,9 +63,17 @@ INSERT INTO bare SELECT g, CASE WHEN g % 4 <> 0 THEN g END, CASE WHEN g % 3 <> 0
        date '2020-01-01' + g FROM generate_series(1, 400) g;
 SELECT parallel_material.create_arrangement('bare', '{id}');
 SELECT parallel_material.create_arrangement('bare', '{a}', '{a, d}');
--- {id}: a row without a NULL is stored bare, 40 + 24 (int, bigint, text, date) + 5 -> 80 bytes;
--- with a NULL it keeps its 16-byte header (96 bytes, 80 when the NULL shortens the data enough).
--- {a}: (a, d) bare, 40 + 12 + 9 = 61 -> 64 bytes; where a is NULL, header kept, 40 + 16 + 4 + 1.
+-- Two key columns, leading the arranged columns in the other order than the key's (id, a), with
+-- alignment between them (int, then bigint at offset 8): the 16 leading bytes are left out of a
+-- bare tuple and put back from the key, padding included. A text key column leaves nothing out.
+SELECT parallel_material.create_arrangement('bare', '{a, id}', '{id, a}');
+SELECT parallel_material.create_arrangement('bare', '{t}', '{id, t}');
+-- {id}: a row without a NULL is stored bare and without its leading key column id (whose bytes
+-- the key holds), 32 + 24 - 4 (int, bigint, text, date) + 5 -> 64 bytes; with a NULL it keeps its
+-- 16-byte header and its key column (80 bytes, 64 when the NULL shortens the data enough).
+-- {a}: (a, d) bare without a, 32 + 4 + 9 = 45 -> 48 bytes; where a is NULL, header kept,
+-- 32 + 16 + 4 + 1 -> 64. {a,id}: bare, nothing but the key, 32 + 0 + 14 -> 48 bytes (64 with
+-- the 16 data bytes); where a is NULL, 32 + 16 + 4 + 6 (a NULL key column is one byte) -> 64.
 SELECT key, live_versions, bytes FROM parallel_material.arrangements
  WHERE relation = 'bare'::regclass ORDER BY key;
 INSERT INTO bare SELECT g, CASE WHEN g % 4 <> 0 THEN g END, CASE WHEN g % 3 <> 0 THEN 'r' || g END,
@@ -74,6 +83,11 @@ UPDATE bare SET t = 'u' || id WHERE id % 9 = 0;
 DELETE FROM bare WHERE id % 11 = 0;
 SELECT count(*) FROM parallel_material.arrangement_check('bare', '{id}');
 SELECT count(*) FROM parallel_material.arrangement_check('bare', '{a}');
+SELECT count(*) FROM parallel_material.arrangement_check('bare', '{a,id}');
+SELECT count(*) FROM parallel_material.arrangement_check('bare', '{t}');
+SELECT w.id, md5(p.row_text) = md5(row(w.id, w.a)::text) AS same
+  FROM bare w, parallel_material.arrangement_probe('bare', ARRAY[w.a::text, w.id::text], '{a,id}') p
+ WHERE w.id IN (1, 3, 5, 9, 450, 497) ORDER BY w.id;
 SELECT w.id, md5(p.row_text) = md5(w::text) AS same
   FROM bare w, parallel_material.arrangement_probe('bare', ARRAY[w.id::text], '{id}') p
  WHERE w.id IN (1, 3, 4, 7, 9, 12, 450, 497) ORDER BY w.id;
@@ -82,6 +96,8 @@ CREATE TEMP TABLE arr_res AS
   SELECT g, b.id, b.a, b.t, b.d FROM generate_series(1, 520) g JOIN bare b ON b.id = g;
 CREATE TEMP TABLE arr_res2 AS
   SELECT g, b.a, b.d FROM generate_series(1, 520) g JOIN bare b ON b.a = g WHERE b.d > date '2020-03-01';
+CREATE TEMP TABLE arr_res3 AS
+  SELECT g, b.id, b.a FROM generate_series(1, 520) g JOIN bare b ON b.a = g AND b.id = g;
 RESET parallel_material.enable_arrangement_join;
 SET parallel_material.enable_arrangement_join = off;
 SELECT count(*) AS rows,
@@ -94,5 +110,10 @@ SELECT count(*) AS rows,
                               SELECT g, b.a, b.d FROM generate_series(1, 520) g
                                 JOIN bare b ON b.a = g WHERE b.d > date '2020-03-01') x) AS differ
   FROM arr_res2;
+SELECT count(*) AS rows,
+       (SELECT count(*) FROM (SELECT * FROM arr_res3 EXCEPT ALL
+                              SELECT g, b.id, b.a FROM generate_series(1, 520) g
+                                JOIN bare b ON b.a = g AND b.id = g) x) AS differ
+  FROM arr_res3;
 RESET parallel_material.enable_arrangement_join;
 DROP TABLE bare;

@@ -35,6 +35,27 @@ constexpr uint16_t kFormCompact = 0;  // xmin is the index's frozen_xmin, cmin 0
 constexpr uint16_t kFormFull = 1;     // xmin and cmin follow the common header
 constexpr uint32_t kMaxKeyLen = 0xffff;
 
+// Chain links (bucket heads and a version's next) are 32-bit offsets in 16-byte units: versions
+// are 16-byte aligned blocks, and a link reaches the first 64 GiB of the region. A version the
+// allocator places beyond that is refused like a full region (OutOfMemory).
+constexpr unsigned kLinkShift = 4;
+constexpr uint64_t kLinkLimit = uint64_t{1} << (32 + kLinkShift);
+inline uint64_t off_of(uint32_t link) {
+    return uint64_t{link} << kLinkShift;
+}
+inline uint32_t link_of(uint64_t off) {
+    return static_cast<uint32_t>(off >> kLinkShift);
+}
+// Whether a block at off (of size bytes) can be linked.
+inline bool linkable(uint64_t off, uint64_t size) {
+    return off != 0 && (off & ((uint64_t{1} << kLinkShift) - 1)) == 0 && off + size <= kLinkLimit;
+}
+// The hash tag a version keeps: the low 32 bits of its hash (the bucket comes from the high bits
+// of hash * kMixer; a probe compares the tag, then the key bytes).
+inline uint32_t tag_of(uint64_t hash) {
+    return static_cast<uint32_t>(hash);
+}
+
 }  // namespace
 
 struct ArrangementIndex::Header {
@@ -61,13 +82,13 @@ struct ArrangementIndex::Header {
 };
 
 // One version. Immutable after publication except next (reclaim relinks) and xmax_cmax. Two
-// forms share this 40-byte header: a compact version (xmin is the index's frozen_xmin, cmin 0,
+// forms share this 32-byte header: a compact version (xmin is the index's frozen_xmin, cmin 0,
 // neither stored) and a full one, followed by its xmin and cmin (8 bytes). Then the tuple bytes
 // (8-byte aligned), then the key bytes right after them (no padding: keys are compared bytewise).
 struct ArrangementIndex::Node {
-    std::atomic<uint64_t> next;       // offset of the next (older) version in the chain, 0 = end
+    std::atomic<uint32_t> next;       // link (off_of) of the next (older) version, 0 = end
+    uint32_t hash;                    // tag_of(the key's hash)
     std::atomic<uint64_t> xmax_cmax;  // xmax in the low 32 bits, cmax in the high 32 bits
-    uint64_t hash;
     uint32_t tid_block;
     uint16_t tid_offset;
     uint16_t flags;
@@ -86,7 +107,7 @@ struct ArrangementIndex::Node {
     const char *key() const { return tuple() + tuple_len; }
     size_t size() const { return size_of(full(), key_len, tuple_len); }
 };
-static_assert(sizeof(ArrangementIndex::Node) == 40, "node header layout");
+static_assert(sizeof(ArrangementIndex::Node) == 32, "node header layout");
 
 // Versions unlinked by one reclaim pass, waiting for their grace period (kept outside the
 // versions, so that a version carries no reclaim-only fields): a block of 24 + 8 * count bytes.
@@ -180,7 +201,7 @@ ArrangementIndex::ArrangementIndex(RegionAllocator &alloc, WriterLock &lock, uin
       base_(alloc.base()),
       header_off_(header_off),
       hdr_(reinterpret_cast<Header *>(base_ + header_off)),
-      buckets_(reinterpret_cast<std::atomic<uint64_t> *>(base_ + hdr_->buckets_off)),
+      buckets_(reinterpret_cast<std::atomic<uint32_t> *>(base_ + hdr_->buckets_off)),
       slots_(reinterpret_cast<Slot *>(base_ + hdr_->slots_off)) {}
 
 ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lock,
@@ -200,17 +221,17 @@ ArrangementIndex ArrangementIndex::create(RegionAllocator &alloc, WriterLock &lo
 
     const uint32_t acct = opt.account;
     uint64_t hoff = alloc.allocate_for(acct, sizeof(Header));
-    uint64_t boff = alloc.allocate_for(acct, nb * sizeof(std::atomic<uint64_t>));
+    uint64_t boff = alloc.allocate_for(acct, nb * sizeof(std::atomic<uint32_t>));
     uint64_t soff = alloc.allocate_for(acct, uint64_t{opt.reader_slots} * sizeof(Slot));
     if (hoff == 0 || boff == 0 || soff == 0) {
         if (hoff != 0) alloc.free_for(acct, hoff, sizeof(Header));
-        if (boff != 0) alloc.free_for(acct, boff, nb * sizeof(std::atomic<uint64_t>));
+        if (boff != 0) alloc.free_for(acct, boff, nb * sizeof(std::atomic<uint32_t>));
         if (soff != 0) alloc.free_for(acct, soff, uint64_t{opt.reader_slots} * sizeof(Slot));
         throw Error(Error::Code::OutOfMemory, "arrangement region exhausted creating the index");
     }
     char *base = alloc.base();
-    auto *buckets = reinterpret_cast<std::atomic<uint64_t> *>(base + boff);
-    for (uint64_t i = 0; i < nb; ++i) new (&buckets[i]) std::atomic<uint64_t>(0);
+    auto *buckets = reinterpret_cast<std::atomic<uint32_t> *>(base + boff);
+    for (uint64_t i = 0; i < nb; ++i) new (&buckets[i]) std::atomic<uint32_t>(0);
     auto *slots = reinterpret_cast<Slot *>(base + soff);
     for (uint32_t i = 0; i < opt.reader_slots; ++i) {
         Slot *s = new (&slots[i]) Slot;
@@ -278,7 +299,7 @@ ArrangementIndex::Node *ArrangementIndex::write_node(uint64_t off, uint64_t hash
     const bool full = stores_full(xmin, cmin);
     Node *n = new (base_ + off) Node;
     n->next.store(0, std::memory_order_relaxed);
-    n->hash = hash;
+    n->hash = tag_of(hash);
     n->tid_block = tid.block;
     n->tid_offset = tid.offset;
     n->flags = flags;
@@ -305,6 +326,10 @@ void ArrangementIndex::allocate_each(const std::vector<size_t> &sizes,
     const size_t n = sizes.size();
     for (size_t i = 0; i < n; ++i) {
         offs[i] = alloc_->allocate_for(hdr_->account, sizes[i]);
+        if (offs[i] != 0 && !linkable(offs[i], sizes[i])) {
+            alloc_->free_for(hdr_->account, offs[i], sizes[i]);
+            offs[i] = 0;
+        }
         if (offs[i] == 0) {
             for (size_t j = 0; j < i; ++j) alloc_->free_for(hdr_->account, offs[j], sizes[j]);
             throw Error(Error::Code::OutOfMemory, "arrangement memory budget exhausted (" +
@@ -345,7 +370,12 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
         sizes[i] = Node::size_of(stores_full(v[i].xmin, v[i].cmin), v[i].key_len, v[i].tuple_len);
         total += FixedRegionAllocator::rounded_size(sizes[i]);
     }
-    if (uint64_t whole = n > 1 ? alloc_->allocate_for(hdr_->account, total) : 0; whole != 0) {
+    uint64_t whole = n > 1 ? alloc_->allocate_for(hdr_->account, total) : 0;
+    if (whole != 0 && !linkable(whole, total)) {
+        alloc_->free_for(hdr_->account, whole, total);
+        whole = 0;
+    }
+    if (whole != 0) {
         for (size_t i = 0; i < n; ++i) {
             offs[i] = whole;
             whole += FixedRegionAllocator::rounded_size(sizes[i]);
@@ -382,7 +412,7 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
             held = stripe;
         }
         nd->next.store(buckets_[bk].load(std::memory_order_relaxed), std::memory_order_relaxed);
-        buckets_[bk].store(offs[i], std::memory_order_release);
+        buckets_[bk].store(link_of(offs[i]), std::memory_order_release);
     }
     hdr_->versions.fetch_add(n, std::memory_order_relaxed);
     hdr_->inserts.fetch_add(n, std::memory_order_relaxed);
@@ -401,6 +431,10 @@ void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, 
     check_version(key, key_len, tuple, tuple_len);
     size_t size = Node::size_of(stores_full(xmin, cmin), key_len, tuple_len);
     uint64_t off = alloc_->allocate_for(hdr_->account, size);
+    if (off != 0 && !linkable(off, size)) {
+        alloc_->free_for(hdr_->account, off, size);
+        off = 0;
+    }
     if (off == 0)
         throw Error(Error::Code::OutOfMemory,
                     "arrangement memory budget exhausted (" + std::to_string(size) + " bytes)");
@@ -411,7 +445,7 @@ void ArrangementIndex::insert(uint64_t hash, const void *key, uint32_t key_len, 
     {
         StripeGuard g(*lock_, static_cast<uint32_t>(b % lock_->stripes()));
         n->next.store(buckets_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
-        buckets_[b].store(off, std::memory_order_release);
+        buckets_[b].store(link_of(off), std::memory_order_release);
     }
     hdr_->versions.fetch_add(1, std::memory_order_relaxed);
     hdr_->inserts.fetch_add(1, std::memory_order_relaxed);
@@ -423,9 +457,10 @@ bool ArrangementIndex::mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint3
                                     CurrentFn current) {
     uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
     StripeGuard g(*lock_, static_cast<uint32_t>(b % lock_->stripes()));
-    for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+    const uint32_t tag = tag_of(hash);
+    for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0;) {
         Node *n = node(off);
-        if (n->hash == hash && n->tid_block == tid.block && n->tid_offset == tid.offset) {
+        if (n->hash == tag && n->tid_block == tid.block && n->tid_offset == tid.offset) {
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (current(v)) {
                 n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
@@ -435,7 +470,7 @@ bool ArrangementIndex::mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint3
                 return true;
             }
         }
-        off = n->next.load(std::memory_order_acquire);
+        off = off_of(n->next.load(std::memory_order_acquire));
     }
     return false;
 }
@@ -448,7 +483,7 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
         if (buckets_[b].load(std::memory_order_acquire) == 0)
             continue;  // PostgreSQL's TRUNCATE excludes concurrent writers of the relation
         StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
-        for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+        for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0;) {
             Node *n = node(off);
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (current(v)) {
@@ -457,7 +492,7 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
                     hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
                 ++count;
             }
-            off = n->next.load(std::memory_order_acquire);
+            off = off_of(n->next.load(std::memory_order_acquire));
         }
     }
     hdr_->deletes.fetch_add(count, std::memory_order_relaxed);
@@ -483,11 +518,11 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
         if (buckets_[b].load(std::memory_order_acquire) == 0)
             continue;  // a version inserted meanwhile is new; the next pass looks at it
         StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
-        std::atomic<uint64_t> *link = &buckets_[b];
-        uint64_t off = link->load(std::memory_order_acquire);
+        std::atomic<uint32_t> *link = &buckets_[b];
+        uint64_t off = off_of(link->load(std::memory_order_acquire));
         while (off != 0) {
             Node *n = node(off);
-            uint64_t next = n->next.load(std::memory_order_acquire);
+            const uint32_t next = n->next.load(std::memory_order_acquire);
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (dead(v)) {
                 unlinked.reserve(unlinked.size() + 1);  // may throw before the unlink, not after
@@ -503,6 +538,10 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
                 unlinked.reserve(unlinked.size() + 1);
                 const size_t csize = Node::size_of(false, n->key_len, n->tuple_len);
                 uint64_t coff = alloc_->allocate_for(hdr_->account, csize);
+                if (coff != 0 && !linkable(coff, csize)) {
+                    alloc_->free_for(hdr_->account, coff, csize);
+                    coff = 0;
+                }
                 if (coff == 0) {
                     link = &n->next;
                 } else {
@@ -513,7 +552,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
                     c->next.store(next, std::memory_order_relaxed);
                     // Published like an insert: written, then the link (seq_cst: also orders
                     // n's unlinking before the epoch bump below, as for a dead version).
-                    link->store(coff, std::memory_order_seq_cst);
+                    link->store(link_of(coff), std::memory_order_seq_cst);
                     unlinked.push_back(off);
                     ++res.compacted;
                     hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
@@ -523,7 +562,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             } else {
                 link = &n->next;
             }
-            off = next;
+            off = off_of(next);
         }
     }
     res.unlinked = unlinked.size();
@@ -770,7 +809,7 @@ uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t has
     uint64_t emitted = 0;
     while (off != 0) {
         const Node *n = node(off);
-        if (!match_key || (n->hash == hash && n->key_len == key_len &&
+        if (!match_key || (n->hash == tag_of(hash) && n->key_len == key_len &&
                            (key_len == 0 || std::memcmp(n->key(), key, key_len) == 0))) {
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (visible(v)) {
@@ -778,7 +817,7 @@ uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t has
                 ++emitted;
             }
         }
-        off = n->next.load(std::memory_order_seq_cst);
+        off = off_of(n->next.load(std::memory_order_seq_cst));
     }
     return emitted;
 }
@@ -788,8 +827,8 @@ uint64_t ArrangementIndex::probe(Reader &reader, uint64_t hash, const void *key,
     enter(reader);
     ScopeExit leave([&] { exit(reader); });
     uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
-    return walk_chain(buckets_[b].load(std::memory_order_seq_cst), true, hash, key, key_len,
-                      visible, emit);
+    return walk_chain(off_of(buckets_[b].load(std::memory_order_seq_cst)), true, hash, key,
+                      key_len, visible, emit);
 }
 
 // Asks the cache for a version's first two lines (its header may straddle them; key and tuple
@@ -814,7 +853,7 @@ uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uin
     }
     uint32_t nactive = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        uint64_t off = buckets_[cur[i]].load(std::memory_order_seq_cst);
+        uint64_t off = off_of(buckets_[cur[i]].load(std::memory_order_seq_cst));
         if (off == 0)
             continue;
         prefetch_version(base_ + off);
@@ -828,7 +867,7 @@ uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uin
             const uint32_t i = active[j];
             const Node *nd = node(cur[i]);
             const ProbeKey &k = keys[i];
-            if (nd->hash == k.hash && nd->key_len == k.key_len &&
+            if (nd->hash == tag_of(k.hash) && nd->key_len == k.key_len &&
                 (k.key_len == 0 || std::memcmp(nd->key(), k.key, k.key_len) == 0)) {
                 VersionView v = view_of(nd, hdr_->frozen_xmin);
                 if (visible(v)) {
@@ -836,7 +875,7 @@ uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uin
                     ++emitted;
                 }
             }
-            uint64_t next = nd->next.load(std::memory_order_seq_cst);
+            uint64_t next = off_of(nd->next.load(std::memory_order_seq_cst));
             if (next != 0) {
                 prefetch_version(base_ + next);
                 cur[i] = next;
@@ -853,8 +892,8 @@ uint64_t ArrangementIndex::scan_all(Reader &reader, VisibilityFn visible, EmitFn
     ScopeExit leave([&] { exit(reader); });
     uint64_t emitted = 0;
     for (uint64_t b = 0; b < hdr_->nbuckets; ++b)
-        emitted += walk_chain(buckets_[b].load(std::memory_order_seq_cst), false, 0, nullptr, 0,
-                              visible, emit);
+        emitted += walk_chain(off_of(buckets_[b].load(std::memory_order_seq_cst)), false, 0,
+                              nullptr, 0, visible, emit);
     return emitted;
 }
 
@@ -913,9 +952,9 @@ void ArrangementIndex::destroy() {
         }
         hdr_->retired_head = 0;
         for (uint64_t b = 0; b < hdr_->nbuckets; ++b) {
-            for (uint64_t off = buckets_[b].load(std::memory_order_acquire); off != 0;) {
+            for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0;) {
                 Node *n = node(off);
-                uint64_t next = n->next.load(std::memory_order_relaxed);
+                uint64_t next = off_of(n->next.load(std::memory_order_relaxed));
                 alloc_->free_for(hdr_->account, off, n->size());
                 off = next;
             }
@@ -926,7 +965,7 @@ void ArrangementIndex::destroy() {
     uint32_t ns = hdr_->nslots;
     uint32_t acct = hdr_->account;
     hdr_->magic = 0;
-    alloc_->free_for(acct, hdr_->buckets_off, nb * sizeof(std::atomic<uint64_t>));
+    alloc_->free_for(acct, hdr_->buckets_off, nb * sizeof(std::atomic<uint32_t>));
     alloc_->free_for(acct, hdr_->slots_off, uint64_t{ns} * sizeof(Slot));
     alloc_->free_for(acct, header_off_, sizeof(Header));
     hdr_ = nullptr;

@@ -162,7 +162,7 @@ TEST(ArrangementIndex, InsertProbeBasics) {
     EXPECT_EQ(s.versions, 100u);
     EXPECT_EQ(s.live, 100u);
     EXPECT_EQ(s.inserts, 100u);
-    EXPECT_GE(s.version_bytes, 100u * 64);  // a 48-byte header (full form), key and tuple
+    EXPECT_GE(s.version_bytes, 100u * 48);  // a 40-byte header (full form), key and tuple
     EXPECT_EQ(f.index.scan_all(all_visible, [](const VersionView &) {}), 100u);
 
     // Views carry everything that was inserted.
@@ -291,9 +291,9 @@ TEST(ArrangementIndex, InsertBulkLaysOutInOrderFromFreeLists) {
                                              Tid{i, 2}, 3, 1, i % 3 == 0 ? 7u : 0u, 2, 0});
     }
     f.index.insert_bulk(bulk.data(), bulk.size());
-    // A full version: 48-byte header, tuple, key (every one here rounds to the same size).
+    // A full version: 40-byte header, tuple, key (every one here rounds to the same size).
     EXPECT_EQ(f.alloc.bytes_in_use(), in_use + 300 * FixedRegionAllocator::rounded_size(
-                                                          48 + tuples[0].size() + keys[0].size()));
+                                                          40 + tuples[0].size() + keys[0].size()));
     auto s = f.index.stats();
     EXPECT_EQ(s.versions, 300u);
     EXPECT_EQ(s.delete_marked, 100u);
@@ -717,16 +717,16 @@ ArrangementIndex::Options frozen_opts(uint64_t nbuckets) {
 TEST(ArrangementCompact, FrozenVersionsAreSmallerAndReadTheSame) {
     Fixture plain(1 << 20, opts(16));
     Fixture compact(1 << 20, frozen_opts(16));
-    const std::string tuple(24, 't');  // 40 + 24 + 5 = 69 -> 80 bytes compact; 48 + 29 -> 80 full
-    const std::string tuple2(16, 'u');  // 40 + 16 + 5 = 61 -> 64 compact; 48 + 21 = 69 -> 80 full
+    const std::string tuple(24, 't');  // 32 + 24 + 5 = 61 -> 64 bytes compact; 40 + 29 -> 80 full
+    const std::string tuple2(16, 'u');  // 32 + 16 + 5 = 53 -> 64 compact; 40 + 21 = 61 -> 64 full
     for (Fixture *f : {&plain, &compact}) {
         put(f->index, 1, "kkkkk", tuple, Tid{1, 1}, kFrozen, 0);
         put(f->index, 1, "kkkkk", tuple2, Tid{1, 2}, kFrozen, 0);
         put(f->index, 1, "kkkkk", tuple2, Tid{1, 3}, 7, 3);         // not frozen: full form
         put(f->index, 1, "kkkkk", tuple2, Tid{1, 4}, kFrozen, 5);   // a command id: full form
     }
-    EXPECT_EQ(plain.index.stats().version_bytes, 4u * 80u);
-    EXPECT_EQ(compact.index.stats().version_bytes, 80u + 64u + 80u + 80u);
+    EXPECT_EQ(plain.index.stats().version_bytes, 80u + 3u * 64u);
+    EXPECT_EQ(compact.index.stats().version_bytes, 4u * 64u);
     // Both report the same fields, bytes and order.
     auto dump = [](const ArrangementIndex &ix) {
         std::vector<std::string> out;
@@ -926,14 +926,14 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
     for (char c : {'b', 'd', 'e', 'f', 'g'}) want.push_back(std::string(40, c));
     EXPECT_EQ(seen, want);
     EXPECT_EQ(ix.free_retired().freed, 6u);
-    // Same answers for every snapshot, now from compact versions (8 bytes less each: 48 + 40 + 1
-    // = 89 -> 96 bytes full, 40 + 40 + 1 = 81 -> 96 compact: the rounding eats it here)...
+    // Same answers for every snapshot, now from compact versions (8 bytes less each: 40 + 40 + 1
+    // = 81 -> 96 bytes full, 32 + 40 + 1 = 73 -> 80 compact)...
     EXPECT_EQ(probe_snap(ix, m, before, 1, "k"), want);
     m.commit(x3);
     want.push_back(std::string(40, 'z'));
     std::sort(want.begin(), want.end());
     EXPECT_EQ(probe_snap(ix, m, m.snapshot(), 1, "k"), want);
-    EXPECT_EQ(ix.stats().version_bytes, bytes);
+    EXPECT_EQ(ix.stats().version_bytes, bytes - 6u * 16u);
     uint32_t compacted_fields = 0;
     ix.scan_all(all_visible, [&](const VersionView &v) {
         if (v.xmin == kFrozen && v.cmin == 0)
@@ -943,15 +943,15 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
         }
     });
     EXPECT_EQ(compacted_fields, 6u);
-    // ...and where the rounding does not eat it, the bytes go down.
+    // ...and again with other sizes.
     Fixture g(1 << 20, frozen_opts(4));
-    for (uint16_t i = 1; i <= 10; ++i) put(g.index, 1, "k", std::string(32, 'q'), Tid{1, i}, 5, 0);
-    EXPECT_EQ(g.index.stats().version_bytes, 10u * 96u);  // 48 + 32 + 1 = 81 -> 96
+    for (uint16_t i = 1; i <= 10; ++i) put(g.index, 1, "k", std::string(24, 'q'), Tid{1, i}, 5, 0);
+    EXPECT_EQ(g.index.stats().version_bytes, 10u * 80u);  // 40 + 24 + 1 = 65 -> 80
     auto r = g.index.reclaim([](const VersionView &) { return false; },
                              [](const VersionView &) { return true; });
     EXPECT_EQ(r.compacted, 10u);
     EXPECT_EQ(r.freed, 10u);  // no reader: the originals go at once
-    EXPECT_EQ(g.index.stats().version_bytes, 10u * 80u);  // 40 + 32 + 1 = 73 -> 80
+    EXPECT_EQ(g.index.stats().version_bytes, 10u * 64u);  // 32 + 24 + 1 = 57 -> 64
     EXPECT_EQ(g.index.stats().versions, 10u);
     // Without a frozen xmin, nothing is compacted.
     Fixture h(1 << 20, opts(4));
@@ -965,6 +965,68 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
 // The adapter keeps what a bare stored tuple lost (its MinimalTuple header: number of attributes,
 // variable width) in the version's flags: the build's bulk insert, insert() and reclaim's compact
 // copy must all carry them, next to a tuple whose bytes are copied exactly.
+// Chain links are 32-bit offsets in 16-byte units (32-byte version header): a version the
+// allocator places at or beyond 64 GiB from the region's start cannot be linked and is refused
+// like a full region, with nothing changed and the block given back.
+namespace {
+class FarAllocator final : public pm::core::RegionAllocator {
+  public:
+    explicit FarAllocator(FixedRegionAllocator &inner) : inner_(inner) {}
+    uint64_t allocate(size_t size) override {
+        if (!far)
+            return inner_.allocate(size);
+        ++far_given;
+        return uint64_t{1} << 36;  // never written: the index must refuse it first
+    }
+    void free(uint64_t offset, size_t size) override {
+        if (offset == uint64_t{1} << 36)
+            ++far_freed;
+        else
+            inner_.free(offset, size);
+    }
+    char *base() const override { return inner_.base(); }
+    uint64_t bytes_in_use() const override { return inner_.bytes_in_use(); }
+    bool far = false;
+    int far_given = 0, far_freed = 0;
+
+  private:
+    FixedRegionAllocator &inner_;
+};
+}  // namespace
+
+TEST(ArrangementCompact, VersionsBeyondTheLinkRangeAreRefused) {
+    Fixture f(1 << 20, frozen_opts(4));
+    FarAllocator far(f.alloc);
+    ArrangementIndex ix = ArrangementIndex::create(far, f.lock, frozen_opts(4));
+    put(ix, 0x1234567800000042ULL, "k", "near", Tid{1, 1}, kFrozen, 0);
+    far.far = true;
+    EXPECT_THROW(put(ix, 0x42, "k", "far", Tid{1, 2}), Error);
+    const std::string k = "k", t = "bulk";
+    std::vector<pm::core::BulkVersion> bulk;
+    for (uint16_t i = 0; i < 3; ++i)
+        bulk.push_back(pm::core::BulkVersion{7, k.data(), 1, t.data(), 4, Tid{2, i}, 3, 0, 0, 0, 0});
+    EXPECT_THROW(ix.insert_bulk(bulk.data(), bulk.size()), Error);
+    // A compaction that would land there is not made.
+    far.far = false;
+    put(ix, 0x1234567800000042ULL, "k", "full", Tid{1, 3}, 5, 0);  // full form
+    far.far = true;
+    auto r = ix.reclaim([](const VersionView &) { return false; },
+                        [](const VersionView &) { return true; });
+    EXPECT_EQ(r.compacted, 0u);
+    EXPECT_EQ(far.far_given, far.far_freed);
+    EXPECT_GE(far.far_given, 3);
+    far.far = false;
+    EXPECT_EQ(ix.stats().versions, 2u);
+    // A version keeps the low 32 bits of its hash: the view reports them, and a probe compares
+    // them (the bucket comes from the whole hash).
+    std::vector<uint64_t> hashes;
+    ix.probe(0x1234567800000042ULL, "k", 1, all_visible,
+             [&](const VersionView &v) { hashes.push_back(v.hash); });
+    EXPECT_EQ(hashes, (std::vector<uint64_t>{0x42, 0x42}));
+    EXPECT_TRUE(probe_all(ix, 0x1234567800000043ULL, "k").empty());
+    ix.destroy();
+}
+
 TEST(ArrangementCompact, FlagsSurviveEveryPath) {
     Fixture g(1 << 20, frozen_opts(4));
     std::vector<std::string> tuples;

@@ -5,9 +5,9 @@
 // (at any address) can attach to it. See docs/arrangements.md for the design.
 //
 // Contents: a fixed, power-of-two array of buckets, each the head of a singly linked chain of
-// row *versions*. A version holds the key's 64-bit hash, the key bytes, the projected tuple bytes
-// (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by a
-// delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
+// row *versions*. A version holds 32 bits of the key's hash, the key bytes, the projected tuple
+// bytes (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by
+// a delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
 // receives every candidate version (a VersionView) and says whether the caller's snapshot sees it.
 //
 // Concurrency:
@@ -74,7 +74,7 @@ struct Tid {
 // A read-only look at one version, valid only during the callback that receives it (its bytes
 // live in shared memory and may be reclaimed once the read section ends).
 struct VersionView {
-    uint64_t hash;
+    uint64_t hash;   // the low 32 bits of the hash it was inserted with (all a version keeps)
     Tid tid;
     uint32_t xmin;   // inserting transaction
     uint32_t cmin;   // inserting command
@@ -319,7 +319,7 @@ class ArrangementIndex {
     char *base_;
     uint64_t header_off_;
     Header *hdr_;
-    std::atomic<uint64_t> *buckets_;
+    std::atomic<uint32_t> *buckets_;  // links: offsets in 16-byte units (arrangement_index.cpp)
     Slot *slots_;
 };
 

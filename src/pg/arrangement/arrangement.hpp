@@ -147,12 +147,26 @@ void insert_def(const Def &def);
 void delete_def(int64 defid);
 int64 next_defid();
 
+// The leading arranged columns that are key columns, when every key column has a fixed length:
+// their bytes are in the key encoding (a null byte and the value's bytes per key column), so a
+// bare stored tuple leaves them out (arrangement_stored_tuple.hpp) and a reader copies them
+// back from the version's key. n == 0: nothing is left out.
+struct KeyCut {
+    uint32_t len = 0;      // data bytes left out: the end of the last leading key column
+    uint32_t key_len = 0;  // the key encoding's length (fixed)
+    int n = 0;             // leading key columns
+    struct Col {
+        uint32_t data_off, key_off, len;  // in the tuple's data, in the key encoding, attlen
+    } col[kMaxKeyColumns];
+};
+
 // The projected shape of one arrangement in this backend.
 struct Shape {
     Def def;
     TupleDesc reldesc;   // the relation's
     TupleDesc projdesc;  // the arranged columns, blessed (record_out works on it)
     int keypos[kMaxKeyColumns];  // position of each key column in projdesc
+    KeyCut cut;          // what stored tuples leave out (make_shape)
 };
 Shape *make_shape(Relation rel, const Def &def);  // palloc'd in CurrentMemoryContext
 
@@ -174,9 +188,9 @@ uint64_t hash_key(const StringInfo key);
 uint64_t hash_key_bytes(const char *data, int len);  // the same hash over raw key bytes
 // The projected MinimalTuple (externally toasted values fetched) of a deformed heap tuple.
 MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull);
-// record_out text of a version's stored tuple bytes (flags: the version's, see
+// record_out text of a version's stored tuple bytes (flags and key: the version's, see
 // arrangement_stored_tuple.hpp).
-text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags);
+text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags, const char *key);
 
 // ---- MVCC (arrangement_mvcc.cpp) ----
 // The heap's MVCC rules (HeapTupleSatisfiesMVCC) applied to stored fields.

@@ -404,7 +404,10 @@ void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex 
         [&](const core::VersionView &v) {
             TransactionId row_xmin = InvalidTransactionId;
             if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
-            records.push_back(Record{v.tid, v.hash, v.xmin, v.cmin, row_xmin});
+            // v.hash holds only the low 32 bits of the hash (all a version keeps): the whole
+            // hash, which picks the bucket, comes from the key bytes again.
+            records.push_back(Record{v.tid, hash_key_bytes(v.key, static_cast<int>(v.key_len)),
+                                     v.xmin, v.cmin, row_xmin});
             return false;
         },
         [](const core::VersionView &) {});
@@ -522,7 +525,8 @@ int build_reported(Relation rel, const Def &def) {
             const MinimalTuple t = st->tuple;
             const char *tb;
             uint32_t tl;
-            const uint16_t tf = pack_stored(t, &tb, &tl);
+            const uint16_t tf = pack_stored(t, &st->shape->cut, st->key.data,
+                                            static_cast<uint32_t>(st->key.len), &tb, &tl);
             if (st->uncertain)
                 deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl,
                              tf, st->tid, st->xmin, st->xmax, st->cmax);

@@ -120,6 +120,38 @@ void delete_def(int64 defid) {
     CommandCounterIncrement();
 }
 
+namespace {
+// Shape::cut: the leading arranged columns that are key columns, when every key column has a
+// fixed length and the key encoding is stored as is (not as a digest). Their offsets in a
+// tuple's data follow from their lengths and alignments alone.
+void set_key_cut(Shape *s) {
+    KeyCut c;
+    uint32_t key_off[kMaxKeyColumns];
+    uint32_t klen = 0;
+    for (int k = 0; k < s->def.nkeys; ++k) {
+        Form_pg_attribute att = TupleDescAttr(s->projdesc, s->keypos[k]);
+        if (att->attlen <= 0) return;
+        key_off[k] = klen + 1;  // after the null byte
+        klen += 1 + static_cast<uint32_t>(att->attlen);
+    }
+    if (klen > static_cast<uint32_t>(kMaxStoredKey)) return;
+    uint32_t off = 0;
+    for (int i = 0; i < s->def.ncols; ++i) {
+        int k = 0;
+        while (k < s->def.nkeys && s->keypos[k] != i) ++k;
+        if (k == s->def.nkeys) break;
+        Form_pg_attribute att = TupleDescAttr(s->projdesc, i);
+        off = static_cast<uint32_t>(att_align_nominal(off, att->attalign));
+        c.col[c.n++] = KeyCut::Col{off, key_off[k], static_cast<uint32_t>(att->attlen)};
+        off += static_cast<uint32_t>(att->attlen);
+    }
+    if (c.n == 0) return;
+    c.len = off;
+    c.key_len = klen;
+    s->cut = c;
+}
+}  // namespace
+
 Shape *make_shape(Relation rel, const Def &def) {
     auto *s = static_cast<Shape *>(palloc0(sizeof(Shape)));
     s->def = def;
@@ -140,6 +172,7 @@ Shape *make_shape(Relation rel, const Def &def) {
             if (def.cols[i] == def.keys[k]) s->keypos[k] = i;
         if (s->keypos[k] < 0) elog(ERROR, "arrangement key column is not arranged");
     }
+    set_key_cut(s);
     s->projdesc = BlessTupleDesc(s->projdesc);
     return s;
 }
@@ -218,9 +251,9 @@ MinimalTuple project(const Shape *s, const Datum *values, const bool *isnull) {
     return pm_heap_form_minimal_tuple(s->projdesc, pv, pn);
 }
 
-text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags) {
-    auto *mt = static_cast<MinimalTuple>(palloc(stored_tuple_len(flags, len)));
-    unpack_stored(flags, tuple, len, reinterpret_cast<char *>(mt));
+text *row_text(const Shape *s, const char *tuple, uint32_t len, uint16_t flags, const char *key) {
+    auto *mt = static_cast<MinimalTuple>(palloc(stored_tuple_len(flags, len, &s->cut)));
+    unpack_stored(flags, tuple, len, &s->cut, key, reinterpret_cast<char *>(mt));
     HeapTuple ht = heap_tuple_from_minimal_tuple(mt);
     Datum rec = heap_copy_tuple_as_datum(ht, s->projdesc);
     char *out = OidOutputFunctionCall(F_RECORD_OUT, rec);

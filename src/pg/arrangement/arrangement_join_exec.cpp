@@ -174,13 +174,15 @@ __attribute__((noinline)) void grow_matches(JoinState *js, size_t len) {
 
 // Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
 // from the probe: plain C++, throws std::bad_alloc). Once per match: the growth is out of line.
-// flags: the version's (arrangement_stored_tuple.hpp); 0 for a whole MinimalTuple.
-inline void keep_bytes(JoinState *js, int row, const void *tuple, uint32_t tuple_len,
-                       uint16_t flags) {
-    size_t len = MAXALIGN(stored_tuple_len(flags, tuple_len));
+// flags and key: the version's (arrangement_stored_tuple.hpp); flags 0 for a whole MinimalTuple.
+__attribute__((always_inline)) inline void keep_bytes(JoinState *js, int row, const void *tuple,
+                                                      uint32_t tuple_len, uint16_t flags,
+                                                      const char *key) {
+    size_t len = MAXALIGN(stored_tuple_len(flags, tuple_len, &js->shape->cut));
     if (unlikely(js->buf_used + len > js->buf_cap || js->nmatches == js->offs_cap))
         grow_matches(js, len);
-    unpack_stored(flags, static_cast<const char *>(tuple), tuple_len, js->buf + js->buf_used);
+    unpack_stored(flags, static_cast<const char *>(tuple), tuple_len, &js->shape->cut, key,
+                  js->buf + js->buf_used);
     js->match_row[js->nmatches] = row;
     js->offs[js->nmatches++] = js->buf_used;
     js->buf_used += len;
@@ -390,7 +392,7 @@ uint64_t probe_fallback(JoinState *js, int i, const core::ProbeKey &k) {
         if (fe.hash != k.hash || fe.keylen != static_cast<int>(k.key_len) ||
             memcmp(fe.key, k.key, k.key_len) != 0)
             continue;
-        keep_bytes(js, js->probe_row[i], fe.tuple, fe.tuple->t_len, 0);
+        keep_bytes(js, js->probe_row[i], fe.tuple, fe.tuple->t_len, 0, nullptr);
         ++n;
     }
     return n;
@@ -460,7 +462,7 @@ TupleTableSlot *exec_join(JoinState *js) {
                                      : pg_call([&] { return version_visible(v, snap); });
                 },
                 [&](uint32_t i, const core::VersionView &v) {
-                    keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags);
+                    keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags, v.key);
                 });
         }
         group_matches(js);

@@ -416,7 +416,7 @@ void emit_row(Emitter *em, const core::VersionView &v) {
     auto *tid = static_cast<ItemPointer>(palloc(sizeof(ItemPointerData)));
     ItemPointerSet(tid, v.tid.block, v.tid.offset);
     Datum values[2] = {PointerGetDatum(tid),
-                       PointerGetDatum(row_text(em->shape, v.tuple, v.tuple_len, v.flags))};
+                       PointerGetDatum(row_text(em->shape, v.tuple, v.tuple_len, v.flags, v.key))};
     bool nulls[2] = {false, false};
     tuplestore_putvalues(em->rsinfo->setResult, em->rsinfo->setDesc, values, nulls);
 }
