@@ -184,7 +184,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     if (!p.truncated) {
         deltas = register_deltas(p);
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
+        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas, vd.viewrel);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
