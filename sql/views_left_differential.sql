@@ -24,6 +24,11 @@ SELECT parallel_material.create_view('dl_where',
   'SELECT la.k, lb.w FROM la LEFT JOIN lb ON lb.k = la.k WHERE lb.w IS NULL OR lb.w > 2') IS NOT NULL AS created;
 SELECT parallel_material.create_view('dl_right',
   'SELECT la.k AS ak, lb.w FROM lb RIGHT JOIN la ON la.k = lb.k') IS NOT NULL AS created;
+-- USING, and an inner join above that reads the nullable side (null-rejecting)
+SELECT parallel_material.create_view('dl_using',
+  'SELECT k, la.v, lb.w FROM la LEFT JOIN lb USING (k)') IS NOT NULL AS created;
+SELECT parallel_material.create_view('dl_above',
+  'SELECT la.k, lx.y FROM la LEFT JOIN lb ON lb.k = la.k JOIN lx ON lx.v = lb.w') IS NOT NULL AS created;
 
 CREATE TABLE diff_log (step int, in_xact bool, view text, diff text);
 CREATE TABLE diff_counts (checks int);
@@ -33,11 +38,11 @@ CREATE PROCEDURE check_all(step int, in_xact bool) LANGUAGE plpgsql AS $$
 DECLARE
     v text;
 BEGIN
-    FOREACH v IN ARRAY ARRAY['dl_plain', 'dl_filter', 'dl_three', 'dl_self', 'dl_where', 'dl_right'] LOOP
+    FOREACH v IN ARRAY ARRAY['dl_plain', 'dl_filter', 'dl_three', 'dl_self', 'dl_where', 'dl_right', 'dl_using', 'dl_above'] LOOP
         INSERT INTO diff_log SELECT step, in_xact, v, side || ' ' || copies || 'x ' || row_text
           FROM parallel_material.view_check(v::regclass);
     END LOOP;
-    UPDATE diff_counts SET checks = checks + 6;
+    UPDATE diff_counts SET checks = checks + 8;
 END $$;
 
 CREATE FUNCTION pg_temp.rnd(n int) RETURNS int LANGUAGE sql AS $$ SELECT (random() * n)::int $$;
@@ -91,6 +96,6 @@ SELECT count(*) FILTER (WHERE w IS NULL) > 0 AS null_extended, count(*) FILTER (
   FROM dl_plain;
 
 SELECT parallel_material.drop_view(v)
-  FROM unnest(ARRAY['dl_plain', 'dl_filter', 'dl_three', 'dl_self', 'dl_where', 'dl_right']::regclass[]) v;
+  FROM unnest(ARRAY['dl_plain', 'dl_filter', 'dl_three', 'dl_self', 'dl_where', 'dl_right', 'dl_using', 'dl_above']::regclass[]) v;
 DROP TABLE la, lb, lx, diff_log, diff_counts;
 DROP PROCEDURE run(int), random_write(), check_all(int, bool);
