@@ -20,7 +20,12 @@
 
 extern "C" {
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "optimizer/optimizer.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
@@ -158,6 +163,15 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
         out->b_attnum = bv->varattno;
         out->b_relid = rt_fetch(out->b_rtindex, q->rtable)->relid;
         out->key_col = col;
+        out->p_varno = pv->varno;
+        out->p_attno = pv->varattno;
+        out->p_type = pv->vartype;
+        out->p_typmod = pv->vartypmod;
+        out->p_coll = pv->varcollid;
+        Oid btype = bv->vartype;
+        Oid opc = GetDefaultOpClass(btype, BTREE_AM_OID);
+        out->distinct_ok = OidIsValid(opc) &&
+                           get_op_opfamily_strategy(op->opno, get_opclass_family(opc)) == BTEqualStrategyNumber;
         return true;
     }
     if (check) {
@@ -172,21 +186,60 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
     return false;
 }
 
-// EXISTS (a key of b's changed rows equal to expr, by the ON clause's equality).
-static char *in_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas, const char *expr) {
-    const char *ycol = quote_identifier(get_attname(lj.b_relid, lj.b_attnum, false));
-    StringInfoData k;
-    initStringInfo(&k);
-    for (const DeltaInput &d : deltas) {
-        if (d.relid != lj.b_relid) continue;
-        if (k.len > 0) appendStringInfoString(&k, " UNION ALL ");
-        appendStringInfo(&k, "SELECT %s AS y FROM %s", ycol, quote_identifier(delta_enr_name(d.relid, d.deleted)));
-    }
+// EXISTS (a key of b's changed rows, in pm_lkeys, equal to expr by the ON clause's equality).
+static char *in_keys(const LeftJoin &lj, const char *expr) {
     const char *coll = OidIsValid(lj.collation) ? psprintf(" COLLATE %s", generate_collation_name(lj.collation)) : "";
     const char *y = psprintf("(k.y)::%s", type_text(lj.b_left ? lj.ltype : lj.rtype));
     const char *x = psprintf("(%s)::%s", expr, type_text(lj.b_left ? lj.rtype : lj.ltype));
-    return psprintf("EXISTS (SELECT FROM (%s) k WHERE %s%s %s %s)", k.data, lj.b_left ? y : x, coll,
+    return psprintf("EXISTS (SELECT FROM pm_lkeys k WHERE %s%s %s %s)", lj.b_left ? y : x, coll,
                     op_text(lj.opno), lj.b_left ? x : y);
+}
+
+static Expr *as_type(Expr *e, Oid type, Oid coll) {
+    if (exprType(reinterpret_cast<Node *>(e)) == type) return e;
+    return reinterpret_cast<Expr *>(makeRelabelType(e, type, -1, coll, COERCE_IMPLICIT_CAST));
+}
+
+// The query restricted to the keys of pm_lkeys: (C)'s rows. With distinct keys (distinct_ok), an
+// inner join of pm_lkeys with the preserved side's key column, which the planner can start from
+// (probing the preserved side's arrangement or index); otherwise an EXISTS filter.
+static char *restricted_sql(Query *q, const LeftJoin &lj) {
+    if (!lj.distinct_ok)
+        return psprintf("SELECT s.*, 1 AS __pm_sign FROM (%s) s WHERE %s", strip_semicolon(deparse_qualified(q)),
+                        in_keys(lj, psprintf("s.%s", lj.key_col)));
+    Query *c = static_cast<Query *>(copyObject(q));
+    Form_pg_attribute ya = nullptr;
+    HeapTuple atup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(lj.b_relid), Int16GetDatum(lj.b_attnum));
+    if (!HeapTupleIsValid(atup)) elog(ERROR, "cache lookup failed for attribute %d of %u", lj.b_attnum, lj.b_relid);
+    ya = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(atup));
+    Oid ytype = ya->atttypid, ycoll = ya->attcollation;
+    int32 ytypmod = ya->atttypmod;
+    ReleaseSysCache(atup);
+    RangeTblEntry *k = makeNode(RangeTblEntry);
+    k->rtekind = RTE_CTE;
+    k->ctename = pstrdup("pm_lkeys");
+    k->ctelevelsup = 0;
+    k->alias = makeAlias("pm_k", NIL);
+    k->eref = makeAlias("pm_k", list_make1(makeString(pstrdup("y"))));
+    k->coltypes = list_make1_oid(ytype);
+    k->coltypmods = list_make1_int(ytypmod);
+    k->colcollations = list_make1_oid(ycoll);
+    k->inFromCl = true;
+    c->rtable = lappend(c->rtable, k);
+    int kidx = list_length(c->rtable);
+    RangeTblRef *ref = makeNode(RangeTblRef);
+    ref->rtindex = kidx;
+    c->jointree->fromlist = lcons(ref, c->jointree->fromlist);
+    Var *kv = makeVar(kidx, 1, ytype, ytypmod, ycoll, 0);
+    Var *pv = makeVar(lj.p_varno, lj.p_attno, lj.p_type, lj.p_typmod, lj.p_coll, 0);
+    Expr *bl = as_type(reinterpret_cast<Expr *>(kv), lj.b_left ? lj.ltype : lj.rtype, ycoll);
+    Expr *pl = as_type(reinterpret_cast<Expr *>(pv), lj.b_left ? lj.rtype : lj.ltype, lj.p_coll);
+    Expr *eq = make_opclause(lj.opno, BOOLOID, false, lj.b_left ? bl : pl, lj.b_left ? pl : bl, InvalidOid,
+                             lj.collation);
+    castNode(OpExpr, eq)->opfuncid = get_opcode(lj.opno);
+    c->jointree->quals = make_and_qual(c->jointree->quals, reinterpret_cast<Node *>(eq));
+    char *body = strip_semicolon(deparse_qualified(c));
+    return psprintf("SELECT s.*, 1 AS __pm_sign FROM (%s) s", body);
 }
 
 char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj) {
@@ -199,7 +252,7 @@ char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, c
     initStringInfo(&sql);
     if (a[0] != '\0')
         appendStringInfo(&sql, "SELECT * FROM (%s) d WHERE NOT %s\nUNION ALL\n", a,
-                         in_keys(lj, deltas, psprintf("d.%s", lj.key_col)));
+                         in_keys(lj, psprintf("d.%s", lj.key_col)));
     Relation rel = relation_open(viewrel, AccessShareLock);
     const char *vname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                    RelationGetRelationName(rel));
@@ -207,10 +260,32 @@ char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, c
     relation_close(rel, NoLock);
     // (B) the view's rows of the touched keys out, (C) the query's rows of those keys in.
     appendStringInfo(&sql, "SELECT %s, -1 AS __pm_sign FROM ONLY %s v WHERE %s\nUNION ALL\n", vcols, vname,
-                     in_keys(lj, deltas, psprintf("v.%s", lj.key_col)));
-    appendStringInfo(&sql, "SELECT s.*, 1 AS __pm_sign FROM (%s) s WHERE %s",
-                     strip_semicolon(deparse_qualified(q)), in_keys(lj, deltas, psprintf("s.%s", lj.key_col)));
+                     in_keys(lj, psprintf("v.%s", lj.key_col)));
+    appendStringInfoString(&sql, restricted_sql(q, lj));
     return sql.data;
+}
+
+void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas) {
+    const char *ycol = quote_identifier(get_attname(lj.b_relid, lj.b_attnum, false));
+    StringInfoData k;
+    initStringInfo(&k);
+    for (const DeltaInput &d : deltas) {
+        if (d.relid != lj.b_relid) continue;
+        if (k.len > 0) appendStringInfoString(&k, " UNION ALL ");
+        appendStringInfo(&k, "SELECT %s AS y FROM %s", ycol, quote_identifier(delta_enr_name(d.relid, d.deleted)));
+    }
+    if (k.len == 0) return;
+    // Distinct by the default equality of b's key type, which is the ON equality's family
+    // (distinct_ok): each preserved key then matches at most one of them. NULLs match nothing.
+    char *sql = psprintf("SELECT %s k.y FROM (%s) k WHERE k.y IS NOT NULL", lj.distinct_ok ? "DISTINCT" : "",
+                         k.data);
+    if (SPI_execute(sql, true, 0) != SPI_OK_SELECT) elog(ERROR, "view key query failed: %s", sql);
+    TupleDesc desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+    Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+    for (uint64 r = 0; r < SPI_processed; ++r) tuplestore_puttuple(ts, SPI_tuptable->vals[r]);
+    double n = static_cast<double>(SPI_processed);
+    SPI_freetuptable(SPI_tuptable);
+    (void)register_tuplestore("pm_lkeys", desc, ts, n);
 }
 
 }  // namespace pm::pg::views

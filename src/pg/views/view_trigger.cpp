@@ -183,6 +183,8 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     bool small = true;
     if (!p.truncated) {
         deltas = register_deltas(p);
+        LeftJoin lj;
+        if (left_join_shape(vd.query, &lj, false)) register_left_keys(lj, deltas);  // pm_lkeys
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas, vd.viewrel);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;

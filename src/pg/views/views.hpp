@@ -224,6 +224,12 @@ struct LeftJoin {
     Oid ltype = InvalidOid, rtype = InvalidOid;  // its declared operand types
     Oid collation = InvalidOid;
     const char *key_col = nullptr;  // quoted output column copying the preserved key
+    Index p_varno = 0;              // the preserved side's key column (a base Var)
+    AttrNumber p_attno = 0;
+    Oid p_type = InvalidOid;
+    int32 p_typmod = -1;
+    Oid p_coll = InvalidOid;
+    bool distinct_ok = false;  // the equality is the default btree family's of b's key type
 };
 // True when q has an outer join of the supported shape (out filled). check: refuse (0A000)
 // every other outer join shape (create_view); otherwise false for them.
@@ -232,6 +238,9 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check);
 // delta terms for keys b's changes did not touch, minus the view's rows of the touched keys,
 // plus the query's rows of those keys. nullptr: too many terms (recompute).
 char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj);
+// Registers the ephemeral relation pm_lkeys(y): the keys of b's changed rows (distinct when
+// distinct_ok), which left_delta_sql's statement reads; nothing when b has no changed rows.
+void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas);
 
 // ---- aggregate and DISTINCT views (view_aggregate.cpp) ----
 // True for a query with GROUP BY, aggregates or DISTINCT (one view-table row per group).
