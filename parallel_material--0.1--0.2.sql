@@ -84,11 +84,13 @@ BEGIN
      WHERE a.attrelid OPERATOR(pg_catalog.=) name AND a.attnum OPERATOR(pg_catalog.>) 0
        AND NOT a.attisdropped AND a.attname::pg_catalog.text NOT LIKE '\_\_pm%';
     -- One statement, hence one snapshot; rows compared by their text (1.0 and 1.00 differ).
+    -- The row alias starts with __pm, which no output column may (a column named x would
+    -- otherwise be read in place of the whole row).
     RETURN QUERY EXECUTE pg_catalog.format(
-        $q$WITH vc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (SELECT %s FROM ONLY %s) x GROUP BY 1),
-               qc AS (SELECT x::pg_catalog.text AS r, pg_catalog.count(*) AS n
-                         FROM (%s) x GROUP BY 1)
+        $q$WITH vc AS (SELECT __pm_row::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM (SELECT %s FROM ONLY %s) __pm_row GROUP BY 1),
+               qc AS (SELECT __pm_row::pg_catalog.text AS r, pg_catalog.count(*) AS n
+                         FROM (%s) __pm_row GROUP BY 1)
            SELECT CASE WHEN COALESCE(vc.n, 0) OPERATOR(pg_catalog.>) COALESCE(qc.n, 0)
                        THEN 'view only' ELSE 'query only' END,
                   COALESCE(vc.r, qc.r),
