@@ -248,7 +248,7 @@ SELECT parallel_material.refresh_view('v_ol') > 0 AS refreshed;
 SELECT pg_temp.chk('v_ol');
 
 -- refusals: each names the construct, with a hint of what is supported
-SELECT pg_temp.err($$SELECT parallel_material.create_view('r', 'SELECT o.o_orderkey FROM orders o LEFT JOIN lineitem l ON l.l_orderkey = o.o_orderkey')$$);
+SELECT pg_temp.err($$SELECT parallel_material.create_view('r', 'SELECT o.o_orderkey FROM orders o FULL JOIN lineitem l ON l.l_orderkey = o.o_orderkey')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('r', 'SELECT o_custkey, count(*) AS n FROM orders GROUP BY o_custkey HAVING count(*) > random()')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('r', 'SELECT array_agg(o_custkey) AS a FROM orders')$$);
 SELECT pg_temp.err($$SELECT parallel_material.create_view('r', 'SELECT DISTINCT ON (o_custkey) o_custkey FROM orders')$$);

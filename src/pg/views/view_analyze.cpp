@@ -1,5 +1,5 @@
 // view_analyze.cpp — the allowlist of create_view (docs/views.md, "Supported queries"): inner
-// equi-joins of plain tables, immutable filters and projections. Everything else is refused with
+// equi-joins of plain tables (and one LEFT JOIN, view_left.cpp), immutable filters and projections. Everything else is refused with
 // an error naming the construct and a hint of what is supported. Ownership of every named table
 // is checked on the raw parse tree, before analysis takes any lock; then every input is locked in
 // ShareRowExclusiveLock (OID order, as CREATE TRIGGER would) so that no writer runs while the view
@@ -59,8 +59,10 @@ void raw_from_item(Node *n, PgArray<RangeVar *> &rvs) {
         rvs.push(castNode(RangeVar, n));
     } else if (IsA(n, JoinExpr)) {
         JoinExpr *j = castNode(JoinExpr, n);
-        if (j->jointype != JOIN_INNER) refuse("outer joins (LEFT, RIGHT, FULL JOIN)",
-                                              "Only inner joins are supported so far.");
+        // LEFT and RIGHT JOIN: their shape is checked on the analyzed query (view_left.cpp).
+        if (j->jointype == JOIN_FULL)
+            refuse("FULL JOIN", "Supported outer joins: one LEFT JOIN (or RIGHT JOIN) whose nullable "
+                                "side is one table.");
         if (j->quals != nullptr && find_sublink(j->quals, nullptr)) refuse("subqueries");
         raw_from_item(j->larg, rvs);
         raw_from_item(j->rarg, rvs);
@@ -228,6 +230,8 @@ Analysis analyze_view_query(const char *sql) {
     if (q->hasSubLinks) refuse("subqueries", "Write the subquery as an inner join.");
     if (q->hasRecursive || q->cteList != NIL) refuse("WITH (common table expressions)");
     if (q->hasModifyingCTE || q->hasForUpdate || q->rowMarks != NIL) refuse("FOR UPDATE or data-modifying WITH");
+    LeftJoin lj;
+    (void)left_join_shape(q, &lj, true);  // one LEFT JOIN of the supported shape, or none
     if (is_aggregate_query(q)) check_aggregate_query(q);  // GROUP BY, aggregates, DISTINCT
     if (q->sortClause != NIL || q->limitCount != nullptr || q->limitOffset != nullptr)
         refuse("ORDER BY, LIMIT or OFFSET");
@@ -241,7 +245,8 @@ Analysis analyze_view_query(const char *sql) {
         ++pos;
         RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
         if (rte->rtekind == RTE_JOIN) {
-            if (rte->jointype != JOIN_INNER) refuse("outer joins (LEFT, RIGHT, FULL JOIN)");
+            if (rte->jointype != JOIN_INNER && rte->jointype != JOIN_LEFT && rte->jointype != JOIN_RIGHT)
+                refuse("outer joins other than LEFT or RIGHT JOIN");
             continue;
         }
         if (rte->rtekind != RTE_RELATION) refuse("this FROM item");
@@ -289,7 +294,7 @@ Analysis analyze_view_query(const char *sql) {
     // Immutable expressions only: the maintenance computes each row's value again, later and in
     // another context, and must get what the defining query gives.
     List *quals = NIL;
-    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals, true);
+    collect_quals(reinterpret_cast<Node *>(q->jointree), &quals, false);  // outer: checked above
     if (contain_mutable_functions(reinterpret_cast<Node *>(q->targetList)) ||
         contain_mutable_functions(reinterpret_cast<Node *>(quals)) ||
         contain_mutable_functions(q->havingQual))

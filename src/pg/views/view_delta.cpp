@@ -64,7 +64,13 @@ void to_delta_rte(RangeTblEntry *rte, bool deleted, int64 nrows) {
 
 }  // namespace
 
-char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas) {
+char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel) {
+    LeftJoin lj;
+    if (left_join_shape(q, &lj, false)) return left_delta_sql(q, deltas, viewrel, lj);
+    return delta_terms_sql(q, deltas, 0);
+}
+
+char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtindex) {
     // Changed positions and the parts (inserted, deleted) each has.
     struct Pos {
         int rtindex;
@@ -77,7 +83,7 @@ char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas) {
     foreach (lc, q->rtable) {
         ++rtindex;
         RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
-        if (rte->rtekind != RTE_RELATION) continue;
+        if (rte->rtekind != RTE_RELATION || rtindex == skip_rtindex) continue;
         Pos p{rtindex, -1, -1};
         for (const auto &d : deltas)
             if (d.relid == rte->relid) (d.deleted ? p.del : p.ins) = d.nrows;
@@ -167,7 +173,7 @@ char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
     return key.data;
 }
 
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas) {
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel) {
     if (g_sql_cxt == nullptr) {
         g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
                                           ALLOCSET_DEFAULT_SIZES);
@@ -180,7 +186,7 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     char *key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
         if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
-    char *sql = delta_query_sql(q, deltas);
+    char *sql = delta_query_sql(q, deltas, viewrel);
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
         MemoryContextReset(g_sql_cxt);

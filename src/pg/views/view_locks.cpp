@@ -194,6 +194,12 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
     }
     int npos = inputs.size();
     if (npos < 2) return;
+    // A LEFT JOIN's nullable side b: its writers of one key also meet each other (the first
+    // match and the last one add and remove the preserved row's NULL-extended row; a per-key
+    // recompute reads and replaces the key's view rows), so b's side of every pair takes a mode
+    // that conflicts with itself (docs/views.md, "LEFT JOIN views").
+    LeftJoin lj;
+    (void)left_join_shape(q, &lj, false);
     auto pos_of = [&](Index rtindex) {
         for (int k = 0; k < npos; ++k)
             if (inputs[k].rtindex == static_cast<int>(rtindex)) return k;
@@ -330,6 +336,8 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
                 uint32 f3 = view_pair_field(viewid, pair);
                 for (int side = 0; side < 2; ++side) {
                     LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
+                    if (lj.b_rtindex != 0 && inputs[side == 0 ? i : j].rtindex == lj.b_rtindex)
+                        m = ShareRowExclusiveLock;
                     if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
                     pair_side[pair * 2 + side] = false;
                     PgArray<uint32> &hs = hashes[pair * 2 + side];

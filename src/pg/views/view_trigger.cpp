@@ -184,8 +184,22 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     if (!p.truncated) {
         deltas = register_deltas(p);
         if (is_one_row_view(vd.query)) lock_one_row_view(viewid);  // first: no deadlock with keys
+        LeftJoin lj;
+        if (left_join_shape(vd.query, &lj, false)) {
+            // The per-key recompute reads the view table: row-level security that the owner
+            // forced on it could hide rows from that read and leave the view silently wrong.
+            bool b_changed = false;
+            for (const DeltaInput &d : deltas) b_changed = b_changed || d.relid == lj.b_relid;
+            if (b_changed && viewrel->rd_rel->relrowsecurity && viewrel->rd_rel->relforcerowsecurity)
+                ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                                errmsg("maintained view \"%s\" has forced row-level security",
+                                       RelationGetRelationName(viewrel)),
+                                errdetail("A LEFT JOIN view's maintenance reads its table."),
+                                errhint("ALTER TABLE ... NO FORCE ROW LEVEL SECURITY.")));
+            register_left_keys(lj, deltas);  // pm_lkeys
+        }
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
+        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas, vd.viewrel);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {

@@ -12,6 +12,7 @@
 //   view_sql.cpp      create_view, drop_view, refresh_view and helpers
 //   view_plan_cache.cpp prepared plans of the delta and apply statements, per backend
 //   view_row_changes.cpp rows written without statements (logical replication apply workers)
+//   view_left.cpp     views with one LEFT JOIN: its allowlist, the per-key recompute's SQL
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #pragma once
 
@@ -182,9 +183,13 @@ struct DeltaInput {
 // UNION ALL term per inclusion-exclusion term over the changed positions; nullptr when there
 // would be more than kMaxDeltaTerms terms (the caller recomputes instead).
 constexpr int kMaxDeltaTerms = 256;
-char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
+// viewrel: the view table (a LEFT JOIN view's delta reads it, view_left.cpp).
+char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel);
+// The inclusion-exclusion terms alone, over the changed positions other than skip_rtindex
+// (0: none skipped); "" when no position changed, nullptr past kMaxDeltaTerms.
+char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtindex);
 // The same through a per-backend cache of the deparsed text (do not modify the result).
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel);
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas);
 
 // ---- prepared plans of maintenance statements (view_plan_cache.cpp) ----
@@ -219,6 +224,37 @@ PgArray<NetDelta> net_delta(SPITupleTable *tuptable, uint64 ntuples, int n);
 // Full recompute: deletes every row and inserts the query's result; returns the rows inserted.
 int64 recompute(Oid viewrel, const char *query_sql);
 char *view_columns_sql(Relation viewrel, const char *prefix);
+
+// ---- LEFT JOIN views (view_left.cpp) ----
+// The one LEFT JOIN of a view's query: the nullable side b (a range-table position) and the ON
+// clause's key equality between b's column and a column of the preserved side that the view
+// outputs (key_col).
+struct LeftJoin {
+    int b_rtindex = 0;  // 0: the query has no outer join
+    Oid b_relid = InvalidOid;
+    AttrNumber b_attnum = 0;  // b's key column
+    Oid opno = InvalidOid;    // the key equality; b's column is its left operand when b_left
+    bool b_left = false;
+    Oid ltype = InvalidOid, rtype = InvalidOid;  // its declared operand types
+    Oid collation = InvalidOid;
+    const char *key_col = nullptr;  // quoted output column copying the preserved key
+    Index p_varno = 0;              // the preserved side's key column (a base Var)
+    AttrNumber p_attno = 0;
+    Oid p_type = InvalidOid;
+    int32 p_typmod = -1;
+    Oid p_coll = InvalidOid;
+    bool distinct_ok = false;  // the equality is the default btree family's of b's key type
+};
+// True when q has an outer join of the supported shape (out filled). check: refuse (0A000)
+// every other outer join shape (create_view); otherwise false for them.
+bool left_join_shape(Query *q, LeftJoin *out, bool check);
+// The delta SQL of a LEFT JOIN view (same columns as delta_query_sql's): the other inputs'
+// delta terms for keys b's changes did not touch, minus the view's rows of the touched keys,
+// plus the query's rows of those keys. nullptr: too many terms (recompute).
+char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj);
+// Registers the ephemeral relation pm_lkeys(y): the keys of b's changed rows (distinct when
+// distinct_ok), which left_delta_sql's statement reads; nothing when b has no changed rows.
+void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas);
 
 // ---- aggregate and DISTINCT views (view_aggregate.cpp) ----
 // True for a query with GROUP BY, aggregates or DISTINCT (one view-table row per group).
