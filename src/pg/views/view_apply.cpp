@@ -262,6 +262,7 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
                         errmsg("maintained view \"%s\" no longer has its query's columns",
                                RelationGetRelationName(viewrel)),
                         errhint("Drop it with parallel_material.drop_view and create it again.")));
+    if (ntuples == 0) return 0;  // most single-row writes: nothing to net, register or run
     // Net count per distinct row (binary image of its columns).
     Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
     bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));

@@ -180,7 +180,7 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     char *key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
         if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
-    char *sql = delta_query_sql(q, deltas);
+    char *sql = delta_query_sql(delta_source_query(q), deltas);  // only on a miss (aggregates: a copy)
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
         MemoryContextReset(g_sql_cxt);

@@ -169,8 +169,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
                                       SECURITY_RESTRICTED_OPERATION);
-    int level = NewGUCNestLevel();
-    pin_view_settings();  // the writer's settings cannot change what the delta computes
+    int level = pin_view_settings_where_needed();  // the writer's settings cannot change the delta
     int64 changed = 0;
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
@@ -184,7 +183,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     if (!p.truncated) {
         deltas = register_deltas(p);
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas);
+        sql = delta_query_sql_cached(viewid, vd.query, deltas);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
@@ -202,7 +201,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     }
     SPI_finish();
     table_close(viewrel, NoLock);
-    AtEOXact_GUC(true, level);
+    unpin_view_settings(level);
     SetUserIdAndSecContext(save_user, save_sec);
     release_pending(p);
     INSTR_TIME_SET_CURRENT(elapsed);

@@ -102,6 +102,12 @@ void collect_quals(Node *n, List **quals, bool refuse_outer);
 // functions are refused, so TimeZone cannot change a view's rows (timestamptz constants are
 // deparsed with their offset).
 void pin_view_settings();
+// The same for a maintenance run, setting only the settings whose current value differs (each
+// set_config_option and the AtEOXact_GUC that undoes it cost more than the comparison): returns
+// the GUC nest level it opened, or -1 when every setting already had its pinned value; hand it
+// to unpin_view_settings.
+int pin_view_settings_where_needed();
+void unpin_view_settings(int level);
 
 // ---- catalog (view_catalog.cpp) ----
 struct ViewDef {
@@ -169,7 +175,8 @@ struct DeltaInput {
 // would be more than kMaxDeltaTerms terms (the caller recomputes instead).
 constexpr int kMaxDeltaTerms = 256;
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
-// The same through a per-backend cache of the deparsed text (do not modify the result).
+// delta_query_sql(delta_source_query(q), deltas) through a per-backend cache of the deparsed
+// text (do not modify the result); q is the view's query.
 char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas);
 
