@@ -27,6 +27,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "portability/instr_time.h"
 #include "storage/lmgr.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
@@ -177,13 +178,14 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     // invalidations of DDL committed meanwhile are processed here, before the cached SQL text
     // and plans are looked up, and no DDL changes an input until the transaction ends.
     for (Oid relid : vd.relids) LockRelationOid(relid, AccessShareLock);
-    char *sql = nullptr;
+    char *sql = nullptr, *key = nullptr;
     PgArray<DeltaInput> deltas;
     bool small = true;
     if (!p.truncated) {
         deltas = register_deltas(p);
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, vd.query, deltas);
+        key = delta_cache_key(viewid, deltas);
+        sql = delta_query_sql_cached(viewid, vd.query, deltas, key);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
@@ -191,7 +193,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
-        SPIPlanPtr plan = small ? cached_plan(psprintf("d%s", delta_cache_key(viewid, deltas)), sql) : nullptr;
+        SPIPlanPtr plan = small ? cached_plan(key, sql) : nullptr;
         int rc = run_delta_query(sql, plan);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
@@ -227,9 +229,11 @@ Datum trigger_entry(FunctionCallInfo fcinfo) {
                         errmsg("_view_trigger must be fired FOR EACH STATEMENT with one argument")));
     char *end = nullptr;
     long long viewid = strtoll(tg->tgargs[0], &end, 10);
-    char *prefix = psprintf("pm_view_%lld_", viewid);
+    char prefix[48] = "pm_view_";  // "pm_view_<viewid>_", formatted without psprintf (every statement)
+    int len = 8 + pg_lltoa(viewid, prefix + 8);
+    prefix[len++] = '_';
     if (end == tg->tgargs[0] || *end != '\0' || viewid <= 0 ||
-        strncmp(tg->tgname, prefix, strlen(prefix)) != 0)
+        strncmp(tg->tgname, prefix, static_cast<size_t>(len)) != 0)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
     if (TRIGGER_FIRED_BEFORE(td->tg_event)) {

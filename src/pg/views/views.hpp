@@ -177,7 +177,10 @@ constexpr int kMaxDeltaTerms = 256;
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas);
 // delta_query_sql(delta_source_query(q), deltas) through a per-backend cache of the deparsed
 // text (do not modify the result); q is the view's query.
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas);
+// key: delta_cache_key(viewid, deltas) when the caller has it (nullptr: computed here).
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas,
+                             const char *key = nullptr);
+// Also the delta query's key in the plan cache (view_plan_cache.cpp; starts with "d").
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas);
 
 // ---- prepared plans of maintenance statements (view_plan_cache.cpp) ----
