@@ -189,6 +189,9 @@ constexpr int64 kSmallDelta = 100;
 // The kept plan of sql under key (prepared now if new); nullptr when the cache is off or cannot
 // be used now (stale while a cached plan runs): then run the text.
 SPIPlanPtr cached_plan(const char *key, const char *sql);
+// The kept plan under key if there is one and the cache is usable as it is (nullptr: build the
+// text and call cached_plan), so that a hit need not build the statement's text.
+SPIPlanPtr find_cached_plan(const char *key);
 int execute_cached(SPIPlanPtr plan);  // SPI_execute_plan, read-write, no row limit
 void define_plan_cache_gucs();
 
