@@ -312,6 +312,15 @@ void spi(const char *sql, int expect) {
     if (rc != expect) elog(ERROR, "aggregate view maintenance failed (%d): %s", rc, sql);
 }
 
+// The same through the plan cache (view_plan_cache.cpp) for a small delta: key names the
+// statement and everything its text depends on besides the view table's definition (a change
+// of which marks the cache stale).
+void spi_cached(const char *key, const char *sql, int expect, bool small) {
+    SPIPlanPtr plan = small ? cached_plan(key, sql) : nullptr;
+    int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(sql, false, 0);
+    if (rc != expect) elog(ERROR, "aggregate view maintenance failed (%d): %s", rc, sql);
+}
+
 // Copies the current SPI result (columns [0, ncols)) into a tuplestore registered as name.
 void register_result(const char *name, int ncols, TupleDesc *desc_out) {
     TupleDesc src = SPI_tuptable->tupdesc;
@@ -533,6 +542,7 @@ void create_group_index(Oid viewrelid, Query *q) {
 }
 
 int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable, uint64 ntuples) {
+    if (ntuples == 0) return 0;  // most single-row writes: nothing to net, register or run
     Shape s = describe(q);
     int nk = s.keys.size(), na = s.args.size(), n = nk + na;
     TupleDesc ddesc = tuptable->tupdesc;
@@ -597,7 +607,9 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
         appendStringInfoString(&g, " GROUP BY ");
         for (int i = 0; i < nk; ++i) appendStringInfo(&g, "%s%d", i > 0 ? ", " : "", i + 1);
     }
-    spi(g.data, SPI_OK_SELECT);
+    const bool small = nnet <= kSmallDelta;  // pm_gdelta has at most as many rows
+    const Oid viewrelid = RelationGetRelid(viewrel);
+    spi_cached(psprintf("g%u:grp", viewrelid), g.data, SPI_OK_SELECT, small);
     // Lock the changed groups (by a hash of their keys) before looking them up: two runs on one
     // group through unrelated join keys take no common key lock (a one-row view's runs are
     // serialised before their delta query).
@@ -758,7 +770,12 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
                          : psprintf("INSERT INTO %s (%s) SELECT %s FROM pm_gdelta d WHERE d.__pm_dcnt <> 0 "
                                     "AND NOT EXISTS (SELECT FROM ONLY %s v WHERE %s) RETURNING __pm_count",
                                     vname, cols.data, vals.data, vname, match);
-    spi(psprintf("WITH del AS (DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND %s "
+    // The text depends on which group keys of the delta have NULLs (key_match).
+    StringInfoData ukey;
+    initStringInfo(&ukey);
+    appendStringInfo(&ukey, "g%u:upd:", viewrelid);
+    for (int i = 0; i < nk; ++i) appendStringInfoChar(&ukey, nullable[i] ? 'n' : '-');
+    spi_cached(ukey.data, psprintf("WITH del AS (DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s AND %s "
                  "RETURNING %s v.__pm_count + d.__pm_dcnt AS __pm_new), "
                  "upd AS (UPDATE ONLY %s v SET %s FROM pm_gdelta d WHERE %s AND NOT %s RETURNING v.__pm_count), "
                  "ins AS (%s) "
@@ -766,7 +783,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
                  "UNION ALL SELECT %s __pm_count, 3 FROM ins",
                  vname, match, gone, ret.data, vname, set.data, match, gone, ins, nulls_k.data,
                  nulls_k.data),
-        SPI_OK_SELECT);
+        SPI_OK_SELECT, small);
     int64 changed = static_cast<int64>(SPI_processed);
     if (s.scalar && SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),

@@ -18,7 +18,11 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "miscadmin.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/bytea.h"
+#include "utils/float.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
@@ -339,20 +343,46 @@ Analysis analyze_view_query(const char *sql) {
     return a;
 }
 
+namespace {
+// Each pinned setting, its value, and whether the variable it sets (what the code that reads the
+// setting reads) holds that value already.
+struct PinnedSetting {
+    const char *name;
+    const char *value;
+    bool (*holds)();
+};
+const PinnedSetting kPinnedSettings[] = {
+    {"search_path", "pg_catalog, pg_temp",
+     [] { return namespace_search_path != nullptr && strcmp(namespace_search_path, "pg_catalog, pg_temp") == 0; }},
+    {"extra_float_digits", "1", [] { return extra_float_digits == 1; }},
+    {"bytea_output", "hex", [] { return bytea_output == BYTEA_OUTPUT_HEX; }},
+    {"standard_conforming_strings", "on", [] { return standard_conforming_strings; }},
+    // read when the (cached) deparsed SQL's constants are parsed again
+    {"DateStyle", "ISO, MDY", [] { return DateStyle == USE_ISO_DATES && DateOrder == DATEORDER_MDY; }},
+    {"IntervalStyle", "postgres", [] { return IntervalStyle == INTSTYLE_POSTGRES; }},
+    {"array_nulls", "on", [] { return Array_nulls; }},
+};
+}  // namespace
+
 void pin_view_settings() {
-    static const char *const settings[][2] = {
-        {"search_path", "pg_catalog, pg_temp"},
-        {"extra_float_digits", "1"},
-        {"bytea_output", "hex"},
-        {"standard_conforming_strings", "on"},
-        // read when the (cached) deparsed SQL's constants are parsed again
-        {"DateStyle", "ISO, MDY"},
-        {"IntervalStyle", "postgres"},
-        {"array_nulls", "on"},
-    };
-    for (const auto &kv : settings)
-        (void)set_config_option(kv[0], kv[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+    for (const auto &kv : kPinnedSettings)
+        (void)set_config_option(kv.name, kv.value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                                 false);
+}
+
+int pin_view_settings_where_needed() {
+    int level = -1;
+    for (const auto &kv : kPinnedSettings) {
+        if (kv.holds()) continue;
+        if (level < 0) level = NewGUCNestLevel();
+        (void)set_config_option(kv.name, kv.value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                                false);
+    }
+    return level;
+}
+
+void unpin_view_settings(int level) {
+    if (level >= 0) AtEOXact_GUC(true, level);
 }
 
 char *deparse_qualified(Query *q) {

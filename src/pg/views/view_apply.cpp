@@ -262,6 +262,7 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
                         errmsg("maintained view \"%s\" no longer has its query's columns",
                                RelationGetRelationName(viewrel)),
                         errhint("Drop it with parallel_material.drop_view and create it again.")));
+    if (ntuples == 0) return 0;  // most single-row writes: nothing to net, register or run
     // Net count per distinct row (binary image of its columns).
     Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<size_t>(n + 2)));
     bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(n + 2)));
@@ -293,12 +294,20 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
     }
     EphemeralNamedRelation enr = register_tuplestore("pm_net", ndesc, ts, static_cast<double>(nrows));
 
-    const KeyCols *key_cols = key_index(viewrel);
-    const char *vname = qualified_name(viewrel);
-    char *tcols = view_columns_sql(viewrel, "t");
-    char *dcols = view_columns_sql(viewrel, "d");
-    char *cols = view_columns_sql(viewrel, nullptr);
+    // The statements' text only where it is needed: a cached plan of the insert is found by
+    // its key alone (the text depends only on the view table, whose changes mark the cache
+    // stale).
+    const char *vname = nullptr;
+    char *dcols = nullptr;
+    auto names = [&] {
+        if (vname != nullptr) return;
+        vname = qualified_name(viewrel);
+        dcols = view_columns_sql(viewrel, "d");
+    };
     if (to_delete > 0) {
+        names();
+        const KeyCols *key_cols = key_index(viewrel);
+        char *tcols = view_columns_sql(viewrel, "t");
         // Candidates by `=` on an index's columns where the view table has a usable one and no
         // row to delete has a NULL there (`=` never matches NULL), then the image recheck.
         const char *keyq = nullptr;
@@ -395,12 +404,20 @@ int64 apply_delta(Relation viewrel, SPITupleTable *tuptable, uint64 ntuples) {
         }
     }
     if (to_insert > 0) {
-        char *ins = psprintf(
-            "INSERT INTO %s (%s) SELECT %s FROM pm_net d, "
-            "pg_catalog.generate_series(1::pg_catalog.int8, d.__pm_n) g "
-            "WHERE d.__pm_n OPERATOR(pg_catalog.>) 0",
-            vname, cols, dcols);
-        SPIPlanPtr plan = nrows <= kSmallDelta ? cached_plan(psprintf("a%u:ins", RelationGetRelid(viewrel)), ins) : nullptr;
+        char key[32];
+        snprintf(key, sizeof(key), "a%u:ins", RelationGetRelid(viewrel));
+        const bool small = nrows <= kSmallDelta;
+        SPIPlanPtr plan = small ? find_cached_plan(key) : nullptr;
+        char *ins = nullptr;
+        if (plan == nullptr) {
+            names();
+            ins = psprintf(
+                "INSERT INTO %s (%s) SELECT %s FROM pm_net d, "
+                "pg_catalog.generate_series(1::pg_catalog.int8, d.__pm_n) g "
+                "WHERE d.__pm_n OPERATOR(pg_catalog.>) 0",
+                vname, view_columns_sql(viewrel, nullptr), dcols);
+            plan = small ? cached_plan(key, ins) : nullptr;
+        }
         int rc = plan != nullptr ? execute_cached(plan) : SPI_execute(ins, false, 0);
         if (rc != SPI_OK_INSERT || static_cast<int64>(SPI_processed) != to_insert)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -16,6 +16,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -24,7 +25,10 @@ extern "C" {
 namespace pm::pg::views {
 
 char *delta_enr_name(Oid relid, bool deleted) {
-    return psprintf("pm_%s_%u", deleted ? "old" : "new", relid);
+    char *name = static_cast<char *>(palloc(20));  // "pm_old_" + up to 10 digits (every run)
+    memcpy(name, deleted ? "pm_old_" : "pm_new_", 7);
+    name[7 + pg_ultoa_n(relid, name + 7)] = '\0';
+    return name;
 }
 
 namespace {
@@ -156,7 +160,7 @@ void forget_sql_syscache(Datum, int, uint32) { forget_sql(0, InvalidOid); }
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
     StringInfoData key;
     initStringInfo(&key);
-    appendStringInfo(&key, "%lld", static_cast<long long>(viewid));
+    appendStringInfo(&key, "d%lld", static_cast<long long>(viewid));  // "d": a delta query's plan key too
     int ncols = deltas.size();
     bool *done = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(ncols + 1)));
     for (int k = 0; k < ncols; ++k) {
@@ -173,7 +177,8 @@ char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
     return key.data;
 }
 
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel) {
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel,
+                             const char *key) {
     if (g_sql_cxt == nullptr) {
         g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
                                           ALLOCSET_DEFAULT_SIZES);
@@ -183,10 +188,10 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
         CacheRegisterSyscacheCallback(TYPEOID, forget_sql_syscache, static_cast<Datum>(0));
         CacheRegisterSyscacheCallback(NAMESPACEOID, forget_sql_syscache, static_cast<Datum>(0));
     }
-    char *key = delta_cache_key(viewid, deltas);
+    if (key == nullptr) key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
         if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
-    char *sql = delta_query_sql(q, deltas, viewrel);
+    char *sql = delta_query_sql(delta_source_query(q), deltas, viewrel);  // only on a miss (aggregates: a copy)
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
         MemoryContextReset(g_sql_cxt);

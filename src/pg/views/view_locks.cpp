@@ -44,7 +44,9 @@ extern "C" {
 #include "storage/itemptr.h"
 #include "catalog/pg_operator.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/snapmgr.h"
 }
@@ -184,8 +186,32 @@ void check_groups_unchanged(const char *vname, const char *match) {
                         errhint("The transaction might succeed if retried.")));
 }
 
-void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
-    if (!g_locks_on) return;
+namespace {
+
+// What lock_delta_keys derives from a view's query alone (its positions, the first usable
+// equality between each pair, the middle positions), kept per backend: a view id's query never
+// changes; a change of any function, operator, type or operator class membership marks the
+// cache stale (hash functions are looked up through them).
+struct KeyGraph {
+    int64 viewid;
+    int npos;
+    Input *inputs;  // npos
+    Edge **edges;   // npos * npos, [i * npos + j] for i < j
+    int *mid;       // npos * npos
+    int b_rtindex;  // a LEFT JOIN's nullable side (0: none)
+};
+constexpr int kCachedGraphs = 32;
+KeyGraph g_graphs[kCachedGraphs];
+int g_ngraphs = 0;
+MemoryContext g_graph_cxt = nullptr;
+bool g_graphs_stale = false;
+int g_graph_users = 0;  // lock_delta_keys runs using a cached graph (nested: a trigger's write)
+
+void graphs_stale(Datum, int, uint32) { g_graphs_stale = true; }
+
+KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    KeyGraph g{viewid, 0, nullptr, nullptr, nullptr, 0};
     // Positions (range-table entries of relations), in order.
     PgArray<Input> inputs;
     for (int rti = 1; rti <= list_length(q->rtable); ++rti) {
@@ -193,13 +219,15 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         if (rte->rtekind == RTE_RELATION) inputs.push(Input{rti, rte->relid});
     }
     int npos = inputs.size();
-    if (npos < 2) return;
+    g.npos = npos;
+    g.inputs = inputs.data;
     // A LEFT JOIN's nullable side b: its writers of one key also meet each other (the first
     // match and the last one add and remove the preserved row's NULL-extended row; a per-key
     // recompute reads and replaces the key's view rows), so b's side of every pair takes a mode
     // that conflicts with itself (docs/views.md, "LEFT JOIN views").
     LeftJoin lj;
     (void)left_join_shape(q, &lj, false);
+    g.b_rtindex = lj.b_rtindex;
     auto pos_of = [&](Index rtindex) {
         for (int k = 0; k < npos; ++k)
             if (inputs[k].rtindex == static_cast<int>(rtindex)) return k;
@@ -243,12 +271,13 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
             RegProcedure lh = InvalidOid, rh = InvalidOid;
             if (get_op_hash_functions(op->opno, &lh, &rh) && OidIsValid(lh) && OidIsValid(rh)) {
                 // lh hashes the operator's left operand, rh its right one
-                fmgr_info(swapped ? rh : lh, &e->hi);
-                fmgr_info(swapped ? lh : rh, &e->hj);
+                fmgr_info_cxt(swapped ? rh : lh, &e->hi, cxt);
+                fmgr_info_cxt(swapped ? lh : rh, &e->hj, cxt);
                 e->hashed = true;
             }
         }
     }
+    g.edges = edges;
 
     // A pair without a hashed direct edge, joined through a middle position m (hashed edges
     // (i, m) and (m, j)): the writers of its lower position i derive the keys of edge (m, j)
@@ -266,6 +295,64 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
                 if (m != i && m != j && hashed_edge(i, m) != nullptr && hashed_edge(m, j) != nullptr)
                     mid[i * npos + j] = m;
         }
+    g.mid = mid;
+    MemoryContextSwitchTo(old);
+    return g;
+}
+
+// The graph of viewid from the cache (built there on a miss); built in the current memory
+// context instead while the cache is stale and a run nested in another one uses it.
+KeyGraph key_graph(int64 viewid, Query *q) {
+    if (g_graph_cxt == nullptr) {
+        g_graph_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view key graphs",
+                                            ALLOCSET_SMALL_SIZES);
+        CacheRegisterSyscacheCallback(PROCOID, graphs_stale, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(OPEROID, graphs_stale, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(TYPEOID, graphs_stale, static_cast<Datum>(0));
+        CacheRegisterSyscacheCallback(AMOPOPID, graphs_stale, static_cast<Datum>(0));
+    }
+    if (g_graphs_stale || g_ngraphs == kCachedGraphs) {
+        if (g_graph_users > 0) return build_graph(viewid, q, CurrentMemoryContext);
+        MemoryContextReset(g_graph_cxt);
+        g_ngraphs = 0;
+        g_graphs_stale = false;
+    }
+    for (int k = 0; k < g_ngraphs; ++k)
+        if (g_graphs[k].viewid == viewid) return g_graphs[k];
+    KeyGraph g = build_graph(viewid, q, g_graph_cxt);
+    // Invalidations processed meanwhile (catalog reads) may have marked the cache stale: then
+    // this graph serves this run only and goes with the others at the next reset.
+    g_graphs[g_ngraphs++] = g;
+    return g;
+}
+
+pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p);
+
+}  // namespace
+
+void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
+    if (!g_locks_on) return;
+    KeyGraph g = key_graph(viewid, q);
+    if (g.npos < 2) return;
+    ++g_graph_users;
+    PG_TRY();
+    { lock_keys_of(viewid, g, p); }
+    PG_FINALLY();
+    { --g_graph_users; }
+    PG_END_TRY();
+}
+
+namespace {
+
+pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p) {
+    const int npos = g.npos;
+    const Input *inputs = g.inputs;
+    Edge **edges = g.edges;
+    const int *mid = g.mid;
+    auto hashed_edge = [&](int a, int b) -> Edge * {
+        Edge *e = edges[std::min(a, b) * npos + std::max(a, b)];
+        return e != nullptr && e->hashed ? e : nullptr;
+    };
 
     // Hash values per (pair, side): side 0 = position i, 1 = position j.
     PgArray<uint32> *hashes =
@@ -336,7 +423,7 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
                 uint32 f3 = view_pair_field(viewid, pair);
                 for (int side = 0; side < 2; ++side) {
                     LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
-                    if (lj.b_rtindex != 0 && inputs[side == 0 ? i : j].rtindex == lj.b_rtindex)
+                    if (g.b_rtindex != 0 && inputs[side == 0 ? i : j].rtindex == g.b_rtindex)
                         m = ShareRowExclusiveLock;
                     if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
                     pair_side[pair * 2 + side] = false;
@@ -430,6 +517,8 @@ void lock_delta_keys(int64 viewid, Query *q, const Pending &p) {
         }
     acquire();
 }
+
+}  // namespace
 
 int run_delta_query(const char *sql, SPIPlanPtr cached) {
     if (!IsolationUsesXactSnapshot() || !g_locks_on)

@@ -91,6 +91,13 @@ SPIPlanPtr cached_plan(const char *key, const char *sql) {
     return plan;
 }
 
+SPIPlanPtr find_cached_plan(const char *key) {
+    if (!g_enabled || g_cxt == nullptr || g_stale) return nullptr;  // cached_plan sorts it out
+    for (int i = 0; i < g_nplans; ++i)
+        if (strcmp(g_plans[i].key, key) == 0) return g_plans[i].plan;
+    return nullptr;
+}
+
 int execute_cached(SPIPlanPtr plan) {
     ++g_busy;
     volatile int rc = 0;

@@ -27,6 +27,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "portability/instr_time.h"
 #include "storage/lmgr.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
@@ -169,8 +170,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
                                       SECURITY_RESTRICTED_OPERATION);
-    int level = NewGUCNestLevel();
-    pin_view_settings();  // the writer's settings cannot change what the delta computes
+    int level = pin_view_settings_where_needed();  // the writer's settings cannot change the delta
     int64 changed = 0;
     Relation viewrel = table_open(vd.viewrel, RowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
@@ -178,7 +178,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     // invalidations of DDL committed meanwhile are processed here, before the cached SQL text
     // and plans are looked up, and no DDL changes an input until the transaction ends.
     for (Oid relid : vd.relids) LockRelationOid(relid, AccessShareLock);
-    char *sql = nullptr;
+    char *sql = nullptr, *key = nullptr;
     PgArray<DeltaInput> deltas;
     bool small = true;
     if (!p.truncated) {
@@ -199,7 +199,8 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
             register_left_keys(lj, deltas);  // pm_lkeys
         }
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
-        sql = delta_query_sql_cached(viewid, delta_source_query(vd.query), deltas, vd.viewrel);
+        key = delta_cache_key(viewid, deltas);
+        sql = delta_query_sql_cached(viewid, vd.query, deltas, vd.viewrel, key);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
     if (sql == nullptr) {
@@ -207,7 +208,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     } else {
         trust(vd.relids);
         if (g_debug_explain) explain_delta(sql);
-        SPIPlanPtr plan = small ? cached_plan(psprintf("d%s", delta_cache_key(viewid, deltas)), sql) : nullptr;
+        SPIPlanPtr plan = small ? cached_plan(key, sql) : nullptr;
         int rc = run_delta_query(sql, plan);
         reset_trust();
         if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
@@ -217,7 +218,7 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     }
     SPI_finish();
     table_close(viewrel, NoLock);
-    AtEOXact_GUC(true, level);
+    unpin_view_settings(level);
     SetUserIdAndSecContext(save_user, save_sec);
     release_pending(p);
     INSTR_TIME_SET_CURRENT(elapsed);
@@ -243,9 +244,11 @@ Datum trigger_entry(FunctionCallInfo fcinfo) {
                         errmsg("_view_trigger must be fired FOR EACH STATEMENT with one argument")));
     char *end = nullptr;
     long long viewid = strtoll(tg->tgargs[0], &end, 10);
-    char *prefix = psprintf("pm_view_%lld_", viewid);
+    char prefix[48] = "pm_view_";  // "pm_view_<viewid>_", formatted without psprintf (every statement)
+    int len = 8 + pg_lltoa(viewid, prefix + 8);
+    prefix[len++] = '_';
     if (end == tg->tgargs[0] || *end != '\0' || viewid <= 0 ||
-        strncmp(tg->tgname, prefix, strlen(prefix)) != 0)
+        strncmp(tg->tgname, prefix, static_cast<size_t>(len)) != 0)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired by an unexpected trigger \"%s\"", tg->tgname)));
     if (TRIGGER_FIRED_BEFORE(td->tg_event)) {

@@ -103,6 +103,12 @@ void collect_quals(Node *n, List **quals, bool refuse_outer);
 // functions are refused, so TimeZone cannot change a view's rows (timestamptz constants are
 // deparsed with their offset).
 void pin_view_settings();
+// The same for a maintenance run, setting only the settings whose current value differs (each
+// set_config_option and the AtEOXact_GUC that undoes it cost more than the comparison): returns
+// the GUC nest level it opened, or -1 when every setting already had its pinned value; hand it
+// to unpin_view_settings.
+int pin_view_settings_where_needed();
+void unpin_view_settings(int level);
 
 // ---- catalog (view_catalog.cpp) ----
 struct ViewDef {
@@ -188,8 +194,12 @@ char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel);
 // The inclusion-exclusion terms alone, over the changed positions other than skip_rtindex
 // (0: none skipped); "" when no position changed, nullptr past kMaxDeltaTerms.
 char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtindex);
-// The same through a per-backend cache of the deparsed text (do not modify the result).
-char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel);
+// delta_query_sql(delta_source_query(q), deltas, viewrel) through a per-backend cache of the
+// deparsed text (do not modify the result); q is the view's query.
+// key: delta_cache_key(viewid, deltas) when the caller has it (nullptr: computed here).
+char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel,
+                             const char *key = nullptr);
+// Also the delta query's key in the plan cache (view_plan_cache.cpp; starts with "d").
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas);
 
 // ---- prepared plans of maintenance statements (view_plan_cache.cpp) ----
@@ -198,6 +208,9 @@ constexpr int64 kSmallDelta = 100;
 // The kept plan of sql under key (prepared now if new); nullptr when the cache is off or cannot
 // be used now (stale while a cached plan runs): then run the text.
 SPIPlanPtr cached_plan(const char *key, const char *sql);
+// The kept plan under key if there is one and the cache is usable as it is (nullptr: build the
+// text and call cached_plan), so that a hit need not build the statement's text.
+SPIPlanPtr find_cached_plan(const char *key);
 int execute_cached(SPIPlanPtr plan);  // SPI_execute_plan, read-write, no row limit
 void define_plan_cache_gucs();
 
