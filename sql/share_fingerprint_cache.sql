@@ -72,6 +72,24 @@ SELECT fingerprint AS fp_c1 FROM parallel_material.share_verdicts(
 SELECT fingerprint <> :'fp_c1' AS other_constant_other_fingerprint FROM parallel_material.share_verdicts(
   'SELECT id FROM t WHERE a = 2 ORDER BY id');
 
+-- Large printed plans (an array constant of 15,000 or 25,000 elements prints 200-350 kB): the
+-- cache keeps at most 512 kB, so the third evicts the first, and a text above 256 kB is not
+-- kept; each is fingerprinted the same way again.
+CREATE FUNCTION pg_temp.big_q(first int, n int) RETURNS text LANGUAGE sql AS $$
+  SELECT 'SELECT id FROM t WHERE id = ANY (''{' || string_agg(g::text, ',') || '}''::int[]) ORDER BY id'
+    FROM generate_series(first, first + n - 1) g $$;
+SELECT fingerprint AS fp_big1 FROM parallel_material.share_verdicts(pg_temp.big_q(1, 15000)) \gset
+SELECT fingerprint AS fp_big2 FROM parallel_material.share_verdicts(pg_temp.big_q(2, 15000)) \gset
+SELECT fingerprint AS fp_big3 FROM parallel_material.share_verdicts(pg_temp.big_q(3, 15000)) \gset
+SELECT :'fp_big1' <> :'fp_big2' AND :'fp_big2' <> :'fp_big3' AND :'fp_big1' <> :'fp_big3' AS big_all_different;
+SELECT fingerprint = :'fp_big1' AS big1_again_same FROM parallel_material.share_verdicts(pg_temp.big_q(1, 15000));
+SELECT fingerprint = :'fp_big3' AS big3_again_same FROM parallel_material.share_verdicts(pg_temp.big_q(3, 15000));
+SELECT fingerprint AS fp_huge FROM parallel_material.share_verdicts(pg_temp.big_q(1, 25000)) \gset
+SELECT fingerprint = :'fp_huge' AS huge_again_same, fingerprint <> :'fp_big1' AS huge_other
+  FROM parallel_material.share_verdicts(pg_temp.big_q(1, 25000));
+SELECT fingerprint = :'fp_col_a' AS small_after_big_same FROM parallel_material.share_verdicts(
+  'SELECT a AS x FROM t ORDER BY 1');
+
 -- The catalog changes under the same text: the table dropped and created again (another oid),
 -- then a column of another type.
 SELECT fingerprint AS fp_old FROM parallel_material.share_verdicts(

@@ -118,10 +118,11 @@ void build_raw_text(StringInfo buf, Plan *plan, PlannedStmt *stmt, const ShareVe
 }
 
 // Per-process cache of recent raw texts and their fingerprints. An entry is used only when its
-// text equals the new raw text in full (length, then memcmp); texts above kMaxCachedText are not
-// kept. Least recently used entry replaced.
+// text equals the new raw text in full (length, then memcmp). At most kCacheEntries texts of
+// kCacheBytes in all (texts above kMaxCachedText are not kept); least recently used replaced.
 constexpr int kCacheEntries = 8;
 constexpr size_t kMaxCachedText = 256 * 1024;
+constexpr size_t kCacheBytes = 512 * 1024;
 
 struct CacheEntry {
     char *raw = nullptr;  // in g_cache_cxt; nullptr: empty
@@ -132,7 +133,21 @@ struct CacheEntry {
 
 CacheEntry g_cache[kCacheEntries];
 uint64 g_cache_clock = 0;
+size_t g_cache_bytes = 0;  // sum of the entries' len
 MemoryContext g_cache_cxt = nullptr;
+
+CacheEntry *least_recently_used() {
+    CacheEntry *lru = nullptr;
+    for (CacheEntry &e : g_cache)
+        if (e.raw != nullptr && (lru == nullptr || e.used < lru->used)) lru = &e;
+    return lru;
+}
+
+void cache_drop(CacheEntry *e) {
+    pfree(e->raw);
+    g_cache_bytes -= e->len;
+    *e = CacheEntry();
+}
 
 CacheEntry *cache_lookup(const char *raw, size_t len) {
     for (CacheEntry &e : g_cache) {
@@ -149,18 +164,22 @@ void cache_store(const char *raw, size_t len, const uint8 fp[kFingerprintBytes])
     if (g_cache_cxt == nullptr)
         g_cache_cxt = AllocSetContextCreate(TopMemoryContext, "parallel_material plan fingerprints",
                                             ALLOCSET_DEFAULT_SIZES);
-    CacheEntry *victim = &g_cache[0];
+    // Allocate before releasing anything: an allocation error leaves the cache as it was.
+    char *copy = static_cast<char *>(MemoryContextAlloc(g_cache_cxt, len));
+    memcpy(copy, raw, len);
+    while (g_cache_bytes + len > kCacheBytes) cache_drop(least_recently_used());
+    CacheEntry *victim = nullptr;
     for (CacheEntry &e : g_cache) {
         if (e.raw == nullptr) {
             victim = &e;
             break;
         }
-        if (e.used < victim->used) victim = &e;
     }
-    // Allocate before releasing the old text: an allocation error leaves the cache as it was.
-    char *copy = static_cast<char *>(MemoryContextAlloc(g_cache_cxt, len));
-    memcpy(copy, raw, len);
-    if (victim->raw != nullptr) pfree(victim->raw);
+    if (victim == nullptr) {
+        victim = least_recently_used();
+        cache_drop(victim);
+    }
+    g_cache_bytes += len;
     victim->raw = copy;
     victim->len = len;
     victim->used = ++g_cache_clock;
