@@ -216,6 +216,35 @@ AcquireResult ResultRegistry::acquire(const ResultKey &key, const LogConfig &cfg
     return res;
 }
 
+// Under the lock: e (slot i) holds the key looked for. A TooLarge entry is not pinned.
+AcquireResult ResultRegistry::use_existing(Entry *e, uint32_t i, int64_t now, ResultRef *ref) {
+    if (e->info.state == EntryState::TooLarge) {
+        e->info.hits++;
+        e->info.last_used = now;  // not promoted: it holds no result worth protecting
+        return AcquireResult::TooLarge;
+    }
+    e->info.readers++;
+    e->info.hits++;
+    e->info.last_used = now;
+    promote(e);
+    *ref = ResultRef{i, e->serial};
+    return e->info.state == EntryState::Ready ? AcquireResult::Hit : AcquireResult::Attach;
+}
+
+bool ResultRegistry::find(const ResultKey &key, int64_t now, ResultRef *ref,
+                          AcquireResult *answer) {
+    *ref = ResultRef();
+    Locked guard(header()->lock);
+    Header *h = header();
+    for (uint32_t i = 0; i < h->max_entries; i++) {
+        Entry *e = entry(i);
+        if (e->info.state == EntryState::Free || e->hidden || !(e->info.key == key)) continue;
+        *answer = use_existing(e, i, now, ref);
+        return true;
+    }
+    return false;
+}
+
 // Under the lock.
 AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConfig &cfg,
                                              int32_t pid, int64_t now, const char *sample,
@@ -234,17 +263,7 @@ AcquireResult ResultRegistry::acquire_locked(const ResultKey &key, const LogConf
         }
         if (e->info.role == owner.role) role_bytes += e->info.bytes;
         if (e->hidden || !(e->info.key == key)) continue;
-        if (e->info.state == EntryState::TooLarge) {
-            e->info.hits++;
-            e->info.last_used = now;  // not promoted: it holds no result worth protecting
-            return AcquireResult::TooLarge;
-        }
-        e->info.readers++;
-        e->info.hits++;
-        e->info.last_used = now;
-        promote(e);
-        *ref = ResultRef{i, e->serial};
-        return e->info.state == EntryState::Ready ? AcquireResult::Hit : AcquireResult::Attach;
+        return use_existing(e, i, now, ref);
     }
     if (log_size + kAlign > h->alloc_size) return AcquireResult::NoSpace;
     // The owner's share of the log memory: its own least recently used entries make room first.

@@ -107,6 +107,45 @@ TEST(ResultRegistry, ProduceThenHit) {
     EXPECT_STREQ(list[0].sample, "SELECT 1");
 }
 
+// find(): acquire() for an existing entry only; a miss creates nothing and pins nothing.
+TEST(ResultRegistry, FindUsesExistingEntriesOnly) {
+    size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
+    Region r(size);
+    ResultRegistry::format(r.mem, size, kEntries);
+    ResultRegistry reg(r.mem);
+    ResultRef p, h, a, x;
+    AcquireResult answer = AcquireResult::NoSpace;
+    EXPECT_FALSE(reg.find(key_for(1), 1, &x, &answer));
+    EXPECT_FALSE(x.valid());
+    EXPECT_TRUE(reg.entries().empty());
+    ASSERT_EQ(reg.acquire(key_for(1), small_log(), 100, 2, "SELECT 1", &p), AcquireResult::Produce);
+    ASSERT_TRUE(reg.find(key_for(1), 3, &a, &answer));  // being produced: attach, pinned
+    EXPECT_EQ(answer, AcquireResult::Attach);
+    EXPECT_TRUE(a.valid());
+    produce(reg, p, 5);
+    reg.release(&p);
+    ASSERT_TRUE(reg.find(key_for(1), 4, &h, &answer));
+    EXPECT_EQ(answer, AcquireResult::Hit);
+    EXPECT_EQ(read_all(reg, h), iota(5));
+    EXPECT_FALSE(reg.find(key_for(1, 2), 5, &x, &answer));  // another key: not found
+    EXPECT_FALSE(x.valid());
+    auto list = reg.entries();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].hits, 2u);
+    EXPECT_EQ(list[0].readers, 2u);
+    EXPECT_EQ(list[0].last_used, 4);
+    EXPECT_TRUE(list[0].protected_segment);  // reused: promoted as acquire() promotes
+    reg.release(&a);
+    reg.release(&h);
+    ResultRef f;  // a failed entry is never found
+    ASSERT_EQ(reg.acquire(key_for(3), small_log(), 101, 6, nullptr, &f), AcquireResult::Produce);
+    reg.fail(f);
+    EXPECT_FALSE(reg.find(key_for(3), 7, &x, &answer));
+    reg.release(&f);
+    EXPECT_EQ(reg.reset(), 1u);
+    EXPECT_FALSE(reg.find(key_for(1), 8, &x, &answer));  // reset: gone
+}
+
 TEST(ResultRegistry, AnyKeyDifferenceIsAnotherEntry) {
     size_t size = ResultRegistry::region_size(kEntries, 1 << 20);
     Region r(size);

@@ -135,6 +135,10 @@ public:
     // (least recently used); if that is not enough, the answer is RoleQuota.
     AcquireResult acquire(const ResultKey &key, const LogConfig &cfg, int32_t pid, int64_t now,
                           const char *sample, ResultRef *ref, const Owner &owner = Owner());
+    // What acquire() does when the key has an entry (Hit or Attach: pinned; TooLarge), without
+    // creating one: false when no entry has the key (nothing changed). Lets a caller prepare
+    // what only a new entry needs (its owner, its statement sample) after a miss only.
+    bool find(const ResultKey &key, int64_t now, ResultRef *ref, AcquireResult *answer);
     // The entry's log region (64-byte aligned) in this process.
     void *log_region(const ResultRef &ref) const;
     // Producer: the log is sealed; the entry becomes Ready.
@@ -187,6 +191,7 @@ private:
     Header *header() const;
     Entry *entry(uint32_t slot) const;
     Entry *checked(const ResultRef &ref) const;
+    AcquireResult use_existing(Entry *e, uint32_t slot, int64_t now, ResultRef *ref);
     uint32_t slot_of(const Entry *e) const;
     std::string path_for(uint32_t slot, uint64_t serial) const;
     void drop_log(Entry *e, Doomed *doomed);

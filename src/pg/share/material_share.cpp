@@ -266,12 +266,18 @@ const char *decide(NodeShare *ns, CustomScanState *node, Plan *child, const char
         return "no shared memory for results (parallel_material.shared_memory = 0)";
     core::LogConfig cfg;
     if (!entry_config(child, &cfg)) return "parallel_material.share_max_bytes too small";
-    const std::string sample = statement_sample(estate);
     ns->reg = reg;
-    core::Owner owner;
-    pg_call([&] { owner = owner_for_new_entry(reg); });
-    const core::AcquireResult answer = reg->acquire(key, cfg, MyProcPid, GetCurrentTimestamp(),
-                                                    sample.c_str(), &ns->ref, owner);
+    // An existing entry first (a hit pays neither the statement sample nor the owner look-up,
+    // which only a new entry records); after a miss, acquire() looks again under the lock and
+    // creates the entry unless another session did meanwhile.
+    const int64 now = GetCurrentTimestamp();
+    core::AcquireResult answer;
+    if (!reg->find(key, now, &ns->ref, &answer)) {
+        const std::string sample = statement_sample(estate);
+        core::Owner owner;
+        pg_call([&] { owner = owner_for_new_entry(reg); });
+        answer = reg->acquire(key, cfg, MyProcPid, now, sample.c_str(), &ns->ref, owner);
+    }
     switch (answer) {
         case core::AcquireResult::NoSpace:
             return "no room in parallel_material.shared_memory";
