@@ -37,6 +37,14 @@ $node->safe_psql('src', q{
 	SELECT parallel_material.create_arrangement('t', ARRAY['k']);
 	SELECT parallel_material.create_arrangement('t', ARRAY['n'], ARRAY['n', 'v']);
 	GRANT SELECT, INSERT ON t TO intruder;
+	-- renamed, a key column renamed and moved to another schema after its arrangement was made
+	CREATE TABLE r_old (k int, w int);
+	INSERT INTO r_old SELECT g, g FROM generate_series(1, 20) g;
+	SELECT parallel_material.create_arrangement('r_old', ARRAY['k']);
+	ALTER TABLE r_old RENAME TO r_new;
+	ALTER TABLE r_new RENAME COLUMN k TO kk;
+	CREATE SCHEMA s2;
+	ALTER TABLE r_new SET SCHEMA s2;
 });
 my $src_ids = $node->safe_psql('src', 'SELECT string_agg(defid::text, \',\' ORDER BY defid) FROM parallel_material.arrangement_defs');
 
@@ -61,6 +69,8 @@ is($rc, 0, 'COPY succeeds') or diag($err);
 ($rc, $out, $err) = $node->psql('dst', q{SET ROLE intruder; INSERT INTO t VALUES (5, 'intruder', 3001)});
 is($rc, 0, 'a write by another role with INSERT succeeds') or diag($err);
 is($node->safe_psql('dst', 'SELECT count(*) FROM t'), '493', 'the writes took effect');
+($rc, $out, $err) = $node->psql('dst', q{SET ROLE aowner; INSERT INTO s2.r_new VALUES (21, 21); UPDATE s2.r_new SET w = 0 WHERE kk = 1});
+is($rc, 0, 'writes to a table renamed (and its key column, and moved) after its arrangement was made succeed') or diag($err);
 is($node->safe_psql('dst', 'SELECT string_agg(defid::text, \',\' ORDER BY defid) FROM parallel_material.arrangement_restore_defs'),
 	$src_ids, 'the dumped definitions came back');
 
@@ -92,15 +102,15 @@ is($node->safe_psql('dst', 'SELECT count(*) FROM parallel_material.arrangement_d
 # The owner restores: each dumped definition re-created by column names.
 is($node->safe_psql('dst', q{SET ROLE aowner; SELECT string_agg(relation::text || ' ' || key::text || ' ' || dumped_defid, '; ' ORDER BY dumped_defid)
 	  FROM parallel_material.restore_arrangements()}),
-	"t {k} 1; t {n} 2", 'restore_arrangements reports what it re-created');
+	"t {k} 1; t {n} 2; s2.r_new {kk} 3", 'restore_arrangements reports what it re-created (by the names at dump time)');
 is($node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass AND tgname LIKE 'pm\_arrangement\_%'}),
 	'4', 'the restored triggers were replaced, not added to');
 my $new_ids = $node->safe_psql('dst', 'SELECT string_agg(defid::text, \',\' ORDER BY defid) FROM parallel_material.arrangement_defs');
-is($new_ids, '3,4', 'the new definitions take ids after the dumped ones');
+is($new_ids, '4,5,6', 'the new definitions take ids after the dumped ones');
 is($node->safe_psql('dst', 'SELECT string_agg(defid::text, \',\' ORDER BY defid) FROM parallel_material.arrangement_restore_defs'),
 	$new_ids, 'the dumped rows were replaced by the new definitions');
-is($node->safe_psql('dst', q{SELECT string_agg(key::text || ':' || state, ',' ORDER BY key::text) FROM parallel_material.arrangements}),
-	'{k}:ready,{n}:ready', 'the arrangements are built');
+is($node->safe_psql('dst', q{SELECT string_agg(key::text || ':' || state, ',' ORDER BY key::text COLLATE "C") FROM parallel_material.arrangements}),
+	'{kk}:ready,{k}:ready,{n}:ready', 'the arrangements are built');
 is($node->safe_psql('dst', q{SET ROLE aowner; SELECT count(*) FROM parallel_material.restore_arrangements()}), '0',
 	'a second restore_arrangements has nothing to do');
 
@@ -116,7 +126,9 @@ is($node->safe_psql('dst', "$forced $join"), $node->safe_psql('dst', "$stock $jo
 # A new arrangement in the restored database: an id of its own.
 $node->safe_psql('dst', q{SET ROLE aowner; SELECT parallel_material.create_arrangement('probe', ARRAY['k'])});
 is($node->safe_psql('dst', q{SELECT defid FROM parallel_material.arrangement_defs WHERE relid = 'probe'::regclass}),
-	'5', 'a new definition takes a fresh id');
+	'7', 'a new definition takes a fresh id');
+is($node->safe_psql('dst', q{SELECT count(*) FROM parallel_material.arrangement_check('s2.r_new')}), '0',
+	'the renamed table\'s arrangement is exact');
 
 # TRUNCATE in a second restore, before restore_arrangements (the statement trigger).
 $node->safe_psql('postgres', 'CREATE DATABASE dst2 OWNER aowner');

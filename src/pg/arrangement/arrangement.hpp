@@ -151,6 +151,9 @@ int64 next_defid();
 // that pg_dump carries (docs/arrangements.md, "pg_dump and restore").
 void insert_restore_def(const Def &d);  // from insert_def
 void delete_restore_def(int64 defid);   // from delete_def
+// relid's rows again from its definitions (after ALTER TABLE renamed it, moved it to another
+// schema or renamed a column: the dumped names follow).
+void refresh_restore_defs(Oid relid);
 bool restore_def_exists(int64 defid);   // a dumped id: next_defid skips it
 // A dumped definition (no arrangement_defs row) of relid's table by its current schema and name.
 bool dumped_def_of(int64 defid, Oid relid);

@@ -18,6 +18,7 @@ extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -97,6 +98,18 @@ void delete_restore_def(int64 defid) {
         if (DatumGetInt64(v[0]) == defid) simple_heap_delete(rel, &tup->t_self);
         return true;
     });
+}
+
+void refresh_restore_defs(Oid relid) {
+    if (!OidIsValid(restore_defs_relid())) return;
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(relid, defs);
+    for (int i = 0; i < n; ++i) {
+        delete_restore_def(defs[i].defid);
+        CommandCounterIncrement();
+        insert_restore_def(defs[i]);
+    }
+    if (n > 0) CommandCounterIncrement();
 }
 
 bool restore_def_exists(int64 defid) {
