@@ -216,3 +216,48 @@ CREATE FUNCTION restore_view(name regclass) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pm_restore_view' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION restore_view(regclass) IS
     'bind a maintained view''s table restored from a dump to its dumped definition again, and refill it';
+
+-- ---------------------------------------------------------------------------------------------
+-- Arrangements across pg_dump and restore (issue 16, arr-restore slice; docs/arrangements.md,
+-- "pg_dump and restore"). arrangement_defs names relation OIDs and column numbers, which a
+-- restore changes, so it is not dumped; this table is (an extension configuration table): each
+-- definition's id, its table's schema and name and its key and arranged columns by name, written
+-- with arrangement_defs (heapam, by create_arrangement, drop_arrangement and the DDL event
+-- triggers only; no index, as arrangement_defs). In a restored database a maintenance trigger
+-- whose definition id names a dumped definition of its own table does nothing (no arrangement
+-- exists, none is read) until the owner runs restore_arrangements. The id sequence is dumped
+-- too, so that ids made after a restore never meet a restored trigger's.
+CREATE TABLE arrangement_restore_defs (
+    defid bigint NOT NULL,
+    rel_schema text NOT NULL,
+    rel_name text NOT NULL,
+    key_columns text[] NOT NULL,
+    columns text[] NOT NULL);
+COMMENT ON TABLE arrangement_restore_defs IS
+    'arrangement definitions by table and column names, carried by pg_dump (restore_arrangements re-creates them)';
+REVOKE ALL ON arrangement_restore_defs FROM PUBLIC;
+GRANT SELECT ON arrangement_restore_defs TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('parallel_material.arrangement_restore_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('parallel_material.arrangement_defid_seq', '');
+-- definitions made before this table existed (version 0.1, an earlier build of 0.2)
+INSERT INTO arrangement_restore_defs
+SELECT d.defid, n.nspname, c.relname,
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.key_attnums) WITH ORDINALITY k(attnum, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.relid
+                                             AND a.attnum OPERATOR(pg_catalog.=) k.attnum
+              ORDER BY k.i),
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.attnums) WITH ORDINALITY k(attnum, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.relid
+                                             AND a.attnum OPERATOR(pg_catalog.=) k.attnum
+              ORDER BY k.i)
+  FROM arrangement_defs d
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.relid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace;
+
+CREATE FUNCTION restore_arrangements(rel regclass DEFAULT NULL)
+    RETURNS TABLE (relation regclass, key text[], dumped_defid bigint, defid bigint)
+    AS 'MODULE_PATHNAME', 'pm_restore_arrangements' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION restore_arrangements(regclass) IS
+    're-create the arrangements a dump carried, of rel or of every table the caller owns';

@@ -153,8 +153,11 @@ DELETE FROM upg WHERE id = 3;
 SELECT count(*) AS probe_after_dml FROM parallel_material.arrangement_probe('upg', '{3}');
 SELECT (SELECT count(*) FROM parallel_material.arrangement_probe('upg', '{3}')) =
        (SELECT count(*) FROM upg WHERE k = 3) AS probe_matches_table;
+-- The update filled arrangement_restore_defs (what pg_dump carries) for it; drop removes it.
+SELECT rel_schema, rel_name, key_columns, columns FROM parallel_material.arrangement_restore_defs;
 SELECT parallel_material.drop_arrangement('upg');
 SELECT count(*) AS arrangements_left FROM parallel_material.arrangements;
+SELECT count(*) AS restore_defs_left FROM parallel_material.arrangement_restore_defs;
 
 \c :regress_db
 DROP DATABASE pm_ext_upgrade;

@@ -159,6 +159,22 @@ struct KeyCut {
         uint32_t data_off, key_off, len;  // in the tuple's data, in the key encoding, attlen
     } col[kMaxKeyColumns];
 };
+// arrangement_restore.cpp: parallel_material.arrangement_restore_defs, the definitions by names
+// that pg_dump carries (docs/arrangements.md, "pg_dump and restore").
+void insert_restore_def(const Def &d);  // from insert_def
+void delete_restore_def(int64 defid);   // from delete_def
+// relid's rows again from its definitions (after ALTER TABLE renamed it, moved it to another
+// schema or renamed a column: the dumped names follow).
+void refresh_restore_defs(Oid relid);
+bool restore_def_exists(int64 defid);   // a dumped id: next_defid skips it
+// A dumped definition (no arrangement_defs row) of relid's table by its current schema and name.
+bool dumped_def_of(int64 defid, Oid relid);
+// Re-creates the dumped definitions of relid (InvalidOid: of every table the caller owns; a named
+// table the caller does not own is an error): drops their restored triggers and rows, then
+// create_arrangement by column names (an arrangement on that key made meanwhile is kept).
+// report (may be null) gets each one: the table, its key names, the dumped and the new defid.
+using RestoredFn = void (*)(void *arg, Oid relid, Datum key, int64 dumped, int64 now);
+int restore_dumped(Oid relid, RestoredFn report, void *arg);
 
 // The projected shape of one arrangement in this backend.
 struct Shape {

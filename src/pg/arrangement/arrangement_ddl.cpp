@@ -4,7 +4,9 @@
 // (ALTER COLUMN ... TYPE, with or without a rewrite) re-checks the key rules for key columns (the
 // ALTER fails when a key column no longer qualifies, as it would for a hash index it cannot
 // rebuild) and invalidates the arrangement, which its next reader rebuilds with the new types
-// (ddl_command_end). See docs/arrangements.md, "ALTER TABLE".
+// (ddl_command_end). Renaming the table or a column, or moving the table to another schema,
+// rewrites its rows of arrangement_restore_defs (the names pg_dump carries). See
+// docs/arrangements.md, "ALTER TABLE" and "pg_dump and restore".
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/guard.hpp"
 
@@ -89,6 +91,13 @@ void alter_context(void *arg) {
 // One ALTER TABLE command: for every column whose type changed (the subcommand's address names
 // the column, on the parent or on each inheritance child or partition it recursed to).
 void altered(CollectedCommand *cmd) {
+    // ALTER TABLE ... RENAME [COLUMN] / SET SCHEMA: the names pg_dump carries follow.
+    if (cmd->type == SCT_Simple && cmd->d.simple.address.classId == RelationRelationId &&
+        cmd->parsetree != nullptr &&
+        (IsA(cmd->parsetree, RenameStmt) || IsA(cmd->parsetree, AlterObjectSchemaStmt))) {
+        refresh_restore_defs(cmd->d.simple.address.objectId);
+        return;
+    }
     if (cmd->type != SCT_AlterTable) return;
     ListCell *lc;
     foreach (lc, cmd->d.alterTable.subcmds) {

@@ -58,7 +58,16 @@ Datum make_int2_array(const AttrNumber *v, int n) {
 
 Oid defs_relid() { return extension_relid("arrangement_defs"); }
 
-int64 next_defid() { return nextval_internal(extension_relid("arrangement_defid_seq"), false); }
+// An id no dumped definition uses (a dump taken without the sequence's value, or restored into a
+// database whose sequence starts again, would otherwise give restored triggers' ids again).
+int64 next_defid() {
+    Oid seq = extension_relid("arrangement_defid_seq");
+    for (int tries = 0;; ++tries) {
+        int64 id = nextval_internal(seq, false);
+        if (!restore_def_exists(id)) return id;
+        if (tries > 100000) elog(ERROR, "no free arrangement definition id");
+    }
+}
 
 int load_defs(Oid relid, Def *out) {
     // Without the extension in this database (dropped, or never created) there is nothing.
@@ -101,6 +110,7 @@ void insert_def(const Def &def) {
     HeapTuple tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
     simple_heap_insert(rel, tup);
     table_close(rel, RowExclusiveLock);
+    insert_restore_def(def);
     CommandCounterIncrement();
 }
 
@@ -117,6 +127,7 @@ void delete_def(int64 defid) {
     table_endscan(scan);
     UnregisterSnapshot(snap);
     table_close(rel, RowExclusiveLock);
+    delete_restore_def(defid);
     CommandCounterIncrement();
 }
 

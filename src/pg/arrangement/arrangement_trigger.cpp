@@ -125,14 +125,18 @@ class MaintenancePin {
     LWLock *merge_ = nullptr;
 };
 
-// The last trigger found to belong to its definition's table while the entry was not built
-// (a definition's table never changes: its defid is never reused for another table).
+// The last triggers found to belong to their definition's table while the entry was not built,
+// or to name a dumped definition of their table (a restored database before
+// restore_arrangements): a definition's table never changes, its defid is never reused for
+// another table. Several, so that a table's arrangements firing in turn row by row all hit.
 struct Verified {
     Oid tgoid = InvalidOid;
     Oid relid = InvalidOid;
     int64 defid = 0;
 };
-Verified g_verified;
+constexpr int kVerified = 8;
+Verified g_verified[kVerified];
+int g_next_verified = 0;
 
 [[noreturn]] void not_maintenance(const TriggerData *td, const char *why) {
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -188,15 +192,19 @@ void check_table(const TriggerData *td, int64 defid, const EntryInfo &e) {
         return;
     }
     const Trigger *t = td->tg_trigger;
-    if (g_verified.tgoid == t->tgoid && g_verified.relid == relid && g_verified.defid == defid)
-        return;
+    for (const Verified &v : g_verified)
+        if (v.tgoid == t->tgoid && v.relid == relid && v.defid == defid) return;
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(relid, defs);
     bool found = false;
     for (int i = 0; i < n && !found; ++i) found = defs[i].defid == defid;
     pfree(defs);
-    if (!found) not_maintenance(td, "Its definition id names no arrangement of this table.");
-    g_verified = Verified{t->tgoid, relid, defid};
+    // Restored from a dump (arrangement_defs is not dumped): a definition of this very table that
+    // restore_arrangements has not re-created yet. No arrangement exists: nothing to maintain.
+    if (!found && !dumped_def_of(defid, relid))
+        not_maintenance(td, "Its definition id names no arrangement of this table.");
+    g_verified[g_next_verified] = Verified{t->tgoid, relid, defid};
+    g_next_verified = (g_next_verified + 1) % kVerified;
 }
 
 // The shapes of the arrangements maintained lately (a projected tuple descriptor, built and

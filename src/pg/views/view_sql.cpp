@@ -390,7 +390,7 @@ void drop_restored_triggers(int64 viewid, Oid relid) {
         "                   (ad.defid::pg_catalog.text OPERATOR(pg_catalog.||) pg_catalog.chr(92) "
         "                    OPERATOR(pg_catalog.||) '000'))))"
         " ORDER BY 1",
-        3, types, values, nullptr, true, 0);
+        3, types, values, nullptr, false, 0);  // sees the triggers restore_dumped dropped
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d)", rc);
     PgArray<const char *> names;
     PgArray<bool> arrangement;
@@ -448,6 +448,9 @@ Datum restore_view(FunctionCallInfo fcinfo) {
     vd.relids = a.relids;
     vd.query = a.query;
     vd.query_sql = deparse_qualified(a.query);
+    // The inputs' dumped arrangements first, by the piece restore_arrangements uses: the view
+    // then uses those on its join keys as create_view uses existing ones.
+    for (Oid relid : a.relids) arr::restore_dumped(relid, nullptr, nullptr);
     for (Oid relid : a.relids) drop_restored_triggers(rd.viewid, relid);
     CommandCounterIncrement();
     ensure_arrangements(a, vd);
