@@ -500,6 +500,16 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
     return count;
 }
 
+namespace {
+// Room for one more entry, grown geometrically: reserve(size() + 1) reallocates to exactly one
+// more each time, which made a pass over n dead versions copy n^2/2 entries (a rolled-back COPY
+// of 20,000 rows kept the reclaim worker busy for seconds, stripe locks held meanwhile).
+void reserve_one_more(std::vector<uint64_t> &v) {
+    if (v.size() == v.capacity())
+        v.reserve(std::max<size_t>(64, v.capacity() * 2));
+}
+}  // namespace
+
 ReclaimResult ArrangementIndex::reclaim(DeadFn dead) {
     return reclaim_impl(dead, nullptr);
 }
@@ -525,7 +535,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             const uint32_t next = n->next.load(std::memory_order_acquire);
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (dead(v)) {
-                unlinked.reserve(unlinked.size() + 1);  // may throw before the unlink, not after
+                reserve_one_more(unlinked);  // may throw before the unlink, not after
                 // n keeps its own next link: a reader standing on n can still move on.
                 link->store(next, std::memory_order_seq_cst);
                 unlinked.push_back(off);
@@ -535,7 +545,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             } else if (freeze != nullptr && n->full() && (*freeze)(v)) {
                 // Compaction: a compact copy takes n's place (xmax_cmax cannot change meanwhile:
                 // writers of this chain wait for the stripe lock we hold); n is retired.
-                unlinked.reserve(unlinked.size() + 1);
+                reserve_one_more(unlinked);
                 const size_t csize = Node::size_of(false, n->key_len, n->tuple_len);
                 uint64_t coff = alloc_->allocate_for(hdr_->account, csize);
                 if (coff != 0 && !linkable(coff, csize)) {
