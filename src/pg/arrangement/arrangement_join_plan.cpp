@@ -128,7 +128,7 @@ void set_nulling(Node *node, Index relid, Relids r) {
 }
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals, bool left, List *other_quals);
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid);
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
               JoinType jointype, JoinPathExtraData *extra) {
@@ -203,7 +203,8 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         if (untrusted_maintenance(heap, d) != nullptr) continue;
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
-        add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals);
+        add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals,
+                      innerrel->relid);
         // A partial path: the outer side is partial (each participant runs its share of it) and
         // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
         // so that the leader can hand its pin on the entry to the workers through the DSM.
@@ -211,14 +212,15 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             Path *partial = static_cast<Path *>(linitial(outerrel->partial_pathlist));
             if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
                 all_vars(partial->pathtarget->exprs))
-                add_join_path(root, joinrel, partial, true, d, keys, quals, left, other_quals);
+                add_join_path(root, joinrel, partial, true, d, keys, quals, left, other_quals,
+                              innerrel->relid);
         }
     }
     table_close(heap, NoLock);
 }
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals, bool left, List *other_quals) {
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid) {
     QualCost qc;
     cost_qual_eval(&qc, list_concat(list_copy(quals), other_quals), root);
     double rows = joinrel->rows;
@@ -257,7 +259,8 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
     // LEFT: the join type and the clauses pushed down to the join (WHERE), which filter after
     // the NULL-extension; `quals` are then the ones that decide a match.
     if (left)
-        cp->custom_private = lappend(lappend(cp->custom_private, makeInteger(JOIN_LEFT)), other_quals);
+        cp->custom_private = lappend(lappend(lappend(cp->custom_private, makeInteger(JOIN_LEFT)), other_quals),
+                                     makeInteger(static_cast<int>(inner_relid)));
     cp->methods = path_methods();
     if (partial)
         add_partial_path(joinrel, &cp->path);
@@ -297,6 +300,9 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
             int m = -1;
             if (bms_get_singleton_member(inner, &m)) inner_relid = static_cast<Index>(m);
         }
+        // From 16 on an outer join's relids also hold the join's own range table index: the
+        // LEFT path names its inner relation.
+        if (left) inner_relid = static_cast<Index>(intVal(list_nth(best->custom_private, 6)));
         if (inner_relid == 0) elog(ERROR, "ArrangementJoin: cannot identify the inner relation");
         List *scan_tlist = NIL;
         AttrNumber resno = 1;
