@@ -6,8 +6,8 @@
 #   SELECT o.o_orderkey, o.o_note, l.l_line, l.l_price FROM orders o LEFT JOIN lineitem l ON l.l_orderkey = o.o_orderkey
 # and into an identical table without one, ROUNDS times interleaved, SECS seconds each; prints
 # each run's tps and the view / no-view ratio of the totals. INDEX=1 adds a btree on
-# lineitem(l_orderkey) (the preserved side's delta is a LEFT JOIN, which ArrangementJoin does not
-# serve: without an index it scans lineitem). Usage:
+# lineitem(l_orderkey) (the preserved side's delta is a LEFT JOIN; since left-arr ArrangementJoin
+# serves it from lineitem's arrangement, before that it scanned lineitem without the index). Usage:
 #   tools/with-cluster benchmarks/view_left_insert.sh        (ROUNDS=3 SECS=5 INDEX=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -52,7 +52,8 @@ SELECT pg_temp.diff($$SELECT x.k, (SELECT sum(od.price) FROM cu JOIN od ON od.c_
 SELECT * FROM pg_temp.plan($$SELECT x.k, (SELECT sum(od.price + c.c_id) FROM (SELECT * FROM cu WHERE cu.c_id BETWEEN x.k AND x.k + 2 ORDER BY c_id OFFSET 0) c JOIN od ON od.c_id = c.c_id) FROM generate_series(1, 40, 7) x(k)$$);
 SELECT pg_temp.diff($$SELECT x.k, (SELECT sum(od.price + c.c_id) FROM (SELECT * FROM cu WHERE cu.c_id BETWEEN x.k AND x.k + 2 ORDER BY c_id OFFSET 0) c JOIN od ON od.c_id = c.c_id) FROM generate_series(1, 40, 7) x(k)$$);
 
--- not used: a column the arrangement lacks, outer joins, another operator, other types
+-- not used: a column the arrangement lacks, another operator, other types (a LEFT JOIN to the
+-- arranged table is used: arrangements_left_join)
 SELECT * FROM pg_temp.plan($$SELECT cu.c_id, od.o_id FROM cu JOIN od ON od.c_id = cu.c_id WHERE cu.c_id < 3 AND od.ctid <> '(0,0)'$$);
 SELECT * FROM pg_temp.plan($$SELECT cu.c_id, od.o_id FROM cu LEFT JOIN od ON od.c_id = cu.c_id WHERE cu.c_id < 3$$);
 SELECT * FROM pg_temp.plan($$SELECT cu.c_id, od.o_id FROM cu JOIN od ON od.c_id < cu.c_id WHERE cu.c_id < 3$$);

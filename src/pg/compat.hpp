@@ -276,3 +276,21 @@ inline List *pm_string_to_qualified_name_list(const char *s) {
     return stringToQualifiedNameList(s);
 #endif
 }
+
+// The outer joins that null a Var (varnullingrels, 16 on; nothing up to 15): read and set.
+inline Relids pm_var_nullingrels(const Var *v) {
+#if PG_VERSION_NUM >= 160000
+    return v->varnullingrels;
+#else
+    (void)v;
+    return nullptr;
+#endif
+}
+inline void pm_set_var_nullingrels(Var *v, Relids r) {
+#if PG_VERSION_NUM >= 160000
+    v->varnullingrels = r;
+#else
+    (void)v;
+    (void)r;
+#endif
+}

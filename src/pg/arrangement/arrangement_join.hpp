@@ -20,6 +20,10 @@ constexpr const char *kJoinName = "ArrangementJoin";
 //   custom_scan_tlist = the outer child's output columns, then the arranged columns (as Vars of
 //                    the inner relation, in arranged order)
 //   custom_plans   = (outer plan); scan.plan.qual = join clauses + the inner relation's quals
+// A LEFT JOIN (the arrangement on the nullable side) appends Integer nkeys to custom_private;
+// custom_exprs = the keys, then the clauses deciding a match (ON clauses + the inner relation's
+// quals); scan.plan.qual = the clauses pushed down to the join (WHERE), checked after the
+// NULL-extension.
 extern CustomScanMethods join_scan_methods;
 
 void register_join_methods();

@@ -9,6 +9,11 @@
 // executor start, since plans are cached), the node runs its fallback instead: it scans the heap
 // under the query's snapshot once, keeps the arranged columns of the visible rows in a hash table
 // in backend memory, and probes that with the same keys: a hash join, exactly stock's rows.
+// A LEFT JOIN (the arrangement on the nullable side) returns each outer row that no visible
+// version matched (under the join's clauses: the ON clause and the inner relation's quals) once
+// with the arranged columns NULL, as stock's nested loop and hash join do; the node's qual then
+// holds the clauses pushed down to the join (WHERE), checked on every row returned, matched or
+// NULL-extended (ps.qual after js.joinqual in nodeNestloop.c).
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
@@ -85,6 +90,13 @@ struct JoinState {
     // on the match alone, before its columns are copied next to the outer row's and the other
     // quals (ps.qual, the rest) run. Most matches that fail do so here (Q3: l_shipdate).
     ExprState *inner_qual;
+    // LEFT JOIN only: the join clauses that also read outer columns (js.joinqual's role), the
+    // clauses deciding a match before their split (custom_exprs after the keys), and whether
+    // the current row had a match (or its NULL-extended row was already considered).
+    bool left;
+    ExprState *join_qual;
+    List *match_clauses;
+    bool row_matched;
     // Outer rows are probed in batches of up to kBatch (one probe_batch call: the cache misses
     // of their chains overlap). Per batch: the outer rows' values (by-reference ones copied into
     // batch_cxt, since the child's slot changes with every row), each row's key bytes (in
@@ -316,6 +328,11 @@ bool load_match(JoinState *js, MinimalTuple mt) {
     }
     ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
     econtext->ecxt_scantuple = scan;
+    if (js->left) {
+        // A LEFT JOIN's clause failing means "no match", not "filtered".
+        if (js->join_qual != nullptr && !ExecQual(js->join_qual, econtext)) return false;
+        js->row_matched = true;
+    }
     ExprState *qual = js->css.ss.ps.qual;
     return qual == nullptr || ExecQual(qual, econtext);
 }
@@ -412,6 +429,7 @@ TupleTableSlot *exec_join(JoinState *js) {
             if (!js->row_loaded) {
                 load_outer_row(js, js->row);
                 js->row_loaded = true;
+                js->row_matched = false;
                 js->next = js->row_start[js->row];
             }
             while (js->next < js->row_start[js->row + 1]) {
@@ -422,6 +440,20 @@ TupleTableSlot *exec_join(JoinState *js) {
                     // No projection when the target list is the scan tuple itself (SELECT *):
                     // PostgreSQL then leaves ps_ProjInfo NULL, and the scan slot is the result,
                     // as in ExecScan.
+                    ProjectionInfo *proj = js->css.ss.ps.ps_ProjInfo;
+                    return proj != nullptr ? ExecProject(proj) : js->css.ss.ss_ScanTupleSlot;
+                }
+            }
+            if (js->left && !js->row_matched) {
+                // No match: the outer row with the arranged columns NULL, if the pushed-down
+                // clauses accept it (considered once: row_matched now stands for "done").
+                js->row_matched = true;
+                ResetExprContext(econtext);
+                load_outer_row(js, js->row);
+                econtext->ecxt_scantuple = js->css.ss.ss_ScanTupleSlot;
+                ExprState *qual = js->css.ss.ps.qual;
+                if (qual == nullptr || ExecQual(qual, econtext)) {
+                    ++js->emitted;
                     ProjectionInfo *proj = js->css.ss.ps.ps_ProjInfo;
                     return proj != nullptr ? ExecProject(proj) : js->css.ss.ss_ScanTupleSlot;
                 }
@@ -496,10 +528,12 @@ bool inner_vars_walker(Node *node, InnerVars *c) {
 // compiled against inner_slot; the rest replace ps.qual. The inner slot's kind is not fixed
 // for these expressions (scanopsfixed off while compiling): compiled against the node's fixed
 // virtual scan slot, the interpreter and JIT alike would skip deforming the match.
+// A LEFT JOIN splits the clauses deciding a match the same way (the rest: join_qual) and keeps
+// ps.qual whole: it runs on NULL-extended rows too.
 void split_quals(JoinState *js, CustomScan *cs) {
     List *inner = NIL, *rest = NIL;
     ListCell *lc;
-    foreach (lc, cs->scan.plan.qual) {
+    foreach (lc, js->left ? js->match_clauses : cs->scan.plan.qual) {
         Node *clause = static_cast<Node *>(lfirst(lc));
         InnerVars c{js->n_outer, true, false};
         inner_vars_walker(clause, &c);
@@ -512,8 +546,9 @@ void split_quals(JoinState *js, CustomScan *cs) {
             rest = lappend(rest, clause);
         }
     }
-    if (inner == NIL) return;
     PlanState *ps = &js->css.ss.ps;
+    if (js->left) js->join_qual = ExecInitQual(rest, ps);
+    if (inner == NIL) return;
     const TupleTableSlotOps *ops = ps->scanops;
     bool opsset = ps->scanopsset, fixed = ps->scanopsfixed;
     TupleDesc desc = ps->scandesc;
@@ -526,7 +561,7 @@ void split_quals(JoinState *js, CustomScan *cs) {
     ps->scanopsset = opsset;
     ps->scanopsfixed = fixed;
     ps->scandesc = desc;
-    ps->qual = ExecInitQual(rest, ps);
+    if (!js->left) ps->qual = ExecInitQual(rest, ps);
 }
 
 // The arranged columns' shape and slot; under SERIALIZABLE, the relation predicate lock a
@@ -548,14 +583,22 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     int64 defid = DatumGetInt64(static_cast<Const *>(linitial(cs->custom_private))->constvalue);
     Oid relid = DatumGetObjectId(static_cast<Const *>(lsecond(cs->custom_private))->constvalue);
     js->n_outer = intVal(lthird(cs->custom_private));
+    // LEFT JOIN plans carry the number of keys: custom_exprs = keys, then the match clauses.
+    js->left = list_length(cs->custom_private) > 3;
+    int nkey_exprs = js->left ? intVal(lfourth(cs->custom_private)) : list_length(cs->custom_exprs);
+    js->match_clauses = NIL;
     js->outer = ExecInitNode(static_cast<Plan *>(linitial(cs->custom_plans)), estate, eflags);
     js->css.custom_ps = list_make1(js->outer);
     js->key_states = NIL;
-    js->keys_direct = list_length(cs->custom_exprs) <= kMaxKeyColumns;
+    js->keys_direct = nkey_exprs <= kMaxKeyColumns;
     ListCell *lc;
     int k = 0;
     foreach (lc, cs->custom_exprs) {
         auto *e = static_cast<Expr *>(lfirst(lc));
+        if (k >= nkey_exprs) {
+            js->match_clauses = lappend(js->match_clauses, e);
+            continue;
+        }
         js->key_states = lappend(js->key_states, ExecInitExpr(e, &js->css.ss.ps));
         auto *v = reinterpret_cast<Var *>(e);
         if (js->keys_direct && IsA(e, Var) && v->varno == INDEX_VAR && v->varlevelsup == 0 &&
@@ -565,7 +608,7 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
             js->keys_direct = false;
         ++k;
     }
-    js->n_key_exprs = k;
+    js->n_key_exprs = nkey_exprs;
     xid_cache_maintain();
     initStringInfo(&js->keybuf);
     js->outer_vals = static_cast<Datum *>(palloc(sizeof(Datum) * kBatch * Max(js->n_outer, 1)));
@@ -600,6 +643,7 @@ void explain_join(JoinState *js, ExplainState *es) {
                          get_attname(RelationGetRelid(js->rel), js->shape->def.keys[k], false));
     appendStringInfoChar(&buf, ')');
     ExplainPropertyText("Arrangement", buf.data, es);
+    if (js->left) ExplainPropertyText("Join Type", "Left", es);
     if (js->fallback != nullptr)
         ExplainPropertyText("Fallback", psprintf("heap scan and hash table: %s", js->fallback), es);
     if (!es->analyze) return;

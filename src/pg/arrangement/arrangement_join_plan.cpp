@@ -3,7 +3,11 @@
 // key (compared with the key type's default equality) covering every column the query needs
 // from that table, adds a CustomPath that runs the outer side and probes the arrangement per
 // outer row: no inner scan, no hash table. parallel_material.enable_arrangement_join turns it off.
-// Anything else keeps the stock paths.
+// Also `outer LEFT JOIN arranged` (JOIN_LEFT, the arrangement on the nullable side): then the
+// join's own clauses and the inner relation's quals decide what matches (an outer row without a
+// match is NULL-extended), and the clauses pushed down to the join (WHERE) filter afterwards.
+// Anything else (RIGHT, FULL, SEMI, ANTI, the arrangement on the preserved side) keeps the stock
+// paths.
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/compat.hpp"
 #include "pg/arrangement/arrangement_join.hpp"
@@ -92,12 +96,45 @@ bool covered(Bitmapset *attrs, const Def &d) {
 }
 
 const CustomPathMethods *path_methods();
+
+// The union of varnullingrels over the Vars of relation `relid` in `node` (16 on; 15: none).
+struct Nulling {
+    Index relid;
+    Relids *acc;
+    bool set;
+};
+bool nulling_walker(Node *node, Nulling *c) {
+    if (node == nullptr) return false;
+    if (IsA(node, Var)) {
+        Var *v = reinterpret_cast<Var *>(node);
+        if (v->varno == static_cast<int>(c->relid) && v->varlevelsup == 0) {
+            if (c->set)
+                pm_set_var_nullingrels(v, bms_copy(*c->acc));
+            else
+                *c->acc = bms_union(*c->acc, pm_var_nullingrels(v));
+        }
+        return false;
+    }
+    return expression_tree_walker(
+        node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(nulling_walker)), c);
+}
+void collect_nulling(Node *node, Index relid, Relids *acc) {
+    Nulling c{relid, acc, false};
+    nulling_walker(node, &c);
+}
+void set_nulling(Node *node, Index relid, Relids r) {
+    Nulling c{relid, &r, true};
+    nulling_walker(node, &c);
+}
+
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals);
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid);
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
               JoinType jointype, JoinPathExtraData *extra) {
-    if (!settings.enable_arrangement_join || !available() || jointype != JOIN_INNER) return;
+    if (!settings.enable_arrangement_join || !available()) return;
+    if (jointype != JOIN_INNER && jointype != JOIN_LEFT) return;
+    const bool left = jointype == JOIN_LEFT;
     if (innerrel->reloptkind != RELOPT_BASEREL || innerrel->rtekind != RTE_RELATION) return;
     if (!bms_is_empty(innerrel->lateral_relids)) return;
     RangeTblEntry *rte = planner_rt_fetch(innerrel->relid, root);
@@ -111,12 +148,30 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         return;
     if (!all_vars(joinrel->reltarget->exprs)) return;
     List *inner_quals = extract_actual_clauses(innerrel->baserestrictinfo, false);
-    List *join_quals = extract_actual_clauses(extra->restrictlist, false);
+    List *join_quals = NIL;
+    List *other_quals = NIL;  // LEFT only: the clauses pushed down to the join (WHERE)
+    List *key_clauses = extra->restrictlist;  // where the key equalities may come from
+    if (left) {
+        // A pseudoconstant clause would need a gating Result: leave such joins to stock.
+        ListCell *lc;
+        foreach (lc, extra->restrictlist)
+            if (lfirst_node(RestrictInfo, lc)->pseudoconstant) return;
+        extract_actual_join_clauses(extra->restrictlist, joinrel->relids, &join_quals, &other_quals);
+        // The key must be a clause of the join itself (ON), not one pushed down to it.
+        key_clauses = NIL;
+        foreach (lc, extra->restrictlist) {
+            RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+            if (!RINFO_IS_PUSHED_DOWN(ri, joinrel->relids)) key_clauses = lappend(key_clauses, ri);
+        }
+    } else {
+        join_quals = extract_actual_clauses(extra->restrictlist, false);
+    }
     if (contain_volatile_functions(reinterpret_cast<Node *>(inner_quals))) return;
     Bitmapset *attrs = nullptr;
     pull_varattnos(reinterpret_cast<Node *>(innerrel->reltarget->exprs), innerrel->relid, &attrs);
     pull_varattnos(reinterpret_cast<Node *>(inner_quals), innerrel->relid, &attrs);
     pull_varattnos(reinterpret_cast<Node *>(join_quals), innerrel->relid, &attrs);
+    pull_varattnos(reinterpret_cast<Node *>(other_quals), innerrel->relid, &attrs);
 
     Relation heap = table_open(rte->relid, NoLock);  // locked by the planner already
     Oid relfilenode = pm_rel_filenumber(heap);
@@ -133,7 +188,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         for (int k = 0; k < d.nkeys; ++k) {
             Expr *found = nullptr;
             ListCell *lc;
-            foreach (lc, extra->restrictlist) {
+            foreach (lc, key_clauses) {
                 found = outer_key_expr(lfirst_node(RestrictInfo, lc), innerrel->relid,
                                        outerrel->relids, d.keys[k],
                                        get_atttype(rte->relid, d.keys[k]));
@@ -148,7 +203,8 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         if (untrusted_maintenance(heap, d) != nullptr) continue;
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
-        add_join_path(root, joinrel, outer, false, d, keys, quals);
+        add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals,
+                      innerrel->relid);
         // A partial path: the outer side is partial (each participant runs its share of it) and
         // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
         // so that the leader can hand its pin on the entry to the workers through the DSM.
@@ -156,16 +212,17 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             Path *partial = static_cast<Path *>(linitial(outerrel->partial_pathlist));
             if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
                 all_vars(partial->pathtarget->exprs))
-                add_join_path(root, joinrel, partial, true, d, keys, quals);
+                add_join_path(root, joinrel, partial, true, d, keys, quals, left, other_quals,
+                              innerrel->relid);
         }
     }
     table_close(heap, NoLock);
 }
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals) {
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid) {
     QualCost qc;
-    cost_qual_eval(&qc, quals, root);
+    cost_qual_eval(&qc, list_concat(list_copy(quals), other_quals), root);
     double rows = joinrel->rows;
     if (partial) {
         // The outer path's rows are per participant: scale the join's rows the same way.
@@ -199,6 +256,11 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
         list_make4(makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(d.defid), false, true), keys,
                    quals,
                    makeConst(OIDOID, -1, InvalidOid, 4, ObjectIdGetDatum(d.relid), false, true));
+    // LEFT: the join type and the clauses pushed down to the join (WHERE), which filter after
+    // the NULL-extension; `quals` are then the ones that decide a match.
+    if (left)
+        cp->custom_private = lappend(lappend(lappend(cp->custom_private, makeInteger(JOIN_LEFT)), other_quals),
+                                     makeInteger(static_cast<int>(inner_relid)));
     cp->methods = path_methods();
     if (partial)
         add_partial_path(joinrel, &cp->path);
@@ -219,6 +281,8 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
         List *keys = static_cast<List *>(lsecond(best->custom_private));
         List *quals = static_cast<List *>(lthird(best->custom_private));
         Const *relid = static_cast<Const *>(lfourth(best->custom_private));
+        const bool left = list_length(best->custom_private) > 4;
+        List *other_quals = left ? static_cast<List *>(list_nth(best->custom_private, 5)) : NIL;
         Plan *outer = static_cast<Plan *>(linitial(custom_plans));
         Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
         int n = load_defs(DatumGetObjectId(relid->constvalue), defs);
@@ -236,6 +300,9 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
             int m = -1;
             if (bms_get_singleton_member(inner, &m)) inner_relid = static_cast<Index>(m);
         }
+        // From 16 on an outer join's relids also hold the join's own range table index: the
+        // LEFT path names its inner relation.
+        if (left) inner_relid = static_cast<Index>(intVal(list_nth(best->custom_private, 6)));
         if (inner_relid == 0) elog(ERROR, "ArrangementJoin: cannot identify the inner relation");
         List *scan_tlist = NIL;
         AttrNumber resno = 1;
@@ -264,6 +331,27 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
         cs->custom_plans = custom_plans;
         cs->custom_exprs = keys;
         cs->custom_private = list_make3(defid, relid, makeInteger(n_outer));
+        if (left) {
+            // The clauses deciding a match follow the keys in custom_exprs; the pushed-down ones
+            // are the node's qual. From 16 on the inner relation's Vars above the join carry the
+            // join in varnullingrels and the ON clauses' do not, while setrefs wants each Var to
+            // match its custom_scan_tlist entry exactly: give the arranged columns' entries and
+            // every inner Var in the quals the nulling set the target list uses.
+            Relids nulling = nullptr;
+            collect_nulling(reinterpret_cast<Node *>(tlist), inner_relid, &nulling);
+            collect_nulling(reinterpret_cast<Node *>(other_quals), inner_relid, &nulling);
+            List *match = static_cast<List *>(copyObject(quals));
+            other_quals = static_cast<List *>(copyObject(other_quals));
+            set_nulling(reinterpret_cast<Node *>(match), inner_relid, nulling);
+            set_nulling(reinterpret_cast<Node *>(other_quals), inner_relid, nulling);
+            ListCell *tc;
+            for_each_from(tc, scan_tlist, n_outer)
+                set_nulling(reinterpret_cast<Node *>(lfirst_node(TargetEntry, tc)->expr), inner_relid,
+                            nulling);
+            cs->scan.plan.qual = other_quals;
+            cs->custom_exprs = list_concat(list_copy(keys), match);
+            cs->custom_private = lappend(cs->custom_private, makeInteger(list_length(keys)));
+        }
         cs->custom_scan_tlist = scan_tlist;
         cs->methods = &join_scan_methods;
         return &cs->scan.plan;
