@@ -28,6 +28,7 @@ extern "C" {
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"  // ExplainProperty* (commands/explain.h up to 17)
 #include "commands/explain_state.h"   // ExplainState
+#include "optimizer/optimizer.h"      // flatten_group_exprs
 #endif
 }
 
@@ -293,4 +294,25 @@ inline void pm_set_var_nullingrels(Var *v, Relids r) {
     (void)v;
     (void)r;
 #endif
+}
+
+// A parse-analyzed Query as 15 and 17 produce it, for code that walks its range table and
+// expressions (create_view's analysis): from 18 on, a query with GROUP BY gets an RTE_GROUP
+// range table entry (appended last) and the target list's and HAVING's references to grouping
+// expressions become Vars of that entry. This replaces them with the grouping expressions, as
+// the planner does first thing, and drops the entry. Returns false (Query left as it was, the
+// caller refuses) if the entry is not the last one.
+inline bool pm_flatten_group_rte(Query *q) {
+#if PG_VERSION_NUM >= 180000
+    if (!q->hasGroupRTE) return true;
+    RangeTblEntry *last = q->rtable != NIL ? static_cast<RangeTblEntry *>(llast(q->rtable)) : nullptr;
+    if (last == nullptr || last->rtekind != RTE_GROUP) return false;
+    q->targetList = reinterpret_cast<List *>(
+        flatten_group_exprs(nullptr, q, reinterpret_cast<Node *>(q->targetList)));
+    q->havingQual = flatten_group_exprs(nullptr, q, q->havingQual);
+    q->rtable = list_delete_last(q->rtable);
+    q->hasGroupRTE = false;
+#endif
+    (void)q;
+    return true;
 }

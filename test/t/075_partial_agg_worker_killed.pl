@@ -97,7 +97,9 @@ my $wpid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE leader_pid = $pid AND backend_type = 'parallel worker' LIMIT 1");
 my $log_offset = -s $node->logfile;
 kill 'KILL', $wpid;
-$bg->quit;
+# psql may already have exited with its killed connection: quit's "\q" then meets a closed pipe
+# (EPIPE, which made the script die there, its last four assertions unrun, on a loaded machine).
+eval { $bg->quit; };
 unlike($bg->{stdout} // '', qr/^\s*\d+\s*$/m, 'no count returned from the killed query');
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');

@@ -463,6 +463,13 @@ void produce_shared(MaterialState *st) {
     try {
         while (produce_one(st)) {
         }
+    } catch (const PgException &) {
+        // A PostgreSQL error is the query's error, also when another producer failed first:
+        // it is this participant's own, or (the leader, waiting in producer_failed) the failed
+        // producer's error that CHECK_FOR_INTERRUPTS received; swallowing it would replace the
+        // query's error with producer_failed's.
+        if (!log.failed()) log.fail();
+        throw;
     } catch (...) {
         // Another producer failed first (its error is the query's): stop without adding ours.
         failed_elsewhere = log.failed();
@@ -503,6 +510,12 @@ void produce_partial(MaterialState *st) {
         pg_atomic_fetch_add_u64(&sh->partial_rows, rows);
         plog.flush();
         plog.producer_done();
+    } catch (const PgException &) {  // the query's error (see produce_shared())
+        if (!plog.failed()) {
+            plog.fail();
+            st->ls->log->fail();
+        }
+        throw;
     } catch (...) {
         failed_elsewhere = plog.failed();
         if (!failed_elsewhere) {

@@ -229,6 +229,7 @@ Analysis analyze_view_query(const char *sql) {
 
     Query *q = parse_analyze_fixedparams(raw, sql, nullptr, 0, nullptr);
     if (q->commandType != CMD_SELECT || q->utilityStmt != nullptr) refuse("this statement");
+    if (!pm_flatten_group_rte(q)) refuse("this GROUP BY");  // 18's RTE_GROUP (compat.hpp)
     if (q->hasWindowFuncs) refuse("window functions");
     if (q->hasTargetSRFs) refuse("set-returning functions");
     if (q->hasSubLinks) refuse("subqueries", "Write the subquery as an inner join.");
