@@ -48,15 +48,11 @@ namespace pm::pg::views {
 namespace {
 
 [[noreturn]] void refuse(const char *construct, const char *hint = nullptr) {
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("create_view does not support %s", construct),
-             errhint("%s", hint != nullptr
-                               ? hint
-                               : "Supported in aggregate views: count(*), count(x), sum, avg, min, "
-                                 "max as whole output columns, with or without a GROUP BY of columns "
-                                 "or immutable expressions, or SELECT DISTINCT.")));
-    pg_unreachable();
+    refuse_construct(construct, hint != nullptr
+                                    ? hint
+                                    : "Supported in aggregate views: count(*), count(x), sum, avg, min, "
+                                      "max as whole output columns, with or without a GROUP BY of columns "
+                                      "or immutable expressions, or SELECT DISTINCT.");
 }
 
 enum AggKind { kCountStar, kCount, kSum, kAvg, kMin, kMax };

@@ -33,20 +33,22 @@ extern "C" {
 
 namespace pm::pg::views {
 
+[[noreturn]] void refuse_construct(const char *construct, const char *hint) {
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("create_view does not support %s", construct), errhint("%s", hint)));
+    pg_unreachable();
+}
+
 namespace {
 
 constexpr int kMaxInputs = 16;
 
 [[noreturn]] void refuse(const char *construct, const char *hint = nullptr) {
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("create_view does not support %s", construct),
-             errhint("%s", hint != nullptr
-                               ? hint
-                               : "Supported: SELECT of immutable expressions FROM plain tables "
-                                 "joined by inner equality conditions (JOIN ... ON or WHERE), "
-                                 "with immutable WHERE filters.")));
-    pg_unreachable();
+    refuse_construct(construct, hint != nullptr
+                                    ? hint
+                                    : "Supported: SELECT of immutable expressions FROM plain tables "
+                                      "joined by inner equality conditions (JOIN ... ON or WHERE), "
+                                      "with immutable WHERE filters.");
 }
 
 // ---- raw parse tree: constructs refused before any lock, and the tables it names ----

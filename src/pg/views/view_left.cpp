@@ -41,16 +41,12 @@ namespace pm::pg::views {
 namespace {
 
 [[noreturn]] void refuse(const char *construct, const char *hint = nullptr) {
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("create_view does not support %s", construct),
-             errhint("%s", hint != nullptr
-                               ? hint
-                               : "Supported: one LEFT JOIN (or RIGHT JOIN) whose nullable side is "
-                                 "one table, with an equality between a column of each side in "
-                                 "its ON clause, the preserved side's column in the output; inner "
-                                 "joins elsewhere.")));
-    pg_unreachable();
+    refuse_construct(construct, hint != nullptr
+                                    ? hint
+                                    : "Supported: one LEFT JOIN (or RIGHT JOIN) whose nullable side is "
+                                      "one table, with an equality between a column of each side in "
+                                      "its ON clause, the preserved side's column in the output; inner "
+                                      "joins elsewhere.");
 }
 
 struct Found {

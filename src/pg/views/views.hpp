@@ -91,6 +91,9 @@ Analysis analyze_view_query(const char *sql);
 char *deparse_qualified(Query *q);
 // The base-table Var under a (possibly join-alias, relabelled) expression of q, or nullptr.
 Var *base_var(Query *q, Node *n);
+// create_view's refusal: 0A000 "create_view does not support <construct>" with the hint of what
+// is supported (each allowlist passes its own).
+[[noreturn]] void refuse_construct(const char *construct, const char *hint);
 // The join and WHERE conditions of a FROM tree (refuse_outer: refuse an outer join).
 void collect_quals(Node *n, List **quals, bool refuse_outer);
 // Sets, at the current GUC nest level (GUC_ACTION_SAVE), the settings every view SQL is deparsed,
