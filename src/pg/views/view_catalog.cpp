@@ -87,20 +87,31 @@ void read_array(Datum d, Oid type, PgArray<T> &out) {
     }
 }
 
-bool load_where(const char *where, Oid argtype, Datum arg, ViewDef *out) {
+// Runs `sql` (one parameter) and, when it returns a row, calls read(tuple, desc) in the
+// caller's memory context, so that what read() copies out outlives SPI_finish. True when a row
+// was found. One piece for every single-row catalog lookup of this file.
+template <class Read>
+bool spi_one_row(const char *sql, Oid argtype, Datum arg, Read read) {
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    char *sql = psprintf(
-        "SELECT viewid, viewrel, definition, query_sql, query_tree, base_relids, arrangements, "
-        "created_arrangements FROM parallel_material.view_defs WHERE %s", where);
     int rc = SPI_execute_with_args(sql, 1, &argtype, &arg, nullptr, false, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d): %s", rc, sql);
     bool found = SPI_processed == 1;
     if (found) {
-        HeapTuple t = SPI_tuptable->vals[0];
-        TupleDesc td = SPI_tuptable->tupdesc;
-        bool isnull;
         MemoryContext spi = MemoryContextSwitchTo(caller);
+        read(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+        MemoryContextSwitchTo(spi);
+    }
+    SPI_finish();
+    return found;
+}
+
+bool load_where(const char *where, Oid argtype, Datum arg, ViewDef *out) {
+    char *sql = psprintf(
+        "SELECT viewid, viewrel, definition, query_sql, query_tree, base_relids, arrangements, "
+        "created_arrangements FROM parallel_material.view_defs WHERE %s", where);
+    return spi_one_row(sql, argtype, arg, [out](HeapTuple t, TupleDesc td) {
+        bool isnull;
         out->viewid = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
         out->viewrel = DatumGetObjectId(SPI_getbinval(t, td, 2, &isnull));
         out->definition = TextDatumGetCString(SPI_getbinval(t, td, 3, &isnull));
@@ -110,10 +121,7 @@ bool load_where(const char *where, Oid argtype, Datum arg, ViewDef *out) {
         read_array(SPI_getbinval(t, td, 6, &isnull), OIDOID, out->relids);
         read_array(SPI_getbinval(t, td, 7, &isnull), INT8OID, out->arrangements);
         read_array(SPI_getbinval(t, td, 8, &isnull), INT8OID, out->created_arrangements);
-        MemoryContextSwitchTo(spi);
-    }
-    SPI_finish();
-    return found;
+    });
 }
 
 }  // namespace
@@ -181,27 +189,16 @@ void insert_restore_def(int64 viewid, Oid viewrel, const char *definition) {
 }
 
 bool load_restore_def(const char *where, Oid argtype, Datum arg, RestoreDef *out) {
-    MemoryContext caller = CurrentMemoryContext;
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     char *sql = psprintf("SELECT viewid, view_schema, view_name, definition "
                          "FROM parallel_material.view_restore_defs WHERE %s ORDER BY viewid",
                          where);
-    int rc = SPI_execute_with_args(sql, 1, &argtype, &arg, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d): %s", rc, sql);
-    bool found = SPI_processed == 1;
-    if (found) {
-        HeapTuple t = SPI_tuptable->vals[0];
-        TupleDesc td = SPI_tuptable->tupdesc;
+    return spi_one_row(sql, argtype, arg, [out](HeapTuple t, TupleDesc td) {
         bool isnull;
-        MemoryContext spi = MemoryContextSwitchTo(caller);
         out->viewid = DatumGetInt64(SPI_getbinval(t, td, 1, &isnull));
         out->schema = TextDatumGetCString(SPI_getbinval(t, td, 2, &isnull));
         out->name = TextDatumGetCString(SPI_getbinval(t, td, 3, &isnull));
         out->definition = TextDatumGetCString(SPI_getbinval(t, td, 4, &isnull));
-        MemoryContextSwitchTo(spi);
-    }
-    SPI_finish();
-    return found;
+    });
 }
 
 void require_view_bound(int64 viewid, Relation input) {
