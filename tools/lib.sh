@@ -27,6 +27,13 @@ pm_check_pg_config() {
     [ -x "$PM_BINDIR/postgres" ] ||
         pm_die "no PostgreSQL server at $PM_BINDIR: run tools/deps as root (postgresql-$PM_PG_MAJOR)"
     PM_PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+    # A tree built from source (.build/pg/MAJOR: prefix/bin next to prefix/lib/libpq.so.5) has its
+    # build-time directory as RUNPATH; copied or moved (a worktree, a CI clone), its programs would
+    # load the host's older libpq instead. Its own lib/ first (pg_config answers where it is now).
+    if [ -e "$PM_BINDIR/../lib/libpq.so.5" ]; then
+        LD_LIBRARY_PATH=$(cd "$PM_BINDIR/../lib" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+        export LD_LIBRARY_PATH
+    fi
     export PG_CONFIG PM_BINDIR PM_PGXS_DIR PM_PG_MAJOR
     [ -n "${PM_PG_ROOT:-}" ] && pm_private_install_tree
     return 0
