@@ -435,16 +435,26 @@ def explain_loops(sc, phase, variant, defines):
                 db=sc["database"], settings=settings)
     doc = json.loads("\n".join(r[0] for r in rows))[0]
     loops, nodes, workers = 0, 0, 0
+    pm_nodes, par_nl_mat, leaf_rows = 0, 0, 0.0
     custom = {}
 
-    def walk(n):
-        nonlocal loops, nodes, workers
+    def walk(n, under_gather=False, in_mat=False, inner_of_nl=False):
+        nonlocal loops, nodes, workers, pm_nodes, par_nl_mat, leaf_rows
         nt = n.get("Node Type", "")
         is_pm = nt == "Custom Scan" and "material" in n.get("Custom Plan Provider", "").lower()
         if nt == "Materialize" or is_pm:
             nodes += 1
             for c in n.get("Plans", []):
                 loops += c.get("Actual Loops", 0)
+        if is_pm and n.get("Custom Plan Provider") == "ParallelMaterial":
+            pm_nodes += 1
+        # PostgreSQL 18's per-worker Material: a Materialize that is the inner side of a Nested
+        # Loop run below a Gather (each participant materializes its own copy)
+        if nt == "Materialize" and inner_of_nl and under_gather:
+            par_nl_mat += 1
+        # rows read by the scans below the outermost material node(s), all participants and loops
+        if in_mat and not n.get("Plans"):
+            leaf_rows += n.get("Actual Rows", 0) * n.get("Actual Loops", 0)
         if is_pm:
             # the custom scan's own numeric EXPLAIN fields (Materializations, Peak Memory in kB,
             # Rows Read, Pages Spilled...): summed over nodes, peaks maxed; metric pm_<field>
@@ -459,11 +469,14 @@ def explain_loops(sc, phase, variant, defines):
                     custom[m] = custom.get(m, 0) + val
         workers += n.get("Workers Launched", 0)
         for c in n.get("Plans", []):
-            walk(c)
+            walk(c, under_gather or nt in ("Gather", "Gather Merge"), in_mat or nt == "Materialize" or is_pm,
+                 nt == "Nested Loop" and c.get("Parent Relationship") == "Inner")
 
     walk(doc["Plan"])
     out = {"explain_ms": doc.get("Execution Time"), "material_nodes": nodes,
-           "material_child_loops": loops, "workers_launched": workers}
+           "material_child_loops": loops, "workers_launched": workers,
+           "parallel_material_nodes": pm_nodes, "parallel_nestloop_materials": par_nl_mat,
+           "material_leaf_rows": leaf_rows}
     out.update(custom)
     return out
 
@@ -490,6 +503,7 @@ class Runner:
         self.guarantees = []  # (scenario, text, pass)
         self.notes = []
         self.pm = postmaster_pid()
+        self.pg_major = int(psql("SHOW server_version_num")[0][0]) // 10000
         self.tmpdir = os.path.join(os.environ.get("PM_WORK", "/tmp"), "bench-logs", self.run_id)
         os.makedirs(self.tmpdir, exist_ok=True)
         self.overhead = 1.0  # seconds per measurement beyond its duration (learned as we go)
@@ -786,6 +800,14 @@ class Runner:
             if self.args.scenario and sc["name"] not in self.args.scenario:
                 continue
             for g in sc.get("guarantees") or []:
+                # a guarantee about one version's stock behaviour ("pg_min": 18, "pg_max": 17)
+                if not g.get("pg_min", 0) <= self.pg_major <= g.get("pg_max", 999):
+                    rng = (f"{g['pg_min']} and later" if "pg_max" not in g else
+                           f"{g['pg_max']} and earlier" if "pg_min" not in g else f"{g['pg_min']}-{g['pg_max']}")
+                    self.guarantees.append((sc["name"], f"{g['metric']} ({g.get('phase', '*')}/"
+                                            f"{g.get('action', '*')}/{g.get('variant', '*')}): applies to "
+                                            f"PostgreSQL {rng}, this is {self.pg_major}", None))
+                    continue
                 if whole or sc["name"] in self.failed:
                     why = f"scenario skipped: {whole[0]}" if whole else "scenario failed"
                     self.guarantees.append((sc["name"], f"{g['metric']} ({g.get('phase', '*')}/"
@@ -964,7 +986,7 @@ def main():
     runner.execute(todo)
     runner.check_guarantees(scenarios)
     ver = psql("SELECT version()")[0][0]
-    pg_major = int(psql("SHOW server_version_num")[0][0]) // 10000
+    pg_major = runner.pg_major
     client = subprocess.run([PSQL, "--version"], capture_output=True, text=True).stdout.strip()
     ext = psql("SELECT parallel_material.version()", db="bench", check=False)
     # Issue 15: the server's settings that are not PostgreSQL's defaults (from the configuration
