@@ -133,8 +133,8 @@ bool find_def(Oid relid, int64 defid, Def *out) {
         const Def &c = g_cached_defs[i];
         if (c.defid != defid || c.relid != relid) continue;
         // Used only while this database's directory still has the entry built from that very
-        // definition: a dropped arrangement's entry goes when its drop commits (no write of the
-        // table can happen before: the drop holds the table's lock until then), and an id
+        // definition: a dropped arrangement's entry goes when its drop commits, before the drop
+        // releases the table's AccessExclusiveLock (no reader or writer meets it), and an id
         // reused after DROP EXTENSION carries another definition.
         EntryInfo e = lookup(defid);
         if (e.slot >= 0 && same_def(e.def, c)) {
