@@ -143,6 +143,9 @@ void register_reclaim_worker();  // from _PG_init while preloading
 // ---- definitions and encoding (arrangement_def.cpp) ----
 Oid defs_relid();                     // parallel_material.arrangement_defs
 int load_defs(Oid relid, Def *out);   // every definition (relid == InvalidOid: all); <= kMax
+// Definition defid of relid (false: none), as load_defs finds it, through a per-backend cache
+// used while the directory holds an entry built from the cached definition (executor start).
+bool find_def(Oid relid, int64 defid, Def *out);
 void insert_def(const Def &def);
 void delete_def(int64 defid);
 int64 next_defid();

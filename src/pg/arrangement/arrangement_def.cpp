@@ -18,6 +18,7 @@ extern "C" {
 #include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -98,6 +99,69 @@ int load_defs(Oid relid, Def *out) {
     UnregisterSnapshot(snap);
     table_close(rel, AccessShareLock);
     return n;
+}
+
+namespace {
+
+// find_def's per-backend cache (docs/arrangements.md, "Definitions at executor start").
+constexpr int kCachedDefs = kMaxArrangements;
+Def g_cached_defs[kCachedDefs];
+int g_ncached_defs = 0;
+bool g_defs_callback = false;
+
+void forget_cached_defs(Datum, Oid) { g_ncached_defs = 0; }
+
+bool same_def(const Def &a, const Def &b) {
+    if (a.defid != b.defid || a.relid != b.relid || a.nkeys != b.nkeys || a.ncols != b.ncols) return false;
+    for (int k = 0; k < a.nkeys; ++k)
+        if (a.keys[k] != b.keys[k]) return false;
+    for (int c = 0; c < a.ncols; ++c)
+        if (a.cols[c] != b.cols[c]) return false;
+    return true;
+}
+
+}  // namespace
+
+bool find_def(Oid relid, int64 defid, Def *out) {
+    if (!g_defs_callback) {
+        // Any relcache invalidation empties it: DROP EXTENSION (the id sequence starts again),
+        // and every create or drop of an arrangement (its triggers) sends one.
+        CacheRegisterRelcacheCallback(forget_cached_defs, static_cast<Datum>(0));
+        g_defs_callback = true;
+    }
+    for (int i = 0; i < g_ncached_defs; ++i) {
+        const Def &c = g_cached_defs[i];
+        if (c.defid != defid || c.relid != relid) continue;
+        // Used only while this database's directory still has the entry built from that very
+        // definition: a dropped arrangement's entry goes when its drop commits, before the drop
+        // releases the table's AccessExclusiveLock (no reader or writer meets it), and an id
+        // reused after DROP EXTENSION carries another definition.
+        EntryInfo e = lookup(defid);
+        if (e.slot >= 0 && same_def(e.def, c)) {
+            *out = c;
+            return true;
+        }
+        break;
+    }
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int n = load_defs(relid, defs);
+    bool found = false;
+    for (int i = 0; i < n && !found; ++i)
+        if (defs[i].defid == defid) {
+            *out = defs[i];
+            found = true;
+        }
+    pfree(defs);
+    if (!found) return false;
+    int slot = -1;
+    for (int i = 0; i < g_ncached_defs && slot < 0; ++i)
+        if (g_cached_defs[i].defid == defid) slot = i;
+    if (slot < 0) {
+        if (g_ncached_defs == kCachedDefs) g_ncached_defs = 0;
+        slot = g_ncached_defs++;
+    }
+    g_cached_defs[slot] = *out;
+    return true;
 }
 
 void insert_def(const Def &def) {

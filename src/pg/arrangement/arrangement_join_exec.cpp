@@ -622,15 +622,11 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     // A worker takes the definition from the entry its leader pinned (initialize_worker): the
     // definitions table is read under the latest snapshot, which a worker may not take.
     if (IsParallelWorker()) return;
-    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
-    int n = load_defs(relid, defs);
-    Def *d = nullptr;
-    for (int i = 0; i < n; ++i)
-        if (defs[i].defid == defid) d = &defs[i];
-    if (d == nullptr)
+    Def d;
+    if (!find_def(relid, defid, &d))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the arrangement this plan reads was dropped")));
-    set_shape(js, estate, *d);
+    set_shape(js, estate, d);
 }
 
 void explain_join(JoinState *js, ExplainState *es) {

@@ -160,7 +160,10 @@ void forget_sql_syscache(Datum, int, uint32) { forget_sql(0, InvalidOid); }
 char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
     StringInfoData key;
     initStringInfo(&key);
-    appendStringInfo(&key, "d%lld", static_cast<long long>(viewid));  // "d": a delta query's plan key too
+    // Formatted without appendStringInfo's printf (every maintenance run builds it).
+    char num[24];
+    appendStringInfoChar(&key, 'd');  // "d": a delta query's plan key too
+    appendBinaryStringInfo(&key, num, pg_lltoa(viewid, num));
     int ncols = deltas.size();
     bool *done = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(ncols + 1)));
     for (int k = 0; k < ncols; ++k) {
@@ -172,7 +175,9 @@ char *delta_cache_key(int64 viewid, const PgArray<DeltaInput> &deltas) {
                 best = i;
         }
         done[best] = true;
-        appendStringInfo(&key, ":%u%c", deltas[best].relid, deltas[best].deleted ? '-' : '+');
+        appendStringInfoChar(&key, ':');
+        appendBinaryStringInfo(&key, num, pg_ultoa_n(deltas[best].relid, num));
+        appendStringInfoChar(&key, deltas[best].deleted ? '-' : '+');
     }
     return key.data;
 }

@@ -92,11 +92,12 @@ PgArray<DeltaInput> register_deltas(Pending &p) {
         if (seen) continue;
         Tuplestorestate *ts = s.rows;
         int64 n = s.nrows;
-        Relation rel = relation_open(s.relid, NoLock);
+        Relation rel = nullptr;  // opened only to merge the stashes of several statements
         TupleTableSlot *slot = nullptr;
         for (int j = i + 1; j < p.stashes.size(); ++j) {
             Stash &o = p.stashes[j];
-            if (o.relid != s.relid || o.deleted != s.deleted) continue;
+            if (o.relid != s.relid || o.deleted != s.deleted || o.nrows == 0) continue;
+            if (rel == nullptr) rel = relation_open(s.relid, NoLock);
             if (slot == nullptr) slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
             tuplestore_rescan(o.rows);
             while (tuplestore_gettupleslot(o.rows, true, false, slot)) {
@@ -105,7 +106,11 @@ PgArray<DeltaInput> register_deltas(Pending &p) {
             }
         }
         if (slot != nullptr) ExecDropSingleTupleTableSlot(slot);
-        relation_close(rel, NoLock);
+        if (rel != nullptr) relation_close(rel, NoLock);
+        // An empty part (an UPDATE or DELETE that matched nothing, an INSERT ... ON CONFLICT DO
+        // NOTHING that inserted nothing) contributes nothing to any inclusion-exclusion term:
+        // it is left out, so its terms are neither deparsed, planned nor run.
+        if (n == 0) continue;
         tuplestore_rescan(ts);
         EphemeralNamedRelation enr =
             static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
@@ -155,6 +160,16 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("_view_trigger fired on a table that is not an input of view %lld",
                                static_cast<long long>(viewid))));
+    // Statements that changed no row (an UPDATE or DELETE matching nothing, an INSERT ... ON
+    // CONFLICT DO NOTHING that met only conflicts): the view is unchanged. Counted as maintained,
+    // without the owner switch, settings, locks or the delta query.
+    bool any_rows = p.truncated;
+    for (const Stash &s : p.stashes) any_rows = any_rows || s.nrows > 0;
+    if (!any_rows) {
+        release_pending(p);
+        stats_note(viewid, 0, 0);
+        return;
+    }
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(vd.viewrel));
     if (!HeapTupleIsValid(tup)) {
         release_pending(p);
@@ -181,8 +196,12 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     char *sql = nullptr, *key = nullptr;
     PgArray<DeltaInput> deltas;
     bool small = true;
+    bool unchanged = false;  // no row changed (every part empty): nothing to lock, run or apply
     if (!p.truncated) {
         deltas = register_deltas(p);
+        unchanged = deltas.empty();
+    }
+    if (!p.truncated && !unchanged) {
         if (is_one_row_view(vd.query)) lock_one_row_view(viewid);  // first: no deadlock with keys
         LeftJoin lj;
         if (left_join_shape(vd.query, &lj, false)) {
@@ -203,7 +222,9 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
         sql = delta_query_sql_cached(viewid, vd.query, deltas, vd.viewrel, key);
         for (const DeltaInput &d : deltas) small = small && d.nrows <= kSmallDelta;
     }
-    if (sql == nullptr) {
+    if (unchanged) {
+        changed = 0;
+    } else if (sql == nullptr) {
         changed = recompute(vd.viewrel, view_fill_sql(vd.query));
     } else {
         trust(vd.relids);
