@@ -149,7 +149,7 @@ def write(runner, settings, hdr, table_lines, scenarios):
     if runner.notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in runner.notes]
     # resource metrics per phase
-    res_metrics = ["wall_s", "cpu_s", "cpu_ms_per_txn", "mem_peak_sum_rss_anon_kb", "mem_peak_rss_anon_kb",
+    res_metrics = ["wall_s", "cpu_s", "cpu_ms_per_txn", "prime_ms", "mem_peak_sum_rss_anon_kb", "mem_peak_rss_anon_kb",
                    "mem_peak_vmhwm_kb", "workers_seen", "explain_ms", "material_nodes", "material_child_loops",
                    "material_leaf_rows", "parallel_nestloop_materials", "parallel_material_nodes", "workers_launched", "pm_materializations", "pm_peak_memory_kb", "pm_pages_spilled",
                    "shmem_total_bytes", "shmem_ext_bytes"]
