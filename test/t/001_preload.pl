@@ -34,7 +34,7 @@ my $bg = $node->background_psql('postgres');
 my $victim = $bg->query_safe('SELECT pg_backend_pid()');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $victim;
-$bg->quit;
+eval { $bg->quit; };    # psql may have seen the closed connection and exited (EPIPE)
 # Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a backend crash');
