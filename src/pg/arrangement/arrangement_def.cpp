@@ -3,6 +3,7 @@
 // decide who may change it) and the row encoding: canonical key bytes, their hash, the projected
 // MinimalTuple and its text form. Plain PostgreSQL code; called through pg_call from C++.
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/inval.hpp"
 #include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 
@@ -126,7 +127,7 @@ bool find_def(Oid relid, int64 defid, Def *out) {
     if (!g_defs_callback) {
         // Any relcache invalidation empties it: DROP EXTENSION (the id sequence starts again),
         // and every create or drop of an arrangement (its triggers) sends one.
-        CacheRegisterRelcacheCallback(forget_cached_defs, static_cast<Datum>(0));
+        pm::pg::on_relcache_inval(forget_cached_defs);
         g_defs_callback = true;
     }
     for (int i = 0; i < g_ncached_defs; ++i) {

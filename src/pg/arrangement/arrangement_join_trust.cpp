@@ -12,6 +12,7 @@
 //     MVCC-safe: a heap scan under an older snapshot then finds the new, empty file).
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/inval.hpp"
 #include "pg/arrangement/arrangement_join.hpp"
 #include "pg/views/views.hpp"
 
@@ -108,7 +109,7 @@ const char *untrusted_maintenance(Relation rel, const Def &d) {
     for (int i = 0; i < g_nverdicts; ++i)
         if (g_verdicts[i].relid == relid && g_verdicts[i].defid == d.defid) return g_verdicts[i].why;
     if (!g_callback_registered) {
-        CacheRegisterRelcacheCallback(forget_verdicts, static_cast<Datum>(0));
+        pm::pg::on_relcache_inval(forget_verdicts);
         g_callback_registered = true;
     }
     const char *why = check_maintenance(rel, d);

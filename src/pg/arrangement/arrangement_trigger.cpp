@@ -7,6 +7,7 @@
 // The function is not executable by PUBLIC, and checks that the trigger firing it is one that
 // create_arrangement made, on the arrangement's own table (docs/arrangements.md, "Maintenance").
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/inval.hpp"
 #include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
@@ -244,7 +245,7 @@ const Shape *shape_for(Relation rel, const Def &def) {
             return c.shape;
         }
     if (!g_shape_callback) {
-        CacheRegisterRelcacheCallback(forget_shapes, static_cast<Datum>(0));
+        pm::pg::on_relcache_inval(forget_shapes);
         g_shape_callback = true;
     }
     CachedShape *slot = nullptr;

@@ -10,6 +10,7 @@
 // joined with UNION ALL and run through SPI, so the planner plans each term from its (small)
 // delta outwards and probes the other inputs through their arrangements (ArrangementJoin).
 #include "pg/views/views.hpp"
+#include "pg/inval.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -187,11 +188,11 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     if (g_sql_cxt == nullptr) {
         g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
                                           ALLOCSET_DEFAULT_SIZES);
-        CacheRegisterRelcacheCallback(forget_sql, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(PROCOID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(OPEROID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(TYPEOID, forget_sql_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_sql_syscache, static_cast<Datum>(0));
+        pm::pg::on_relcache_inval(forget_sql);
+        pm::pg::on_syscache_inval(PROCOID, forget_sql_syscache);
+        pm::pg::on_syscache_inval(OPEROID, forget_sql_syscache);
+        pm::pg::on_syscache_inval(TYPEOID, forget_sql_syscache);
+        pm::pg::on_syscache_inval(NAMESPACEOID, forget_sql_syscache);
     }
     if (key == nullptr) key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)

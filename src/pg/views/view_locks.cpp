@@ -28,6 +28,7 @@
 #include <algorithm>
 
 #include "pg/views/views.hpp"
+#include "pg/inval.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -306,10 +307,10 @@ KeyGraph key_graph(int64 viewid, Query *q) {
     if (g_graph_cxt == nullptr) {
         g_graph_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view key graphs",
                                             ALLOCSET_SMALL_SIZES);
-        CacheRegisterSyscacheCallback(PROCOID, graphs_stale, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(OPEROID, graphs_stale, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(TYPEOID, graphs_stale, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(AMOPOPID, graphs_stale, static_cast<Datum>(0));
+        pm::pg::on_syscache_inval(PROCOID, graphs_stale);
+        pm::pg::on_syscache_inval(OPEROID, graphs_stale);
+        pm::pg::on_syscache_inval(TYPEOID, graphs_stale);
+        pm::pg::on_syscache_inval(AMOPOPID, graphs_stale);
     }
     if (g_graphs_stale || g_ngraphs == kCachedGraphs) {
         if (g_graph_users > 0) return build_graph(viewid, q, CurrentMemoryContext);

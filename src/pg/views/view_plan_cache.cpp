@@ -13,6 +13,7 @@
 // table, bypasses the cache instead). A view id is never reused, so a view dropped and created
 // again under the same name gets other keys.
 #include "pg/views/views.hpp"
+#include "pg/inval.hpp"
 
 extern "C" {
 #include "utils/inval.h"
@@ -64,11 +65,11 @@ SPIPlanPtr cached_plan(const char *key, const char *sql) {
         g_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view plans",
                                       ALLOCSET_SMALL_SIZES);
         g_plans = static_cast<CachedPlan *>(MemoryContextAllocZero(g_cxt, sizeof(CachedPlan) * kCachedPlans));
-        CacheRegisterRelcacheCallback(mark_stale, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(PROCOID, mark_stale_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(OPEROID, mark_stale_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(TYPEOID, mark_stale_syscache, static_cast<Datum>(0));
-        CacheRegisterSyscacheCallback(NAMESPACEOID, mark_stale_syscache, static_cast<Datum>(0));
+        pm::pg::on_relcache_inval(mark_stale);
+        pm::pg::on_syscache_inval(PROCOID, mark_stale_syscache);
+        pm::pg::on_syscache_inval(OPEROID, mark_stale_syscache);
+        pm::pg::on_syscache_inval(TYPEOID, mark_stale_syscache);
+        pm::pg::on_syscache_inval(NAMESPACEOID, mark_stale_syscache);
     }
     if (g_stale) {
         if (g_busy > 0) return nullptr;  // a cached plan is running: free nothing under it
