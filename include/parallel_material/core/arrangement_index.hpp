@@ -111,6 +111,11 @@ using DeadFn = FunctionRef<bool(const VersionView &)>;
 // index's frozen_xmin and cmin 0 (see Options::frozen_xmin).
 using FreezeFn = FunctionRef<bool(const VersionView &)>;
 
+// Told about a version that `dead` accepted but that stays linked: a run (several versions of
+// one key stored together) with dead entries is replaced by a copy of its survivors, and stays
+// as it is when the region has no room for the copy. The adapter's xid floor counts such versions.
+using KeptFn = FunctionRef<void(const VersionView &)>;
+
 struct CurrentIfNoXmax {
     bool operator()(const VersionView &v) const { return v.xmax == 0; }
 };
@@ -248,6 +253,8 @@ class ArrangementIndex {
     // original or the copy, which every snapshot sees alike. Needs Options::frozen_xmin; a copy
     // the region has no room for is simply not made.
     ReclaimResult reclaim(DeadFn dead, FreezeFn freeze);
+    // The same, and kept(v) for every version dead accepted that stays linked (see KeptFn).
+    ReclaimResult reclaim(DeadFn dead, FreezeFn freeze, KeptFn kept);
     // Frees pending versions whose grace period has passed (reclaim without unlinking).
     ReclaimResult free_retired();
 
@@ -302,11 +309,26 @@ class ArrangementIndex {
                         uint32_t key_len, VisibilityFn visible, EmitFn emit) const;
     Node *node(uint64_t off) const { return reinterpret_cast<Node *>(base_ + off); }
     ReclaimResult free_retired_locked();
-    ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze);
+    ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze, const KeptFn *kept);
+    std::atomic<uint32_t> *reclaim_run(Node *n, uint64_t off, std::atomic<uint32_t> *link,
+                                       DeadFn dead, const KeptFn *kept,
+                                       std::vector<uint64_t> &unlinked,
+                                       uint64_t &unlinked_versions);
     uint64_t oldest_reader_epoch() const;
-    void free_version(uint64_t off);
+    uint32_t free_version(uint64_t off);  // returns the versions the block held
     void free_record(uint64_t roff);
     void allocate_each(const std::vector<size_t> &sizes, std::vector<uint64_t> &offs);
+    // One block insert_bulk writes: a single version, or a run of compact versions of one key
+    // (members[first .. first + count), in batch order).
+    struct BulkUnitRef {
+        uint32_t first;
+        uint32_t count;
+        bool run;
+        size_t size;
+    };
+    bool run_eligible(const BulkVersion &b) const;
+    void plan_units(const BulkVersion *v, size_t n, std::vector<uint32_t> &members,
+                    std::vector<BulkUnitRef> &out) const;
     static void check_version(const void *key, uint32_t key_len, const void *tuple,
                               uint32_t tuple_len);
     bool stores_full(uint32_t xmin, uint32_t cmin) const;
