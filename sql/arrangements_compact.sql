@@ -74,6 +74,9 @@ SELECT parallel_material.create_arrangement('bare', '{t}', '{id, t}');
 -- {a}: (a, d) bare without a, 32 + 4 + 9 = 45 -> 48 bytes; where a is NULL, header kept,
 -- 32 + 16 + 4 + 1 -> 64. {a,id}: bare, nothing but the key, 32 + 0 + 14 -> 48 bytes (64 with
 -- the 16 data bytes); where a is NULL, 32 + 16 + 4 + 6 (a NULL key column is one byte) -> 64.
+-- Rows of one key that the build stores together form runs (docs/arrangements.md, "Runs": one
+-- 16-byte header and key per up to 64 versions, 16 bytes per version): here the NULL keys of {a}
+-- (100 rows) and {t} (133 rows), so those two hold less than 400 single versions would.
 SELECT key, live_versions, bytes FROM parallel_material.arrangements
  WHERE relation = 'bare'::regclass ORDER BY key;
 INSERT INTO bare SELECT g, CASE WHEN g % 4 <> 0 THEN g END, CASE WHEN g % 3 <> 0 THEN 'r' || g END,

@@ -33,6 +33,22 @@ inline uint64_t pack_xmax(uint32_t xmax, uint32_t cmax) {
 }
 constexpr uint16_t kFormCompact = 0;  // xmin is the index's frozen_xmin, cmin 0: not stored
 constexpr uint16_t kFormFull = 1;     // xmin and cmin follow the common header
+constexpr uint16_t kFormRun = 2;      // several compact versions of one key (see Node)
+constexpr size_t kRunHeader = 16;     // a run's header: next, hash, key_len, form, count | flags
+// A run holds at most this many versions and this many bytes (reclaim copies a run under its
+// stripe lock; a larger group is split).
+constexpr uint32_t kMaxRunVersions = 64;
+constexpr size_t kMaxRunBytes = 4096;
+constexpr uint32_t kMaxRunTuple = 0xffff;
+
+// One version of a run: its TID and tuple length (the tuple bytes follow the run's key, in entry
+// order).
+struct RunEntry {
+    uint32_t tid_block;
+    uint16_t tid_offset;
+    uint16_t tuple_len;
+};
+static_assert(sizeof(RunEntry) == 8, "run entry layout");
 constexpr uint32_t kMaxKeyLen = 0xffff;
 
 // Chain links (bucket heads and a version's next) are 32-bit offsets in 16-byte units: versions
@@ -81,31 +97,69 @@ struct ArrangementIndex::Header {
     uint32_t frozen_xmin;  // Options::frozen_xmin (0: every version is stored in full)
 };
 
-// One version. Immutable after publication except next (reclaim relinks) and xmax_cmax. Two
-// forms share this 32-byte header: a compact version (xmin is the index's frozen_xmin, cmin 0,
-// neither stored) and a full one, followed by its xmin and cmin (8 bytes). Then the tuple bytes
-// (8-byte aligned), then the key bytes right after them (no padding: keys are compared bytewise).
+// One version, or a run of versions. Immutable after publication except next (reclaim relinks)
+// and the xmax words. The first 16 bytes (next, hash tag, key length, form, and a 32-bit word) are
+// common to every form:
+//  * a single version (kFormCompact, kFormFull): a 32-byte header (the word is tuple_len), for
+//    kFormFull followed by its xmin and cmin (8 bytes); then the tuple bytes (8-byte aligned), then
+//    the key bytes right after them (no padding: keys are compared bytewise);
+//  * a run (kFormRun): versions of one key, all compact (frozen xmin, cmin 0) with the same flags,
+//    stored together by insert_bulk (one key, one header; no per-version rounding). The word holds
+//    the entry count (low 16 bits) and the shared flags (high 16 bits); then count atomic xmax
+//    words (xmax low, cmax high), count RunEntry (TID, tuple length), the key bytes, and the
+//    entries' tuple bytes back to back (unaligned: readers copy them). Entry 0 is the newest.
 struct ArrangementIndex::Node {
-    std::atomic<uint32_t> next;       // link (off_of) of the next (older) version, 0 = end
+    std::atomic<uint32_t> next;       // link (off_of) of the next (older) node, 0 = end
     uint32_t hash;                    // tag_of(the key's hash)
+    uint16_t key_len;
+    uint16_t form;                    // kFormCompact, kFormFull or kFormRun
+    uint32_t tuple_len;               // run: count | flags << 16
+    // single versions only from here
     std::atomic<uint64_t> xmax_cmax;  // xmax in the low 32 bits, cmax in the high 32 bits
     uint32_t tid_block;
     uint16_t tid_offset;
     uint16_t flags;
-    uint32_t tuple_len;
-    uint16_t key_len;
-    uint16_t form;  // kFormCompact or kFormFull
 
     static size_t header_size(bool full) { return sizeof(Node) + (full ? 8 : 0); }
     static size_t size_of(bool full, uint32_t key_len, uint32_t tuple_len) {
         return header_size(full) + tuple_len + key_len;
     }
     bool full() const { return form == kFormFull; }
+    bool run() const { return form == kFormRun; }
     const uint32_t *mvcc() const { return reinterpret_cast<const uint32_t *>(this + 1); }
     uint32_t *mvcc() { return reinterpret_cast<uint32_t *>(this + 1); }
     const char *tuple() const { return reinterpret_cast<const char *>(this) + header_size(full()); }
     const char *key() const { return tuple() + tuple_len; }
-    size_t size() const { return size_of(full(), key_len, tuple_len); }
+    // ---- runs
+    uint32_t run_count() const { return tuple_len & 0xffff; }
+    uint16_t run_flags() const { return static_cast<uint16_t>(tuple_len >> 16); }
+    std::atomic<uint64_t> *run_xmax() const {
+        return reinterpret_cast<std::atomic<uint64_t> *>(const_cast<char *>(
+            reinterpret_cast<const char *>(this) + kRunHeader));
+    }
+    const RunEntry *run_entries() const {
+        return reinterpret_cast<const RunEntry *>(reinterpret_cast<const char *>(this) + kRunHeader +
+                                                  8 * run_count());
+    }
+    const char *run_key() const {
+        return reinterpret_cast<const char *>(this) + kRunHeader + 16 * run_count();
+    }
+    const char *run_tuples() const { return run_key() + key_len; }
+    static size_t run_size(uint32_t count, uint32_t key_len, uint64_t tuple_bytes) {
+        return kRunHeader + 16 * size_t{count} + key_len + tuple_bytes;
+    }
+    size_t size() const {
+        if (!run())
+            return size_of(full(), key_len, tuple_len);
+        uint64_t t = 0;
+        const RunEntry *e = run_entries();
+        for (uint32_t i = 0; i < run_count(); ++i) t += e[i].tuple_len;
+        return run_size(run_count(), key_len, t);
+    }
+    // The key bytes of either form.
+    const char *key_bytes() const { return run() ? run_key() : key(); }
+    // Versions this node holds.
+    uint32_t versions() const { return run() ? run_count() : 1; }
 };
 static_assert(sizeof(ArrangementIndex::Node) == 32, "node header layout");
 
@@ -155,6 +209,75 @@ inline VersionView view_of(const ArrangementIndex::Node *n, uint32_t frozen_xmin
     v.tuple = n->tuple();
     v.tuple_len = n->tuple_len;
     return v;
+}
+
+// The VersionView of entry i of run n, whose tuple bytes start at tup.
+inline VersionView run_view(const ArrangementIndex::Node *n, uint32_t i, const char *tup,
+                            uint32_t frozen_xmin) {
+    uint64_t xc = n->run_xmax()[i].load(std::memory_order_acquire);
+    const RunEntry &e = n->run_entries()[i];
+    VersionView v;
+    v.hash = n->hash;
+    v.tid.block = e.tid_block;
+    v.tid.offset = e.tid_offset;
+    v.xmin = frozen_xmin;
+    v.cmin = 0;
+    v.xmax = static_cast<uint32_t>(xc);
+    v.cmax = static_cast<uint32_t>(xc >> 32);
+    v.flags = n->run_flags();
+    v.key = n->run_key();
+    v.key_len = n->key_len;
+    v.tuple = tup;
+    v.tuple_len = e.tuple_len;
+    return v;
+}
+
+// Calls f(v, word) for every version of node n (a run's entries newest first), word being the
+// version's xmax word, until f returns false.
+template <class F>
+inline void for_each_version(const ArrangementIndex::Node *n, uint32_t frozen_xmin, F &&f) {
+    if (!n->run()) {
+        f(view_of(n, frozen_xmin), const_cast<std::atomic<uint64_t> &>(n->xmax_cmax));
+        return;
+    }
+    const uint32_t c = n->run_count();
+    const char *tup = n->run_tuples();
+    const RunEntry *e = n->run_entries();
+    std::atomic<uint64_t> *xm = n->run_xmax();
+    for (uint32_t i = 0; i < c; ++i) {
+        if (!f(run_view(n, i, tup, frozen_xmin), xm[i]))
+            return;
+        tup += e[i].tuple_len;
+    }
+}
+
+// Writes a run of count versions at `at` (next 0; not linked yet). entry(i, e, tuple, xc) fills
+// entry i's TID and length and gives its tuple bytes and xmax word; entry 0 is the newest.
+template <class F>
+ArrangementIndex::Node *write_run(char *at, uint32_t tag, const void *key, uint16_t key_len,
+                                  uint16_t flags, uint32_t count, F &&entry) {
+    auto *n = reinterpret_cast<ArrangementIndex::Node *>(at);
+    new (&n->next) std::atomic<uint32_t>(0);
+    n->hash = tag;
+    n->key_len = key_len;
+    n->form = kFormRun;
+    n->tuple_len = count | (uint32_t{flags} << 16);
+    auto *xm = reinterpret_cast<std::atomic<uint64_t> *>(at + kRunHeader);
+    auto *es = reinterpret_cast<RunEntry *>(at + kRunHeader + 8 * size_t{count});
+    char *kp = at + kRunHeader + 16 * size_t{count};
+    if (key_len != 0)
+        std::memcpy(kp, key, key_len);
+    char *tp = kp + key_len;
+    for (uint32_t i = 0; i < count; ++i) {
+        const char *t = nullptr;
+        uint64_t xc = 0;
+        entry(i, es[i], t, xc);
+        new (&xm[i]) std::atomic<uint64_t>(xc);
+        if (es[i].tuple_len != 0)
+            std::memcpy(tp, t, es[i].tuple_len);
+        tp += es[i].tuple_len;
+    }
+    return n;
 }
 
 // Holds one writer-lock stripe for a scope.
@@ -338,9 +461,12 @@ void ArrangementIndex::allocate_each(const std::vector<size_t> &sizes,
     }
     std::vector<size_t> idx(n);
     for (size_t i = 0; i < n; ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-        return FixedRegionAllocator::rounded_size(sizes[a]) <
-               FixedRegionAllocator::rounded_size(sizes[b]);
+    // By size class, ties in the caller's order (std::sort with the index as tie-break: no
+    // temporary buffer, unlike stable_sort).
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+        const size_t ra = FixedRegionAllocator::rounded_size(sizes[a]);
+        const size_t rb = FixedRegionAllocator::rounded_size(sizes[b]);
+        return ra != rb ? ra < rb : a < b;
     });
     for (size_t lo = 0; lo < n;) {
         size_t cls = FixedRegionAllocator::rounded_size(sizes[idx[lo]]);
@@ -354,37 +480,121 @@ void ArrangementIndex::allocate_each(const std::vector<size_t> &sizes,
     }
 }
 
+bool ArrangementIndex::run_eligible(const BulkVersion &b) const {
+    return !stores_full(b.xmin, b.cmin) && b.tuple_len <= kMaxRunTuple;
+}
+
+// Splits the batch into units: within each stretch of consecutive versions of one bucket, the
+// compact versions (frozen xmin, cmin 0) of one key and flags are grouped into runs (at most
+// kMaxRunVersions versions and kMaxRunBytes bytes each; a key is looked for among the stretch's
+// kOpen newest groups); every other version stays single. Linear in the batch.
+void ArrangementIndex::plan_units(const BulkVersion *v, size_t n, std::vector<uint32_t> &members,
+                                  std::vector<BulkUnitRef> &out) const {
+    struct Group {
+        uint32_t first;  // the batch index of its first member
+        uint32_t count;
+        uint64_t bytes;  // its members' tuple bytes
+        bool eligible;
+    };
+    std::vector<Group> groups;
+    std::vector<uint32_t> gid, start, open;
+    const uint32_t log2 = hdr_->nbuckets_log2;
+    constexpr size_t kOpen = 8;
+    members.resize(n);
+    size_t i = 0;
+    while (i < n) {
+        const uint64_t bk = bucket_of(v[i].hash, log2);
+        size_t j = i;
+        groups.clear();
+        open.clear();
+        gid.clear();
+        for (; j < n && bucket_of(v[j].hash, log2) == bk; ++j) {
+            const BulkVersion &x = v[j];
+            uint32_t g = UINT32_MAX;
+            if (run_eligible(x)) {
+                for (size_t o = open.size(); o-- > 0;) {
+                    Group &y = groups[open[o]];
+                    const BulkVersion &f = v[y.first];
+                    if (f.hash == x.hash && f.key_len == x.key_len && f.flags == x.flags &&
+                        (x.key_len == 0 || std::memcmp(f.key, x.key, x.key_len) == 0)) {
+                        if (y.count < kMaxRunVersions &&
+                            Node::run_size(y.count + 1, x.key_len, y.bytes + x.tuple_len) <=
+                                kMaxRunBytes)
+                            g = open[o];
+                        else
+                            open.erase(open.begin() + static_cast<std::ptrdiff_t>(o));
+                        break;
+                    }
+                }
+                if (g == UINT32_MAX) {
+                    g = static_cast<uint32_t>(groups.size());
+                    groups.push_back(Group{static_cast<uint32_t>(j), 0, 0, true});
+                    open.push_back(g);
+                    if (open.size() > kOpen)
+                        open.erase(open.begin());
+                }
+            } else {
+                g = static_cast<uint32_t>(groups.size());
+                groups.push_back(Group{static_cast<uint32_t>(j), 0, 0, false});
+            }
+            ++groups[g].count;
+            groups[g].bytes += x.tuple_len;
+            gid.push_back(g);
+        }
+        // Each group's members together, in batch order (a counting sort by group).
+        start.assign(groups.size() + 1, 0);
+        for (size_t g = 0; g < groups.size(); ++g) start[g + 1] = start[g] + groups[g].count;
+        for (size_t g = 0; g < groups.size(); ++g) {
+            const Group &gr = groups[g];
+            const BulkVersion &x = v[gr.first];
+            BulkUnitRef u;
+            u.first = static_cast<uint32_t>(i + start[g]);
+            u.count = gr.count;
+            u.run = gr.eligible && gr.count > 1;
+            u.size = u.run ? Node::run_size(gr.count, x.key_len, gr.bytes)
+                           : Node::size_of(stores_full(x.xmin, x.cmin), x.key_len, x.tuple_len);
+            out.push_back(u);
+        }
+        for (size_t k = i; k < j; ++k) members[i + start[gid[k - i]]++] = static_cast<uint32_t>(k);
+        i = j;
+    }
+}
+
 void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
     if (n == 0)
         return;
     for (size_t i = 0; i < n; ++i)
         check_version(v[i].key, v[i].key_len, v[i].tuple, v[i].tuple_len);
+    std::vector<uint32_t> members;
+    std::vector<BulkUnitRef> units;
+    plan_units(v, n, members, units);
+    const size_t nu = units.size();
     // Allocate everything first: an exhausted region changes nothing. One block for the whole
-    // batch when the region has one that large (no allocator lock per version, and the versions
-    // lie exactly in the order given; each is freed on its own later: blocks carry no header),
-    // else one block per version.
-    std::vector<uint64_t> offs(n);
-    std::vector<size_t> sizes(n);
+    // batch when the region has one that large (no allocator lock per unit, and the units lie
+    // exactly in the order given; each is freed on its own later: blocks carry no header), else
+    // one block per unit.
+    std::vector<uint64_t> offs(nu);
+    std::vector<size_t> sizes(nu);
     uint64_t total = 0;
-    for (size_t i = 0; i < n; ++i) {
-        sizes[i] = Node::size_of(stores_full(v[i].xmin, v[i].cmin), v[i].key_len, v[i].tuple_len);
-        total += FixedRegionAllocator::rounded_size(sizes[i]);
+    for (size_t u = 0; u < nu; ++u) {
+        sizes[u] = units[u].size;
+        total += FixedRegionAllocator::rounded_size(sizes[u]);
     }
-    uint64_t whole = n > 1 ? alloc_->allocate_for(hdr_->account, total) : 0;
+    uint64_t whole = nu > 1 ? alloc_->allocate_for(hdr_->account, total) : 0;
     if (whole != 0 && !linkable(whole, total)) {
         alloc_->free_for(hdr_->account, whole, total);
         whole = 0;
     }
     if (whole != 0) {
-        for (size_t i = 0; i < n; ++i) {
-            offs[i] = whole;
-            whole += FixedRegionAllocator::rounded_size(sizes[i]);
+        for (size_t u = 0; u < nu; ++u) {
+            offs[u] = whole;
+            whole += FixedRegionAllocator::rounded_size(sizes[u]);
         }
     } else {
         allocate_each(sizes, offs);
     }
     uint64_t deleted = 0, bytes = 0;
-    // Consecutive versions of one stripe (a batch sorted by bucket_order() has each chain's
+    // Consecutive units of one stripe (a batch sorted by bucket_order() has each chain's
     // versions in a row) are linked under one acquisition of its lock.
     const uint32_t stripes = lock_->stripes();
     uint32_t held = UINT32_MAX;
@@ -392,15 +602,35 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
         if (held != UINT32_MAX)
             lock_->unlock(held);
     });
-    for (size_t i = 0; i < n; ++i) {
-        const BulkVersion &b = v[i];
-        Node *nd = write_node(offs[i], b.hash, b.key, b.key_len, b.tuple, b.tuple_len, b.tid,
-                              b.xmin, b.cmin, b.flags);
-        nd->xmax_cmax.store(b.xmax != 0 ? pack_xmax(b.xmax, b.cmax) : 0,
-                            std::memory_order_relaxed);
-        if (b.xmax != 0)
-            ++deleted;
-        bytes += FixedRegionAllocator::rounded_size(sizes[i]);
+    for (size_t u = 0; u < nu; ++u) {
+        const BulkUnitRef &un = units[u];
+        const BulkVersion &b = v[members[un.first]];
+        Node *nd;
+        if (un.run) {
+            // Entry 0 is the newest: the batch's last member (linked last, so first, before).
+            const uint32_t *m = &members[un.first];
+            const uint32_t c = un.count;
+            nd = write_run(base_ + offs[u], tag_of(b.hash), b.key, static_cast<uint16_t>(b.key_len),
+                           b.flags, c,
+                           [&](uint32_t i, RunEntry &e, const char *&t, uint64_t &xc) {
+                               const BulkVersion &x = v[m[c - 1 - i]];
+                               e.tid_block = x.tid.block;
+                               e.tid_offset = x.tid.offset;
+                               e.tuple_len = static_cast<uint16_t>(x.tuple_len);
+                               t = static_cast<const char *>(x.tuple);
+                               xc = x.xmax != 0 ? pack_xmax(x.xmax, x.cmax) : 0;
+                               if (x.xmax != 0)
+                                   ++deleted;
+                           });
+        } else {
+            nd = write_node(offs[u], b.hash, b.key, b.key_len, b.tuple, b.tuple_len, b.tid,
+                            b.xmin, b.cmin, b.flags);
+            nd->xmax_cmax.store(b.xmax != 0 ? pack_xmax(b.xmax, b.cmax) : 0,
+                                std::memory_order_relaxed);
+            if (b.xmax != 0)
+                ++deleted;
+        }
+        bytes += FixedRegionAllocator::rounded_size(sizes[u]);
         // Published like insert(): fully written, then a release store of the chain head.
         uint64_t bk = bucket_of(b.hash, hdr_->nbuckets_log2);
         const uint32_t stripe = static_cast<uint32_t>(bk % stripes);
@@ -412,7 +642,7 @@ void ArrangementIndex::insert_bulk(const BulkVersion *v, size_t n) {
             held = stripe;
         }
         nd->next.store(buckets_[bk].load(std::memory_order_relaxed), std::memory_order_relaxed);
-        buckets_[bk].store(link_of(offs[i]), std::memory_order_release);
+        buckets_[bk].store(link_of(offs[u]), std::memory_order_release);
     }
     hdr_->versions.fetch_add(n, std::memory_order_relaxed);
     hdr_->inserts.fetch_add(n, std::memory_order_relaxed);
@@ -458,21 +688,25 @@ bool ArrangementIndex::mark_deleted(Tid tid, uint64_t hash, uint32_t xmax, uint3
     uint64_t b = bucket_of(hash, hdr_->nbuckets_log2);
     StripeGuard g(*lock_, static_cast<uint32_t>(b % lock_->stripes()));
     const uint32_t tag = tag_of(hash);
-    for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0;) {
+    bool found = false;
+    for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0 && !found;) {
         Node *n = node(off);
-        if (n->hash == tag && n->tid_block == tid.block && n->tid_offset == tid.offset) {
-            VersionView v = view_of(n, hdr_->frozen_xmin);
-            if (current(v)) {
-                n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
-                if (v.xmax == 0)
-                    hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
-                hdr_->deletes.fetch_add(1, std::memory_order_relaxed);
-                return true;
-            }
+        if (n->hash == tag) {
+            for_each_version(n, hdr_->frozen_xmin,
+                             [&](const VersionView &v, std::atomic<uint64_t> &word) {
+                                 if (v.tid != tid || !current(v))
+                                     return true;
+                                 word.store(pack_xmax(xmax, cmax), std::memory_order_release);
+                                 if (v.xmax == 0)
+                                     hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
+                                 hdr_->deletes.fetch_add(1, std::memory_order_relaxed);
+                                 found = true;
+                                 return false;
+                             });
         }
         off = off_of(n->next.load(std::memory_order_acquire));
     }
-    return false;
+    return found;
 }
 
 uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn current) {
@@ -485,13 +719,17 @@ uint64_t ArrangementIndex::truncate_all(uint32_t xmax, uint32_t cmax, CurrentFn 
         StripeGuard g(*lock_, static_cast<uint32_t>(b % stripes));
         for (uint64_t off = off_of(buckets_[b].load(std::memory_order_acquire)); off != 0;) {
             Node *n = node(off);
-            VersionView v = view_of(n, hdr_->frozen_xmin);
-            if (current(v)) {
-                n->xmax_cmax.store(pack_xmax(xmax, cmax), std::memory_order_release);
-                if (v.xmax == 0)
-                    hdr_->delete_marked.fetch_add(1, std::memory_order_relaxed);
-                ++count;
-            }
+            for_each_version(n, hdr_->frozen_xmin,
+                             [&](const VersionView &v, std::atomic<uint64_t> &word) {
+                                 if (current(v)) {
+                                     word.store(pack_xmax(xmax, cmax), std::memory_order_release);
+                                     if (v.xmax == 0)
+                                         hdr_->delete_marked.fetch_add(1,
+                                                                       std::memory_order_relaxed);
+                                     ++count;
+                                 }
+                                 return true;
+                             });
             off = off_of(n->next.load(std::memory_order_acquire));
         }
     }
@@ -511,17 +749,109 @@ void reserve_one_more(std::vector<uint64_t> &v) {
 }  // namespace
 
 ReclaimResult ArrangementIndex::reclaim(DeadFn dead) {
-    return reclaim_impl(dead, nullptr);
+    return reclaim_impl(dead, nullptr, nullptr);
 }
 
 ReclaimResult ArrangementIndex::reclaim(DeadFn dead, FreezeFn freeze) {
-    return reclaim_impl(dead, hdr_->frozen_xmin != 0 ? &freeze : nullptr);
+    return reclaim_impl(dead, hdr_->frozen_xmin != 0 ? &freeze : nullptr, nullptr);
 }
 
-ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze) {
+ReclaimResult ArrangementIndex::reclaim(DeadFn dead, FreezeFn freeze, KeptFn kept) {
+    return reclaim_impl(dead, hdr_->frozen_xmin != 0 ? &freeze : nullptr, &kept);
+}
+
+// A run with dead entries: replaced by a copy of its survivors (or unlinked when none survives).
+// Called under the chain's stripe lock with link pointing at n; returns the link to go on from.
+std::atomic<uint32_t> *ArrangementIndex::reclaim_run(Node *n, uint64_t off,
+                                                     std::atomic<uint32_t> *link, DeadFn dead,
+                                                     const KeptFn *kept,
+                                                     std::vector<uint64_t> &unlinked,
+                                                     uint64_t &unlinked_versions) {
+    const uint32_t c = n->run_count();
+    const uint32_t next = n->next.load(std::memory_order_acquire);
+    uint64_t dead_mask = 0;  // kMaxRunVersions <= 64
+    uint32_t ndead = 0, ndead_marked = 0;
+    uint64_t live_bytes = 0;
+    uint32_t i = 0;
+    for_each_version(n, hdr_->frozen_xmin, [&](const VersionView &v, std::atomic<uint64_t> &) {
+        if (dead(v)) {
+            dead_mask |= uint64_t{1} << i;
+            ++ndead;
+            if (v.xmax != 0)
+                ++ndead_marked;
+        } else {
+            live_bytes += v.tuple_len;
+        }
+        ++i;
+        return true;
+    });
+    if (ndead == 0)
+        return &n->next;
+    reserve_one_more(unlinked);  // may throw before the unlink, not after
+    uint64_t coff = 0;
+    size_t csize = 0;
+    const uint32_t survivors = c - ndead;
+    if (survivors != 0) {
+        csize = Node::run_size(survivors, n->key_len, live_bytes);
+        coff = alloc_->allocate_for(hdr_->account, csize);
+        if (coff != 0 && !linkable(coff, csize)) {
+            alloc_->free_for(hdr_->account, coff, csize);
+            coff = 0;
+        }
+        if (coff == 0) {
+            // No room for the copy: the run stays linked with its dead entries (invisible to
+            // every snapshot); the caller's xid floor must still count them.
+            if (kept != nullptr) {
+                uint32_t k = 0;
+                for_each_version(n, hdr_->frozen_xmin,
+                                 [&](const VersionView &v, std::atomic<uint64_t> &) {
+                                     if (dead_mask & (uint64_t{1} << k))
+                                         (*kept)(v);
+                                     ++k;
+                                     return true;
+                                 });
+            }
+            return &n->next;
+        }
+        // The survivors' xmax words cannot change meanwhile: writers of this chain wait for the
+        // stripe lock we hold.
+        uint32_t src[kMaxRunVersions];
+        const char *tup[kMaxRunVersions];
+        uint32_t k = 0, j = 0;
+        const char *t = n->run_tuples();
+        for (; k < c; t += n->run_entries()[k].tuple_len, ++k)
+            if (!(dead_mask & (uint64_t{1} << k))) {
+                src[j] = k;
+                tup[j++] = t;
+            }
+        Node *cp = write_run(base_ + coff, n->hash, n->run_key(), n->key_len, n->run_flags(),
+                             survivors, [&](uint32_t e, RunEntry &re, const char *&tp, uint64_t &xc) {
+                                 re = n->run_entries()[src[e]];
+                                 tp = tup[e];
+                                 xc = n->run_xmax()[src[e]].load(std::memory_order_relaxed);
+                             });
+        cp->next.store(next, std::memory_order_relaxed);
+        // Published like an insert: written, then the link (seq_cst, as for a dead version).
+        link->store(link_of(coff), std::memory_order_seq_cst);
+        hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
+                                      std::memory_order_relaxed);
+    } else {
+        // n keeps its own next link: a reader standing on n can still move on.
+        link->store(next, std::memory_order_seq_cst);
+    }
+    unlinked.push_back(off);
+    unlinked_versions += ndead;
+    hdr_->versions.fetch_sub(ndead, std::memory_order_relaxed);
+    hdr_->delete_marked.fetch_sub(ndead_marked, std::memory_order_relaxed);
+    return coff != 0 ? &node(coff)->next : link;
+}
+
+ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze,
+                                             const KeptFn *kept) {
     SpinGuard rg(hdr_->reclaim_lock);
     ReclaimResult res;
     std::vector<uint64_t> unlinked;
+    uint64_t unlinked_versions = 0;
     const uint64_t nb = hdr_->nbuckets;
     const uint32_t stripes = lock_->stripes();
     for (uint64_t b = 0; b < nb; ++b) {
@@ -533,12 +863,18 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
         while (off != 0) {
             Node *n = node(off);
             const uint32_t next = n->next.load(std::memory_order_acquire);
+            if (n->run()) {
+                link = reclaim_run(n, off, link, dead, kept, unlinked, unlinked_versions);
+                off = off_of(next);
+                continue;
+            }
             VersionView v = view_of(n, hdr_->frozen_xmin);
             if (dead(v)) {
                 reserve_one_more(unlinked);  // may throw before the unlink, not after
                 // n keeps its own next link: a reader standing on n can still move on.
                 link->store(next, std::memory_order_seq_cst);
                 unlinked.push_back(off);
+                ++unlinked_versions;
                 hdr_->versions.fetch_sub(1, std::memory_order_relaxed);
                 if (v.xmax != 0)
                     hdr_->delete_marked.fetch_sub(1, std::memory_order_relaxed);
@@ -564,6 +900,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
                     // n's unlinking before the epoch bump below, as for a dead version).
                     link->store(link_of(coff), std::memory_order_seq_cst);
                     unlinked.push_back(off);
+                    ++unlinked_versions;
                     ++res.compacted;
                     hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
                                                   std::memory_order_relaxed);
@@ -575,7 +912,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             off = off_of(next);
         }
     }
-    res.unlinked = unlinked.size();
+    res.unlinked = unlinked_versions;
     if (unlinked.empty()) {
         ReclaimResult f = free_retired_locked();
         res.freed = f.freed;
@@ -605,7 +942,9 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
         std::memcpy(r->offs, unlinked.data() + done, cnt * sizeof(uint64_t));
         r->next = hdr_->retired_head;
         hdr_->retired_head = roff;
-        hdr_->retired_pending.fetch_add(cnt, std::memory_order_relaxed);
+        uint64_t held = 0;
+        for (size_t k = 0; k < cnt; ++k) held += node(r->offs[k])->versions();
+        hdr_->retired_pending.fetch_add(held, std::memory_order_relaxed);
         done += cnt;
     }
     if (done < unlinked.size()) {
@@ -616,9 +955,10 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
         for (unsigned k = 0; k < 100000 && oldest_reader_epoch() < retire_epoch; ++k)
             sched_yield();
         if (oldest_reader_epoch() >= retire_epoch) {
-            for (size_t k = done; k < unlinked.size(); ++k) free_version(unlinked[k]);
-            res.freed += unlinked.size() - done;
-            hdr_->reclaimed.fetch_add(unlinked.size() - done, std::memory_order_relaxed);
+            uint64_t freed = 0;
+            for (size_t k = done; k < unlinked.size(); ++k) freed += free_version(unlinked[k]);
+            res.freed += freed;
+            hdr_->reclaimed.fetch_add(freed, std::memory_order_relaxed);
         }
     }
     ReclaimResult f = free_retired_locked();
@@ -643,11 +983,14 @@ uint64_t ArrangementIndex::oldest_reader_epoch() const {
     return oldest;
 }
 
-void ArrangementIndex::free_version(uint64_t off) {
-    size_t size = node(off)->size();
+uint32_t ArrangementIndex::free_version(uint64_t off) {
+    const Node *n = node(off);
+    const size_t size = n->size();
+    const uint32_t versions = n->versions();
     alloc_->free_for(hdr_->account, off, size);
     hdr_->version_bytes.fetch_sub(FixedRegionAllocator::rounded_size(size),
                                   std::memory_order_relaxed);
+    return versions;
 }
 
 void ArrangementIndex::free_record(uint64_t roff) {
@@ -670,12 +1013,11 @@ ReclaimResult ArrangementIndex::free_retired_locked() {
         auto *r = reinterpret_cast<RetireRecord *>(base_ + roff);
         if (r->epoch <= oldest) {
             *link = r->next;
-            for (uint64_t k = 0; k < r->count; ++k) free_version(r->offs[k]);
-            res.freed += r->count;
+            for (uint64_t k = 0; k < r->count; ++k) res.freed += free_version(r->offs[k]);
             free_record(roff);
         } else {
             link = &r->next;
-            res.pending += r->count;
+            for (uint64_t k = 0; k < r->count; ++k) res.pending += node(r->offs[k])->versions();
         }
     }
     hdr_->retired_pending.fetch_sub(res.freed, std::memory_order_relaxed);
@@ -820,11 +1162,22 @@ uint64_t ArrangementIndex::walk_chain(uint64_t off, bool match_key, uint64_t has
     while (off != 0) {
         const Node *n = node(off);
         if (!match_key || (n->hash == tag_of(hash) && n->key_len == key_len &&
-                           (key_len == 0 || std::memcmp(n->key(), key, key_len) == 0))) {
-            VersionView v = view_of(n, hdr_->frozen_xmin);
-            if (visible(v)) {
-                emit(v);
-                ++emitted;
+                           (key_len == 0 || std::memcmp(n->key_bytes(), key, key_len) == 0))) {
+            if (__builtin_expect(!n->run(), 1)) {
+                VersionView v = view_of(n, hdr_->frozen_xmin);
+                if (visible(v)) {
+                    emit(v);
+                    ++emitted;
+                }
+            } else {
+                for_each_version(n, hdr_->frozen_xmin,
+                                 [&](const VersionView &v, std::atomic<uint64_t> &) {
+                                     if (visible(v)) {
+                                         emit(v);
+                                         ++emitted;
+                                     }
+                                     return true;
+                                 });
             }
         }
         off = off_of(n->next.load(std::memory_order_seq_cst));
@@ -878,11 +1231,22 @@ uint64_t ArrangementIndex::probe_batch(Reader &reader, const ProbeKey *keys, uin
             const Node *nd = node(cur[i]);
             const ProbeKey &k = keys[i];
             if (nd->hash == tag_of(k.hash) && nd->key_len == k.key_len &&
-                (k.key_len == 0 || std::memcmp(nd->key(), k.key, k.key_len) == 0)) {
-                VersionView v = view_of(nd, hdr_->frozen_xmin);
-                if (visible(v)) {
-                    emit(i, v);
-                    ++emitted;
+                (k.key_len == 0 || std::memcmp(nd->key_bytes(), k.key, k.key_len) == 0)) {
+                if (__builtin_expect(!nd->run(), 1)) {
+                    VersionView v = view_of(nd, hdr_->frozen_xmin);
+                    if (visible(v)) {
+                        emit(i, v);
+                        ++emitted;
+                    }
+                } else {
+                    for_each_version(nd, hdr_->frozen_xmin,
+                                     [&](const VersionView &v, std::atomic<uint64_t> &) {
+                                         if (visible(v)) {
+                                             emit(i, v);
+                                             ++emitted;
+                                         }
+                                         return true;
+                                     });
                 }
             }
             uint64_t next = off_of(nd->next.load(std::memory_order_seq_cst));

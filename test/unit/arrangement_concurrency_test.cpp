@@ -443,6 +443,10 @@ World *setup(SharedMap &world_map, SharedMap &region_map, bool single_process) {
     o.frozen_xmin = kFrozenXid;
     ArrangementIndex ix = ArrangementIndex::create(alloc, lock, o);
     w->index_off = ix.index_offset();
+    // Preloaded as a build does: one insert_bulk sorted by key, so each key's rows form runs
+    // (see arrangement_runs_test.cpp) that writers delete from and reclaim copies or frees.
+    std::vector<std::string> keys(kPreloaded), tuples(kPreloaded);
+    std::vector<pm::core::BulkVersion> bulk;
     for (uint32_t r = 0; r < kPreloaded; ++r) {
         uint32_t key = r % kKeys;
         w->rows[r].key.store(key);
@@ -450,10 +454,26 @@ World *setup(SharedMap &world_map, SharedMap &region_map, bool single_process) {
         w->rows[r].xmax.store(0);
         w->rows[r].ready.store(1);
         w->key_rows[key][w->key_count[key].fetch_add(1)].store(r + 1);
-        std::string k = key_bytes(key), tup = make_tuple(r, key);
-        ix.insert(key_hash(key), k.data(), static_cast<uint32_t>(k.size()), tup.data(),
-                  static_cast<uint32_t>(tup.size()), tid_of(r), kFrozenXid, 0);
+        keys[r] = key_bytes(key);
+        tuples[r] = make_tuple(r, key);
+        bulk.push_back(pm::core::BulkVersion{key_hash(key), keys[r].data(),
+                                             static_cast<uint32_t>(keys[r].size()),
+                                             tuples[r].data(),
+                                             static_cast<uint32_t>(tuples[r].size()), tid_of(r),
+                                             kFrozenXid, 0, 0, 0, 0});
     }
+    // By hash, then key, then TID (std::sort: stable_sort's buffer meets the sized operator
+    // delete that arrangement_reclaim_growth_test.cpp replaces).
+    std::sort(bulk.begin(), bulk.end(),
+              [](const pm::core::BulkVersion &a, const pm::core::BulkVersion &b) {
+                  if (a.hash != b.hash) return a.hash < b.hash;
+                  int c = std::strcmp(static_cast<const char *>(a.key),
+                                      static_cast<const char *>(b.key));
+                  if (c != 0) return c < 0;
+                  return a.tid.block != b.tid.block ? a.tid.block < b.tid.block
+                                                    : a.tid.offset < b.tid.offset;
+              });
+    ix.insert_bulk(bulk.data(), bulk.size());
     w->nrows.store(kPreloaded);
     return w;
 }

@@ -9,6 +9,9 @@
 // bytes (opaque to core), the heap TID and MVCC fields (xmin/cmin set at insert, xmax/cmax set by
 // a delete, adapter-defined flags). Core never decides visibility: readers pass a callback that
 // receives every candidate version (a VersionView) and says whether the caller's snapshot sees it.
+// insert_bulk stores the compact versions of one key that arrive together as a *run*: one block
+// with one header and key, and per version its TID, tuple length and xmax word; a chain mixes
+// runs and single versions (docs/arrangements.md, "Runs").
 //
 // Concurrency:
 //  * readers (probe, scan_all) take no lock: they walk chains with acquire loads inside a read
@@ -111,6 +114,11 @@ using DeadFn = FunctionRef<bool(const VersionView &)>;
 // index's frozen_xmin and cmin 0 (see Options::frozen_xmin).
 using FreezeFn = FunctionRef<bool(const VersionView &)>;
 
+// Told about a version that `dead` accepted but that stays linked: a run (several versions of
+// one key stored together) with dead entries is replaced by a copy of its survivors, and stays
+// as it is when the region has no room for the copy. The adapter's xid floor counts such versions.
+using KeptFn = FunctionRef<void(const VersionView &)>;
+
 struct CurrentIfNoXmax {
     bool operator()(const VersionView &v) const { return v.xmax == 0; }
 };
@@ -137,7 +145,8 @@ struct ArrangementStats {
     uint64_t inserts;          // deltas applied: versions inserted
     uint64_t deletes;          // deltas applied: xmax set by mark_deleted / truncate_all
     uint64_t truncates;        // truncate_all calls
-    uint64_t reclaimed;        // versions freed by reclaim
+    uint64_t reclaimed;        // versions freed by reclaim (a run replaced by a copy of its
+                               // survivors counts all its versions, as a compacted original does)
     uint64_t retired_pending;  // unlinked, waiting for readers to leave before being freed
     uint64_t version_bytes;    // bytes held by linked and pending versions (rounded sizes)
     uint64_t region_bytes_in_use;  // the allocator's view of the whole region
@@ -146,6 +155,8 @@ struct ArrangementStats {
 struct ReclaimResult {
     uint64_t unlinked = 0;  // versions unlinked by this pass (dead ones and compacted originals)
     uint64_t compacted = 0;  // versions replaced by a compact copy (counted in unlinked too)
+    // freed and pending count the versions the blocks held (a run replaced by a copy of its
+    // survivors: all of its versions)
     uint64_t freed = 0;     // versions freed by this pass (from this or earlier passes)
     uint64_t pending = 0;   // unlinked versions still waiting for a grace period
 };
@@ -217,7 +228,8 @@ class ArrangementIndex {
     // nothing changed. Aborted inserts are never undone: visibility filters them.
     void insert(uint64_t hash, const void *key, uint32_t key_len, const void *tuple,
                 uint32_t tuple_len, Tid tid, uint32_t xmin, uint32_t cmin, uint16_t flags = 0);
-    // Inserts n versions, each as insert() then (when xmax != 0) mark_deleted() would, laying
+    // Inserts n versions, each as insert() then (when xmax != 0) mark_deleted() would (the
+    // compact ones of one key in a row, or within one bucket's stretch, as runs), laying
     // them out in the order given as far as the allocator allows: in one block when the region
     // has one large enough for all (each version is still freed on its own), else every block
     // is allocated first, then the blocks of each size class are handed out in ascending
@@ -248,6 +260,8 @@ class ArrangementIndex {
     // original or the copy, which every snapshot sees alike. Needs Options::frozen_xmin; a copy
     // the region has no room for is simply not made.
     ReclaimResult reclaim(DeadFn dead, FreezeFn freeze);
+    // The same, and kept(v) for every version dead accepted that stays linked (see KeptFn).
+    ReclaimResult reclaim(DeadFn dead, FreezeFn freeze, KeptFn kept);
     // Frees pending versions whose grace period has passed (reclaim without unlinking).
     ReclaimResult free_retired();
 
@@ -302,11 +316,26 @@ class ArrangementIndex {
                         uint32_t key_len, VisibilityFn visible, EmitFn emit) const;
     Node *node(uint64_t off) const { return reinterpret_cast<Node *>(base_ + off); }
     ReclaimResult free_retired_locked();
-    ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze);
+    ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze, const KeptFn *kept);
+    std::atomic<uint32_t> *reclaim_run(Node *n, uint64_t off, std::atomic<uint32_t> *link,
+                                       DeadFn dead, const KeptFn *kept,
+                                       std::vector<uint64_t> &unlinked,
+                                       uint64_t &unlinked_versions);
     uint64_t oldest_reader_epoch() const;
-    void free_version(uint64_t off);
+    uint32_t free_version(uint64_t off);  // returns the versions the block held
     void free_record(uint64_t roff);
     void allocate_each(const std::vector<size_t> &sizes, std::vector<uint64_t> &offs);
+    // One block insert_bulk writes: a single version, or a run of compact versions of one key
+    // (members[first .. first + count), in batch order).
+    struct BulkUnitRef {
+        uint32_t first;
+        uint32_t count;
+        bool run;
+        size_t size;
+    };
+    bool run_eligible(const BulkVersion &b) const;
+    void plan_units(const BulkVersion *v, size_t n, std::vector<uint32_t> &members,
+                    std::vector<BulkUnitRef> &out) const;
     static void check_version(const void *key, uint32_t key_len, const void *tuple,
                               uint32_t tuple_len);
     bool stores_full(uint32_t xmin, uint32_t cmin) const;

@@ -72,7 +72,9 @@ void reclaim_pass() {
                     },
                     [&](const core::VersionView &v) {  // compacted (docs: "Layout")
                         return pg_call([&] { return version_freezable(v, oldest); });
-                    });
+                    },
+                    // dead, but kept in a run the region had no room to copy (docs: "Runs")
+                    [&](const core::VersionView &v) { floor.see(v); });
                 note_reclaim(slot);
                 note_reclaim_floor(slot, floor, oldest);
                 // Versions still in the grace period, or deleters not yet old enough: retry.

@@ -606,7 +606,9 @@ Datum reclaim(FunctionCallInfo fcinfo) {
         },
         [&](const core::VersionView &v) {  // compacted (docs: "Layout")
             return pg_call([&] { return version_freezable(v, oldest); });
-        });
+        },
+        // dead, but kept in a run the region had no room to copy (docs: "Runs")
+        [&](const core::VersionView &v) { floor.see(v); });
     pg_call([&] {
         note_reclaim(pin.info().slot);
         note_reclaim_floor(pin.info().slot, floor, oldest);
