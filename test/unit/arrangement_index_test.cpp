@@ -14,6 +14,7 @@
 #endif
 
 #include "parallel_material/core/arrangement_index.hpp"
+#include "shared_mapping.hpp"
 #include "parallel_material/core/arrangement_region.hpp"
 
 using pm::core::ArrangementIndex;
@@ -25,31 +26,7 @@ using pm::core::VersionView;
 
 namespace {
 
-// An anonymous shared mapping (what fork()ed processes share), unpoisoned before unmapping.
-class Mapping {
-  public:
-    explicit Mapping(size_t size) : size_(size) {
-        void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            throw std::runtime_error("mmap failed");
-        base_ = static_cast<char *>(p);
-    }
-    ~Mapping() {
-#if defined(__SANITIZE_ADDRESS__)
-        ASAN_UNPOISON_MEMORY_REGION(base_, size_);
-#endif
-        munmap(base_, size_);
-    }
-    Mapping(const Mapping &) = delete;
-    Mapping &operator=(const Mapping &) = delete;
-    char *base() const {
-        return base_;
-    }
-
-  private:
-    char *base_;
-    size_t size_;
-};
+using pm_test::Mapping;
 
 // A region with an allocator, writer-lock words and one index.
 struct Fixture {

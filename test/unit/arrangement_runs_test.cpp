@@ -18,6 +18,7 @@
 #endif
 
 #include "parallel_material/core/arrangement_index.hpp"
+#include "shared_mapping.hpp"
 #include "parallel_material/core/arrangement_region.hpp"
 
 using pm::core::ArrangementIndex;
@@ -31,28 +32,7 @@ namespace {
 
 constexpr uint32_t kFrozen = 2;  // the adapter's FrozenTransactionId
 
-class Mapping {
-  public:
-    explicit Mapping(size_t size) : size_(size) {
-        void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            throw std::runtime_error("mmap failed");
-        base_ = static_cast<char *>(p);
-    }
-    ~Mapping() {
-#if defined(__SANITIZE_ADDRESS__)
-        ASAN_UNPOISON_MEMORY_REGION(base_, size_);
-#endif
-        munmap(base_, size_);
-    }
-    Mapping(const Mapping &) = delete;
-    Mapping &operator=(const Mapping &) = delete;
-    char *base() const { return base_; }
-
-  private:
-    char *base_;
-    size_t size_;
-};
+using pm_test::Mapping;
 
 ArrangementIndex::Options frozen_opts(uint64_t nbuckets) {
     ArrangementIndex::Options o;
