@@ -28,6 +28,7 @@
 #endif
 
 #include "parallel_material/core/arrangement_index.hpp"
+#include "shared_mapping.hpp"
 #include "parallel_material/core/arrangement_region.hpp"
 
 using pm::core::ArrangementIndex;
@@ -397,36 +398,12 @@ void final_check(World &w, ArrangementIndex &ix) {
     EXPECT_EQ(w.failures.load(), 0u);
 }
 
-class SharedMap {
-  public:
-    SharedMap(int fd, size_t size) : size_(size) {
-        void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
-        if (p == MAP_FAILED)
-            throw std::runtime_error("mmap failed");
-        base_ = static_cast<char *>(p);
-    }
-    ~SharedMap() {
-#if defined(__SANITIZE_ADDRESS__)
-        ASAN_UNPOISON_MEMORY_REGION(base_, size_);
-#endif
-        munmap(base_, size_);
-    }
-    SharedMap(const SharedMap &) = delete;
-    SharedMap &operator=(const SharedMap &) = delete;
-    char *base() const {
-        return base_;
-    }
-
-  private:
-    char *base_;
-    size_t size_;
-};
+using pm_test::Mapping;
 
 // Formats the region and the world; returns the world (placed in its own shared mapping).
 // Freed blocks are scribbled (readers would fail checksums); poisoned under ASan only when one
 // process uses the region.
-World *setup(SharedMap &world_map, SharedMap &region_map, bool single_process) {
+World *setup(Mapping &world_map, Mapping &region_map, bool single_process) {
     World *w = new (world_map.base()) World();
     w->next_xid.store(3);
     w->clog[kFrozenXid].store(kCommitted);
@@ -492,8 +469,8 @@ struct Handles {
 }  // namespace
 
 TEST(ArrangementConcurrency, ThreadsWritersReadersReclaim) {
-    SharedMap world_map(-1, sizeof(World));
-    SharedMap region_map(-1, kRegionBytes);
+    Mapping world_map(sizeof(World));
+    Mapping region_map(kRegionBytes);
     World *w = setup(world_map, region_map, true);
     constexpr uint32_t kWriters = 2, kReaders = 2;
     std::vector<std::thread> threads;
@@ -522,12 +499,12 @@ TEST(ArrangementConcurrency, ForkedProcessesMapRegionAtDifferentAddresses) {
     int fd = memfd_create("pm_arrangement_test", 0);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(ftruncate(fd, kRegionBytes), 0);
-    SharedMap world_map(-1, sizeof(World));
+    Mapping world_map(sizeof(World));
     std::vector<pid_t> pids;
     World *w;
     bool children_ok = true;
     {
-        SharedMap region_map(fd, kRegionBytes);
+        Mapping region_map(kRegionBytes, fd);
         w = setup(world_map, region_map, false);
         constexpr uint32_t kWriters = 2, kReaders = 2;
         for (uint32_t i = 0; i < kWriters + kReaders; ++i) {
@@ -537,7 +514,7 @@ TEST(ArrangementConcurrency, ForkedProcessesMapRegionAtDifferentAddresses) {
                 int code = 0;
                 {
                     // A second mapping of the same memory: necessarily another address.
-                    SharedMap mine(fd, kRegionBytes);
+                    Mapping mine(kRegionBytes, fd);
                     if (mine.base() == region_map.base())
                         _exit(3);
                     Handles h(mine.base(), *w);
@@ -578,7 +555,7 @@ TEST(ArrangementConcurrency, ForkedProcessesMapRegionAtDifferentAddresses) {
         return;
     }
     // The parent maps the region afresh (yet another address) and checks the final state.
-    SharedMap again(fd, kRegionBytes);
+    Mapping again(kRegionBytes, fd);
     Handles h(again.base(), *w);
     final_check(*w, h.index);
     std::fprintf(stderr, "processes: %llu probes, %llu rows checked, %llu reclaimed, %u rows\n",

@@ -18,35 +18,13 @@
 #endif
 
 #include "parallel_material/core/arrangement_region.hpp"
+#include "shared_mapping.hpp"
 
 using pm::core::FixedRegionAllocator;
 
 namespace {
 
-class Region {
-  public:
-    explicit Region(size_t size, int fd = -1) : size_(size) {
-        base_ = static_cast<char *>(mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                                         fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED, fd, 0));
-        if (base_ == MAP_FAILED)
-            base_ = nullptr;
-    }
-    ~Region() {
-        if (base_ == nullptr)
-            return;
-#if defined(__SANITIZE_ADDRESS__)
-        ASAN_UNPOISON_MEMORY_REGION(base_, size_);
-#endif
-        munmap(base_, size_);
-    }
-    Region(const Region &) = delete;
-    Region &operator=(const Region &) = delete;
-    char *base() const { return base_; }
-
-  private:
-    char *base_;
-    size_t size_;
-};
+using Region = pm_test::Mapping;
 
 // Random blocks from one handle: each is filled with a tag and checked before it is freed, so two
 // owners of overlapping blocks are caught. Returns the number of corrupted blocks.

@@ -1,5 +1,5 @@
-// shared_mapping.hpp — unit tests' anonymous shared mapping (what fork()ed processes share, as
-// PostgreSQL's shared memory is), unpoisoned for AddressSanitizer before it is unmapped.
+// shared_mapping.hpp — unit tests' shared mapping (anonymous, or of a file: what fork()ed processes
+// share, as PostgreSQL's shared memory is), unpoisoned for AddressSanitizer before it is unmapped.
 #pragma once
 
 #include <sys/mman.h>
@@ -13,8 +13,9 @@ namespace pm_test {
 
 class Mapping {
   public:
-    explicit Mapping(size_t size) : size_(size) {
-        void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    explicit Mapping(size_t size, int fd = -1) : size_(size) {
+        void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
         if (p == MAP_FAILED)
             throw std::runtime_error("mmap failed");
         base_ = static_cast<char *>(p);
