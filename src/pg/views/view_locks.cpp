@@ -521,6 +521,22 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
 
 }  // namespace
 
+void check_same_delta(SPITupleTable *latest, uint64 nlatest, SPITupleTable *mine, uint64 nmine) {
+    int ncols = mine->tupdesc->natts - 1;  // the last column is the sign
+    PgArray<NetDelta> a = net_delta(latest, nlatest, ncols), b = net_delta(mine, nmine, ncols);
+    bool same = a.n == b.n;
+    for (int k = 0; same && k < a.n; ++k)
+        same = a[k].net == b[k].net && a[k].len == b[k].len &&
+               memcmp(a[k].key, b[k].key, static_cast<size_t>(a[k].len)) == 0;
+    if (!same)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to a concurrent write of a "
+                               "maintained view's input"),
+                        errdetail("Another transaction committed rows that meet this "
+                                  "transaction's changes in the view after its snapshot was taken."),
+                        errhint("The transaction might succeed if retried.")));
+}
+
 int run_delta_query(const char *sql, SPIPlanPtr cached) {
     if (!IsolationUsesXactSnapshot() || !g_locks_on)
         return cached != nullptr ? execute_cached(cached) : SPI_execute(sql, false, 0);
@@ -536,19 +552,7 @@ int run_delta_query(const char *sql, SPIPlanPtr cached) {
     uint64 nlatest = SPI_processed;
     rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
     if (rc != SPI_OK_SELECT) return rc;
-    int ncols = SPI_tuptable->tupdesc->natts - 1;  // the last column is the sign
-    PgArray<NetDelta> a = net_delta(latest, nlatest, ncols), b = net_delta(SPI_tuptable, SPI_processed, ncols);
-    bool same = a.n == b.n;
-    for (int k = 0; same && k < a.n; ++k)
-        same = a[k].net == b[k].net && a[k].len == b[k].len &&
-               memcmp(a[k].key, b[k].key, static_cast<size_t>(a[k].len)) == 0;
-    if (!same)
-        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                        errmsg("could not serialize access due to a concurrent write of a "
-                               "maintained view's input"),
-                        errdetail("Another transaction committed rows that meet this "
-                                  "transaction's changes in the view after its snapshot was taken."),
-                        errhint("The transaction might succeed if retried.")));
+    check_same_delta(latest, nlatest, SPI_tuptable, SPI_processed);
     return rc;
 }
 

@@ -228,14 +228,22 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
         changed = recompute(vd.viewrel, view_fill_sql(vd.query));
     } else {
         trust(vd.relids);
-        if (g_debug_explain) explain_delta(sql);
-        SPIPlanPtr plan = small ? cached_plan(key, sql) : nullptr;
-        int rc = run_delta_query(sql, plan);
+        // A small change of one input: the arrangements probed directly (view_direct.cpp),
+        // unless the debug EXPLAIN of the SQL delta query is asked for.
+        SPITupleTable *rows = nullptr;
+        uint64 nrows = 0;
+        if (g_debug_explain || !direct_delta(viewid, vd, p, deltas, &rows, &nrows)) {
+            if (g_debug_explain) explain_delta(sql);
+            SPIPlanPtr plan = small ? cached_plan(key, sql) : nullptr;
+            int rc = run_delta_query(sql, plan);
+            if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
+            rows = SPI_tuptable;
+            nrows = SPI_processed;
+        }
         reset_trust();
-        if (rc != SPI_OK_SELECT) elog(ERROR, "view delta query failed (%d)", rc);
         changed = is_aggregate_query(vd.query)
-                      ? apply_aggregate_delta(viewrel, vd.query, SPI_tuptable, SPI_processed)
-                      : apply_delta(viewrel, SPI_tuptable, SPI_processed);
+                      ? apply_aggregate_delta(viewrel, vd.query, rows, nrows)
+                      : apply_delta(viewrel, rows, nrows);
     }
     SPI_finish();
     table_close(viewrel, NoLock);
@@ -307,6 +315,7 @@ void define_view_gucs() {
         &g_debug_explain, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     define_view_lock_gucs();
     define_plan_cache_gucs();
+    define_direct_gucs();
 }
 
 void create_view_triggers(int64 viewid, Oid viewrel, const PgArray<Oid> &relids) {

@@ -13,6 +13,7 @@
 //   view_plan_cache.cpp prepared plans of the delta and apply statements, per backend
 //   view_row_changes.cpp rows written without statements (logical replication apply workers)
 //   view_left.cpp     views with one LEFT JOIN: its allowlist, the per-key recompute's SQL
+//   view_direct.cpp   small deltas of one input by probing the arrangements directly (no SQL)
 // Plain PostgreSQL code (may raise errors): called inside guarded()/pg_call.
 #pragma once
 
@@ -346,11 +347,25 @@ bool locks_enabled();
 // SPI_execute of the delta query; under REPEATABLE READ / SERIALIZABLE also under the latest
 // snapshot, raising 40001 when the two differ. Leaves SPI_tuptable / SPI_processed as SPI does.
 int run_delta_query(const char *sql, SPIPlanPtr cached);
+// Raises 40001 unless the two delta results (view columns + sign) are equal once netted
+// (run_delta_query's REPEATABLE READ check, also used by direct_delta).
+void check_same_delta(SPITupleTable *latest, uint64 nlatest, SPITupleTable *mine, uint64 nmine);
 // parallel_material.<name>()'s OID, or a clear error (view_trigger.cpp).
 Oid extension_function_oid(const char *name);
 // One statement through SPI in its own connection (view_trigger.cpp).
 void run_view_sql(const char *sql);
 void define_view_lock_gucs();  // from define_view_gucs
+
+// ---- direct probes (view_direct.cpp) ----
+// The delta of a statement that changed one input at one position (at most kSmallDelta rows of
+// one part), computed by probing the other inputs' arrangements directly, under the same trust,
+// visibility and REPEATABLE READ checks as the SQL delta query (docs/views.md, "Direct
+// probes"). false: not taken, nothing done (the caller runs the SQL delta query). true: *out
+// holds the rows (the delta query's columns and __pm_sign), *nout their number. Call with the
+// inputs locked, the key locks held and maintenance_trusts set, inside SPI.
+bool direct_delta(int64 viewid, const ViewDef &vd, const Pending &p,
+                  const PgArray<DeltaInput> &deltas, SPITupleTable **out, uint64 *nout);
+void define_direct_gucs();  // parallel_material.view_direct_probe
 
 // ---- stats (view_stats.cpp) ----
 size_t stats_shmem_size();
