@@ -22,6 +22,7 @@
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/arrangement/arrangement_join.hpp"
 #include "pg/arrangement/arrangement_stored_tuple.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 #include "pg/gucs.hpp"
 #include "pg/inval.hpp"
@@ -710,12 +711,16 @@ bool direct_delta(int64 viewid, const ViewDef &vd, const Pending &p,
     if (!c->ok) return notice_sql(c->why), false;
     // The arrangements: each ready (a not-ready one is not built here: the SQL delta query's
     // planner plans only on ready ones too), then pinned as ArrangementJoin pins them.
-    for (int s = 0; s < c->nsteps; ++s)
-        if (pm::pg::guarded([&] { return arr::lookup(c->steps[s].def.defid).state; }) !=
-            arr::State::Ready)
+    for (int s = 0; s < c->nsteps; ++s) {
+        arr::EntryInfo e = pm::pg::guarded([&] { return arr::lookup(c->steps[s].def.defid); });
+        Relation rel = relation_open(c->steps[s].relid, NoLock);
+        bool current = e.state == arr::State::Ready && e.relfilenode == pm_rel_filenumber(rel);
+        relation_close(rel, NoLock);
+        if (!current)  // not built, invalidated, or the heap rewritten since (VACUUM FULL)
             return notice_sql(psprintf("the arrangement on %s is not ready",
                                        get_rel_name(c->steps[s].relid))),
                    false;
+    }
     auto *rs = static_cast<RunState *>(palloc0(sizeof(RunState)));
     initStringInfo(&rs->key);
     auto *cb = static_cast<MemoryContextCallback *>(palloc0(sizeof(MemoryContextCallback)));
