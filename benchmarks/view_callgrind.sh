@@ -17,6 +17,8 @@
 # views are created in the running server. So each run of a variant with a view first rebuilds
 # them (arrangement_check, in both runs: it cancels out), as view_insert has them;
 # COLD=1 leaves them not ready (the figures before 2026-12-07 17:00 were taken so).
+# CG_SETTINGS="name=value ..." passes settings to the server (-c), e.g.
+# CG_SETTINGS=parallel_material.view_direct_probe=off for the SQL delta query (docs/views.md).
 # Usage (root): PM_PG_ROOT=... benchmarks/view_callgrind.sh DATADIR [variant...]
 set -euo pipefail
 DATA=$1; shift
@@ -70,7 +72,7 @@ gen() {  # n: the INSERTs of benchmarks/scripts/view_insert_lineitem.sql, determ
 ir() {  # db n -> Ir of the whole single-user run
     rm -rf "$W/data"; cp -a "$DATA" "$W/data"
     runuser -u postgres -- valgrind --tool=callgrind --callgrind-out-file="$W/cg.out" \
-        "$BIN/postgres" --single -D "$W/data" -j "$1" <"$W/i$2.sql" >"$W/log" 2>&1 ||
+        "$BIN/postgres" --single $(for s in ${CG_SETTINGS:-}; do printf -- '-c %s ' "$s"; done) -D "$W/data" -j "$1" <"$W/i$2.sql" >"$W/log" 2>&1 ||
         { tail -20 "$W/log" >&2; exit 1; }
     if grep -qE "ERROR|FATAL" "$W/log"; then grep -E "ERROR|FATAL" "$W/log" | head -3 >&2; exit 1; fi
     if [ -n "${CG_KEEP:-}" ]; then mkdir -p "$CG_KEEP"; cp "$W/cg.out" "$CG_KEEP/$1-$2.out"; fi
