@@ -13,7 +13,8 @@
 // snapshot (exec_refusal: maintenance triggers intact, no queued writes except under the view's
 // maintenance trust, no TRUNCATE newer than the snapshot; pin_for_reader: relfilenode, xid
 // horizon, builds that this transaction wrote before), the same MVCC visibility per version,
-// the same key encoding. Anything else — a not-ready arrangement, a self-join, a LEFT JOIN, a
+// the same key encoding, and the plan's other conditions (no row-level security on a probed
+// table, SELECT on it for the view's owner). Anything else — a not-ready arrangement, a self-join, a LEFT JOIN, a
 // shape or expression outside the allowlist, SERIALIZABLE, debug_join_fallback,
 // enable_arrangement_join off, a run nested in another one — returns false having changed
 // nothing, and the caller runs the SQL delta query as before. Under REPEATABLE READ the delta is
@@ -47,7 +48,9 @@ extern "C" {
 #include "parser/parsetree.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
@@ -612,6 +615,15 @@ const char *refusal(Compiled *c, Snapshot snap) {
     for (int s = 0; s < c->nsteps; ++s) {
         Relation rel = relation_open(c->steps[s].relid, NoLock);
         const char *why = arr::exec_refusal(rel, c->steps[s].def, snap);
+        // What the SQL delta query's plan would check as well: the planner does not join
+        // through an arrangement under row-level security (securityQuals), and its executor
+        // checks the run's role (the view table's owner) may read the table (column rights
+        // alone: left to it).
+        if (why == nullptr && rel->rd_rel->relrowsecurity &&
+            check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_NONE)
+            why = "row-level security applies to the table";
+        if (why == nullptr && pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+            why = "the view's owner lacks SELECT on the table";
         relation_close(rel, NoLock);
         if (why != nullptr) return why;
     }
