@@ -335,7 +335,18 @@ void compile(Compiled *c, Query *q) {
         Relation rel = relation_open(rte->relid, NoLock);
         off[rt] = natts;
         natts += RelationGetDescr(rel)->natts;
+        // A virtual generated column (PostgreSQL 18) holds nothing in the heap, the
+        // transition tables or the arrangements: its expression is the planner's to expand.
+        bool virtual_column = false;
+        int a = -1;
+        while ((a = bms_next_member(used[rt], a)) >= 0)
+            virtual_column = virtual_column || (a <= RelationGetDescr(rel)->natts &&
+                                                TupleDescAttr(RelationGetDescr(rel), a - 1)->attgenerated == 'v');
         relation_close(rel, NoLock);
+        if (virtual_column) {
+            c->why = "a virtual generated column";
+            return;
+        }
     }
     // The probe order: from the delta along the equalities, each step an input not yet bound
     // with an arrangement on exactly the joined column that holds every column the query reads.
