@@ -7,7 +7,8 @@
 #      the other worker and drops the build;
 #   2. the leader is cancelled (pg_cancel_backend): its workers are stopped with it;
 #   3. one worker is killed with SIGKILL: the postmaster restarts the cluster (as for any backend
-#      killed so) and the next read rebuilds the arrangement.
+#      killed so) and the next read rebuilds the arrangement;
+#   4. the table owner's memory quota runs out while the participants write.
 # After each, the arrangement is not ready until rebuilt, and the rebuild equals the heap.
 use strict;
 use warnings;
@@ -125,6 +126,30 @@ sub rebuilt_exactly {
 	isnt($node->safe_psql('postgres', $state_sql), 'ready', 'worker killed: not ready after the restart');
 	ok($node->poll_query_until('postgres', "$workers_sql = 0"), 'worker killed: no worker left');
 	rebuilt_exactly('worker killed');
+}
+
+# 4. The owner's memory quota is exhausted while the workers write: the quota's error (raised by
+# whichever participant met it), nothing ready, nothing left charged, and the next build fits.
+{
+	$node->safe_psql('postgres', q{
+ALTER ROLE arr_owner RESET parallel_material.debug_build_pause;
+ALTER SYSTEM SET parallel_material.arrangement_memory_per_role = '1MB';
+SELECT pg_reload_conf();
+VACUUM FULL t;
+});
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SELECT count(*) FROM parallel_material.arrangement_rows('t')",
+		extra_params => [ '-U', 'arr_owner' ]);
+	isnt($ret, 0, 'quota: the build fails');
+	like($err, qr/does not fit in parallel_material.arrangement_memory_per_role/,
+		"quota: the quota's error");
+	isnt($node->safe_psql('postgres', $state_sql), 'ready', 'quota: not ready');
+	ok($node->poll_query_until('postgres', "$workers_sql = 0"), 'quota: no worker left');
+	$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET parallel_material.arrangement_memory_per_role;
+SELECT pg_reload_conf();
+});
+	rebuilt_exactly('quota');
 }
 
 $node->stop;

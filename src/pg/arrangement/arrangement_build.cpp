@@ -9,7 +9,11 @@
 // ids resolved here, in the only backend that can resolve them). Tuples whose writers may also
 // reach the index through their triggers are merged at the end, under a lock the triggers share,
 // without duplicates; then the delete records are applied and the entry turns Ready.
-// docs/arrangements.md, "Build" and "Concurrent builds", argues why the result is exact.
+// With parallel workers (arrangement_build_parallel.cpp) the leader and each worker scan block
+// ranges of the heap under the same rules and insert their shares themselves (build_participant);
+// their deferred versions reach the leader's merge through the side index.
+// docs/arrangements.md, "Build", "Concurrent builds" and "Parallel build", argues why the result
+// is exact.
 #include <algorithm>
 #include <optional>
 #include <vector>
