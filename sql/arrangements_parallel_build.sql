@@ -4,8 +4,18 @@
 -- min_parallel_table_scan_size = 0 and the maintenance_work_mem every participant needs, or by
 -- the table's parallel_workers reloption), and each build is checked with arrangement_check
 -- (empty: the arrangement equals the heap) and the same counts. Rebuilds follow a heap rewrite
--- (VACUUM FULL); the DEBUG1 line of each build tells how many workers built it.
+-- (VACUUM FULL); the DEBUG1 line of each build tells how many workers built it. A SELECT-only
+-- role's read first marks the rewritten arrangement invalid (it may not rebuild it), so that the
+-- rebuild's DEBUG1 output holds only that line.
+CREATE ROLE pb_reader;
+CREATE FUNCTION pb_invalidate() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL ROLE pb_reader;
+  PERFORM count(*) FROM parallel_material.arrangement_rows('pb');
+EXCEPTION WHEN object_not_in_prerequisite_state THEN NULL;
+END $$;
 CREATE TABLE pb (id int, k int, v text, w numeric);
+GRANT SELECT ON pb TO pb_reader;
 INSERT INTO pb SELECT g, g % 97, repeat('x', g % 50), g / 7.0 FROM generate_series(1, 20000) g;
 ANALYZE pb;
 CREATE FUNCTION pb_counts(OUT versions bigint, OUT live bigint, OUT joined bigint, OUT check_rows bigint)
@@ -27,6 +37,7 @@ DELETE FROM pb WHERE id % 13 = 0;
 UPDATE pb SET w = -w WHERE id % 11 = 0;
 SELECT state FROM parallel_material.arrangements WHERE relation = 'pb'::regclass;
 -- serial rebuild
+SELECT pb_invalidate();
 SET client_min_messages = debug1;
 SELECT count(*) FROM parallel_material.arrangement_rows('pb');
 RESET client_min_messages;
@@ -34,6 +45,7 @@ SELECT * FROM pb_counts();
 -- parallel rebuild: the same versions, an empty check
 VACUUM FULL pb;
 SET max_parallel_maintenance_workers = 2;
+SELECT pb_invalidate();
 SET client_min_messages = debug1;
 SELECT count(*) FROM parallel_material.arrangement_rows('pb');
 RESET client_min_messages;
@@ -46,6 +58,7 @@ RESET parallel_material.enable_arrangement_join;
 -- at most, as CREATE INDEX plans it
 VACUUM FULL pb;
 RESET maintenance_work_mem;
+SELECT pb_invalidate();
 SET client_min_messages = debug1;
 SELECT count(*) FROM parallel_material.arrangement_rows('pb');
 RESET client_min_messages;
@@ -65,6 +78,7 @@ SELECT * FROM pb_counts();
 COMMIT;
 SELECT * FROM pb_counts();
 VACUUM FULL pb;
+SELECT pb_invalidate();
 SET client_min_messages = debug1;
 SELECT count(*) FROM parallel_material.arrangement_rows('pb');
 RESET client_min_messages;
@@ -72,6 +86,7 @@ SELECT * FROM pb_counts();
 -- max_parallel_maintenance_workers = 0: serial, whatever the reloption
 VACUUM FULL pb;
 SET max_parallel_maintenance_workers = 0;
+SELECT pb_invalidate();
 SET client_min_messages = debug1;
 SELECT count(*) FROM parallel_material.arrangement_rows('pb');
 RESET client_min_messages;
@@ -85,6 +100,8 @@ SELECT parallel_material.create_arrangement('pb', '{k,id}');
 SELECT * FROM pb_counts();
 DROP TABLE pb;
 DROP FUNCTION pb_counts();
+DROP FUNCTION pb_invalidate();
+DROP ROLE pb_reader;
 RESET max_parallel_maintenance_workers;
 RESET maintenance_work_mem;
 RESET min_parallel_table_scan_size;

@@ -561,7 +561,10 @@ TransactionId scan_parallel(Relation rel, ParallelBuild &workers, Snapshot s0) {
     pg_call([&] {
         progress_scan(RelationGetNumberOfBlocks(rel),
                       static_cast<int64>(pg_atomic_read_u64(&share->versions)));
-        ereport(DEBUG1, (errmsg_internal("arrangement on \"%s\" built with %d parallel workers",
+        // The plan (deterministic), then how many started (free worker slots decide).
+        ereport(DEBUG1, (errmsg_internal("arrangement on \"%s\" built in parallel: %d workers planned",
+                                         RelationGetRelationName(rel), workers.planned())));
+        ereport(DEBUG2, (errmsg_internal("arrangement on \"%s\": %d parallel workers launched",
                                          RelationGetRelationName(rel), workers.launched())));
     });
     return share->oldest;

@@ -94,6 +94,7 @@ int plan_build_workers(Relation rel) {
 }
 
 ParallelBuild::ParallelBuild(Relation rel, const BuildShare &share, Snapshot s0, int nworkers) {
+    planned_ = nworkers;
     pg_call([&] {
         EnterParallelMode();
         in_parallel_mode_ = true;

@@ -59,6 +59,7 @@ class ParallelBuild {
 
     BuildShare *share() const { return share_; }
     ParallelTableScanDesc pscan() const { return pscan_; }
+    int planned() const { return planned_; }
     int launched() const;
     // Waits for every worker to finish (a worker's error is raised here, as PgException), then
     // leaves parallel mode.
@@ -71,6 +72,7 @@ class ParallelBuild {
     BuildShare *share_ = nullptr;
     ParallelTableScanDesc pscan_ = nullptr;
     bool in_parallel_mode_ = false;
+    int planned_ = 0;
     int launched_ = 0;  // after finish()
 };
 
