@@ -81,6 +81,9 @@ EntryInfo pin_slot_if_ready(int slot);
 // saw them), in whatever state it is now: the leader's snapshot needs no delta applied after the
 // leader pinned it (see docs/arrangements.md, "Parallel workers"). slot -1 when it is not there.
 EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset);
+// A parallel build's worker pins the entry its leader (builder_pid) is building, if it still is
+// (arrangement_build_parallel.cpp); false when the build is gone. unpin() always.
+bool pin_build_as_worker(int slot, int64 defid, uint64_t index_offset, int builder_pid);
 uint64_t entry_deltas(int slot);
 // Claims a slot for building defid (an older entry of defid is dropped), counted against the
 // table's owner and this database (parallel_material.arrangements_per_role / _per_database);

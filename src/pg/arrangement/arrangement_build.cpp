@@ -9,12 +9,17 @@
 // ids resolved here, in the only backend that can resolve them). Tuples whose writers may also
 // reach the index through their triggers are merged at the end, under a lock the triggers share,
 // without duplicates; then the delete records are applied and the entry turns Ready.
-// docs/arrangements.md, "Build" and "Concurrent builds", argues why the result is exact.
+// With parallel workers (arrangement_build_parallel.cpp) the leader and each worker scan block
+// ranges of the heap under the same rules and insert their shares themselves (build_participant);
+// their deferred versions reach the leader's merge through the side index.
+// docs/arrangements.md, "Build", "Concurrent builds" and "Parallel build", argues why the result
+// is exact.
 #include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "pg/arrangement/arrangement.hpp"
+#include "pg/arrangement/arrangement_build_parallel.hpp"
 #include "pg/arrangement/arrangement_stored_tuple.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
@@ -23,6 +28,7 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/multixact.h"
+#include "access/parallel.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -70,6 +76,11 @@ struct BuildState {
     // progress
     BlockNumber reported_block;
     uint64_t versions;
+    // A parallel build's participant (null: a serial build): the shared state, the parallel
+    // scan, and how many of this participant's versions were added to share->versions.
+    BuildShare *share;
+    ParallelTableScanDesc pscan;
+    uint64_t published;
 };
 
 // parallel_material.debug_build_pause (superuser, hidden): a test aid. When not 0, a build
@@ -89,8 +100,15 @@ void debug_pause() {
 }
 
 void build_begin(BuildState *st) {
-    st->scan = table_beginscan_strat(st->rel, SnapshotAny, 0, nullptr, true, false);
-    st->oldest_xmin = GetOldestNonRemovableTransactionId(st->rel);
+    if (st->pscan != nullptr) {
+        // A share of the heap (blocks handed out by the parallel scan), with the leader's
+        // SnapshotAny and horizon: every participant keeps and drops the same tuples.
+        st->scan = table_beginscan_parallel(st->rel, st->pscan);
+        st->oldest_xmin = st->share->oldest_xmin;
+    } else {
+        st->scan = table_beginscan_strat(st->rel, SnapshotAny, 0, nullptr, true, false);
+        st->oldest_xmin = GetOldestNonRemovableTransactionId(st->rel);
+    }
     st->values = static_cast<Datum *>(palloc(sizeof(Datum) * st->shape->reldesc->natts));
     st->isnull = static_cast<bool *>(palloc(sizeof(bool) * st->shape->reldesc->natts));
     initStringInfo(&st->key);
@@ -98,20 +116,33 @@ void build_begin(BuildState *st) {
     st->whole_row = d.ncols == st->shape->reldesc->natts;
     for (int i = 0; st->whole_row && i < d.ncols; ++i) st->whole_row = d.cols[i] == i + 1;
     double reltuples = st->rel->rd_rel->reltuples;
-    progress_scan_start(st->shape->def.defid,
+    if (!IsParallelWorker())  // the leader reports for all participants
+        progress_scan_start(st->shape->def.defid,
                         reinterpret_cast<HeapScanDesc>(st->scan)->rs_nblocks,
                         reltuples > 0 ? static_cast<int64>(reltuples) : 0);
     st->reported_block = 0;
 }
 
 // Reports blocks scanned (the scan goes from block 0 up: no synchronized scan) and versions
-// stored so far, once per heap block.
+// stored so far, once per heap block. In a parallel build every participant adds its versions to
+// the shared count once per block, and the leader reports the blocks handed out so far.
 void build_progress(BuildState *st, bool done) {
     auto *hs = reinterpret_cast<HeapScanDesc>(st->scan);
     BlockNumber blocks = done ? hs->rs_nblocks : hs->rs_cblock;
     if (!done && (blocks == InvalidBlockNumber || blocks == st->reported_block)) return;
     st->reported_block = blocks;
-    progress_scan(blocks, static_cast<int64>(st->versions));
+    if (st->share == nullptr) {
+        progress_scan(blocks, static_cast<int64>(st->versions));
+        return;
+    }
+    pg_atomic_fetch_add_u64(&st->share->versions, st->versions - st->published);
+    st->published = st->versions;
+    if (IsParallelWorker()) return;
+    auto *pb = reinterpret_cast<ParallelBlockTableScanDesc>(st->pscan);
+    uint64 handed = pg_atomic_read_u64(&pb->phs_nallocated);
+    if (handed > hs->rs_nblocks) handed = hs->rs_nblocks;
+    progress_scan(static_cast<int64>(handed),
+                  static_cast<int64>(pg_atomic_read_u64(&st->share->versions)));
 }
 
 // Fills the next version to store; false at the end of the heap.
@@ -373,6 +404,33 @@ class Deferred {
         }
         if (!bulk.empty()) index.insert_bulk(bulk.data(), bulk.size());
     }
+    // A parallel participant's deferred versions, left in the build's side index (flagged
+    // kSideDeferred, with their xmax) for the leader's merge: one insert_bulk.
+    void store_in(core::ArrangementIndex &side) const {
+        std::vector<core::BulkVersion> bulk;
+        bulk.reserve(items_.size());
+        for (const Item &it : items_) {
+            const char *p = arena_.data() + it.off;
+            bulk.push_back(core::BulkVersion{it.hash, p, it.key_len, p + it.key_len, it.tuple_len,
+                                             it.tid, it.xmin, 0, it.xmax,
+                                             it.xmax != InvalidTransactionId ? it.cmax : 0,
+                                             static_cast<uint16_t>(it.flags | kSideDeferred)});
+        }
+        if (!bulk.empty()) side.insert_bulk(bulk.data(), bulk.size());
+    }
+    // The deferred versions every participant of a parallel build left in the side index.
+    void load_from(core::ArrangementIndex &side) {
+        side.scan_all(
+            [&](const core::VersionView &v) {
+                if (v.flags & kSideDeferred)
+                    add(hash_key_bytes(v.key, static_cast<int>(v.key_len)), v.key, v.key_len,
+                        v.tuple, v.tuple_len, static_cast<uint16_t>(v.flags & ~kSideDeferred),
+                        v.tid, v.xmin, v.xmax, v.cmax);
+                return false;
+            },
+            [](const core::VersionView &) {});
+    }
+    bool empty() const { return items_.empty(); }
 
   private:
     struct Item {
@@ -402,6 +460,7 @@ void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex 
     std::vector<Record> records;
     side.scan_all(
         [&](const core::VersionView &v) {
+            if (v.flags & kSideDeferred) return false;  // a parallel build's deferred version
             TransactionId row_xmin = InvalidTransactionId;
             if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
             // v.hash holds only the low 32 bits of the hash (all a version keeps): the whole
@@ -467,6 +526,61 @@ class MergeLock {
     throw core::Error(core::Error::Code::OutOfMemory, "unreachable");
 }
 
+// Stores the versions of st's scan (the whole heap, or a parallel participant's share): those
+// only the scan can store staged into `stager` (inserted in bucket order), those a writer's
+// trigger may store too into `deferred`; lowers *oldest to every normal xid stored.
+void scan_into(BuildState *st, Stager &stager, Deferred &deferred, TransactionId *oldest) {
+    while (pg_call([&] { return build_next(st); })) {
+        if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, *oldest))
+            *oldest = st->xmin;
+        if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, *oldest))
+            *oldest = st->xmax;
+        const MinimalTuple t = st->tuple;
+        const char *tb;
+        uint32_t tl;
+        const uint16_t tf = pack_stored(t, &st->shape->cut, st->key.data,
+                                        static_cast<uint32_t>(st->key.len), &tb, &tl);
+        if (st->uncertain)
+            deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl, tf,
+                         st->tid, st->xmin, st->xmax, st->cmax);
+        else
+            stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl, tf,
+                       st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
+        ++st->versions;
+        pg_call([&] { pfree(t); });
+    }
+    stager.flush();
+}
+
+// The leader's parallel build (ParallelBuild started): its own share of the scan, then the
+// workers' end. Returns the oldest normal xid any participant stored (InvalidTransactionId: none).
+TransactionId scan_parallel(Relation rel, ParallelBuild &workers, Snapshot s0) {
+    build_participant(rel, workers.share(), workers.pscan(), s0);
+    workers.finish();  // a worker's error is raised here
+    BuildShare *share = workers.share();
+    pg_call([&] {
+        progress_scan(RelationGetNumberOfBlocks(rel),
+                      static_cast<int64>(pg_atomic_read_u64(&share->versions)));
+        // The plan (deterministic), then how many started (free worker slots decide).
+        ereport(DEBUG1, (errmsg_internal("arrangement on \"%s\" built in parallel: %d workers planned",
+                                         RelationGetRelationName(rel), workers.planned())));
+        ereport(DEBUG2, (errmsg_internal("arrangement on \"%s\": %d parallel workers launched",
+                                         RelationGetRelationName(rel), workers.launched())));
+    });
+    return share->oldest;
+}
+
+// The xid bound before the stored xids lower it. Every xid a later delta stores belongs to a
+// transaction running now or later, so it follows both the scan's horizon and the table's
+// relfrozenxid (a vacuum's relfrozenxid precedes every xid running during it); the stored xids
+// are checked one by one (unfrozen ones follow relfrozenxid too).
+TransactionId xid_bound_start(Relation rel, TransactionId oldest_xmin) {
+    TransactionId oldest = oldest_xmin;
+    TransactionId frozen = rel->rd_rel->relfrozenxid;
+    if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen)) oldest = frozen;
+    return oldest;
+}
+
 int build_reported(Relation rel, const Def &def) {
     int slot;
     for (;;) {
@@ -480,7 +594,9 @@ int build_reported(Relation rel, const Def &def) {
         if (e.slot >= 0 && e.state == State::Ready) return e.slot;
     }
     // From here on every failure drops the entry (abort_build): a build is never readable before
-    // finish_build, and its indexes are freed once no trigger pins them.
+    // finish_build, and its indexes are freed once no trigger pins them. A parallel build's
+    // workers are stopped first (they pin the entry too: its indexes outlive them anyway).
+    std::optional<ParallelBuild> workers;
     try {
         auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
         st->rel = rel;
@@ -500,50 +616,50 @@ int build_reported(Relation rel, const Def &def) {
             index.destroy();
             throw;
         }
+        const int nworkers = pg_call([&] { return plan_build_workers(rel); });
         // s0 first, then the publication: a writer s0 sees as finished fired its triggers before
         // the index existed (the scan finds its rows), any other may reach the index too.
         st->s0 = pg_call([] { return RegisterSnapshot(GetLatestSnapshot()); });
         st->valid_xid = publish_build(slot, index.index_offset(), side->index_offset());
-        pg_call([&] { build_begin(st); });
-        // The xid bound. Every xid a later delta stores belongs to a transaction running now
-        // or later, so it follows both the scan's horizon and the table's relfrozenxid (a
-        // vacuum's relfrozenxid precedes every xid running during it); the stored xids are
-        // checked one by one (unfrozen ones follow relfrozenxid too).
-        TransactionId oldest = st->oldest_xmin;
-        TransactionId frozen = rel->rd_rel->relfrozenxid;
-        if (TransactionIdIsNormal(frozen) && TransactionIdPrecedes(oldest, frozen)) oldest = frozen;
-        // Versions are staged in chunks of maintenance_work_mem, sorted by bucket and
-        // inserted chain by chain: the versions of one key then sit side by side in the
-        // region instead of in heap order (a probe touches one area, not one per version).
-        Stager stager(index, size_t(maintenance_work_mem) * 1024);
+        TransactionId oldest;
         Deferred deferred;
-        while (pg_call([&] { return build_next(st); })) {
-            if (TransactionIdIsNormal(st->xmin) && TransactionIdPrecedes(st->xmin, oldest))
-                oldest = st->xmin;
-            if (TransactionIdIsNormal(st->xmax) && TransactionIdPrecedes(st->xmax, oldest))
-                oldest = st->xmax;
-            const MinimalTuple t = st->tuple;
-            const char *tb;
-            uint32_t tl;
-            const uint16_t tf = pack_stored(t, &st->shape->cut, st->key.data,
-                                            static_cast<uint32_t>(st->key.len), &tb, &tl);
-            if (st->uncertain)
-                deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl,
-                             tf, st->tid, st->xmin, st->xmax, st->cmax);
-            else
-                stager.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl, tf,
-                           st->tid, st->xmin, st->cmin, st->xmax, st->cmax);
-            ++st->versions;
-            pg_call([&] { pfree(t); });
+        if (nworkers > 0) {
+            // The parallel build (docs/arrangements.md, "Parallel build"): every participant
+            // scans block ranges with the same SnapshotAny, horizon, s0 and valid_xid, stages and
+            // sorts its share, and bulk-inserts it into the index; its deferred versions go to
+            // the side index, merged below as the serial build's.
+            BuildShare share{};
+            share.relid = RelationGetRelid(rel);
+            share.slot = slot;
+            share.leader_pid = MyProcPid;
+            share.def = def;
+            share.index_offset = index.index_offset();
+            share.side_offset = side->index_offset();
+            share.oldest_xmin = pg_call([&] { return GetOldestNonRemovableTransactionId(rel); });
+            share.valid_xid = st->valid_xid;
+            share.stage_bytes = uint64_t(maintenance_work_mem) * 1024 / uint64_t(nworkers + 1);
+            share.oldest = xid_bound_start(rel, share.oldest_xmin);
+            workers.emplace(rel, share, st->s0, nworkers);
+            oldest = scan_parallel(rel, *workers, st->s0);
+            workers.reset();
+            pg_call([&] { UnregisterSnapshot(st->s0); });
+        } else {
+            pg_call([&] { build_begin(st); });
+            oldest = xid_bound_start(rel, st->oldest_xmin);
+            // Versions are staged in chunks of maintenance_work_mem, sorted by bucket and
+            // inserted chain by chain: the versions of one key then sit side by side in the
+            // region instead of in heap order (a probe touches one area, not one per version).
+            Stager stager(index, size_t(maintenance_work_mem) * 1024);
+            scan_into(st, stager, deferred, &oldest);
+            pg_call([&] {
+                table_endscan(st->scan);
+                UnregisterSnapshot(st->s0);
+            });
         }
-        stager.flush();
-        pg_call([&] {
-            table_endscan(st->scan);
-            UnregisterSnapshot(st->s0);
-        });
         {
             // The merge: no trigger writes into the build meanwhile (they share this lock).
             MergeLock merge(slot);
+            if (nworkers > 0) deferred.load_from(*side);
             deferred.merge(index);
             apply_delete_records(index, *side);
             if (!index.is_valid())  // a trigger ran out of memory writing into the build
@@ -551,10 +667,12 @@ int build_reported(Relation rel, const Def &def) {
             finish_build(slot, index.index_offset(), oldest);
         }
     } catch (const core::Error &e) {
+        workers.reset();
         abort_build(slot);
         if (e.code() == core::Error::Code::OutOfMemory) raise_out_of_memory(rel);
         throw;
     } catch (...) {
+        workers.reset();
         abort_build(slot);
         throw;
     }
@@ -562,6 +680,45 @@ int build_reported(Relation rel, const Def &def) {
 }
 
 }  // namespace
+
+void share_note_oldest(BuildShare *share, TransactionId xid) {
+    if (!TransactionIdIsNormal(xid)) return;
+    SpinLockAcquire(&share->mutex);
+    if (!TransactionIdIsValid(share->oldest) || TransactionIdPrecedes(xid, share->oldest))
+        share->oldest = xid;
+    SpinLockRelease(&share->mutex);
+}
+
+void build_participant(Relation rel, BuildShare *share, ParallelTableScanDesc pscan, Snapshot s0) {
+    try {
+        auto *st = static_cast<BuildState *>(pg_call([] { return palloc0(sizeof(BuildState)); }));
+        st->rel = rel;
+        st->shape = pg_call([&] { return make_shape(rel, share->def); });
+        st->s0 = s0;
+        st->valid_xid = share->valid_xid;
+        st->share = share;
+        st->pscan = pscan;
+        core::ArrangementIndex index = index_at(share->index_offset);
+        core::ArrangementIndex side = index_at(share->side_offset);
+        pg_call([&] { build_begin(st); });
+        SpinLockAcquire(&share->mutex);
+        TransactionId oldest = share->oldest;  // lowered by this share's xids, then noted
+        SpinLockRelease(&share->mutex);
+        Deferred deferred;
+        {
+            Stager stager(index, std::max<size_t>(share->stage_bytes, size_t{1} << 20));
+            scan_into(st, stager, deferred, &oldest);
+        }
+        deferred.store_in(side);
+        pg_call([&] { table_endscan(st->scan); });
+        share_note_oldest(share, oldest);
+    } catch (const core::Error &e) {
+        // A worker raises the leader's message (its error reaches the leader as it is).
+        if (e.code() == core::Error::Code::OutOfMemory && IsParallelWorker())
+            raise_out_of_memory(rel);
+        throw;
+    }
+}
 
 namespace {
 

@@ -444,6 +444,20 @@ EntryInfo pin_slot_as_worker(int slot, int64 defid, uint64_t index_offset) {
     return info;
 }
 
+bool pin_build_as_worker(int slot, int64 defid, uint64_t index_offset, int builder_pid) {
+    if (!available() || slot < 0 || slot >= kMaxArrangements) return false;
+    bool pinned = false;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    Entry &e = g_dir->entries[slot];
+    if (e.state == State::Building && e.dboid == MyDatabaseId && e.defid == defid &&
+        e.index_offset == index_offset && e.builder_pid == builder_pid) {
+        pg_atomic_fetch_add_u32(&e.pins, 1);
+        pinned = true;
+    }
+    LWLockRelease(dir_lock());
+    return pinned;
+}
+
 uint64_t entry_deltas(int slot) { return pg_atomic_read_u64(&g_dir->entries[slot].deltas); }
 
 void unpin(int slot) {
