@@ -206,6 +206,22 @@ void release_log(MaterialState *st, bool free_region) {
 
 void detach_callback(dsm_segment *seg, Datum arg);
 
+// The JIT flags for the child of a node in a shared mode (issue 15). The planner decided JIT for
+// the whole plan, whose cost may be mostly the parent's (a SubPlan's cost per outer row, a nested
+// loop's per outer row); in a shared mode the child runs once for the whole query (one producer,
+// or split across participants), yet every participant would compile its expressions. So the
+// child keeps only the flags that PostgreSQL's own rule (standard_planner) gives a plan of the
+// child's cost: none below jit_above_cost, no optimization or inlining below those thresholds.
+// Only ever removes flags; results do not depend on JIT.
+int shared_child_jit_flags(const MaterialState *st, int flags) {
+    if (st->mode == MaterialMode::Serial || !(flags & PGJIT_PERFORM)) return flags;
+    const double cost = st->child_plan->total_cost;
+    if (jit_above_cost < 0 || cost <= jit_above_cost) return PGJIT_NONE;
+    if (jit_optimize_above_cost < 0 || cost <= jit_optimize_above_cost) flags &= ~PGJIT_OPT3;
+    if (jit_inline_above_cost < 0 || cost <= jit_inline_above_cost) flags &= ~PGJIT_INLINE;
+    return flags;
+}
+
 // Initializes the child (ExecInitNode) unless it already is: at node start, or — a node whose
 // hits never run it (issue 15, child_may_wait) — when a run first executes it (produce, skip,
 // take-over).
@@ -218,7 +234,7 @@ void init_child(MaterialState *st, bool display) {
     pg_call([&] {
         MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
         const int jit_flags = estate->es_jit_flags;
-        if (display) estate->es_jit_flags = PGJIT_NONE;
+        estate->es_jit_flags = display ? PGJIT_NONE : shared_child_jit_flags(st, jit_flags);
         PlanState *child = ExecInitNode(st->child_plan, estate, st->child_eflags);
         estate->es_jit_flags = jit_flags;
         st->css.custom_ps = list_make1(child);
