@@ -197,7 +197,10 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     if (key == nullptr) key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
         if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
-    char *sql = delta_query_sql(delta_source_query(q), deltas, viewrel);  // only on a miss (aggregates: a copy)
+    LeftJoin lj;
+    char *sql = is_aggregate_query(q) && left_join_shape(q, &lj, false)
+                    ? left_agg_delta_sql(q, deltas, lj)
+                    : delta_query_sql(delta_source_query(q), deltas, viewrel);  // only on a miss (aggregates: a copy)
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
         MemoryContextReset(g_sql_cxt);

@@ -90,7 +90,40 @@ char *strip_semicolon(char *s) {
     return s;
 }
 
+// Whether n references range-table entry rt (directly, or through a join alias variable).
+bool refs_rt(Query *q, Node *n, int rt);
+struct RefsCtx {
+    Query *q;
+    int rt;
+};
+bool refs_walker(Node *n, void *cx) {
+    if (n == nullptr) return false;
+    RefsCtx *c = static_cast<RefsCtx *>(cx);
+    if (IsA(n, Var)) {
+        Var *v = castNode(Var, n);
+        if (v->varlevelsup != 0) return false;
+        if (static_cast<int>(v->varno) == c->rt) return true;
+        RangeTblEntry *rte = rt_fetch(v->varno, c->q->rtable);
+        if (rte->rtekind != RTE_JOIN) return false;
+        if (v->varattno == 0) return refs_rt(c->q, reinterpret_cast<Node *>(rte->joinaliasvars), c->rt);
+        if (v->varattno > 0 && v->varattno <= list_length(rte->joinaliasvars))
+            return refs_rt(c->q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)), c->rt);
+        return false;
+    }
+    return expression_tree_walker(n, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(refs_walker)), cx);
+}
+bool refs_rt(Query *q, Node *n, int rt) {
+    RefsCtx c{q, rt};
+    return refs_walker(n, &c);
+}
+
 }  // namespace
+
+bool has_outer_join(Query *q) {
+    Found f;
+    find_outer(reinterpret_cast<Node *>(q->jointree), &f);
+    return f.n > 0;
+}
 
 bool left_join_shape(Query *q, LeftJoin *out, bool check) {
     *out = LeftJoin{};
@@ -113,9 +146,24 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
         return false;
     }
     out->b_rtindex = castNode(RangeTblRef, nullable)->rtindex;
-    if (check && is_aggregate_query(q))
-        refuse("LEFT JOIN in an aggregate or DISTINCT view",
-               "Aggregate and DISTINCT views support inner joins only.");
+    // An aggregate or DISTINCT view recomputes every group a write can change; its groups are
+    // found through the preserved side's rows, so no group key may read the nullable side
+    // (docs/views.md, "Aggregates over a LEFT JOIN"). Its key needs no output column.
+    const bool aggregate = is_aggregate_query(q);
+    if (aggregate && check) {
+        ListCell *tc;
+        foreach (tc, q->targetList) {
+            TargetEntry *te = static_cast<TargetEntry *>(lfirst(tc));
+            if (te->ressortgroupref == 0) continue;
+            if (get_sortgroupref_clause_noerr(te->ressortgroupref, q->groupClause) == nullptr &&
+                get_sortgroupref_clause_noerr(te->ressortgroupref, q->distinctClause) == nullptr)
+                continue;
+            if (refs_rt(q, reinterpret_cast<Node *>(te->expr), out->b_rtindex))
+                refuse("GROUP BY or DISTINCT of a column of a LEFT JOIN's nullable side",
+                       "Group an aggregate view over a LEFT JOIN by columns of the preserved side; "
+                       "aggregate the nullable side's columns.");
+        }
+    }
     // The key: the first equality of the ON clause between a column of b and a column of the
     // preserved side that the view outputs.
     List *conj = make_ands_implicit(reinterpret_cast<Expr *>(j->quals));
@@ -146,6 +194,7 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
                 break;
             }
         }
+        if (aggregate) col = "__pm_lk";  // a column of its delta source (left_agg_delta_sql)
         if (col == nullptr) continue;
         HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(op->opno));
         if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for operator %u", op->opno);
@@ -258,6 +307,65 @@ char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, c
     appendStringInfo(&sql, "SELECT %s, -1 AS __pm_sign FROM ONLY %s v WHERE %s\nUNION ALL\n", vcols, vname,
                      in_keys(lj, psprintf("v.%s", lj.key_col)));
     appendStringInfoString(&sql, restricted_sql(q, lj));
+    return sql.data;
+}
+
+// Drops the conditions that read b outside the outer join's own ON clause (WHERE, inner joins'
+// ON): then every combination of the other inputs' rows that passes their own conditions gives
+// at least one row, matched or NULL-extended, whatever b holds.
+static Node *drop_b_quals(Query *q, Node *quals, int b) {
+    if (quals == nullptr) return nullptr;
+    List *keep = NIL;
+    ListCell *lc;
+    foreach (lc, make_ands_implicit(reinterpret_cast<Expr *>(quals))) {
+        Node *c = static_cast<Node *>(lfirst(lc));
+        if (!refs_rt(q, c, b)) keep = lappend(keep, c);
+    }
+    return keep == NIL ? nullptr : reinterpret_cast<Node *>(make_ands_explicit(keep));
+}
+static void relax(Query *q, Node *n, int b) {
+    if (n == nullptr) return;
+    if (IsA(n, FromExpr)) {
+        FromExpr *f = castNode(FromExpr, n);
+        f->quals = drop_b_quals(q, f->quals, b);
+        ListCell *lc;
+        foreach (lc, f->fromlist) relax(q, static_cast<Node *>(lfirst(lc)), b);
+    } else if (IsA(n, JoinExpr)) {
+        JoinExpr *j = castNode(JoinExpr, n);
+        if (j->jointype == JOIN_INNER) j->quals = drop_b_quals(q, j->quals, b);
+        relax(q, j->larg, b);
+        relax(q, j->rarg, b);
+    }
+}
+
+char *left_agg_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, const LeftJoin &lj) {
+    // R: the join before grouping (group keys __pm_k<i>, aggregate arguments __pm_a<j>), b's
+    // conditions outside the outer join's ON dropped, and the preserved key as __pm_lk.
+    Query *r = static_cast<Query *>(copyObject(delta_source_query(q)));
+    relax(r, reinterpret_cast<Node *>(r->jointree), lj.b_rtindex);
+    StringInfoData cols;
+    initStringInfo(&cols);
+    ListCell *lc;
+    foreach (lc, r->targetList) {
+        TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
+        appendStringInfo(&cols, "x.%s, ", quote_identifier(te->resname));
+    }
+    Var *pv = makeVar(lj.p_varno, lj.p_attno, lj.p_type, lj.p_typmod, lj.p_coll, 0);
+    r->targetList = lappend(r->targetList, makeTargetEntry(reinterpret_cast<Expr *>(pv),
+                                                           static_cast<AttrNumber>(list_length(r->targetList) + 1),
+                                                           pstrdup("__pm_lk"), false));
+    char *a = delta_terms_sql(r, deltas, lj.b_rtindex);  // the other inputs' changes, b new
+    if (a == nullptr) return nullptr;                    // too many terms: recompute
+    bool b_changed = false;
+    for (const DeltaInput &d : deltas) b_changed = b_changed || d.relid == lj.b_relid;
+    // Every row's sign is +1: the rows only name the groups to recompute, and rows of opposite
+    // signs must not cancel (a preserved row replaced by an equal one whose b condition differs).
+    StringInfoData sql;
+    initStringInfo(&sql);
+    if (a[0] != '\0') appendStringInfo(&sql, "SELECT %s1 AS __pm_sign FROM (%s) x", cols.data, a);
+    if (b_changed)
+        appendStringInfo(&sql, "%sSELECT %s1 AS __pm_sign FROM (%s) x", sql.len > 0 ? "\nUNION ALL\n" : "",
+                         cols.data, restricted_sql(r, lj));
     return sql.data;
 }
 

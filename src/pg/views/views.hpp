@@ -268,6 +268,12 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check);
 // delta terms for keys b's changes did not touch, minus the view's rows of the touched keys,
 // plus the query's rows of those keys. nullptr: too many terms (recompute).
 char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj);
+// The delta SQL of an aggregate or DISTINCT view over one LEFT JOIN (same columns as
+// delta_query_sql's for its delta source query, every sign +1): rows naming every group the
+// changes can alter, through the preserved side's rows (the groups are then recomputed).
+char *left_agg_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, const LeftJoin &lj);
+// Whether q's join tree has an outer join.
+bool has_outer_join(Query *q);
 // Registers the ephemeral relation pm_lkeys(y): the keys of b's changed rows (distinct when
 // distinct_ok), which left_delta_sql's statement reads; nothing when b has no changed rows.
 void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas);
