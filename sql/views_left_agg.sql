@@ -130,7 +130,7 @@ END $$;
 SELECT pg_temp.err('SELECT lb.w, count(*) AS n FROM la LEFT JOIN lb ON lb.k = la.k GROUP BY lb.w');
 SELECT pg_temp.err('SELECT la.k, count(*) AS n FROM la LEFT JOIN lb ON lb.k = la.k GROUP BY la.k, coalesce(lb.w, 0)');
 SELECT pg_temp.err('SELECT DISTINCT la.k, lb.w FROM la LEFT JOIN lb ON lb.k = la.k');
-SELECT pg_temp.err('SELECT la.k, count(*) AS n FROM la LEFT JOIN lb ON lb.k = la.k LEFT JOIN lx ON lx.v = la.v GROUP BY la.k');
+SELECT pg_temp.err('SELECT la.k, count(*) AS n FROM la LEFT JOIN lb ON lb.k = la.k LEFT JOIN lx ON lx.v = la.v GROUP BY la.k, lx.y');
 SELECT pg_temp.err('SELECT la.k, count(*) AS n FROM la FULL JOIN lb ON lb.k = la.k GROUP BY la.k');
 \set VERBOSITY default
 SELECT parallel_material.create_view('ag_bad', 'SELECT lb.w, count(*) AS n FROM la LEFT JOIN lb ON lb.k = la.k GROUP BY lb.w');

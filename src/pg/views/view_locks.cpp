@@ -209,7 +209,7 @@ struct KeyGraph {
     // the positions p0 = i, p1, ..., pk = j at path[(i * npos + j) * kMaxPath + 0..k].
     int *plen;      // npos * npos
     int *path;      // npos * npos * kMaxPath
-    int b_rtindex;  // a LEFT JOIN's nullable side (0: none)
+    LeftJoins *outer;  // the LEFT JOINs' nullable sides
 };
 constexpr int kCachedGraphs = 32;
 KeyGraph g_graphs[kCachedGraphs];
@@ -222,7 +222,7 @@ void graphs_stale(Datum, int, uint32) { g_graphs_stale = true; }
 
 KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    KeyGraph g{viewid, 0, nullptr, nullptr, nullptr, nullptr, 0};
+    KeyGraph g{viewid, 0, nullptr, nullptr, nullptr, nullptr, nullptr};
     // Positions (range-table entries of relations), in order.
     PgArray<Input> inputs;
     for (int rti = 1; rti <= list_length(q->rtable); ++rti) {
@@ -236,9 +236,8 @@ KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
     // match and the last one add and remove the preserved row's NULL-extended row; a per-key
     // recompute reads and replaces the key's view rows), so b's side of every pair takes a mode
     // that conflicts with itself (docs/views.md, "LEFT JOIN views").
-    LeftJoin lj;
-    (void)left_join_shape(q, &lj, false);
-    g.b_rtindex = lj.b_rtindex;
+    g.outer = static_cast<LeftJoins *>(palloc(sizeof(LeftJoins)));
+    (void)left_joins(q, g.outer, false);
     auto pos_of = [&](Index rtindex) {
         for (int k = 0; k < npos; ++k)
             if (inputs[k].rtindex == static_cast<int>(rtindex)) return k;
@@ -313,7 +312,7 @@ KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
         while (head < tail) {
             int u = fifo[head++];
             if (dist[u] + 1 >= kMaxPath) continue;
-            if (u != i && g.b_rtindex != 0 && inputs[u].rtindex == g.b_rtindex) continue;
+            if (u != i && g.outer->nullable(inputs[u].rtindex)) continue;
             for (int v = 0; v < npos; ++v) {
                 if (dist[v] >= 0 || hashed_edge(u, v) == nullptr) continue;
                 dist[v] = dist[u] + 1;
@@ -469,7 +468,7 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
                 uint32 f3 = view_pair_field(viewid, pair);
                 for (int side = 0; side < 2; ++side) {
                     LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
-                    if (g.b_rtindex != 0 && inputs[side == 0 ? i : j].rtindex == g.b_rtindex)
+                    if (g.outer->nullable(inputs[side == 0 ? i : j].rtindex))
                         m = ShareRowExclusiveLock;
                     if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
                     pair_side[pair * 2 + side] = false;
