@@ -572,12 +572,21 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
                     for (char *q : done) seen = seen || strcmp(q, tagged) == 0;
                     if (seen) continue;
                     done.push(tagged);
+                    // Small deltas: a plan prepared once per backend (the text names only the
+                    // inputs and the delta's ephemeral relation), as the delta query's.
+                    bool small = true;
+                    for (const Stash &s : p.stashes)
+                        if (s.relid == relid_i && s.nrows > kSmallDelta) small = false;
+                    SPIPlanPtr cached = small ? cached_plan(psprintf("lk %s", sql), sql) : nullptr;
+                    Snapshot snap = IsolationUsesXactSnapshot() ? GetLatestSnapshot() : InvalidSnapshot;
                     int rc;
-                    if (IsolationUsesXactSnapshot()) {
+                    if (cached != nullptr) {
+                        rc = execute_cached_select(cached, snap, kMaxDerivedRows + 1);
+                    } else if (snap != InvalidSnapshot) {
                         SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
                         if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql);
-                        rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                                  false, false, kMaxDerivedRows + 1);
+                        rc = SPI_execute_snapshot(plan, nullptr, nullptr, snap, InvalidSnapshot, false, false,
+                                                  kMaxDerivedRows + 1);
                     } else {
                         rc = SPI_execute(sql, false, kMaxDerivedRows + 1);
                     }

@@ -215,6 +215,9 @@ SPIPlanPtr cached_plan(const char *key, const char *sql);
 // text and call cached_plan), so that a hit need not build the statement's text.
 SPIPlanPtr find_cached_plan(const char *key);
 int execute_cached(SPIPlanPtr plan);  // SPI_execute_plan, read-write, no row limit
+// A cached SELECT, at most tcount rows, under snapshot (InvalidSnapshot: a fresh one at READ
+// COMMITTED, as SPI_execute_plan read-write takes).
+int execute_cached_select(SPIPlanPtr plan, Snapshot snapshot, uint64 tcount);
 void define_plan_cache_gucs();
 
 // ---- apply (view_apply.cpp) ----
