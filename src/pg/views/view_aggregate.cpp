@@ -82,6 +82,7 @@ struct Shape {
     Query *q;  // normalized: DISTINCT turned into GROUP BY
     bool scalar = false;  // aggregates without GROUP BY: one row, even over no input row
     bool having = false;  // HAVING: every changed group is recomputed
+    bool recompute_all = false;  // HAVING or a LEFT JOIN: every changed group is recomputed
     List *having_aggs = NIL;  // its aggregates (their arguments end the delta's columns)
     PgArray<KeyCol> keys;
     PgArray<AggCol> aggs;
@@ -169,6 +170,7 @@ Shape describe(Query *q) {
     s.q = normalize(q);
     s.scalar = s.q->groupClause == NIL;  // aggregates without GROUP BY: exactly one row
     s.having = s.q->havingQual != nullptr;
+    s.recompute_all = s.having || has_outer_join(s.q);
     if (s.having) {
         // Its aggregates: those supported as output columns (the same checks, results unused).
         List *aggs = pull_var_clause(s.q->havingQual, PVC_INCLUDE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
@@ -652,7 +654,7 @@ int64 apply_aggregate_delta(Relation viewrel, Query *q, SPITupleTable *tuptable,
 
     // With HAVING, every changed group is recomputed: whether it passes may change either way,
     // and a group that failed it has no row to update (its state is not kept).
-    if (s.having) {
+    if (s.recompute_all) {
         spi(psprintf("DELETE FROM ONLY %s v USING pm_gdelta d WHERE %s", vname, match), SPI_OK_DELETE);
         int64 changed = static_cast<int64>(SPI_processed);
         StringInfoData k;

@@ -237,8 +237,8 @@ Analysis analyze_view_query(const char *sql) {
     if (q->hasSubLinks) refuse("subqueries", "Write the subquery as an inner join.");
     if (q->hasRecursive || q->cteList != NIL) refuse("WITH (common table expressions)");
     if (q->hasModifyingCTE || q->hasForUpdate || q->rowMarks != NIL) refuse("FOR UPDATE or data-modifying WITH");
-    LeftJoin lj;
-    (void)left_join_shape(q, &lj, true);  // one LEFT JOIN of the supported shape, or none
+    LeftJoins ljs;
+    (void)left_joins(q, &ljs, true);  // LEFT JOINs of the supported shape, or none
     if (is_aggregate_query(q)) check_aggregate_query(q);  // GROUP BY, aggregates, DISTINCT
     if (q->sortClause != NIL || q->limitCount != nullptr || q->limitOffset != nullptr)
         refuse("ORDER BY, LIMIT or OFFSET");

@@ -70,12 +70,12 @@ void to_delta_rte(RangeTblEntry *rte, bool deleted, int64 nrows) {
 }  // namespace
 
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel) {
-    LeftJoin lj;
-    if (left_join_shape(q, &lj, false)) return left_delta_sql(q, deltas, viewrel, lj);
-    return delta_terms_sql(q, deltas, 0);
+    LeftJoins ljs;
+    if (left_joins(q, &ljs, false) > 0) return left_delta_sql(q, deltas, viewrel, ljs);
+    return delta_terms_sql(q, deltas, nullptr);
 }
 
-char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtindex) {
+char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, Bitmapset *skip) {
     // Changed positions and the parts (inserted, deleted) each has.
     struct Pos {
         int rtindex;
@@ -88,7 +88,7 @@ char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtin
     foreach (lc, q->rtable) {
         ++rtindex;
         RangeTblEntry *rte = static_cast<RangeTblEntry *>(lfirst(lc));
-        if (rte->rtekind != RTE_RELATION || rtindex == skip_rtindex) continue;
+        if (rte->rtekind != RTE_RELATION || bms_is_member(rtindex, skip)) continue;
         Pos p{rtindex, -1, -1};
         for (const auto &d : deltas)
             if (d.relid == rte->relid) (d.deleted ? p.del : p.ins) = d.nrows;
@@ -197,7 +197,10 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     if (key == nullptr) key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)
         if (strcmp(g_sql[i].key, key) == 0) return g_sql[i].sql;
-    char *sql = delta_query_sql(delta_source_query(q), deltas, viewrel);  // only on a miss (aggregates: a copy)
+    LeftJoins ljs;
+    char *sql = is_aggregate_query(q) && left_joins(q, &ljs, false) > 0
+                    ? left_agg_delta_sql(q, deltas, ljs)
+                    : delta_query_sql(delta_source_query(q), deltas, viewrel);  // only on a miss (aggregates: a copy)
     if (sql == nullptr) return nullptr;
     if (g_sql == nullptr || g_nsql == kCachedSql) {
         MemoryContextReset(g_sql_cxt);

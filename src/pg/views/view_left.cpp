@@ -1,6 +1,7 @@
-// view_left.cpp — maintained views with one LEFT JOIN (docs/views.md, "LEFT JOIN views").
-// Shape (the allowlist): the query's join tree holds exactly one outer join, LEFT (or RIGHT,
-// read the other way round), whose nullable side is one table b; its ON clause holds an
+// view_left.cpp — maintained views with LEFT JOINs (docs/views.md, "LEFT JOIN views").
+// Shape (the allowlist): the query's join tree holds one to kMaxOuterJoins outer joins, each
+// LEFT (or RIGHT, read the other way round) with these properties (several: left_delta_sql's
+// comment); below, one of them, whose nullable side is one table b; its ON clause holds an
 // equality `p.x = b.y` between a column of the preserved side and one of b, and the view outputs
 // p.x as a plain column. Any other condition may reference b (ON, WHERE, inner joins above).
 // Then the query is Q = Σ over rows p of the other tables' product of f(p, b restricted to the
@@ -51,7 +52,7 @@ namespace {
 
 struct Found {
     int n = 0;
-    JoinExpr *j = nullptr;
+    JoinExpr *j[kMaxOuterJoins + 1] = {};  // the first ones, in join-tree order
 };
 
 void find_outer(Node *n, Found *f) {
@@ -62,8 +63,8 @@ void find_outer(Node *n, Found *f) {
     } else if (IsA(n, JoinExpr)) {
         JoinExpr *j = castNode(JoinExpr, n);
         if (j->jointype != JOIN_INNER) {
+            if (f->n <= kMaxOuterJoins) f->j[f->n] = j;
             ++f->n;
-            if (f->j == nullptr) f->j = j;
         }
         find_outer(j->larg, f);
         find_outer(j->rarg, f);
@@ -90,21 +91,49 @@ char *strip_semicolon(char *s) {
     return s;
 }
 
+// Whether n references range-table entry rt (directly, or through a join alias variable).
+bool refs_rt(Query *q, Node *n, int rt);
+struct RefsCtx {
+    Query *q;
+    int rt;
+};
+bool refs_walker(Node *n, void *cx) {
+    if (n == nullptr) return false;
+    RefsCtx *c = static_cast<RefsCtx *>(cx);
+    if (IsA(n, Var)) {
+        Var *v = castNode(Var, n);
+        if (v->varlevelsup != 0) return false;
+        if (static_cast<int>(v->varno) == c->rt) return true;
+        RangeTblEntry *rte = rt_fetch(v->varno, c->q->rtable);
+        if (rte->rtekind != RTE_JOIN) return false;
+        if (v->varattno == 0) return refs_rt(c->q, reinterpret_cast<Node *>(rte->joinaliasvars), c->rt);
+        if (v->varattno > 0 && v->varattno <= list_length(rte->joinaliasvars))
+            return refs_rt(c->q, static_cast<Node *>(list_nth(rte->joinaliasvars, v->varattno - 1)), c->rt);
+        return false;
+    }
+    return expression_tree_walker(n, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)(void)>(refs_walker)), cx);
+}
+bool refs_rt(Query *q, Node *n, int rt) {
+    RefsCtx c{q, rt};
+    return refs_walker(n, &c);
+}
+
 }  // namespace
 
-bool left_join_shape(Query *q, LeftJoin *out, bool check) {
-    *out = LeftJoin{};
+bool has_outer_join(Query *q) {
     Found f;
     find_outer(reinterpret_cast<Node *>(q->jointree), &f);
-    if (f.n == 0) return false;
-    JoinExpr *j = f.j;
+    return f.n > 0;
+}
+
+// One outer join's shape (the allowlist); false (or a refusal with check) when unsupported.
+static bool one_left_join(Query *q, JoinExpr *j, int idx, bool aggregate, LeftJoin *out, bool check) {
+    *out = LeftJoin{};
     if (check) {
         if (j->jointype == JOIN_FULL) refuse("FULL JOIN");
         if (j->jointype != JOIN_LEFT && j->jointype != JOIN_RIGHT) refuse("this kind of join");
-        if (f.n > 1)
-            refuse("more than one outer join (LEFT or RIGHT JOIN)",
-                   "A view may have one LEFT JOIN; join the other tables with inner joins.");
     }
+    if (j->jointype != JOIN_LEFT && j->jointype != JOIN_RIGHT) return false;
     Node *nullable = j->jointype == JOIN_RIGHT ? j->larg : j->rarg;
     if (!IsA(nullable, RangeTblRef)) {
         if (check)
@@ -113,9 +142,24 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
         return false;
     }
     out->b_rtindex = castNode(RangeTblRef, nullable)->rtindex;
-    if (check && is_aggregate_query(q))
-        refuse("LEFT JOIN in an aggregate or DISTINCT view",
-               "Aggregate and DISTINCT views support inner joins only.");
+    out->keys_enr = idx == 0 ? "pm_lkeys" : psprintf("pm_lkeys%d", idx + 1);
+    // An aggregate or DISTINCT view recomputes every group a write can change; its groups are
+    // found through the preserved side's rows, so no group key may read the nullable side
+    // (docs/views.md, "Aggregates over a LEFT JOIN"). Its key needs no output column.
+    if (aggregate && check) {
+        ListCell *tc;
+        foreach (tc, q->targetList) {
+            TargetEntry *te = static_cast<TargetEntry *>(lfirst(tc));
+            if (te->ressortgroupref == 0) continue;
+            if (get_sortgroupref_clause_noerr(te->ressortgroupref, q->groupClause) == nullptr &&
+                get_sortgroupref_clause_noerr(te->ressortgroupref, q->distinctClause) == nullptr)
+                continue;
+            if (refs_rt(q, reinterpret_cast<Node *>(te->expr), out->b_rtindex))
+                refuse("GROUP BY or DISTINCT of a column of a LEFT JOIN's nullable side",
+                       "Group an aggregate view over a LEFT JOIN by columns of the preserved side; "
+                       "aggregate the nullable side's columns.");
+        }
+    }
     // The key: the first equality of the ON clause between a column of b and a column of the
     // preserved side that the view outputs.
     List *conj = make_ands_implicit(reinterpret_cast<Expr *>(j->quals));
@@ -146,6 +190,7 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
                 break;
             }
         }
+        if (aggregate) col = psprintf("__pm_lk%d", idx + 1);  // a column of its delta source (left_agg_delta_sql)
         if (col == nullptr) continue;
         HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(op->opno));
         if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for operator %u", op->opno);
@@ -182,12 +227,31 @@ bool left_join_shape(Query *q, LeftJoin *out, bool check) {
     return false;
 }
 
+int left_joins(Query *q, LeftJoins *out, bool check) {
+    *out = LeftJoins{};
+    Found f;
+    find_outer(reinterpret_cast<Node *>(q->jointree), &f);
+    if (f.n == 0) return 0;
+    if (check && f.n > kMaxOuterJoins)
+        refuse(psprintf("more than %d outer joins (LEFT or RIGHT JOIN)", kMaxOuterJoins),
+               "Join the other tables with inner joins.");
+    if (f.n > kMaxOuterJoins) return 0;
+    const bool aggregate = is_aggregate_query(q);
+    for (int k = 0; k < f.n; ++k)
+        if (!one_left_join(q, f.j[k], k, aggregate, &out->j[k], check)) {
+            *out = LeftJoins{};
+            return 0;
+        }
+    out->n = f.n;
+    return f.n;
+}
+
 // EXISTS (a key of b's changed rows, in pm_lkeys, equal to expr by the ON clause's equality).
 static char *in_keys(const LeftJoin &lj, const char *expr) {
     const char *coll = OidIsValid(lj.collation) ? psprintf(" COLLATE %s", generate_collation_name(lj.collation)) : "";
     const char *y = psprintf("(k.y)::%s", type_text(lj.b_left ? lj.ltype : lj.rtype));
     const char *x = psprintf("(%s)::%s", expr, type_text(lj.b_left ? lj.rtype : lj.ltype));
-    return psprintf("EXISTS (SELECT FROM pm_lkeys k WHERE %s%s %s %s)", lj.b_left ? y : x, coll,
+    return psprintf("EXISTS (SELECT FROM %s k WHERE %s%s %s %s)", lj.keys_enr, lj.b_left ? y : x, coll,
                     op_text(lj.opno), lj.b_left ? x : y);
 }
 
@@ -213,7 +277,7 @@ static char *restricted_sql(Query *q, const LeftJoin &lj) {
     ReleaseSysCache(atup);
     RangeTblEntry *k = makeNode(RangeTblEntry);
     k->rtekind = RTE_CTE;
-    k->ctename = pstrdup("pm_lkeys");
+    k->ctename = pstrdup(lj.keys_enr);
     k->ctelevelsup = 0;
     k->alias = makeAlias("pm_k", NIL);
     k->eref = makeAlias("pm_k", list_make1(makeString(pstrdup("y"))));
@@ -238,30 +302,133 @@ static char *restricted_sql(Query *q, const LeftJoin &lj) {
     return psprintf("SELECT s.*, 1 AS __pm_sign FROM (%s) s", body);
 }
 
-char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj) {
-    char *a = delta_terms_sql(q, deltas, lj.b_rtindex);  // (A): the other inputs' changes
-    if (a == nullptr) return nullptr;                    // too many terms: recompute
-    bool b_changed = false;
-    for (const DeltaInput &d : deltas) b_changed = b_changed || d.relid == lj.b_relid;
-    if (!b_changed) return a;
+// The nullable positions (skipped by the delta terms) and which nullable tables changed.
+static Bitmapset *nullable_set(const LeftJoins &ljs) {
+    Bitmapset *b = nullptr;
+    for (int k = 0; k < ljs.n; ++k) b = bms_add_member(b, ljs.j[k].b_rtindex);
+    return b;
+}
+static bool changed(const LeftJoin &lj, const PgArray<DeltaInput> &deltas) {
+    for (const DeltaInput &d : deltas)
+        if (d.relid == lj.b_relid) return true;
+    return false;
+}
+
+// With several outer joins (each nullable side one table b_i with key p_i.x = b_i.y, p_i.x an
+// output column), a row is *touched* when some p_i.x is in K_i, the keys of b_i's changed rows.
+// A combination of the other inputs' rows whose rows are untouched gives the same rows under
+// the old and the new state of every b_i (each b_i's matches depend on b_i only through the rows
+// of key p_i.x), so (A) keeps the untouched rows of the other inputs' terms, (B) removes the
+// view's touched rows and (C) adds the query's touched rows: C_i, the rows with p_i.x in K_i and
+// no earlier p_h.x in K_h (each touched row once).
+char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoins &ljs) {
+    char *a = delta_terms_sql(q, deltas, nullable_set(ljs));  // (A): the other inputs' changes
+    if (a == nullptr) return nullptr;                         // too many terms: recompute
+    bool any = false;
+    for (int k = 0; k < ljs.n; ++k) any = any || changed(ljs.j[k], deltas);
+    if (!any) return a;
+    // untouched(x): no changed join's key of row x in its keys
+    auto untouched = [&](const char *x) {
+        StringInfoData c;
+        initStringInfo(&c);
+        for (int k = 0; k < ljs.n; ++k)
+            if (changed(ljs.j[k], deltas))
+                appendStringInfo(&c, "%sNOT %s", c.len > 0 ? " AND " : "",
+                                 in_keys(ljs.j[k], psprintf("%s.%s", x, ljs.j[k].key_col)));
+        return c.data;
+    };
     StringInfoData sql;
     initStringInfo(&sql);
-    if (a[0] != '\0')
-        appendStringInfo(&sql, "SELECT * FROM (%s) d WHERE NOT %s\nUNION ALL\n", a,
-                         in_keys(lj, psprintf("d.%s", lj.key_col)));
+    if (a[0] != '\0') appendStringInfo(&sql, "SELECT * FROM (%s) d WHERE %s\nUNION ALL\n", a, untouched("d"));
     Relation rel = relation_open(viewrel, AccessShareLock);
     const char *vname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                    RelationGetRelationName(rel));
     char *vcols = view_columns_sql(rel, "v");
     relation_close(rel, NoLock);
-    // (B) the view's rows of the touched keys out, (C) the query's rows of those keys in.
-    appendStringInfo(&sql, "SELECT %s, -1 AS __pm_sign FROM ONLY %s v WHERE %s\nUNION ALL\n", vcols, vname,
-                     in_keys(lj, psprintf("v.%s", lj.key_col)));
-    appendStringInfoString(&sql, restricted_sql(q, lj));
+    // (B) the view's touched rows out, (C) the query's touched rows in.
+    appendStringInfo(&sql, "SELECT %s, -1 AS __pm_sign FROM ONLY %s v WHERE NOT (%s)", vcols, vname,
+                     untouched("v"));
+    StringInfoData before;  // NOT in the keys of the earlier changed joins
+    initStringInfo(&before);
+    for (int k = 0; k < ljs.n; ++k) {
+        const LeftJoin &lj = ljs.j[k];
+        if (!changed(lj, deltas)) continue;
+        if (before.len == 0)
+            appendStringInfo(&sql, "\nUNION ALL\n%s", restricted_sql(q, lj));
+        else
+            appendStringInfo(&sql, "\nUNION ALL\nSELECT * FROM (%s) c WHERE %s", restricted_sql(q, lj), before.data);
+        appendStringInfo(&before, "%sNOT %s", before.len > 0 ? " AND " : "",
+                         in_keys(lj, psprintf("c.%s", lj.key_col)));
+    }
     return sql.data;
 }
 
-void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas) {
+// Drops the conditions that read b outside the outer join's own ON clause (WHERE, inner joins'
+// ON): then every combination of the other inputs' rows that passes their own conditions gives
+// at least one row, matched or NULL-extended, whatever b holds.
+static Node *drop_b_quals(Query *q, Node *quals, const LeftJoins &ljs) {
+    if (quals == nullptr) return nullptr;
+    List *keep = NIL;
+    ListCell *lc;
+    foreach (lc, make_ands_implicit(reinterpret_cast<Expr *>(quals))) {
+        Node *c = static_cast<Node *>(lfirst(lc));
+        bool reads = false;
+        for (int k = 0; k < ljs.n && !reads; ++k) reads = refs_rt(q, c, ljs.j[k].b_rtindex);
+        if (!reads) keep = lappend(keep, c);
+    }
+    return keep == NIL ? nullptr : reinterpret_cast<Node *>(make_ands_explicit(keep));
+}
+static void relax(Query *q, Node *n, const LeftJoins &b) {
+    if (n == nullptr) return;
+    if (IsA(n, FromExpr)) {
+        FromExpr *f = castNode(FromExpr, n);
+        f->quals = drop_b_quals(q, f->quals, b);
+        ListCell *lc;
+        foreach (lc, f->fromlist) relax(q, static_cast<Node *>(lfirst(lc)), b);
+    } else if (IsA(n, JoinExpr)) {
+        JoinExpr *j = castNode(JoinExpr, n);
+        if (j->jointype == JOIN_INNER) j->quals = drop_b_quals(q, j->quals, b);
+        relax(q, j->larg, b);
+        relax(q, j->rarg, b);
+    }
+}
+
+char *left_agg_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, const LeftJoins &ljs) {
+    // R: the join before grouping (group keys __pm_k<i>, aggregate arguments __pm_a<j>), the
+    // nullable sides' conditions outside their outer joins' ON dropped, and each outer join's
+    // preserved key as __pm_lk<k>.
+    Query *r = static_cast<Query *>(copyObject(delta_source_query(q)));
+    relax(r, reinterpret_cast<Node *>(r->jointree), ljs);
+    StringInfoData cols;
+    initStringInfo(&cols);
+    ListCell *lc;
+    foreach (lc, r->targetList) {
+        TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
+        appendStringInfo(&cols, "x.%s, ", quote_identifier(te->resname));
+    }
+    for (int k = 0; k < ljs.n; ++k) {
+        const LeftJoin &lj = ljs.j[k];
+        Var *pv = makeVar(lj.p_varno, lj.p_attno, lj.p_type, lj.p_typmod, lj.p_coll, 0);
+        r->targetList = lappend(r->targetList,
+                                makeTargetEntry(reinterpret_cast<Expr *>(pv),
+                                                static_cast<AttrNumber>(list_length(r->targetList) + 1),
+                                                pstrdup(lj.key_col), false));
+    }
+    char *a = delta_terms_sql(r, deltas, nullable_set(ljs));  // the other inputs' changes, b new
+    if (a == nullptr) return nullptr;                         // too many terms: recompute
+    // Every row's sign is +1: the rows only name the groups to recompute, and rows of opposite
+    // signs must not cancel (a preserved row replaced by an equal one whose b condition differs).
+    StringInfoData sql;
+    initStringInfo(&sql);
+    if (a[0] != '\0') appendStringInfo(&sql, "SELECT %s1 AS __pm_sign FROM (%s) x", cols.data, a);
+    for (int k = 0; k < ljs.n; ++k)
+        if (changed(ljs.j[k], deltas))
+            appendStringInfo(&sql, "%sSELECT %s1 AS __pm_sign FROM (%s) x", sql.len > 0 ? "\nUNION ALL\n" : "",
+                             cols.data, restricted_sql(r, ljs.j[k]));
+    return sql.data;
+}
+
+static void register_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas) {
     const char *ycol = quote_identifier(get_attname(lj.b_relid, lj.b_attnum, false));
     StringInfoData k;
     initStringInfo(&k);
@@ -281,7 +448,11 @@ void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas) {
     for (uint64 r = 0; r < SPI_processed; ++r) tuplestore_puttuple(ts, SPI_tuptable->vals[r]);
     double n = static_cast<double>(SPI_processed);
     SPI_freetuptable(SPI_tuptable);
-    (void)register_tuplestore("pm_lkeys", desc, ts, n);
+    (void)register_tuplestore(lj.keys_enr, desc, ts, n);
+}
+
+void register_left_keys(const LeftJoins &ljs, const PgArray<DeltaInput> &deltas) {
+    for (int k = 0; k < ljs.n; ++k) register_keys(ljs.j[k], deltas);
 }
 
 }  // namespace pm::pg::views

@@ -9,10 +9,11 @@
 //     ShareRowExclusiveLock — plus a RowExclusiveLock on the key's bucket (hash >> 24);
 //     more than kMaxKeyLocks distinct keys of one (pair, side) in one run lock their buckets in
 //     ShareRowExclusiveLock instead (conflicting with every key of the bucket, big or small);
-//   * for a pair (i, j) not joined directly but through a middle position m (the ends of a chain
-//     customer - orders - lineitem): the writers of i derive the keys of edge (m, j) from the m
-//     rows their changed rows join (a query, under a snapshot taken after their other locks) and
-//     lock them from m's side; the writers of j take nothing more;
+//   * for a pair (i, j) not joined directly but through middle positions (the ends of a chain
+//     customer - orders - lineitem, or a - b - c - d): the writers of i derive keys along the
+//     shortest path i, p1, ..., pk-1, j, hop by hop: round d joins their changed rows to the p1..pd
+//     rows (a query under a snapshot taken after the previous round's locks) and locks those
+//     rows' keys of edge (pd, pd+1) from pd's side; the writers of j take nothing more;
 //   * for any other pair: one lock on (view, pair), by side as above.
 // The delta query then runs under a snapshot taken after the locks (READ COMMITTED: SPI takes a
 // fresh one), so it sees every conflicting writer that committed before. Under REPEATABLE READ
@@ -67,6 +68,11 @@ constexpr int kMaxKeyLocks = 64;       // per (pair, side) and run, before bucke
 // Per-key locks a transaction may gather over all its runs before later runs lock buckets only
 // (a loop of single-row inserts in one transaction would otherwise fill the shared lock table).
 constexpr int kMaxXactKeyLocks = 1024;
+// Longest join path (in positions) that the writers of one end derive keys along; pairs
+// farther apart share one pair lock. Rows one derivation query may return before the rest of
+// its path is locked whole (every bucket of each remaining edge, from the deriving side).
+constexpr int kMaxPath = 8;
+constexpr uint64 kMaxDerivedRows = 1024;
 
 // Locks the transaction g_xid took (its own id: no callback needed to reset; a run always
 // follows a write, so the transaction has one).
@@ -198,8 +204,12 @@ struct KeyGraph {
     int npos;
     Input *inputs;  // npos
     Edge **edges;   // npos * npos, [i * npos + j] for i < j
-    int *mid;       // npos * npos
-    int b_rtindex;  // a LEFT JOIN's nullable side (0: none)
+    // For a pair i < j not joined directly: the length k >= 2 (in hashed edges) of the shortest
+    // path from i to j that its writers of i derive along, 0 where there is none (a pair lock);
+    // the positions p0 = i, p1, ..., pk = j at path[(i * npos + j) * kMaxPath + 0..k].
+    int *plen;      // npos * npos
+    int *path;      // npos * npos * kMaxPath
+    LeftJoins *outer;  // the LEFT JOINs' nullable sides
 };
 constexpr int kCachedGraphs = 32;
 KeyGraph g_graphs[kCachedGraphs];
@@ -212,7 +222,7 @@ void graphs_stale(Datum, int, uint32) { g_graphs_stale = true; }
 
 KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    KeyGraph g{viewid, 0, nullptr, nullptr, nullptr, 0};
+    KeyGraph g{viewid, 0, nullptr, nullptr, nullptr, nullptr, nullptr};
     // Positions (range-table entries of relations), in order.
     PgArray<Input> inputs;
     for (int rti = 1; rti <= list_length(q->rtable); ++rti) {
@@ -226,9 +236,8 @@ KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
     // match and the last one add and remove the preserved row's NULL-extended row; a per-key
     // recompute reads and replaces the key's view rows), so b's side of every pair takes a mode
     // that conflicts with itself (docs/views.md, "LEFT JOIN views").
-    LeftJoin lj;
-    (void)left_join_shape(q, &lj, false);
-    g.b_rtindex = lj.b_rtindex;
+    g.outer = static_cast<LeftJoins *>(palloc(sizeof(LeftJoins)));
+    (void)left_joins(q, g.outer, false);
     auto pos_of = [&](Index rtindex) {
         for (int k = 0; k < npos; ++k)
             if (inputs[k].rtindex == static_cast<int>(rtindex)) return k;
@@ -280,23 +289,56 @@ KeyGraph build_graph(int64 viewid, Query *q, MemoryContext cxt) {
     }
     g.edges = edges;
 
-    // A pair without a hashed direct edge, joined through a middle position m (hashed edges
-    // (i, m) and (m, j)): the writers of its lower position i derive the keys of edge (m, j)
-    // from their rows (phase 2); otherwise one pair lock.
-    int *mid = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos * npos)));
+    // A pair without a hashed direct edge, joined by a path of hashed edges: its writers of the
+    // lower position i derive keys along the shortest such path (breadth-first from i, lower
+    // positions first), hop by hop (phase 2); no path within kMaxPath positions: one pair lock.
+    // A LEFT JOIN's nullable side is never a middle position of a longer path (a NULL-extended
+    // row has no row there to derive through): it is one of two-hop paths only, as before.
+    int *plen = static_cast<int *>(palloc0(sizeof(int) * static_cast<size_t>(npos * npos)));
+    int *path = static_cast<int *>(palloc0(sizeof(int) * static_cast<size_t>(npos * npos * kMaxPath)));
     auto hashed_edge = [&](int a, int b) -> Edge * {
         Edge *e = edges[std::min(a, b) * npos + std::max(a, b)];
         return e != nullptr && e->hashed ? e : nullptr;
     };
-    for (int i = 0; i < npos; ++i)
-        for (int j = i + 1; j < npos; ++j) {
-            mid[i * npos + j] = -1;
-            if (hashed_edge(i, j) != nullptr) continue;
-            for (int m = 0; m < npos && mid[i * npos + j] < 0; ++m)
-                if (m != i && m != j && hashed_edge(i, m) != nullptr && hashed_edge(m, j) != nullptr)
-                    mid[i * npos + j] = m;
+    int *dist = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos)));
+    int *prev = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos)));
+    int *fifo = static_cast<int *>(palloc(sizeof(int) * static_cast<size_t>(npos)));
+    for (int i = 0; i < npos; ++i) {
+        for (int k = 0; k < npos; ++k) dist[k] = -1;
+        int head = 0, tail = 0;
+        dist[i] = 0;
+        prev[i] = -1;
+        fifo[tail++] = i;
+        while (head < tail) {
+            int u = fifo[head++];
+            if (dist[u] + 1 >= kMaxPath) continue;
+            if (u != i && g.outer->nullable(inputs[u].rtindex)) continue;
+            for (int v = 0; v < npos; ++v) {
+                if (dist[v] >= 0 || hashed_edge(u, v) == nullptr) continue;
+                dist[v] = dist[u] + 1;
+                prev[v] = u;
+                fifo[tail++] = v;
+            }
         }
-    g.mid = mid;
+        for (int j = i + 1; j < npos; ++j) {
+            if (hashed_edge(i, j) != nullptr) continue;
+            if (dist[j] < 2) {
+                // no path avoiding the nullable side: two hops through it, as before
+                for (int m = 0; m < npos && dist[j] < 2; ++m)
+                    if (m != i && m != j && hashed_edge(i, m) != nullptr && hashed_edge(m, j) != nullptr) {
+                        dist[j] = 2;
+                        prev[j] = m;
+                        prev[m] = i;
+                    }
+                if (dist[j] < 2) continue;
+            }
+            int k = dist[j];
+            plen[i * npos + j] = k;
+            for (int v = j, at = k; at >= 0; v = prev[v], --at) path[(i * npos + j) * kMaxPath + at] = v;
+        }
+    }
+    g.plen = plen;
+    g.path = path;
     MemoryContextSwitchTo(old);
     return g;
 }
@@ -349,7 +391,6 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
     const int npos = g.npos;
     const Input *inputs = g.inputs;
     Edge **edges = g.edges;
-    const int *mid = g.mid;
     auto hashed_edge = [&](int a, int b) -> Edge * {
         Edge *e = edges[std::min(a, b) * npos + std::max(a, b)];
         return e != nullptr && e->hashed ? e : nullptr;
@@ -361,6 +402,9 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
     for (int k = 0; k < npos * npos * 2; ++k) hashes[k].cxt = CurrentMemoryContext;
     bool *pair_side = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos * 2)));
     bool *derive = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<size_t>(npos * npos)));
+    // (pair, side) locked whole: every bucket, ShareRowExclusiveLock (a derivation past its cap)
+    // (0 no, 1 to lock, 2 locked)
+    char *whole = static_cast<char *>(palloc0(sizeof(char) * static_cast<size_t>(npos * npos * 2)));
 
     for (const Stash &s : p.stashes) {
         if (s.nrows == 0) continue;
@@ -370,7 +414,7 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
                 if (o == pi) continue;
                 int i = std::min(pi, o), j = std::max(pi, o);
                 if (hashed_edge(i, j) != nullptr) continue;
-                if (mid[i * npos + j] < 0)
+                if (g.plen[i * npos + j] == 0)
                     pair_side[(i * npos + j) * 2 + (pi == i ? 0 : 1)] = true;
                 else if (pi == i)
                     derive[i * npos + j] = true;
@@ -424,10 +468,14 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
                 uint32 f3 = view_pair_field(viewid, pair);
                 for (int side = 0; side < 2; ++side) {
                     LOCKMODE m = side == 0 ? RowExclusiveLock : ShareLock;
-                    if (g.b_rtindex != 0 && inputs[side == 0 ? i : j].rtindex == g.b_rtindex)
+                    if (g.outer->nullable(inputs[side == 0 ? i : j].rtindex))
                         m = ShareRowExclusiveLock;
                     if (pair_side[pair * 2 + side]) want(0, f3, kTagPair, m);
                     pair_side[pair * 2 + side] = false;
+                    if (whole[pair * 2 + side] == 1) {
+                        for (uint32 b = 0; b < 256; ++b) want(b, f3, kTagBucket, ShareRowExclusiveLock);
+                        whole[pair * 2 + side] = 2;
+                    }
                     PgArray<uint32> &hs = hashes[pair * 2 + side];
                     if (hs.empty()) continue;
                     qsort(hs.data, static_cast<size_t>(hs.n), sizeof(uint32), cmp_u32);
@@ -460,63 +508,112 @@ pg_noinline void lock_keys_of(int64 viewid, const KeyGraph &g, const Pending &p)
     };
     acquire();  // phase 1: the keys of the changed rows' own edges, pair locks
 
-    // Phase 2, under a snapshot taken after phase 1's locks (the latest one at REPEATABLE READ
-    // and SERIALIZABLE too): for each pair (i, j) through m that this run's rows at i start,
-    // the m rows they join give the keys of edge (m, j), locked from m's side, so that they
-    // conflict with the writers of those keys at j.
-    bool any_derive = false;
-    for (int k = 0; k < npos * npos; ++k) any_derive = any_derive || derive[k];
-    if (!any_derive) return;
+    // Phase 2, round d = 1, 2, ...: for each pair (i, j) that this run's rows at i start, with
+    // path i = p0, p1, ..., pk = j (k > d), a query under a snapshot taken after the previous
+    // round's locks (the latest one at REPEATABLE READ and SERIALIZABLE too) joins the changed
+    // rows along p1..pd and gives the pd rows' keys of edge (pd, pd+1), locked from pd's side.
+    // The last round's keys (edge (pk-1, j)) conflict with j's writers of those keys; each
+    // earlier round's with the writers of the next middle rows, so a middle row committed after
+    // one round's snapshot was written by a transaction that locked after this one or before
+    // the next round's snapshot (docs/views.md, "Concurrency", the READ COMMITTED argument).
+    int rounds = 0;
     for (int i = 0; i < npos; ++i)
-        for (int j = i + 1; j < npos; ++j) {
-            if (!derive[i * npos + j]) continue;
-            int m = mid[i * npos + j];
-            Edge *e1 = hashed_edge(i, m), *e2 = hashed_edge(m, j);
-            AttrNumber col_i = i == e1->i ? e1->ai : e1->aj, col_m1 = m == e1->i ? e1->ai : e1->aj;
-            AttrNumber col_m2 = m == e2->i ? e2->ai : e2->aj;
-            int side_m = m == e2->i ? 0 : 1;
-            FmgrInfo *hf = side_m == 0 ? &e2->hi : &e2->hj;
-            int left = e1->swapped ? e1->j : e1->i;  // the position of the operator's left operand
-            HeapTuple optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(e1->opno));
-            if (!HeapTupleIsValid(optup)) elog(ERROR, "cache lookup failed for operator %u", e1->opno);
-            Form_pg_operator opf = reinterpret_cast<Form_pg_operator>(GETSTRUCT(optup));
-            char *opname = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(opf->oprnamespace)),
-                                    NameStr(opf->oprname));
-            ReleaseSysCache(optup);
-            Oid relid_i = inputs[i].relid, relid_m = inputs[m].relid;
-            char *di = psprintf("d.%s", quote_identifier(get_attname(relid_i, col_i, false)));
-            char *mi = psprintf("m.%s", quote_identifier(get_attname(relid_m, col_m1, false)));
-            char *cond = left == i ? psprintf("%s %s %s", di, opname, mi) : psprintf("%s %s %s", mi, opname, di);
-            char *mrel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid_m)),
-                                                    get_rel_name(relid_m));
-            for (int del = 0; del < 2; ++del) {
-                bool present = false;
-                for (const Stash &s : p.stashes)
-                    if (s.relid == relid_i && s.deleted == (del == 1) && s.nrows > 0) present = true;
-                if (!present) continue;
-                char *sql = psprintf("SELECT m.%s FROM %s d JOIN ONLY %s m ON %s",
-                                     quote_identifier(get_attname(relid_m, col_m2, false)),
-                                     quote_identifier(delta_enr_name(relid_i, del == 1)), mrel, cond);
-                int rc;
-                if (IsolationUsesXactSnapshot()) {
-                    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
-                    if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql);
-                    rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                              false, false, 0);
-                } else {
-                    rc = SPI_execute(sql, false, 0);
+        for (int j = i + 1; j < npos; ++j)
+            if (derive[i * npos + j]) rounds = std::max(rounds, g.plen[i * npos + j] - 1);
+    for (int d = 1; d <= rounds; ++d) {
+        PgArray<char *> done;  // the queries run this round (pairs sharing a path prefix)
+        for (int i = 0; i < npos; ++i)
+            for (int j = i + 1; j < npos; ++j) {
+                int k = g.plen[i * npos + j];
+                if (!derive[i * npos + j] || k <= d) continue;
+                const int *pth = &g.path[(i * npos + j) * kMaxPath];
+                int pd = pth[d], pn = pth[d + 1];
+                Edge *last = hashed_edge(pd, pn);
+                int side_d = pd == last->i ? 0 : 1;
+                int pair_last = std::min(pd, pn) * npos + std::max(pd, pn);
+                if (whole[pair_last * 2 + side_d] != 0) continue;
+                AttrNumber col_out = side_d == 0 ? last->ai : last->aj;
+                FmgrInfo *hf = side_d == 0 ? &last->hi : &last->hj;
+                // FROM delta d JOIN ONLY rel(p1) m1 ON ... JOIN ONLY rel(pd) md ON ...
+                StringInfoData from;
+                initStringInfo(&from);
+                for (int h = 1; h <= d; ++h) {
+                    int a = pth[h - 1], b = pth[h];
+                    Edge *e = hashed_edge(a, b);
+                    AttrNumber col_a = a == e->i ? e->ai : e->aj, col_b = b == e->i ? e->ai : e->aj;
+                    int left = e->swapped ? e->j : e->i;  // the position of the operator's left operand
+                    HeapTuple optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(e->opno));
+                    if (!HeapTupleIsValid(optup)) elog(ERROR, "cache lookup failed for operator %u", e->opno);
+                    Form_pg_operator opf = reinterpret_cast<Form_pg_operator>(GETSTRUCT(optup));
+                    char *opname = psprintf("OPERATOR(%s.%s)",
+                                            quote_identifier(get_namespace_name(opf->oprnamespace)),
+                                            NameStr(opf->oprname));
+                    ReleaseSysCache(optup);
+                    Oid relid_b = inputs[b].relid;
+                    char *ca = psprintf("%s%d.%s", h == 1 ? "d" : "m", h - 1,
+                                        quote_identifier(get_attname(inputs[a].relid, col_a, false)));
+                    char *cb = psprintf("m%d.%s", h, quote_identifier(get_attname(relid_b, col_b, false)));
+                    char *brel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid_b)),
+                                                            get_rel_name(relid_b));
+                    appendStringInfo(&from, " JOIN ONLY %s m%d ON %s %s %s", brel, h,
+                                     left == a ? ca : cb, opname, left == a ? cb : ca);
                 }
-                if (rc != SPI_OK_SELECT) elog(ERROR, "view lock derivation failed (%d): %s", rc, sql);
-                PgArray<uint32> &hs = hashes[(std::min(m, j) * npos + std::max(m, j)) * 2 + side_m];
-                for (uint64 r = 0; r < SPI_processed; ++r) {
-                    bool isnull = false;
-                    Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-                    if (!isnull) hs.push(DatumGetUInt32(FunctionCall1Coll(hf, e2->collation, v)));
+                char *outcol = psprintf("m%d.%s", d, quote_identifier(get_attname(inputs[pd].relid, col_out, false)));
+                Oid relid_i = inputs[i].relid;
+                for (int del = 0; del < 2; ++del) {
+                    bool present = false;
+                    for (const Stash &s : p.stashes)
+                        if (s.relid == relid_i && s.deleted == (del == 1) && s.nrows > 0) present = true;
+                    if (!present) continue;
+                    char *sql = psprintf("SELECT %s FROM %s d0%s", outcol,
+                                         quote_identifier(delta_enr_name(relid_i, del == 1)), from.data);
+                    char *tagged = psprintf("%d %d %s", pair_last, side_d, sql);
+                    bool seen = false;
+                    for (char *q : done) seen = seen || strcmp(q, tagged) == 0;
+                    if (seen) continue;
+                    done.push(tagged);
+                    // Small deltas: a plan prepared once per backend (the text names only the
+                    // inputs and the delta's ephemeral relation), as the delta query's.
+                    bool small = true;
+                    for (const Stash &s : p.stashes)
+                        if (s.relid == relid_i && s.nrows > kSmallDelta) small = false;
+                    SPIPlanPtr cached = small ? cached_plan(psprintf("lk %s", sql), sql) : nullptr;
+                    Snapshot snap = IsolationUsesXactSnapshot() ? GetLatestSnapshot() : InvalidSnapshot;
+                    int rc;
+                    if (cached != nullptr) {
+                        rc = execute_cached_select(cached, snap, kMaxDerivedRows + 1);
+                    } else if (snap != InvalidSnapshot) {
+                        SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
+                        if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql);
+                        rc = SPI_execute_snapshot(plan, nullptr, nullptr, snap, InvalidSnapshot, false, false,
+                                                  kMaxDerivedRows + 1);
+                    } else {
+                        rc = SPI_execute(sql, false, kMaxDerivedRows + 1);
+                    }
+                    if (rc != SPI_OK_SELECT) elog(ERROR, "view lock derivation failed (%d): %s", rc, sql);
+                    if (SPI_processed > kMaxDerivedRows) {
+                        // too many rows to derive from: lock the rest of the path whole, from the
+                        // deriving side of each edge (conflicts with every writer of those edges)
+                        for (int h = d; h < k; ++h) {
+                            int a = pth[h], b = pth[h + 1];
+                            Edge *e = hashed_edge(a, b);
+                            char &w = whole[(std::min(a, b) * npos + std::max(a, b)) * 2 + (a == e->i ? 0 : 1)];
+                            if (w == 0) w = 1;
+                        }
+                        SPI_freetuptable(SPI_tuptable);
+                        break;
+                    }
+                    PgArray<uint32> &hs = hashes[pair_last * 2 + side_d];
+                    for (uint64 r = 0; r < SPI_processed; ++r) {
+                        bool isnull = false;
+                        Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+                        if (!isnull) hs.push(DatumGetUInt32(FunctionCall1Coll(hf, last->collation, v)));
+                    }
+                    SPI_freetuptable(SPI_tuptable);
                 }
-                SPI_freetuptable(SPI_tuptable);
             }
-        }
-    acquire();
+        acquire();
+    }
 }
 
 }  // namespace

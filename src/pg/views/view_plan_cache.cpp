@@ -99,6 +99,21 @@ SPIPlanPtr find_cached_plan(const char *key) {
     return nullptr;
 }
 
+int execute_cached_select(SPIPlanPtr plan, Snapshot snapshot, uint64 tcount) {
+    ++g_busy;
+    volatile int rc = 0;
+    PG_TRY();
+    {
+        rc = snapshot != InvalidSnapshot
+                 ? SPI_execute_snapshot(plan, nullptr, nullptr, snapshot, InvalidSnapshot, false, false, tcount)
+                 : SPI_execute_plan(plan, nullptr, nullptr, false, static_cast<long>(tcount));
+    }
+    PG_FINALLY();
+    { --g_busy; }
+    PG_END_TRY();
+    return rc;
+}
+
 int execute_cached(SPIPlanPtr plan) {
     ++g_busy;
     volatile int rc = 0;

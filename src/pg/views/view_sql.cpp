@@ -193,15 +193,15 @@ static void create_key_index(const Analysis &a, const char *qname) {
     initStringInfo(&cols);
     int ncols = 0;
     // A LEFT JOIN's nullable side has NULLs in the view (its rows without a match): not indexed.
-    LeftJoin lj;
-    (void)left_join_shape(q, &lj, false);
+    LeftJoins ljs;
+    (void)left_joins(q, &ljs, false);
     ListCell *lc;
     foreach (lc, q->targetList) {
         TargetEntry *te = static_cast<TargetEntry *>(lfirst(lc));
         if (te->resjunk || te->resname == nullptr || ncols >= 3) continue;
         Var *v = base_var(q, reinterpret_cast<Node *>(te->expr));
         if (v == nullptr || v->varattno <= 0) continue;
-        if (lj.b_rtindex != 0 && static_cast<int>(v->varno) == lj.b_rtindex) continue;
+        if (ljs.nullable(static_cast<int>(v->varno))) continue;
         Oid relid = rt_fetch(v->varno, q->rtable)->relid;
         bool join = false;
         for (const JoinColumn &j : a.join_columns)

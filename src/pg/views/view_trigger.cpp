@@ -203,19 +203,20 @@ void maintain_changes(int64 viewid, Oid firing_relid, Pending &p) {
     }
     if (!p.truncated && !unchanged) {
         if (is_one_row_view(vd.query)) lock_one_row_view(viewid);  // first: no deadlock with keys
-        LeftJoin lj;
-        if (left_join_shape(vd.query, &lj, false)) {
+        LeftJoins ljs;
+        if (left_joins(vd.query, &ljs, false) > 0) {
             // The per-key recompute reads the view table: row-level security that the owner
             // forced on it could hide rows from that read and leave the view silently wrong.
             bool b_changed = false;
-            for (const DeltaInput &d : deltas) b_changed = b_changed || d.relid == lj.b_relid;
+            for (const DeltaInput &d : deltas)
+                for (int k = 0; k < ljs.n; ++k) b_changed = b_changed || d.relid == ljs.j[k].b_relid;
             if (b_changed && viewrel->rd_rel->relrowsecurity && viewrel->rd_rel->relforcerowsecurity)
                 ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                                 errmsg("maintained view \"%s\" has forced row-level security",
                                        RelationGetRelationName(viewrel)),
                                 errdetail("A LEFT JOIN view's maintenance reads its table."),
                                 errhint("ALTER TABLE ... NO FORCE ROW LEVEL SECURITY.")));
-            register_left_keys(lj, deltas);  // pm_lkeys
+            register_left_keys(ljs, deltas);  // pm_lkeys[<k>]
         }
         lock_delta_keys(viewid, vd.query, p);  // before any snapshot of the delta query
         key = delta_cache_key(viewid, deltas);

@@ -197,7 +197,7 @@ constexpr int kMaxDeltaTerms = 256;
 char *delta_query_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel);
 // The inclusion-exclusion terms alone, over the changed positions other than skip_rtindex
 // (0: none skipped); "" when no position changed, nullptr past kMaxDeltaTerms.
-char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, int skip_rtindex);
+char *delta_terms_sql(Query *q, const PgArray<DeltaInput> &deltas, Bitmapset *skip);
 // delta_query_sql(delta_source_query(q), deltas, viewrel) through a per-backend cache of the
 // deparsed text (do not modify the result); q is the view's query.
 // key: delta_cache_key(viewid, deltas) when the caller has it (nullptr: computed here).
@@ -216,6 +216,9 @@ SPIPlanPtr cached_plan(const char *key, const char *sql);
 // text and call cached_plan), so that a hit need not build the statement's text.
 SPIPlanPtr find_cached_plan(const char *key);
 int execute_cached(SPIPlanPtr plan);  // SPI_execute_plan, read-write, no row limit
+// A cached SELECT, at most tcount rows, under snapshot (InvalidSnapshot: a fresh one at READ
+// COMMITTED, as SPI_execute_plan read-write takes).
+int execute_cached_select(SPIPlanPtr plan, Snapshot snapshot, uint64 tcount);
 void define_plan_cache_gucs();
 
 // ---- apply (view_apply.cpp) ----
@@ -261,17 +264,37 @@ struct LeftJoin {
     int32 p_typmod = -1;
     Oid p_coll = InvalidOid;
     bool distinct_ok = false;  // the equality is the default btree family's of b's key type
+    const char *keys_enr = nullptr;  // the ephemeral relation of its changed keys (pm_lkeys[<k>])
 };
-// True when q has an outer join of the supported shape (out filled). check: refuse (0A000)
-// every other outer join shape (create_view); otherwise false for them.
-bool left_join_shape(Query *q, LeftJoin *out, bool check);
+constexpr int kMaxOuterJoins = 4;
+// A view's outer joins, in join-tree order (n = 0: none).
+struct LeftJoins {
+    int n = 0;
+    LeftJoin j[kMaxOuterJoins];
+    bool nullable(int rtindex) const {
+        for (int k = 0; k < n; ++k)
+            if (j[k].b_rtindex == rtindex) return true;
+        return false;
+    }
+};
+// The outer joins of q when every one has the supported shape (out filled; returns out->n).
+// check: refuse (0A000) every other outer join shape (create_view); otherwise 0 for them.
+int left_joins(Query *q, LeftJoins *out, bool check);
 // The delta SQL of a LEFT JOIN view (same columns as delta_query_sql's): the other inputs'
-// delta terms for keys b's changes did not touch, minus the view's rows of the touched keys,
-// plus the query's rows of those keys. nullptr: too many terms (recompute).
-char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoin &lj);
-// Registers the ephemeral relation pm_lkeys(y): the keys of b's changed rows (distinct when
-// distinct_ok), which left_delta_sql's statement reads; nothing when b has no changed rows.
-void register_left_keys(const LeftJoin &lj, const PgArray<DeltaInput> &deltas);
+// delta terms for the rows whose keys the nullable sides' changes did not touch, minus the
+// view's rows of the touched keys, plus the query's rows of those keys. nullptr: too many
+// terms (recompute).
+char *left_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, Oid viewrel, const LeftJoins &ljs);
+// The delta SQL of an aggregate or DISTINCT view over LEFT JOINs (same columns as
+// delta_query_sql's for its delta source query, every sign +1): rows naming every group the
+// changes can alter, through the preserved side's rows (the groups are then recomputed).
+char *left_agg_delta_sql(Query *q, const PgArray<DeltaInput> &deltas, const LeftJoins &ljs);
+// Whether q's join tree has an outer join.
+bool has_outer_join(Query *q);
+// Registers the ephemeral relations pm_lkeys[<k>](y): the keys of each nullable side's changed
+// rows (distinct when distinct_ok), which left_delta_sql's statement reads; nothing for a side
+// without changed rows.
+void register_left_keys(const LeftJoins &ljs, const PgArray<DeltaInput> &deltas);
 
 // ---- aggregate and DISTINCT views (view_aggregate.cpp) ----
 // True for a query with GROUP BY, aggregates or DISTINCT (one view-table row per group).
