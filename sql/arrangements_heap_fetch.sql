@@ -25,6 +25,18 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+-- EXPLAIN ANALYZE's ArrangementJoin lines, without the row counts' format (18 prints "rows=1.00"
+-- and buffers by default): the node, arrangement, heap columns, probes, matches, heap fetches.
+CREATE FUNCTION pg_temp.analyze(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+        IF line ~ 'ArrangementJoin|Arrangement:|Heap Columns:|Heap Fetches:|Probes:|Matches:' THEN
+            RETURN NEXT btrim(regexp_replace(regexp_replace(line, '^.*-> *', ''), ' \(actual.*$', ''));
+        END IF;
+    END LOOP;
+END $$;
 -- The plan's ArrangementJoin lines (the node, its arrangement and heap columns), or 'stock'.
 CREATE FUNCTION pg_temp.uses(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -57,13 +69,11 @@ SELECT relation, key, columns, state FROM parallel_material.arrangements WHERE r
 
 -- a selective outer side: the key-only arrangement is probed, the other columns fetched
 SELECT pg_temp.uses($$SELECT o.o_id, l.qty, l.comment FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT o.o_id, l.qty, l.comment FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30 AND l.line % 2 = 0;
+SELECT * FROM pg_temp.analyze($$SELECT o.o_id, l.qty, l.comment FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30 AND l.line % 2 = 0$$);
 SELECT pg_temp.diff($$SELECT o.o_id, l.qty, l.comment FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
 -- the key alone read: no heap column, no fetch
 SELECT pg_temp.uses($$SELECT o.o_id, o.note FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT o.o_id, o.note FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30;
+SELECT * FROM pg_temp.analyze($$SELECT o.o_id, o.note FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
 SELECT pg_temp.diff($$SELECT o.o_id, o.note FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
 -- quals on fetched columns, join clauses reading both sides' fetched columns, SELECT *, NULLs
 SELECT pg_temp.diff($$SELECT * FROM hf_o o JOIN hf_l l ON l.ok = o.o_id WHERE o.o_id < 40 AND l.ship > date '2024-02-15'$$);
