@@ -6,7 +6,9 @@
 # (one process, no network) under callgrind twice per workload, with N1 and N2 statements after
 # the same setup (drop + create the arrangements: a build), and prints (Ir(N2) - Ir(N1)) /
 # (N2 - N1): the setup cancels out. Q3 runs with max_parallel_workers_per_gather = 0 (the plan
-# through arrangements is serial anyway).
+# through arrangements is serial anyway). KEYONLY=1: Q3's arrangements hold their keys only
+# (include => '{}'), the columns Q3 reads fetched from the heap by TID; stock's join methods are
+# then off (by cost the planner takes stock's index nested loop or hash joins at SF 0.05).
 # Usage (root): benchmarks/arrangement_callgrind.sh PM_PG_ROOT DATADIR [what: insert|q3|both]
 #   DATADIR: a stopped cluster with databases `ins` and `q3`, as
 #   `benchmarks/arrangement_ab.py --a R --b R --rounds 0 --keep` leaves them (.build/ab_a/data;
@@ -32,8 +34,15 @@ gen_q3() {
     echo "SET max_parallel_workers_per_gather = 0;"; echo
     echo "SELECT parallel_material.drop_arrangement('orders'::regclass, '{o_custkey}');"; echo
     echo "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}');"; echo
-    echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{o_orderkey, o_orderdate, o_shippriority}');"; echo
-    echo "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', '{l_extendedprice, l_discount, l_shipdate}');"; echo
+    if [ "${KEYONLY:-0}" = 1 ]; then  # the keys only: the other columns fetched from the heap by TID
+        # (the planner prefers stock's plans to ~42k heap fetches per Q3 at this scale: off)
+        echo "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_nestloop = off;"; echo
+        echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{}');"; echo
+        echo "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', '{}');"; echo
+    else
+        echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{o_orderkey, o_orderdate, o_shippriority}');"; echo
+        echo "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', '{l_extendedprice, l_discount, l_shipdate}');"; echo
+    fi
     for _ in $(seq 1 "$1"); do echo "$q3"; echo; done
 }
 ir() {  # db file -> Ir of the whole single-user run

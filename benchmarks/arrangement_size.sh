@@ -2,7 +2,8 @@
 # benchmarks/arrangement_size.sh — size and build time of an arrangement of lineitem on l_orderkey
 # (issue 15, "Compact arrangements"): bytes per row and total against the heap, build time against
 # CREATE INDEX on the same key, for 4 columns (Q3's: l_orderkey, l_extendedprice, l_discount,
-# l_shipdate) and for all columns (create_arrangement's default). Run by benchmarks/run as the
+# l_shipdate), for all columns (create_arrangement's default) and for the key only (include =>
+# '{}': joins read the other columns from the heap by TID). Run by benchmarks/run as the
 # external scenario arrangement_size (scenarios/arrangement_size.json) against its cluster and
 # TPC-H-shaped data (database bench); runs as well by hand against any cluster holding them:
 #     PGHOST=... PGPORT=... benchmarks/arrangement_size.sh [--reps N]
@@ -82,8 +83,10 @@ echo "METRIC index build_cpu_s_parallel $ca_index"
 echo "METRIC index max_parallel_maintenance_workers $(q "SHOW max_parallel_maintenance_workers")"
 echo "METRIC index maintenance_work_mem_kb $(q "SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'")"
 printf '%-10s %10s %12s %8s %9s %7s %8s %8s %9s %8s %9s %9s\n' variant rows bytes B/row +buckets x_heap build_s x_index serial_s cpu_s x_idx_cpu par_cpu_s
-for variant in cols4 all; do
-    if [ $variant = cols4 ]; then
+for variant in keyonly cols4 all; do
+    if [ $variant = keyonly ]; then
+        include="'{}'"  # the key only: joins fetch the other columns from the heap by TID
+    elif [ $variant = cols4 ]; then
         include="'{l_extendedprice,l_discount,l_shipdate}'"
     else
         include=NULL

@@ -19,6 +19,13 @@
 # COLD=1 leaves them not ready (the figures before 2026-12-07 17:00 were taken so).
 # CG_SETTINGS="name=value ..." passes settings to the server (-c), e.g.
 # CG_SETTINGS=parallel_material.view_direct_probe=off for the SQL delta query (docs/views.md).
+# Variants `viewkey` and `aggviewkey` are `view` and `aggview` over key-only arrangements
+# (create_arrangement(..., include => '{}') before create_view): the planner may fetch the
+# columns the view reads from the heap by TID (docs/arrangements.md, "Heap fetch by TID") or,
+# as it does at this scale, probe orders and customer by their primary keys (stock index scans);
+# `viewfetch` and `aggviewfetch` are the same without those two primary keys, so that the delta
+# joins go through the key-only arrangements and heap fetches. A DATADIR made before these
+# variants existed lacks their databases (make a new one).
 # Usage (root): PM_PG_ROOT=... benchmarks/view_callgrind.sh DATADIR [variant...]
 set -euo pipefail
 DATA=$1; shift
@@ -54,11 +61,28 @@ if [ ! -f "$DATA/PG_VERSION" ]; then
         -e "s/{n_part}/$N_PART/g; s/{n_supplier}/$N_SUPP/g" "$HERE/data/tpch.sql" >"$W/tpch.sql"
     chmod a+r "$W/tpch.sql"
     "${psql[@]}" -d noview -c "SET client_min_messages = warning" -f "$W/tpch.sql" >/dev/null
-    "${psql[@]}" -d postgres -c "CREATE DATABASE view TEMPLATE noview" -c "CREATE DATABASE aggview TEMPLATE noview"
-    for db in noview view aggview; do "${psql[@]}" -d $db -c "CREATE EXTENSION parallel_material"; done
+    "${psql[@]}" -d postgres -c "CREATE DATABASE view TEMPLATE noview" -c "CREATE DATABASE aggview TEMPLATE noview" \
+        -c "CREATE DATABASE viewkey TEMPLATE noview" -c "CREATE DATABASE aggviewkey TEMPLATE noview" \
+        -c "CREATE DATABASE viewfetch TEMPLATE noview" -c "CREATE DATABASE aggviewfetch TEMPLATE noview"
+    for db in noview view aggview viewkey aggviewkey viewfetch aggviewfetch; do "${psql[@]}" -d $db -c "CREATE EXTENSION parallel_material"; done
+    for db in viewfetch aggviewfetch; do
+        "${psql[@]}" -d $db -c "ALTER TABLE orders DROP CONSTRAINT orders_pkey" -c "ALTER TABLE customer DROP CONSTRAINT customer_pkey"
+    done
+    for db in viewkey aggviewkey viewfetch aggviewfetch; do
+        for a in "customer c_custkey" "orders o_custkey" "orders o_orderkey" "lineitem l_orderkey"; do
+            set -- $a
+            "${psql[@]}" -d $db -c "SELECT parallel_material.create_arrangement('$1', '{$2}', '{}')" >/dev/null
+        done
+    done
     "${psql[@]}" -d view -c "SELECT parallel_material.create_view('q3_lines', \$\$ $join_view \$\$)" >/dev/null
     "${psql[@]}" -d aggview -c "SELECT parallel_material.create_view('q3_rev', \$\$ $agg_view \$\$)" >/dev/null
-    for db in noview view aggview; do "${psql[@]}" -d $db -c "VACUUM ANALYZE" -c CHECKPOINT; done
+    for db in viewkey viewfetch; do
+        "${psql[@]}" -d $db -c "SELECT parallel_material.create_view('q3_lines', \$\$ $join_view \$\$)" >/dev/null
+    done
+    for db in aggviewkey aggviewfetch; do
+        "${psql[@]}" -d $db -c "SELECT parallel_material.create_view('q3_rev', \$\$ $agg_view \$\$)" >/dev/null
+    done
+    for db in noview view aggview viewkey aggviewkey viewfetch aggviewfetch; do "${psql[@]}" -d $db -c "VACUUM ANALYZE" -c CHECKPOINT; done
     pm_as_pg "$BIN/pg_ctl" -D "$DATA" stop -w >/dev/null
 fi
 

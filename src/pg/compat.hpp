@@ -22,6 +22,9 @@ extern "C" {
 #include "optimizer/pathnode.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"  // getRTEPermissionInfo
+#endif
 #if PG_VERSION_NUM >= 170000
 #include "common/file_utils.h"  // PG_TEMP_FILE_PREFIX, PG_TEMP_FILES_DIR (storage/fd.h up to 16)
 #endif
@@ -71,6 +74,21 @@ inline bool pm_exec_check_permissions(PlannedStmt *stmt) {
     return ExecCheckPermissions(stmt->rtable, stmt->permInfos, true);
 #else
     return ExecCheckRTPerms(stmt->rtable, true);
+#endif
+}
+
+// The columns a query reads from range table entry rte (its SELECT privilege check covers
+// exactly these); nullptr when the entry's privileges are not checked at all (then nothing may
+// be read beyond what the plan already reads). rte->selectedCols up to 15, its
+// RTEPermissionInfo's from 16 on.
+inline Bitmapset *pm_rte_selected_cols(PlannerInfo *root, RangeTblEntry *rte) {
+#if PG_VERSION_NUM >= 160000
+    if (rte->perminfoindex == 0) return nullptr;
+    RTEPermissionInfo *p = getRTEPermissionInfo(root->parse->rteperminfos, rte);
+    return (p->requiredPerms & ACL_SELECT) ? p->selectedCols : nullptr;
+#else
+    (void)root;
+    return (rte->requiredPerms & ACL_SELECT) ? rte->selectedCols : nullptr;
 #endif
 }
 

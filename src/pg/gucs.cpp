@@ -52,6 +52,12 @@ void define_gucs() {
         "Lets the planner join by probing a ready arrangement (Custom Scan ArrangementJoin).",
         nullptr, &settings.enable_arrangement_join, true, PGC_USERSET, 0, nullptr, nullptr,
         nullptr);
+    DefineCustomBoolVariable(
+        "parallel_material.enable_arrangement_heap_fetch",
+        "Lets ArrangementJoin use an arrangement that lacks some columns the query reads, "
+        "fetching them from the heap by TID.",
+        nullptr, &settings.enable_arrangement_heap_fetch, true, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
     // A postmaster setting can only be defined while preloading (loaded per session it would be
     // a FATAL error); arrangements need preloading anyway.
     if (process_shared_preload_libraries_in_progress) {

@@ -6,6 +6,8 @@
 #include "pg/pg.hpp"
 
 extern "C" {
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
 #include "nodes/extensible.h"
 #include "nodes/plannodes.h"
 }
@@ -18,7 +20,9 @@ constexpr const char *kJoinName = "ArrangementJoin";
 //   custom_private = (Const int8 defid, Const oid relid, Integer n_outer)
 //   custom_exprs   = the outer side's key expressions, in key order
 //   custom_scan_tlist = the outer child's output columns, then the arranged columns (as Vars of
-//                    the inner relation, in arranged order)
+//                    the inner relation, in arranged order), then the columns fetched from the
+//                    heap by TID (Vars of the inner relation; none when the arrangement holds
+//                    every column the query reads)
 //   custom_plans   = (outer plan); scan.plan.qual = join clauses + the inner relation's quals
 // A LEFT JOIN (the arrangement on the nullable side) appends Integer nkeys to custom_private;
 // custom_exprs = the keys, then the clauses deciding a match (ON clauses + the inner relation's
@@ -42,5 +46,21 @@ const char *untrusted_maintenance(Relation rel, const Def &d);
 // the table whose maintenance is still queued, or the table's catalog row (relfilenode: a
 // TRUNCATE) changed after the snapshot was taken. The node then runs its fallback.
 const char *exec_refusal(Relation rel, const Def &d, Snapshot snap);
+
+// Heap fetch (arrangement_heap_fetch.cpp): the columns a plan reads from the heap by TID, the
+// custom_scan_tlist entries from `first` on (Vars of the inner table); nullptr when there are
+// none. heap_fetch_row reads them from the version at tid under snap into values/isnull (one
+// per fetched column), after checking that the heap holds that version visible (and with that
+// xmin when xmin is normal): otherwise an error, never another row's columns.
+struct HeapFetch {
+    int n;
+    AttrNumber *att;
+    AttrNumber max_att;
+    TupleTableSlot *slot;  // the table's own slot kind
+    uint64_t fetches;
+};
+HeapFetch *heap_fetch_init(Relation rel, List *scan_tlist, int first, EState *estate);
+void heap_fetch_row(HeapFetch *hf, Relation rel, Snapshot snap, const core::Tid &tid,
+                    TransactionId xmin, Datum *values, bool *isnull);
 
 }  // namespace pm::pg::arr

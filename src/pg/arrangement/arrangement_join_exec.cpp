@@ -57,7 +57,7 @@ struct SharedJoin {
     uint64_t index_offset;
     bool fallback;
     Def def;
-    pg_atomic_uint64 probes, found;
+    pg_atomic_uint64 probes, found, heap_fetches;
 };
 
 // The fallback's hash table: one entry per visible heap row with a non-NULL key, chained per
@@ -68,6 +68,7 @@ struct FallbackEntry {
     int keylen;
     const char *key;
     MinimalTuple tuple;  // the arranged columns, as the arrangement stores them
+    core::Tid tid;       // the heap tuple's (heap fetch reads the other columns there)
 };
 
 struct JoinState {
@@ -120,6 +121,8 @@ struct JoinState {
     size_t buf_used, buf_cap;
     size_t *offs;
     int *match_row;
+    core::Tid *match_tid;          // each match's heap TID and xmin (heap fetch)
+    TransactionId *match_xmin;
     int *order;
     int nmatches, offs_cap;
     int row_start[kBatch + 1];
@@ -139,6 +142,10 @@ struct JoinState {
     uint64_t fb_mask;
     uint64_t published_probes, published_found;  // a worker's counts already added to shared
     uint64_t worker_probes, worker_found;  // leader: the workers' counters, read at shutdown
+    // The columns read from the heap by TID (nullptr: the arrangement holds every column the
+    // plan reads); they follow the arranged ones in the scan slot.
+    HeapFetch *hf;
+    uint64_t published_fetches, worker_fetches;
 };
 
 // A worker adds what it counted since its last report to the DSM whenever its outer side is
@@ -150,6 +157,10 @@ void publish_counters(JoinState *js) {
     pg_atomic_fetch_add_u64(&js->shared->found, js->found - js->published_found);
     js->published_probes = js->probes;
     js->published_found = js->found;
+    if (js->hf != nullptr) {
+        pg_atomic_fetch_add_u64(&js->shared->heap_fetches, js->hf->fetches - js->published_fetches);
+        js->published_fetches = js->hf->fetches;
+    }
 }
 
 void unpin_state(JoinState *js) {
@@ -180,6 +191,12 @@ __attribute__((noinline)) void grow_matches(JoinState *js, size_t len) {
         p = std::realloc(js->order, sizeof(int) * cap);
         if (p == nullptr) throw std::bad_alloc();
         js->order = static_cast<int *>(p);
+        p = std::realloc(js->match_tid, sizeof(core::Tid) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->match_tid = static_cast<core::Tid *>(p);
+        p = std::realloc(js->match_xmin, sizeof(TransactionId) * cap);
+        if (p == nullptr) throw std::bad_alloc();
+        js->match_xmin = static_cast<TransactionId *>(p);
         js->offs_cap = cap;
     }
 }
@@ -187,15 +204,19 @@ __attribute__((noinline)) void grow_matches(JoinState *js, size_t len) {
 // Copies one visible version (a MinimalTuple's bytes) matched by row `row` of the batch (called
 // from the probe: plain C++, throws std::bad_alloc). Once per match: the growth is out of line.
 // flags and key: the version's (arrangement_stored_tuple.hpp); flags 0 for a whole MinimalTuple.
+// tid and xmin: the heap tuple's, kept for a heap fetch.
 __attribute__((always_inline)) inline void keep_bytes(JoinState *js, int row, const void *tuple,
                                                       uint32_t tuple_len, uint16_t flags,
-                                                      const char *key) {
+                                                      const char *key, core::Tid tid,
+                                                      TransactionId xmin) {
     size_t len = MAXALIGN(stored_tuple_len(flags, tuple_len, &js->shape->cut));
     if (unlikely(js->buf_used + len > js->buf_cap || js->nmatches == js->offs_cap))
         grow_matches(js, len);
     unpack_stored(flags, static_cast<const char *>(tuple), tuple_len, &js->shape->cut, key,
                   js->buf + js->buf_used);
     js->match_row[js->nmatches] = row;
+    js->match_tid[js->nmatches] = tid;
+    js->match_xmin[js->nmatches] = xmin;
     js->offs[js->nmatches++] = js->buf_used;
     js->buf_used += len;
 }
@@ -207,6 +228,10 @@ void free_matches(JoinState *js) {
     std::free(js->offs);
     std::free(js->match_row);
     std::free(js->order);
+    std::free(js->match_tid);
+    std::free(js->match_xmin);
+    js->match_tid = nullptr;
+    js->match_xmin = nullptr;
     js->buf = nullptr;
     js->offs = nullptr;
     js->match_row = js->order = nullptr;
@@ -308,8 +333,9 @@ void group_matches(JoinState *js) {
     js->next = 0;
 }
 
-// Fills the inner part of the scan slot from a match; true when the quals accept it.
-bool load_match(JoinState *js, MinimalTuple mt) {
+// Fills the inner part of the scan slot from match m; true when the quals accept it. The
+// columns fetched from the heap are read after the quals over arranged columns passed.
+bool load_match(JoinState *js, MinimalTuple mt, int m) {
     // Without a projection the scan slot itself went to our parent, which may have
     // materialized it (a virtual slot then owns copies of its values and would not copy again):
     // store the outer row afresh before filling in this match.
@@ -325,6 +351,11 @@ bool load_match(JoinState *js, MinimalTuple mt) {
     for (int c = 0; c < js->shape->def.ncols; ++c) {
         scan->tts_values[js->n_outer + c] = js->inner_slot->tts_values[c];
         scan->tts_isnull[js->n_outer + c] = js->inner_slot->tts_isnull[c];
+    }
+    if (js->hf != nullptr) {
+        int at = js->n_outer + js->shape->def.ncols;
+        heap_fetch_row(js->hf, js->rel, js->css.ss.ps.state->es_snapshot, js->match_tid[m],
+                       js->match_xmin[m], scan->tts_values + at, scan->tts_isnull + at);
     }
     ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
     econtext->ecxt_scantuple = scan;
@@ -382,6 +413,7 @@ void build_fallback(JoinState *js) {
         e.keylen = key.len;
         e.key = static_cast<const char *>(memcpy(palloc(Max(key.len, 1)), key.data, key.len));
         e.tuple = static_cast<MinimalTuple>(memcpy(palloc(projected->t_len), projected, projected->t_len));
+        e.tid = core::Tid{ItemPointerGetBlockNumber(&tup->t_self), ItemPointerGetOffsetNumber(&tup->t_self)};
         e.next = -1;
     }
     MemoryContextSwitchTo(js->fb_cxt);
@@ -409,7 +441,8 @@ uint64_t probe_fallback(JoinState *js, int i, const core::ProbeKey &k) {
         if (fe.hash != k.hash || fe.keylen != static_cast<int>(k.key_len) ||
             memcmp(fe.key, k.key, k.key_len) != 0)
             continue;
-        keep_bytes(js, js->probe_row[i], fe.tuple, fe.tuple->t_len, 0, nullptr);
+        keep_bytes(js, js->probe_row[i], fe.tuple, fe.tuple->t_len, 0, nullptr, fe.tid,
+                   InvalidTransactionId);
         ++n;
     }
     return n;
@@ -434,8 +467,9 @@ TupleTableSlot *exec_join(JoinState *js) {
             }
             while (js->next < js->row_start[js->row + 1]) {
                 ResetExprContext(econtext);
-                auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[js->order[js->next++]]);
-                if (load_match(js, mt)) {
+                int m = js->order[js->next++];
+                auto mt = reinterpret_cast<MinimalTuple>(js->buf + js->offs[m]);
+                if (load_match(js, mt, m)) {
                     ++js->emitted;
                     // No projection when the target list is the scan tuple itself (SELECT *):
                     // PostgreSQL then leaves ps_ProjInfo NULL, and the scan slot is the result,
@@ -494,7 +528,8 @@ TupleTableSlot *exec_join(JoinState *js) {
                                      : pg_call([&] { return version_visible(v, snap); });
                 },
                 [&](uint32_t i, const core::VersionView &v) {
-                    keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags, v.key);
+                    keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags, v.key, v.tid,
+                               v.xmin);
                 });
         }
         group_matches(js);
@@ -507,6 +542,7 @@ struct InnerVars {
     int n_outer;
     bool only_inner;
     bool shift;
+    int n_inner;  // arranged columns (the heap-fetched ones after them are not on inner_slot)
 };
 bool inner_vars_walker(Node *node, InnerVars *c) {
     if (node == nullptr) return false;
@@ -515,7 +551,8 @@ bool inner_vars_walker(Node *node, InnerVars *c) {
         if (c->shift) {
             v->varattno = static_cast<AttrNumber>(v->varattno - c->n_outer);
             v->varattnosyn = v->varattno;
-        } else if (v->varno != INDEX_VAR || v->varlevelsup != 0 || v->varattno <= c->n_outer) {
+        } else if (v->varno != INDEX_VAR || v->varlevelsup != 0 || v->varattno <= c->n_outer ||
+                   v->varattno > c->n_outer + c->n_inner) {
             c->only_inner = false;
         }
         return false;
@@ -535,11 +572,11 @@ void split_quals(JoinState *js, CustomScan *cs) {
     ListCell *lc;
     foreach (lc, js->left ? js->match_clauses : cs->scan.plan.qual) {
         Node *clause = static_cast<Node *>(lfirst(lc));
-        InnerVars c{js->n_outer, true, false};
+        InnerVars c{js->n_outer, true, false, js->shape->def.ncols};
         inner_vars_walker(clause, &c);
         if (c.only_inner && !contain_volatile_functions(clause) && !contain_subplans(clause)) {
             Node *copy = static_cast<Node *>(copyObjectImpl(clause));
-            InnerVars shift{js->n_outer, true, true};
+            InnerVars shift{js->n_outer, true, true, js->shape->def.ncols};
             inner_vars_walker(copy, &shift);
             inner = lappend(inner, copy);
         } else {
@@ -573,6 +610,8 @@ void set_shape(JoinState *js, EState *estate, const Def &d) {
     js->nkeys = d.nkeys;
     js->inner_slot = ExecAllocTableSlot(&estate->es_tupleTable, js->shape->projdesc,
                                         &TTSOpsMinimalTuple);
+    js->hf = heap_fetch_init(js->rel, reinterpret_cast<CustomScan *>(js->css.ss.ps.plan)->custom_scan_tlist,
+                             js->n_outer + d.ncols, estate);
     split_quals(js, reinterpret_cast<CustomScan *>(js->css.ss.ps.plan));
     MemoryContextSwitchTo(old);
     if (IsolationIsSerializable()) PredicateLockRelation(js->rel, estate->es_snapshot);
@@ -640,12 +679,24 @@ void explain_join(JoinState *js, ExplainState *es) {
     appendStringInfoChar(&buf, ')');
     ExplainPropertyText("Arrangement", buf.data, es);
     if (js->left) ExplainPropertyText("Join Type", "Left", es);
+    if (js->hf != nullptr) {
+        // "Heap Columns: b, c": what is read from the heap by TID per match.
+        StringInfoData cols;
+        initStringInfo(&cols);
+        for (int i = 0; i < js->hf->n; ++i)
+            appendStringInfo(&cols, "%s%s", i ? ", " : "",
+                             get_attname(RelationGetRelid(js->rel), js->hf->att[i], false));
+        ExplainPropertyText("Heap Columns", cols.data, es);
+    }
     if (js->fallback != nullptr)
         ExplainPropertyText("Fallback", psprintf("heap scan and hash table: %s", js->fallback), es);
     if (!es->analyze) return;
     // Every participant's: the leader's own and the workers' (read at shutdown).
     ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes + js->worker_probes), es);
     ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found + js->worker_found), es);
+    if (js->hf != nullptr)
+        ExplainPropertyInteger("Heap Fetches", nullptr,
+                               static_cast<int64>(js->hf->fetches + js->worker_fetches), es);
     if (js->fallback == nullptr) {
         ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
     } else {
@@ -729,6 +780,7 @@ void initialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) 
     sh->def = js->shape->def;
     pg_atomic_init_u64(&sh->probes, 0);
     pg_atomic_init_u64(&sh->found, 0);
+    pg_atomic_init_u64(&sh->heap_fetches, 0);
     js->shared = sh;
 }
 
@@ -764,6 +816,7 @@ void shutdown_scan(CustomScanState *node) {
     if (js->shared != nullptr && !IsParallelWorker()) {
         js->worker_probes += pg_atomic_exchange_u64(&js->shared->probes, 0);
         js->worker_found += pg_atomic_exchange_u64(&js->shared->found, 0);
+        js->worker_fetches += pg_atomic_exchange_u64(&js->shared->heap_fetches, 0);
         js->shared = nullptr;  // Gather detaches the DSM next
     }
 }

@@ -1,13 +1,13 @@
 // arrangement_join_plan.cpp — the ArrangementJoin path: a set_join_pathlist_hook that, for an
 // inner equi-join whose inner side is a base table with a ready arrangement on exactly the join
-// key (compared with the key type's default equality) covering every column the query needs
-// from that table, adds a CustomPath that runs the outer side and probes the arrangement per
+// key (compared with the key type's default equality), adds a CustomPath that runs the outer side and probes the arrangement per
 // outer row: no inner scan, no hash table. parallel_material.enable_arrangement_join turns it off.
 // Also `outer LEFT JOIN arranged` (JOIN_LEFT, the arrangement on the nullable side): then the
 // join's own clauses and the inner relation's quals decide what matches (an outer row without a
 // match is NULL-extended), and the clauses pushed down to the join (WHERE) filter afterwards.
 // Anything else (RIGHT, FULL, SEMI, ANTI, the arrangement on the preserved side) keeps the stock
-// paths.
+// paths. Columns the query reads that the arrangement lacks are fetched from the heap by TID
+// (parallel_material.enable_arrangement_heap_fetch), costed as an index scan's heap accesses.
 #include "pg/arrangement/arrangement.hpp"
 #include "pg/compat.hpp"
 #include "pg/arrangement/arrangement_join.hpp"
@@ -32,6 +32,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/spccache.h"
 }
 
 namespace pm::pg::arr {
@@ -83,14 +84,25 @@ bool all_vars(List *exprs) {
     return true;
 }
 
-bool covered(Bitmapset *attrs, const Def &d) {
+// Whether the arrangement can serve a query reading `attrs` of its table: every column it reads
+// is arranged, or (heap fetch) is a live user column that the query's own SELECT privilege check
+// covers (`selected`, the range table entry's selectedCols: the fetch reads nothing else).
+// `fetch` gets the columns to read from the heap by TID, in attribute order (NIL: none).
+// No system column (ctid, xmin...) nor whole-row reference either way.
+bool servable(Bitmapset *attrs, const Def &d, Relation heap, Bitmapset *selected, List **fetch) {
+    *fetch = NIL;
     int i = -1;
     while ((i = bms_next_member(attrs, i)) >= 0) {
         AttrNumber a = static_cast<AttrNumber>(i + FirstLowInvalidHeapAttributeNumber);
         if (a <= 0) return false;  // system column or whole-row reference
         bool found = false;
         for (int c = 0; c < d.ncols; ++c) found = found || d.cols[c] == a;
-        if (!found) return false;
+        if (found) continue;
+        if (!settings.enable_arrangement_heap_fetch) return false;
+        if (a > RelationGetDescr(heap)->natts || TupleDescAttr(RelationGetDescr(heap), a - 1)->attisdropped)
+            return false;
+        if (selected == nullptr || !bms_is_member(i, selected)) return false;
+        *fetch = lappend_int(*fetch, a);
     }
     return true;
 }
@@ -128,7 +140,8 @@ void set_nulling(Node *node, Index relid, Relids r) {
 }
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid);
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid,
+                   RelOptInfo *innerrel, List *fetch);
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
               JoinType jointype, JoinPathExtraData *extra) {
@@ -174,6 +187,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
     pull_varattnos(reinterpret_cast<Node *>(other_quals), innerrel->relid, &attrs);
 
     Relation heap = table_open(rte->relid, NoLock);  // locked by the planner already
+    Bitmapset *selected = pm_rte_selected_cols(root, rte);
     Oid relfilenode = pm_rel_filenumber(heap);
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int n = load_defs(rte->relid, defs);
@@ -183,7 +197,9 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         // Never plan on one that is not ready, nor on one built before a heap rewrite, nor on
         // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
         if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
-        if (dropped_column(heap, d) != nullptr || !covered(attrs, d)) continue;
+        List *fetch = NIL;
+        if (dropped_column(heap, d) != nullptr || !servable(attrs, d, heap, selected, &fetch))
+            continue;
         List *keys = NIL;
         for (int k = 0; k < d.nkeys; ++k) {
             Expr *found = nullptr;
@@ -204,7 +220,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
         add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals,
-                      innerrel->relid);
+                      innerrel->relid, innerrel, fetch);
         // A partial path: the outer side is partial (each participant runs its share of it) and
         // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
         // so that the leader can hand its pin on the entry to the workers through the DSM.
@@ -213,14 +229,25 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
                 all_vars(partial->pathtarget->exprs))
                 add_join_path(root, joinrel, partial, true, d, keys, quals, left, other_quals,
-                              innerrel->relid);
+                              innerrel->relid, innerrel, fetch);
         }
     }
     table_close(heap, NoLock);
 }
 
+// Whether a clause reads one of the columns in `fetch` of relation relid.
+bool reads_fetched(Node *clause, Index relid, List *fetch) {
+    Bitmapset *a = nullptr;
+    pull_varattnos(clause, relid, &a);
+    ListCell *lc;
+    foreach (lc, fetch)
+        if (bms_is_member(lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber, a)) return true;
+    return false;
+}
+
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
-                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid) {
+                   List *keys, List *quals, bool left, List *other_quals, Index inner_relid,
+                   RelOptInfo *innerrel, List *fetch) {
     QualCost qc;
     cost_qual_eval(&qc, list_concat(list_copy(quals), other_quals), root);
     double rows = joinrel->rows;
@@ -234,6 +261,26 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
     // TLB misses dominate), each match a visibility check, a deform and the quals.
     double probe = cpu_operator_cost * (20 + 2 * d.nkeys);
     double per_match = 10 * cpu_operator_cost + qc.per_tuple + cpu_tuple_cost;
+    // Heap fetch (columns the arrangement lacks): one heap tuple fetched by TID per match that
+    // passes the quals over arranged columns, as an index scan's heap access: the rows returned
+    // divided by the selectivity of the clauses that read fetched columns (checked after the
+    // fetch), the pages they touch by index_pages_fetched (Mackert-Lohman, effective_cache_size)
+    // at random_page_cost, and a tuple's CPU (buffer lock, visibility, deform) per fetch.
+    double heap_cost = 0;
+    if (fetch != NIL) {
+        List *after = NIL;
+        ListCell *lc;
+        foreach (lc, list_concat(list_copy(quals), other_quals))
+            if (reads_fetched(static_cast<Node *>(lfirst(lc)), inner_relid, fetch))
+                after = lappend(after, lfirst(lc));
+        Selectivity sel = after == NIL ? 1.0
+                                       : clauselist_selectivity(root, after, 0, JOIN_INNER, nullptr);
+        double fetches = rows / Max(sel, 1e-4);
+        double pages = index_pages_fetched(fetches, innerrel->pages, 0, root);
+        double random_page, seq_page;
+        get_tablespace_page_costs(innerrel->reltablespace, &random_page, &seq_page);
+        heap_cost = pages * random_page + fetches * (cpu_tuple_cost + 10 * cpu_operator_cost);
+    }
 
     CustomPath *cp = makeNode(CustomPath);
     cp->path.pathtype = T_CustomScan;
@@ -248,7 +295,8 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
     cp->path.parallel_workers = partial ? outer->parallel_workers : 0;
     cp->path.rows = rows;
     cp->path.startup_cost = outer->startup_cost + qc.startup;
-    cp->path.total_cost = outer->total_cost + qc.startup + outer->rows * probe + rows * per_match;
+    cp->path.total_cost =
+        outer->total_cost + qc.startup + outer->rows * probe + rows * per_match + heap_cost;
     cp->path.pathkeys = NIL;
     cp->flags = 0;
     cp->custom_paths = list_make1(outer);
@@ -258,6 +306,7 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
                    makeConst(OIDOID, -1, InvalidOid, 4, ObjectIdGetDatum(d.relid), false, true));
     // LEFT: the join type and the clauses pushed down to the join (WHERE), which filter after
     // the NULL-extension; `quals` are then the ones that decide a match.
+    cp->custom_private = lappend(cp->custom_private, fetch);  // the heap-fetched columns
     if (left)
         cp->custom_private = lappend(lappend(lappend(cp->custom_private, makeInteger(JOIN_LEFT)), other_quals),
                                      makeInteger(static_cast<int>(inner_relid)));
@@ -281,8 +330,9 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
         List *keys = static_cast<List *>(lsecond(best->custom_private));
         List *quals = static_cast<List *>(lthird(best->custom_private));
         Const *relid = static_cast<Const *>(lfourth(best->custom_private));
-        const bool left = list_length(best->custom_private) > 4;
-        List *other_quals = left ? static_cast<List *>(list_nth(best->custom_private, 5)) : NIL;
+        List *fetch = static_cast<List *>(list_nth(best->custom_private, 4));
+        const bool left = list_length(best->custom_private) > 5;
+        List *other_quals = left ? static_cast<List *>(list_nth(best->custom_private, 6)) : NIL;
         Plan *outer = static_cast<Plan *>(linitial(custom_plans));
         Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
         int n = load_defs(DatumGetObjectId(relid->constvalue), defs);
@@ -302,7 +352,7 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
         }
         // From 16 on an outer join's relids also hold the join's own range table index: the
         // LEFT path names its inner relation.
-        if (left) inner_relid = static_cast<Index>(intVal(list_nth(best->custom_private, 6)));
+        if (left) inner_relid = static_cast<Index>(intVal(list_nth(best->custom_private, 7)));
         if (inner_relid == 0) elog(ERROR, "ArrangementJoin: cannot identify the inner relation");
         List *scan_tlist = NIL;
         AttrNumber resno = 1;
@@ -320,6 +370,18 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
             Oid coll;
             get_atttypetypmodcoll(reloid, d->cols[c], &typid, &typmod, &coll);
             Var *v = makeVar(inner_relid, d->cols[c], typid, typmod, coll, 0);
+            scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(v), resno++,
+                                                             nullptr, false));
+        }
+        // Then the columns fetched from the heap by TID (the executor reads their attribute
+        // numbers from these Vars).
+        foreach (lc, fetch) {
+            AttrNumber a = static_cast<AttrNumber>(lfirst_int(lc));
+            Oid typid;
+            int32 typmod;
+            Oid coll;
+            get_atttypetypmodcoll(reloid, a, &typid, &typmod, &coll);
+            Var *v = makeVar(inner_relid, a, typid, typmod, coll, 0);
             scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr *>(v), resno++,
                                                              nullptr, false));
         }

@@ -334,6 +334,9 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
         TupleDesc desc = RelationGetDescr(rel);
         for (int i = 0; i < desc->natts; ++i)
             if (!TupleDescAttr(desc, i)->attisdropped) add_sorted_unique(d, AttrNumber(i + 1));
+    } else if (ArrayGetNItems(ARR_NDIM(include), ARR_DIMS(include)) == 0) {
+        // include => '{}': the key columns only (and the TID every version holds); the join
+        // reads the other columns from the heap by TID (docs/arrangements.md, "Heap fetch").
     } else {
         int n = column_names(include, "include", names, kMaxColumns);
         for (int i = 0; i < n; ++i) add_sorted_unique(d, column_attnum(rel, names[i]));

@@ -115,7 +115,8 @@ void ensure_arrangements(const Analysis &a, ViewDef &vd) {
         if (defid != 0) {
             if (!covers)
                 ereport(NOTICE, (errmsg("the arrangement on %s (%s) does not hold every column the "
-                                        "view reads: delta joins into %s use the stock plan",
+                                        "view reads: delta joins into %s read the others from "
+                                        "the heap by TID, or use the stock plan",
                                         relname, col, relname)));
             vd.arrangements.push(defid);
             continue;

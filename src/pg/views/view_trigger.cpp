@@ -65,7 +65,7 @@ void explain_delta(const char *sql) {
         char *line = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
         if (line == nullptr) continue;
         if (strstr(line, "ArrangementJoin") == nullptr && strstr(line, "Arrangement:") == nullptr &&
-            strstr(line, "Fallback") == nullptr)
+            strstr(line, "Heap Columns:") == nullptr && strstr(line, "Fallback") == nullptr)
             continue;
         while (*line == ' ' || *line == '-' || *line == '>') ++line;
         // PostgreSQL 18 prints row counts with two decimals ("rows=2.00"): drop a ".00" after
