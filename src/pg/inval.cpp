@@ -2,6 +2,10 @@
 // extension's caches (see inval.hpp for why).
 #include "pg/inval.hpp"
 
+extern "C" {
+#include "utils/syscache.h"
+}
+
 namespace pm::pg {
 
 namespace {
@@ -28,6 +32,16 @@ int g_nsys = 0;
 void dispatch_syscache(Datum arg, int cacheid, uint32 hashvalue) {
     const SyscacheFns &s = g_sys[DatumGetInt32(arg)];
     for (int i = 0; i < s.n; ++i) s.fns[i](static_cast<Datum>(0), cacheid, hashvalue);
+}
+
+void (*g_plan_fns[kMaxFns])();
+int g_nplan = 0;
+
+void plan_relcache(Datum, Oid) {
+    for (int i = 0; i < g_nplan; ++i) g_plan_fns[i]();
+}
+void plan_syscache(Datum, int, uint32) {
+    for (int i = 0; i < g_nplan; ++i) g_plan_fns[i]();
 }
 
 }  // namespace
@@ -58,6 +72,18 @@ void on_syscache_inval(int cacheid, SyscacheCallbackFunction fn) {
         if (s.fns[i] == fn) return;
     if (s.n == kMaxFns) elog(ERROR, "parallel_material: too many syscache invalidation functions");
     s.fns[s.n++] = fn;
+}
+
+void on_plan_inval(void (*fn)()) {
+    for (int i = 0; i < g_nplan; ++i)
+        if (g_plan_fns[i] == fn) return;
+    if (g_nplan == kMaxFns) elog(ERROR, "parallel_material: too many plan invalidation functions");
+    if (g_nplan == 0) {
+        on_relcache_inval(plan_relcache);
+        const int caches[] = {PROCOID, OPEROID, TYPEOID, NAMESPACEOID};
+        for (int cacheid : caches) on_syscache_inval(cacheid, plan_syscache);
+    }
+    g_plan_fns[g_nplan++] = fn;
 }
 
 }  // namespace pm::pg

@@ -17,5 +17,9 @@ namespace pm::pg {
 void on_relcache_inval(RelcacheCallbackFunction fn);
 // Adds fn to the functions called on every invalidation of syscache cacheid. Idempotent.
 void on_syscache_inval(int cacheid, SyscacheCallbackFunction fn);
+// Adds fn to the functions called when what a cached plan or compiled expression may depend on
+// changes: every relcache invalidation and every invalidation of pg_proc, pg_operator, pg_type
+// and pg_namespace entries (the views' caches of SQL text, plans and compiled probes). Idempotent.
+void on_plan_inval(void (*fn)());
 
 }  // namespace pm::pg

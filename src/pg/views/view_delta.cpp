@@ -151,8 +151,13 @@ CachedSql *g_sql = nullptr;
 int g_nsql = 0;
 MemoryContext g_sql_cxt = nullptr;
 
-void forget_sql(Datum, Oid) { g_nsql = 0; if (g_sql_cxt != nullptr) { MemoryContextReset(g_sql_cxt); g_sql = nullptr; } }
-void forget_sql_syscache(Datum, int, uint32) { forget_sql(0, InvalidOid); }
+void forget_sql() {
+    g_nsql = 0;
+    if (g_sql_cxt != nullptr) {
+        MemoryContextReset(g_sql_cxt);
+        g_sql = nullptr;
+    }
+}
 
 }  // namespace
 
@@ -188,11 +193,7 @@ char *delta_query_sql_cached(int64 viewid, Query *q, const PgArray<DeltaInput> &
     if (g_sql_cxt == nullptr) {
         g_sql_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view deltas",
                                           ALLOCSET_DEFAULT_SIZES);
-        pm::pg::on_relcache_inval(forget_sql);
-        pm::pg::on_syscache_inval(PROCOID, forget_sql_syscache);
-        pm::pg::on_syscache_inval(OPEROID, forget_sql_syscache);
-        pm::pg::on_syscache_inval(TYPEOID, forget_sql_syscache);
-        pm::pg::on_syscache_inval(NAMESPACEOID, forget_sql_syscache);
+        pm::pg::on_plan_inval(forget_sql);
     }
     if (key == nullptr) key = delta_cache_key(viewid, deltas);
     for (int i = 0; i < g_nsql; ++i)

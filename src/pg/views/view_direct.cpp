@@ -104,8 +104,7 @@ bool g_stale = false;
 bool g_running = false;
 int64 g_taken = 0;  // runs whose delta came from here (this backend)
 
-void mark_stale(Datum, Oid) { g_stale = true; }
-void mark_stale_syscache(Datum, int, uint32) { g_stale = true; }
+void mark_stale() { g_stale = true; }
 
 // ---- compile ----
 
@@ -455,11 +454,7 @@ Compiled *lookup(int64 viewid, Oid relid, Query *q) {
     if (g_cxt == nullptr) {
         g_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view direct probes",
                                       ALLOCSET_DEFAULT_SIZES);
-        pm::pg::on_relcache_inval(mark_stale);
-        pm::pg::on_syscache_inval(PROCOID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(OPEROID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(TYPEOID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(NAMESPACEOID, mark_stale_syscache);
+        pm::pg::on_plan_inval(mark_stale);
     }
     if (g_stale) {
         // Standalone ExprContexts and slots live in g_cxt: reset drops them all at once.

@@ -39,8 +39,7 @@ bool g_stale = false;
 int g_busy = 0;  // cached plans running now (nested maintenance)
 bool g_enabled = true;
 
-void mark_stale(Datum, Oid) { g_stale = true; }
-void mark_stale_syscache(Datum, int, uint32) { g_stale = true; }
+void mark_stale() { g_stale = true; }
 
 void free_all() {
     for (int i = 0; i < g_nplans; ++i)
@@ -65,11 +64,7 @@ SPIPlanPtr cached_plan(const char *key, const char *sql) {
         g_cxt = AllocSetContextCreate(CacheMemoryContext, "parallel_material view plans",
                                       ALLOCSET_SMALL_SIZES);
         g_plans = static_cast<CachedPlan *>(MemoryContextAllocZero(g_cxt, sizeof(CachedPlan) * kCachedPlans));
-        pm::pg::on_relcache_inval(mark_stale);
-        pm::pg::on_syscache_inval(PROCOID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(OPEROID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(TYPEOID, mark_stale_syscache);
-        pm::pg::on_syscache_inval(NAMESPACEOID, mark_stale_syscache);
+        pm::pg::on_plan_inval(mark_stale);
     }
     if (g_stale) {
         if (g_busy > 0) return nullptr;  // a cached plan is running: free nothing under it
