@@ -261,3 +261,108 @@ CREATE FUNCTION restore_arrangements(rel regclass DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'pm_restore_arrangements' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION restore_arrangements(regclass) IS
     're-create the arrangements a dump carried, of rel or of every table the caller owns';
+
+-- ---------------------------------------------------------------------------------------------
+-- Learnt columns (issue 15 item 3, arr-learn slice; docs/arrangements.md, "Learnt columns").
+-- The planner records, per arrangement, the columns that joins on its key read and it lacks (as
+-- far as the query's role may read them); the arrangements view shows them (wanted_columns, NULL
+-- to a role that may not read the table, as its counts) and widen_arrangement rebuilds the
+-- arrangement with its columns plus the learnt ones.
+CREATE FUNCTION _arrangement_wanted(OUT defid bigint, OUT wanted_columns text[])
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'pm_arrangement_wanted' LANGUAGE C VOLATILE;
+-- Executable by PUBLIC as _arrangement_state: the view calls it with the reader's rights and it
+-- redacts (NULL) what the reader may not see.
+
+CREATE OR REPLACE VIEW arrangements AS
+SELECT d.relid::pg_catalog.regclass AS relation,
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.key_attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid OPERATOR(pg_catalog.=) d.relid AND a.attnum OPERATOR(pg_catalog.=) k.n
+              ORDER BY k.i) AS key,
+       ARRAY(SELECT a.attname::pg_catalog.text
+               FROM pg_catalog.unnest(d.attnums) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a
+                 ON a.attrelid OPERATOR(pg_catalog.=) d.relid AND a.attnum OPERATOR(pg_catalog.=) k.n
+              ORDER BY k.i) AS columns,
+       -- a heap rewritten since the build (VACUUM FULL, CLUSTER...) makes it invalid until rebuilt
+       CASE WHEN s.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(d.relid)
+            THEN 'invalid' ELSE s.state END AS state,
+       -- not built: 0; redacted for the reader: NULL
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.live_versions END AS live_versions,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.dead_versions END AS dead_versions,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.bytes END AS bytes,
+       CASE WHEN s.defid IS NULL THEN 0 ELSE s.deltas_applied END AS deltas_applied,
+       s.last_reclaim,
+       -- a lower bound of the xids its versions hold; rebuilt before it precedes relfrozenxid
+       s.oldest_xid,
+       -- columns joins on its key read and it lacks (learnt); redacted for the reader: NULL
+       w.wanted_columns
+  FROM parallel_material.arrangement_defs d
+  LEFT JOIN parallel_material._arrangement_state() s ON s.defid OPERATOR(pg_catalog.=) d.defid
+  LEFT JOIN parallel_material._arrangement_wanted() w ON w.defid OPERATOR(pg_catalog.=) d.defid;
+
+CREATE FUNCTION widen_arrangement(rel regclass, key text[] DEFAULT NULL)
+    RETURNS text[] LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    def parallel_material.arrangement_defs;
+    key_names text[];
+    cols text[];
+    wanted text[];
+    n int;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'rel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- owner only, as create/drop_arrangement (checked again by them)
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+                                    WHERE c.oid OPERATOR(pg_catalog.=) rel), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT pg_catalog.count(*) INTO n FROM parallel_material.arrangement_defs d
+     WHERE d.relid OPERATOR(pg_catalog.=) rel
+       AND (key IS NULL OR d.key_attnums OPERATOR(pg_catalog.=) ARRAY(
+            SELECT a.attnum FROM pg_catalog.unnest(key) WITH ORDINALITY k(name, i)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rel
+                                            AND a.attname OPERATOR(pg_catalog.=) k.name
+             ORDER BY k.i));
+    IF n OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'table % has no arrangement%', rel,
+              CASE WHEN key IS NULL THEN '' ELSE ' on that key' END
+              USING ERRCODE = 'undefined_object';
+    ELSIF n OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'table % has % arrangements', rel, n
+              USING ERRCODE = 'ambiguous_parameter', HINT = 'Name the key columns.';
+    END IF;
+    SELECT d.* INTO def FROM parallel_material.arrangement_defs d
+     WHERE d.relid OPERATOR(pg_catalog.=) rel
+       AND (key IS NULL OR d.key_attnums OPERATOR(pg_catalog.=) ARRAY(
+            SELECT a.attnum FROM pg_catalog.unnest(key) WITH ORDINALITY k(name, i)
+              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rel
+                                            AND a.attname OPERATOR(pg_catalog.=) k.name
+             ORDER BY k.i));
+    -- an arrangement a maintained view uses: drop_arrangement below refuses (hint: drop_view)
+    SELECT ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(def.key_attnums) WITH ORDINALITY k(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rel
+                                                 AND a.attnum OPERATOR(pg_catalog.=) k.n
+                  ORDER BY k.i) INTO key_names;
+    SELECT w.wanted_columns INTO wanted FROM parallel_material._arrangement_wanted() w
+     WHERE w.defid OPERATOR(pg_catalog.=) def.defid;
+    IF wanted IS NULL OR pg_catalog.cardinality(wanted) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN '{}'::text[];  -- nothing learnt (or not visible to the caller): nothing to do
+    END IF;
+    SELECT ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(def.attnums) k(n)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rel
+                                                 AND a.attnum OPERATOR(pg_catalog.=) k.n)
+           OPERATOR(pg_catalog.||) wanted INTO cols;
+    PERFORM parallel_material.drop_arrangement(rel, key_names);
+    PERFORM parallel_material.create_arrangement(rel, key_names, cols);
+    RETURN wanted;
+END;
+$$;
+REVOKE ALL ON FUNCTION widen_arrangement(regclass, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION widen_arrangement(regclass, text[]) TO PUBLIC;
+COMMENT ON FUNCTION widen_arrangement(regclass, text[]) IS
+    'rebuild the arrangement of rel on key with its columns plus the columns joins were seen to read (owner only)';

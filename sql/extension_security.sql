@@ -13,7 +13,8 @@ SELECT p.oid::regprocedure AS function_without_fixed_search_path
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
  ORDER BY 1::text;
 -- 2. no internal function (named _..., or a trigger or event trigger function) nor SECURITY
--- DEFINER one is executable by PUBLIC. Allowed, and why: _arrangement_state, which the
+-- DEFINER one is executable by PUBLIC. Allowed, and why: _arrangement_state and
+-- _arrangement_wanted, which the
 -- arrangements view calls with the reader's rights, redacts what the reader may not see.
 SELECT p.oid::regprocedure AS internal_function_executable_by_public
   FROM pg_depend d
@@ -22,7 +23,8 @@ SELECT p.oid::regprocedure AS internal_function_executable_by_public
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'parallel_material')
    AND (p.proname LIKE '\_%' OR p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype)
         OR p.prosecdef)
-   AND p.oid <> 'parallel_material._arrangement_state()'::regprocedure
+   AND p.oid NOT IN ('parallel_material._arrangement_state()'::regprocedure,
+                     'parallel_material._arrangement_wanted()'::regprocedure)
    AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
  ORDER BY 1::text;

@@ -16,6 +16,7 @@ extern "C" {
 #include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/guc_tables.h"
+#include "miscadmin.h"
 #include "utils/rel.h"
 #include "access/htup_details.h"
 #include "commands/explain.h"
@@ -90,6 +91,20 @@ inline Bitmapset *pm_rte_selected_cols(PlannerInfo *root, RangeTblEntry *rte) {
     (void)root;
     return (rte->requiredPerms & ACL_SELECT) ? rte->selectedCols : nullptr;
 #endif
+}
+
+// The role whose privileges the query's check on rte uses (a view's owner for a table read
+// through a view; the current user when none is set).
+inline Oid pm_rte_check_as_user(PlannerInfo *root, RangeTblEntry *rte) {
+#if PG_VERSION_NUM >= 160000
+    Oid u = rte->perminfoindex == 0
+                ? InvalidOid
+                : getRTEPermissionInfo(root->parse->rteperminfos, rte)->checkAsUser;
+#else
+    (void)root;
+    Oid u = rte->checkAsUser;
+#endif
+    return OidIsValid(u) ? u : GetUserId();
 }
 
 // Shared transaction-id counters: ShmemVariableCache up to 16, TransamVariables from 17 on.

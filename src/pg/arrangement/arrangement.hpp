@@ -131,7 +131,10 @@ struct EntryStats {
     TimestampTz last_reclaim;
     Oid relfilenode;
     TransactionId oldest_xid;
+    uint64_t wanted;  // learnt columns: bit a-1 for attnum a (arrangement_learn.cpp)
 };
+// Adds learnt columns (bit a-1 for attnum a) to the entries of defid (atomic OR; no catalog access).
+void note_wanted(int64 defid, uint64_t bits);
 // Copies the stats of every entry of this database; returns how many (<= kMaxArrangements).
 int collect_stats(EntryStats *out);
 

@@ -9,6 +9,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/extensible.h"
+#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 }
 
@@ -62,5 +63,11 @@ struct HeapFetch {
 HeapFetch *heap_fetch_init(Relation rel, List *scan_tlist, int first, EState *estate);
 void heap_fetch_row(HeapFetch *hf, Relation rel, Snapshot snap, const core::Tid &tid,
                     TransactionId xmin, Datum *values, bool *isnull);
+
+// Learnt columns (arrangement_learn.cpp): of the columns `attrs` (pull_varattnos offsets) a join
+// on d's key reads, those d lacks that the query's role may read (SELECT on the table or on the
+// column, and within `selected`, the columns its privilege check covers), as bits a-1 (a <= 64).
+uint64_t learnable_columns(PlannerInfo *root, RangeTblEntry *rte, Bitmapset *attrs, const Def &d,
+                           Relation heap, Bitmapset *selected);
 
 }  // namespace pm::pg::arr

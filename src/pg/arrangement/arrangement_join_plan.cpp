@@ -198,8 +198,8 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
         if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
         List *fetch = NIL;
-        if (dropped_column(heap, d) != nullptr || !servable(attrs, d, heap, selected, &fetch))
-            continue;
+        if (dropped_column(heap, d) != nullptr) continue;
+        const bool served = servable(attrs, d, heap, selected, &fetch);
         List *keys = NIL;
         for (int k = 0; k < d.nkeys; ++k) {
             Expr *found = nullptr;
@@ -214,6 +214,10 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             keys = lappend(keys, found);
         }
         if (list_length(keys) != d.nkeys) continue;
+        // The join matches this arrangement's key: learn the columns it reads and lacks, as far
+        // as the query's role may read them (docs/arrangements.md, "Learnt columns").
+        note_wanted(d.defid, learnable_columns(root, rte, attrs, d, heap, selected));
+        if (!served) continue;
         // Maintenance disabled, dropped or changed since the arrangement was created: it may
         // have missed writes. (Checked again at executor start, for cached plans.)
         if (untrusted_maintenance(heap, d) != nullptr) continue;

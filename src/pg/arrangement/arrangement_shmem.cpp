@@ -55,6 +55,9 @@ struct Entry {
     // A lower bound of every normal xid (xmin or xmax) its versions hold: set by the build,
     // raised by reclaim passes. See arrangement_wraparound.cpp.
     pg_atomic_uint32 oldest_xid;
+    // Learnt columns (arrangement_learn.cpp): bit a-1 set when a join the planner considered on
+    // this arrangement read column a (1..64), which it lacks, under a role that may read it.
+    pg_atomic_uint64 wanted;
 };
 
 // Region bytes charged to one role (the owner of the arranged tables), by every process that
@@ -329,6 +332,7 @@ void startup_shmem() {
         for (Entry &e : g_dir->entries) {
             pg_atomic_init_u32(&e.pins, 0);
             pg_atomic_init_u64(&e.deltas, 0);
+            pg_atomic_init_u64(&e.wanted, 0);
         }
         for (Account &a : g_dir->accounts) pg_atomic_init_u64(&a.bytes, 0);
     }
@@ -562,6 +566,7 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     e.build_xid = GetTopTransactionIdIfAny();
     pg_atomic_write_u32(&e.pins, 0);
     pg_atomic_write_u64(&e.deltas, 0);
+    pg_atomic_write_u64(&e.wanted, 0);
     pg_atomic_write_u32(&e.oldest_xid, InvalidTransactionId);
     e.last_reclaim = 0;
     LWLockRelease(dir_lock());
@@ -680,6 +685,16 @@ void note_reclaim(int slot) {
 
 void drop_entries(int64 defid) { drop_entries_nothrow(defid); }
 
+void note_wanted(int64 defid, uint64_t bits) {
+    if (bits == 0 || !available()) return;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (Entry &e : g_dir->entries)
+        if (e.state != State::Free && e.state != State::Dropped && e.dboid == MyDatabaseId &&
+            e.defid == defid)
+            pg_atomic_fetch_or_u64(&e.wanted, bits);
+    LWLockRelease(dir_lock());
+}
+
 void raise_oldest_xid(int slot, TransactionId xid) {
     pg_atomic_uint32 *a = &g_dir->entries[slot].oldest_xid;
     uint32 cur = pg_atomic_read_u32(a);
@@ -707,6 +722,7 @@ int collect_stats(EntryStats *out) {
         s.last_reclaim = e.last_reclaim;
         s.relfilenode = e.relfilenode;
         s.oldest_xid = pg_atomic_read_u32(&e.oldest_xid);
+        s.wanted = pg_atomic_read_u64(&e.wanted);
     }
     LWLockRelease(dir_lock());
     return n;
