@@ -846,6 +846,118 @@ std::atomic<uint32_t> *ArrangementIndex::reclaim_run(Node *n, uint64_t off,
     return coff != 0 ? &node(coff)->next : link;
 }
 
+namespace {
+// Whether node n may join a run: a compact single version (tuple short enough) or a run.
+inline bool groupable(const ArrangementIndex::Node *n) {
+    return n->run() || (!n->full() && n->tuple_len <= kMaxRunTuple);
+}
+inline uint16_t flags_of(const ArrangementIndex::Node *n) {
+    return n->run() ? n->run_flags() : n->flags;
+}
+inline uint64_t tuple_bytes(const ArrangementIndex::Node *n) {
+    if (!n->run())
+        return n->tuple_len;
+    uint64_t t = 0;
+    const RunEntry *e = n->run_entries();
+    for (uint32_t i = 0; i < n->run_count(); ++i) t += e[i].tuple_len;
+    return t;
+}
+inline bool same_key(const ArrangementIndex::Node *a, const ArrangementIndex::Node *b) {
+    return a->hash == b->hash && a->key_len == b->key_len && flags_of(a) == flags_of(b) &&
+           (a->key_len == 0 || std::memcmp(a->key_bytes(), b->key_bytes(), a->key_len) == 0);
+}
+}  // namespace
+
+// The grouping step of reclaim(dead, freeze), after the chain's dead versions are unlinked and
+// its frozen ones compacted, under the chain's stripe lock: each stretch of adjacent nodes of one
+// key (hash tag, key bytes, flags) that are compact single versions or runs, up to
+// kMaxRunVersions versions and kMaxRunBytes bytes, is replaced by one run holding their versions
+// in chain order (newest first), whose next is the stretch's last node's next. Like a compaction:
+// the run is written, then linked with a seq_cst store; the replaced nodes keep their next links
+// (a reader standing on one walks the rest of the stretch and leaves it where the run does, so it
+// sees each version once) and are retired with the pass's other blocks. A stretch of one node
+// (a full run, a lone version) is left alone; a run the region has no room for is not made.
+void ArrangementIndex::group_chain(std::atomic<uint32_t> *link, std::vector<uint64_t> &unlinked,
+                                  ReclaimResult &res) {
+    uint64_t off = off_of(link->load(std::memory_order_acquire));
+    while (off != 0) {
+        Node *n = node(off);
+        const uint64_t after_n = off_of(n->next.load(std::memory_order_acquire));
+        if (!groupable(n)) {
+            link = &n->next;
+            off = after_n;
+            continue;
+        }
+        uint64_t moffs[kMaxRunVersions];
+        uint32_t m = 0, count = 0;
+        uint64_t bytes = 0;
+        uint64_t cur = off;
+        while (cur != 0) {
+            const Node *x = node(cur);
+            if (!groupable(x) || !same_key(n, x))
+                break;
+            const uint32_t cnt = x->versions();
+            const uint64_t tb = tuple_bytes(x);
+            if (count + cnt > kMaxRunVersions ||
+                Node::run_size(count + cnt, n->key_len, bytes + tb) > kMaxRunBytes)
+                break;
+            moffs[m++] = cur;
+            count += cnt;
+            bytes += tb;
+            cur = off_of(x->next.load(std::memory_order_acquire));
+        }
+        if (m < 2) {
+            link = &n->next;
+            off = after_n;
+            continue;
+        }
+        if (unlinked.capacity() < unlinked.size() + m)  // may throw before the relink, not after
+            unlinked.reserve(std::max(unlinked.size() + m, unlinked.capacity() * 2));
+        const size_t csize = Node::run_size(count, n->key_len, bytes);
+        uint64_t coff = alloc_->allocate_for(hdr_->account, csize);
+        if (coff != 0 && !linkable(coff, csize)) {
+            alloc_->free_for(hdr_->account, coff, csize);
+            coff = 0;
+        }
+        if (coff == 0) {
+            link = &n->next;
+            off = after_n;
+            continue;
+        }
+        // The members' xmax words cannot change meanwhile: writers of this chain wait for the
+        // stripe lock we hold.
+        RunEntry ents[kMaxRunVersions];
+        const char *tups[kMaxRunVersions];
+        uint64_t words[kMaxRunVersions];
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < m; ++i)
+            for_each_version(node(moffs[i]), hdr_->frozen_xmin,
+                             [&](const VersionView &v, std::atomic<uint64_t> &word) {
+                                 ents[k].tid_block = v.tid.block;
+                                 ents[k].tid_offset = v.tid.offset;
+                                 ents[k].tuple_len = static_cast<uint16_t>(v.tuple_len);
+                                 tups[k] = static_cast<const char *>(v.tuple);
+                                 words[k++] = word.load(std::memory_order_relaxed);
+                                 return true;
+                             });
+        Node *cp = write_run(base_ + coff, n->hash, n->key_bytes(), n->key_len, flags_of(n), count,
+                             [&](uint32_t e, RunEntry &re, const char *&tp, uint64_t &xc) {
+                                 re = ents[e];
+                                 tp = tups[e];
+                                 xc = words[e];
+                             });
+        cp->next.store(link_of(cur), std::memory_order_relaxed);
+        // Published like an insert: written, then the link (seq_cst, as for a dead version).
+        link->store(link_of(coff), std::memory_order_seq_cst);
+        for (uint32_t i = 0; i < m; ++i) unlinked.push_back(moffs[i]);
+        res.grouped += count;
+        hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
+                                      std::memory_order_relaxed);
+        link = &cp->next;
+        off = cur;
+    }
+}
+
 ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze,
                                              const KeptFn *kept) {
     SpinGuard rg(hdr_->reclaim_lock);
@@ -911,6 +1023,8 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             }
             off = off_of(next);
         }
+        if (freeze != nullptr)
+            group_chain(&buckets_[b], unlinked, res);
     }
     res.unlinked = unlinked_versions;
     if (unlinked.empty()) {

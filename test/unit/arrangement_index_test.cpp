@@ -891,8 +891,10 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
                                          });
                      EXPECT_EQ(r.compacted, 6u);
                      EXPECT_EQ(r.unlinked, 6u);
+                     // ...and the 6 adjacent compact copies are grouped into one run (issue 15)
+                     EXPECT_EQ(r.grouped, 6u);
                      EXPECT_EQ(r.freed, 0u);  // the originals wait for this reader
-                     EXPECT_EQ(r.pending, 6u);
+                     EXPECT_EQ(r.pending, 12u);  // 6 originals, 6 compact copies
                  }
                  EXPECT_EQ(std::string(v.tuple, v.tuple_len),
                            std::string(40, v.tuple[0]));  // still readable (ASan)
@@ -902,15 +904,15 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
     V want;
     for (char c : {'b', 'd', 'e', 'f', 'g'}) want.push_back(std::string(40, c));
     EXPECT_EQ(seen, want);
-    EXPECT_EQ(ix.free_retired().freed, 6u);
-    // Same answers for every snapshot, now from compact versions (8 bytes less each: 40 + 40 + 1
-    // = 81 -> 96 bytes full, 32 + 40 + 1 = 73 -> 80 compact)...
+    EXPECT_EQ(ix.free_retired().freed, 12u);
+    // Same answers for every snapshot, now from one run of compact versions (40 + 40 + 1 = 81 ->
+    // 96 bytes full each; the run 16 + 6 * 16 + 1 + 6 * 40 = 353 -> 368)...
     EXPECT_EQ(probe_snap(ix, m, before, 1, "k"), want);
     m.commit(x3);
     want.push_back(std::string(40, 'z'));
     std::sort(want.begin(), want.end());
     EXPECT_EQ(probe_snap(ix, m, m.snapshot(), 1, "k"), want);
-    EXPECT_EQ(ix.stats().version_bytes, bytes - 6u * 16u);
+    EXPECT_EQ(ix.stats().version_bytes, bytes - 6u * 96u + 368u);
     uint32_t compacted_fields = 0;
     ix.scan_all(all_visible, [&](const VersionView &v) {
         if (v.xmin == kFrozen && v.cmin == 0)
@@ -927,8 +929,9 @@ TEST(ArrangementCompact, ReclaimCompactsUnderAReader) {
     auto r = g.index.reclaim([](const VersionView &) { return false; },
                              [](const VersionView &) { return true; });
     EXPECT_EQ(r.compacted, 10u);
-    EXPECT_EQ(r.freed, 10u);  // no reader: the originals go at once
-    EXPECT_EQ(g.index.stats().version_bytes, 10u * 64u);  // 32 + 24 + 1 = 57 -> 64
+    EXPECT_EQ(r.grouped, 10u);
+    EXPECT_EQ(r.freed, 20u);  // no reader: the originals and compact copies go at once
+    EXPECT_EQ(g.index.stats().version_bytes, 432u);  // 16 + 160 + 1 + 240 = 417 -> 432
     EXPECT_EQ(g.index.stats().versions, 10u);
     // Without a frozen xmin, nothing is compacted.
     Fixture h(1 << 20, opts(4));
