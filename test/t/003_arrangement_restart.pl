@@ -66,6 +66,9 @@ kill 'KILL', $victim;
 eval { $bg->quit; };    # psql may have seen the closed connection and exited (EPIPE)
 # Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+# poll_query_until's psql must not meet a server still in recovery: it exits before
+# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a crash');
 is($node->safe_psql('postgres', $state), 'invalid', 'not built yet after crash restart');
 is($node->safe_psql('postgres', $probe), $node->safe_psql('postgres', $heap),
@@ -87,6 +90,9 @@ $log_offset = -s $node->logfile;
 kill 'KILL', $victim;
 eval { $bg->quit };
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+# poll_query_until's psql must not meet a server still in recovery: it exits before
+# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'cluster back after a crash during a build');
 my $defs = $node->safe_psql('postgres', "SELECT count(*) FROM parallel_material.arrangement_defs WHERE relid = 'big'::regclass");
 if ($defs eq '0') {

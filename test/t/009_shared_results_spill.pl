@@ -144,6 +144,9 @@ kill 'KILL', $vpid;
 }
 # Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+# poll_query_until's psql must not meet a server still in recovery: it exits before
+# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parallel_material.shared_results'), '0',
 	'the crash restart cleared every entry');

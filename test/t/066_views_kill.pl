@@ -65,6 +65,9 @@ sub kill_in_maintenance {
 	my $log_offset = -s $node->logfile;
 	kill 'KILL', $pid;
 	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+	# poll_query_until's psql must not meet a server still in recovery: it exits before
+	# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+	$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 	ok($node->poll_query_until('postgres', 'SELECT true'), "$what: the server is back after the kill");
 	eval { $writer->quit; };
 	eval { $holder->quit; };

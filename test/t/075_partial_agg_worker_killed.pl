@@ -102,6 +102,9 @@ kill 'KILL', $wpid;
 eval { $bg->quit; };
 unlike($bg->{stdout} // '', qr/^\s*\d+\s*$/m, 'no count returned from the killed query');
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+# poll_query_until's psql must not meet a server still in recovery: it exits before
+# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'the server is back after the crash restart');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_ls_tmpdir() WHERE name LIKE '%.pm%'}), '0',
 	'no spill file survives the crash restart');

@@ -122,6 +122,9 @@ sub rebuilt_exactly {
 	eval { $admin->quit; };
 	# Until the postmaster has noticed the death, 'SELECT 1' may still succeed: wait for its reset.
 	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+	# poll_query_until's psql must not meet a server still in recovery: it exits before
+	# reading its query, and IPC::Run's write then dies with EPIPE (066 exited 32 on 18).
+	$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'worker killed: the cluster comes back');
 	isnt($node->safe_psql('postgres', $state_sql), 'ready', 'worker killed: not ready after the restart');
 	ok($node->poll_query_until('postgres', "$workers_sql = 0"), 'worker killed: no worker left');
