@@ -99,9 +99,18 @@ void producer_main(dsm_segment *, shm_toc *toc) {
             if (should_free) pfree(tuple);
         }
         log.producer_done();
-    } catch (...) {
-        log.fail();
+    } catch (const PgException &) {  // this worker's own error (the child's): the query's error
+        if (!log.failed()) log.fail();
         throw;
+    } catch (...) {
+        // The log failed because another participant did (its append refused): that one's error
+        // is the query's. Reporting ours too would race it to the leader, which could then raise
+        // "append to a failed log" instead of, say, "division by zero" (material_parallel saw it
+        // on 18). Stop quietly and clean up below.
+        if (!log.failed()) {
+            log.fail();
+            throw;
+        }
     }
     ParticipantCounters &c = sh->slots[slot];
     c.rows_produced += rows;
