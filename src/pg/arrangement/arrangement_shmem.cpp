@@ -690,8 +690,9 @@ void note_wanted(int64 defid, uint64_t bits) {
     LWLockAcquire(dir_lock(), LW_SHARED);
     for (Entry &e : g_dir->entries)
         if (e.state != State::Free && e.state != State::Dropped && e.dboid == MyDatabaseId &&
-            e.defid == defid)
-            pg_atomic_fetch_or_u64(&e.wanted, bits);
+            e.defid == defid && (pg_atomic_read_u64(&e.wanted) & bits) != bits)
+            pg_atomic_fetch_or_u64(&e.wanted, bits);  // a write only when something is new:
+                                                      // every plan of the join passes here
     LWLockRelease(dir_lock());
 }
 
