@@ -982,7 +982,10 @@ def git_commit():
     c = r.stdout.strip() or "unknown"
     d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                        capture_output=True, text=True).stdout.strip()
-    return c + ("-dirty" if d else "")
+    c += "-dirty" if d else ""
+    # benchmarks/before_after.sh measures another commit's installed extension with this harness
+    ext = os.environ.get("PM_BENCH_EXTENSION_COMMIT")
+    return f"{c} (extension {ext})" if ext else c
 
 
 def main():
