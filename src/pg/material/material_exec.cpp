@@ -976,6 +976,8 @@ bool child_may_wait(MaterialState *st, CustomScan *cscan, int eflags) {
     });
 }
 
+TupleTableSlot *exec_proc_node(PlanState *ps);
+
 void begin_scan(CustomScanState *node, EState *estate, int eflags) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
@@ -1008,6 +1010,8 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
             node->ss.ps.resultops = &TTSOpsMinimalTuple;
             node->ss.ps.resultopsfixed = true;
             node->ss.ps.resultopsset = true;
+            // ExecInitNode installs it (ExecSetExecProcNode) after this callback returns.
+            node->ss.ps.ExecProcNode = exec_proc_node;
             if (node->ss.ps.ps_ProjInfo != nullptr)
                 elog(ERROR, "ParallelMaterial: unexpected projection");
             if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
@@ -1030,6 +1034,29 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
 
 TupleTableSlot *exec_scan(CustomScanState *node) {
     return guarded([&] { return exec_material(reinterpret_cast<MaterialState *>(node)); });
+}
+
+// The node's ExecProcNode (in place of ExecCustomScan, which only checks for interrupts and calls
+// exec_scan): a forward read of the next inline row of a frozen log — the rescan path, run once
+// per row per rescan (a SubPlan's ~10M rows per query in the SubPlan benchmark) — returns it
+// here, without the guard, the mode dispatch and the general read. It takes exactly the branch
+// exec_material → exec_forward → try_read would take (the same conditions, in the same order)
+// and nothing in it can raise or throw; anything else goes through exec_scan.
+TupleTableSlot *exec_proc_node(PlanState *ps) {
+    CHECK_FOR_INTERRUPTS();
+    auto *st = reinterpret_cast<MaterialState *>(ps);
+    LogState *ls = st->ls;
+    if (ls != nullptr && st->at.where != Position::AfterLast &&
+        (st->shared != nullptr ? st->role_decided : !st->needs_restart) &&
+        ScanDirectionIsForward(ps->state->es_direction) && ls->log) {
+        const uint64_t from = st->at.where == Position::BeforeFirst ? 0 : st->at.next;
+        core::RecordView rec;
+        if (ls->cursor.position() == from && ls->log->try_read_frozen(ls->cursor, &rec)) {
+            st->at = Saved{Position::OnRow, rec.pos, ls->cursor.position()};
+            return emit(st, rec);
+        }
+    }
+    return exec_scan(&st->css);
 }
 
 void end_scan(CustomScanState *node) {
