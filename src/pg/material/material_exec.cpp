@@ -725,10 +725,13 @@ void rescan_material(MaterialState *st) {
         return;
     }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
-    // A child never initialized (the run read a shared entry): a parameter change of the node
-    // stands for its child's (it would start fresh if it ran).
-    const bool changed =
-        child != nullptr ? child->chgParam != nullptr : st->css.ss.ps.chgParam != nullptr;
+    // A child never initialized (the run read a shared entry): a change of a parameter its
+    // plan reads (what UpdateChangedParamSet would pass down) stands for its child's (it would
+    // start fresh if it ran). A SubPlan's own argument Params (subplan_operand.cpp) are changed
+    // on every call, and the child reads none of them.
+    const bool changed = child != nullptr
+                             ? child->chgParam != nullptr
+                             : bms_overlap(st->css.ss.ps.chgParam, st->child_plan->allParam);
     if (changed || (st->eflags & EXEC_FLAG_REWIND) == 0) {
         // The child's output changes: materialize again (same ring, emptied).
         st->needs_restart = true;
