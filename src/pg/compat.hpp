@@ -40,6 +40,10 @@ extern "C" {
 #error "parallel_material supports PostgreSQL 15, 17 and 18"
 #endif
 
+// EXPLAIN deparses a SubPlan as "(SubPlan N)" up to 16; from 17 on it prints the SubPlan's test
+// expression (`(ALL (x < (SubPlan 1).col1))`), so a rewritten test expression would show.
+constexpr bool pm_explain_hides_subplan_testexpr = PG_VERSION_NUM < 170000;
+
 // The relation's file number (relfilenode): RelFileNode.relNode up to 15, RelFileLocator.relNumber
 // from 16 on.
 inline Oid pm_rel_filenumber(Relation rel) {

@@ -199,6 +199,10 @@ public:
             return ReadStatus::Record;
         return read_slow(c, out);
     }
+    // Only the in-place read of try_read: true with the record at the cursor when the cursor
+    // found the log frozen and the record is inline; false otherwise (nothing moved: take
+    // try_read or read). Never blocks or throws: for a caller's hot path (a rescanned reader).
+    bool try_read_frozen(Cursor &c, RecordView *out) { return read_frozen(c, out); }
     // Single-producer logs only: the record before the cursor (moving the cursor back);
     // End at position 0.
     ReadStatus read_prev(Cursor &c, RecordView *out);

@@ -725,10 +725,13 @@ void rescan_material(MaterialState *st) {
         return;
     }
     if (st->ls == nullptr) return;  // nothing stored yet; the child starts fresh anyway
-    // A child never initialized (the run read a shared entry): a parameter change of the node
-    // stands for its child's (it would start fresh if it ran).
-    const bool changed =
-        child != nullptr ? child->chgParam != nullptr : st->css.ss.ps.chgParam != nullptr;
+    // A child never initialized (the run read a shared entry): a change of a parameter its
+    // plan reads (what UpdateChangedParamSet would pass down) stands for its child's (it would
+    // start fresh if it ran). A SubPlan's own argument Params (subplan_operand.cpp) are changed
+    // on every call, and the child reads none of them.
+    const bool changed = child != nullptr
+                             ? child->chgParam != nullptr
+                             : bms_overlap(st->css.ss.ps.chgParam, st->child_plan->allParam);
     if (changed || (st->eflags & EXEC_FLAG_REWIND) == 0) {
         // The child's output changes: materialize again (same ring, emptied).
         st->needs_restart = true;
@@ -976,6 +979,8 @@ bool child_may_wait(MaterialState *st, CustomScan *cscan, int eflags) {
     });
 }
 
+TupleTableSlot *exec_proc_node(PlanState *ps);
+
 void begin_scan(CustomScanState *node, EState *estate, int eflags) {
     guarded([&] {
         auto *st = reinterpret_cast<MaterialState *>(node);
@@ -1008,6 +1013,8 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
             node->ss.ps.resultops = &TTSOpsMinimalTuple;
             node->ss.ps.resultopsfixed = true;
             node->ss.ps.resultopsset = true;
+            // ExecInitNode installs it (ExecSetExecProcNode) after this callback returns.
+            node->ss.ps.ExecProcNode = exec_proc_node;
             if (node->ss.ps.ps_ProjInfo != nullptr)
                 elog(ERROR, "ParallelMaterial: unexpected projection");
             if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
@@ -1030,6 +1037,29 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
 
 TupleTableSlot *exec_scan(CustomScanState *node) {
     return guarded([&] { return exec_material(reinterpret_cast<MaterialState *>(node)); });
+}
+
+// The node's ExecProcNode (in place of ExecCustomScan, which only checks for interrupts and calls
+// exec_scan): a forward read of the next inline row of a frozen log — the rescan path, run once
+// per row per rescan (a SubPlan's ~10M rows per query in the SubPlan benchmark) — returns it
+// here, without the guard, the mode dispatch and the general read. It takes exactly the branch
+// exec_material → exec_forward → try_read would take (the same conditions, in the same order)
+// and nothing in it can raise or throw; anything else goes through exec_scan.
+TupleTableSlot *exec_proc_node(PlanState *ps) {
+    CHECK_FOR_INTERRUPTS();
+    auto *st = reinterpret_cast<MaterialState *>(ps);
+    LogState *ls = st->ls;
+    if (ls != nullptr && st->at.where != Position::AfterLast &&
+        (st->shared != nullptr ? st->role_decided : !st->needs_restart) &&
+        ScanDirectionIsForward(ps->state->es_direction) && ls->log) {
+        const uint64_t from = st->at.where == Position::BeforeFirst ? 0 : st->at.next;
+        core::RecordView rec;
+        if (ls->cursor.position() == from && ls->log->try_read_frozen(ls->cursor, &rec)) {
+            st->at = Saved{Position::OnRow, rec.pos, ls->cursor.position()};
+            return emit(st, rec);
+        }
+    }
+    return exec_scan(&st->css);
 }
 
 void end_scan(CustomScanState *node) {

@@ -88,6 +88,12 @@ Plan *make_share_wrapper(Plan *child, ShareSite site);
 // expr (evaluated in plan) with every OUTER_VAR/INNER_VAR/INDEX_VAR reference replaced by the
 // expression it points at, so that EXPLAIN can deparse it from any node. *failed when unresolved.
 Node *flatten_plan_expr(Node *expr, Plan *plan, bool *failed);
+// The expression trees plan evaluates itself (targetlist, qual, and the node type's own:
+// join quals, index quals, ...), as one List; SubPlans referenced anywhere else are not seen.
+List *plan_own_expressions(Plan *plan);
+// Issue 15 (subplan_operand.cpp): the numeric outer operand of an ANY/ALL SubPlan over a
+// ParallelMaterial node is unpacked once per outer row instead of once per comparison.
+void unpack_subplan_operands(PlannedStmt *stmt);
 // Installs the planner hook.
 void install_material_planner();
 // Installs the join-path hook adding partial nested loops over a shared inner.

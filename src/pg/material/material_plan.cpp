@@ -55,9 +55,9 @@ bool collect_subplans_walker(Node *node, Bitmapset **ids) {
         ids);
 }
 
-// Records the SubPlans referenced by the expressions `plan` evaluates itself. A SubPlan that
-// is referenced from a place not listed here is simply not shared (Serial mode): never wrong.
-void collect_subplans(Plan *plan, Bitmapset **ids) {
+}  // namespace
+
+List *plan_own_expressions(Plan *plan) {
     List *exprs = list_make2(plan->targetlist, plan->qual);
     switch (nodeTag(plan)) {
         case T_NestLoop:
@@ -108,7 +108,15 @@ void collect_subplans(Plan *plan, Bitmapset **ids) {
         default:
             break;
     }
-    collect_subplans_walker(reinterpret_cast<Node *>(exprs), ids);
+    return exprs;
+}
+
+namespace {
+
+// Records the SubPlans referenced by the expressions `plan` evaluates itself. A SubPlan that
+// is referenced from a place not listed there is simply not shared (Serial mode): never wrong.
+void collect_subplans(Plan *plan, Bitmapset **ids) {
+    collect_subplans_walker(reinterpret_cast<Node *>(plan_own_expressions(plan)), ids);
 }
 
 // True when some node below (and including) plan is parallel-aware: its output in one
@@ -477,6 +485,7 @@ void replace_materials(PlannedStmt *stmt) {
         ListCell *cell = list_nth_cell(stmt->subplans, id - 1);
         lfirst(cell) = rewrite(static_cast<Plan *>(lfirst(cell)), Site{}, &pass);
     }
+    unpack_subplan_operands(stmt);
 }
 
 void install_material_planner() {
