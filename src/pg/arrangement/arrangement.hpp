@@ -27,7 +27,10 @@ constexpr uint32_t kStripes = 32;  // writer-lock stripes (LWLocks), shared by a
 
 enum class State : uint32_t { Free = 0, Building = 1, Ready = 2, Invalid = 3, Dropped = 4 };
 
-// One definition, as stored in parallel_material.arrangement_defs.
+// One definition, as stored in parallel_material.arrangement_defs. nkeys == 0: a row arrangement
+// (create_row_arrangement), keyed by the heap tuple's TID instead of columns: one copy of its
+// columns per heap tuple version, which key-only arrangements of the table read instead of the
+// heap (docs/arrangements.md, "Row arrangements").
 struct Def {
     int64 defid;
     Oid relid;
@@ -199,6 +202,13 @@ Shape *make_shape(Relation rel, const Def &def);  // palloc'd in CurrentMemoryCo
 // join but are still stored, with an empty-marker key, so that scans see them).
 void encode_key_from_values(const Shape *s, const Datum *values, const bool *isnull,
                             StringInfo key);
+// A row arrangement's key (Def::nkeys == 0): the TID's block and offset, 6 bytes.
+inline bool is_row_def(const Def &d) { return d.nkeys == 0; }
+void encode_tid_key(uint32_t block, uint16_t offset, StringInfo key);
+// The key a version of this heap tuple is stored under: its columns' (encode_key_from_values),
+// or its TID for a row arrangement.
+void encode_stored_key(const Shape *s, const Datum *values, const bool *isnull,
+                       const ItemPointerData *tid, StringInfo key);
 // Key bytes of probe values given per key column.
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
 // Bounds the key encoded at key->data[start..] (arrangement_keys.cpp): one longer than

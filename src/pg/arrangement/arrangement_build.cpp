@@ -219,13 +219,13 @@ bool build_next(BuildState *st) {
                 int a = st->shape->def.keys[k] - 1;
                 st->values[a] = heap_getattr(tup, a + 1, rd, &st->isnull[a]);
             }
-            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            encode_stored_key(st->shape, st->values, st->isnull, &tup->t_self, &st->key);
             st->tuple = pm_minimal_tuple_from_heap_tuple(tup);
             st->tuple->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);
             st->tuple->t_infomask2 &= HEAP_NATTS_MASK;
         } else {
             heap_deform_tuple(tup, rd, st->values, st->isnull);
-            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            encode_stored_key(st->shape, st->values, st->isnull, &tup->t_self, &st->key);
             st->tuple = project(st->shape, st->values, st->isnull);
         }
         st->hash = hash_key(&st->key);
@@ -333,7 +333,7 @@ double column_distinct(Oid relid, AttrNumber att, double rows) {
 uint64_t expected_keys(Relation rel, const Def &def) {
     double rows = rel->rd_rel->reltuples;
     if (rows < 0) rows = 0;  // never vacuumed or analyzed (PostgreSQL 14+: -1)
-    double keys = 1;
+    double keys = is_row_def(def) ? rows : 1;  // a row arrangement: one key (TID) per row
     for (int i = 0; i < def.nkeys; ++i) {
         double d = column_distinct(RelationGetRelid(rel), def.keys[i], rows);
         if (d < 0) {

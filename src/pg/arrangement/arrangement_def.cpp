@@ -294,6 +294,21 @@ void encode_key_from_values(const Shape *s, const Datum *values, const bool *isn
     bound_key(key, start);  // long (e.g. decompressed) keys stored as a digest
 }
 
+void encode_tid_key(uint32_t block, uint16_t offset, StringInfo key) {
+    char b[6];
+    memcpy(b, &block, 4);
+    memcpy(b + 4, &offset, 2);
+    appendBinaryStringInfo(key, b, 6);
+}
+
+void encode_stored_key(const Shape *s, const Datum *values, const bool *isnull,
+                       const ItemPointerData *tid, StringInfo key) {
+    if (is_row_def(s->def))
+        encode_tid_key(ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid), key);
+    else
+        encode_key_from_values(s, values, isnull, key);
+}
+
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key) {
     int start = key->len;
     for (int k = 0; k < s->def.nkeys; ++k)

@@ -1,0 +1,193 @@
+// arrangement_row_lookup.cpp — ArrangementJoin's row lookup: the columns a plan reads that its
+// arrangement lacks (the ones heap fetch would read, arrangement_heap_fetch.cpp) are read from the
+// table's row arrangement (create_row_arrangement: one copy of the columns per heap tuple version,
+// keyed by TID) instead of the heap, when one is ready, trusted and holds them all
+// (docs/arrangements.md, "Row arrangements").
+//
+// Which version: the matched version of the key arrangement is a heap tuple version visible to the
+// query's snapshot, at TID t with xmin x. Both arrangements mirror every heap tuple version (their
+// triggers apply each insert, delete and update of the table; builds copy what the heap holds), and
+// decide visibility with the heap's rules on the stored xmin/xmax under the same snapshot. A TID
+// names one tuple version until that version is dead to every snapshot (an UPDATE, HOT or not,
+// writes the new version at another TID; pruning or VACUUM frees a line pointer only once its tuple
+// is dead to all: committed deleter before the oldest xmin, or aborted inserter), so the row
+// arrangement's versions at t that are not the matched one are all dead to every snapshot (their
+// deleter's xmax or aborted xmin is stored): exactly one version at t is visible, with xmin x where
+// both xmins are normal (reclaim freezes compacted versions' xmin). Anything else means an
+// arrangement is wrong: the query fails (XX001), never returns another row's columns.
+//
+// Privileges: the same columns as the heap fetch (the planner's selectedCols rule), the same
+// refusals (row-level security keeps the stock plan); only where they are read from differs.
+// Plain PostgreSQL code (may raise errors): called inside guarded(). The probe's callbacks never
+// longjmp (visibility through pg_call, copies with malloc).
+#include "pg/arrangement/arrangement_join.hpp"
+#include "pg/arrangement/arrangement_stored_tuple.hpp"
+#include "pg/guard.hpp"
+#include "pg/gucs.hpp"
+#include "pg/compat.hpp"
+
+#include <cstdlib>
+#include <new>
+
+extern "C" {
+#include "access/transam.h"
+#include "executor/tuptable.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace pm::pg::arr {
+
+namespace {
+
+bool covers(const Def &d, const AttrNumber *att, int n) {
+    for (int i = 0; i < n; ++i) {
+        bool found = false;
+        for (int c = 0; c < d.ncols && !found; ++c) found = d.cols[c] == att[i];
+        if (!found) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out) {
+    if (!settings.enable_arrangement_row_lookup || n <= 0) return false;
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int nd = load_defs(RelationGetRelid(rel), defs);
+    Oid relfilenode = pm_rel_filenumber(rel);
+    for (int i = 0; i < nd; ++i) {
+        const Def &d = defs[i];
+        if (!is_row_def(d) || !covers(d, att, n)) continue;
+        EntryInfo e = lookup(d.defid);
+        if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
+        if (dropped_column(rel, d) != nullptr || untrusted_maintenance(rel, d) != nullptr) continue;
+        *out = d;
+        pfree(defs);
+        return true;
+    }
+    pfree(defs);
+    return false;
+}
+
+namespace {
+
+RowLookup *make_lookup(Relation rel, const Def &d, const EntryInfo &e, const HeapFetch *hf,
+                       EState *estate) {
+    MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+    auto *rl = static_cast<RowLookup *>(palloc0(sizeof(RowLookup)));
+    rl->entry = e;
+    rl->pinned = true;
+    rl->shape = make_shape(rel, d);
+    rl->n = hf->n;
+    rl->pos = static_cast<int *>(palloc(sizeof(int) * hf->n));
+    for (int i = 0; i < hf->n; ++i) {
+        rl->pos[i] = -1;
+        for (int c = 0; c < d.ncols; ++c)
+            if (d.cols[c] == hf->att[i]) rl->pos[i] = c;
+        if (rl->pos[i] < 0) elog(ERROR, "row arrangement lacks a fetched column");
+        rl->max_pos = Max(rl->max_pos, rl->pos[i] + 1);
+    }
+    rl->slot = ExecAllocTableSlot(&estate->es_tupleTable, rl->shape->projdesc, &TTSOpsMinimalTuple);
+    MemoryContextSwitchTo(old);
+    return rl;
+}
+
+}  // namespace
+
+RowLookup *row_lookup_open(Relation rel, const HeapFetch *hf, EState *estate) {
+    if (hf == nullptr) return nullptr;
+    Def d;
+    if (!row_def_for(rel, hf->att, hf->n, &d)) return nullptr;
+    // Built lazily, if it must be, by a role that may block writers (as the join's own
+    // arrangement); otherwise (not ready, built while this transaction wrote the table...) the
+    // heap fetch reads the columns.
+    EntryInfo e = pin_for_reader(rel, d);
+    if (e.slot < 0) return nullptr;
+    return make_lookup(rel, d, e, hf, estate);
+}
+
+RowLookup *row_lookup_attach(Relation rel, int slot, int64 defid, uint64_t index_offset,
+                             const HeapFetch *hf, EState *estate) {
+    if (hf == nullptr) return nullptr;
+    EntryInfo e = pin_slot_as_worker(slot, defid, index_offset);
+    if (e.slot < 0) elog(ERROR, "ArrangementJoin: the leader's row arrangement is gone");
+    RowLookup *rl = nullptr;
+    PG_TRY();
+    { rl = make_lookup(rel, e.def, e, hf, estate); }
+    PG_CATCH();
+    {
+        unpin(e.slot);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    return rl;
+}
+
+void row_lookup_close(RowLookup *rl) {
+    if (rl == nullptr) return;
+    delete rl->reader;  // releases the reader slot
+    rl->reader = nullptr;
+    std::free(rl->buf);
+    rl->buf = nullptr;
+    rl->cap = 0;
+    if (rl->pinned) {
+        rl->pinned = false;
+        unpin(rl->entry.slot);
+    }
+}
+
+static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
+
+void row_lookup_row(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid &tid,
+                    TransactionId xmin, Datum *values, bool *isnull) {
+    char key[6];  // encode_tid_key's bytes: block, offset
+    uint32_t b = tid.block;
+    uint16_t o = tid.offset;
+    memcpy(key, &b, 4);
+    memcpy(key + 4, &o, 2);
+    core::ArrangementIndex index = index_at(rl->entry.index_offset);
+    if (rl->reader == nullptr)
+        rl->reader = new core::ArrangementIndex::Reader(index.register_reader());
+    int found = 0;
+    TransactionId row_xmin = InvalidTransactionId;
+    const KeyCut *cut = &rl->shape->cut;
+    index.probe(
+        *rl->reader, hash_key_bytes(key, 6), key, 6,
+        [&](const core::VersionView &v) {
+            if (!(v.tid == tid)) return false;
+            int fast = version_visible_memo(v, snap, &rl->vis);
+            return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
+        },
+        [&](const core::VersionView &v) {
+            if (found++ != 0) return;
+            size_t len = MAXALIGN(stored_tuple_len(v.flags, v.tuple_len, cut));
+            if (len > rl->cap) {
+                size_t cap = rl->cap == 0 ? 1024 : rl->cap;
+                while (cap < len) cap *= 2;
+                void *p = std::realloc(rl->buf, cap);
+                if (p == nullptr) throw std::bad_alloc();
+                rl->buf = static_cast<char *>(p);
+                rl->cap = cap;
+            }
+            unpack_stored(v.flags, static_cast<const char *>(v.tuple), v.tuple_len, cut, v.key,
+                          rl->buf);
+            row_xmin = v.xmin;
+        });
+    if (found != 1 || (TransactionIdIsNormal(xmin) && TransactionIdIsNormal(row_xmin) &&
+                       !TransactionIdEquals(xmin, row_xmin)))
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("row arrangement of \"%s\" holds %d visible versions of the row "
+                               "version at (%u,%u)",
+                               RelationGetRelationName(rel), found, tid.block, tid.offset),
+                        errhint("Drop and re-create the arrangements of the table.")));
+    ++rl->lookups;
+    ExecStoreMinimalTuple(reinterpret_cast<MinimalTuple>(rl->buf), rl->slot, false);
+    slot_getsomeattrs(rl->slot, rl->max_pos);
+    for (int i = 0; i < rl->n; ++i) {
+        values[i] = rl->slot->tts_values[rl->pos[i]];
+        isnull[i] = rl->slot->tts_isnull[rl->pos[i]];
+    }
+}
+
+}  // namespace pm::pg::arr
