@@ -242,7 +242,9 @@ Def *find_def(Relation rel, ArrayType *key_columns) {
         if (defs[i].nkeys == nk && memcmp(defs[i].keys, keys, sizeof(AttrNumber) * nk) == 0)
             return &defs[i];
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("table \"%s\" has no arrangement on that key", name)));
+                    errmsg(nk == 0 ? "table \"%s\" has no row arrangement"
+                                   : "table \"%s\" has no arrangement on that key",
+                           name)));
     return nullptr;
 }
 
