@@ -228,7 +228,7 @@ bool build_next(BuildState *st) {
             encode_stored_key(st->shape, st->values, st->isnull, &tup->t_self, &st->key);
             st->tuple = project(st->shape, st->values, st->isnull);
         }
-        st->hash = hash_key(&st->key);
+        st->hash = stored_hash(st->shape, &st->key, &tup->t_self);
         return true;
     }
 }
@@ -423,7 +423,7 @@ class Deferred {
         side.scan_all(
             [&](const core::VersionView &v) {
                 if (v.flags & kSideDeferred)
-                    add(hash_key_bytes(v.key, static_cast<int>(v.key_len)), v.key, v.key_len,
+                    add(version_hash(v), v.key, v.key_len,
                         v.tuple, v.tuple_len, static_cast<uint16_t>(v.flags & ~kSideDeferred),
                         v.tid, v.xmin, v.xmax, v.cmax);
                 return false;
@@ -465,7 +465,7 @@ void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex 
             if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
             // v.hash holds only the low 32 bits of the hash (all a version keeps): the whole
             // hash, which picks the bucket, comes from the key bytes again.
-            records.push_back(Record{v.tid, hash_key_bytes(v.key, static_cast<int>(v.key_len)),
+            records.push_back(Record{v.tid, version_hash(v),
                                      v.xmin, v.cmin, row_xmin});
             return false;
         },

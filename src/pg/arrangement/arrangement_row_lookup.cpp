@@ -141,11 +141,6 @@ static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
 
 void row_lookup_row(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid &tid,
                     TransactionId xmin, Datum *values, bool *isnull) {
-    char key[6];  // encode_tid_key's bytes: block, offset
-    uint32_t b = tid.block;
-    uint16_t o = tid.offset;
-    memcpy(key, &b, 4);
-    memcpy(key + 4, &o, 2);
     core::ArrangementIndex index = index_at(rl->entry.index_offset);
     if (rl->reader == nullptr)
         rl->reader = new core::ArrangementIndex::Reader(index.register_reader());
@@ -153,7 +148,7 @@ void row_lookup_row(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid 
     TransactionId row_xmin = InvalidTransactionId;
     const KeyCut *cut = &rl->shape->cut;
     index.probe(
-        *rl->reader, hash_key_bytes(key, 6), key, 6,
+        *rl->reader, hash_tid(tid.block, tid.offset), nullptr, 0,  // empty key: see hash_tid
         [&](const core::VersionView &v) {
             if (!(v.tid == tid)) return false;
             int fast = version_visible_memo(v, snap, &rl->vis);

@@ -70,7 +70,7 @@ void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, 
     heap_deform_tuple(tup, s->reldesc, values, isnull);
     initStringInfo(&out->key);
     encode_stored_key(s, values, isnull, &tup->t_self, &out->key);
-    out->hash = hash_key(&out->key);
+    out->hash = stored_hash(s, &out->key, &tup->t_self);
     out->tuple = is_new ? project(s, values, isnull) : nullptr;
 }
 
