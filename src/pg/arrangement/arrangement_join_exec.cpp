@@ -360,10 +360,10 @@ bool load_match(JoinState *js, MinimalTuple mt, int m) {
         scan->tts_values[js->n_outer + c] = js->inner_slot->tts_values[c];
         scan->tts_isnull[js->n_outer + c] = js->inner_slot->tts_isnull[c];
     }
-    if (js->rl != nullptr) {
+    if (js->rl != nullptr && js->fallback == nullptr) {
+        // read for the whole batch after its probe (row_lookup_batch)
         int at = js->n_outer + js->shape->def.ncols;
-        row_lookup_row(js->rl, js->rel, js->css.ss.ps.state->es_snapshot, js->match_tid[m],
-                       js->match_xmin[m], scan->tts_values + at, scan->tts_isnull + at);
+        row_lookup_values(js->rl, m, scan->tts_values + at, scan->tts_isnull + at);
     } else if (js->hf != nullptr) {
         int at = js->n_outer + js->shape->def.ncols;
         heap_fetch_row(js->hf, js->rel, js->css.ss.ps.state->es_snapshot, js->match_tid[m],
@@ -543,6 +543,11 @@ TupleTableSlot *exec_join(JoinState *js) {
                     keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags, v.key, v.tid,
                                v.xmin);
                 });
+            // The columns the arrangement lacks, from the row arrangement: every match's row
+            // at once, their cache misses overlapping as the probe's do.
+            if (js->rl != nullptr && js->nmatches != 0)
+                row_lookup_batch(js->rl, js->rel, snap, js->match_tid, js->match_xmin,
+                                 js->nmatches);
         }
         group_matches(js);
     }

@@ -128,9 +128,16 @@ void row_lookup_close(RowLookup *rl) {
     if (rl == nullptr) return;
     delete rl->reader;  // releases the reader slot
     rl->reader = nullptr;
-    std::free(rl->buf);
-    rl->buf = nullptr;
-    rl->cap = 0;
+    std::free(rl->rows);
+    std::free(rl->roff);
+    std::free(rl->rfound);
+    std::free(rl->rxmin);
+    rl->rows = nullptr;
+    rl->roff = nullptr;
+    rl->rfound = nullptr;
+    rl->rxmin = nullptr;
+    rl->rows_used = rl->rows_cap = 0;
+    rl->rcap = 0;
     if (rl->pinned) {
         rl->pinned = false;
         unpin(rl->entry.slot);
@@ -139,45 +146,86 @@ void row_lookup_close(RowLookup *rl) {
 
 static_assert(std::is_trivially_destructible_v<core::ArrangementIndex>);
 
-void row_lookup_row(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid &tid,
-                    TransactionId xmin, Datum *values, bool *isnull) {
+namespace {
+
+template <typename T>
+T *grow(T *p, size_t n) {
+    void *q = std::realloc(p, sizeof(T) * n);
+    if (q == nullptr) throw std::bad_alloc();
+    return static_cast<T *>(q);
+}
+
+[[noreturn]] void raise_missing(Relation rel, int found, const core::Tid &tid) {
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("row arrangement of \"%s\" holds %d visible versions of the row "
+                           "version at (%u,%u)",
+                           RelationGetRelationName(rel), found, tid.block, tid.offset),
+                    errhint("Drop and re-create the arrangements of the table.")));
+    pg_unreachable();
+}
+
+}  // namespace
+
+void row_lookup_batch(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid *tids,
+                      const TransactionId *xmins, int n) {
+    if (n > rl->rcap) {
+        int cap = Max(n, rl->rcap * 2);
+        rl->roff = grow(rl->roff, cap);
+        rl->rfound = grow(rl->rfound, cap);
+        rl->rxmin = grow(rl->rxmin, cap);
+        rl->rcap = cap;
+    }
+    rl->rows_used = 0;
     core::ArrangementIndex index = index_at(rl->entry.index_offset);
     if (rl->reader == nullptr)
         rl->reader = new core::ArrangementIndex::Reader(index.register_reader());
-    int found = 0;
-    TransactionId row_xmin = InvalidTransactionId;
     const KeyCut *cut = &rl->shape->cut;
-    index.probe(
-        *rl->reader, hash_tid(tid.block, tid.offset), nullptr, 0,  // empty key: see hash_tid
-        [&](const core::VersionView &v) {
-            if (!(v.tid == tid)) return false;
-            int fast = version_visible_memo(v, snap, &rl->vis);
-            return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
-        },
-        [&](const core::VersionView &v) {
-            if (found++ != 0) return;
-            size_t len = MAXALIGN(stored_tuple_len(v.flags, v.tuple_len, cut));
-            if (len > rl->cap) {
-                size_t cap = rl->cap == 0 ? 1024 : rl->cap;
-                while (cap < len) cap *= 2;
-                void *p = std::realloc(rl->buf, cap);
-                if (p == nullptr) throw std::bad_alloc();
-                rl->buf = static_cast<char *>(p);
-                rl->cap = cap;
-            }
-            unpack_stored(v.flags, static_cast<const char *>(v.tuple), v.tuple_len, cut, v.key,
-                          rl->buf);
-            row_xmin = v.xmin;
-        });
-    if (found != 1 || (TransactionIdIsNormal(xmin) && TransactionIdIsNormal(row_xmin) &&
-                       !TransactionIdEquals(xmin, row_xmin)))
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("row arrangement of \"%s\" holds %d visible versions of the row "
-                               "version at (%u,%u)",
-                               RelationGetRelationName(rel), found, tid.block, tid.offset),
-                        errhint("Drop and re-create the arrangements of the table.")));
-    ++rl->lookups;
-    ExecStoreMinimalTuple(reinterpret_cast<MinimalTuple>(rl->buf), rl->slot, false);
+    constexpr int kChunk = static_cast<int>(core::ArrangementIndex::kMaxProbeBatch);
+    core::ProbeKey keys[kChunk];
+    for (int base = 0; base < n; base += kChunk) {
+        int k = Min(kChunk, n - base);
+        for (int i = 0; i < k; ++i) {
+            keys[i] = core::ProbeKey{hash_tid(tids[base + i].block, tids[base + i].offset),
+                                     nullptr, 0};
+            rl->rfound[base + i] = 0;
+        }
+        // visible() does not know which probe a version answers: it decides MVCC only, and
+        // emit() keeps the version whose TID is the probe's (other TIDs are hash-tag
+        // collisions of the chain).
+        index.probe_batch(
+            *rl->reader, keys, static_cast<uint32_t>(k),
+            [&](const core::VersionView &v) {
+                int fast = version_visible_memo(v, snap, &rl->vis);
+                return fast >= 0 ? fast == 1 : pg_call([&] { return version_visible(v, snap); });
+            },
+            [&](uint32_t i, const core::VersionView &v) {
+                int m = base + static_cast<int>(i);
+                if (!(v.tid == tids[m])) return;
+                if (rl->rfound[m]++ != 0) return;
+                size_t len = MAXALIGN(stored_tuple_len(v.flags, v.tuple_len, cut));
+                if (rl->rows_used + len > rl->rows_cap) {
+                    size_t cap = rl->rows_cap == 0 ? 65536 : rl->rows_cap;
+                    while (cap < rl->rows_used + len) cap *= 2;
+                    rl->rows = grow(rl->rows, cap);
+                    rl->rows_cap = cap;
+                }
+                unpack_stored(v.flags, static_cast<const char *>(v.tuple), v.tuple_len, cut,
+                              v.key, rl->rows + rl->rows_used);
+                rl->roff[m] = rl->rows_used;
+                rl->rows_used += len;
+                rl->rxmin[m] = v.xmin;
+            });
+    }
+    for (int m = 0; m < n; ++m)
+        if (rl->rfound[m] != 1 ||
+            (TransactionIdIsNormal(xmins[m]) && TransactionIdIsNormal(rl->rxmin[m]) &&
+             !TransactionIdEquals(xmins[m], rl->rxmin[m])))
+            raise_missing(rel, rl->rfound[m], tids[m]);
+    rl->lookups += n;
+}
+
+void row_lookup_values(RowLookup *rl, int m, Datum *values, bool *isnull) {
+    ExecStoreMinimalTuple(reinterpret_cast<MinimalTuple>(rl->rows + rl->roff[m]), rl->slot, false);
     slot_getsomeattrs(rl->slot, rl->max_pos);
     for (int i = 0; i < rl->n; ++i) {
         values[i] = rl->slot->tts_values[rl->pos[i]];
