@@ -187,6 +187,12 @@ SET max_parallel_workers_per_gather = 0;
 SELECT rs_diff('SELECT rs_keys.k, rs_o.v, rs_o.w FROM rs_keys JOIN rs_o ON rs_o.k = rs_keys.k');
 SELECT * FROM parallel_material.arrangement_check('rs_o', '{}');
 
+-- Dropping a column the row arrangement holds drops it, as any arrangement holding the column.
+DROP VIEW rs_q1;
+ALTER TABLE rs_o DROP COLUMN w;
+SELECT relation, key, columns FROM parallel_material.arrangements ORDER BY key::text;
+SELECT rs_diff('SELECT rs_keys.k, rs_o.v FROM rs_keys JOIN rs_o ON rs_o.k = rs_keys.k');
+
 DROP TABLE rs_o CASCADE;
 DROP TABLE rs_c, rs_keys;
 DROP FUNCTION rs_diff(text);
