@@ -26,14 +26,24 @@ SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SET max_parallel_workers_per_gather = 0;
 
+-- EXPLAIN ANALYZE's ArrangementJoin lines, without the row counts' format (18 prints "rows=1.00"
+-- and buffers by default).
+CREATE FUNCTION pg_temp.analyze(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+        IF line ~ 'ArrangementJoin|Arrangement:|Columns:|Heap Fetches:|Row Lookups:|Probes:|Matches:' THEN
+            RETURN NEXT btrim(regexp_replace(regexp_replace(line, '^.*-> *', ''), ' \(actual.*$', ''));
+        END IF;
+    END LOOP;
+END $$;
 -- The join reads the columns its arrangement lacks from the row arrangement.
 EXPLAIN (COSTS OFF) SELECT rs_c.name, rs_o.v, rs_o.w FROM rs_c JOIN rs_o ON rs_o.c = rs_c.c WHERE rs_c.c < 3;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT rs_c.name, rs_o.v, rs_o.w FROM rs_c JOIN rs_o ON rs_o.c = rs_c.c WHERE rs_c.c < 3;
+SELECT pg_temp.analyze('SELECT rs_c.name, rs_o.v, rs_o.w FROM rs_c JOIN rs_o ON rs_o.c = rs_c.c WHERE rs_c.c < 3');
 -- Off: the heap fetch.
 SET parallel_material.enable_arrangement_row_lookup = off;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT rs_c.name, rs_o.v, rs_o.w FROM rs_c JOIN rs_o ON rs_o.c = rs_c.c WHERE rs_c.c < 3;
+SELECT pg_temp.analyze('SELECT rs_c.name, rs_o.v, rs_o.w FROM rs_c JOIN rs_o ON rs_o.c = rs_c.c WHERE rs_c.c < 3');
 RESET parallel_material.enable_arrangement_row_lookup;
 
 -- Rows of q with the join on (through the row arrangement: checked) against the stock plan.
