@@ -66,8 +66,8 @@ void heap_fetch_row(HeapFetch *hf, Relation rel, Snapshot snap, const core::Tid 
 
 // Row lookup (arrangement_row_lookup.cpp): the heap-fetched columns read instead from the table's
 // row arrangement (create_row_arrangement, keyed by TID) when one is ready, trusted and holds them
-// all. row_def_for: such a definition of rel for these columns (no pin; the planner's costing and
-// EXPLAIN); row_lookup_open pins it for this execution (nullptr: none, the heap fetch reads them);
+// all. row_def_for: such a definition of rel for these columns (no pin; ready_only: its entry
+// ready on the current heap, for the planner's costing and EXPLAIN); row_lookup_open pins it for this execution (nullptr: none, the heap fetch reads them);
 // row_lookup_attach: a parallel worker pins the one its leader pinned.
 struct RowLookup {
     EntryInfo entry;
@@ -88,7 +88,7 @@ struct RowLookup {
     TransactionId *rxmin;
     int rcap;
 };
-bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out);
+bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only = true);
 RowLookup *row_lookup_open(Relation rel, const HeapFetch *hf, EState *estate);
 RowLookup *row_lookup_attach(Relation rel, int slot, int64 defid, uint64_t index_offset,
                              const HeapFetch *hf, EState *estate);

@@ -51,7 +51,7 @@ bool covers(const Def &d, const AttrNumber *att, int n) {
 
 }  // namespace
 
-bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out) {
+bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only) {
     if (!settings.enable_arrangement_row_lookup || n <= 0) return false;
     Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
     int nd = load_defs(RelationGetRelid(rel), defs);
@@ -60,7 +60,8 @@ bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out) {
         const Def &d = defs[i];
         if (!is_row_def(d) || !covers(d, att, n)) continue;
         EntryInfo e = lookup(d.defid);
-        if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
+        if (ready_only && (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode))
+            continue;
         if (dropped_column(rel, d) != nullptr || untrusted_maintenance(rel, d) != nullptr) continue;
         *out = d;
         pfree(defs);
@@ -98,10 +99,11 @@ RowLookup *make_lookup(Relation rel, const Def &d, const EntryInfo &e, const Hea
 RowLookup *row_lookup_open(Relation rel, const HeapFetch *hf, EState *estate) {
     if (hf == nullptr) return nullptr;
     Def d;
-    if (!row_def_for(rel, hf->att, hf->n, &d)) return nullptr;
-    // Built lazily, if it must be, by a role that may block writers (as the join's own
-    // arrangement); otherwise (not ready, built while this transaction wrote the table...) the
-    // heap fetch reads the columns.
+    if (!row_def_for(rel, hf->att, hf->n, &d, false)) return nullptr;
+    // Built lazily if it is not ready (after a restart, an invalidation), by a role that may
+    // rebuild it, as the join's own arrangement is; otherwise (not ready and this role may not
+    // rebuild it, built while this transaction wrote the table...) the heap fetch reads the
+    // columns.
     EntryInfo e = pin_for_reader(rel, d);
     if (e.slot < 0) return nullptr;
     return make_lookup(rel, d, e, hf, estate);
