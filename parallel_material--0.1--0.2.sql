@@ -366,3 +366,15 @@ REVOKE ALL ON FUNCTION widen_arrangement(regclass, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION widen_arrangement(regclass, text[]) TO PUBLIC;
 COMMENT ON FUNCTION widen_arrangement(regclass, text[]) IS
     'rebuild the arrangement of rel on key with its columns plus the columns joins were seen to read (owner only)';
+
+-- ---------------------------------------------------------------------------------------------
+-- Row arrangements (issue 15, "two arrangements of one table share its row bytes";
+-- docs/arrangements.md, "Row arrangements"): one copy of the table's columns per heap tuple
+-- version, keyed by TID, which key-only arrangements read instead of the heap. Listed in
+-- arrangement_defs with an empty key (key '{}' names it to drop_arrangement, arrangement_rows,
+-- arrangement_check). Owner only, as create_arrangement.
+CREATE FUNCTION create_row_arrangement(rel regclass, include text[] DEFAULT NULL)
+    RETURNS void AS 'MODULE_PATHNAME', 'pm_create_row_arrangement' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION create_row_arrangement(regclass, text[]) IS
+    'keep one copy of rel''s include columns (NULL: all) per row version, keyed by TID, for its key-only arrangements';

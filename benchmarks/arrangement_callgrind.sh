@@ -9,6 +9,8 @@
 # through arrangements is serial anyway). KEYONLY=1: Q3's arrangements hold their keys only
 # (include => '{}'), the columns Q3 reads fetched from the heap by TID; stock's join methods are
 # then off (by cost the planner takes stock's index nested loop or hash joins at SF 0.05).
+# ROWS=1: key-only arrangements plus row arrangements of orders and lineitem holding every column
+# (create_row_arrangement): the columns Q3 reads come from those by TID (stock's joins off too).
 # Usage (root): benchmarks/arrangement_callgrind.sh PM_PG_ROOT DATADIR [what: insert|q3|both]
 #   DATADIR: a stopped cluster with databases `ins` and `q3`, as
 #   `benchmarks/arrangement_ab.py --a R --b R --rounds 0 --keep` leaves them (.build/ab_a/data;
@@ -32,9 +34,14 @@ gen_insert() {
 gen_q3() {
     echo "SET parallel_material.enable_arrangement_join = on;"; echo
     echo "SET max_parallel_workers_per_gather = 0;"; echo
-    echo "SELECT parallel_material.drop_arrangement('orders'::regclass, '{o_custkey}');"; echo
-    echo "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}');"; echo
-    if [ "${KEYONLY:-0}" = 1 ]; then  # the keys only: the other columns fetched from the heap by TID
+    echo "SELECT parallel_material.drop_arrangement(relation, key) FROM parallel_material.arrangements WHERE relation IN ('orders'::regclass, 'lineitem'::regclass);"; echo
+    if [ "${ROWS:-0}" = 1 ]; then  # key-only, the other columns read from row arrangements
+        echo "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_nestloop = off;"; echo
+        echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{}');"; echo
+        echo "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', '{}');"; echo
+        echo "SELECT parallel_material.create_row_arrangement('orders'::regclass);"; echo
+        echo "SELECT parallel_material.create_row_arrangement('lineitem'::regclass);"; echo
+    elif [ "${KEYONLY:-0}" = 1 ]; then  # the keys only: the other columns fetched from the heap by TID
         # (the planner prefers stock's plans to ~42k heap fetches per Q3 at this scale: off)
         echo "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_nestloop = off;"; echo
         echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{}');"; echo

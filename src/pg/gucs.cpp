@@ -58,6 +58,12 @@ void define_gucs() {
         "fetching them from the heap by TID.",
         nullptr, &settings.enable_arrangement_heap_fetch, true, PGC_USERSET, 0, nullptr, nullptr,
         nullptr);
+    DefineCustomBoolVariable(
+        "parallel_material.enable_arrangement_row_lookup",
+        "Lets ArrangementJoin read the columns its arrangement lacks from the table's row "
+        "arrangement (create_row_arrangement) by TID instead of from the heap.",
+        nullptr, &settings.enable_arrangement_row_lookup, true, PGC_USERSET, 0, nullptr, nullptr,
+        nullptr);
     // A postmaster setting can only be defined while preloading (loaded per session it would be
     // a FATAL error); arrangements need preloading anyway.
     if (process_shared_preload_libraries_in_progress) {

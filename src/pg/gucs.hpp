@@ -15,6 +15,7 @@ struct Settings {
     bool enable_arrangement_join = true;  // parallel_material.enable_arrangement_join
     // ArrangementJoin may read the columns an arrangement lacks from the heap by TID.
     bool enable_arrangement_heap_fetch = true;  // parallel_material.enable_arrangement_heap_fetch
+    bool enable_arrangement_row_lookup = true;  // parallel_material.enable_arrangement_row_lookup
     int arrangement_reclaim_interval_ms = 1000;  // parallel_material.arrangement_reclaim_interval
     // Directory slots one role's tables (one database) may hold (sighup).
     int arrangements_per_role = 32;      // parallel_material.arrangements_per_role

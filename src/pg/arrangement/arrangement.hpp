@@ -27,7 +27,10 @@ constexpr uint32_t kStripes = 32;  // writer-lock stripes (LWLocks), shared by a
 
 enum class State : uint32_t { Free = 0, Building = 1, Ready = 2, Invalid = 3, Dropped = 4 };
 
-// One definition, as stored in parallel_material.arrangement_defs.
+// One definition, as stored in parallel_material.arrangement_defs. nkeys == 0: a row arrangement
+// (create_row_arrangement), keyed by the heap tuple's TID instead of columns: one copy of its
+// columns per heap tuple version, which key-only arrangements of the table read instead of the
+// heap (docs/arrangements.md, "Row arrangements").
 struct Def {
     int64 defid;
     Oid relid;
@@ -199,6 +202,19 @@ Shape *make_shape(Relation rel, const Def &def);  // palloc'd in CurrentMemoryCo
 // join but are still stored, with an empty-marker key, so that scans see them).
 void encode_key_from_values(const Shape *s, const Datum *values, const bool *isnull,
                             StringInfo key);
+// A row arrangement (Def::nkeys == 0) stores its versions with an empty key under the hash of
+// their TID (hash_tid): a probe compares the hash tag, then the version's TID in its header,
+// never key bytes (which follow the tuple, a cache line further). No other arrangement has an
+// empty key (each key column encodes at least a null byte), so version_hash tells them apart.
+inline bool is_row_def(const Def &d) { return d.nkeys == 0; }
+uint64_t hash_tid(uint32_t block, uint16_t offset);
+// The key a version of this heap tuple is stored under (encode_key_from_values; nothing for a
+// row arrangement), and the hash it is stored under (of those key bytes, or of the TID).
+void encode_stored_key(const Shape *s, const Datum *values, const bool *isnull,
+                       const ItemPointerData *tid, StringInfo key);
+uint64_t stored_hash(const Shape *s, const StringInfo key, const ItemPointerData *tid);
+// The whole hash a stored version was inserted with (a version keeps only its low 32 bits).
+uint64_t version_hash(const core::VersionView &v);
 // Key bytes of probe values given per key column.
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key);
 // Bounds the key encoded at key->data[start..] (arrangement_keys.cpp): one longer than

@@ -219,16 +219,16 @@ bool build_next(BuildState *st) {
                 int a = st->shape->def.keys[k] - 1;
                 st->values[a] = heap_getattr(tup, a + 1, rd, &st->isnull[a]);
             }
-            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            encode_stored_key(st->shape, st->values, st->isnull, &tup->t_self, &st->key);
             st->tuple = pm_minimal_tuple_from_heap_tuple(tup);
             st->tuple->t_infomask &= (HEAP_HASNULL | HEAP_HASVARWIDTH);
             st->tuple->t_infomask2 &= HEAP_NATTS_MASK;
         } else {
             heap_deform_tuple(tup, rd, st->values, st->isnull);
-            encode_key_from_values(st->shape, st->values, st->isnull, &st->key);
+            encode_stored_key(st->shape, st->values, st->isnull, &tup->t_self, &st->key);
             st->tuple = project(st->shape, st->values, st->isnull);
         }
-        st->hash = hash_key(&st->key);
+        st->hash = stored_hash(st->shape, &st->key, &tup->t_self);
         return true;
     }
 }
@@ -333,7 +333,7 @@ double column_distinct(Oid relid, AttrNumber att, double rows) {
 uint64_t expected_keys(Relation rel, const Def &def) {
     double rows = rel->rd_rel->reltuples;
     if (rows < 0) rows = 0;  // never vacuumed or analyzed (PostgreSQL 14+: -1)
-    double keys = 1;
+    double keys = is_row_def(def) ? rows : 1;  // a row arrangement: one key (TID) per row
     for (int i = 0; i < def.nkeys; ++i) {
         double d = column_distinct(RelationGetRelid(rel), def.keys[i], rows);
         if (d < 0) {
@@ -423,7 +423,7 @@ class Deferred {
         side.scan_all(
             [&](const core::VersionView &v) {
                 if (v.flags & kSideDeferred)
-                    add(hash_key_bytes(v.key, static_cast<int>(v.key_len)), v.key, v.key_len,
+                    add(version_hash(v), v.key, v.key_len,
                         v.tuple, v.tuple_len, static_cast<uint16_t>(v.flags & ~kSideDeferred),
                         v.tid, v.xmin, v.xmax, v.cmax);
                 return false;
@@ -465,7 +465,7 @@ void apply_delete_records(core::ArrangementIndex &index, core::ArrangementIndex 
             if (v.tuple_len == sizeof(row_xmin)) memcpy(&row_xmin, v.tuple, sizeof(row_xmin));
             // v.hash holds only the low 32 bits of the hash (all a version keeps): the whole
             // hash, which picks the bucket, comes from the key bytes again.
-            records.push_back(Record{v.tid, hash_key_bytes(v.key, static_cast<int>(v.key_len)),
+            records.push_back(Record{v.tid, version_hash(v),
                                      v.xmin, v.cmin, row_xmin});
             return false;
         },

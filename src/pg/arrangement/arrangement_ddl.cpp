@@ -45,11 +45,12 @@ bool is_key(const Def &d, AttrNumber a) {
     return false;
 }
 
-// "t (k1, k2)"; the column attnum, dropped, is named colname.
+// "t (k1, k2)", "t (row arrangement, by TID)"; the column attnum, dropped, is named colname.
 const char *describe(Relation rel, const Def &d, AttrNumber attnum, const char *colname) {
     StringInfoData s;
     initStringInfo(&s);
     appendStringInfo(&s, "%s (", RelationGetRelationName(rel));
+    if (is_row_def(d)) appendStringInfoString(&s, "row arrangement, by TID");
     for (int k = 0; k < d.nkeys; ++k)
         appendStringInfo(&s, "%s%s", k ? ", " : "",
                          d.keys[k] == attnum ? colname

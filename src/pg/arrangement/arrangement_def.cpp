@@ -294,6 +294,29 @@ void encode_key_from_values(const Shape *s, const Datum *values, const bool *isn
     bound_key(key, start);  // long (e.g. decompressed) keys stored as a digest
 }
 
+uint64_t hash_tid(uint32_t block, uint16_t offset) {
+    char b[6];
+    memcpy(b, &block, 4);
+    memcpy(b + 4, &offset, 2);
+    return hash_key_bytes(b, 6);
+}
+
+void encode_stored_key(const Shape *s, const Datum *values, const bool *isnull,
+                       const ItemPointerData *, StringInfo key) {
+    if (!is_row_def(s->def)) encode_key_from_values(s, values, isnull, key);
+}
+
+uint64_t stored_hash(const Shape *s, const StringInfo key, const ItemPointerData *tid) {
+    return is_row_def(s->def)
+               ? hash_tid(ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid))
+               : hash_key(key);
+}
+
+uint64_t version_hash(const core::VersionView &v) {
+    return v.key_len == 0 ? hash_tid(v.tid.block, v.tid.offset)
+                          : hash_key_bytes(v.key, static_cast<int>(v.key_len));
+}
+
 void encode_probe_key(const Shape *s, const Datum *keyvals, const bool *keynulls, StringInfo key) {
     int start = key->len;
     for (int k = 0; k < s->def.nkeys; ++k)

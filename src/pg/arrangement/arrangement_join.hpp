@@ -64,6 +64,42 @@ HeapFetch *heap_fetch_init(Relation rel, List *scan_tlist, int first, EState *es
 void heap_fetch_row(HeapFetch *hf, Relation rel, Snapshot snap, const core::Tid &tid,
                     TransactionId xmin, Datum *values, bool *isnull);
 
+// Row lookup (arrangement_row_lookup.cpp): the heap-fetched columns read instead from the table's
+// row arrangement (create_row_arrangement, keyed by TID) when one is ready, trusted and holds them
+// all. row_def_for: such a definition of rel for these columns (no pin; ready_only: its entry
+// ready on the current heap, for the planner's costing and EXPLAIN); row_lookup_open pins it for this execution (nullptr: none, the heap fetch reads them);
+// row_lookup_attach: a parallel worker pins the one its leader pinned.
+struct RowLookup {
+    EntryInfo entry;
+    bool pinned;
+    Shape *shape;
+    int n;
+    int *pos;     // each fetched column's position in the row arrangement's columns
+    int max_pos;  // attributes to deform
+    TupleTableSlot *slot;  // MinimalTuple slot over shape->projdesc
+    core::ArrangementIndex::Reader *reader;  // C++ heap; released by row_lookup_close
+    VisMemo vis;
+    uint64_t lookups;
+    // row_lookup_batch's rows (malloc'd): match m's MinimalTuple at rows + roff[m].
+    char *rows;
+    size_t rows_used, rows_cap;
+    size_t *roff;
+    int *rfound;
+    TransactionId *rxmin;
+    int rcap;
+};
+bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only = true);
+RowLookup *row_lookup_open(Relation rel, const HeapFetch *hf, EState *estate);
+RowLookup *row_lookup_attach(Relation rel, int slot, int64 defid, uint64_t index_offset,
+                             const HeapFetch *hf, EState *estate);
+// The rows of n matches at once (probe_batch: their cache misses overlap): for each, the one
+// version at its TID visible to snap, with its xmin where both are normal; otherwise an error
+// (XX001), never another row's columns. Then row_lookup_values(m) reads match m's columns.
+void row_lookup_batch(RowLookup *rl, Relation rel, Snapshot snap, const core::Tid *tids,
+                      const TransactionId *xmins, int n);
+void row_lookup_values(RowLookup *rl, int m, Datum *values, bool *isnull);
+void row_lookup_close(RowLookup *rl);  // unpins, frees; idempotent
+
 // Learnt columns (arrangement_learn.cpp): of the columns `attrs` (pull_varattnos offsets) a join
 // on d's key reads, those d lacks that the query's role may read (SELECT on the table or on the
 // column, and within `selected`, the columns its privilege check covers), as bits a-1 (a <= 64).

@@ -58,6 +58,10 @@ struct SharedJoin {
     bool fallback;
     Def def;
     pg_atomic_uint64 probes, found, heap_fetches;
+    // The row arrangement the leader pinned for the heap-fetched columns (row_slot -1: none).
+    int row_slot;
+    int64 row_defid;
+    uint64_t row_index_offset;
 };
 
 // The fallback's hash table: one entry per visible heap row with a non-NULL key, chained per
@@ -146,6 +150,8 @@ struct JoinState {
     // plan reads); they follow the arranged ones in the scan slot.
     HeapFetch *hf;
     uint64_t published_fetches, worker_fetches;
+    // The row arrangement read instead of the heap for those columns (nullptr: the heap).
+    RowLookup *rl;
 };
 
 // A worker adds what it counted since its last report to the DSM whenever its outer side is
@@ -158,12 +164,14 @@ void publish_counters(JoinState *js) {
     js->published_probes = js->probes;
     js->published_found = js->found;
     if (js->hf != nullptr) {
-        pg_atomic_fetch_add_u64(&js->shared->heap_fetches, js->hf->fetches - js->published_fetches);
-        js->published_fetches = js->hf->fetches;
+        uint64_t n = js->hf->fetches + (js->rl != nullptr ? js->rl->lookups : 0);
+        pg_atomic_fetch_add_u64(&js->shared->heap_fetches, n - js->published_fetches);
+        js->published_fetches = n;
     }
 }
 
 void unpin_state(JoinState *js) {
+    row_lookup_close(js->rl);
     if (js->pinned) {
         js->pinned = false;
         unpin(js->entry.slot);
@@ -352,7 +360,11 @@ bool load_match(JoinState *js, MinimalTuple mt, int m) {
         scan->tts_values[js->n_outer + c] = js->inner_slot->tts_values[c];
         scan->tts_isnull[js->n_outer + c] = js->inner_slot->tts_isnull[c];
     }
-    if (js->hf != nullptr) {
+    if (js->rl != nullptr && js->fallback == nullptr) {
+        // read for the whole batch after its probe (row_lookup_batch)
+        int at = js->n_outer + js->shape->def.ncols;
+        row_lookup_values(js->rl, m, scan->tts_values + at, scan->tts_isnull + at);
+    } else if (js->hf != nullptr) {
         int at = js->n_outer + js->shape->def.ncols;
         heap_fetch_row(js->hf, js->rel, js->css.ss.ps.state->es_snapshot, js->match_tid[m],
                        js->match_xmin[m], scan->tts_values + at, scan->tts_isnull + at);
@@ -531,6 +543,11 @@ TupleTableSlot *exec_join(JoinState *js) {
                     keep_bytes(js, js->probe_row[i], v.tuple, v.tuple_len, v.flags, v.key, v.tid,
                                v.xmin);
                 });
+            // The columns the arrangement lacks, from the row arrangement: every match's row
+            // at once, their cache misses overlapping as the probe's do.
+            if (js->rl != nullptr && js->nmatches != 0)
+                row_lookup_batch(js->rl, js->rel, snap, js->match_tid, js->match_xmin,
+                                 js->nmatches);
         }
         group_matches(js);
     }
@@ -679,14 +696,22 @@ void explain_join(JoinState *js, ExplainState *es) {
     appendStringInfoChar(&buf, ')');
     ExplainPropertyText("Arrangement", buf.data, es);
     if (js->left) ExplainPropertyText("Join Type", "Left", es);
+    // Whether the columns the arrangement lacks come from the row arrangement: decided at
+    // executor start (js->rl); plain EXPLAIN, which starts nothing, says whether one would serve.
+    bool rows = false;
     if (js->hf != nullptr) {
-        // "Heap Columns: b, c": what is read from the heap by TID per match.
+        Def rd;
+        rows = js->rl != nullptr ||
+               (js->fallback == nullptr && !es->analyze &&
+                row_def_for(js->rel, js->hf->att, js->hf->n, &rd));
+        // "Heap Columns: b, c": what is read from the heap by TID per match ("Row Columns": from
+        // the table's row arrangement by TID).
         StringInfoData cols;
         initStringInfo(&cols);
         for (int i = 0; i < js->hf->n; ++i)
             appendStringInfo(&cols, "%s%s", i ? ", " : "",
                              get_attname(RelationGetRelid(js->rel), js->hf->att[i], false));
-        ExplainPropertyText("Heap Columns", cols.data, es);
+        ExplainPropertyText(rows ? "Row Columns" : "Heap Columns", cols.data, es);
     }
     if (js->fallback != nullptr)
         ExplainPropertyText("Fallback", psprintf("heap scan and hash table: %s", js->fallback), es);
@@ -695,8 +720,11 @@ void explain_join(JoinState *js, ExplainState *es) {
     ExplainPropertyInteger("Probes", nullptr, static_cast<int64>(js->probes + js->worker_probes), es);
     ExplainPropertyInteger("Matches", nullptr, static_cast<int64>(js->found + js->worker_found), es);
     if (js->hf != nullptr)
-        ExplainPropertyInteger("Heap Fetches", nullptr,
-                               static_cast<int64>(js->hf->fetches + js->worker_fetches), es);
+        ExplainPropertyInteger(rows ? "Row Lookups" : "Heap Fetches", nullptr,
+                               static_cast<int64>(js->hf->fetches +
+                                                  (js->rl != nullptr ? js->rl->lookups : 0) +
+                                                  js->worker_fetches),
+                               es);
     if (js->fallback == nullptr) {
         ExplainPropertyInteger("Hash Bytes Built", nullptr, 0, es);
     } else {
@@ -733,6 +761,9 @@ void begin_scan(CustomScanState *node, EState *estate, int eflags) {
             return;
         }
         js->pinned = true;
+        // The columns the arrangement lacks: from the table's row arrangement when one serves
+        // (arrangement_row_lookup.cpp), else from the heap.
+        js->rl = row_lookup_open(js->rel, js->hf, estate);
     });
 }
 
@@ -781,6 +812,9 @@ void initialize_dsm(CustomScanState *node, ParallelContext *, void *coordinate) 
     pg_atomic_init_u64(&sh->probes, 0);
     pg_atomic_init_u64(&sh->found, 0);
     pg_atomic_init_u64(&sh->heap_fetches, 0);
+    sh->row_slot = js->rl != nullptr ? js->rl->entry.slot : -1;
+    sh->row_defid = js->rl != nullptr ? js->rl->entry.def.defid : 0;
+    sh->row_index_offset = js->rl != nullptr ? js->rl->entry.index_offset : 0;
     js->shared = sh;
 }
 
@@ -807,6 +841,9 @@ void initialize_worker(CustomScanState *node, shm_toc *, void *coordinate) {
         js->entry = e;
         js->pinned = true;
         set_shape(js, js->css.ss.ps.state, e.def);
+        if (sh->row_slot >= 0)
+            js->rl = row_lookup_attach(js->rel, sh->row_slot, sh->row_defid, sh->row_index_offset,
+                                       js->hf, js->css.ss.ps.state);
     });
 }
 

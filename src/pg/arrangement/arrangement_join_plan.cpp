@@ -141,7 +141,23 @@ void set_nulling(Node *node, Index relid, Relids r) {
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
                    List *keys, List *quals, bool left, List *other_quals, Index inner_relid,
-                   RelOptInfo *innerrel, List *fetch);
+                   RelOptInfo *innerrel, List *fetch, bool row_lookup);
+
+// Whether the table's row arrangement (ready, trusted) holds every column of `fetch`: the
+// executor then reads them there by TID (arrangement_row_lookup.cpp), a hash probe, not a heap
+// access.
+bool row_lookup_serves(Relation heap, List *fetch) {
+    if (fetch == NIL) return false;
+    AttrNumber att[kMaxColumns];
+    int n = 0;
+    ListCell *lc;
+    foreach (lc, fetch) {
+        if (n == kMaxColumns) return false;
+        att[n++] = static_cast<AttrNumber>(lfirst_int(lc));
+    }
+    Def d;
+    return row_def_for(heap, att, n, &d);
+}
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
               JoinType jointype, JoinPathExtraData *extra) {
@@ -193,6 +209,8 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
     int n = load_defs(rte->relid, defs);
     for (int i = 0; i < n; ++i) {
         const Def &d = defs[i];
+        // A row arrangement (keyed by TID) serves no join itself: key arrangements read it.
+        if (is_row_def(d)) continue;
         EntryInfo e = lookup(d.defid);
         // Never plan on one that is not ready, nor on one built before a heap rewrite, nor on
         // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
@@ -223,8 +241,9 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         if (untrusted_maintenance(heap, d) != nullptr) continue;
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
+        const bool row_lookup = row_lookup_serves(heap, fetch);
         add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals,
-                      innerrel->relid, innerrel, fetch);
+                      innerrel->relid, innerrel, fetch, row_lookup);
         // A partial path: the outer side is partial (each participant runs its share of it) and
         // every participant probes the same shared arrangement; Gather sits above. Parallel-aware
         // so that the leader can hand its pin on the entry to the workers through the DSM.
@@ -233,7 +252,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
             if (PATH_REQ_OUTER(partial) == nullptr && partial->parallel_safe &&
                 all_vars(partial->pathtarget->exprs))
                 add_join_path(root, joinrel, partial, true, d, keys, quals, left, other_quals,
-                              innerrel->relid, innerrel, fetch);
+                              innerrel->relid, innerrel, fetch, row_lookup);
         }
     }
     table_close(heap, NoLock);
@@ -251,7 +270,7 @@ bool reads_fetched(Node *clause, Index relid, List *fetch) {
 
 void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool partial, const Def &d,
                    List *keys, List *quals, bool left, List *other_quals, Index inner_relid,
-                   RelOptInfo *innerrel, List *fetch) {
+                   RelOptInfo *innerrel, List *fetch, bool row_lookup) {
     QualCost qc;
     cost_qual_eval(&qc, list_concat(list_copy(quals), other_quals), root);
     double rows = joinrel->rows;
@@ -280,10 +299,16 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
         Selectivity sel = after == NIL ? 1.0
                                        : clauselist_selectivity(root, after, 0, JOIN_INNER, nullptr);
         double fetches = rows / Max(sel, 1e-4);
-        double pages = index_pages_fetched(fetches, innerrel->pages, 0, root);
-        double random_page, seq_page;
-        get_tablespace_page_costs(innerrel->reltablespace, &random_page, &seq_page);
-        heap_cost = pages * random_page + fetches * (cpu_tuple_cost + 10 * cpu_operator_cost);
+        if (row_lookup) {
+            // From the row arrangement: a probe by TID into shared memory and a visibility check
+            // and deform per fetch, as a probe and a match of the arrangement itself cost.
+            heap_cost = fetches * (cpu_operator_cost * 22 + 10 * cpu_operator_cost);
+        } else {
+            double pages = index_pages_fetched(fetches, innerrel->pages, 0, root);
+            double random_page, seq_page;
+            get_tablespace_page_costs(innerrel->reltablespace, &random_page, &seq_page);
+            heap_cost = pages * random_page + fetches * (cpu_tuple_cost + 10 * cpu_operator_cost);
+        }
     }
 
     CustomPath *cp = makeNode(CustomPath);

@@ -228,8 +228,13 @@ int restore_dumped(Oid relid, RestoredFn report, void *arg) {
             if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
             Oid types[3] = {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID};
             Datum values[3] = {ObjectIdGetDatum(r), d[i].key, d[i].columns};
-            int rc = SPI_execute_with_args("SELECT parallel_material.create_arrangement($1, $2, $3)", 3,
-                                           types, values, nullptr, false, 0);
+            // No key names: a row arrangement (keyed by TID).
+            ArrayType *ka = DatumGetArrayTypeP(d[i].key);
+            bool row = ArrayGetNItems(ARR_NDIM(ka), ARR_DIMS(ka)) == 0;
+            int rc = SPI_execute_with_args(
+                row ? "SELECT parallel_material.create_row_arrangement($1, $3)"
+                    : "SELECT parallel_material.create_arrangement($1, $2, $3)",
+                3, types, values, nullptr, false, 0);
             if (rc != SPI_OK_SELECT) elog(ERROR, "SPI failed (%d): create_arrangement", rc);
             SPI_finish();
             now = defid_on_key(r, d[i].key);

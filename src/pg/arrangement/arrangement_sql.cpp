@@ -41,6 +41,7 @@ extern "C" {
 
 extern "C" {
 PGDLLEXPORT Datum pm_create_arrangement(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum pm_create_row_arrangement(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_drop_arrangement(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_probe(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_rows(PG_FUNCTION_ARGS);
@@ -49,6 +50,7 @@ PGDLLEXPORT Datum pm_arrangement_state(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_forget(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum pm_arrangement_age_for_test(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(pm_create_arrangement);
+PG_FUNCTION_INFO_V1(pm_create_row_arrangement);
 PG_FUNCTION_INFO_V1(pm_drop_arrangement);
 PG_FUNCTION_INFO_V1(pm_arrangement_probe);
 PG_FUNCTION_INFO_V1(pm_arrangement_rows);
@@ -65,12 +67,12 @@ namespace {
 // ---- plain PostgreSQL helpers (called through pg_call) ----
 
 // Column names of a text[] argument (NULL elements refused).
-int column_names(ArrayType *arr, const char *what, char **out, int max) {
+int column_names(ArrayType *arr, const char *what, char **out, int max, bool allow_empty = false) {
     Datum *elems;
     bool *nulls;
     int n;
     deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-    if (n == 0)
+    if (n == 0 && !allow_empty)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("%s must name at least one column", what)));
     if (n > max)
@@ -232,14 +234,17 @@ Def *find_def(Relation rel, ArrayType *key_columns) {
         return &defs[0];
     }
     char *names[kMaxKeyColumns];
-    int nk = column_names(key_columns, "key", names, kMaxKeyColumns);
+    // key '{}' names the row arrangement (create_row_arrangement), keyed by TID.
+    int nk = column_names(key_columns, "key", names, kMaxKeyColumns, true);
     AttrNumber keys[kMaxKeyColumns];
     for (int i = 0; i < nk; ++i) keys[i] = column_attnum(rel, names[i]);
     for (int i = 0; i < n; ++i)
         if (defs[i].nkeys == nk && memcmp(defs[i].keys, keys, sizeof(AttrNumber) * nk) == 0)
             return &defs[i];
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("table \"%s\" has no arrangement on that key", name)));
+                    errmsg(nk == 0 ? "table \"%s\" has no row arrangement"
+                                   : "table \"%s\" has no arrangement on that key",
+                           name)));
     return nullptr;
 }
 
@@ -319,7 +324,8 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
     Def *d = static_cast<Def *>(palloc0(sizeof(Def)));
     d->relid = RelationGetRelid(rel);
     char *names[kMaxColumns];
-    d->nkeys = column_names(key, "key", names, kMaxKeyColumns);
+    // key == nullptr: a row arrangement (create_row_arrangement), keyed by TID (nkeys 0).
+    d->nkeys = key == nullptr ? 0 : column_names(key, "key", names, kMaxKeyColumns);
     for (int i = 0; i < d->nkeys; ++i) {
         AttrNumber a = column_attnum(rel, names[i]);
         for (int j = 0; j < i; ++j)
@@ -330,6 +336,10 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
         d->keys[i] = a;
         add_sorted_unique(d, a);
     }
+    if (d->nkeys == 0 && include != nullptr &&
+        ArrayGetNItems(ARR_NDIM(include), ARR_DIMS(include)) == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a row arrangement must hold at least one column")));
     if (include == nullptr) {
         TupleDesc desc = RelationGetDescr(rel);
         for (int i = 0; i < desc->natts; ++i)
@@ -347,7 +357,8 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
         if (existing[i].nkeys == d->nkeys &&
             memcmp(existing[i].keys, d->keys, sizeof(AttrNumber) * d->nkeys) == 0)
             ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
-                            errmsg("an arrangement of \"%s\" on this key already exists",
+                            errmsg(d->nkeys == 0 ? "a row arrangement of \"%s\" already exists"
+                                                 : "an arrangement of \"%s\" on this key already exists",
                                    RelationGetRelationName(rel))));
     d->defid = next_defid();
     insert_def(*d);
@@ -509,14 +520,15 @@ ArrayType *opt_array(FunctionCallInfo fcinfo, int n) {
     return PG_ARGISNULL(n) ? nullptr : PG_GETARG_ARRAYTYPE_P(n);
 }
 
-Datum create(FunctionCallInfo fcinfo) {
+// create_arrangement(rel, key, include), or create_row_arrangement(rel, include) when !keyed.
+Datum create(FunctionCallInfo fcinfo, bool keyed = true) {
     require_available();
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+    if (PG_ARGISNULL(0) || (keyed && PG_ARGISNULL(1)))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("rel and key must not be NULL")));
+                        errmsg(keyed ? "rel and key must not be NULL" : "rel must not be NULL")));
     Oid relid = PG_GETARG_OID(0);
-    ArrayType *key = PG_GETARG_ARRAYTYPE_P(1);
-    ArrayType *include = opt_array(fcinfo, 2);
+    ArrayType *key = keyed ? PG_GETARG_ARRAYTYPE_P(1) : nullptr;
+    ArrayType *include = opt_array(fcinfo, keyed ? 2 : 1);
     // ShareRowExclusiveLock, as CREATE TRIGGER: keeps writers out during the build and
     // serializes concurrent creates on one table.
     // Progress (as CREATE INDEX reports): waiting for the lock, then the build's heap scan.
@@ -743,6 +755,9 @@ using namespace pm::pg;
 
 Datum pm_create_arrangement(PG_FUNCTION_ARGS) {
     return guarded([&] { return arr::create(fcinfo); });
+}
+Datum pm_create_row_arrangement(PG_FUNCTION_ARGS) {
+    return guarded([&] { return arr::create(fcinfo, false); });
 }
 Datum pm_drop_arrangement(PG_FUNCTION_ARGS) {
     return guarded([&] { return arr::drop(fcinfo); });

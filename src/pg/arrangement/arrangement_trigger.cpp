@@ -69,8 +69,8 @@ void read_row(const Shape *s, HeapTuple tup, TupleTableSlot *slot, bool is_new, 
     bool *isnull = static_cast<bool *>(palloc(sizeof(bool) * natts));
     heap_deform_tuple(tup, s->reldesc, values, isnull);
     initStringInfo(&out->key);
-    encode_key_from_values(s, values, isnull, &out->key);
-    out->hash = hash_key(&out->key);
+    encode_stored_key(s, values, isnull, &tup->t_self, &out->key);
+    out->hash = stored_hash(s, &out->key, &tup->t_self);
     out->tuple = is_new ? project(s, values, isnull) : nullptr;
 }
 
