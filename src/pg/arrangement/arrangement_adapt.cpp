@@ -204,8 +204,8 @@ void widen_worker(int64 defid, Oid relid) {
                                           SECURITY_RESTRICTED_OPERATION);
         if (find_def(relid, defid, &d))
             guarded([&] {
-                EntryInfo e = pin_or_build(rel, d);
-                unpin(e.slot);
+                EntryInfo built = pin_or_build(rel, d);
+                unpin(built.slot);
                 return 0;
             });
         SetUserIdAndSecContext(save_user, save_sec);
