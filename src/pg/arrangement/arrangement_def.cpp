@@ -212,7 +212,12 @@ void update_def_columns(const Def &def) {
         bool repl[kDefCols] = {false, false, false, true, false, false, true};
         HeapTuple nt = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, repl);
         // The caller holds the definition's lock (arrangement_adapt.cpp): no concurrent update.
+#if PG_VERSION_NUM >= 160000
+        TU_UpdateIndexes upd;  // arrangement_defs has no index
+        simple_heap_update(rel, &tup->t_self, nt, &upd);
+#else
         simple_heap_update(rel, &tup->t_self, nt);
+#endif
         done = true;
     }
     table_endscan(scan);
