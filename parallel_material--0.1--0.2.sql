@@ -378,3 +378,23 @@ CREATE FUNCTION create_row_arrangement(rel regclass, include text[] DEFAULT NULL
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION create_row_arrangement(regclass, text[]) IS
     'keep one copy of rel''s include columns (NULL: all) per row version, keyed by TID, for its key-only arrangements';
+
+-- Adaptive arrangements (issue 15 item 3, arr-adapt slice; docs/arrangements.md, "Learnt
+-- columns"). A definition created with include => NULL (and arrangement_default_columns =
+-- adaptive) holds its key only and is widened in place with the columns joins read, by a
+-- background worker; widen_arrangement does the same for any definition, now in place (same id,
+-- same triggers: views using it keep it) instead of dropping and creating it again.
+ALTER TABLE arrangement_defs ADD COLUMN adaptive boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN arrangement_defs.adaptive IS
+    'widened in place with the columns joins read (created with include => NULL)';
+-- A definition widened in place keeps the xid of the transaction that created it (and its
+-- maintenance triggers) here: the join checks that the triggers are that transaction's.
+ALTER TABLE arrangement_defs ADD COLUMN created_xid xid;
+DROP FUNCTION widen_arrangement(regclass, text[]);
+CREATE FUNCTION widen_arrangement(rel regclass, key text[] DEFAULT NULL)
+    RETURNS text[] AS 'MODULE_PATHNAME', 'pm_widen_arrangement' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION widen_arrangement(regclass, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION widen_arrangement(regclass, text[]) TO PUBLIC;
+COMMENT ON FUNCTION widen_arrangement(regclass, text[]) IS
+    'add to the arrangement of rel on key the columns joins were seen to read, in place (owner only); rebuilt at its next use';

@@ -32,7 +32,7 @@ Q3_ARR = ["SELECT parallel_material.create_arrangement('orders'::regclass, '{o_c
           "SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}', "
           "'{l_extendedprice, l_discount, l_shipdate}')"]
 INS_ARR = ["DROP INDEX IF EXISTS orders_o_custkey",
-           "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}')"]
+           "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{*}')"]
 INS_RESET = "DELETE FROM orders WHERE o_orderkey >= 1000000000; VACUUM (ANALYZE) orders;"
 ON = "-c parallel_material.enable=on -c parallel_material.enable_arrangement_join=on"
 OFF = "-c parallel_material.enable=off -c parallel_material.enable_arrangement_join=off"

@@ -25,7 +25,7 @@ trap 'rm -rf "$W"' EXIT
 q3=$(grep -v '^--' "$HERE/scripts/q3.sql" | tr '\n' ' ')
 gen_insert() {
     echo "SELECT parallel_material.drop_arrangement('orders'::regclass, '{o_custkey}');"; echo
-    echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}');"; echo
+    echo "SELECT parallel_material.create_arrangement('orders'::regclass, '{o_custkey}', '{*}');"; echo
     for i in $(seq 1 "$1"); do
         echo "INSERT INTO orders (o_orderkey, o_custkey, o_orderstatus, o_totalprice, o_orderdate, o_orderpriority, o_clerk, o_shippriority, o_comment) VALUES (nextval('bench.new_orderkey'), $(( (i * 7919) % 7500 + 1 )), 'O', $(( (i * 104729) % 50000000 + 100 )) / 100.0, date '1998-08-02', '3-MEDIUM', 'Clerk#000000001', 0, 'benchmark insert');"; echo
     done

@@ -2,8 +2,10 @@
 # benchmarks/arrangement_size.sh — size and build time of an arrangement of lineitem on l_orderkey
 # (issue 15, "Compact arrangements"): bytes per row and total against the heap, build time against
 # CREATE INDEX on the same key, for 4 columns (Q3's: l_orderkey, l_extendedprice, l_discount,
-# l_shipdate), for all columns (create_arrangement's default) and for the key only (include =>
-# '{}': joins read the other columns from the heap by TID). Run by benchmarks/run as the
+# l_shipdate), for all columns (include => '{*}') and for the key only (include =>
+# '{}': joins read the other columns from the heap by TID); and the adaptive default (include =>
+# NULL: the key only, widened in place by a background worker with the columns joins read): its
+# bytes after Q3 ran once and the widening finished (no build time: two builds). Run by benchmarks/run as the
 # external scenario arrangement_size (scenarios/arrangement_size.json) against its cluster and
 # TPC-H-shaped data (database bench); runs as well by hand against any cluster holding them:
 #     PGHOST=... PGPORT=... benchmarks/arrangement_size.sh [--reps N]
@@ -89,7 +91,7 @@ for variant in keyonly cols4 all; do
     elif [ $variant = cols4 ]; then
         include="'{l_extendedprice,l_discount,l_shipdate}'"
     else
-        include=NULL
+        include="'{*}'"  # every column (include => NULL is adaptive now)
     fi
     t=(); c=(); ts=(); ca=()
     drop="SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}')
@@ -124,4 +126,22 @@ for variant in keyonly cols4 all; do
     echo "METRIC $variant build_s_serial $build_serial"
     echo "METRIC $variant build_cpu_s_parallel $cpu_par"
 done
+# adaptive: create_arrangement's default; Q3 once (EXPLAIN: the planner learns what it reads),
+# then wait (at most 10 minutes) until the worker widened and rebuilt it
+q "SET parallel_material.arrangement_default_columns = adaptive; SELECT parallel_material.create_arrangement('lineitem'::regclass, '{l_orderkey}')" >/dev/null
+q3=$(grep -v '^--' "$(dirname "$0")/scripts/q3.sql" | tr '\n' ' ')
+for _ in $(seq 6000); do
+    q "EXPLAIN $q3" >/dev/null
+    done_=$(q "SELECT cardinality(columns) > 1 AND state = 'ready' FROM parallel_material.arrangements WHERE relation = 'lineitem'::regclass")
+    [ "$done_" = t ] && break
+    sleep 0.1
+done
+read -r bytes cols <<<"$(q "SELECT bytes, array_to_string(columns, ',') FROM parallel_material.arrangements WHERE relation = 'lineitem'::regclass" | tr '|' ' ')"
+q "SELECT parallel_material.drop_arrangement('lineitem'::regclass, '{l_orderkey}')" >/dev/null
+read -r bpr bprb xheap <<<"$(q "SELECT round($bytes::numeric / $rows, 1), round(($bytes + $buckets)::numeric / $rows, 1),
+    round(($bytes + $buckets)::numeric / $heap, 3)" | tr '|' ' ')"
+printf '%-10s %10s %12s %8s %9s %7s  (columns after Q3: %s)\n' adaptive "$rows" "$bytes" "$bpr" "$bprb" "$xheap" "$cols"
+echo "METRIC adaptive bytes_per_row $bpr"
+echo "METRIC adaptive bytes_per_row_with_buckets $bprb"
+echo "METRIC adaptive ratio_to_heap $xheap"
 echo "heap: $heap bytes ($(q "SELECT round($heap::numeric / $rows, 1)") B/row); bucket array: $buckets bytes ($buckets_rows if sized by rows; n_distinct(l_orderkey) $(q "SELECT n_distinct FROM pg_stats WHERE schemaname = 'public' AND tablename = 'lineitem' AND attname = 'l_orderkey'"), actual $(q "SELECT count(DISTINCT l_orderkey) FROM lineitem")); CREATE INDEX (l_orderkey): ${t_index}s wall (default parallel maintenance workers; ${ca_index}s CPU with its workers), ${c_index}s CPU serial (max_parallel_maintenance_workers = 0); build_s: the arrangement's build with the same settings (parallel), x_index: its wall ratio to CREATE INDEX's; serial_s, cpu_s: a serial build's wall and CPU, x_idx_cpu: that CPU's ratio to the serial CREATE INDEX's; par_cpu_s: the parallel build's CPU with its workers"

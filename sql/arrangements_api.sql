@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_api: create_arrangement / drop_arrangement, the arrangements view, and every error
 -- with its SQLSTATE (err() runs a statement and returns "SQLSTATE: message").
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_compact: a version every snapshot sees as inserted is stored compact, without its
 -- xmin and cmin (8 bytes less, docs/arrangements.md "Layout"): by the build for rows committed
 -- before it, by the reclaim pass (the background worker) for rows added later. Reads stay exact,

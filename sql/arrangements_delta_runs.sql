@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_delta_runs: versions added by single-row INSERTs (deltas, stored one version
 -- each) are grouped into runs by the reclaim pass once every snapshot sees them (issue 15,
 -- docs/arrangements.md "Runs"): a key's adjacent versions share one header and one key. Reads

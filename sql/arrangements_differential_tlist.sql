@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_differential_tlist: generated joins through arrangements with generated target
 -- lists (SELECT *, t.*, whole-row references of either side, system columns of either side,
 -- expressions, row constructors, subsets, constants), over arranged tables with a composite

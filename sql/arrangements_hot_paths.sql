@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_hot_paths: what the per-row and per-probe caches must never change.
 -- (1) The maintenance trigger keeps each arrangement's shape (its projected tuple descriptor)
 --     across rows and statements of a session: after ALTER TABLE in the same session (a column

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangement_join: Custom Scan (ArrangementJoin) — plans chosen, and a differential check: every
 -- query returns the same rows with parallel_material.enable_arrangement_join off and on.
 CREATE FUNCTION pg_temp.diff(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -2,7 +2,7 @@
 -- arrangement's key that reads columns the arrangement lacks (fetched from the heap by TID)
 -- records them, as far as the query's role may read them; the arrangements view shows them in
 -- wanted_columns (NULL to a role without SELECT on the table) and widen_arrangement (owner only)
--- rebuilds the arrangement with them, after which the join reads no heap column.
+-- adds them to the definition in place, after which the join reads no heap column.
 CREATE FUNCTION pg_temp.diff(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     stock text;
@@ -80,11 +80,14 @@ RESET ROLE;
 SET ROLE learn_owner;
 SELECT wanted_columns FROM parallel_material.arrangements WHERE relation = 'learn_l'::regclass;
 
--- widen: rebuilt with its columns plus the learnt ones; the join then fetches nothing
+-- widen: the definition (same id) gets its columns plus the learnt ones in place; the entry
+-- built with the old columns is not read any more (invalid) and is rebuilt after the commit (by
+-- a worker, or by the first read through a SQL function); the join then fetches nothing
 BEGIN;
 SELECT parallel_material.widen_arrangement('learn_l', '{ok}');
 SELECT columns, state, wanted_columns FROM parallel_material.arrangements WHERE relation = 'learn_l'::regclass;
 COMMIT;
+SELECT count(*) AS differences FROM parallel_material.arrangement_check('learn_l');
 SELECT columns, state, wanted_columns FROM parallel_material.arrangements WHERE relation = 'learn_l'::regclass;
 SELECT pg_temp.uses($$SELECT o.o_id, l.qty, l.comment FROM learn_o o JOIN learn_l l ON l.ok = o.o_id WHERE o.o_id < 3$$);
 SELECT pg_temp.diff($$SELECT o.o_id, l.qty, l.comment, l.line FROM learn_o o JOIN learn_l l ON l.ok = o.o_id WHERE o.o_id < 30$$);
@@ -97,8 +100,8 @@ SELECT columns FROM parallel_material.arrangements WHERE relation = 'learn_l'::r
 SELECT parallel_material.drop_arrangement('learn_l');
 RESET ROLE;
 
--- an arrangement a maintained view uses is not widened (drop_arrangement refuses, with a hint);
--- the view keeps working
+-- an arrangement a maintained view uses is widened in place too (same id: the view keeps it);
+-- the view stays exact
 SELECT parallel_material.create_arrangement('learn_l', '{ok}', '{}');
 SELECT parallel_material.create_view('learn_v',
   'SELECT o.o_id, l.qty FROM learn_o o JOIN learn_l l ON l.ok = o.o_id') IS NOT NULL AS created;
@@ -107,6 +110,7 @@ SELECT wanted_columns FROM parallel_material.arrangements WHERE relation = 'lear
 SELECT parallel_material.widen_arrangement('learn_l');
 INSERT INTO learn_l VALUES (1, 0, 7, 1, 'new');
 SELECT count(*) AS differences FROM parallel_material.view_check('learn_v');
+SELECT count(*) AS differences FROM parallel_material.arrangement_check('learn_l');
 SELECT columns FROM parallel_material.arrangements WHERE relation = 'learn_l'::regclass;
 SELECT parallel_material.drop_view('learn_v');
 SELECT parallel_material.drop_arrangement('learn_l');

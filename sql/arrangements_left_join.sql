@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_left_join: Custom Scan (ArrangementJoin) for `outer LEFT JOIN arranged` (the
 -- arrangement on the nullable side). Every query returns the same rows with
 -- parallel_material.enable_arrangement_join off (stock plan) and on; outer rows without a visible

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_mvcc: reading through an arrangement shows exactly what the heap shows the same
 -- snapshot. arrangement_check() compares every visible row (TID and values) of the arrangement
 -- with a heap scan under one snapshot and returns the differences: none expected anywhere below.

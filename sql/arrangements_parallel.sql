@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_parallel: Custom Scan (ArrangementJoin) in parallel plans. The partial path (its
 -- outer side a partial path) runs in every participant under Gather; each probes the same shared
 -- arrangement with the leader's snapshot. Every query's result is compared with the stock plan

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_parallel_build: a build with parallel workers (docs/arrangements.md, "Parallel
 -- build") stores exactly what a serial build stores. The table is built serially
 -- (max_parallel_maintenance_workers = 0) and in parallel (forced on a small table by

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_reclaim: the background worker reclaims versions dead to every snapshot (deleted,
 -- updated away, inserted by an aborted transaction) within a few of its passes
 -- (parallel_material.arrangement_reclaim_interval, 1s by default); reads stay exact.

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- arrangements_wraparound: stored 32-bit xids are never read once the heap has frozen them or the
 -- commit log has forgotten them. An arrangement whose oldest-xid bound precedes the table's
 -- relfrozenxid is rebuilt by its next reader (a real VACUUM FREEZE, then a faked old bound); one

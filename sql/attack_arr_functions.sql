@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- attack_arr_functions: every SQL function of the extension, called by a non-superuser LOGIN role
 -- with hostile arguments (NULLs, invalid OIDs, every kind of relation that is not an ordinary
 -- table, another role's table, empty / NULL-holding / multi-dimensional / huge arrays, unknown,

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- attack_arr_join: issue 16, "a plain query crashes the server" and "joins that differ from
 -- stock", tried as an owner role that arranges its tables and a reader role that has only SELECT.
 -- Every query below returned a different result, an error or a crash before the fix (see the

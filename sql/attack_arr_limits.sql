@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- attack_arr_limits: one role cannot starve the others of arrangement reader slots. A reader
 -- with only SELECT opens many cursors over joins through an arrangement in one session (each
 -- keeps its scan open); before, each held one of the arrangement's MaxBackends + 16 slots until

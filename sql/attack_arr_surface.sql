@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- attack_arr_surface: a hostile LOGIN role against the arrangement SQL surface (issue 16).
 -- The maintenance trigger function attached to the attacker's own (TEMP) table, statement-level,
 -- after TRUNCATE, with another owner's definition id; the internal functions called directly;

@@ -1,3 +1,4 @@
+SET parallel_material.arrangement_default_columns = 'all';  -- include => NULL: every column (this test is not about adaptive arrangements)
 -- views_heap_fetch: views_differential's random writes over key-only arrangements
 -- (create_arrangement(..., '{}') before create_view): the delta joins probe them and fetch the
 -- columns the views read from the heap by TID (docs/arrangements.md, "Heap fetch by TID"); stock

@@ -14,6 +14,11 @@ const struct config_enum_entry spill_io_options[] = {
     {"sync", static_cast<int>(SpillIo::Sync), false},
     {nullptr, 0, false},
 };
+const struct config_enum_entry default_columns_options[] = {
+    {"adaptive", 0, false},
+    {"all", 1, false},
+    {nullptr, 0, false},
+};
 }  // namespace
 
 void define_gucs() {
@@ -42,6 +47,12 @@ void define_gucs() {
             return true;
         },
         nullptr, nullptr);
+    DefineCustomEnumVariable(
+        "parallel_material.arrangement_default_columns",
+        "The columns create_arrangement keeps when include is NULL.",
+        "adaptive: the key only, widened in place with the columns joins read; all: every column.",
+        &settings.arrangement_default_columns, 0, default_columns_options, PGC_USERSET, 0,
+        nullptr, nullptr, nullptr);
     DefineCustomEnumVariable(
         "parallel_material.spill_io", "How spilled pages are written and read back.",
         "auto uses io_uring when it can be set up and falls back to pread/pwrite.",

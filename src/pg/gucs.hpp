@@ -23,6 +23,9 @@ struct Settings {
     // Region bytes the arrangements of one role's tables may hold (sighup); -1: half of
     // arrangement_memory, 0: no quota.
     int arrangement_memory_per_role_kb = -1;  // parallel_material.arrangement_memory_per_role
+    // create_arrangement(include => NULL): 0 adaptive (key only, widened with the columns joins
+    // read), 1 every column (issue 15 item 3; arrangement_adapt.cpp).
+    int arrangement_default_columns = 0;  // parallel_material.arrangement_default_columns
 };
 
 extern Settings settings;

@@ -11,6 +11,7 @@ use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('arrangements');
 $node->init;
+$node->append_conf("postgresql.conf", "parallel_material.arrangement_default_columns = all  # not about adaptive arrangements");
 $node->start;
 
 # Not preloaded: a clear error naming shared_preload_libraries.

@@ -9,6 +9,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('slots');
 $node->init;
+$node->append_conf("postgresql.conf", "parallel_material.arrangement_default_columns = all  # not about adaptive arrangements");
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'parallel_material'
 parallel_material.arrangement_memory = '32MB'

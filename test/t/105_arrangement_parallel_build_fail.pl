@@ -18,6 +18,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('arrangement_parallel_build_fail');
 $node->init;
+$node->append_conf("postgresql.conf", "parallel_material.arrangement_default_columns = all  # not about adaptive arrangements");
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'parallel_material'\nautovacuum = off\n"
 	  . "parallel_material.arrangement_memory = '64MB'\nmax_parallel_workers_per_gather = 0\n"

@@ -38,7 +38,13 @@ struct Def {
     AttrNumber keys[kMaxKeyColumns];
     int ncols;  // arranged columns (key columns included), in attribute-number order
     AttrNumber cols[kMaxColumns];
+    // Adaptive (arrangement_adapt.cpp): created without an include list, it grows in place with
+    // the columns joins read (learnt columns), by a background worker.
+    bool adaptive;
 };
+
+// Same defid, relation, key and arranged columns (an in-place widening changes the columns).
+bool same_columns(const Def &a, const Def &b);
 
 // What a process may copy out of a directory entry.
 struct EntryInfo {
@@ -138,6 +144,10 @@ struct EntryStats {
 };
 // Adds learnt columns (bit a-1 for attnum a) to the entries of defid (atomic OR; no catalog access).
 void note_wanted(int64 defid, uint64_t bits);
+uint64_t entry_wanted(int64 defid);  // the learnt mask of this database's entry of defid (0: none)
+// Rate limit of automatic widenings: true (and now recorded) when none was requested for defid's
+// entry within interval (same unit as now). False without an entry.
+bool claim_widen(int64 defid, uint64_t now, uint64_t interval);
 // Copies the stats of every entry of this database; returns how many (<= kMaxArrangements).
 int collect_stats(EntryStats *out);
 
@@ -156,6 +166,12 @@ int load_defs(Oid relid, Def *out);   // every definition (relid == InvalidOid: 
 // used while the directory holds an entry built from the cached definition (executor start).
 bool find_def(Oid relid, int64 defid, Def *out);
 void insert_def(const Def &def);
+// The definition of rel on key_columns (NULL: its only one), or an error (arrangement_sql.cpp).
+Def *find_def_by_key(Relation rel, ArrayType *key_columns);
+// Automatic widening (arrangement_adapt.cpp): the planner found learnt columns for d.
+void request_widen(const Def &d);
+// The definition's arranged columns become def's (in-place widening), under the caller's lock.
+void update_def_columns(const Def &def);
 void delete_def(int64 defid);
 int64 next_defid();
 

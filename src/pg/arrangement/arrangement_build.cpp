@@ -769,9 +769,17 @@ const char *g_refusal = nullptr;  // why pin_for_reader returned no entry
 // table's relfrozenxid is still usable: the commit log still answers for them, and the rebuild
 // that would drop them early is left to a role that may rebuild it. *mine (when not null) is
 // set when the entry is ready but this transaction may not read it (wrote_before_build).
-EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild, bool *mine = nullptr) {
+EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild, bool *mine = nullptr,
+                     int *other_columns = nullptr) {
     EntryInfo e = pin_ready(def.defid);
     if (e.slot < 0) return e;
+    if (!same_columns(e.def, def)) {
+        // Built with other columns than the caller's definition (an in-place widening, see
+        // arrangement_adapt.cpp): the caller decides who is out of date (columns_current).
+        unpin(e.slot);
+        if (other_columns != nullptr) *other_columns = e.slot;
+        return EntryInfo{};
+    }
     const char *too_old = xids_too_old(e.oldest_xid, rel->rd_rel->relfrozenxid);
     if (e.relfilenode == pm_rel_filenumber(rel) &&
         (too_old == nullptr || (!xids_past_clog(e.oldest_xid) && !may_rebuild()))) {
@@ -800,6 +808,30 @@ EntryInfo pin_usable(Relation rel, const Def &def, MayRebuild &may_rebuild, bool
     throw core::Error(core::Error::Code::Internal, "unreachable");
 }
 
+// An entry built with other columns than def (slot): when def is the definition as it stands
+// now, the entry is out of date (widened since it was built): marked invalid, to be rebuilt.
+// Otherwise the caller's definition is (a plan made before the widening): false.
+bool def_current(const Def &def) {
+    Def cur;
+    return pg_call([&] { return find_def(def.relid, def.defid, &cur); }) && same_columns(cur, def);
+}
+
+bool columns_current(const Def &def, int slot) {
+    bool now = def_current(def);
+    if (now) set_invalid(slot, "its columns were widened", DEBUG1);
+    return now;
+}
+
+[[noreturn]] void raise_columns_changed(Relation rel) {
+    pg_call([&] {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the definition of the arrangement on \"%s\" changed",
+                               RelationGetRelationName(rel)),
+                        errhint("Retry in a new transaction.")));
+    });
+    throw core::Error(core::Error::Code::Internal, "unreachable");
+}
+
 }  // namespace
 
 void define_build_gucs() {
@@ -819,8 +851,13 @@ EntryInfo pin_for_reader(Relation rel, const Def &def) {
     MayRebuild may(RelationGetRelid(rel));
     bool mine = false;
     g_refusal = nullptr;
-    EntryInfo e = pin_usable(rel, def, may, &mine);
+    int other = -1;
+    EntryInfo e = pin_usable(rel, def, may, &mine, &other);
     if (e.slot >= 0) return e;
+    if (other >= 0 && !columns_current(def, other)) {
+        g_refusal = "the arrangement's columns changed since this plan was made";
+        return e;
+    }
     if (mine) {
         g_refusal = "the arrangement was built while this transaction was writing the table";
         return e;
@@ -830,6 +867,10 @@ EntryInfo pin_for_reader(Relation rel, const Def &def) {
         return e;
     }
     if (!may()) return e;
+    if (other < 0 && !def_current(def)) {
+        g_refusal = "the arrangement's columns changed since this plan was made";
+        return e;
+    }
     return pin_or_build(rel, def);
 }
 
@@ -837,8 +878,10 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
     MayRebuild may(def.relid);
     for (int attempt = 0; attempt < 3; ++attempt) {
         bool mine = false;
-        EntryInfo e = pin_usable(rel, def, may, &mine);
+        int other = -1;
+        EntryInfo e = pin_usable(rel, def, may, &mine, &other);
         if (e.slot >= 0) return e;
+        if (other >= 0 && !columns_current(def, other)) raise_columns_changed(rel);
         if (mine) raise_written_before(rel);
         bool allowed = may();
         pg_call([&] {
@@ -860,6 +903,9 @@ EntryInfo pin_or_build(Relation rel, const Def &def) {
                 ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                                 errmsg("cannot build an arrangement during recovery")));
         });
+        // Never rebuilt from a definition older than the catalog's (a plan made before an
+        // in-place widening): the rebuilt entry would lack the widened columns.
+        if (other < 0 && !def_current(def)) raise_columns_changed(rel);
         // A concurrent build (no lock beyond the caller's: writers go on, and their triggers
         // write into the build); build() waits while another backend builds the same one.
         build(rel, def);

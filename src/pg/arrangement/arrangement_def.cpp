@@ -28,7 +28,9 @@ extern "C" {
 namespace pm::pg::arr {
 
 namespace {
-constexpr int kDefCols = 5;  // defid, relid, key_attnums, attnums, created_at
+// defid, relid, key_attnums, attnums, created_at, adaptive, created_xid (the last two 0.2;
+// absent in a 0.1 database)
+constexpr int kDefCols = 7;
 
 Oid extension_relid(const char *name) {
     Oid nsp = get_namespace_oid("parallel_material", false);
@@ -82,8 +84,10 @@ int load_defs(Oid relid, Def *out) {
     int n = 0;
     HeapTuple tup;
     while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
-        Datum values[kDefCols];
-        bool nulls[kDefCols];
+        Datum values[kDefCols] = {0, 0, 0, 0, 0, 0, 0};
+        bool nulls[kDefCols] = {true, true, true, true, true, true, true};
+        if (RelationGetDescr(rel)->natts > kDefCols)
+            elog(ERROR, "malformed parallel_material.arrangement_defs");
         heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
         if (nulls[0] || nulls[1] || nulls[2] || nulls[3])
             elog(ERROR, "malformed parallel_material.arrangement_defs row");
@@ -95,6 +99,7 @@ int load_defs(Oid relid, Def *out) {
         d.relid = r;
         d.nkeys = int2_array(values[2], d.keys, kMaxKeyColumns);
         d.ncols = int2_array(values[3], d.cols, kMaxColumns);
+        d.adaptive = !nulls[5] && DatumGetBool(values[5]);
     }
     table_endscan(scan);
     UnregisterSnapshot(snap);
@@ -112,7 +117,11 @@ bool g_defs_callback = false;
 
 void forget_cached_defs(Datum, Oid) { g_ncached_defs = 0; }
 
-bool same_def(const Def &a, const Def &b) {
+bool same_def(const Def &a, const Def &b) { return same_columns(a, b) && a.adaptive == b.adaptive; }
+
+}  // namespace
+
+bool same_columns(const Def &a, const Def &b) {
     if (a.defid != b.defid || a.relid != b.relid || a.nkeys != b.nkeys || a.ncols != b.ncols) return false;
     for (int k = 0; k < a.nkeys; ++k)
         if (a.keys[k] != b.keys[k]) return false;
@@ -120,8 +129,6 @@ bool same_def(const Def &a, const Def &b) {
         if (a.cols[c] != b.cols[c]) return false;
     return true;
 }
-
-}  // namespace
 
 bool find_def(Oid relid, int64 defid, Def *out) {
     if (!g_defs_callback) {
@@ -170,11 +177,54 @@ void insert_def(const Def &def) {
     Datum values[kDefCols] = {Int64GetDatum(def.defid), ObjectIdGetDatum(def.relid),
                               make_int2_array(def.keys, def.nkeys),
                               make_int2_array(def.cols, def.ncols),
-                              TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-    bool nulls[kDefCols] = {false, false, false, false, false};
+                              TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+                              BoolGetDatum(def.adaptive), 0};
+    bool nulls[kDefCols] = {false, false, false, false, false, false, true};
+    if (RelationGetDescr(rel)->natts < kDefCols && def.adaptive)
+        elog(ERROR, "parallel_material.arrangement_defs has no adaptive column: "
+                    "ALTER EXTENSION parallel_material UPDATE");
     HeapTuple tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
     simple_heap_insert(rel, tup);
     table_close(rel, RowExclusiveLock);
+    insert_restore_def(def);
+    CommandCounterIncrement();
+}
+
+void update_def_columns(const Def &def) {
+    Relation rel = table_open(defs_relid(), RowExclusiveLock);
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+    HeapTuple tup;
+    bool done = false;
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        bool isnull;
+        Datum d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+        if (isnull || DatumGetInt64(d) != def.defid) continue;
+        // The row's first xmin is kept in created_xid: the maintenance triggers were created
+        // by that transaction, which untrusted_maintenance checks (def_xmin).
+        bool had;
+        Datum created = heap_getattr(tup, 7, RelationGetDescr(rel), &had);
+        had = !had;
+        Datum values[kDefCols] = {0, 0, 0, make_int2_array(def.cols, def.ncols), 0, 0,
+                                  had ? created
+                                      : TransactionIdGetDatum(HeapTupleHeaderGetRawXmin(tup->t_data))};
+        bool nulls[kDefCols] = {false, false, false, false, false, false, false};
+        bool repl[kDefCols] = {false, false, false, true, false, false, true};
+        HeapTuple nt = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, repl);
+        // The caller holds the definition's lock (arrangement_adapt.cpp): no concurrent update.
+#if PG_VERSION_NUM >= 160000
+        TU_UpdateIndexes upd;  // arrangement_defs has no index
+        simple_heap_update(rel, &tup->t_self, nt, &upd);
+#else
+        simple_heap_update(rel, &tup->t_self, nt);
+#endif
+        done = true;
+    }
+    table_endscan(scan);
+    UnregisterSnapshot(snap);
+    table_close(rel, RowExclusiveLock);
+    if (!done) elog(ERROR, "arrangement definition %lld disappeared", static_cast<long long>(def.defid));
+    delete_restore_def(def.defid);
     insert_restore_def(def);
     CommandCounterIncrement();
 }

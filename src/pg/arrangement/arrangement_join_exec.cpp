@@ -639,9 +639,10 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     int64 defid = DatumGetInt64(static_cast<Const *>(linitial(cs->custom_private))->constvalue);
     Oid relid = DatumGetObjectId(static_cast<Const *>(lsecond(cs->custom_private))->constvalue);
     js->n_outer = intVal(lthird(cs->custom_private));
+    const int plan_ncols = intVal(lfourth(cs->custom_private));
     // LEFT JOIN plans carry the number of keys: custom_exprs = keys, then the match clauses.
-    js->left = list_length(cs->custom_private) > 3;
-    int nkey_exprs = js->left ? intVal(lfourth(cs->custom_private)) : list_length(cs->custom_exprs);
+    js->left = list_length(cs->custom_private) > 4;
+    int nkey_exprs = js->left ? intVal(list_nth(cs->custom_private, 4)) : list_length(cs->custom_exprs);
     js->match_clauses = NIL;
     js->outer = ExecInitNode(static_cast<Plan *>(linitial(cs->custom_plans)), estate, eflags);
     js->css.custom_ps = list_make1(js->outer);
@@ -682,6 +683,14 @@ void begin_join(JoinState *js, EState *estate, int eflags) {
     if (!find_def(relid, defid, &d))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the arrangement this plan reads was dropped")));
+    // The columns this plan was made for (its scan tuple's layout): an in-place widening since
+    // (arrangement_adapt.cpp) changed the definition's; pin_for_reader then reads the entry only
+    // if it was built with these, and the fallback runs otherwise.
+    d.ncols = plan_ncols;
+    for (int c = 0; c < plan_ncols; ++c) {
+        auto *te = static_cast<TargetEntry *>(list_nth(cs->custom_scan_tlist, js->n_outer + c));
+        d.cols[c] = reinterpret_cast<Var *>(te->expr)->varattno;
+    }
     set_shape(js, estate, d);
 }
 

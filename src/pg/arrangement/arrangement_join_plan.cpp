@@ -214,7 +214,11 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         EntryInfo e = lookup(d.defid);
         // Never plan on one that is not ready, nor on one built before a heap rewrite, nor on
         // one whose columns are gone (ALTER TYPE ... DROP ATTRIBUTE on a typed table).
-        if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode) continue;
+        // Nor on one built with other columns than its definition's (widened in place since:
+        // the widening's worker rebuilds it; arrangement_adapt.cpp).
+        if (e.slot < 0 || e.state != State::Ready || e.relfilenode != relfilenode ||
+            !same_columns(e.def, d))
+            continue;
         List *fetch = NIL;
         if (dropped_column(heap, d) != nullptr) continue;
         const bool served = servable(attrs, d, heap, selected, &fetch);
@@ -234,14 +238,19 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         if (list_length(keys) != d.nkeys) continue;
         // The join matches this arrangement's key: learn the columns it reads and lacks, as far
         // as the query's role may read them (docs/arrangements.md, "Learnt columns").
-        note_wanted(d.defid, learnable_columns(root, rte, attrs, d, heap, selected));
+        const uint64_t learnt = learnable_columns(root, rte, attrs, d, heap, selected);
+        note_wanted(d.defid, learnt);
+        // An adaptive arrangement widens itself (arrangement_adapt.cpp; rate-limited), unless
+        // the table's row arrangement serves the columns it lacks: then it stays key-only and
+        // the two share the row bytes (docs/arrangements.md, "Row arrangements").
+        const bool row_lookup = served && row_lookup_serves(heap, fetch);
+        if (learnt != 0 && d.adaptive && !row_lookup) request_widen(d);
         if (!served) continue;
         // Maintenance disabled, dropped or changed since the arrangement was created: it may
         // have missed writes. (Checked again at executor start, for cached plans.)
         if (untrusted_maintenance(heap, d) != nullptr) continue;
 
         List *quals = list_concat(list_copy(join_quals), inner_quals);
-        const bool row_lookup = row_lookup_serves(heap, fetch);
         add_join_path(root, joinrel, outer, false, d, keys, quals, left, other_quals,
                       innerrel->relid, innerrel, fetch, row_lookup);
         // A partial path: the outer side is partial (each participant runs its share of it) and
@@ -421,7 +430,9 @@ Plan *plan_path(PlannerInfo *, RelOptInfo *rel, CustomPath *best, List *tlist, L
         cs->flags = best->flags;
         cs->custom_plans = custom_plans;
         cs->custom_exprs = keys;
-        cs->custom_private = list_make3(defid, relid, makeInteger(n_outer));
+        // The arranged columns' count: the executor takes the columns themselves from
+        // custom_scan_tlist (the definition may have been widened in place since).
+        cs->custom_private = list_make4(defid, relid, makeInteger(n_outer), makeInteger(d->ncols));
         if (left) {
             // The clauses deciding a match follow the keys in custom_exprs; the pushed-down ones
             // are the node's qual. From 16 on the inner relation's Vars above the join carry the

@@ -65,7 +65,12 @@ TransactionId def_xmin(int64 defid) {
         bool isnull;
         Datum d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
         if (!isnull && DatumGetInt64(d) == defid) {
-            xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+            // A definition widened in place (arrangement_adapt.cpp) keeps its first row's xmin
+            // in created_xid (0.2's seventh column).
+            Datum c = RelationGetDescr(rel)->natts >= 7
+                          ? heap_getattr(tup, 7, RelationGetDescr(rel), &isnull)
+                          : (isnull = true, Datum(0));
+            xmin = isnull ? HeapTupleHeaderGetRawXmin(tup->t_data) : DatumGetTransactionId(c);
             break;
         }
     }

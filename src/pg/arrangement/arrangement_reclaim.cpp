@@ -41,6 +41,9 @@ void register_reclaim_worker() {
 namespace {
 
 uint64_t g_seen_deltas[kMaxArrangements];
+// The index each slot's count belongs to: a slot reused by another arrangement (or a rebuild)
+// starts again from 0 deltas, so the new one is not taken as changed.
+uint64_t g_seen_index[kMaxArrangements];
 
 // One pass over every ready arrangement that changed since the last pass (or still has
 // versions waiting for their grace period).
@@ -60,6 +63,10 @@ void reclaim_pass() {
             core::ArrangementIndex index = index_at(e.index_offset);
             core::ArrangementStats st = index.stats();
             uint64_t deltas = entry_deltas(slot);
+            if (g_seen_index[slot] != e.index_offset) {
+                g_seen_index[slot] = e.index_offset;
+                g_seen_deltas[slot] = 0;
+            }
             if (deltas != g_seen_deltas[slot] || st.retired_pending > 0) {
                 TransactionId oldest =
                     pg_call([] { return GetOldestNonRemovableTransactionId(nullptr); });

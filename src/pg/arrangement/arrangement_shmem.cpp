@@ -58,6 +58,8 @@ struct Entry {
     // Learnt columns (arrangement_learn.cpp): bit a-1 set when a join the planner considered on
     // this arrangement read column a (1..64), which it lacks, under a role that may read it.
     pg_atomic_uint64 wanted;
+    // When an automatic widening was last requested for it (arrangement_adapt.cpp; 0: never).
+    pg_atomic_uint64 widen_at;
 };
 
 // Region bytes charged to one role (the owner of the arranged tables), by every process that
@@ -333,6 +335,7 @@ void startup_shmem() {
             pg_atomic_init_u32(&e.pins, 0);
             pg_atomic_init_u64(&e.deltas, 0);
             pg_atomic_init_u64(&e.wanted, 0);
+            pg_atomic_init_u64(&e.widen_at, 0);
         }
         for (Account &a : g_dir->accounts) pg_atomic_init_u64(&a.bytes, 0);
     }
@@ -567,6 +570,7 @@ int begin_build(const Def &def, Oid relfilenode, Oid owner) {
     pg_atomic_write_u32(&e.pins, 0);
     pg_atomic_write_u64(&e.deltas, 0);
     pg_atomic_write_u64(&e.wanted, 0);
+    pg_atomic_write_u64(&e.widen_at, 0);
     pg_atomic_write_u32(&e.oldest_xid, InvalidTransactionId);
     e.last_reclaim = 0;
     LWLockRelease(dir_lock());
@@ -694,6 +698,35 @@ void note_wanted(int64 defid, uint64_t bits) {
             pg_atomic_fetch_or_u64(&e.wanted, bits);  // a write only when something is new:
                                                       // every plan of the join passes here
     LWLockRelease(dir_lock());
+}
+
+uint64_t entry_wanted(int64 defid) {
+    if (!available()) return 0;
+    uint64_t bits = 0;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (Entry &e : g_dir->entries)
+        if (e.state != State::Free && e.state != State::Dropped && e.dboid == MyDatabaseId &&
+            e.defid == defid)
+            bits |= pg_atomic_read_u64(&e.wanted);
+    LWLockRelease(dir_lock());
+    return bits;
+}
+
+bool claim_widen(int64 defid, uint64_t now, uint64_t interval) {
+    if (!available()) return false;
+    bool claimed = false;
+    LWLockAcquire(dir_lock(), LW_SHARED);
+    for (Entry &e : g_dir->entries) {
+        if (e.state == State::Free || e.state == State::Dropped || e.dboid != MyDatabaseId ||
+            e.defid != defid)
+            continue;
+        uint64 last = pg_atomic_read_u64(&e.widen_at);
+        if (last != 0 && now < last + interval) break;
+        claimed = pg_atomic_compare_exchange_u64(&e.widen_at, &last, now);
+        break;
+    }
+    LWLockRelease(dir_lock());
+    return claimed;
 }
 
 void raise_oldest_xid(int slot, TransactionId xid) {

@@ -6,6 +6,7 @@
 #include "pg/views/views.hpp"
 #include "pg/compat.hpp"
 #include "pg/guard.hpp"
+#include "pg/gucs.hpp"
 
 extern "C" {
 #include "access/hash.h"
@@ -280,6 +281,8 @@ void check_before_lock(Oid relid, bool need_owner) {
 
 }  // namespace
 
+Def *find_def_by_key(Relation rel, ArrayType *key_columns) { return find_def(rel, key_columns); }
+
 // The maintenance triggers are there as create_arrangement made them (AFTER, row-level on
 // INSERT OR UPDATE OR DELETE and statement-level on TRUNCATE, no WHEN clause nor column list,
 // calling _arrangement_trigger with the definition id) and fire always; otherwise writes may
@@ -340,10 +343,25 @@ Def *create_checked(Relation rel, ArrayType *key, ArrayType *include) {
         ArrayGetNItems(ARR_NDIM(include), ARR_DIMS(include)) == 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("a row arrangement must hold at least one column")));
-    if (include == nullptr) {
+    // include => NULL: adaptive (the key only, widened with the columns joins read;
+    // arrangement_adapt.cpp) unless arrangement_default_columns = all; include => '{*}': every
+    // column. A row arrangement (no key) with include => NULL holds every column: it is never
+    // adaptive.
+    bool all = include == nullptr && (settings.arrangement_default_columns == 1 || d->nkeys == 0);
+    if (include == nullptr && !all) {
+        d->adaptive = true;
+    } else if (include != nullptr && ArrayGetNItems(ARR_NDIM(include), ARR_DIMS(include)) == 1 &&
+               !ARR_HASNULL(include)) {
+        char *one[1];
+        column_names(include, "include", one, 1);
+        all = strcmp(one[0], "*") == 0;
+    }
+    if (all) {
         TupleDesc desc = RelationGetDescr(rel);
         for (int i = 0; i < desc->natts; ++i)
             if (!TupleDescAttr(desc, i)->attisdropped) add_sorted_unique(d, AttrNumber(i + 1));
+    } else if (include == nullptr) {
+        // adaptive: the key columns only, to begin with
     } else if (ArrayGetNItems(ARR_NDIM(include), ARR_DIMS(include)) == 0) {
         // include => '{}': the key columns only (and the TID every version holds); the join
         // reads the other columns from the heap by TID (docs/arrangements.md, "Heap fetch").
@@ -672,7 +690,16 @@ Datum state(FunctionCallInfo fcinfo) {
             Datum v[9];
             bool nul[9] = {false, false, false, false, false, false, false, false, false};
             v[0] = Int64GetDatum(st[i].defid);
-            v[1] = CStringGetTextDatum(state_name(st[i].state));
+            State shown = st[i].state;
+            if (shown == State::Ready) {
+                // Built with other columns than its definition's (widened in place since, to be
+                // rebuilt: arrangement_adapt.cpp): not read until then, as an invalid one.
+                EntryInfo e = lookup(st[i].defid);
+                for (int j = 0; j < ndefs; ++j)
+                    if (defs[j].defid == st[i].defid && e.slot >= 0 && !same_columns(e.def, defs[j]))
+                        shown = State::Invalid;
+            }
+            v[1] = CStringGetTextDatum(state_name(shown));
             v[2] = Int64GetDatum(st[i].has_index ? int64(st[i].stats.live) : 0);
             v[3] = Int64GetDatum(st[i].has_index ? int64(st[i].stats.delete_marked) : 0);
             v[4] = Int64GetDatum(st[i].has_index ? int64(st[i].stats.version_bytes) : 0);
