@@ -320,6 +320,74 @@ TEST(ArrangementRegroup, ReaderStandingInsideTheStretchSeesEachVersionOnce) {
     ix.destroy();
 }
 
+TEST(ArrangementRegroup, ReaderStandingNextToCopiedNodes) {
+    // Versions inserted compact (frozen xmin) of keys 0 and 1, with versions of key 9 that the
+    // pass does not freeze between them: chain 8(k1) 7(k9) 6(k0) 5(k1) 4(k9) 3(k0) 2(k1) 1(k9)
+    // 0(k0). Readers stand on a version while reclaim makes one run of key 1 at 8's place and one
+    // of key 0 at 6's, copying key 9's versions: the old nodes, next links and all, lead the
+    // reader on to the end, and it sees each version once. (Relinking key 9's old nodes in
+    // place instead of copying them makes these readers miss versions.)
+    auto fill = [](ArrangementIndex &ix) {
+        for (uint32_t r = 0; r < 9; ++r) {
+            const uint32_t k = r % 3 == 0 ? 0 : r % 3 == 1 ? 9 : 1;
+            put(ix, k, r, k == 9 ? kOpen : kFrozen);
+        }
+    };
+    for (uint32_t stop_at = 0; stop_at < 9; ++stop_at) {  // scan_all, stopping at each position
+        Fixture f(1 << 20, 1);
+        auto &ix = f.index;
+        fill(ix);
+        std::vector<uint32_t> seen;
+        {
+            auto reader = ix.register_reader();
+            ix.scan_all(reader, [](const VersionView &) { return true; },
+                        [&](const VersionView &v) {
+                            if (seen.size() == stop_at) {
+                                auto r = ix.reclaim(none_dead, all_frozen);
+                                EXPECT_EQ(r.grouped, 6u);
+                                EXPECT_EQ(r.copied, 3u);
+                                EXPECT_EQ(r.pending, 9u);
+                                // a second pass, with a new version of key 0 before everything:
+                                // moved into key 0's run past key 1's run
+                                put(ix, 0, 20, kFrozen);
+                                auto r2 = ix.reclaim(none_dead, all_frozen);
+                                EXPECT_EQ(r2.grouped, 4u);
+                                EXPECT_EQ(r2.copied, 4u);  // key 1's run (3), key 9's version 7
+                            }
+                            EXPECT_EQ(std::string(v.tuple, v.tuple_len), tuple_of(v.tid.block));
+                            seen.push_back(v.tid.block);
+                        });
+        }
+        EXPECT_EQ(seen, (std::vector<uint32_t>{8, 7, 6, 5, 4, 3, 2, 1, 0})) << stop_at;
+        EXPECT_EQ(rows_of(probe_key(ix, 0)), (std::vector<uint32_t>{20, 6, 3, 0}));
+        EXPECT_EQ(rows_of(probe_key(ix, 1)), (std::vector<uint32_t>{8, 5, 2}));
+        EXPECT_EQ(rows_of(probe_key(ix, 9)), (std::vector<uint32_t>{7, 4, 1}));
+        ix.free_retired();
+        EXPECT_EQ(ix.stats().retired_pending, 0u);
+        ix.destroy();
+    }
+    for (uint32_t k : {0u, 1u}) {  // probes, standing on the key's second version
+        Fixture f(1 << 20, 1);
+        auto &ix = f.index;
+        fill(ix);
+        std::vector<uint32_t> seen;
+        const std::string key = key_of(k);
+        {
+            auto reader = ix.register_reader();
+            ix.probe(reader, hash_of(k), key.data(), static_cast<uint32_t>(key.size()),
+                     [](const VersionView &) { return true; },
+                     [&](const VersionView &v) {
+                         if (seen.size() == 1) {
+                             EXPECT_EQ(ix.reclaim(none_dead, all_frozen).grouped, 6u);
+                         }
+                         seen.push_back(v.tid.block);
+                     });
+        }
+        EXPECT_EQ(seen, k == 0 ? (std::vector<uint32_t>{6, 3, 0}) : (std::vector<uint32_t>{8, 5, 2}));
+        ix.destroy();
+    }
+}
+
 TEST(ArrangementRegroup, ConcurrentReadersSeeEveryVisibleVersionExactlyOnce) {
     // A writer inserts one version of every key per round (keys interleaved in few chains; two
     // keys share a hash tag), each round one transaction (xid), and deletes older rows; a
