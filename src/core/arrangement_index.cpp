@@ -951,6 +951,20 @@ void ArrangementIndex::group_chain(std::atomic<uint32_t> *head, std::vector<uint
     if (groupable_nodes < 2)
         return;
     const uint32_t nn = static_cast<uint32_t>(s.nodes.size());
+    if (nn <= 16) {  // a short chain (the usual one): nothing to do unless two share a hash tag
+        bool pair = false;
+        for (uint32_t i = 0; i < nn && !pair; ++i) {
+            const Node *x = node(s.nodes[i]);
+            if (!groupable(x))
+                continue;
+            for (uint32_t j = i + 1; j < nn && !pair; ++j) {
+                const Node *y = node(s.nodes[j]);
+                pair = groupable(y) && y->hash == x->hash;
+            }
+        }
+        if (!pair)
+            return;
+    }
     s.before.assign(nn + 1, 0);
     for (uint32_t i = 0; i < nn; ++i)
         s.before[i + 1] =
