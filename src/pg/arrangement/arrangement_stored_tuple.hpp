@@ -89,25 +89,19 @@ inline uint32_t stored_tuple_len(uint16_t flags, uint32_t tuple_len, const KeyCu
     return tuple_len + kBareSkip + ((flags & kStoredKeyCut) ? cut->len - cut->start : 0);
 }
 
-// Writes the data of a cut tuple whose cut starts its data (not inlined: the rare shapes).
-__attribute__((noinline)) inline void put_key_prefix(const KeyCut *cut, const char *key,
-                                                     char *data) {
-    write_key_prefix(cut, key, data);
-}
-
-// Writes the data of a tuple whose cut does not start its data: the kept bytes before the cut,
-// the key columns, the rest (out of line: the rarer shape).
-__attribute__((noinline)) inline void put_middle_cut(const KeyCut *cut, const char *key,
-                                                     const char *tuple, uint32_t tuple_len,
-                                                     char *data) {
-    std::memcpy(data, tuple, cut->start);
+// Writes the data of a cut tuple up to the cut's end: the bytes kept before the cut, then the key
+// columns (not inlined: the rarer shapes).
+__attribute__((noinline)) inline void put_key_cut(const KeyCut *cut, const char *key,
+                                                  const char *tuple, char *data) {
+    if (cut->start != 0)
+        std::memcpy(data, tuple, cut->start);
     write_key_prefix(cut, key, data + cut->start);
-    std::memcpy(data + cut->len, tuple + cut->start, tuple_len - cut->start);
 }
 
 // Writes the MinimalTuple of a stored version at dst (stored_tuple_len() bytes, MAXALIGNed);
 // key: the version's key bytes. Inlined into the join's match copy (once per match): one key
-// column of 8 bytes (a bigint key, first) is copied in place, other cuts out of line.
+// column of 8 bytes (a bigint key) first or after one 8-byte column (orders(o_custkey): after
+// o_orderkey) is copied in place, other cuts out of line.
 __attribute__((always_inline)) inline void unpack_stored(uint16_t flags, const char *tuple,
                                                          uint32_t tuple_len, const KeyCut *cut,
                                                          const char *key, char *dst) {
@@ -116,16 +110,20 @@ __attribute__((always_inline)) inline void unpack_stored(uint16_t flags, const c
         return;
     }
     char *data = dst + kBareSkip;
-    uint32_t pre = 0;
-    bool middle = false;
+    uint32_t pre = 0;   // data bytes written back from the key (and padding)
+    uint32_t kept = 0;  // stored bytes before them
     if (flags & kStoredKeyCut) {
         pre = cut->len - cut->start;
-        if (likely(cut->n == 1 && cut->len == 8 && cut->start == 0))  // a leading bigint
-            std::memcpy(data, key + cut->col[0].key_off, 8);
-        else if (cut->start == 0)
-            put_key_prefix(cut, key, data);
-        else
-            middle = true;
+        kept = cut->start;
+        if (likely(cut->n == 1 && cut->col[0].len == 8 && pre == 8)) {  // no padding before it
+            if (kept == 8)
+                std::memcpy(data, tuple, 8);
+            else if (kept != 0)
+                std::memcpy(data, tuple, kept);
+            std::memcpy(data + kept, key + cut->col[0].key_off, 8);
+        } else {
+            put_key_cut(cut, key, tuple, data);
+        }
     }
     std::memset(dst, 0, kBareSkip);
     auto mt = reinterpret_cast<MinimalTuple>(dst);
@@ -133,10 +131,7 @@ __attribute__((always_inline)) inline void unpack_stored(uint16_t flags, const c
     mt->t_infomask2 = static_cast<uint16>(flags & kStoredNattsMask);
     mt->t_infomask = (flags & kStoredVarWidth) ? HEAP_HASVARWIDTH : 0;
     mt->t_hoff = kBareHoff;
-    if (unlikely(middle))
-        put_middle_cut(cut, key, tuple, tuple_len, data);
-    else
-        std::memcpy(data + pre, tuple, tuple_len);
+    std::memcpy(data + kept + pre, tuple + kept, tuple_len - kept);
 }
 
 }  // namespace pm::pg::arr
