@@ -156,14 +156,12 @@ void insert_def(const Def &def);
 void delete_def(int64 defid);
 int64 next_defid();
 
-// The first run of consecutive arranged columns that are key columns, when every key column has
-// a fixed length and every arranged column before them too (so their offsets in a tuple's data
-// are fixed): their bytes are in the key encoding (a null byte and the value's bytes per key
-// column), so a bare stored tuple leaves them out (arrangement_stored_tuple.hpp) and a reader
-// copies them back from the version's key. n == 0: nothing is left out.
+// The leading arranged columns that are key columns, when every key column has a fixed length:
+// their bytes are in the key encoding (a null byte and the value's bytes per key column), so a
+// bare stored tuple leaves them out (arrangement_stored_tuple.hpp) and a reader copies them
+// back from the version's key. n == 0: nothing is left out.
 struct KeyCut {
-    uint32_t start = 0;    // data bytes kept before the cut: the end of the columns before it
-    uint32_t len = 0;      // the cut's end: the end of its last key column (start..len left out)
+    uint32_t len = 0;      // data bytes left out: the end of the last leading key column
     uint32_t key_len = 0;  // the key encoding's length (fixed)
     int n = 0;             // leading key columns
     struct Col {

@@ -538,9 +538,8 @@ void scan_into(BuildState *st, Stager &stager, Deferred &deferred, TransactionId
         const MinimalTuple t = st->tuple;
         const char *tb;
         uint32_t tl;
-        char scratch[kStoredScratch];  // stager.add and deferred.add copy the bytes
         const uint16_t tf = pack_stored(t, &st->shape->cut, st->key.data,
-                                        static_cast<uint32_t>(st->key.len), &tb, &tl, scratch);
+                                        static_cast<uint32_t>(st->key.len), &tb, &tl);
         if (st->uncertain)
             deferred.add(st->hash, st->key.data, static_cast<uint32_t>(st->key.len), tb, tl, tf,
                          st->tid, st->xmin, st->xmax, st->cmax);

@@ -197,10 +197,9 @@ void delete_def(int64 defid) {
 }
 
 namespace {
-// Shape::cut: the first consecutive arranged columns that are key columns, when every key column
-// has a fixed length, so has every arranged column before them (orders(o_custkey): o_orderkey,
-// a bigint, then o_custkey), and the key encoding is stored as is (not as a digest). Their
-// offsets in a tuple's data follow from the lengths and alignments alone.
+// Shape::cut: the leading arranged columns that are key columns, when every key column has a
+// fixed length and the key encoding is stored as is (not as a digest). Their offsets in a
+// tuple's data follow from their lengths and alignments alone.
 void set_key_cut(Shape *s) {
     KeyCut c;
     uint32_t key_off[kMaxKeyColumns];
@@ -216,15 +215,8 @@ void set_key_cut(Shape *s) {
     for (int i = 0; i < s->def.ncols; ++i) {
         int k = 0;
         while (k < s->def.nkeys && s->keypos[k] != i) ++k;
+        if (k == s->def.nkeys) break;
         Form_pg_attribute att = TupleDescAttr(s->projdesc, i);
-        if (k == s->def.nkeys) {
-            if (c.n > 0) break;                 // the cut's key columns end here
-            if (att->attlen <= 0) return;       // a variable-length column before any key column
-            off = static_cast<uint32_t>(att_align_nominal(off, att->attalign));
-            off += static_cast<uint32_t>(att->attlen);
-            c.start = off;                      // kept: the cut starts after it (padding cut)
-            continue;
-        }
         off = static_cast<uint32_t>(att_align_nominal(off, att->attalign));
         c.col[c.n++] = KeyCut::Col{off, key_off[k], static_cast<uint32_t>(att->attlen)};
         off += static_cast<uint32_t>(att->attlen);

@@ -398,10 +398,8 @@ void apply(TriggerData *td, EntryInfo &e, MaintenancePin &pin) {
             try {
                 const char *tb;
                 uint32_t tl;
-                char scratch[kStoredScratch];  // insert copies the bytes
                 const uint16_t tf = pack_stored(nv->tuple, &s->cut, nv->key.data,
-                                                static_cast<uint32_t>(nv->key.len), &tb, &tl,
-                                                scratch);
+                                                static_cast<uint32_t>(nv->key.len), &tb, &tl);
                 index.insert(nv->hash, nv->key.data, static_cast<uint32_t>(nv->key.len), tb, tl,
                              nv->tid, nv->xid, nv->cid, tf);
                 ++applied;
