@@ -868,93 +868,243 @@ inline bool same_key(const ArrangementIndex::Node *a, const ArrangementIndex::No
 }
 }  // namespace
 
+// Working memory of the grouping step, kept across the chains of one reclaim pass (backend
+// memory: grown before any block of the region is allocated, so nothing throws after).
+struct ArrangementIndex::GroupScratch {
+    static constexpr uint32_t kNone = UINT32_MAX;
+    struct Group {
+        uint32_t first;  // chain position of the newest member (where the run goes)
+        uint32_t last;   // chain position of the oldest member so far
+        uint32_t nodes;  // members (nodes)
+        uint32_t count;  // versions
+        uint64_t bytes;  // tuple bytes
+    };
+    struct Slot {  // open group of a hash tag (one at a time), valid when gen matches
+        uint32_t tag;
+        uint32_t gen;
+        uint32_t group;
+    };
+    std::vector<uint64_t> nodes;        // the chain's nodes, newest first
+    std::vector<uint64_t> before;       // rounded bytes of the nodes before each position
+    std::vector<uint32_t> member;       // group of each position, or kNone
+    std::vector<uint32_t> next_member;  // the group's next (older) member, or kNone
+    std::vector<Group> groups;
+    std::vector<Slot> table;            // open addressing on the tag, power-of-two size
+    uint32_t gen = 0;
+    std::vector<uint64_t> unit_offs;    // blocks of one stretch's new nodes
+    std::vector<size_t> unit_sizes;
+    std::vector<uint32_t> unit_pos;     // the position each new node stands for
+
+    Slot &slot_of(uint32_t tag) {
+        const size_t mask = table.size() - 1;
+        size_t i = (uint64_t{tag} * kMixer) >> 32 & mask;
+        while (table[i].gen == gen && table[i].tag != tag) i = (i + 1) & mask;
+        if (table[i].gen != gen) {
+            table[i].tag = tag;
+            table[i].gen = gen;
+            table[i].group = kNone;
+        }
+        return table[i];
+    }
+};
+
+// A version joins the open group of its key only while the nodes between it and the group's
+// last member hold at most this many bytes: every node in between is copied when the group is
+// made, so this bounds what one grouped version can cost.
+constexpr uint64_t kMaxGroupGapBytes = 2048;
+
 // The grouping step of reclaim(dead, freeze), after the chain's dead versions are unlinked and
-// its frozen ones compacted, under the chain's stripe lock: each stretch of adjacent nodes of one
-// key (hash tag, key bytes, flags) that are compact single versions or runs, up to
-// kMaxRunVersions versions and kMaxRunBytes bytes, is replaced by one run holding their versions
-// in chain order (newest first), whose next is the stretch's last node's next. Like a compaction:
-// the run is written, then linked with a seq_cst store; the replaced nodes keep their next links
-// (a reader standing on one walks the rest of the stretch and leaves it where the run does, so it
-// sees each version once) and are retired with the pass's other blocks. A stretch of one node
-// (a full run, a lone version) is left alone; a run the region has no room for is not made.
-void ArrangementIndex::group_chain(std::atomic<uint32_t> *link, std::vector<uint64_t> &unlinked,
-                                  ReclaimResult &res) {
-    uint64_t off = off_of(link->load(std::memory_order_acquire));
-    while (off != 0) {
-        Node *n = node(off);
-        const uint64_t after_n = off_of(n->next.load(std::memory_order_acquire));
-        if (!groupable(n)) {
-            link = &n->next;
-            off = after_n;
+// its frozen ones compacted, under the chain's stripe lock (docs/arrangements.md, "Runs",
+// "Grouping by reclaim").
+//
+// Groups: walking the chain newest first, a compact single version or a run (groupable) joins
+// the open group of its key (hash tag, key bytes, flags) while the group has room (kMaxRunVersions,
+// kMaxRunBytes) and the nodes since its last member hold at most kMaxGroupGapBytes; any other
+// node with that hash tag closes the group (a groupable one opens the next). So a version never
+// moves past another node of its hash tag (order among the versions of a key, and among versions
+// of one TID, is kept: mark_deleted picks the newest), only toward the chain head past other
+// keys' nodes. A group of two or more nodes becomes one run, at its newest member's place,
+// holding the members' versions in chain order.
+//
+// Relinking: the groups' spans (first to last member) are merged into stretches of adjacent
+// nodes; each stretch [a, b] is copied whole into new blocks — a group's run where its first
+// member stood, an unchanged copy of every other node (a member of no group, a lone one) — the
+// last new block's next set to b's next, and then the link to a (bucket head or a's predecessor,
+// not in any stretch) is stored with seq_cst, like a compaction. The old nodes keep their next
+// links and are retired with the pass's other blocks. The versions reachable from any node,
+// linked or retired, are therefore the same before and after the store: a reader that entered
+// the stretch before it walks the old nodes out to b's next, one that reaches the link after it
+// walks the new ones, and either sees every version once. No room for a stretch's blocks: that
+// stretch stays.
+void ArrangementIndex::group_chain(std::atomic<uint32_t> *head, std::vector<uint64_t> &unlinked,
+                                  ReclaimResult &res, GroupScratch &s) {
+    using G = GroupScratch;
+    s.nodes.clear();
+    size_t groupable_nodes = 0;
+    for (uint64_t off = off_of(head->load(std::memory_order_acquire)); off != 0;) {
+        const Node *n = node(off);
+        s.nodes.push_back(off);
+        if (groupable(n))
+            ++groupable_nodes;
+        off = off_of(n->next.load(std::memory_order_acquire));
+    }
+    if (groupable_nodes < 2)
+        return;
+    const uint32_t nn = static_cast<uint32_t>(s.nodes.size());
+    if (nn <= 16) {  // a short chain (the usual one): nothing to do unless two share a hash tag
+        bool pair = false;
+        for (uint32_t i = 0; i < nn && !pair; ++i) {
+            const Node *x = node(s.nodes[i]);
+            if (!groupable(x))
+                continue;
+            for (uint32_t j = i + 1; j < nn && !pair; ++j) {
+                const Node *y = node(s.nodes[j]);
+                pair = groupable(y) && y->hash == x->hash;
+            }
+        }
+        if (!pair)
+            return;
+    }
+    s.before.assign(nn + 1, 0);
+    for (uint32_t i = 0; i < nn; ++i)
+        s.before[i + 1] =
+            s.before[i] + FixedRegionAllocator::rounded_size(node(s.nodes[i])->size());
+    s.member.assign(nn, G::kNone);
+    s.next_member.assign(nn, G::kNone);
+    s.groups.clear();
+    size_t tsize = 16;  // every node's tag gets a slot
+    while (tsize < 2 * size_t{nn}) tsize <<= 1;
+    if (s.table.size() < tsize || ++s.gen == 0) {
+        s.table.assign(std::max(tsize, s.table.size()), G::Slot{0, 0, G::kNone});
+        s.gen = 1;
+    }
+    for (uint32_t i = 0; i < nn; ++i) {
+        const Node *x = node(s.nodes[i]);
+        G::Slot &sl = s.slot_of(x->hash);
+        const bool ok = groupable(x);
+        if (sl.group != G::kNone) {
+            G::Group &g = s.groups[sl.group];
+            const Node *f = node(s.nodes[g.first]);
+            if (ok && same_key(f, x)) {
+                const uint32_t cnt = x->versions();
+                const uint64_t tb = tuple_bytes(x);
+                if (g.count + cnt <= kMaxRunVersions &&
+                    Node::run_size(g.count + cnt, f->key_len, g.bytes + tb) <= kMaxRunBytes &&
+                    s.before[i] - s.before[g.last + 1] <= kMaxGroupGapBytes) {
+                    s.next_member[g.last] = i;
+                    s.member[i] = sl.group;
+                    g.last = i;
+                    ++g.nodes;
+                    g.count += cnt;
+                    g.bytes += tb;
+                    continue;
+                }
+            }
+            sl.group = G::kNone;  // a node of this hash tag that does not join closes the group
+        }
+        if (ok) {
+            sl.group = static_cast<uint32_t>(s.groups.size());
+            s.member[i] = sl.group;
+            s.groups.push_back(G::Group{i, i, 1, x->versions(), tuple_bytes(x)});
+        }
+    }
+    // Lone members are no members.
+    for (uint32_t i = 0; i < nn; ++i)
+        if (s.member[i] != G::kNone && s.groups[s.member[i]].nodes < 2)
+            s.member[i] = G::kNone;
+    for (uint32_t a = 0; a < nn;) {
+        if (s.member[a] == G::kNone) {
+            ++a;
             continue;
         }
-        uint64_t moffs[kMaxRunVersions];
-        uint32_t m = 0, count = 0;
+        // The stretch [a, b]: every span that starts inside it (or right after it) joins it.
+        uint32_t b = s.groups[s.member[a]].last;
+        for (uint32_t i = a + 1; i < nn && i <= b + 1; ++i)
+            if (s.member[i] != G::kNone)
+                b = std::max(b, s.groups[s.member[i]].last);
+        // Its new blocks: a run at each group's first member, a copy of every non-member.
+        s.unit_pos.clear();
+        s.unit_sizes.clear();
+        for (uint32_t i = a; i <= b; ++i) {
+            const uint32_t g = s.member[i];
+            if (g == G::kNone) {
+                s.unit_pos.push_back(i);
+                s.unit_sizes.push_back(node(s.nodes[i])->size());
+            } else if (s.groups[g].first == i) {
+                s.unit_pos.push_back(i);
+                s.unit_sizes.push_back(Node::run_size(s.groups[g].count,
+                                                      node(s.nodes[i])->key_len, s.groups[g].bytes));
+            }
+        }
+        const size_t nu = s.unit_pos.size();
+        s.unit_offs.assign(nu, 0);
+        const size_t olds = b - a + 1;
+        if (unlinked.capacity() < unlinked.size() + olds)  // may throw before the relink, not after
+            unlinked.reserve(std::max(unlinked.size() + olds, unlinked.capacity() * 2));
+        bool room = true;
+        for (size_t u = 0; u < nu && room; ++u) {
+            uint64_t off = alloc_->allocate_for(hdr_->account, s.unit_sizes[u]);
+            if (off != 0 && !linkable(off, s.unit_sizes[u])) {
+                alloc_->free_for(hdr_->account, off, s.unit_sizes[u]);
+                off = 0;
+            }
+            s.unit_offs[u] = off;
+            room = off != 0;
+        }
+        if (!room) {
+            for (size_t u = 0; u < nu; ++u)
+                if (s.unit_offs[u] != 0)
+                    alloc_->free_for(hdr_->account, s.unit_offs[u], s.unit_sizes[u]);
+            a = b + 1;  // no room: this stretch stays
+            continue;
+        }
+        // Write the new blocks. The old nodes' xmax words cannot change meanwhile: writers of
+        // this chain wait for the stripe lock we hold.
         uint64_t bytes = 0;
-        uint64_t cur = off;
-        while (cur != 0) {
-            const Node *x = node(cur);
-            if (!groupable(x) || !same_key(n, x))
-                break;
-            const uint32_t cnt = x->versions();
-            const uint64_t tb = tuple_bytes(x);
-            if (count + cnt > kMaxRunVersions ||
-                Node::run_size(count + cnt, n->key_len, bytes + tb) > kMaxRunBytes)
-                break;
-            moffs[m++] = cur;
-            count += cnt;
-            bytes += tb;
-            cur = off_of(x->next.load(std::memory_order_acquire));
+        for (size_t u = 0; u < nu; ++u) {
+            const uint32_t i = s.unit_pos[u];
+            const Node *x = node(s.nodes[i]);
+            char *at = base_ + s.unit_offs[u];
+            const uint32_t g = s.member[i];
+            if (g == G::kNone) {
+                std::memcpy(at, x, s.unit_sizes[u]);
+                res.copied += x->versions();
+            } else {
+                RunEntry ents[kMaxRunVersions];
+                const char *tups[kMaxRunVersions];
+                uint64_t words[kMaxRunVersions];
+                uint32_t k = 0;
+                for (uint32_t m = i; m != G::kNone; m = s.next_member[m])
+                    for_each_version(node(s.nodes[m]), hdr_->frozen_xmin,
+                                     [&](const VersionView &v, std::atomic<uint64_t> &word) {
+                                         ents[k].tid_block = v.tid.block;
+                                         ents[k].tid_offset = v.tid.offset;
+                                         ents[k].tuple_len = static_cast<uint16_t>(v.tuple_len);
+                                         tups[k] = static_cast<const char *>(v.tuple);
+                                         words[k++] = word.load(std::memory_order_relaxed);
+                                         return true;
+                                     });
+                write_run(at, x->hash, x->key_bytes(), x->key_len, flags_of(x), s.groups[g].count,
+                          [&](uint32_t e, RunEntry &re, const char *&tp, uint64_t &xc) {
+                              re = ents[e];
+                              tp = tups[e];
+                              xc = words[e];
+                          });
+                res.grouped += s.groups[g].count;
+            }
+            bytes += FixedRegionAllocator::rounded_size(s.unit_sizes[u]);
         }
-        if (m < 2) {
-            link = &n->next;
-            off = after_n;
-            continue;
+        for (size_t u = 0; u < nu; ++u) {
+            const uint32_t nxt = u + 1 < nu ? link_of(s.unit_offs[u + 1])
+                                            : node(s.nodes[b])->next.load(std::memory_order_relaxed);
+            node(s.unit_offs[u])->next.store(nxt, std::memory_order_relaxed);
         }
-        if (unlinked.capacity() < unlinked.size() + m)  // may throw before the relink, not after
-            unlinked.reserve(std::max(unlinked.size() + m, unlinked.capacity() * 2));
-        const size_t csize = Node::run_size(count, n->key_len, bytes);
-        uint64_t coff = alloc_->allocate_for(hdr_->account, csize);
-        if (coff != 0 && !linkable(coff, csize)) {
-            alloc_->free_for(hdr_->account, coff, csize);
-            coff = 0;
-        }
-        if (coff == 0) {
-            link = &n->next;
-            off = after_n;
-            continue;
-        }
-        // The members' xmax words cannot change meanwhile: writers of this chain wait for the
-        // stripe lock we hold.
-        RunEntry ents[kMaxRunVersions];
-        const char *tups[kMaxRunVersions];
-        uint64_t words[kMaxRunVersions];
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < m; ++i)
-            for_each_version(node(moffs[i]), hdr_->frozen_xmin,
-                             [&](const VersionView &v, std::atomic<uint64_t> &word) {
-                                 ents[k].tid_block = v.tid.block;
-                                 ents[k].tid_offset = v.tid.offset;
-                                 ents[k].tuple_len = static_cast<uint16_t>(v.tuple_len);
-                                 tups[k] = static_cast<const char *>(v.tuple);
-                                 words[k++] = word.load(std::memory_order_relaxed);
-                                 return true;
-                             });
-        Node *cp = write_run(base_ + coff, n->hash, n->key_bytes(), n->key_len, flags_of(n), count,
-                             [&](uint32_t e, RunEntry &re, const char *&tp, uint64_t &xc) {
-                                 re = ents[e];
-                                 tp = tups[e];
-                                 xc = words[e];
-                             });
-        cp->next.store(link_of(cur), std::memory_order_relaxed);
+        std::atomic<uint32_t> *link = a == 0 ? head : &node(s.nodes[a - 1])->next;
         // Published like an insert: written, then the link (seq_cst, as for a dead version).
-        link->store(link_of(coff), std::memory_order_seq_cst);
-        for (uint32_t i = 0; i < m; ++i) unlinked.push_back(moffs[i]);
-        res.grouped += count;
-        hdr_->version_bytes.fetch_add(FixedRegionAllocator::rounded_size(csize),
-                                      std::memory_order_relaxed);
-        link = &cp->next;
-        off = cur;
+        link->store(link_of(s.unit_offs[0]), std::memory_order_seq_cst);
+        for (uint32_t i = a; i <= b; ++i) unlinked.push_back(s.nodes[i]);
+        hdr_->version_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        a = b + 1;
     }
 }
 
@@ -966,6 +1116,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
     uint64_t unlinked_versions = 0;
     const uint64_t nb = hdr_->nbuckets;
     const uint32_t stripes = lock_->stripes();
+    GroupScratch scratch;
     for (uint64_t b = 0; b < nb; ++b) {
         if (buckets_[b].load(std::memory_order_acquire) == 0)
             continue;  // a version inserted meanwhile is new; the next pass looks at it
@@ -1024,7 +1175,7 @@ ReclaimResult ArrangementIndex::reclaim_impl(DeadFn dead, const FreezeFn *freeze
             off = off_of(next);
         }
         if (freeze != nullptr)
-            group_chain(&buckets_[b], unlinked, res);
+            group_chain(&buckets_[b], unlinked, res, scratch);
     }
     res.unlinked = unlinked_versions;
     if (unlinked.empty()) {

@@ -85,6 +85,11 @@ auto none_dead = [](const VersionView &) { return false; };
 auto all_frozen = [](const VersionView &v) { return v.xmin == kXmin; };
 
 size_t rounded(size_t n) { return FixedRegionAllocator::rounded_size(n); }
+std::vector<uint32_t> rows_of(const std::vector<Seen> &s) {
+    std::vector<uint32_t> r;
+    for (const Seen &x : s) r.push_back(x.row);
+    return r;
+}
 
 }  // namespace
 
@@ -126,7 +131,7 @@ TEST(ArrangementDeltaRuns, SingleInsertsOfOneKeyBecomeOneRun) {
     ix.destroy();
 }
 
-TEST(ArrangementDeltaRuns, FullRunsStayAndOnlyAdjacentVersionsGroup) {
+TEST(ArrangementDeltaRuns, FullRunsStayAndInterleavedVersionsGroup) {
     Fixture f(1 << 20, 1);  // one bucket: every key in one chain
     auto &ix = f.index;
     // 70 versions of key 0: one run of 64 (the limit) and one of 6.
@@ -138,19 +143,29 @@ TEST(ArrangementDeltaRuns, FullRunsStayAndOnlyAdjacentVersionsGroup) {
     const size_t kl = key_of(0).size();
     EXPECT_EQ(ix.stats().version_bytes,
               rounded(16 + 16 * 64 + kl + tb_new) + rounded(16 + 16 * 6 + kl + tb_old));
-    // Keys interleaved one version at a time: nothing adjacent of one key, nothing grouped.
+    // Keys interleaved one version at a time: nothing adjacent of one key, yet each key's
+    // versions are grouped (arrangement_regroup_test.cpp has the details); the full run stays.
     for (uint32_t r = 100; r < 110; ++r) put(ix, 1 + r % 2, r);
     auto res = ix.reclaim(none_dead, all_frozen);
     EXPECT_EQ(res.compacted, 10u);
-    EXPECT_EQ(res.grouped, 0u);
+    EXPECT_EQ(res.grouped, 10u);
+    EXPECT_EQ(res.copied, 0u);
     // Every key still answers with all its versions, newest first.
     auto k0 = probe_key(ix, 0);
     ASSERT_EQ(k0.size(), 70u);
     for (uint32_t i = 0; i < 70; ++i) EXPECT_EQ(k0[i].row, 69 - i);
     auto k1 = probe_key(ix, 1);
     auto k2 = probe_key(ix, 2);
-    EXPECT_EQ(k1.size(), 5u);
-    EXPECT_EQ(k2.size(), 5u);
+    EXPECT_EQ(rows_of(k1), (std::vector<uint32_t>{108, 106, 104, 102, 100}));
+    EXPECT_EQ(rows_of(k2), (std::vector<uint32_t>{109, 107, 105, 103, 101}));
+    std::vector<uint32_t> r1{108, 106, 104, 102, 100}, r2{109, 107, 105, 103, 101};
+    uint64_t t1 = 0, t2 = 0;
+    for (uint32_t r : r1) t1 += tuple_of(r).size();
+    for (uint32_t r : r2) t2 += tuple_of(r).size();
+    EXPECT_EQ(ix.stats().version_bytes,
+              rounded(16 + 16 * 64 + kl + tb_new) + rounded(16 + 16 * 6 + kl + tb_old) +
+                  rounded(16 + 16 * 5 + key_of(1).size() + t1) +
+                  rounded(16 + 16 * 5 + key_of(2).size() + t2));
     ix.destroy();
 }
 

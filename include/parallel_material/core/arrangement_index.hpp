@@ -155,9 +155,13 @@ struct ArrangementStats {
 struct ReclaimResult {
     uint64_t unlinked = 0;  // versions unlinked by this pass (dead ones and compacted originals)
     uint64_t compacted = 0;  // versions replaced by a compact copy (counted in unlinked too)
-    // versions moved into a run by reclaim(dead, freeze): adjacent compact versions of one key
-    // (single versions and runs) replaced by one run (not counted in unlinked)
+    // versions moved into a run by reclaim(dead, freeze): compact versions of one key (single
+    // versions and runs), adjacent or not in their chain, replaced by one run (not counted in
+    // unlinked)
     uint64_t grouped = 0;
+    // versions copied unchanged by that grouping: the other nodes of a relinked stretch of the
+    // chain (between versions of one key grouped together; not counted in unlinked)
+    uint64_t copied = 0;
     // freed and pending count the versions the blocks held (a run replaced by a copy of its
     // survivors: all of its versions)
     uint64_t freed = 0;     // versions freed by this pass (from this or earlier passes)
@@ -262,8 +266,9 @@ class ArrangementIndex {
     // retired like an unlinked version, so a reader standing on it walks on. A reader sees the
     // original or the copy, which every snapshot sees alike. Needs Options::frozen_xmin; a copy
     // the region has no room for is simply not made.
-    // Then adjacent compact versions of one key (single versions, and runs with room) are
-    // grouped into one run, linked in their place the same way (ReclaimResult::grouped).
+    // Then compact versions of one key (single versions, and runs with room), adjacent in their
+    // chain or not, are grouped into one run: the stretch of the chain they span is copied and
+    // linked in its place the same way (ReclaimResult::grouped, copied).
     ReclaimResult reclaim(DeadFn dead, FreezeFn freeze);
     // The same, and kept(v) for every version dead accepted that stays linked (see KeptFn).
     ReclaimResult reclaim(DeadFn dead, FreezeFn freeze, KeptFn kept);
@@ -322,8 +327,9 @@ class ArrangementIndex {
     Node *node(uint64_t off) const { return reinterpret_cast<Node *>(base_ + off); }
     ReclaimResult free_retired_locked();
     ReclaimResult reclaim_impl(DeadFn dead, const FreezeFn *freeze, const KeptFn *kept);
+    struct GroupScratch;
     void group_chain(std::atomic<uint32_t> *head, std::vector<uint64_t> &unlinked,
-                     ReclaimResult &res);
+                     ReclaimResult &res, GroupScratch &scratch);
     std::atomic<uint32_t> *reclaim_run(Node *n, uint64_t off, std::atomic<uint32_t> *link,
                                        DeadFn dead, const KeptFn *kept,
                                        std::vector<uint64_t> &unlinked,
