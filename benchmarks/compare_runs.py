@@ -7,7 +7,8 @@ Used by benchmarks/before_after.sh for an issue's "nothing else regresses" check
 measurement both runs hold (scenario, variant, phase, action, metric), prints before, after and
 the change; by default only the figures that carry a verdict: ratios against stock or another
 variant measured in the same run (those cancel the machine's state between the two runs), QPS
-and p99. A change more than 10% in the worse direction is marked REGRESSION (ratios and the
+and p99; a phase's total CPU and memory ratios are shown, not judged (they grow with the queries
+the phase completed: cpu_per_txn_ratio is the CPU verdict). A change more than 10% in the worse direction is marked REGRESSION (ratios and the
 extension variants' QPS/p99); stock's own figures are shown as the machine's drift between the
 runs. Exit status 0 either way: the verdict is the reader's, with the runs' notes.
 """
@@ -47,13 +48,19 @@ def main():
         print(f"{run}: {r[2] if r else '?'} run started {r[0] if r else '?'}, commit {r[1] if r else '?'}")
     a, b = load(con, args[0]), load(con, args[1])
     keys = sorted(set(a) & set(b))
-    only = sorted({k[0] for k in set(a) ^ set(b)})
+    # scenarios one run measured and the other did not (qps 0: its queries failed there)
+    measured = lambda d: {k[0] for k, v in d.items() if k[4] == "qps" and v > 0}
+    only = sorted(measured(a) ^ measured(b))
     worse = 0
     print(f"{'scenario/phase/action/variant':64s} {'metric':34s} {'before':>12s} {'after':>12s} {'change':>8s}")
     for k in keys:
         sc, v, ph, act, m = k
-        verdict = "ratio" in m or m in ("qps", "p99_ms")
-        if not (show_all or verdict):
+        # a verdict: per-query ratios, QPS and p99; a phase's total CPU or memory against stock's
+        # grows with the queries it completed, so it is shown but not judged
+        verdict = (("ratio" in m and not m.startswith(("cpu_ratio", "mem_ratio")))
+                   or m in ("qps", "p99_ms"))
+        shown = verdict or m.startswith(("cpu_ratio", "mem_ratio"))
+        if not (show_all or shown):
             continue
         x, y = a[k], b[k]
         d = direction(m)
@@ -66,7 +73,7 @@ def main():
         print(f"{'/'.join((sc, ph, act, v)):64s} {m:34s} {x:12.3f} {y:12.3f} {cs:>8s}{flag}")
     print(f"{len(keys)} figures in both runs; {worse} marked REGRESSION (>10% worse; ratios, extension QPS/p99)")
     if only:
-        print("scenarios with figures in only one of the runs: " + ", ".join(only))
+        print("scenarios measured (some QPS above 0) in only one of the runs: " + ", ".join(only))
 
 
 if __name__ == "__main__":

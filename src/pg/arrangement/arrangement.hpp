@@ -172,6 +172,9 @@ Def *find_def_by_key(Relation rel, ArrayType *key_columns);
 void request_widen(const Def &d);
 // The definition's arranged columns become def's (in-place widening), under the caller's lock.
 void update_def_columns(const Def &def);
+// Adds column a to d's columns (kept sorted, no duplicates); false when it was there already.
+// ERROR beyond kMaxColumns.
+bool add_sorted_unique(Def *d, AttrNumber a);
 void delete_def(int64 defid);
 int64 next_defid();
 

@@ -60,18 +60,7 @@ ArrayType *widen_in_place(Relation rel, Def *d, uint64_t bits) {
     for (int a = 1; a <= 64 && a <= desc->natts; ++a) {
         if ((bits & (uint64_t(1) << (a - 1))) == 0) continue;
         if (TupleDescAttr(desc, a - 1)->attisdropped) continue;
-        bool have = false;
-        for (int c = 0; c < d->ncols; ++c) have = have || d->cols[c] == a;
-        if (have) continue;
-        if (d->ncols >= kMaxColumns)
-            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                            errmsg("at most %d columns can be arranged", kMaxColumns)));
-        int i = d->ncols++;
-        while (i > 0 && d->cols[i - 1] > a) {
-            d->cols[i] = d->cols[i - 1];
-            --i;
-        }
-        d->cols[i] = static_cast<AttrNumber>(a);
+        if (!add_sorted_unique(d, static_cast<AttrNumber>(a))) continue;
         names[k++] = CStringGetTextDatum(NameStr(TupleDescAttr(desc, a - 1)->attname));
     }
     if (k > 0) {

@@ -176,9 +176,11 @@ void check_relation(Relation rel) {
                         errdetail("Reading through an arrangement would bypass its policies.")));
 }
 
-void add_sorted_unique(Def *d, AttrNumber a) {
+}  // namespace
+
+bool add_sorted_unique(Def *d, AttrNumber a) {
     for (int i = 0; i < d->ncols; ++i)
-        if (d->cols[i] == a) return;
+        if (d->cols[i] == a) return false;
     if (d->ncols >= kMaxColumns)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("at most %d columns can be arranged", kMaxColumns)));
@@ -188,9 +190,8 @@ void add_sorted_unique(Def *d, AttrNumber a) {
         --i;
     }
     d->cols[i] = a;
+    return true;
 }
-
-}  // namespace
 
 const char *relation_sql_name(Relation rel) {
     return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
