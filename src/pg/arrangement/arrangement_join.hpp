@@ -89,6 +89,9 @@ struct RowLookup {
     int rcap;
 };
 bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only = true);
+// The same among definitions the caller loaded already (the planner's, for one table).
+bool row_def_among(Relation rel, const Def *defs, int nd, const AttrNumber *att, int n, Def *out,
+                   bool ready_only = true);
 RowLookup *row_lookup_open(Relation rel, const HeapFetch *hf, EState *estate);
 RowLookup *row_lookup_attach(Relation rel, int slot, int64 defid, uint64_t index_offset,
                              const HeapFetch *hf, EState *estate);

@@ -146,7 +146,7 @@ void add_join_path(PlannerInfo *root, RelOptInfo *joinrel, Path *outer, bool par
 // Whether the table's row arrangement (ready, trusted) holds every column of `fetch`: the
 // executor then reads them there by TID (arrangement_row_lookup.cpp), a hash probe, not a heap
 // access.
-bool row_lookup_serves(Relation heap, List *fetch) {
+bool row_lookup_serves(Relation heap, const Def *defs, int ndefs, List *fetch) {
     if (fetch == NIL) return false;
     AttrNumber att[kMaxColumns];
     int n = 0;
@@ -156,7 +156,7 @@ bool row_lookup_serves(Relation heap, List *fetch) {
         att[n++] = static_cast<AttrNumber>(lfirst_int(lc));
     }
     Def d;
-    return row_def_for(heap, att, n, &d);
+    return row_def_among(heap, defs, ndefs, att, n, &d);
 }
 
 void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelOptInfo *innerrel,
@@ -243,7 +243,7 @@ void consider(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel, RelO
         // An adaptive arrangement widens itself (arrangement_adapt.cpp; rate-limited), unless
         // the table's row arrangement serves the columns it lacks: then it stays key-only and
         // the two share the row bytes (docs/arrangements.md, "Row arrangements").
-        const bool row_lookup = served && row_lookup_serves(heap, fetch);
+        const bool row_lookup = served && row_lookup_serves(heap, defs, n, fetch);
         if (learnt != 0 && d.adaptive && !row_lookup) request_widen(d);
         if (!served) continue;
         // Maintenance disabled, dropped or changed since the arrangement was created: it may

@@ -51,10 +51,9 @@ bool covers(const Def &d, const AttrNumber *att, int n) {
 
 }  // namespace
 
-bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only) {
+bool row_def_among(Relation rel, const Def *defs, int nd, const AttrNumber *att, int n, Def *out,
+                   bool ready_only) {
     if (!settings.enable_arrangement_row_lookup || n <= 0) return false;
-    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
-    int nd = load_defs(RelationGetRelid(rel), defs);
     Oid relfilenode = pm_rel_filenumber(rel);
     for (int i = 0; i < nd; ++i) {
         const Def &d = defs[i];
@@ -64,11 +63,18 @@ bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool read
             continue;
         if (dropped_column(rel, d) != nullptr || untrusted_maintenance(rel, d) != nullptr) continue;
         *out = d;
-        pfree(defs);
         return true;
     }
-    pfree(defs);
     return false;
+}
+
+bool row_def_for(Relation rel, const AttrNumber *att, int n, Def *out, bool ready_only) {
+    if (!settings.enable_arrangement_row_lookup || n <= 0) return false;
+    Def *defs = static_cast<Def *>(palloc(sizeof(Def) * kMaxArrangements));
+    int nd = load_defs(RelationGetRelid(rel), defs);
+    const bool found = row_def_among(rel, defs, nd, att, n, out, ready_only);
+    pfree(defs);
+    return found;
 }
 
 namespace {
